@@ -1,0 +1,154 @@
+"""The `lmcollapse` command: a thin shell over the library."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import LmcollapseError
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, help="Study model collapse: train language "
+                  "models generation after generation on data their predecessors generated.")
+console = Console()
+err_console = Console(stderr=True)
+
+TABLE_COLUMNS = {"generation": "gen", "real_fraction": "real", "heldout_ppl": "ppl", "kl_to_truth": "KL",
+                 "tv_to_truth": "TV", "model_entropy": "entropy", "support_fraction": "support",
+                 "distinct_2": "distinct-2"}
+
+
+def metrics_table(rows: list[dict], title: str | None = None) -> Table:
+    present = [c for c in TABLE_COLUMNS if any(c in r for r in rows)]
+    hidden = {"n_train", "acceptance_rate", "pool_real_fraction", "heldout_nll"}
+    present += sorted({k for r in rows for k in r} - set(present) - hidden)
+    table = Table(title=title)
+    for column in present:
+        table.add_column(TABLE_COLUMNS.get(column, column), justify="right")
+    for row in rows:
+        table.add_row(*[_cell(row.get(c, "")) for c in present])
+    return table
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "inf/NA"
+    if isinstance(value, float):
+        return f"{int(value)}" if value.is_integer() and abs(value) > 1 else f"{value:.4g}"
+    return str(value)
+
+
+@app.command()
+def run(
+    config: Optional[Path] = typer.Argument(None, help="YAML/TOML config; omit for the built-in demo"),
+    set_: List[str] = typer.Option([], "--set", help="override a key: --set model.order=3 (repeatable)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/<corpus>-<paradigm>-<hash>)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+):
+    """Run an experiment, or resume it if --out already holds a run of it."""
+    from .api import default_out_dir
+    from .config import load_config
+    from .rundir import RunDir
+    from .runner import execute, stored_config
+
+    if config is None and out is not None and RunDir(out).exists():
+        RunDir(out).check_format()
+        resolved = load_config(stored_config(out), set_)
+    else:
+        resolved = load_config(config, set_)
+    out = out or default_out_dir(resolved)
+    if config is None and not set_ and not quiet:
+        err_console.print(f"[lmcollapse] no config given: running the built-in demo ({resolved.corpus.name}, "
+                          f"{resolved.model.name} order {resolved.model.order}, {resolved.paradigm.name}, "
+                          f"{resolved.generations} generations)")
+    path = execute(resolved, out, progress=not quiet)
+    rows = [json.loads(l) for l in (path / "metrics.jsonl").read_text().splitlines() if l.strip()]
+    console.print(metrics_table(rows, title=str(path)))
+    console.print(f"results: {path}/metrics.jsonl  (lmcollapse show {path})")
+
+
+@app.command()
+def show(run_dir: Path = typer.Argument(..., help="a run directory"),
+         as_json: bool = typer.Option(False, "--json", help="print metrics as JSON lines")):
+    """Show a run's metrics per generation."""
+    from .api import load_run
+
+    r = load_run(run_dir)
+    rows = r.metrics
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    console.print(metrics_table(rows, title=f"{run_dir} ({r.generations_done}/{r.config.generations} generations)"))
+    c = r.config
+    console.print(f"corpus {c.corpus.name} N={c.corpus.n_train}, model {c.model.name} order {c.model.order} "
+                  f"smoothing {c.model.smoothing}, paradigm {c.paradigm.name}, seed {c.seed}")
+
+
+@app.command()
+def validate(config: Path = typer.Argument(..., help="a YAML/TOML config"),
+             set_: List[str] = typer.Option([], "--set", help="override a key (as in run)")):
+    """Check a config without running it; print the resolved config."""
+    from .config import load_config, to_yaml
+
+    resolved = load_config(config, set_)
+    console.print(to_yaml(resolved), end="", markup=False)
+    err_console.print(f"{config}: valid")
+
+
+@app.command("ls")
+def list_components(kind: Optional[str] = typer.Argument(None, help="corpora, models, tokenizers, paradigms, filters, metrics")):
+    """List the registered components with a one-line description each."""
+    from .filters import FILTERS
+    from .metrics import HIGHER_IS_BETTER, METRICS
+    from .models import MODELS
+    from .paradigms import PARADIGMS
+    from .sources import SOURCES
+    from .tokenizers import TOKENIZERS
+
+    kinds = {"corpora": SOURCES, "models": MODELS, "tokenizers": TOKENIZERS, "paradigms": PARADIGMS,
+             "filters": FILTERS, "metrics": METRICS}
+    if kind is not None and kind not in kinds:
+        raise LmcollapseError(f"unknown kind {kind!r}; choose one of: {', '.join(kinds)}")
+    for name, registry in kinds.items():
+        if kind is not None and name != kind:
+            continue
+        table = Table(title=name, show_header=False, title_justify="left")
+        table.add_column("name", style="bold")
+        table.add_column("description")
+        for entry, text in registry.describe().items():
+            if registry is METRICS:
+                direction = {True: "↑", False: "↓", None: ""}[HIGHER_IS_BETTER[entry]]
+                text = f"{direction} {text}".strip()
+            table.add_row(entry, text)
+        console.print(table)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except LmcollapseError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: committed generations are kept; run the same command again to resume")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""The one exception type users see: a one-line message that says what is wrong and how to fix it."""
+
+
+class LmcollapseError(ValueError):
+    """A problem with the user's input (config, corpus, run directory), not a bug in lmcollapse."""

@@ -1,0 +1,6 @@
+"""Language-model backends. Count models need only numpy; neural backends import torch lazily."""
+from ..registry import Registry
+
+MODELS = Registry("model")
+
+from . import ngram  # noqa: E402,F401  (registers "ngram")

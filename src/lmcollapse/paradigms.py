@@ -1,0 +1,107 @@
+"""Data policies: which documents generation t+1 trains on (DESIGN.md's paradigms, N = |R|).
+
+A paradigm sees the current DataState (the training set and the pool it is drawn from), the generated
+documents that passed the gates, and the real corpus R, and returns the next DataState. It never changes
+a corpus in place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .corpus import Corpus
+from .errors import LmcollapseError
+from .registry import Registry
+
+PARADIGMS = Registry("paradigm")
+FreshSupply = Callable[[int, int], Corpus]  # (n documents, generation born) -> new real documents
+
+
+@dataclass(frozen=True)
+class DataState:
+    train: Corpus
+    pool: Corpus  # what the paradigm draws from; the training set itself for replace, mix, accumulate
+
+
+def _count(fraction: float, n: int, key: str) -> int:
+    count = int(round(fraction * n))
+    if count < 1:
+        raise LmcollapseError(f"{key} x corpus.n_train = {fraction} x {n} rounds to 0 documents; raise one of them")
+    return count
+
+
+@PARADIGMS.register("replace", "train only on the previous model's N documents (fully synthetic after t=0)")
+class Replace:
+    def __init__(self, config):
+        pass
+
+    def n_synthetic(self, n_real: int) -> int:
+        return n_real
+
+    def next_state(self, state: DataState, kept: Corpus, real: Corpus, rng, fresh: FreshSupply | None,
+                   generation: int) -> DataState:
+        return DataState(kept, kept)
+
+
+@PARADIGMS.register("mix", "(1-paradigm.real_fraction)N generated + real_fraction*N resampled real documents")
+class Mix:
+    def __init__(self, config):
+        self.real_fraction = config.paradigm.real_fraction
+
+    def n_synthetic(self, n_real: int) -> int:
+        return _count(1 - self.real_fraction, n_real, "1 - paradigm.real_fraction")
+
+    def next_state(self, state, kept, real, rng, fresh, generation) -> DataState:
+        n_keep_real = int(round(self.real_fraction * len(real)))
+        chosen = np.sort(rng.choice(len(real), size=n_keep_real, replace=False))
+        train = Corpus.concat([real.take(chosen), kept])
+        return DataState(train, train)
+
+
+@PARADIGMS.register("accumulate", "train on everything so far: D_t+1 = D_t + rate*N new generated documents")
+class Accumulate:
+    def __init__(self, config):
+        self.rate = config.paradigm.rate
+
+    def n_synthetic(self, n_real: int) -> int:
+        return _count(self.rate, n_real, "paradigm.rate")
+
+    def next_state(self, state, kept, real, rng, fresh, generation) -> DataState:
+        train = Corpus.concat([state.train, kept])
+        return DataState(train, train)
+
+
+@PARADIGMS.register("accumulate-subsample", "pool grows by rate*N generated docs; train on N drawn from the pool")
+class AccumulateSubsample:
+    def __init__(self, config):
+        self.rate = config.paradigm.rate
+
+    def n_synthetic(self, n_real: int) -> int:
+        return _count(self.rate, n_real, "paradigm.rate")
+
+    def _new_real(self, fresh, generation, n_real) -> list[Corpus]:
+        return []
+
+    def next_state(self, state, kept, real, rng, fresh, generation) -> DataState:
+        pool = Corpus.concat([state.pool, kept, *self._new_real(fresh, generation, len(real))])
+        chosen = np.sort(rng.choice(len(pool), size=len(real), replace=False))
+        return DataState(pool.take(chosen), pool)
+
+
+@PARADIGMS.register("fresh", "control: accumulate-subsample plus fresh_fraction*N new real docs per generation")
+class Fresh(AccumulateSubsample):
+    def __init__(self, config):
+        super().__init__(config)
+        self.fresh_fraction = config.paradigm.fresh_fraction
+
+    def _new_real(self, fresh, generation, n_real) -> list[Corpus]:
+        if fresh is None:
+            raise LmcollapseError("paradigm fresh needs a corpus that can produce new real documents "
+                                  "(categorical or markov); a finite text corpus cannot")
+        return [fresh(_count(self.fresh_fraction, n_real, "paradigm.fresh_fraction"), generation)]
+
+
+def initial_state(real: Corpus) -> DataState:
+    return DataState(real, real)

@@ -1,0 +1,159 @@
+"""The run directory: what is on disk, written so that a crash at any moment loses nothing committed.
+
+    RUN/config.yaml        resolved config (runnable again as it is)
+    RUN/run.json           format version, lmcollapse version, git hash, creation date
+    RUN/metrics.jsonl      one JSON object per committed generation (rebuilt from gen-*/metrics.json)
+    RUN/tokenizer.json     text corpora: the vocabulary fixed at generation 0
+    RUN/docs/              real training and held-out documents (parquet), written once
+    RUN/gen-0007/          train_ids.npy, [pool_ids.npy], samples.parquet, [fresh.parquet], model/,
+                           metrics.json, manifest.json, DONE
+A generation is built in gen-0007.partial/ and renamed into place after DONE is written, so it is
+either wholly there or absent. Resume drops partial directories and continues after the last one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import json
+import os
+import shutil
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from .errors import LmcollapseError
+
+FORMAT_VERSION = 1
+
+
+def gen_dir_name(t: int) -> str:
+    return f"gen-{t:04d}"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@contextmanager
+def disk_errors(what: str):
+    """Turn a full disk into a one-line error that says the run can be resumed."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise LmcollapseError(f"disk full while writing {what}; free some space and run the same command "
+                                  f"again to resume (committed generations are intact)") from None
+        raise
+
+
+class RunDir:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    # ---- identity and locking ------------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.path / "run.json").is_file()
+
+    @contextmanager
+    def lock(self):
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path / ".lock"), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LmcollapseError(f"run directory {self.path} is in use by another lmcollapse process; "
+                                  f"wait for it or choose another --out") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def write_identity(self, version: str) -> None:
+        info = {"format": FORMAT_VERSION, "lmcollapse_version": version, "git": _git_hash(),
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        atomic_write_text(self.path / "run.json", json.dumps(info, indent=2) + "\n")
+
+    def check_format(self) -> dict:
+        try:
+            info = json.loads((self.path / "run.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            raise LmcollapseError(f"{self.path} is not an lmcollapse run directory (run.json missing or unreadable)") from None
+        if info.get("format") != FORMAT_VERSION:
+            raise LmcollapseError(f"{self.path} was written in run format {info.get('format')} by lmcollapse "
+                                  f"{info.get('lmcollapse_version')}; this version reads format {FORMAT_VERSION}. "
+                                  f"Use a matching lmcollapse or start a new --out")
+        return info
+
+    # ---- generations -----------------------------------------------------------------------------
+    def gen(self, t: int) -> Path:
+        return self.path / gen_dir_name(t)
+
+    def committed(self) -> int:
+        """Number of committed generations (they must be 0..n-1, each with DONE)."""
+        done = sorted(int(p.name[4:]) for p in self.path.glob("gen-[0-9][0-9][0-9][0-9]")
+                      if p.is_dir() and (p / "DONE").is_file())
+        if done != list(range(len(done))):
+            raise LmcollapseError(f"{self.path}: committed generations {done} are not contiguous; "
+                                  f"the directory was edited by hand, start a new --out")
+        return len(done)
+
+    def drop_partial(self) -> None:
+        for p in self.path.glob("gen-*.partial"):
+            shutil.rmtree(p, ignore_errors=True)
+        for p in self.path.rglob("*.tmp"):
+            p.unlink(missing_ok=True)
+
+    @contextmanager
+    def building(self, t: int):
+        """Yield a scratch directory for generation t; commit it atomically when the block ends."""
+        final = self.gen(t)
+        partial = final.with_name(final.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        with disk_errors(f"generation {t}"):
+            partial.mkdir(parents=True)
+            yield partial
+            (partial / "DONE").write_text("ok\n")
+            _fsync_dir(partial)
+            os.replace(partial, final)
+            _fsync_dir(self.path)
+
+    def metrics_rows(self, n: int) -> list[dict]:
+        return [json.loads((self.gen(t) / "metrics.json").read_text()) for t in range(n)]
+
+    def write_metrics_jsonl(self, rows: list[dict]) -> None:
+        with disk_errors("metrics.jsonl"):
+            atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+
+    def read_ids(self, t: int, name: str) -> np.ndarray | None:
+        path = self.gen(t) / f"{name}.npy"
+        return np.load(path) if path.is_file() else None
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _git_hash() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

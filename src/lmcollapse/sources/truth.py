@@ -1,0 +1,139 @@
+"""Known-truth sources: synthetic "real" data from a distribution whose probabilities are exact.
+
+`categorical` draws tokens independently from given probabilities (or a Zipf law); `markov` is a random
+order-k Markov chain. Documents have exactly ``doc_length`` tokens, or end with an end token that
+appears with probability ``end_prob`` at every position. Both can draw fresh real documents forever.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import seeding
+from ..corpus import REAL, Corpus, real_first_id
+from ..errors import LmcollapseError
+from ..sampling import draw_categorical
+from . import SOURCES, SourceData
+
+MAX_TABLE_ENTRIES = 20_000_000
+
+
+class KnownTruth:
+    """An order-k next-token law over ``vocab_size`` symbols (the end token last, when there is one)."""
+
+    def __init__(self, table: np.ndarray, order: int, n_tokens: int, end_prob: float | None):
+        self.order = order  # tokens of context the law looks at
+        self.n_tokens = n_tokens  # ordinary tokens 0..n_tokens-1
+        self.eos_id = n_tokens if end_prob is not None else None
+        self.vocab_size = n_tokens + (1 if end_prob is not None else 0)
+        if end_prob is not None:  # every position ends the document with probability end_prob
+            table = np.concatenate([table * (1 - end_prob), np.full((len(table), 1), end_prob)], axis=1)
+        self.table = table  # ((n_tokens+1)^order, vocab_size); row = context in base n_tokens+1, pad = n_tokens
+
+    def row_index(self, contexts: np.ndarray) -> np.ndarray:
+        """Rows of the table for contexts (m, >=order); -1 (before the document) maps to the pad."""
+        base = self.n_tokens + 1
+        idx = np.zeros(len(contexts), dtype=np.int64)
+        for i in range(self.order):
+            col = contexts[:, contexts.shape[1] - self.order + i] if contexts.shape[1] >= self.order - i else None
+            sym = np.full(len(contexts), self.n_tokens) if col is None else np.where(col < 0, self.n_tokens, col)
+            idx = idx * base + sym
+        return idx
+
+    def next_token_probs(self, contexts: np.ndarray) -> np.ndarray:
+        contexts = np.atleast_2d(np.asarray(contexts, dtype=np.int64))
+        if contexts.shape[1] < self.order:  # too short: the document started just before
+            pad = np.full((len(contexts), self.order - contexts.shape[1]), -1)
+            contexts = np.concatenate([pad, contexts], axis=1)
+        return self.table[self.row_index(contexts)]
+
+    def sample(self, n: int, doc_length: int | None, rng: np.random.Generator, *, first_id: int,
+               generation: int, producer: str, seed: int) -> Corpus:
+        history = np.full((n, max(self.order, 1)), -1, dtype=np.int64)
+        cap = doc_length if doc_length is not None else 10**7
+        out, length, active = [], np.zeros(n, dtype=np.int64), np.arange(n)
+        for step in range(cap):
+            if not len(active):
+                break
+            tok = draw_categorical(self.next_token_probs(history[active, -self.order:] if self.order else
+                                                         np.zeros((len(active), 0), np.int64)), rng.random(len(active)))
+            if self.eos_id is not None:
+                ended = tok == self.eos_id
+                active, tok = active[~ended], tok[~ended]
+            column = np.full(n, -1, dtype=np.int64)
+            column[active] = tok
+            out.append(column)
+            length[active] += 1
+            history[active, :-1] = history[active, 1:]
+            history[active, -1] = tok
+        steps = np.stack(out, axis=1) if out else np.zeros((n, 0), np.int64)
+        tokens = steps[steps >= 0].astype(np.int32)  # row-major: documents in order
+        return Corpus.from_flat(tokens, length, vocab_size=self.vocab_size, eos_id=self.eos_id, origin=REAL,
+                                generation=generation, producer=producer, seed=seed, first_id=first_id)
+
+
+class TruthSource:
+    name = "truth"
+    can_make_fresh = True
+
+    def __init__(self, config):
+        self.config = config
+        c = config.corpus
+        if (c.doc_length is None) == (c.end_prob is None):
+            raise LmcollapseError(f"corpus {self.name}: set exactly one of corpus.doc_length (fixed-length "
+                                  f"documents) and corpus.end_prob (end-token-terminated documents)")
+        self.truth = self.build_truth()
+
+    def build_truth(self) -> KnownTruth:
+        raise NotImplementedError
+
+    def _draw(self, n: int, generation: int, stage: str, first_id: int) -> Corpus:
+        root = self.config.seed
+        return self.truth.sample(n, self.config.corpus.doc_length, seeding.rng(root, generation, stage),
+                                 first_id=first_id, generation=generation, producer=self.name,
+                                 seed=seeding.derived_seed(root, generation, stage))
+
+    def load(self) -> SourceData:
+        c = self.config.corpus
+        return SourceData(train=self._draw(c.n_train, 0, "real-train", real_first_id(0)),
+                          held_out=self._draw(c.n_eval, 0, "real-eval", real_first_id(0, held_out=True)),
+                          truth=self.truth)
+
+    def fresh(self, n: int, generation: int) -> Corpus:
+        """n new real documents entering at ``generation`` (the `fresh` paradigm's supply)."""
+        return self._draw(n, generation, "fresh", real_first_id(generation))
+
+
+@SOURCES.register("categorical", "i.i.d. tokens from corpus.probs, or Zipf(corpus.zipf_exponent) over corpus.vocab_size")
+class CategoricalSource(TruthSource):
+    name = "categorical"
+
+    def build_truth(self) -> KnownTruth:
+        c = self.config.corpus
+        if c.probs is not None:
+            p = np.asarray(c.probs, dtype=np.float64)
+            if len(p) < 2 or (p < 0).any() or not p.sum() > 0 or not np.isfinite(p).all():
+                raise LmcollapseError("corpus.probs must list at least 2 non-negative numbers with a positive sum")
+        elif c.vocab_size is not None:
+            p = np.arange(1, c.vocab_size + 1, dtype=np.float64) ** -c.zipf_exponent
+        else:
+            raise LmcollapseError("corpus.name=categorical needs corpus.probs or corpus.vocab_size (Zipf)")
+        return KnownTruth((p / p.sum())[None, :], order=0, n_tokens=len(p), end_prob=c.end_prob)
+
+
+@SOURCES.register("markov", "random order-k Markov chain: corpus.vocab_size, corpus.order, corpus.concentration")
+class MarkovSource(TruthSource):
+    name = "markov"
+
+    def build_truth(self) -> KnownTruth:
+        c = self.config.corpus
+        if c.vocab_size is None:
+            raise LmcollapseError("corpus.name=markov needs corpus.vocab_size")
+        rows = (c.vocab_size + 1) ** c.order
+        if rows * c.vocab_size > MAX_TABLE_ENTRIES:
+            raise LmcollapseError(f"markov table of {rows}x{c.vocab_size} entries is too large; "
+                                  f"lower corpus.vocab_size or corpus.order")
+        rng = seeding.rng(self.config.seed, seeding.SETUP, "truth")
+        table = rng.dirichlet(np.full(c.vocab_size, c.concentration), size=rows)
+        table = np.maximum(table, 1e-300)  # tiny concentrations can underflow to exact zeros
+        return KnownTruth(table / table.sum(axis=1, keepdims=True), order=c.order, n_tokens=c.vocab_size,
+                          end_prob=c.end_prob)

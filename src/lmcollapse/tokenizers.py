@@ -1,0 +1,100 @@
+"""Tokenizers for real text. The vocabulary is fixed from generation-0 training data and never grows:
+later generations can only lose words, which is what collapse is about. Unknown text maps to <unk>."""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import LmcollapseError
+from .registry import Registry
+
+TOKENIZERS = Registry("tokenizer")
+UNK, EOS = "<unk>", "<eos>"
+UNK_ID, EOS_ID = 0, 1
+_WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
+_NO_SPACE_BEFORE = re.compile(r" ([.,;:!?)\]}'])")
+_NO_SPACE_AFTER = re.compile(r"([(\[{]) ")
+
+
+class VocabTokenizer:
+    """Shared machinery: a symbol list with <unk>=0 and <eos>=1, ordered by training frequency."""
+
+    name = "base"
+
+    def __init__(self, lowercase: bool = False, min_count: int = 1):
+        self.lowercase = lowercase
+        self.min_count = min_count
+
+    def split(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def join(self, symbols: list[str]) -> str:
+        raise NotImplementedError
+
+    def _prepare(self, text: str) -> str:
+        return text.lower() if self.lowercase else text
+
+    def fit(self, texts: Sequence[str]) -> "VocabTokenizer":
+        counts = Counter()
+        for text in texts:
+            counts.update(self.split(self._prepare(text)))
+        kept = sorted((s for s, c in counts.items() if c >= self.min_count), key=lambda s: (-counts[s], s))
+        if not kept:
+            raise LmcollapseError("the training text has no tokens; check the corpus and tokenizer.min_count")
+        self.symbols_ = [UNK, EOS] + kept
+        self._index = {s: i for i, s in enumerate(self.symbols_)}
+        return self
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.symbols_)
+
+    eos_id = EOS_ID
+    unk_id = UNK_ID
+
+    def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        get = self._index.get
+        return [np.fromiter((get(s, UNK_ID) for s in self.split(self._prepare(t))), dtype=np.int32) for t in texts]
+
+    def decode(self, tokens) -> str:
+        symbols = self.symbols_
+        return self.join([symbols[int(t)] for t in tokens])
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"name": self.name, "lowercase": self.lowercase,
+                                          "min_count": self.min_count, "symbols": self.symbols_}))
+
+    @staticmethod
+    def load(path: str | Path) -> "VocabTokenizer":
+        data = json.loads(Path(path).read_text())
+        tok = TOKENIZERS.get(data["name"])(lowercase=data["lowercase"], min_count=data["min_count"])
+        tok.symbols_ = data["symbols"]
+        tok._index = {s: i for i, s in enumerate(tok.symbols_)}
+        return tok
+
+
+@TOKENIZERS.register("word", "words and punctuation marks (regex), vocabulary from generation-0 text")
+class WordTokenizer(VocabTokenizer):
+    name = "word"
+
+    def split(self, text: str) -> list[str]:
+        return _WORD.findall(text)
+
+    def join(self, symbols: list[str]) -> str:
+        return _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", " ".join(symbols)))
+
+
+@TOKENIZERS.register("char", "single characters, vocabulary from generation-0 text")
+class CharTokenizer(VocabTokenizer):
+    name = "char"
+
+    def split(self, text: str) -> list[str]:
+        return list(text)
+
+    def join(self, symbols: list[str]) -> str:
+        return "".join(symbols)

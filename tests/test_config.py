@@ -1,0 +1,65 @@
+import pytest
+
+from lmcollapse.config import apply_overrides, load_config
+from lmcollapse.errors import LmcollapseError
+
+
+def test_defaults_are_the_demo():
+    c = load_config(None)
+    assert (c.corpus.name, c.model.name, c.paradigm.name) == ("kjv", "ngram", "replace")
+
+
+def test_yaml_toml_dict_and_overrides_agree(tmp_path):
+    (tmp_path / "a.yaml").write_text("seed: 3\nmodel:\n  order: 3\n")
+    (tmp_path / "a.toml").write_text("seed = 3\n[model]\norder = 3\n")
+    from_yaml = load_config(tmp_path / "a.yaml")
+    from_toml = load_config(tmp_path / "a.toml")
+    from_dict = load_config({"seed": 3, "model": {"order": 3}})
+    from_overrides = load_config(None, ["seed=3", "model.order=3"])
+    assert from_yaml == from_toml == from_dict == from_overrides
+
+
+def test_override_values_are_typed():
+    c = load_config(None, ["corpus.probs=[0.5, 0.5]", "corpus.name=categorical", "corpus.doc_length=4",
+                           "paradigm.rate=0.25", "metrics=[heldout_nll]"])
+    assert c.corpus.probs == [0.5, 0.5] and c.paradigm.rate == 0.25 and c.metrics == ["heldout_nll"]
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("corpus.n_train=0", "corpus.n_train: input should be greater than or equal to 1 (got 0)"),
+    ("model.order=abc", "model.order: input should be a valid integer"),
+    ("corpus.nope=1", "corpus.nope: unknown key; allowed here: name, n_train"),
+    ("nope=1", "nope: unknown key; allowed here: seed, generations"),
+    ("model.name=bert", "model.name: unknown model 'bert'; choose one of: ngram"),
+    ("paradigm.name=keep", "paradigm.name: unknown paradigm 'keep'; choose one of: accumulate"),
+    ("filters=[magic]", "filters: unknown filter 'magic'"),
+    ("metrics=[bleu]", "metrics: unknown metric 'bleu'"),
+    ("sampler.top_p=1.5", "sampler.top_p: input should be less than or equal to 1"),
+    ("paradigm.real_fraction=1", "paradigm.real_fraction: input should be less than 1"),
+])
+def test_bad_values_give_one_line_naming_the_key(override, expected):
+    with pytest.raises(LmcollapseError) as err:
+        load_config(None, [override])
+    message = str(err.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_malformed_files(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: [1, 2\n")
+    with pytest.raises(LmcollapseError, match="not valid YAML"):
+        load_config(bad)
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(LmcollapseError, match="must hold a mapping"):
+        load_config(tmp_path / "list.yaml")
+    with pytest.raises(LmcollapseError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(LmcollapseError, match="key.sub=value"):
+        load_config(None, ["model.order"])
+
+
+def test_override_does_not_mutate_input():
+    data = {"model": {"order": 2}}
+    out = apply_overrides(data, ["model.order=4"])
+    assert data["model"]["order"] == 2 and out["model"]["order"] == 4

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from lmcollapse.corpus import REAL, SYNTHETIC, Corpus
+from lmcollapse.corpus_io import read_corpus, write_corpus
+
+
+def test_take_concat_and_select(toy_corpus):
+    part = toy_corpus.take(np.array([3, 0, 0]))
+    assert [part.doc(i).tolist() for i in range(3)] == [[0, 1, 3, 3, 2], [0, 1, 2, 1], [0, 1, 2, 1]]
+    synth = Corpus.from_documents([[1, 1]], vocab_size=5, eos_id=4, origin=SYNTHETIC, generation=2, first_id=100)
+    both = Corpus.concat([toy_corpus, synth])
+    assert len(both) == 5 and both.n_tokens == toy_corpus.n_tokens + 2
+    picked = both.select_ids(np.array([100, 1]))
+    assert picked.doc(0).tolist() == [1, 1] and picked.doc(1).tolist() == [2, 2, 1]
+    with pytest.raises(KeyError):
+        both.select_ids(np.array([7]))
+
+
+def test_real_fraction_and_composition_come_from_provenance(toy_corpus):
+    synth = Corpus.from_documents([[1, 1], [2]], vocab_size=5, eos_id=4, origin=SYNTHETIC, generation=3,
+                                  first_id=100)
+    both = Corpus.concat([toy_corpus, synth])
+    assert both.real_fraction() == pytest.approx(4 / 6)
+    assert both.real_fraction(by="tokens") == pytest.approx(13 / 16)
+    assert both.composition() == {"real": 4, "synthetic@3": 2}
+    prov = both.provenance(4)
+    assert (prov.origin, prov.generation, prov.doc_id) == ("synthetic", 3, 100)
+
+
+def test_corpus_is_immutable(toy_corpus):
+    with pytest.raises(ValueError):
+        toy_corpus.tokens[0] = 3
+
+
+def test_parquet_round_trip_keeps_everything(tmp_path, toy_corpus):
+    c = toy_corpus.with_text(["a", "b", "c", "d"])
+    write_corpus(c, tmp_path / "c.parquet")
+    back = read_corpus(tmp_path / "c.parquet")
+    for name in ("tokens", "offsets", "doc_id", "origin", "generation", "seed"):
+        assert np.array_equal(getattr(back, name), getattr(c, name)), name
+    assert back.text.tolist() == ["a", "b", "c", "d"]
+    assert (back.vocab_size, back.eos_id) == (5, 4)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_empty_documents_survive_round_trip(tmp_path):
+    c = Corpus.from_documents([[], [1, 2], []], vocab_size=3, origin=REAL)
+    write_corpus(c, tmp_path / "e.parquet")
+    back = read_corpus(tmp_path / "e.parquet")
+    assert back.lengths.tolist() == [0, 2, 0] and back.eos_id is None

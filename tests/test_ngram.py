@@ -1,0 +1,139 @@
+"""The count model against brute-force counting, and its sampler against its own probabilities."""
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from lmcollapse.corpus import Corpus
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.models.ngram import NGramModel
+from lmcollapse.sampling import Sampler
+
+PAD = "pad"
+
+
+def brute_force_probs(docs, order, alpha, vocab, eos):
+    """p(v | context) by literally counting padded n-grams, with the documented back-off rule."""
+    counts = [Counter() for _ in range(order)]  # level j: (context tuple, token)
+    totals = [Counter() for _ in range(order)]
+    for d in docs:
+        seq = [PAD] * (order - 1) + list(d) + ([eos] if eos is not None else [])
+        for i in range(order - 1, len(seq)):
+            for j in range(order):
+                ctx = tuple(seq[i - j:i])
+                counts[j][(ctx, seq[i])] += 1
+                totals[j][ctx] += 1
+
+    def probs(context):
+        ctx = tuple([PAD] * (order - 1) + list(context))[len(context):] if order > 1 else ()
+        ctx = tuple(ctx[-(order - 1):]) if order > 1 else ()
+        for j in range(order - 1, -1, -1):
+            sub = ctx[len(ctx) - j:] if j else ()
+            if totals[j][sub] > 0:
+                return np.array([(counts[j][(sub, v)] + alpha) / (totals[j][sub] + alpha * vocab) for v in range(vocab)])
+        raise AssertionError("empty context always seen")
+
+    return probs
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_probabilities_match_brute_force_counting(order, alpha):
+    rng = np.random.default_rng(order)
+    docs = [rng.integers(0, 5, size=rng.integers(0, 7)).tolist() for _ in range(40)]
+    corpus = Corpus.from_documents(docs, vocab_size=6, eos_id=5)
+    model = NGramModel(order=order, smoothing=alpha).fit(corpus)
+    expected = brute_force_probs(docs, order, alpha, 6, 5)
+    contexts = [[], [0], [1, 2], [3, 3, 3], [4, 0, 1, 2], [2, 2, 2, 2, 2]]
+    for ctx in contexts:
+        np.testing.assert_allclose(model.next_token_probs(ctx), expected(ctx), rtol=1e-12, atol=1e-15)
+    batch = np.full((len(contexts), 5), -1)
+    for i, ctx in enumerate(contexts):
+        if ctx:
+            batch[i, -len(ctx[-5:]):] = ctx[-5:]
+    np.testing.assert_allclose(model.next_token_probs(batch), [expected(c) for c in contexts], rtol=1e-12)
+
+
+def test_unseen_context_backs_off_to_longest_seen_suffix():
+    corpus = Corpus.from_documents([[0, 1, 2], [1, 1]], vocab_size=4, eos_id=3)
+    model = NGramModel(order=3, smoothing=0.0).fit(corpus)
+    # Context (2, 1) never occurred; its suffix (1,) did: successors of 1 are 2, 1, eos.
+    np.testing.assert_allclose(model.next_token_probs([2, 1]), [0, 1 / 3, 1 / 3, 1 / 3])
+    assert model.next_token_probs([2, 1]).sum() == pytest.approx(1)
+
+
+def test_log_prob_is_the_chain_of_next_token_probs(toy_corpus):
+    model = NGramModel(order=3, smoothing=0.1).fit(toy_corpus)
+    for i in range(len(toy_corpus)):
+        doc = toy_corpus.doc(i).tolist() + [4]
+        expected = sum(np.log(model.next_token_probs(doc[:k])[doc[k]]) for k in range(len(doc)))
+        assert model.log_prob(toy_corpus)[i] == pytest.approx(expected)
+
+
+def test_mle_gives_minus_infinity_to_unseen_tokens():
+    model = NGramModel(order=1, smoothing=0.0).fit(Corpus.from_documents([[0, 0, 1]], vocab_size=3))
+    assert model.log_prob(Corpus.from_documents([[2]], vocab_size=3))[0] == -np.inf
+
+
+@pytest.mark.parametrize("sampler", [Sampler(), Sampler(temperature=0.7, top_k=3, top_p=0.9)])
+def test_sampled_bigrams_follow_the_model(sampler):
+    """Chi-square goodness of fit of the first two sampled tokens, both sampling paths."""
+    rng = np.random.default_rng(0)
+    docs = [rng.integers(0, 4, size=5).tolist() for _ in range(30)]
+    model = NGramModel(order=2, smoothing=0.3).fit(Corpus.from_documents(docs, vocab_size=5, eos_id=4))
+    n = 40000
+    sample = model.sample(n, sampler=sampler, seed=1)
+    first = np.array([sample.doc(i)[0] if sample.lengths[i] else 4 for i in range(n)])
+    p_first = sampler.transform(model.next_token_probs([])[None, :])[0]
+    observed = np.bincount(first, minlength=5)
+    expected = n * p_first
+    mask = expected > 0
+    assert observed[~mask].sum() == 0  # top-k / top-p excluded tokens never appear
+    chi2 = (((observed - expected) ** 2)[mask] / expected[mask]).sum()
+    assert chi2 < 25, chi2  # 4 degrees of freedom: P(chi2 > 25) < 1e-4
+
+
+def test_fixed_length_training_gives_fixed_length_samples():
+    corpus = Corpus.from_documents([[0, 1, 2, 0, 1]] * 3 + [[2, 2, 2, 1, 0]], vocab_size=3)
+    model = NGramModel(order=2, smoothing=0.1).fit(corpus)
+    sample = model.sample(500, seed=3)
+    assert set(sample.lengths.tolist()) == {5}
+    assert sample.origin.tolist() == [1] * 500
+
+
+def test_max_tokens_caps_end_terminated_samples(toy_corpus):
+    model = NGramModel(order=2, smoothing=1.0).fit(toy_corpus)  # heavy smoothing: long documents
+    sample = model.sample(300, sampler=Sampler(max_tokens=4), seed=0)
+    assert sample.lengths.max() <= 4 and sample.lengths.min() >= 0
+
+
+def test_sampling_is_deterministic_per_seed(toy_corpus):
+    model = NGramModel(order=2, smoothing=0.2).fit(toy_corpus)
+    a, b, c = (model.sample(200, seed=s) for s in (5, 5, 6))
+    assert np.array_equal(a.tokens, b.tokens) and not np.array_equal(a.tokens, c.tokens)
+
+
+def test_save_load_round_trip(tmp_path, toy_corpus):
+    model = NGramModel(order=3, smoothing=0.05).fit(toy_corpus)
+    model.save(tmp_path / "m")
+    back = NGramModel.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.log_prob(toy_corpus), model.log_prob(toy_corpus))
+    assert np.array_equal(back.sample(50, seed=2).tokens, model.sample(50, seed=2).tokens)
+
+
+def test_context_entropy_matches_definition(toy_corpus):
+    model = NGramModel(order=2, smoothing=0.2).fit(toy_corpus)
+    h = model.context_entropies(toy_corpus)
+    doc = toy_corpus.doc(0).tolist() + [4]
+    for k in range(len(doc)):
+        p = model.next_token_probs(doc[:k])
+        assert h[k] == pytest.approx(-(p * np.log(p)).sum())
+
+
+def test_bad_hyperparameters_and_data():
+    with pytest.raises(LmcollapseError):
+        NGramModel(order=0)
+    with pytest.raises(LmcollapseError):
+        NGramModel(smoothing=-1)
+    with pytest.raises(LmcollapseError):
+        NGramModel().fit(Corpus.from_documents([], vocab_size=3))
