@@ -137,3 +137,21 @@ def test_bad_hyperparameters_and_data():
         NGramModel(smoothing=-1)
     with pytest.raises(LmcollapseError):
         NGramModel().fit(Corpus.from_documents([], vocab_size=3))
+
+
+def test_large_vocabulary_counting_path_builds_the_same_tables(monkeypatch, toy_corpus):
+    """Contexts too wide for one int64 (context, token) key are counted in two sorts; same result."""
+    from lmcollapse.models import ngram_table
+
+    fast = NGramModel(order=3, smoothing=0.1).fit(toy_corpus)
+    monkeypatch.setattr(ngram_table, "ONE_SORT_MAX", 0)
+    slow = NGramModel(order=3, smoothing=0.1).fit(toy_corpus)
+    for a, b in zip(fast.table_.levels, slow.table_.levels):
+        for name in ("keys", "pair_keys", "counts", "start", "total"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_order_too_high_for_the_vocabulary_is_a_clear_error():
+    corpus = Corpus.from_documents([[0, 1]], vocab_size=100_000)
+    with pytest.raises(LmcollapseError, match="too high for a vocabulary of 100000"):
+        NGramModel(order=5).fit(corpus)

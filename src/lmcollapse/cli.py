@@ -132,10 +132,10 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except LmcollapseError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        print(f"error: {exc}", file=sys.stderr)  # one line, never wrapped
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print("interrupted: committed generations are kept; run the same command again to resume")
+        print("interrupted: committed generations are kept; run the same command again to resume", file=sys.stderr)
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,7 @@ def load_setup(config: Config, rd: RunDir) -> Setup:
 def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
     """Run (or resume) the experiment in out_dir until config.generations are committed."""
     rd = RunDir(out_dir)
+    fresh_dir = not rd.path.exists()
     with rd.lock():
         if rd.exists():
             rd.check_format()
@@ -120,7 +122,12 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
             if config.generations != stored_config(rd.path).generations:
                 (rd.path / "config.yaml").write_text(to_yaml(config))
         else:
-            _prepare(config, rd)
+            try:
+                _prepare(config, rd)
+            except BaseException:
+                if fresh_dir:  # leave nothing behind for a run that never started
+                    shutil.rmtree(rd.path, ignore_errors=True)
+                raise
         rd.drop_partial()
         setup = load_setup(config, rd)
         done = rd.committed()

@@ -19,10 +19,11 @@ from ..corpus import SYNTHETIC, Corpus
 from ..errors import LmcollapseError
 from ..sampling import Sampler, draw_categorical
 from . import MODELS
-from .ngram_table import CountTable, padded_stream
+from .ngram_table import CountTable, check_key_range, context_keys, padded_stream
 
 BOS = -1  # public marker for "before the document starts" in contexts passed to next_token_probs
-SAMPLE_CHUNK = 16384  # documents sampled together; bounds memory at chunk * max_tokens
+SAMPLE_CHUNK = 65536  # documents sampled together; bounds memory at chunk * max_tokens
+SCORE_CHUNK = 1 << 20  # tokens scored together; bounds the memory of log-probs and entropies
 
 
 @MODELS.register("ngram", "exact count n-gram model of any order with add-alpha smoothing and back-off")
@@ -42,6 +43,7 @@ class NGramModel:
             raise LmcollapseError("cannot fit a model on an empty corpus")
         self.vocab_size_ = corpus.vocab_size
         self.eos_id_ = corpus.eos_id
+        check_key_range(self.vocab_size_, self.order)
         stream, targets = padded_stream(corpus.tokens, corpus.lengths, self.order, self.vocab_size_, self.eos_id_)
         if len(targets) == 0:
             raise LmcollapseError("cannot fit a model on documents with no tokens")
@@ -51,17 +53,16 @@ class NGramModel:
         return self
 
     # ---- probabilities ---------------------------------------------------------------------------
-    def _internal_contexts(self, context: np.ndarray) -> np.ndarray:
-        """Public contexts (m, k) with BOS=-1 -> internal (m, order-1) with the pad symbol."""
+    def _context_keys(self, context) -> np.ndarray:
+        """Public contexts (m, k) with BOS=-1 -> table keys of their last order-1 tokens, (m,)."""
         context = np.atleast_2d(np.asarray(context, dtype=np.int64))
         k, width = context.shape[1], self.order - 1
-        out = np.full((context.shape[0], width), self.vocab_size_, dtype=np.int64)
-        if width:
-            take = min(k, width)
-            if take:
-                out[:, width - take:] = context[:, k - take:]
-            out[out < 0] = self.vocab_size_
-        return out
+        internal = np.full((context.shape[0], width), self.vocab_size_, dtype=np.int64)
+        take = min(k, width)
+        if take:
+            internal[:, width - take:] = context[:, k - take:]
+            internal[internal < 0] = self.vocab_size_
+        return context_keys(internal, self.vocab_size_)
 
     def _probs(self, depth, ctx, tokens) -> np.ndarray:
         a, V = self.smoothing, self.vocab_size_
@@ -76,52 +77,64 @@ class NGramModel:
         means the document started there.
         """
         single = np.asarray(context).ndim <= 1
-        depth, ctx = self.table_.deepest(self._internal_contexts(context))
+        depth, ctx = self.table_.deepest(self._context_keys(context))
         a = self.smoothing
         dense = self.table_.dense_counts(depth, ctx) + a  # (m, V)
         dense /= (self.table_.totals(depth, ctx) + a * self.vocab_size_)[:, None]
         return dense[0] if single else dense
 
     def _target_contexts(self, corpus: Corpus):
-        """For every predicted position of a corpus: (document index, back-off level, context id, token)."""
-        stream, targets = padded_stream(corpus.tokens, corpus.lengths, self.order, self.vocab_size_, self.eos_id_)
-        width = self.order - 1
-        contexts = np.stack([stream[targets - width + i] for i in range(width)], axis=1) if width else np.zeros((len(targets), 0), np.int64)
-        depth, ctx = self.table_.deepest(contexts.astype(np.int64))
-        per_doc = corpus.lengths + (1 if self.eos_id_ is not None else 0)
-        doc = np.repeat(np.arange(len(corpus)), per_doc)
-        return doc, depth, ctx, stream[targets].astype(np.int64)
+        """Per chunk of documents: (document index, back-off level, context id, token) of every predicted
+        position. Chunking keeps memory bounded however large the corpus."""
+        self._check_vocab(corpus)
+        bounds = np.searchsorted(corpus.offsets, np.arange(SCORE_CHUNK, corpus.n_tokens, SCORE_CHUNK))
+        bounds = np.unique(np.r_[0, bounds, len(corpus)])
+        base = self.vocab_size_ + 1
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            part = corpus.offsets[lo:hi + 1]
+            lengths = np.diff(part)
+            stream, targets = padded_stream(corpus.tokens[part[0]:part[-1]], lengths, self.order,
+                                            self.vocab_size_, self.eos_id_)
+            keys = np.zeros(len(targets), dtype=np.int64)
+            for i in range(self.order - 1, 0, -1):  # Horner's rule, oldest context token first
+                keys *= base
+                keys += stream[targets - i]
+            depth, ctx = self.table_.deepest(keys)
+            per_doc = lengths + (1 if self.eos_id_ is not None else 0)
+            yield np.repeat(np.arange(lo, hi), per_doc), depth, ctx, stream[targets].astype(np.int64)
 
     def token_log_probs(self, corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
         """(document index, natural-log probability) of every predicted symbol, end tokens included."""
-        self._check_vocab(corpus)
-        doc, depth, ctx, tokens = self._target_contexts(corpus)
-        with np.errstate(divide="ignore"):
-            return doc, np.log(self._probs(depth, ctx, tokens))
-
-    def seen_in_training(self, corpus: Corpus) -> np.ndarray:
-        """For every predicted position: was this token seen after its (backed-off) context in training?
-
-        That is the model's support: an unseen pair only gets the smoothing floor alpha/(C + alpha*V).
-        """
-        self._check_vocab(corpus)
-        _, depth, ctx, tokens = self._target_contexts(corpus)
-        return self.table_.pair_counts(depth, ctx, tokens) > 0
+        docs, logps = [np.zeros(0, np.int64)], [np.zeros(0)]
+        for doc, depth, ctx, tokens in self._target_contexts(corpus):
+            docs.append(doc)
+            with np.errstate(divide="ignore"):
+                logps.append(np.log(self._probs(depth, ctx, tokens)))
+        return np.concatenate(docs), np.concatenate(logps)
 
     def log_prob(self, corpus: Corpus) -> np.ndarray:
         """Log-probability of each document in nats, end token included: shape (n_docs,)."""
         doc, logp = self.token_log_probs(corpus)
         return np.bincount(doc, weights=logp, minlength=len(corpus))
 
+    def seen(self, contexts: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """Was each token seen after its (backed-off) context in training? contexts (m, k), tokens (m,).
+
+        That is the model's support: an unseen pair only gets the smoothing floor alpha/(C + alpha*V).
+        """
+        depth, ctx = self.table_.deepest(self._context_keys(contexts))
+        return self.table_.pair_counts(depth, ctx, np.asarray(tokens, dtype=np.int64)) > 0
+
     def context_entropies(self, corpus: Corpus) -> np.ndarray:
         """Entropy (nats) of the model's next-token distribution at every predicted position."""
-        self._check_vocab(corpus)
-        _, depth, ctx, _ = self._target_contexts(corpus)
-        out = np.zeros(len(ctx))
-        for j in range(self.order):
-            rows = depth == j
-            out[rows] = self._level_entropy(j)[ctx[rows]]
-        return out
+        out = [np.zeros(0)]
+        for _, depth, ctx, _ in self._target_contexts(corpus):
+            h = np.zeros(len(ctx))
+            for j in range(self.order):
+                rows = depth == j
+                h[rows] = self._level_entropy(j)[ctx[rows]]
+            out.append(h)
+        return np.concatenate(out)
 
     def _level_entropy(self, j: int) -> np.ndarray:
         cache = self.__dict__.setdefault("_entropy_cache", {})
@@ -169,7 +182,9 @@ class NGramModel:
             steps = sampler.max_tokens
         out = np.zeros((m, steps), dtype=np.int32)  # (m, steps)
         length = np.zeros(m, dtype=np.int64)
-        history = np.full((m, self.order - 1), self.vocab_size_, dtype=np.int64)  # (m, order-1)
+        base, width = self.vocab_size_ + 1, self.order - 1
+        # Each document's context as a table key (see ngram_table); all pads at the start.
+        history = np.full(m, context_keys(np.full((1, width), self.vocab_size_), self.vocab_size_)[0], dtype=np.int64)
         active = np.arange(m)
         for step in range(steps):
             active = active[target_len[active] > step]
@@ -182,33 +197,33 @@ class NGramModel:
                 active, tok = active[~ended], tok[~ended]
             out[active, step] = tok
             length[active] = step + 1
-            if self.order > 1:
-                history[active, :-1] = history[active, 1:]
-                history[active, -1] = tok
+            if width:  # append the token as the lowest digit, drop the oldest
+                history[active] = (history[active] * base + tok) % base**width
         keep = np.arange(steps)[None, :] < length[:, None]
         return out[keep], length
 
     def _next_tokens(self, history: np.ndarray, sampler: Sampler, rng: np.random.Generator) -> np.ndarray:
-        depth, ctx = self.table_.deepest(history)
+        depth, ctx = self.table_.deepest(history)  # history: (m,) context keys
         u = rng.random(len(ctx))
         if not sampler.is_pure:
             probs = self.table_.dense_counts(depth, ctx) + self.smoothing
             return draw_categorical(sampler.transform(probs), u).astype(np.int64)
         # Exact inverse-CDF draw without a dense row: the distribution is the successor counts followed
-        # by alpha for every token, so one uniform lands either in the counts or in the uniform part.
+        # by alpha for every token, so one uniform lands either in the counts or in the uniform part;
+        # in the counts, it picks one training occurrence of the context and takes its next token.
         a, V = self.smoothing, self.vocab_size_
         tok = np.zeros(len(ctx), dtype=np.int64)
         for j, level in enumerate(self.table_.levels):
             rows = np.flatnonzero(depth == j)
             if not len(rows):
                 continue
-            c, total = ctx[rows], level.total[ctx[rows]]
-            mass = u[rows] * (total + a * V)
+            c = ctx[rows]
+            total = level.total[c]
+            mass = u[rows] * (total + a * V)  # a point on [0, C) for counts, then [C, C + aV) for smoothing
             in_counts = mass < total
-            before = np.where(level.start[c] > 0, level.cum[np.maximum(level.start[c] - 1, 0)], 0)
-            idx = np.searchsorted(level.cum, before + mass, side="right")
-            idx = np.minimum(idx, level.start[c + 1] - 1)  # guard against float round-off at the edge
-            from_counts = level.pair_keys[idx] % V
+            occurrence_tokens, first = level.occurrences
+            pick = first[c] + np.minimum(mass.astype(np.int64), total - 1)
+            from_counts = occurrence_tokens[np.where(in_counts, pick, 0)]
             uniform = np.minimum(((mass - total) / a).astype(np.int64), V - 1) if a > 0 else 0
             tok[rows] = np.where(in_counts, from_counts, uniform)
         return tok

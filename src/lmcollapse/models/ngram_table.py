@@ -1,61 +1,106 @@
 """Count tables of an n-gram model, built and queried with vectorised numpy (no per-token loop).
 
-Contexts form a trie by level: level j holds every distinct context of j tokens seen in training.
-A level-j context is named by its id, and its key in the level-j table is
-``parent_id * (V + 1) + older_token`` where parent is the (j-1)-token suffix. ``V`` (the vocabulary
-size) doubles as the beginning-of-document pad, so contexts never cross document boundaries.
+A context of j tokens is named by its key: the tokens as digits in base V+1, most recent token lowest
+(V, the vocabulary size, doubles as the beginning-of-document pad, so contexts never cross documents).
+The key of its j-1 most recent tokens is then simply ``key % (V+1)**(j-1)``. Level j of the table holds
+the sorted distinct keys of every j-token context seen in training; a context's id is its rank there.
 Successor counts of level j are stored sorted by ``context_id * V + token``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+
+from ..errors import LmcollapseError
+
+MAX_KEY = 2**62
+ONE_SORT_MAX = 2**63 - 1  # (context key, token) pairs below this are counted with a single sort
+
+
+def check_key_range(vocab_size: int, order: int) -> None:
+    if (vocab_size + 1) ** max(order - 1, 0) >= MAX_KEY:
+        raise LmcollapseError(f"model.order={order} is too high for a vocabulary of {vocab_size}: contexts must fit "
+                              f"in 62 bits ((V+1)^(order-1) < 2^62); lower model.order")
 
 
 def padded_stream(tokens: np.ndarray, lengths: np.ndarray, order: int, vocab_size: int,
                   eos_id: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Lay documents end to end, each after order-1 pad symbols and before its end token.
 
-    Returns (stream, target_positions): stream is int32 with pad = vocab_size; target_positions are the
-    stream positions of every predicted symbol (document tokens, plus the end token when eos_id is set).
+    Returns (stream, targets): stream is int32 with pad = vocab_size; targets are the stream positions of
+    every predicted symbol (document tokens, plus the end token when eos_id is set).
     """
     pad = order - 1
-    extra = pad + (1 if eos_id is not None else 0)
-    seg_len = lengths + extra  # (n_docs,)
+    seg_len = lengths + pad + (1 if eos_id is not None else 0)  # (n_docs,)
     seg_start = np.zeros(len(lengths), dtype=np.int64)
     np.cumsum(seg_len[:-1], out=seg_start[1:])
     stream = np.full(int(seg_len.sum()), vocab_size, dtype=np.int32)
-    # Stream position of each token: its document's segment start, past the pad, plus its index.
-    token_start = np.repeat(seg_start + pad, lengths)
-    within = np.arange(len(tokens), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    stream[token_start + within] = tokens
-    if eos_id is not None:
-        stream[seg_start + pad + lengths] = eos_id
-    is_target = np.ones(len(stream), dtype=bool)
+    is_token = np.ones(len(stream), dtype=bool)  # a boolean mask keeps the extra memory at 1 byte/token
     for k in range(pad):
-        is_target[seg_start + k] = False
-    return stream, np.flatnonzero(is_target)
+        is_token[seg_start + k] = False
+    if eos_id is not None:
+        end = seg_start + pad + lengths
+        is_token[end] = False
+        stream[is_token] = tokens
+        stream[end] = eos_id
+        is_token[end] = True  # end tokens are predicted too
+    else:
+        stream[is_token] = tokens
+    return stream, np.flatnonzero(is_token)
+
+
+def context_keys(contexts: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Keys of contexts (m, width) (pad = vocab_size, most recent token last) -> (m,) int64."""
+    keys = np.zeros(len(contexts), dtype=np.int64)
+    for col in range(contexts.shape[1]):  # Horner's rule from the oldest token
+        keys *= vocab_size + 1
+        keys += contexts[:, col]
+    return keys
 
 
 @dataclass
 class Level:
     """Counts for contexts of one length."""
 
-    trie_keys: np.ndarray | None  # (n_ctx,) sorted int64 keys naming each context; None at level 0
+    vocab_size: int
+    keys: np.ndarray  # (n_ctx,) sorted distinct context keys; the id of a context is its index here
     pair_keys: np.ndarray  # (n_pairs,) sorted int64 context_id * V + token
     counts: np.ndarray  # (n_pairs,) int64 successor counts
-    cum: np.ndarray  # (n_pairs,) int64 running total of counts (for inverse-CDF sampling)
     start: np.ndarray  # (n_ctx + 1,) int64 first pair index of each context
     total: np.ndarray  # (n_ctx,) int64 C(context)
 
+    @classmethod
+    def from_pairs(cls, keys, pair_keys, counts, vocab_size) -> "Level":
+        counts = counts.astype(np.int64)
+        start = np.searchsorted(pair_keys, np.arange(len(keys) + 1, dtype=np.int64) * vocab_size)
+        total = np.add.reduceat(counts, start[:-1]) if len(counts) else np.zeros(len(keys), np.int64)
+        return cls(vocab_size, keys, pair_keys, counts, start, total)
+
     @property
     def n_contexts(self) -> int:
-        return len(self.total)
+        return len(self.keys)
+
+    @cached_property
+    def occurrences(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every training occurrence's next token, grouped by context: (tokens (sum C,), first (n_ctx,)).
+
+        Drawing a successor in proportion to its count is then one gather: tokens[first[c] + floor(u*C)].
+        """
+        tokens = np.repeat((self.pair_keys % self.vocab_size).astype(np.int32), self.counts)
+        first = np.zeros(len(self.total), dtype=np.int64)
+        np.cumsum(self.total[:-1], out=first[1:])
+        return tokens, first
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Context ids of keys, -1 where the context never occurred."""
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[pos] == keys, pos, -1)
 
 
 class CountTable:
-    """All levels 0..order-1 of an n-gram model, plus context lookup."""
+    """All levels 0..order-1 of an n-gram model, plus the back-off lookup."""
 
     def __init__(self, levels: list[Level], vocab_size: int):
         self.levels = levels
@@ -68,99 +113,96 @@ class CountTable:
     @classmethod
     def build(cls, stream: np.ndarray, targets: np.ndarray, order: int, vocab_size: int) -> "CountTable":
         V = vocab_size
-        next_tokens = stream[targets].astype(np.int64)
-        ctx = np.zeros(len(targets), dtype=np.int64)  # level-0 context id of every target
-        levels = []
-        for j in range(order):
-            trie_keys = None
-            if j > 0:
-                key = ctx * (V + 1) + stream[targets - j]
-                trie_keys, ctx = np.unique(key, return_inverse=True)
-                ctx = ctx.reshape(-1).astype(np.int64)
-                del key
-            n_ctx = 1 if j == 0 else len(trie_keys)
-            pair_keys, counts = np.unique(ctx * V + next_tokens, return_counts=True)
-            counts = counts.astype(np.int64)
-            start = np.searchsorted(pair_keys, np.arange(n_ctx + 1, dtype=np.int64) * V)
-            total = np.add.reduceat(counts, start[:-1]) if len(counts) else np.zeros(n_ctx, np.int64)
-            levels.append(Level(trie_keys, pair_keys, counts, np.cumsum(counts), start, total))
+        next_tokens = stream[targets]  # (P,) int32
+        counts0 = np.bincount(next_tokens, minlength=V)  # level 0: the empty context needs no sort
+        seen0 = np.flatnonzero(counts0)
+        levels = [Level.from_pairs(np.zeros(1, np.int64), seen0.astype(np.int64), counts0[seen0], V)]
+        key = np.zeros(len(targets), dtype=np.int64)  # (P,) key of each target's j-token context
+        for j in range(1, order):
+            key += stream[targets - j].astype(np.int64) * (V + 1) ** (j - 1)
+            if (V + 1) ** j * V < ONE_SORT_MAX:
+                levels.append(cls._level_one_sort(key, next_tokens, V))
+            else:
+                levels.append(cls._level_two_sorts(key, next_tokens, V))
         return cls(levels, V)
 
-    def context_ids(self, contexts: np.ndarray) -> np.ndarray:
-        """Trie ids of every suffix of contexts (m, order-1) -> (m, order); -1 where never seen.
+    @staticmethod
+    def _level_one_sort(key: np.ndarray, next_tokens: np.ndarray, V: int) -> Level:
+        """(context key, token) fits one int64: a single sort gives contexts and successor counts."""
+        pairs, counts = np.unique(key * V + next_tokens, return_counts=True)  # sorted by context, then token
+        ctx_key = pairs // V
+        new_ctx = np.r_[True, ctx_key[1:] != ctx_key[:-1]]
+        ctx_id = np.cumsum(new_ctx) - 1
+        return Level.from_pairs(ctx_key[new_ctx], ctx_id * V + pairs % V, counts, V)
 
-        Column j names the j most recent tokens; contexts use the pad symbol V before a document starts.
+    @staticmethod
+    def _level_two_sorts(key: np.ndarray, next_tokens: np.ndarray, V: int) -> Level:
+        """Large vocabularies and orders: number the contexts first, then count (context id, token)."""
+        distinct, ctx = np.unique(key, return_inverse=True)
+        pair = ctx.reshape(-1).astype(np.int64)
+        del ctx
+        pair *= V
+        pair += next_tokens
+        pair_keys, counts = np.unique(pair, return_counts=True)
+        return Level.from_pairs(distinct, pair_keys, counts, V)
+
+    def deepest(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Back-off rule: the longest suffix of each context seen in training.
+
+        keys: (m,) full-width context keys. Returns (level, context id), each (m,). Most contexts are
+        found at the top level, so lower levels are only searched for the misses.
         """
-        m = len(contexts)
-        ids = np.full((m, self.order), -1, dtype=np.int64)
-        ids[:, 0] = 0
-        for j in range(1, self.order):
-            level = self.levels[j]
-            parent = ids[:, j - 1]
-            key = parent * (self.vocab_size + 1) + contexts[:, -j]
-            pos = np.searchsorted(level.trie_keys, key)
-            pos_clipped = np.minimum(pos, len(level.trie_keys) - 1)
-            found = (parent >= 0) & (pos < len(level.trie_keys)) & (level.trie_keys[pos_clipped] == key)
-            ids[:, j] = np.where(found, pos_clipped, -1)
-        return ids
+        m = len(keys)
+        depth = np.zeros(m, dtype=np.int64)
+        ctx = np.zeros(m, dtype=np.int64)
+        todo = np.arange(m)
+        for j in range(self.order - 1, 0, -1):
+            if not len(todo):
+                break
+            found = self.levels[j].find(keys[todo] % (self.vocab_size + 1) ** j)
+            hit = found >= 0
+            depth[todo[hit]], ctx[todo[hit]] = j, found[hit]
+            todo = todo[~hit]
+        return depth, ctx  # rows still in `todo` stay at level 0, context 0 (the empty context)
 
-    def deepest(self, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Back-off rule: the longest suffix seen in training. Returns (level, context_id), each (m,)."""
-        ids = self.context_ids(contexts)
-        depth = (ids >= 0).sum(axis=1) - 1  # suffixes of a seen context are seen, so this is exact
-        return depth, ids[np.arange(len(ids)), depth]
+    def _by_level(self, depth: np.ndarray):
+        for j, level in enumerate(self.levels):
+            rows = np.flatnonzero(depth == j)
+            if len(rows):
+                yield level, rows
 
     def pair_counts(self, depth: np.ndarray, ctx: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         """C(context, token) for each row."""
         out = np.zeros(len(ctx), dtype=np.int64)
-        for j, level in enumerate(self.levels):
-            rows = np.flatnonzero(depth == j)
-            if not len(rows):
-                continue
+        for level, rows in self._by_level(depth):
             key = ctx[rows] * self.vocab_size + tokens[rows]
             pos = np.minimum(np.searchsorted(level.pair_keys, key), len(level.pair_keys) - 1)
-            hit = level.pair_keys[pos] == key
-            out[rows] = np.where(hit, level.counts[pos], 0)
+            out[rows] = np.where(level.pair_keys[pos] == key, level.counts[pos], 0)
         return out
 
     def totals(self, depth: np.ndarray, ctx: np.ndarray) -> np.ndarray:
         out = np.zeros(len(ctx), dtype=np.int64)
-        for j, level in enumerate(self.levels):
-            rows = depth == j
+        for level, rows in self._by_level(depth):
             out[rows] = level.total[ctx[rows]]
         return out
 
     def dense_counts(self, depth: np.ndarray, ctx: np.ndarray) -> np.ndarray:
         """Successor counts as a dense (m, V) float array."""
         dense = np.zeros((len(ctx), self.vocab_size), dtype=np.float64)
-        for j, level in enumerate(self.levels):
-            rows = np.flatnonzero(depth == j)
-            if not len(rows):
-                continue
-            first, last = level.start[ctx[rows]], level.start[ctx[rows] + 1]
-            n_succ = last - first
+        for level, rows in self._by_level(depth):
+            first, n_succ = level.start[ctx[rows]], np.diff(level.start)[ctx[rows]]
             row_of_pair = np.repeat(rows, n_succ)
-            pair = np.repeat(first, n_succ) + (np.arange(n_succ.sum()) - np.repeat(np.cumsum(n_succ) - n_succ, n_succ))
+            pair = np.repeat(first - np.cumsum(n_succ) + n_succ, n_succ) + np.arange(n_succ.sum())
             dense[row_of_pair, level.pair_keys[pair] % self.vocab_size] = level.counts[pair]
         return dense
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {}
         for j, level in enumerate(self.levels):
-            out[f"pair_keys_{j}"] = level.pair_keys
-            out[f"counts_{j}"] = level.counts
-            if level.trie_keys is not None:
-                out[f"trie_keys_{j}"] = level.trie_keys
+            out[f"keys_{j}"], out[f"pair_keys_{j}"], out[f"counts_{j}"] = level.keys, level.pair_keys, level.counts
         return out
 
     @classmethod
     def from_arrays(cls, arrays, order: int, vocab_size: int) -> "CountTable":
-        levels = []
-        for j in range(order):
-            trie_keys = arrays[f"trie_keys_{j}"] if j > 0 else None
-            pair_keys, counts = arrays[f"pair_keys_{j}"], arrays[f"counts_{j}"]
-            n_ctx = 1 if j == 0 else len(trie_keys)
-            start = np.searchsorted(pair_keys, np.arange(n_ctx + 1, dtype=np.int64) * vocab_size)
-            total = np.add.reduceat(counts, start[:-1]) if len(counts) else np.zeros(n_ctx, np.int64)
-            levels.append(Level(trie_keys, pair_keys, counts, np.cumsum(counts), start, total))
-        return cls(levels, vocab_size)
+        return cls([Level.from_pairs(arrays[f"keys_{j}"], arrays[f"pair_keys_{j}"], arrays[f"counts_{j}"], vocab_size)
+                    for j in range(order)], vocab_size)

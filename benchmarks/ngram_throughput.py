@@ -1,0 +1,141 @@
+"""Throughput and memory of one count-model generation (fit + sample + metrics) on the whole KJV,
+beside NLTK's nltk.lm MLE trigram (fit + generate) on the same tokens.
+
+    python benchmarks/ngram_throughput.py [--order 3] [--scale 10] [--nltk-generate 2000]
+
+Prints tokens/s for each stage, the peak memory of the generation (tracemalloc, which sees numpy's
+allocations), and the same for a corpus `--scale` times larger (KJV repeated) to show memory grows
+with the corpus by a small constant factor. Needs `pip install nltk` for the reference.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import resource
+import time
+import tracemalloc
+
+import numpy as np
+
+from lmcollapse.config import load_config
+from lmcollapse.corpus import Corpus
+from lmcollapse.metrics import GenerationView, default_metrics, measure
+from lmcollapse.models.ngram import NGramModel
+from lmcollapse.sampling import Sampler
+from lmcollapse.sources import SOURCES
+
+
+def kjv(n_eval: int = 1000):
+    config = load_config({"corpus": {"name": "kjv", "n_train": 30834 - n_eval, "n_eval": n_eval}})
+    return SOURCES.get("kjv")(config).load()
+
+
+def one_generation(real: Corpus, held_out: Corpus, order: int, smoothing: float, cache: dict, seed: int = 0,
+                   trace_memory: bool = False) -> dict:
+    """Fit, sample N documents, measure: the work of one generation, timed by stage.
+
+    tracemalloc slows numpy allocations, so timings come from a run without it and memory from one with it.
+    """
+    gc.collect()
+    if trace_memory:
+        tracemalloc.start()
+    t0 = time.perf_counter()
+    model = NGramModel(order=order, smoothing=smoothing).fit(real)
+    t1 = time.perf_counter()
+    samples = model.sample(len(real), sampler=Sampler(max_tokens=128), seed=seed, generation=1)
+    t2 = time.perf_counter()
+    # `cache` persists across generations as in the runner (R's distinct n-grams are found once per run).
+    view = GenerationView(0, model, real, real, samples, samples, real, held_out, cache=cache)
+    measure(view, [m for m in default_metrics() if m not in ("kl_to_truth", "tv_to_truth")])
+    t3 = time.perf_counter()
+    peak = None
+    if trace_memory:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return {"train_tokens": real.n_tokens, "sampled_tokens": samples.n_tokens, "fit_s": t1 - t0,
+            "sample_s": t2 - t1, "metrics_s": t3 - t2, "total_s": t3 - t0, "peak_bytes": peak}
+
+
+def nltk_reference(real: Corpus, symbols: list[str], order: int, n_generate: int) -> dict | None:
+    try:
+        from nltk.lm import MLE
+        from nltk.lm.preprocessing import padded_everygram_pipeline
+    except ImportError:
+        print("nltk not installed: pip install nltk for the reference figures")
+        return None
+    sentences = [[symbols[t] for t in real.doc(i)] for i in range(len(real))]
+    t0 = time.perf_counter()
+    train, vocab = padded_everygram_pipeline(order, sentences)
+    lm = MLE(order)
+    lm.fit(train, vocab)
+    t1 = time.perf_counter()
+    generated = lm.generate(n_generate, random_seed=0)
+    t2 = time.perf_counter()
+    return {"train_tokens": real.n_tokens, "fit_s": t1 - t0, "generated": len(generated),
+            "generate_s": t2 - t1}
+
+
+def repeat(corpus: Corpus, times: int) -> Corpus:
+    return Corpus.concat([corpus] * times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--order", type=int, default=3)
+    parser.add_argument("--smoothing", type=float, default=1e-4)
+    parser.add_argument("--scale", type=int, default=10, help="size of the large-corpus run, in KJVs")
+    parser.add_argument("--nltk-generate", type=int, default=2000, help="tokens NLTK generates (it is slow)")
+    parser.add_argument("--skip-nltk", action="store_true")
+    args = parser.parse_args()
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}")
+    data = kjv()
+    symbols = data.tokenizer.symbols_
+    print(f"KJV: {len(data.train)} training verses, {data.train.n_tokens:,} tokens, vocabulary {len(symbols):,}")
+
+    cache: dict = {}
+    one_generation(data.train, data.held_out, args.order, args.smoothing, cache)  # generation 0 fills the cache
+    ours = one_generation(data.train, data.held_out, args.order, args.smoothing, cache, seed=1)
+    ours["peak_bytes"] = one_generation(data.train, data.held_out, args.order, args.smoothing, cache, seed=2,
+                                        trace_memory=True)["peak_bytes"]
+    processed = ours["train_tokens"] + ours["sampled_tokens"]
+    ours_rate = processed / ours["total_s"]
+    print(f"\nlmcollapse ngram order {args.order}: fit {ours['fit_s']:.2f}s, sample {ours['sample_s']:.2f}s "
+          f"({ours['sampled_tokens']:,} tokens), metrics {ours['metrics_s']:.2f}s, total {ours['total_s']:.2f}s")
+    print(f"  throughput: {ours_rate / 1e6:.2f}M tokens/s (trained + sampled), peak memory "
+          f"{ours['peak_bytes'] / 2**20:.0f} MiB")
+
+    if not args.skip_nltk:
+        ref = nltk_reference(data.train, symbols, args.order, args.nltk_generate)
+        if ref is not None:
+            gen_rate = ref["generated"] / ref["generate_s"]
+            # NLTK's time for the same generation: its fit plus generating as many tokens as we sampled.
+            nltk_total = ref["fit_s"] + ours["sampled_tokens"] / gen_rate
+            nltk_rate = processed / nltk_total
+            print(f"\nnltk.lm MLE order {args.order}: fit {ref['fit_s']:.1f}s ({ref['train_tokens'] / ref['fit_s']:,.0f} "
+                  f"tokens/s), generate {gen_rate:,.0f} tokens/s (measured on {ref['generated']} tokens)")
+            print(f"  same generation would take {nltk_total:,.0f}s: {nltk_rate:,.0f} tokens/s")
+            print(f"  speed-up of lmcollapse: {ours_rate / nltk_rate:,.0f}x "
+                  f"(fit alone {ref['fit_s'] / ours['fit_s']:,.0f}x, sampling alone "
+                  f"{(ours['sampled_tokens'] / ours['sample_s']) / gen_rate:,.0f}x)")
+
+    big = repeat(data.train, args.scale)
+    corpus_bytes = big.tokens.nbytes + big.offsets.nbytes
+    del data
+    held_out = kjv().held_out
+    cache = {}
+    one_generation(big, held_out, args.order, args.smoothing, cache)
+    result = one_generation(big, held_out, args.order, args.smoothing, cache, seed=1)
+    result["peak_bytes"] = one_generation(big, held_out, args.order, args.smoothing, cache, seed=2,
+                                          trace_memory=True)["peak_bytes"]
+    print(f"\n{args.scale}x KJV ({big.n_tokens / 1e6:.1f}M tokens, {corpus_bytes / 2**20:.0f} MiB as int32 tokens + "
+          f"offsets): total {result['total_s']:.1f}s, "
+          f"{(result['train_tokens'] + result['sampled_tokens']) / result['total_s'] / 1e6:.2f}M tokens/s, "
+          f"peak {result['peak_bytes'] / 2**20:.0f} MiB = {result['peak_bytes'] / corpus_bytes:.1f}x the corpus")
+    print(f"process max RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
