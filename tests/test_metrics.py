@@ -63,3 +63,15 @@ def test_truth_metrics_skip_real_text():
     real = Corpus.from_documents([[0, 1]], vocab_size=2)
     row = measure(view_for(NGramModel(order=1).fit(real), real, real), ["kl_to_truth", "tv_to_truth"])
     assert row == {"generation": 0}
+
+
+def test_distinct_ngrams_decodes_every_real_ngram_once(monkeypatch):
+    from lmcollapse import metrics
+
+    real = Corpus.from_documents([[0, 1, 2], [0, 2, 2], [0, 1, 2]], vocab_size=4, eos_id=3)
+    monkeypatch.setattr(metrics, "COUNT_CHUNK", 2)  # several chunks, merged
+    contexts, tokens = metrics.distinct_ngrams(real, 3)
+    got = sorted((tuple(c), t) for c, t in zip(contexts.tolist(), tokens.tolist()))
+    expected = sorted({((-1, -1), 0), ((-1, 0), 1), ((0, 1), 2), ((1, 2), 3), ((-1, 0), 2), ((0, 2), 2),
+                       ((2, 2), 3)})
+    assert got == expected

@@ -75,22 +75,37 @@ def test_mle_gives_minus_infinity_to_unseen_tokens():
     assert model.log_prob(Corpus.from_documents([[2]], vocab_size=3))[0] == -np.inf
 
 
+@pytest.mark.parametrize("order", [2, 3])
 @pytest.mark.parametrize("sampler", [Sampler(), Sampler(temperature=0.7, top_k=3, top_p=0.9)])
-def test_sampled_bigrams_follow_the_model(sampler):
-    """Chi-square goodness of fit of the first two sampled tokens, both sampling paths."""
+def test_sampled_first_two_tokens_follow_the_model(sampler, order):
+    """Chi-square goodness of fit of (first, second) token pairs, for both sampling paths; the second
+    draw exercises the context carried over from the first (no lookup) in the pure path."""
     rng = np.random.default_rng(0)
-    docs = [rng.integers(0, 4, size=5).tolist() for _ in range(30)]
-    model = NGramModel(order=2, smoothing=0.3).fit(Corpus.from_documents(docs, vocab_size=5, eos_id=4))
-    n = 40000
+    docs = [rng.integers(0, 4, size=rng.integers(0, 6)).tolist() for _ in range(30)]
+    model = NGramModel(order=order, smoothing=0.3).fit(Corpus.from_documents(docs, vocab_size=5, eos_id=4))
+    n = 60000
     sample = model.sample(n, sampler=sampler, seed=1)
-    first = np.array([sample.doc(i)[0] if sample.lengths[i] else 4 for i in range(n)])
+    lengths = sample.lengths
+    first = np.where(lengths > 0, sample.tokens[np.minimum(sample.offsets[:-1], sample.n_tokens - 1)], 4)
+    second = np.where(lengths > 1, sample.tokens[np.minimum(sample.offsets[:-1] + 1, sample.n_tokens - 1)], 4)
+    second = np.where(lengths > 0, second, -1)  # documents that ended at once have no second symbol
+    observed, expected = [], []
     p_first = sampler.transform(model.next_token_probs([])[None, :])[0]
-    observed = np.bincount(first, minlength=5)
-    expected = n * p_first
-    mask = expected > 0
-    assert observed[~mask].sum() == 0  # top-k / top-p excluded tokens never appear
-    chi2 = (((observed - expected) ** 2)[mask] / expected[mask]).sum()
-    assert chi2 < 25, chi2  # 4 degrees of freedom: P(chi2 > 25) < 1e-4
+    for a in range(5):
+        if a == 4:
+            observed.append((first == 4).sum())
+            expected.append(n * p_first[4])
+            continue
+        p_second = sampler.transform(model.next_token_probs([a])[None, :])[0]
+        for b in range(5):
+            observed.append(((first == a) & (second == b)).sum())
+            expected.append(n * p_first[a] * p_second[b])
+    observed, expected = np.array(observed, float), np.array(expected)
+    assert observed[expected == 0].sum() == 0  # top-k / top-p excluded tokens never appear
+    used = expected > 0
+    chi2 = (((observed - expected) ** 2)[used] / expected[used]).sum()
+    dof = used.sum() - 1
+    assert chi2 < dof + 6 * np.sqrt(2 * dof), (chi2, dof)  # about 6 standard deviations of chi2(dof)
 
 
 def test_fixed_length_training_gives_fixed_length_samples():
@@ -155,3 +170,19 @@ def test_order_too_high_for_the_vocabulary_is_a_clear_error():
     corpus = Corpus.from_documents([[0, 1]], vocab_size=100_000)
     with pytest.raises(LmcollapseError, match="too high for a vocabulary of 100000"):
         NGramModel(order=5).fit(corpus)
+
+
+def test_counting_in_chunks_gives_the_same_tables(monkeypatch):
+    """Counts are merged across chunks of documents; any chunk size must give identical tables."""
+    from lmcollapse.models import ngram_table
+
+    rng = np.random.default_rng(4)
+    docs = [rng.integers(0, 6, size=rng.integers(0, 9)).tolist() for _ in range(80)]
+    corpus = Corpus.from_documents(docs, vocab_size=7, eos_id=6)
+    whole = NGramModel(order=3, smoothing=0.1).fit(corpus)
+    monkeypatch.setattr(ngram_table, "COUNT_CHUNK", 7)
+    assert len(ngram_table.document_chunks(corpus.offsets, 7)) > 20
+    chunked = NGramModel(order=3, smoothing=0.1).fit(corpus)
+    for a, b in zip(whole.table_.levels, chunked.table_.levels):
+        for name in ("keys", "pair_keys", "counts", "start", "total"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name

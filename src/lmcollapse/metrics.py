@@ -13,7 +13,8 @@ import numpy as np
 
 from .corpus import Corpus
 from .divergence import exact_divergence
-from .models.ngram_table import padded_stream
+from .errors import LmcollapseError
+from .models.ngram_table import COUNT_CHUNK, ONE_SORT_MAX, document_chunks, padded_stream
 from .registry import Registry
 
 METRICS = Registry("metric")
@@ -125,39 +126,48 @@ def support_fraction(view: GenerationView) -> float | None:
 @metric("distinct_2", "distinct bigrams / all bigrams within M_t's generated documents", True)
 def distinct_2(view: GenerationView) -> float | None:
     s = view.samples
-    if s.n_tokens < 2:
-        return None
-    within = np.ones(s.n_tokens - 1, dtype=bool)  # within[i]: tokens i and i+1 share a document
-    boundary = s.offsets[1:-1] - 1
-    within[boundary[(boundary >= 0) & (boundary < s.n_tokens - 1)]] = False
-    starts = np.flatnonzero(within)
-    if not len(starts):
-        return None
-    keys = s.tokens[starts].astype(np.int64) * s.vocab_size + s.tokens[starts + 1]
-    return float(count_distinct(keys) / len(keys))
+    wide = np.int64 if s.vocab_size**2 >= 2**31 else np.int32  # int32 keys sort about twice as fast
+    distinct, total = np.zeros(0, wide), 0
+    for lo, hi in document_chunks(s.offsets, COUNT_CHUNK):  # memory follows the distinct bigrams
+        tokens = s.tokens[s.offsets[lo]:s.offsets[hi]].astype(wide)
+        starts = s.offsets[lo:hi] - s.offsets[lo]
+        within = np.ones(max(len(tokens) - 1, 0), dtype=bool)  # within[i]: tokens i, i+1 share a document
+        boundary = starts[1:] - 1
+        within[boundary[(boundary >= 0) & (boundary < len(within))]] = False
+        keys = (tokens[:-1] * s.vocab_size + tokens[1:])[within]
+        distinct, total = _union(distinct, keys), total + len(keys)
+    return float(len(distinct) / total) if total else None
 
 
 def distinct_ngrams(real: Corpus, order: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each distinct n-gram of `real` once: (contexts (m, order-1) with -1 before the start, tokens (m,))."""
-    stream, targets = padded_stream(real.tokens, real.lengths, order, real.vocab_size, real.eos_id)
-    ids = np.zeros(len(targets), dtype=np.int64)
-    for j in range(order):  # grow the key one older token at a time, renumbering to stay in int64
-        ids = np.unique(ids * (real.vocab_size + 1) + stream[targets - j], return_inverse=True)[1].reshape(-1)
-    order_of_ids = np.argsort(ids, kind="stable")
-    first = order_of_ids[np.r_[True, np.diff(ids[order_of_ids]) != 0]]
-    rows = targets[first]
-    contexts = np.stack([stream[rows - order + 1 + i] for i in range(order - 1)], axis=1).astype(np.int64) \
-        if order > 1 else np.zeros((len(rows), 0), np.int64)
-    contexts[contexts == real.vocab_size] = -1
-    return contexts, stream[rows].astype(np.int64)
+    """Each distinct n-gram of `real` once: (contexts (m, order-1) with -1 before the start, tokens (m,)).
+
+    N-grams are packed into one int64 key (context key * V + token, as in the count tables) and
+    collected chunk by chunk, so memory follows the number of distinct n-grams."""
+    V, base, width = real.vocab_size, real.vocab_size + 1, order - 1
+    if base**width * V >= ONE_SORT_MAX:
+        raise LmcollapseError(f"support_fraction: order {order} n-grams over {V} tokens do not fit 63 bits; "
+                              f"drop the metric or lower model.order")
+    keys = np.zeros(0, np.int64)
+    for lo, hi in document_chunks(real.offsets, COUNT_CHUNK):
+        part = real.offsets[lo:hi + 1]
+        stream, targets = padded_stream(real.tokens[part[0]:part[-1]], np.diff(part), order, V, real.eos_id)
+        key = np.zeros(len(targets), dtype=np.int64)
+        for i in range(width, 0, -1):  # Horner's rule, oldest context token first
+            key *= base
+            key += stream[targets - i]
+        key = key * V + stream[targets]
+        keys = _union(keys, key)
+    tokens, context_key = keys % V, keys // V
+    contexts = np.stack([(context_key // base**i) % base for i in range(width - 1, -1, -1)], axis=1) \
+        if width else np.zeros((len(keys), 0), np.int64)
+    contexts[contexts == V] = -1
+    return contexts, tokens
 
 
-def count_distinct(keys: np.ndarray) -> int:
-    """len(np.unique(keys)), by sorting (numpy 2's hash-based unique is several times slower here)."""
-    if not len(keys):
-        return 0
-    ordered = np.sort(keys)
-    return int((ordered[1:] != ordered[:-1]).sum() + 1)
+def _union(sorted_keys: np.ndarray, new_keys: np.ndarray) -> np.ndarray:
+    merged = np.sort(np.concatenate([sorted_keys, new_keys]))
+    return merged[np.r_[True, merged[1:] != merged[:-1]]] if len(merged) else merged
 
 
 def default_metrics() -> list[str]:

@@ -19,7 +19,7 @@ from ..corpus import SYNTHETIC, Corpus
 from ..errors import LmcollapseError
 from ..sampling import Sampler, draw_categorical
 from . import MODELS
-from .ngram_table import CountTable, check_key_range, context_keys, padded_stream
+from .ngram_table import CountTable, check_key_range, context_keys, document_chunks, padded_stream
 
 BOS = -1  # public marker for "before the document starts" in contexts passed to next_token_probs
 SAMPLE_CHUNK = 65536  # documents sampled together; bounds memory at chunk * max_tokens
@@ -44,10 +44,9 @@ class NGramModel:
         self.vocab_size_ = corpus.vocab_size
         self.eos_id_ = corpus.eos_id
         check_key_range(self.vocab_size_, self.order)
-        stream, targets = padded_stream(corpus.tokens, corpus.lengths, self.order, self.vocab_size_, self.eos_id_)
-        if len(targets) == 0:
+        if corpus.n_tokens == 0 and self.eos_id_ is None:
             raise LmcollapseError("cannot fit a model on documents with no tokens")
-        self.table_ = CountTable.build(stream, targets, self.order, self.vocab_size_)
+        self.table_ = CountTable.build(corpus.tokens, corpus.offsets, self.order, self.vocab_size_, self.eos_id_)
         lengths, counts = np.unique(corpus.lengths, return_counts=True)
         self.length_values_, self.length_counts_ = lengths.astype(np.int64), counts.astype(np.int64)
         return self
@@ -87,10 +86,8 @@ class NGramModel:
         """Per chunk of documents: (document index, back-off level, context id, token) of every predicted
         position. Chunking keeps memory bounded however large the corpus."""
         self._check_vocab(corpus)
-        bounds = np.searchsorted(corpus.offsets, np.arange(SCORE_CHUNK, corpus.n_tokens, SCORE_CHUNK))
-        bounds = np.unique(np.r_[0, bounds, len(corpus)])
         base = self.vocab_size_ + 1
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
+        for lo, hi in document_chunks(corpus.offsets, SCORE_CHUNK):
             part = corpus.offsets[lo:hi + 1]
             lengths = np.diff(part)
             stream, targets = padded_stream(corpus.tokens[part[0]:part[-1]], lengths, self.order,
@@ -185,12 +182,13 @@ class NGramModel:
         base, width = self.vocab_size_ + 1, self.order - 1
         # Each document's context as a table key (see ngram_table); all pads at the start.
         history = np.full(m, context_keys(np.full((1, width), self.vocab_size_), self.vocab_size_)[0], dtype=np.int64)
+        known = np.full(m, -1, dtype=np.int64)  # top-level context id when already known, else -1
         active = np.arange(m)
         for step in range(steps):
             active = active[target_len[active] > step]
             if not len(active):
                 break
-            tok = self._next_tokens(history[active], sampler, rng)
+            tok, known[active] = self._next_tokens(history[active], known[active], sampler, rng)
             if self.eos_id_ is not None:
                 ended = tok == self.eos_id_
                 length[active[ended]] = step
@@ -202,15 +200,23 @@ class NGramModel:
         keep = np.arange(steps)[None, :] < length[:, None]
         return out[keep], length
 
-    def _next_tokens(self, history: np.ndarray, sampler: Sampler, rng: np.random.Generator) -> np.ndarray:
-        depth, ctx = self.table_.deepest(history)  # history: (m,) context keys
+    def _next_tokens(self, history: np.ndarray, known: np.ndarray, sampler: Sampler, rng: np.random.Generator):
+        """One token for each document from its context key (history), reusing known top-level context ids.
+
+        Returns (tokens, the top-level context id after each token where it is known without a lookup, else -1).
+        """
+        top = self.order - 1
+        depth, ctx = np.full(len(history), top, dtype=np.int64), known.copy()
+        lookup = np.flatnonzero(known < 0)
+        depth[lookup], ctx[lookup] = self.table_.deepest(history[lookup])
         u = rng.random(len(ctx))
+        follow = np.full(len(ctx), -1, dtype=np.int64)
         if not sampler.is_pure:
             probs = self.table_.dense_counts(depth, ctx) + self.smoothing
-            return draw_categorical(sampler.transform(probs), u).astype(np.int64)
+            return draw_categorical(sampler.transform(probs), u).astype(np.int64), follow
         # Exact inverse-CDF draw without a dense row: the distribution is the successor counts followed
         # by alpha for every token, so one uniform lands either in the counts or in the uniform part;
-        # in the counts, it picks one training occurrence of the context and takes its next token.
+        # in the counts, it falls on one training occurrence of the context, whose successor is the draw.
         a, V = self.smoothing, self.vocab_size_
         tok = np.zeros(len(ctx), dtype=np.int64)
         for j, level in enumerate(self.table_.levels):
@@ -221,12 +227,19 @@ class NGramModel:
             total = level.total[c]
             mass = u[rows] * (total + a * V)  # a point on [0, C) for counts, then [C, C + aV) for smoothing
             in_counts = mass < total
-            occurrence_tokens, first = level.occurrences
-            pick = first[c] + np.minimum(mass.astype(np.int64), total - 1)
-            from_counts = occurrence_tokens[np.where(in_counts, pick, 0)]
+            first, last = level.start[c], level.start[c + 1] - 1
+            before = np.where(first > 0, level.cum[np.maximum(first - 1, 0)], 0)  # occurrences of earlier contexts
+            if j == top and top > 0:  # most draws: one gather among the context's training occurrences
+                pick = np.minimum(before + mass.astype(np.int64), before + total - 1)
+                pair = level.occurrence_pairs[np.where(in_counts, pick, 0)].astype(np.int64)
+            else:  # the point falls on the successor whose running total first exceeds it
+                pair = np.minimum(np.searchsorted(level.cum, before + mass, side="right"), last)
+            pair = np.where(in_counts, pair, 0)
             uniform = np.minimum(((mass - total) / a).astype(np.int64), V - 1) if a > 0 else 0
-            tok[rows] = np.where(in_counts, from_counts, uniform)
-        return tok
+            tok[rows] = np.where(in_counts, level.pair_keys[pair] % V, uniform)
+            if j == top and top > 0:
+                follow[rows] = np.where(in_counts, self.table_.next_context[pair], -1)
+        return tok, follow
 
     # ---- persistence -----------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:

@@ -17,6 +17,7 @@ from ..errors import LmcollapseError
 
 MAX_KEY = 2**62
 ONE_SORT_MAX = 2**63 - 1  # (context key, token) pairs below this are counted with a single sort
+COUNT_CHUNK = 1 << 20  # training tokens counted together; counts are merged chunk by chunk
 
 
 def check_key_range(vocab_size: int, order: int) -> None:
@@ -60,6 +61,24 @@ def context_keys(contexts: np.ndarray, vocab_size: int) -> np.ndarray:
     return keys
 
 
+def document_chunks(offsets: np.ndarray, chunk_tokens: int) -> list[tuple[int, int]]:
+    """Split documents into consecutive ranges [lo, hi) of about chunk_tokens tokens each."""
+    n_docs = len(offsets) - 1
+    cuts = np.searchsorted(offsets, np.arange(chunk_tokens, offsets[-1], chunk_tokens))
+    bounds = np.unique(np.r_[0, np.minimum(cuts, n_docs), n_docs])
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist())) or [(0, n_docs)]
+
+
+def merge_counts(keys_a: np.ndarray, counts_a: np.ndarray, keys_b: np.ndarray, counts_b: np.ndarray):
+    """Union of two sorted (key, count) tables, adding the counts of keys found in both."""
+    keys = np.concatenate([keys_a, keys_b])
+    counts = np.concatenate([counts_a, counts_b])
+    order = np.argsort(keys, kind="stable")
+    keys, counts = keys[order], counts[order]
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return keys[first], np.add.reduceat(counts, first)
+
+
 @dataclass
 class Level:
     """Counts for contexts of one length."""
@@ -78,20 +97,30 @@ class Level:
         total = np.add.reduceat(counts, start[:-1]) if len(counts) else np.zeros(len(keys), np.int64)
         return cls(vocab_size, keys, pair_keys, counts, start, total)
 
+    @classmethod
+    def from_composite(cls, pairs: np.ndarray, counts: np.ndarray, vocab_size: int) -> "Level":
+        """From sorted (context key * V + token) pairs and their counts."""
+        ctx_key = pairs // vocab_size
+        new_ctx = np.r_[True, ctx_key[1:] != ctx_key[:-1]]
+        ctx_id = np.cumsum(new_ctx) - 1
+        return cls.from_pairs(ctx_key[new_ctx], ctx_id * vocab_size + pairs % vocab_size, counts, vocab_size)
+
     @property
     def n_contexts(self) -> int:
         return len(self.keys)
 
     @cached_property
-    def occurrences(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every training occurrence's next token, grouped by context: (tokens (sum C,), first (n_ctx,)).
+    def cum(self) -> np.ndarray:
+        """Running total of the counts: drawing a successor in proportion to its count is one search."""
+        return np.cumsum(self.counts)
 
-        Drawing a successor in proportion to its count is then one gather: tokens[first[c] + floor(u*C)].
-        """
-        tokens = np.repeat((self.pair_keys % self.vocab_size).astype(np.int32), self.counts)
-        first = np.zeros(len(self.total), dtype=np.int64)
-        np.cumsum(self.total[:-1], out=first[1:])
-        return tokens, first
+    @cached_property
+    def occurrence_pairs(self) -> np.ndarray:
+        """The pair index of every training occurrence, grouped by context (int32, one per token counted).
+
+        Drawing a successor in proportion to its count is then a single gather; the sampler uses this for
+        the top level, where most draws happen, and the running totals elsewhere."""
+        return np.repeat(np.arange(len(self.counts), dtype=np.int32), self.counts)
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """Context ids of keys, -1 where the context never occurred."""
@@ -110,41 +139,60 @@ class CountTable:
     def order(self) -> int:
         return len(self.levels)
 
+    @cached_property
+    def next_context(self) -> np.ndarray:
+        """For each top-level (context, token) pair, the top-level context id that follows it, or -1.
+
+        A sampler that drew that pair needs no lookup for its next step: the following context occurred in
+        training too (except after the end token or a document's last token, which are looked up as usual).
+        """
+        top, V = self.levels[-1], self.vocab_size
+        context_of_pair = top.pair_keys // V
+        follow_keys = (top.keys[context_of_pair] * (V + 1) + top.pair_keys % V) % (V + 1) ** (self.order - 1)
+        return top.find(follow_keys)
+
     @classmethod
-    def build(cls, stream: np.ndarray, targets: np.ndarray, order: int, vocab_size: int) -> "CountTable":
+    def build(cls, tokens: np.ndarray, offsets: np.ndarray, order: int, vocab_size: int,
+              eos_id: int | None) -> "CountTable":
+        """Count every n-gram of the documents (tokens, offsets), chunk by chunk, so that memory follows the
+        number of distinct n-grams rather than the corpus size."""
         V = vocab_size
-        next_tokens = stream[targets]  # (P,) int32
-        counts0 = np.bincount(next_tokens, minlength=V)  # level 0: the empty context needs no sort
+        if (V + 1) ** (order - 1) * V >= ONE_SORT_MAX:
+            stream, targets = padded_stream(tokens, np.diff(offsets), order, V, eos_id)
+            return cls._build_wide(stream, targets, order, V)
+        counts0 = np.zeros(V, dtype=np.int64)
+        merged: list = [None] * order
+        for lo, hi in document_chunks(offsets, COUNT_CHUNK):
+            part = offsets[lo:hi + 1]
+            stream, targets = padded_stream(tokens[part[0]:part[-1]], np.diff(part), order, V, eos_id)
+            next_tokens = stream[targets]  # (P,) int32
+            counts0 += np.bincount(next_tokens, minlength=V)  # level 0: the empty context needs no sort
+            key = np.zeros(len(targets), dtype=np.int64)  # (P,) key of each target's j-token context
+            for j in range(1, order):
+                key += stream[targets - j].astype(np.int64) * (V + 1) ** (j - 1)
+                pairs, counts = np.unique(key * V + next_tokens, return_counts=True)
+                merged[j] = (pairs, counts) if merged[j] is None else merge_counts(*merged[j], pairs, counts)
         seen0 = np.flatnonzero(counts0)
         levels = [Level.from_pairs(np.zeros(1, np.int64), seen0.astype(np.int64), counts0[seen0], V)]
-        key = np.zeros(len(targets), dtype=np.int64)  # (P,) key of each target's j-token context
-        for j in range(1, order):
-            key += stream[targets - j].astype(np.int64) * (V + 1) ** (j - 1)
-            if (V + 1) ** j * V < ONE_SORT_MAX:
-                levels.append(cls._level_one_sort(key, next_tokens, V))
-            else:
-                levels.append(cls._level_two_sorts(key, next_tokens, V))
+        levels += [Level.from_composite(*merged[j], V) for j in range(1, order)]
         return cls(levels, V)
 
-    @staticmethod
-    def _level_one_sort(key: np.ndarray, next_tokens: np.ndarray, V: int) -> Level:
-        """(context key, token) fits one int64: a single sort gives contexts and successor counts."""
-        pairs, counts = np.unique(key * V + next_tokens, return_counts=True)  # sorted by context, then token
-        ctx_key = pairs // V
-        new_ctx = np.r_[True, ctx_key[1:] != ctx_key[:-1]]
-        ctx_id = np.cumsum(new_ctx) - 1
-        return Level.from_pairs(ctx_key[new_ctx], ctx_id * V + pairs % V, counts, V)
-
-    @staticmethod
-    def _level_two_sorts(key: np.ndarray, next_tokens: np.ndarray, V: int) -> Level:
-        """Large vocabularies and orders: number the contexts first, then count (context id, token)."""
-        distinct, ctx = np.unique(key, return_inverse=True)
-        pair = ctx.reshape(-1).astype(np.int64)
-        del ctx
-        pair *= V
-        pair += next_tokens
-        pair_keys, counts = np.unique(pair, return_counts=True)
-        return Level.from_pairs(distinct, pair_keys, counts, V)
+    @classmethod
+    def _build_wide(cls, stream, targets, order: int, V: int) -> "CountTable":
+        """(context key, token) does not fit one int64: number the contexts first, then count the pairs.
+        Not chunked: only very large vocabularies with high orders come here."""
+        next_tokens = stream[targets]
+        key = np.zeros(len(targets), dtype=np.int64)
+        levels = []
+        for j in range(order):
+            if j:
+                key += stream[targets - j].astype(np.int64) * (V + 1) ** (j - 1)
+            distinct, ctx = np.unique(key, return_inverse=True)
+            pair = ctx.reshape(-1).astype(np.int64) * V + next_tokens
+            del ctx
+            pair_keys, counts = np.unique(pair, return_counts=True)
+            levels.append(Level.from_pairs(distinct, pair_keys, counts, V))
+        return cls(levels, V)
 
     def deepest(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Back-off rule: the longest suffix of each context seen in training.
