@@ -60,27 +60,25 @@ class Mix:
         return DataState(train, train)
 
 
-@PARADIGMS.register("accumulate", "train on everything so far: D_t+1 = D_t + rate*N new generated documents")
-class Accumulate:
+class _AddsRateN:
+    """Paradigms where every model contributes round(rate * N) generated documents."""
+
     def __init__(self, config):
         self.rate = config.paradigm.rate
 
     def n_synthetic(self, n_real: int) -> int:
         return _count(self.rate, n_real, "paradigm.rate")
 
+
+@PARADIGMS.register("accumulate", "train on everything so far: D_t+1 = D_t + rate*N new generated documents")
+class Accumulate(_AddsRateN):
     def next_state(self, state, kept, real, rng, fresh, generation) -> DataState:
         train = Corpus.concat([state.train, kept])
         return DataState(train, train)
 
 
 @PARADIGMS.register("accumulate-subsample", "pool grows by rate*N generated docs; train on N drawn from the pool")
-class AccumulateSubsample:
-    def __init__(self, config):
-        self.rate = config.paradigm.rate
-
-    def n_synthetic(self, n_real: int) -> int:
-        return _count(self.rate, n_real, "paradigm.rate")
-
+class AccumulateSubsample(_AddsRateN):
     def _new_real(self, fresh, generation, n_real) -> list[Corpus]:
         return []
 
