@@ -137,6 +137,11 @@ def list_components(kind: Optional[str] = typer.Argument(None, help="corpora, mo
         console.print(table)
 
 
+from .cli_theory import app as theory_app  # noqa: E402
+
+app.add_typer(theory_app, name="theory")
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

@@ -33,12 +33,15 @@ def gen_dir_name(t: int) -> str:
     return f"gen-{t:04d}"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
+    """Write via a temporary file and rename, so readers see the old or the new text, never a mix.
+    durable=False skips the fsync, for files that can be rebuilt from committed generations."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
@@ -130,7 +133,8 @@ class RunDir:
 
     def write_metrics_jsonl(self, rows: list[dict]) -> None:
         with disk_errors("metrics.jsonl"):
-            atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+            # Rebuilt from gen-*/metrics.json on every start, so it needs no fsync of its own.
+            atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows), durable=False)
 
     def read_ids(self, t: int, name: str) -> np.ndarray | None:
         path = self.gen(t) / f"{name}.npy"

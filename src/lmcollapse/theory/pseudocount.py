@@ -94,6 +94,8 @@ def predict(paradigm: str, p, alpha: float, n_real: int, generations: int, *, ra
     V, N, A = len(p), int(n_real), alpha * len(p)
     F = float((p**2).sum())  # two distinct real tokens match
     m = int(round(rate * N))
+    if m < 1 and paradigm in ("accumulate", "accumulate-subsample", "fresh"):
+        raise LmcollapseError(f"paradigm.rate x N = {rate} x {N} rounds to 0 documents per generation")
     out = {k: np.zeros(generations) for k in ("c", "collision", "real_share", "pool_real_share", "train_size")}
 
     def model_moments(t, n, mean_c, g):

@@ -1,0 +1,136 @@
+"""`lmcollapse theory ...`: closed forms, the simulator check, collapse times, and run overlays."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import LmcollapseError
+
+app = typer.Typer(add_completion=False, help="The paper's theorem as closed forms, checked against the simulator.")
+console = Console()
+
+
+def _fmt(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+@app.command()
+def check(quick: bool = typer.Option(False, "--quick", help="a small grid (about a minute)"),
+          seeds: Optional[int] = typer.Option(None, "--seeds", help="seeds per case (default 80 quick, 200 full)"),
+          workers: int = typer.Option(os.cpu_count() or 1, "--workers", help="processes"),
+          json_out: Optional[Path] = typer.Option(None, "--json", help="also write the rows as JSON")):
+    """Run many seeds of the real simulator against the closed forms; exit 1 if any row fails."""
+    from .theory.check import Z_LIMIT, battery
+
+    def progress(i, n, label):
+        print(f"[lmcollapse] theory check {i + 1}/{n}: {label}", file=sys.stderr, flush=True)
+
+    rows = battery(quick, seeds, workers, progress)
+    table = Table(title=f"theory check: |z| <= {Z_LIMIT} per row; collapse times within their tolerance")
+    for column in ("case", "quantity", "gen", "predicted", "measured", "s.e.", "z", "verdict"):
+        table.add_column(column, justify="left" if column in ("case", "quantity") else "right")
+    for r in rows:
+        table.add_row(r["case"], r["quantity"], "" if r["generation"] < 0 else str(r["generation"]),
+                      _fmt(r["predicted"]), _fmt(r["measured"]), _fmt(r["se"]),
+                      _fmt(r["z"]) if "tolerance" not in r else f"tol {r['tolerance']:.3g}",
+                      "pass" if r["ok"] else "[bold red]FAIL[/]")
+    console.print(table)
+    failed = [r for r in rows if not r["ok"]]
+    if json_out:
+        json_out.write_text(json.dumps(rows, indent=1, default=float))
+    print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _truth_and_learner(config):
+    """(p, alpha, N) of a config the closed forms cover, or a one-line error."""
+    from .sources import SOURCES
+
+    if config.corpus.name != "categorical" or config.model.name != "ngram" or config.model.order != 1:
+        raise LmcollapseError("closed forms cover corpus.name=categorical with model.name=ngram, model.order=1; "
+                              "for other runs use `lmcollapse theory compare RUN_DIR` (real share and trends)")
+    truth = SOURCES.get("categorical")(config).truth
+    p = truth.table[0, : truth.n_tokens]
+    return p / p.sum(), config.model.smoothing, config.corpus.n_train
+
+
+def prediction_for(config):
+    from .theory import predict
+
+    p, alpha, n = _truth_and_learner(config)
+    par = config.paradigm
+    return predict(par.name, p, alpha, n, config.generations, rate=par.rate, real_fraction=par.real_fraction,
+                   fresh_fraction=par.fresh_fraction)
+
+
+@app.command("predict")
+def predict_command(config: Optional[Path] = typer.Argument(None, help="a run config (categorical, unigram)"),
+                    set_: List[str] = typer.Option([], "--set", help="override a key: --set paradigm.rate=0.1")):
+    """Expected model, impurity, distances and real share per generation for a config."""
+    from .config import load_config
+
+    resolved = load_config(config, set_)
+    pred = prediction_for(resolved)
+    if resolved.corpus.doc_length != 1:
+        print("[lmcollapse] note: documents longer than one token: means are exact, impurity approximate",
+              file=sys.stderr)
+    table = Table(title=f"{pred.paradigm}, alpha={pred.alpha}, N={pred.n_real}: E(M_t) = q + c_t (p - q)")
+    for column in ("gen", "c_t", "E(impurity)", "TV(E(M), p)", "KL(p || E(M))", "real share"):
+        table.add_column(column, justify="right")
+    kl, tv = pred.kl_mean_model(), pred.tv_mean_model()
+    for t in range(len(pred.c)):
+        table.add_row(str(t), _fmt(pred.c[t]), _fmt(pred.impurity[t]), _fmt(tv[t]), _fmt(kl[t]), _fmt(pred.real_share[t]))
+    console.print(table)
+
+
+@app.command("collapse-time")
+def collapse_time(rates: str = typer.Option("1,0.5,0.1,0.03,0.01", help="comma-separated contribution rates r"),
+                  alpha: float = typer.Option(20.0, help="pseudo-count per token"),
+                  n: int = typer.Option(100, "--n", help="training documents N"),
+                  vocab_size: int = typer.Option(5, help="tokens (the truth only matters through c)"),
+                  eps: float = typer.Option(0.25, help="collapse when c_n < eps, or real share < eps")):
+    """n*(r) under accumulate-subsample: finite for every r > 0, growing like 1/r."""
+    from .theory.collapse_time import forgetting_collapse, forgetting_collapse_asymptotic, real_share_collapse
+
+    p = np.arange(1, vocab_size + 1, dtype=float) ** -1.0
+    table = Table(title=f"accumulate-subsample, N={n}, alpha={alpha}, V={vocab_size}, "
+                        f"lambda={n / (n + alpha * vocab_size):.3g}, eps={eps}")
+    for column in ("r", "n*: c_n < eps (exact)", "n*: asymptotic", "n*: real share < eps"):
+        table.add_column(column, justify="right")
+    for r in (float(x) for x in rates.split(",")):
+        exact = forgetting_collapse("accumulate-subsample", p, alpha, n, r, eps)
+        table.add_row(_fmt(r), _fmt(exact) if exact is not None else "> 10^6",
+                      _fmt(forgetting_collapse_asymptotic(alpha, vocab_size, n, r, eps)), str(real_share_collapse(r, eps)))
+    console.print(table)
+    print("asymptotic: ((lambda/eps)^(1/(1-lambda)) - 1) / r; c_n is the expected model's remaining pull "
+          "towards the truth, E(M_n) = q + c_n (p - q)")
+
+
+@app.command()
+def compare(run_dirs: List[Path] = typer.Argument(..., help="run directories")):
+    """Overlay the closed forms on measured runs: a table per run and theory-compare.png beside it."""
+    from .theory.compare import compare_run
+
+    for run_dir in run_dirs:
+        rows, png = compare_run(run_dir)
+        table = Table(title=str(run_dir))
+        for column in rows[0]:
+            table.add_column(column, justify="right")
+        for row in rows:
+            table.add_row(*[_fmt(row[c]) for c in rows[0]])
+        console.print(table)
+        print(f"plot: {png}")

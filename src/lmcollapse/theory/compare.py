@@ -1,0 +1,70 @@
+"""Overlay closed-form predictions on measured runs (`lmcollapse theory compare`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _expected_real_share(config, generations: int) -> np.ndarray:
+    """The real share of D_t each paradigm implies, whatever the corpus (exact in expectation)."""
+    par, n = config.paradigm, config.corpus.n_train
+    t = np.arange(generations)
+    if par.name == "replace":
+        return (t == 0).astype(float)
+    if par.name == "mix":
+        return np.where(t == 0, 1.0, round(par.real_fraction * n) / n)
+    m = round(par.rate * n)
+    if par.name == "fresh":
+        f = round(par.fresh_fraction * n)
+        return (n + t * f) / (n + t * (f + m))
+    return n / (n + t * m)
+
+
+def compare_run(run_dir: str | Path) -> tuple[list[dict], Path]:
+    """Rows (generation, measured and predicted quantities) and the path of the saved plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..api import load_run
+    from ..cli_theory import prediction_for
+    from ..errors import LmcollapseError
+
+    run = load_run(run_dir)
+    metrics = run.metrics
+    if not metrics:
+        raise LmcollapseError(f"{run_dir} has no committed generation yet")
+    T = len(metrics)
+    rows = [{"gen": t, "real share": metrics[t].get("real_fraction"),
+             "predicted real share": float(_expected_real_share(run.config, T)[t])} for t in range(T)]
+    try:
+        pred = prediction_for(run.config)
+    except LmcollapseError:
+        pred = None
+    panels = [("real share of D_t", [r["real share"] for r in rows], [r["predicted real share"] for r in rows])]
+    if pred is not None:  # known truth with a unigram learner: the model itself can be compared
+        p = pred.p
+        q = np.full(len(p), 1 / len(p))
+        models = np.array([run.model(t).next_token_probs(()) for t in range(T)])
+        coef = (models - q) @ (p - q) / ((p - q) @ (p - q))
+        impurity = 1 - (models**2).sum(axis=1)
+        for t, row in enumerate(rows):
+            row.update({"c_t": float(coef[t]), "expected c_t": float(pred.c[t]), "impurity": float(impurity[t]),
+                        "expected impurity": float(pred.impurity[t])})
+        panels += [("c_t (pull towards the truth)", coef, pred.c[:T]),
+                   ("collision impurity", impurity, pred.impurity[:T])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, (title, measured, predicted) in zip(axes[0], panels):
+        ax.plot(range(T), measured, "o-", ms=3, label="this run")
+        ax.plot(range(T), predicted, "--", color="black", label="closed form (expectation)")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("generation")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{run.config.paradigm.name} on {run.config.corpus.name}", fontsize=10)
+    fig.tight_layout()
+    png = Path(run_dir) / "theory-compare.png"
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return rows, png
