@@ -70,7 +70,7 @@ class Prediction:
         for t in range(len(self.c)):
             m = self.mean_model(t)
             support = self.p > 0
-            out[t] = float((self.p[support] * np.log(self.p[support] / m[support])).sum())
+            out[t] = max(0.0, float((self.p[support] * np.log(self.p[support] / m[support])).sum()))
         return out
 
 
