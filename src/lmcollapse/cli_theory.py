@@ -11,6 +11,7 @@ from typing import List, Optional
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import LmcollapseError
@@ -43,7 +44,7 @@ def check(quick: bool = typer.Option(False, "--quick", help="a small grid (about
     for column in ("case", "quantity", "gen", "predicted", "measured", "s.e.", "z", "verdict"):
         table.add_column(column, justify="left" if column in ("case", "quantity") else "right")
     for r in rows:
-        table.add_row(r["case"], r["quantity"], "" if r["generation"] < 0 else str(r["generation"]),
+        table.add_row(r["case"], escape(r["quantity"]), "" if r["generation"] < 0 else str(r["generation"]),
                       _fmt(r["predicted"]), _fmt(r["measured"]), _fmt(r["se"]),
                       _fmt(r["z"]) if "tolerance" not in r else f"tol {r['tolerance']:.3g}",
                       "pass" if r["ok"] else "[bold red]FAIL[/]")

@@ -6,6 +6,7 @@ standard error across seeds:
   impurity    E[1 - sum_v M_t(v)^2]            (pseudocount.predict; Wright-Fisher when alpha = 0)
   mean coef   E[c_t], where M_t projected on q + c (p - q)
   real share  E[real fraction of D_t]
+  TV bound    E[TV(M_t, p)] >= TV(E[M_t], p), one-sided (the bound's tightness is shown, not judged)
 A row fails when |z| > Z_LIMIT; quantities with no randomness must match to 1e-9.
 """
 from __future__ import annotations
@@ -108,6 +109,11 @@ def check_case(case: Case, seeds: int, workers: int = 1) -> list[dict]:
     for t in range(case.generations):
         rows.append(_row(case, "impurity", t, pred.impurity[t], 1 - (models[:, t] ** 2).sum(axis=1)))
         rows.append(_row(case, "mean coef", t, pred.c[t], coef[:, t]))
+        # TV(E[M_t], p) is a lower bound on E[TV(M_t, p)] (convexity): a one-sided check.
+        tv = 0.5 * np.abs(models[:, t] - p).sum(axis=1)
+        row = _row(case, "E[TV] >= TV(E[M],p)", t, pred.tv_mean_model()[t], tv)
+        row["ok"] = bool(row["z"] >= -Z_LIMIT)
+        rows.append(row)
         exact = case.paradigm in ("replace", "mix", "accumulate") or t == 0  # no subsampling: no randomness
         rows.append(_row(case, "real share", t, pred.real_share[t], shares[:, t], deterministic=exact))
     return rows
