@@ -156,3 +156,15 @@ def test_same_seed_same_numbers_different_seed_different(tmp_path):
     b = lmcollapse.run(small_truth_config(generations=3), out_dir=tmp_path / "b")
     c = lmcollapse.run(small_truth_config(generations=3, seed=1), out_dir=tmp_path / "c")
     assert a.metrics == b.metrics and a.metrics != c.metrics
+
+
+def test_a_foreign_nonempty_directory_is_refused_and_left_alone(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    with pytest.raises(LmcollapseError, match="not an lmcollapse run directory"):
+        lmcollapse.run(small_truth_config(), out_dir=out)
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert lmcollapse.run(small_truth_config(), out_dir=empty).generations_done == 3

@@ -29,6 +29,10 @@ from .sources import SOURCES
 from .tokenizers import VocabTokenizer
 
 
+# What a run directory holds before its run.json is written (a start interrupted during setup).
+SETUP_FILES = {".lock", "docs", "config.yaml", "tokenizer.json"}
+
+
 @dataclass
 class Setup:
     """The parts of a run that stay fixed across generations."""
@@ -115,6 +119,11 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
     """Run (or resume) the experiment in out_dir until config.generations are committed."""
     rd = RunDir(out_dir)
     fresh_dir = not rd.path.exists()
+    if not fresh_dir and not rd.exists():
+        foreign = sorted(p.name for p in rd.path.iterdir() if p.name not in SETUP_FILES and not p.name.endswith(".tmp"))
+        if foreign:
+            raise LmcollapseError(f"{rd.path} is not empty and is not an lmcollapse run directory (it holds "
+                                  f"{foreign[0]!r}); choose a new or empty --out")
     with rd.lock():
         if rd.exists():
             rd.check_format()
@@ -199,14 +208,14 @@ def document_store(setup: Setup, rd: RunDir, upto: int) -> Corpus:
     parts = [setup.real]
     for g in range(upto):
         samples = read_corpus(rd.gen(g) / "samples.parquet")
-        keep = _kept_mask(rd.gen(g) / "samples.parquet")
+        keep = kept_mask(rd.gen(g) / "samples.parquet")
         parts.append(samples.take(np.flatnonzero(keep)))
         if (rd.gen(g) / "fresh.parquet").is_file():
             parts.append(read_corpus(rd.gen(g) / "fresh.parquet"))
     return Corpus.concat(parts)
 
 
-def _kept_mask(path: Path) -> np.ndarray:
+def kept_mask(path: Path) -> np.ndarray:
     from .corpus_io import read_column
 
     return read_column(path, "kept").astype(bool)
@@ -225,6 +234,6 @@ def restore_state(setup: Setup, rd: RunDir, done: int) -> DataState:
     t = done - 1
     state = training_state(setup, rd, t)
     samples = read_corpus(rd.gen(t) / "samples.parquet")
-    kept = samples.take(np.flatnonzero(_kept_mask(rd.gen(t) / "samples.parquet")))
+    kept = samples.take(np.flatnonzero(kept_mask(rd.gen(t) / "samples.parquet")))
     return setup.paradigm.next_state(state, kept, setup.real, seeding.rng(setup.config.seed, t, "paradigm"),
                                      setup.fresh_supply(), t + 1)
