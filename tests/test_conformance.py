@@ -6,11 +6,15 @@ from lmcollapse.corpus import SYNTHETIC, Corpus
 from lmcollapse.models import MODELS
 from lmcollapse.sampling import Sampler
 
-SMALL_HYPERPARAMETERS = {"ngram": {"order": 2, "smoothing": 0.1}}
+SMALL_HYPERPARAMETERS = {"ngram": {"order": 2, "smoothing": 0.1},
+                         "gpt": {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16, "epochs": 2}}
+NEEDS = {"gpt": "torch"}
 
 
 @pytest.fixture(params=MODELS.names())
 def backend(request):
+    if request.param in NEEDS:
+        pytest.importorskip(NEEDS[request.param])
     return request.param, SMALL_HYPERPARAMETERS.get(request.param, {})
 
 

@@ -41,8 +41,20 @@ class TokenizerConfig(_Strict):
 
 class ModelConfig(_Strict):
     name: str = "ngram"
+    # ngram
     order: int = Field(2, ge=1, le=8)
     smoothing: float = Field(1e-4, ge=0, description="add-alpha pseudo-count per token")
+    # gpt (the paper's optimiser: AdamW, betas (0.9, 0.95), constant learning rate)
+    n_layer: int = Field(2, ge=1)
+    n_head: int = Field(2, ge=1)
+    n_embd: int = Field(64, ge=1)
+    block_size: int = Field(128, ge=2)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    epochs: int = Field(1, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    weight_decay: float = Field(0.1, ge=0)
+    device: str = Field("auto", description="gpt: auto (CUDA when available), cpu, cuda")
 
 
 class SamplerConfig(_Strict):

@@ -54,8 +54,13 @@ class Setup:
 
 
 def build_model(config: Config):
-    params = config.model.model_dump(exclude={"name"})
-    return MODELS.get(config.model.name)(**params)
+    """The configured model, given the model.* keys its constructor takes (the others belong to other models)."""
+    import inspect
+
+    factory = MODELS.get(config.model.name)
+    accepted = inspect.signature(factory).parameters
+    params = {k: v for k, v in config.model.model_dump(exclude={"name"}).items() if k in accepted}
+    return factory(**params)
 
 
 def stored_config(run_dir: str | Path) -> Config:

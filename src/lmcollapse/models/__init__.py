@@ -3,4 +3,4 @@ from ..registry import Registry
 
 MODELS = Registry("model")
 
-from . import ngram  # noqa: E402,F401  (registers "ngram")
+from . import neural, ngram  # noqa: E402,F401  (register "gpt" and "ngram"; torch is imported lazily)

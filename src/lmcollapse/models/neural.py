@@ -1,0 +1,258 @@
+"""The `gpt` backend: the LanguageModel contract around models/gpt.py (training, sampling, scoring).
+
+Every document is fed as [BOS] + tokens (+ [EOS] when the corpus has an end token); BOS is an extra
+input-only symbol, masked out of every output distribution. Documents longer than the block are trained
+on in block-sized windows and scored with sliding windows of half a block stride, so every token is
+predicted from at least half a block of context. Fixed-length corpora (no end token) sample lengths from
+the training lengths, as the count model does.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..corpus import SYNTHETIC, Corpus
+from ..errors import LmcollapseError
+from ..sampling import Sampler
+from . import MODELS
+
+IGNORE = -100  # target value that cross-entropy skips (padding)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise LmcollapseError("model.name=gpt needs PyTorch: pip install 'lmcollapse[gpt]' (torch==2.13.0)") from None
+    return torch
+
+
+@MODELS.register("gpt", "nanoGPT-style transformer trained from scratch each generation (PyTorch; CPU or CUDA)")
+class GPTModel:
+    def __init__(self, n_layer: int = 2, n_head: int = 2, n_embd: int = 64, block_size: int = 128,
+                 dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
+                 weight_decay: float = 0.1, device: str = "auto"):
+        if n_embd % n_head:
+            raise LmcollapseError(f"model.n_embd ({n_embd}) must be a multiple of model.n_head ({n_head})")
+        if block_size < 2:
+            raise LmcollapseError("model.block_size must be at least 2")
+        self.n_layer, self.n_head, self.n_embd, self.block_size = n_layer, n_head, n_embd, block_size
+        self.dropout, self.epochs, self.batch_size = dropout, epochs, batch_size
+        self.lr, self.weight_decay, self.device = lr, weight_decay, device
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _device(self):
+        torch = _torch()
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def _sequences(self, corpus: Corpus) -> list[np.ndarray]:
+        bos, tail = self.vocab_size_, ([corpus.eos_id] if corpus.eos_id is not None else [])
+        return [np.concatenate([[bos], corpus.doc(i), tail]).astype(np.int64) for i in range(len(corpus))]
+
+    def _windows(self, sequences: list[np.ndarray], stride: int):
+        """(window tokens, index of the first target to score) covering every target once."""
+        width = self.block_size + 1
+        for seq in sequences:
+            if len(seq) <= width:
+                yield seq, 0
+                continue
+            start, scored = 0, 0  # scored: targets seq[1:scored+1] already covered
+            while scored < len(seq) - 1:
+                window = seq[start:start + width]
+                yield window, scored - start
+                scored = start + len(window) - 1
+                start += stride
+
+    @staticmethod
+    def _pad(rows: list[np.ndarray], value: int) -> np.ndarray:
+        out = np.full((len(rows), max(len(r) for r in rows)), value, dtype=np.int64)
+        for i, r in enumerate(rows):
+            out[i, :len(r)] = r
+        return out
+
+    # ---- training --------------------------------------------------------------------------------
+    def fit(self, corpus: Corpus, *, seed: int = 0) -> "GPTModel":
+        torch = _torch()
+        from .gpt import GPT, GPTConfig
+
+        if len(corpus) == 0:
+            raise LmcollapseError("cannot fit a model on an empty corpus")
+        self.vocab_size_, self.eos_id_ = corpus.vocab_size, corpus.eos_id
+        lengths, counts = np.unique(corpus.lengths, return_counts=True)
+        self.length_values_, self.length_counts_ = lengths.astype(np.int64), counts.astype(np.int64)
+        device = self._device()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)  # initialisation and dropout draw from the stage's seed only
+            config = GPTConfig(self.vocab_size_ + 1, self.block_size, self.n_layer, self.n_head, self.n_embd,
+                               self.dropout)
+            self.net_ = GPT(config).to(device)
+            windows = [w for w, _ in self._windows(self._sequences(corpus), stride=self.block_size)]
+            order_rng = np.random.default_rng(seed)
+            opt = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, betas=(0.9, 0.95),
+                                    weight_decay=self.weight_decay)
+            autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                        else contextlib.nullcontext())
+            self.net_.train()
+            for _ in range(self.epochs):
+                order = order_rng.permutation(len(windows))
+                for start in range(0, len(order), self.batch_size):
+                    batch = self._pad([windows[i] for i in order[start:start + self.batch_size]], IGNORE)
+                    x = torch.from_numpy(np.where(batch[:, :-1] == IGNORE, 0, batch[:, :-1])).to(device)  # (B, T)
+                    y = torch.from_numpy(batch[:, 1:]).to(device)  # (B, T)
+                    with autocast:
+                        logits, _ = self.net_(x)  # (B, T, V+1)
+                        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), y.flatten(),
+                                                                 ignore_index=IGNORE)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+        self.net_.eval()
+        return self
+
+    # ---- probabilities ---------------------------------------------------------------------------
+    def _log_softmax(self, logits):
+        """Log-probabilities over the real vocabulary (the BOS input symbol is never an output)."""
+        return logits[..., : self.vocab_size_].float().log_softmax(dim=-1)
+
+    def _score(self, corpus: Corpus):
+        """Per predicted symbol, in document order: (document index, log-prob, entropy of the prediction)."""
+        torch = _torch()
+        device = next(self.net_.parameters()).device
+        jobs = []  # (doc, window, first target)
+        for doc, seq in enumerate(self._sequences(corpus)):
+            for window, first in self._windows([seq], stride=max(self.block_size // 2, 1)):
+                jobs.append((doc, window, first))
+        docs, logps, ents = [], [], []
+        with torch.no_grad():
+            for start in range(0, len(jobs), self.batch_size * 4):
+                part = jobs[start:start + self.batch_size * 4]
+                batch = self._pad([w for _, w, _ in part], 0)
+                x = torch.from_numpy(batch[:, :-1]).to(device)  # (B, T)
+                logp = self._log_softmax(self.net_(x)[0])  # (B, T, V)
+                y = torch.from_numpy(batch[:, 1:]).to(device).clamp(max=self.vocab_size_ - 1)
+                target = logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).cpu().numpy()  # (B, T)
+                entropy = (-(logp.exp() * logp).sum(-1)).cpu().numpy()  # (B, T)
+                for row, (doc, window, first) in enumerate(part):
+                    end = len(window) - 1
+                    docs.append(np.full(end - first, doc))
+                    logps.append(target[row, first:end])
+                    ents.append(entropy[row, first:end])
+        cat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
+        return cat(docs, np.int64), cat(logps, np.float64), cat(ents, np.float64)
+
+    def token_log_probs(self, corpus: Corpus):
+        doc, logp, _ = self._score(corpus)
+        return doc, logp.astype(np.float64)
+
+    def log_prob(self, corpus: Corpus) -> np.ndarray:
+        doc, logp = self.token_log_probs(corpus)
+        return np.bincount(doc, weights=logp, minlength=len(corpus))
+
+    def context_entropies(self, corpus: Corpus) -> np.ndarray:
+        return self._score(corpus)[2]
+
+    def next_token_probs(self, context=()) -> np.ndarray:
+        torch = _torch()
+        single = np.asarray(context).ndim <= 1
+        rows = np.atleast_2d(np.asarray(context, dtype=np.int64)) if np.size(context) else np.zeros((1, 0), np.int64)
+        device = next(self.net_.parameters()).device
+        out = []
+        with torch.no_grad():
+            for row in rows:
+                tokens = row[row >= 0][-(self.block_size - 1):]
+                x = torch.from_numpy(np.concatenate([[self.vocab_size_], tokens])[None, :]).to(device)
+                out.append(self._log_softmax(self.net_(x)[0][0, -1]).exp().double().cpu().numpy())
+        probs = np.stack(out)
+        return probs[0] if single else probs
+
+    # ---- sampling --------------------------------------------------------------------------------
+    def sample(self, n: int, *, sampler: Sampler | None = None, seed: int = 0, generation: int = 0,
+               first_id: int = 0, producer: str | None = None) -> Corpus:
+        torch = _torch()
+        sampler = sampler or Sampler()
+        device = next(self.net_.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(int(seed))
+        rng = np.random.default_rng(seed)
+        limit = self.block_size - 1  # positions available after BOS
+        if self.eos_id_ is None:
+            target = rng.choice(self.length_values_, size=n, p=self.length_counts_ / self.length_counts_.sum())
+            target = np.minimum(target, limit)
+        else:
+            target = np.full(n, min(sampler.max_tokens, limit))
+        docs: list[np.ndarray] = []
+        chunk = max(self.batch_size * 8, 1)
+        with torch.no_grad():
+            for start in range(0, n, chunk):
+                docs += self._sample_chunk(target[start:start + chunk], sampler, gen, device)
+        lengths = np.array([len(d) for d in docs], dtype=np.int64)
+        tokens = np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32)
+        return Corpus.from_flat(tokens, lengths, vocab_size=self.vocab_size_, eos_id=self.eos_id_, origin=SYNTHETIC,
+                                generation=generation, producer=producer or "gpt", seed=int(seed), first_id=first_id)
+
+    def _sample_chunk(self, target: np.ndarray, sampler: Sampler, gen, device) -> list[np.ndarray]:
+        torch = _torch()
+        m, steps = len(target), int(target.max()) if len(target) else 0
+        x = torch.full((m, 1), self.vocab_size_, dtype=torch.long, device=device)  # (m, 1): BOS
+        out = torch.zeros((m, steps), dtype=torch.long, device=device)
+        length = torch.from_numpy(target.copy()).to(device)
+        alive = torch.ones(m, dtype=torch.bool, device=device)
+        past = None
+        for step in range(steps):
+            logits, past = self.net_(x, past, start=step)  # (m, 1, V+1)
+            probs = self._log_softmax(logits[:, -1]).exp()  # (m, V)
+            probs = self._transform(probs, sampler)
+            tok = torch.multinomial(probs, 1, generator=gen).squeeze(1)  # (m,)
+            if self.eos_id_ is not None:
+                ended = alive & (tok == self.eos_id_)
+                length = torch.where(ended, torch.tensor(step, device=device), length)
+                alive &= ~ended
+            out[:, step] = tok
+            x = tok.unsqueeze(1)
+            if not bool((alive & (length > step + 1)).any()):
+                break
+        out, length = out.cpu().numpy(), length.cpu().numpy()
+        return [out[i, :length[i]] for i in range(m)]
+
+    @staticmethod
+    def _transform(probs, sampler: Sampler):
+        """Temperature, top-k and top-p on torch probabilities (m, V), rows renormalised."""
+        torch = _torch()
+        if sampler.is_pure:
+            return probs
+        return torch.from_numpy(sampler.transform(probs.double().cpu().numpy())).to(probs.device)
+
+    # ---- persistence -----------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        torch = _torch()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        params = {k: getattr(self, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs",
+                                               "batch_size", "lr", "weight_decay", "device")}
+        params.update(name="gpt", vocab_size=self.vocab_size_, eos_id=self.eos_id_,
+                      length_values=self.length_values_.tolist(), length_counts=self.length_counts_.tolist())
+        (directory / "params.json").write_text(json.dumps(params))
+        torch.save(self.net_.state_dict(), directory / "model.pt")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "GPTModel":
+        torch = _torch()
+        from .gpt import GPT, GPTConfig
+
+        directory = Path(directory)
+        params = json.loads((directory / "params.json").read_text())
+        model = cls(**{k: params[k] for k in ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs",
+                                              "batch_size", "lr", "weight_decay", "device")})
+        model.vocab_size_, model.eos_id_ = params["vocab_size"], params["eos_id"]
+        model.length_values_ = np.asarray(params["length_values"], dtype=np.int64)
+        model.length_counts_ = np.asarray(params["length_counts"], dtype=np.int64)
+        config = GPTConfig(model.vocab_size_ + 1, model.block_size, model.n_layer, model.n_head, model.n_embd,
+                           model.dropout)
+        model.net_ = GPT(config).to(model._device())
+        model.net_.load_state_dict(torch.load(directory / "model.pt", map_location=model._device()))
+        model.net_.eval()
+        return model
