@@ -1,8 +1,6 @@
 """Run directories: atomic commits, resume after a kill at any moment, locking, clear refusals."""
 import errno
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys

@@ -47,7 +47,6 @@ def brute_force_collapse_time(p, n):
     """E[first generation with one token] on the full multi-type chain of token counts (small n only)."""
     V = len(p)
     states = [s for s in itertools.product(range(n + 1), repeat=V) if sum(s) == n]
-    index = {s: i for i, s in enumerate(states)}
     from math import factorial
 
     def multinomial(counts, probs):

@@ -9,7 +9,6 @@ import json
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 
 from .. import seeding
 from ..corpus import REAL, Corpus, real_first_id
