@@ -1,7 +1,7 @@
 import pytest
 
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.tokenizers import EOS_ID, UNK_ID, CharTokenizer, VocabTokenizer, WordTokenizer
+from lmcollapse.tokenizers import EOS_ID, UNK_ID, CharTokenizer, WordTokenizer, load_tokenizer
 
 
 def test_word_vocabulary_is_fixed_and_unknowns_map_to_unk(tmp_path):
@@ -11,7 +11,7 @@ def test_word_vocabulary_is_fixed_and_unknowns_map_to_unk(tmp_path):
     assert ids[3] == UNK_ID and UNK_ID not in ids[:3]
     assert tok.decode(tok.encode(["And God said, Let there be light."])[0]) == "And God said, Let there be light."
     tok.save(tmp_path / "t.json")
-    assert VocabTokenizer.load(tmp_path / "t.json").encode(["light"])[0].tolist() == tok.encode(["light"])[0].tolist()
+    assert load_tokenizer(tmp_path / "t.json").encode(["light"])[0].tolist() == tok.encode(["light"])[0].tolist()
 
 
 def test_char_tokenizer_round_trips_and_options():
@@ -24,3 +24,29 @@ def test_char_tokenizer_round_trips_and_options():
 def test_empty_training_text_is_an_error():
     with pytest.raises(LmcollapseError, match="no tokens"):
         WordTokenizer().fit(["", "   "])
+
+
+def test_bpe_round_trips_exactly_and_saves_with_the_run(tmp_path):
+    pytest.importorskip("tokenizers")
+    from lmcollapse.tokenizer_bpe import BPETokenizer
+
+    texts = ["In the beginning God created the heaven and the earth.", "And God said, Let there be light."] * 20
+    tok = BPETokenizer(vocab_size=300).fit(texts)
+    assert 258 <= tok.vocab_size <= 300 and tok.eos_id == 1
+    unseen = "Zebras grazed quietly; naïve café!"
+    assert tok.decode(tok.encode([unseen])[0]) == unseen  # byte-level: any text round-trips
+    ids = tok.encode(texts[:1])[0]
+    assert len(ids) < len(texts[0]) and ids.min() >= 2  # merges learnt, specials never produced by text
+    tok.save(tmp_path / "t.json")
+    back = load_tokenizer(tmp_path / "t.json")
+    assert back.encode([unseen])[0].tolist() == tok.encode([unseen])[0].tolist()
+
+
+def test_bpe_run_on_kjv(tmp_path):
+    pytest.importorskip("tokenizers")
+    import lmcollapse
+
+    run = lmcollapse.run({"generations": 2, "corpus": {"n_train": 300, "n_eval": 50},
+                          "tokenizer": {"name": "bpe", "vocab_size": 500}}, out_dir=tmp_path / "run")
+    assert run.tokenizer().vocab_size <= 500 and len(run.metrics) == 2
+    assert run.samples(1).text[0] == run.tokenizer().decode(run.samples(1).doc(0))

@@ -90,10 +90,10 @@ class Run:
         return read_corpus(self.path / "docs" / "real-heldout.parquet")
 
     def tokenizer(self):
-        from .tokenizers import VocabTokenizer
+        from .tokenizers import load_tokenizer
 
         path = self.path / "tokenizer.json"
-        return VocabTokenizer.load(path) if path.is_file() else None
+        return load_tokenizer(path) if path.is_file() else None
 
 
 def default_out_dir(config: Config, root: str | Path = "runs") -> Path:

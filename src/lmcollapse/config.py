@@ -37,6 +37,7 @@ class TokenizerConfig(_Strict):
     name: str = "word"
     lowercase: bool = False
     min_count: int = Field(1, ge=1)
+    vocab_size: int = Field(2000, ge=260, description="bpe: vocabulary size (256 bytes + merges + specials)")
 
 
 class ModelConfig(_Strict):

@@ -26,7 +26,7 @@ from .progress import Progress
 from .rundir import RunDir, disk_errors
 from .sampling import Sampler
 from .sources import SOURCES
-from .tokenizers import VocabTokenizer
+from .tokenizers import load_tokenizer
 
 
 # What a run directory holds before its run.json is written (a start interrupted during setup).
@@ -40,7 +40,7 @@ class Setup:
     config: Config
     real: Corpus
     held_out: Corpus
-    tokenizer: VocabTokenizer | None
+    tokenizer: object | None  # word, char or bpe tokenizer
     source: object
     paradigm: object
     sampler: Sampler
@@ -113,7 +113,7 @@ def load_setup(config: Config, rd: RunDir) -> Setup:
         config=config,
         real=read_corpus(rd.path / "docs" / "real-train.parquet"),
         held_out=read_corpus(rd.path / "docs" / "real-heldout.parquet"),
-        tokenizer=VocabTokenizer.load(tokenizer_path) if tokenizer_path.is_file() else None,
+        tokenizer=load_tokenizer(tokenizer_path) if tokenizer_path.is_file() else None,
         source=SOURCES.get(config.corpus.name)(config),
         paradigm=PARADIGMS.get(config.paradigm.name)(config),
         sampler=Sampler(**config.sampler.model_dump()),

@@ -69,13 +69,27 @@ class VocabTokenizer:
         Path(path).write_text(json.dumps({"name": self.name, "lowercase": self.lowercase,
                                           "min_count": self.min_count, "symbols": self.symbols_}))
 
-    @staticmethod
-    def load(path: str | Path) -> "VocabTokenizer":
-        data = json.loads(Path(path).read_text())
-        tok = TOKENIZERS.get(data["name"])(lowercase=data["lowercase"], min_count=data["min_count"])
+    @classmethod
+    def from_saved(cls, data: dict) -> "VocabTokenizer":
+        tok = cls(lowercase=data["lowercase"], min_count=data["min_count"])
         tok.symbols_ = data["symbols"]
         tok._index = {s: i for i, s in enumerate(tok.symbols_)}
         return tok
+
+
+def load_tokenizer(path: str | Path):
+    """Any saved tokenizer (word, char, bpe), by the name stored with it."""
+    data = json.loads(Path(path).read_text())
+    return TOKENIZERS.get(data["name"]).from_saved(data)
+
+
+def build_tokenizer(config):
+    """The configured tokenizer, given the tokenizer.* keys its constructor takes."""
+    import inspect
+
+    factory = TOKENIZERS.get(config.tokenizer.name)
+    accepted = inspect.signature(factory).parameters
+    return factory(**{k: v for k, v in config.tokenizer.model_dump(exclude={"name"}).items() if k in accepted})
 
 
 @TOKENIZERS.register("word", "words and punctuation marks (regex), vocabulary from generation-0 text")
@@ -98,3 +112,6 @@ class CharTokenizer(VocabTokenizer):
 
     def join(self, symbols: list[str]) -> str:
         return "".join(symbols)
+
+
+from . import tokenizer_bpe  # noqa: E402,F401  (registers "bpe"; HF tokenizers is imported when it is used)

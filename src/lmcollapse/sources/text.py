@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import seeding
 from ..corpus import REAL, Corpus, real_first_id
 from ..errors import LmcollapseError
-from ..tokenizers import TOKENIZERS
+from ..tokenizers import build_tokenizer
 from . import SOURCES, SourceData
 from .readers import read_documents, read_text_file
 
@@ -52,8 +52,7 @@ class TextSource:
             if c.n_eval > len(held_pool):
                 raise LmcollapseError(f"corpus.n_eval = {c.n_eval} exceeds the {len(held_pool)} held-out documents")
             eval_text = [held_pool[i] for i in rng.permutation(len(held_pool))[:c.n_eval]]
-        t = self.config.tokenizer
-        tokenizer = TOKENIZERS.get(t.name)(lowercase=t.lowercase, min_count=t.min_count).fit(train_text)
+        tokenizer = build_tokenizer(self.config).fit(train_text)
         split_seed = seeding.derived_seed(self.config.seed, seeding.SETUP, "split")
         return SourceData(
             train=self._corpus(train_text, tokenizer, real_first_id(0), split_seed),

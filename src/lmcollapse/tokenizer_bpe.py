@@ -1,0 +1,71 @@
+"""Byte-level BPE trained on generation-0 text with HF `tokenizers` (offline, seconds), fixed thereafter.
+
+Byte-level pre-tokenisation makes decode(encode(text)) == text for any UTF-8 text, so no <unk> is ever
+produced; <unk> (id 0) and <eos> (id 1) are reserved as in the word and char tokenizers.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import LmcollapseError
+from .tokenizers import EOS, EOS_ID, TOKENIZERS, UNK, UNK_ID
+
+
+@TOKENIZERS.register("bpe", "byte-level BPE (HF tokenizers) with tokenizer.vocab_size, trained on generation-0 text")
+class BPETokenizer:
+    name = "bpe"
+    eos_id = EOS_ID
+    unk_id = UNK_ID
+
+    def __init__(self, vocab_size: int = 2000, lowercase: bool = False, min_count: int = 1):
+        self.target_vocab_size = vocab_size
+        self.lowercase = lowercase
+        self.min_count = min_count
+
+    def _prepare(self, text: str) -> str:
+        return text.lower() if self.lowercase else text
+
+    def fit(self, texts: Sequence[str]) -> "BPETokenizer":
+        try:
+            from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+        except ImportError:
+            raise LmcollapseError("tokenizer.name=bpe needs HF tokenizers: pip install tokenizers") from None
+        texts = [self._prepare(t) for t in texts]
+        if not any(t.strip() for t in texts):
+            raise LmcollapseError("the training text has no tokens; check the corpus")
+        tok = Tokenizer(models.BPE(unk_token=UNK))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=self.target_vocab_size, min_frequency=self.min_count,
+                                      special_tokens=[UNK, EOS], show_progress=False,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tok.train_from_iterator(texts, trainer=trainer)
+        self.hf_ = tok
+        return self
+
+    @property
+    def vocab_size(self) -> int:
+        return self.hf_.get_vocab_size()
+
+    def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return [np.asarray(e.ids, dtype=np.int32) for e in self.hf_.encode_batch([self._prepare(t) for t in texts])]
+
+    def decode(self, tokens) -> str:
+        return self.hf_.decode([int(t) for t in tokens], skip_special_tokens=True)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"name": self.name, "vocab_size": self.target_vocab_size,
+                                          "lowercase": self.lowercase, "min_count": self.min_count,
+                                          "hf": self.hf_.to_str()}))
+
+    @classmethod
+    def from_saved(cls, data: dict) -> "BPETokenizer":
+        from tokenizers import Tokenizer
+
+        tok = cls(vocab_size=data["vocab_size"], lowercase=data["lowercase"], min_count=data["min_count"])
+        tok.hf_ = Tokenizer.from_str(data["hf"])
+        return tok
