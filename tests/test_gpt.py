@@ -55,3 +55,30 @@ def test_three_generations_of_replace_on_kjv_collapse(tmp_path):
     assert ppl[2] > ppl[0]  # trained on its own output, the model drifts away from real text
     assert run.corpus(1).real_fraction() == 0.0
     assert isinstance(run.model(2), GPTModel)
+
+
+def test_sampled_first_two_tokens_follow_the_model(model_and_data):
+    """Chi-square fit of (first, second) symbols against next_token_probs: checks the KV-cached decoder
+    and the inverse-CDF draw together."""
+    model, _ = model_and_data
+    n = 20000
+    sample = model.sample(n, seed=3)
+    lengths = sample.lengths
+    first = np.where(lengths > 0, sample.tokens[np.minimum(sample.offsets[:-1], sample.n_tokens - 1)], 5)
+    second = np.where(lengths > 1, sample.tokens[np.minimum(sample.offsets[:-1] + 1, sample.n_tokens - 1)], 5)
+    p_first = model.next_token_probs([])
+    observed, expected = [], []
+    for a in range(6):
+        if a == 5:
+            observed.append((first == 5).sum())
+            expected.append(n * p_first[5])
+            continue
+        p_second = model.next_token_probs([a])
+        for b in range(6):
+            observed.append(((first == a) & (lengths > 0) & (second == b)).sum())
+            expected.append(n * p_first[a] * p_second[b])
+    observed, expected = np.array(observed, float), np.array(expected)
+    used = expected > 5  # chi-square needs expected counts of at least ~5
+    chi2 = (((observed - expected) ** 2)[used] / expected[used]).sum()
+    dof = used.sum() - 1
+    assert chi2 < dof + 6 * np.sqrt(2 * dof), (chi2, dof)

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys and values (B, H, T_past, D)
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: key and value buffers (B, H, block_size, D)
 
 
 @dataclass
@@ -33,21 +33,23 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(config.n_embd, config.n_embd)
         self.dropout = config.dropout
 
-    def forward(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None):
+    def forward(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None = None, start: int = 0):
+        """x (B, T, C). With a cache (two preallocated (B, H, block_size, D) buffers), this call's keys and
+        values are written at positions start..start+T-1 and attention covers positions 0..start+T-1."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)  # each (B, T, C)
         q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, D)
-        if past is not None:
-            k = torch.cat([past[0], k], dim=2)  # (B, H, T_past + T, D)
-            v = torch.cat([past[1], v], dim=2)
-        # With a cache, the new queries sit after every cached position: no mask is needed for T == 1.
-        causal = past is None or T > 1
-        if past is not None and T > 1:
-            raise ValueError("with a KV cache, feed one token at a time")
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal,
+        if cache is not None:
+            if T > 1 and start > 0:
+                raise ValueError("with a filled KV cache, feed one token at a time")
+            cache[0][:, :, start:start + T] = k
+            cache[1][:, :, start:start + T] = v
+            k, v = cache[0][:, :, :start + T], cache[1][:, :, :start + T]  # (B, H, start + T, D)
+        # One new query after cached positions may see all of them: no mask needed then.
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1,
                                            dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, D)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
-        return F.dropout(self.proj(y), self.dropout, self.training), (k, v)
+        return F.dropout(self.proj(y), self.dropout, self.training)
 
 
 class MLP(nn.Module):
@@ -69,10 +71,9 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(config.n_embd)
         self.mlp = MLP(config)
 
-    def forward(self, x, past=None):
-        attended, present = self.attn(self.ln1(x), past)
-        x = x + attended
-        return x + self.mlp(self.ln2(x)), present
+    def forward(self, x, cache=None, start: int = 0):
+        x = x + self.attn(self.ln1(x), cache, start)
+        return x + self.mlp(self.ln2(x))
 
 
 class GPT(nn.Module):
@@ -99,15 +100,21 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def forward(self, idx: torch.Tensor, past: KVCache | None = None, start: int = 0):
-        """idx (B, T) token ids at positions start..start+T-1 -> logits (B, T, V), the new KV cache."""
+    def new_cache(self, batch: int, device) -> KVCache:
+        """Preallocated key/value buffers for incremental decoding, one pair per layer."""
+        c = self.config
+        shape = (batch, c.n_head, c.block_size, c.n_embd // c.n_head)
+        dtype = self.wte.weight.dtype
+        return [(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
+                for _ in range(c.n_layer)]
+
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None, start: int = 0) -> torch.Tensor:
+        """idx (B, T) token ids at positions start..start+T-1 -> logits (B, T, V)."""
         B, T = idx.shape
         if start + T > self.config.block_size:
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
         pos = torch.arange(start, start + T, device=idx.device)  # (T,)
         x = self.wte(idx) + self.wpe(pos)  # (B, T, C)
-        presents = []
         for i, block in enumerate(self.blocks):
-            x, present = block(x, None if past is None else past[i])
-            presents.append(present)
-        return self.lm_head(self.ln_f(x)), presents  # (B, T, V)
+            x = block(x, None if cache is None else cache[i], start)
+        return self.lm_head(self.ln_f(x))  # (B, T, V)

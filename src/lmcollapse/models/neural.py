@@ -105,7 +105,7 @@ class GPTModel:
                     x = torch.from_numpy(np.where(batch[:, :-1] == IGNORE, 0, batch[:, :-1])).to(device)  # (B, T)
                     y = torch.from_numpy(batch[:, 1:]).to(device)  # (B, T)
                     with autocast:
-                        logits, _ = self.net_(x)  # (B, T, V+1)
+                        logits = self.net_(x)  # (B, T, V+1)
                         loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), y.flatten(),
                                                                  ignore_index=IGNORE)
                     opt.zero_grad(set_to_none=True)
@@ -133,7 +133,7 @@ class GPTModel:
                 part = jobs[start:start + self.batch_size * 4]
                 batch = self._pad([w for _, w, _ in part], 0)
                 x = torch.from_numpy(batch[:, :-1]).to(device)  # (B, T)
-                logp = self._log_softmax(self.net_(x)[0])  # (B, T, V)
+                logp = self._log_softmax(self.net_(x))  # (B, T, V)
                 y = torch.from_numpy(batch[:, 1:]).to(device).clamp(max=self.vocab_size_ - 1)
                 target = logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).cpu().numpy()  # (B, T)
                 entropy = (-(logp.exp() * logp).sum(-1)).cpu().numpy()  # (B, T)
@@ -166,7 +166,7 @@ class GPTModel:
             for row in rows:
                 tokens = row[row >= 0][-(self.block_size - 1):]
                 x = torch.from_numpy(np.concatenate([[self.vocab_size_], tokens])[None, :]).to(device)
-                out.append(self._log_softmax(self.net_(x)[0][0, -1]).exp().double().cpu().numpy())
+                out.append(self._log_softmax(self.net_(x)[0, -1]).exp().double().cpu().numpy())
         probs = np.stack(out)
         return probs[0] if single else probs
 
@@ -201,12 +201,14 @@ class GPTModel:
         out = torch.zeros((m, steps), dtype=torch.long, device=device)
         length = torch.from_numpy(target.copy()).to(device)
         alive = torch.ones(m, dtype=torch.bool, device=device)
-        past = None
+        cache = self.net_.new_cache(m, device)
         for step in range(steps):
-            logits, past = self.net_(x, past, start=step)  # (m, 1, V+1)
-            probs = self._log_softmax(logits[:, -1]).exp()  # (m, V)
-            probs = self._transform(probs, sampler)
-            tok = torch.multinomial(probs, 1, generator=gen).squeeze(1)  # (m,)
+            logits = self.net_(x, cache, start=step)  # (m, 1, V+1)
+            probs = self._transform(self._log_softmax(logits[:, -1]).exp(), sampler)  # (m, V)
+            # Inverse-CDF draw: much faster than torch.multinomial for wide vocabularies.
+            cdf = probs.double().cumsum(dim=-1)  # (m, V)
+            u = torch.rand((m, 1), generator=gen, device=device, dtype=torch.float64) * cdf[:, -1:]
+            tok = torch.searchsorted(cdf, u).squeeze(1).clamp(max=self.vocab_size_ - 1)  # (m,)
             if self.eos_id_ is not None:
                 ended = alive & (tok == self.eos_id_)
                 length = torch.where(ended, torch.tensor(step, device=device), length)
