@@ -1,0 +1,163 @@
+"""One generation of the `gpt` backend beside the paper's pipeline (transformers GPTNeoForCausalLM +
+Trainer + model.generate(do_sample=True, top_k=0)), same model size, same data, same token counts.
+
+    pip install -e '.[gpt]' transformers 'accelerate>=1.1'
+    python benchmarks/gpt_vs_transformers.py [--n-train 2000] [--n-embd 64] [--n-layer 2] [--samples 500]
+
+Prints training and sampling tokens/s, held-out loss after training (nats per token, scored the same way
+for both), the machine's measured float32 matmul GFLOP/s and each training run's model FLOPs utilisation
+(6 x parameters x tokens/s over the matmul rate).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+from lmcollapse.config import load_config
+from lmcollapse.models.neural import GPTModel
+from lmcollapse.sampling import Sampler
+from lmcollapse.sources import SOURCES
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 20) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def heldout_loss(logits_fn, windows: list[np.ndarray], vocab: int) -> float:
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for w in windows:
+            x = torch.from_numpy(w[None, :-1])
+            logp = logits_fn(x)[..., :vocab].float().log_softmax(-1)  # (1, T, V)
+            total -= logp.gather(-1, torch.from_numpy(w[None, 1:, None]))[0, :, 0].sum().item()
+            count += len(w) - 1
+    return total / count
+
+
+def run_lmcollapse(data, args, held):
+    model = GPTModel(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, block_size=args.block_size,
+                     epochs=1, batch_size=args.batch_size, lr=args.lr, weight_decay=0.1, device="cpu")
+    t0 = time.perf_counter()
+    model.fit(data.train, seed=0)
+    t1 = time.perf_counter()
+    sample = model.sample(args.samples, sampler=Sampler(max_tokens=args.block_size - 1), seed=1)
+    t2 = time.perf_counter()
+    params = sum(p.numel() for p in model.net_.parameters())
+    loss = heldout_loss(lambda x: model.net_(x), held, data.train.vocab_size)
+    return {"train_s": t1 - t0, "sample_s": t2 - t1, "sampled_tokens": sample.n_tokens + len(sample),
+            "loss": loss, "params": params}
+
+
+def run_transformers(data, args, windows, held):
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM, Trainer, TrainingArguments
+
+    V = data.train.vocab_size + 1  # + BOS, as in lmcollapse
+    # One extra position: HF feeds whole windows (block_size + 1 tokens) and shifts labels inside.
+    config = GPTNeoConfig(vocab_size=V, max_position_embeddings=args.block_size + 1, hidden_size=args.n_embd,
+                          num_layers=args.n_layer, num_heads=args.n_head, attention_types=[[["global"], args.n_layer]],
+                          intermediate_size=4 * args.n_embd, bos_token_id=V - 1, eos_token_id=data.train.eos_id,
+                          embed_dropout=0.0, attention_dropout=0.0, resid_dropout=0.0)
+    torch.manual_seed(0)
+    model = GPTNeoForCausalLM(config)
+
+    class Windows(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(windows)
+
+        def __getitem__(self, i):
+            return windows[i]
+
+    def collate(batch):
+        width = max(len(w) for w in batch)
+        ids = torch.full((len(batch), width), data.train.eos_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        for i, w in enumerate(batch):
+            ids[i, :len(w)] = torch.from_numpy(w)
+            labels[i, :len(w)] = torch.from_numpy(w)
+        return {"input_ids": ids, "labels": labels, "attention_mask": (labels != -100).long()}
+
+    targs = TrainingArguments(output_dir=os.path.join(args.tmp, "hf"), per_device_train_batch_size=args.batch_size,
+                              num_train_epochs=1, learning_rate=args.lr, weight_decay=0.1, adam_beta1=0.9,
+                              adam_beta2=0.95, lr_scheduler_type="constant", warmup_steps=0, report_to=[],
+                              save_strategy="no", logging_strategy="no", use_cpu=True, seed=0,
+                              dataloader_num_workers=0, disable_tqdm=True)
+    trainer = Trainer(model=model, args=targs, train_dataset=Windows(), data_collator=collate)
+    t0 = time.perf_counter()
+    trainer.train()
+    t1 = time.perf_counter()
+    model.eval()
+    generated = 0
+    with torch.no_grad():
+        for start in range(0, args.samples, args.batch_size * 8):
+            m = min(args.batch_size * 8, args.samples - start)
+            bos = torch.full((m, 1), V - 1, dtype=torch.long)
+            out = model.generate(bos, do_sample=True, top_k=0, max_new_tokens=args.block_size - 1,
+                                 eos_token_id=data.train.eos_id, pad_token_id=data.train.eos_id,
+                                 attention_mask=torch.ones_like(bos))
+            new = out[:, 1:]
+            ended = (new == data.train.eos_id).int()
+            lengths = torch.where(ended.any(1), ended.argmax(1) + 1, torch.tensor(new.shape[1]))
+            generated += int(lengths.sum())
+    t2 = time.perf_counter()
+    params = sum(p.numel() for p in model.parameters())
+    loss = heldout_loss(lambda x: model(x).logits, held, data.train.vocab_size)
+    return {"train_s": t1 - t0, "sample_s": t2 - t1, "sampled_tokens": generated, "loss": loss, "params": params}
+
+
+def main() -> None:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-train", type=int, default=2000)
+    parser.add_argument("--n-layer", type=int, default=2)
+    parser.add_argument("--n-head", type=int, default=4)
+    parser.add_argument("--n-embd", type=int, default=64)
+    parser.add_argument("--block-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--vocab-size", type=int, default=1000)
+    args = parser.parse_args()
+    args.tmp = tempfile.mkdtemp()
+    config = load_config({"corpus": {"n_train": args.n_train, "n_eval": 200},
+                          "tokenizer": {"name": "bpe", "vocab_size": args.vocab_size}})
+    data = SOURCES.get("kjv")(config).load()
+    probe = GPTModel(block_size=args.block_size)
+    probe.vocab_size_ = data.train.vocab_size
+    windows = [w for w, _ in probe._windows(probe._sequences(data.train), stride=args.block_size)]
+    held = [w for w, _ in probe._windows(probe._sequences(data.held_out), stride=args.block_size)]
+    train_tokens = sum(len(w) - 1 for w in windows)
+    gflops = matmul_gflops()
+    print(f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"float32 matmul {gflops:.1f} GFLOP/s")
+    print(f"data: {len(data.train)} KJV verses, BPE vocabulary {data.train.vocab_size}, {train_tokens:,} training "
+          f"tokens (1 epoch), {args.samples} sampled documents of up to {args.block_size - 1} tokens")
+    results = {"lmcollapse gpt": run_lmcollapse(data, args, held),
+               "transformers GPT-Neo + Trainer + generate": run_transformers(data, args, windows, held)}
+    for name, r in results.items():
+        train_rate = train_tokens / r["train_s"]
+        mfu = 6 * r["params"] * train_rate / (gflops * 1e9)
+        print(f"\n{name}: {r['params']:,} parameters")
+        print(f"  train  {r['train_s']:.1f}s  {train_rate:,.0f} tokens/s  MFU {100 * mfu:.1f}%")
+        print(f"  sample {r['sample_s']:.1f}s  {r['sampled_tokens'] / r['sample_s']:,.0f} tokens/s "
+              f"({r['sampled_tokens']:,} tokens)")
+        print(f"  held-out loss {r['loss']:.3f} nats/token; generation total {r['train_s'] + r['sample_s']:.1f}s")
+    ours, ref = results["lmcollapse gpt"], results["transformers GPT-Neo + Trainer + generate"]
+    per_token = lambda r: r["train_s"] / train_tokens + r["sample_s"] / r["sampled_tokens"]  # noqa: E731
+    print(f"\nspeed-up per generation at equal token counts: {per_token(ref) / per_token(ours):.2f}x "
+          f"(training {ref['train_s'] / ours['train_s']:.2f}x, sampling per token "
+          f"{(ref['sample_s'] / ref['sampled_tokens']) / (ours['sample_s'] / ours['sampled_tokens']):.2f}x); "
+          f"held-out loss difference {100 * (ours['loss'] / ref['loss'] - 1):+.1f}%")
+
+
+if __name__ == "__main__":
+    main()
