@@ -30,7 +30,7 @@ def test_override_values_are_typed():
     ("model.order=abc", "model.order: input should be a valid integer"),
     ("corpus.nope=1", "corpus.nope: unknown key; allowed here: name, n_train"),
     ("nope=1", "nope: unknown key; allowed here: seed, generations"),
-    ("model.name=bert", "model.name: unknown model 'bert'; choose one of: gpt, ngram"),
+    ("model.name=bert", "model.name: unknown model 'bert'; choose one of: gpt, hf, ngram"),
     ("paradigm.name=keep", "paradigm.name: unknown paradigm 'keep'; choose one of: accumulate"),
     ("filters=[magic]", "filters: unknown filter 'magic'"),
     ("metrics=[bleu]", "metrics: unknown metric 'bleu'"),

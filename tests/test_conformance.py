@@ -7,8 +7,9 @@ from lmcollapse.models import MODELS
 from lmcollapse.sampling import Sampler
 
 SMALL_HYPERPARAMETERS = {"ngram": {"order": 2, "smoothing": 0.1},
-                         "gpt": {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16, "epochs": 2}}
-NEEDS = {"gpt": "torch"}
+                         "gpt": {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16, "epochs": 2},
+                         "hf": {"hf_config": "tinystories-1m", "block_size": 16, "epochs": 2}}
+NEEDS = {"gpt": "torch", "hf": "transformers"}
 
 
 @pytest.fixture(params=MODELS.names())

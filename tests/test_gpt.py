@@ -1,4 +1,5 @@
-"""The gpt backend beyond the shared contract: scoring details and a real collapse run on kjv."""
+"""The neural backends (gpt, hf) beyond the shared contract: scoring details, the KV-cached decoder, and a
+real collapse run on kjv."""
 import numpy as np
 import pytest
 
@@ -9,13 +10,23 @@ from lmcollapse.corpus import Corpus  # noqa: E402
 from lmcollapse.models.neural import GPTModel  # noqa: E402
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8, "epochs": 3, "lr": 3e-3}
+TINY_HF = {"hf_config": "tinystories-1m", "block_size": 8, "epochs": 3, "lr": 3e-3}
 
 
-@pytest.fixture(scope="module")
-def model_and_data():
-    rng = np.random.default_rng(1)  # learnable documents: counting upwards mod 5 from a random start
+def learnable_corpus() -> Corpus:
+    rng = np.random.default_rng(1)  # documents counting upwards mod 5 from a random start
     docs = [((rng.integers(0, 5) + np.arange(rng.integers(1, 20))) % 5).tolist() for _ in range(80)]
-    corpus = Corpus.from_documents(docs, vocab_size=6, eos_id=5)
+    return Corpus.from_documents(docs, vocab_size=6, eos_id=5)
+
+
+@pytest.fixture(scope="module", params=["gpt", "hf"])
+def model_and_data(request):
+    corpus = learnable_corpus()
+    if request.param == "hf":
+        pytest.importorskip("transformers")
+        from lmcollapse.models.hf import HFModel
+
+        return HFModel(**TINY_HF).fit(corpus, seed=0), corpus
     return GPTModel(**TINY).fit(corpus, seed=0), corpus
 
 
@@ -36,12 +47,25 @@ def test_long_documents_score_every_symbol_once_with_sliding_windows(model_and_d
     assert np.isfinite(logp).all() and (logp < 0).all()
 
 
-def test_training_reduces_loss_and_is_deterministic(model_and_data):
-    model, corpus = model_and_data
+def test_training_reduces_loss_and_is_deterministic():
+    corpus = learnable_corpus()
+    model = GPTModel(**TINY).fit(corpus, seed=0)
     untrained = GPTModel(**{**TINY, "epochs": 1, "lr": 1e-9}).fit(corpus, seed=0)
     assert model.log_prob(corpus).sum() > untrained.log_prob(corpus).sum() + 0.1 * corpus.n_tokens
     again = GPTModel(**TINY).fit(corpus, seed=0)
     np.testing.assert_array_equal(again.log_prob(corpus), model.log_prob(corpus))
+
+
+def test_hf_config_errors_are_one_line(tmp_path):
+    pytest.importorskip("transformers")
+    from lmcollapse.errors import LmcollapseError
+    from lmcollapse.models.hf import HFModel
+
+    with pytest.raises(LmcollapseError, match="neither a preset"):
+        HFModel(hf_config="tinystories-9b").fit(learnable_corpus())
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(LmcollapseError, match="cannot read a transformers config"):
+        HFModel(hf_config=str(tmp_path)).fit(learnable_corpus())
 
 
 def test_three_generations_of_replace_on_kjv_collapse(tmp_path):

@@ -55,7 +55,9 @@ class ModelConfig(_Strict):
     batch_size: int = Field(32, ge=1)
     lr: float = Field(5e-4, gt=0)
     weight_decay: float = Field(0.1, ge=0)
-    device: str = Field("auto", description="gpt: auto (CUDA when available), cpu, cuda")
+    device: str = Field("auto", description="gpt/hf: auto (CUDA when available), cpu, cuda")
+    # hf
+    hf_config: str = Field("tinystories-1m", description="hf: tinystories-1m, tinystories-33m, or a config.json path")
 
 
 class SamplerConfig(_Strict):

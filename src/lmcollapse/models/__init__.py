@@ -3,4 +3,4 @@ from ..registry import Registry
 
 MODELS = Registry("model")
 
-from . import neural, ngram  # noqa: E402,F401  (register "gpt" and "ngram"; torch is imported lazily)
+from . import hf, neural, ngram  # noqa: E402,F401  (register the backends; torch and transformers load lazily)

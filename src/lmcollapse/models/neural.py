@@ -32,6 +32,9 @@ def _torch():
 
 @MODELS.register("gpt", "nanoGPT-style transformer trained from scratch each generation (PyTorch; CPU or CUDA)")
 class GPTModel:
+    HYPERPARAMETERS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs", "batch_size", "lr",
+                       "weight_decay", "device")
+
     def __init__(self, n_layer: int = 2, n_head: int = 2, n_embd: int = 64, block_size: int = 128,
                  dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
                  weight_decay: float = 0.1, device: str = "auto"):
@@ -75,10 +78,16 @@ class GPTModel:
             out[i, :len(r)] = r
         return out
 
+    def _build_net(self):
+        """A freshly initialised network over vocab_size_ + 1 input symbols (the last is BOS)."""
+        from .gpt import GPT, GPTConfig
+
+        return GPT(GPTConfig(self.vocab_size_ + 1, self.block_size, self.n_layer, self.n_head, self.n_embd,
+                             self.dropout))
+
     # ---- training --------------------------------------------------------------------------------
     def fit(self, corpus: Corpus, *, seed: int = 0) -> "GPTModel":
         torch = _torch()
-        from .gpt import GPT, GPTConfig
 
         if len(corpus) == 0:
             raise LmcollapseError("cannot fit a model on an empty corpus")
@@ -88,9 +97,7 @@ class GPTModel:
         device = self._device()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)  # initialisation and dropout draw from the stage's seed only
-            config = GPTConfig(self.vocab_size_ + 1, self.block_size, self.n_layer, self.n_head, self.n_embd,
-                               self.dropout)
-            self.net_ = GPT(config).to(device)
+            self.net_ = self._build_net().to(device)
             windows = [w for w, _ in self._windows(self._sequences(corpus), stride=self.block_size)]
             order_rng = np.random.default_rng(seed)
             opt = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, betas=(0.9, 0.95),
@@ -233,28 +240,22 @@ class GPTModel:
         torch = _torch()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        params = {k: getattr(self, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs",
-                                               "batch_size", "lr", "weight_decay", "device")}
-        params.update(name="gpt", vocab_size=self.vocab_size_, eos_id=self.eos_id_,
-                      length_values=self.length_values_.tolist(), length_counts=self.length_counts_.tolist())
+        params = {k: getattr(self, k) for k in self.HYPERPARAMETERS}
+        params.update(vocab_size=self.vocab_size_, eos_id=self.eos_id_, length_values=self.length_values_.tolist(),
+                      length_counts=self.length_counts_.tolist())
         (directory / "params.json").write_text(json.dumps(params))
         torch.save(self.net_.state_dict(), directory / "model.pt")
 
     @classmethod
     def load(cls, directory: str | Path) -> "GPTModel":
         torch = _torch()
-        from .gpt import GPT, GPTConfig
-
         directory = Path(directory)
         params = json.loads((directory / "params.json").read_text())
-        model = cls(**{k: params[k] for k in ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs",
-                                              "batch_size", "lr", "weight_decay", "device")})
+        model = cls(**{k: params[k] for k in cls.HYPERPARAMETERS})
         model.vocab_size_, model.eos_id_ = params["vocab_size"], params["eos_id"]
         model.length_values_ = np.asarray(params["length_values"], dtype=np.int64)
         model.length_counts_ = np.asarray(params["length_counts"], dtype=np.int64)
-        config = GPTConfig(model.vocab_size_ + 1, model.block_size, model.n_layer, model.n_head, model.n_embd,
-                           model.dropout)
-        model.net_ = GPT(config).to(model._device())
+        model.net_ = model._build_net().to(model._device())
         model.net_.load_state_dict(torch.load(directory / "model.pt", map_location=model._device()))
         model.net_.eval()
         return model

@@ -1,0 +1,98 @@
+"""The `hf` backend: any transformers causal LM built from a config, under the same contract as `gpt`.
+
+Training, sampling and scoring are shared with the `gpt` backend (models/neural.py); only the network
+differs. `model.hf_config` names a preset (the GPT-Neo sizes of the TinyStories-1M and -33M models) or
+a local config.json / directory holding one. The vocabulary always comes from the run's tokenizer (plus
+BOS), and max positions from `model.block_size`; weights start fresh every generation.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import LmcollapseError
+from . import MODELS
+from .neural import GPTModel, _torch
+
+PRESETS = {
+    # Sizes of the published TinyStories-1M / -33M GPT-Neo configs (Eldan and Li, 2023).
+    "tinystories-1m": {"model_type": "gpt_neo", "hidden_size": 64, "num_layers": 8, "num_heads": 16,
+                       "attention_types": [[["global", "local"], 4]], "window_size": 256},
+    "tinystories-33m": {"model_type": "gpt_neo", "hidden_size": 768, "num_layers": 4, "num_heads": 16,
+                        "attention_types": [[["global", "local"], 2]], "window_size": 256},
+}
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError:
+        raise LmcollapseError("model.name=hf needs transformers: pip install 'lmcollapse[hf]'") from None
+    return transformers
+
+
+def hf_config(name: str, vocab_size: int, block_size: int, dropout: float):
+    transformers = _transformers()
+    if name in PRESETS:
+        fields = dict(PRESETS[name])
+        config = transformers.AutoConfig.for_model(fields.pop("model_type"), **fields)
+    else:
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise LmcollapseError(f"model.hf_config {name!r} is neither a preset ({', '.join(PRESETS)}) nor a "
+                                  f"config.json or directory on disk")
+        try:
+            config = transformers.AutoConfig.from_pretrained(str(path), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise LmcollapseError(f"cannot read a transformers config from {path}: {str(exc).splitlines()[0]}") from None
+    config.vocab_size = vocab_size
+    for key in ("max_position_embeddings", "n_positions"):
+        if hasattr(config, key):
+            setattr(config, key, block_size)
+    for key in ("embed_dropout", "attention_dropout", "resid_dropout", "hidden_dropout", "dropout"):
+        if hasattr(config, key):
+            setattr(config, key, dropout)
+    return config
+
+
+def _hf_net_class():
+    torch = _torch()
+
+    class HFNet(torch.nn.Module):
+        """Adapts a transformers causal LM to the interface of models/gpt.py: net(idx, cache, start)."""
+
+        def __init__(self, model, block_size: int):
+            super().__init__()
+            self.model = model
+            self.block_size = block_size
+
+        def new_cache(self, batch: int, device) -> dict:
+            return {"past": None}
+
+        def forward(self, idx, cache: dict | None = None, start: int = 0):
+            if cache is None:
+                return self.model(input_ids=idx).logits  # (B, T, V)
+            B, T = idx.shape
+            positions = torch.arange(start, start + T, device=idx.device).expand(B, T)
+            out = self.model(input_ids=idx, past_key_values=cache["past"], use_cache=True, position_ids=positions)
+            cache["past"] = out.past_key_values
+            return out.logits  # (B, T, V)
+
+    return HFNet
+
+
+@MODELS.register("hf", "a transformers causal LM from a preset (tinystories-1m/-33m) or config.json (extra [hf])")
+class HFModel(GPTModel):
+    HYPERPARAMETERS = ("hf_config", "block_size", "dropout", "epochs", "batch_size", "lr", "weight_decay", "device")
+
+    def __init__(self, hf_config: str = "tinystories-1m", block_size: int = 128, dropout: float = 0.0,
+                 epochs: int = 1, batch_size: int = 32, lr: float = 5e-4, weight_decay: float = 0.1,
+                 device: str = "auto"):
+        super().__init__(block_size=block_size, dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr,
+                         weight_decay=weight_decay, device=device)
+        self.hf_config = hf_config
+
+    def _build_net(self):
+        transformers = _transformers()
+        config = hf_config(self.hf_config, self.vocab_size_ + 1, self.block_size, self.dropout)
+        model = transformers.AutoModelForCausalLM.from_config(config)
+        return _hf_net_class()(model, self.block_size)
