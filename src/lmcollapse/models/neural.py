@@ -215,7 +215,7 @@ class GPTModel:
             # Inverse-CDF draw: much faster than torch.multinomial for wide vocabularies.
             cdf = probs.double().cumsum(dim=-1)  # (m, V)
             u = torch.rand((m, 1), generator=gen, device=device, dtype=torch.float64) * cdf[:, -1:]
-            tok = torch.searchsorted(cdf, u).squeeze(1).clamp(max=self.vocab_size_ - 1)  # (m,)
+            tok = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=self.vocab_size_ - 1)  # (m,) first cdf > u
             if self.eos_id_ is not None:
                 ended = alive & (tok == self.eos_id_)
                 length = torch.where(ended, torch.tensor(step, device=device), length)
