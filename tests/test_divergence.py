@@ -41,9 +41,7 @@ def brute_force(truth, model, length=None, max_len=None):
     # Conditional TV averaged over positions: enumerate prefixes weighted by their truth probability.
     for L in range(length if length is not None else max_len + 1):
         for prefix in itertools.product(range(truth.n_tokens), repeat=L):
-            alive = doc_prob(truth.next_token_probs, prefix, None)
-            if eos is not None:
-                alive *= (1 - truth.table[0, -1]) ** 0  # the end probability is already in the table rows
+            alive = doc_prob(truth.next_token_probs, prefix, None)  # the end probability is in the table rows
             ctx = np.array([[-1] * 4 + list(prefix)])
             tv += alive * 0.5 * np.abs(truth.next_token_probs(ctx)[0] - model.next_token_probs(ctx)[0]).sum()
     return kl / symbols, tv / symbols

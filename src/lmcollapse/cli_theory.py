@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import LmcollapseError
 
 app = typer.Typer(add_completion=False, help="The paper's theorem as closed forms, checked against the simulator.")
 console = Console()
@@ -57,32 +56,12 @@ def check(quick: bool = typer.Option(False, "--quick", help="a small grid (about
         raise typer.Exit(1)
 
 
-def _truth_and_learner(config):
-    """(p, alpha, N) of a config the closed forms cover, or a one-line error."""
-    from .sources import SOURCES
-
-    if config.corpus.name != "categorical" or config.model.name != "ngram" or config.model.order != 1:
-        raise LmcollapseError("closed forms cover corpus.name=categorical with model.name=ngram, model.order=1; "
-                              "for other runs use `lmcollapse theory compare RUN_DIR` (real share and trends)")
-    truth = SOURCES.get("categorical")(config).truth
-    p = truth.table[0, : truth.n_tokens]
-    return p / p.sum(), config.model.smoothing, config.corpus.n_train
-
-
-def prediction_for(config):
-    from .theory import predict
-
-    p, alpha, n = _truth_and_learner(config)
-    par = config.paradigm
-    return predict(par.name, p, alpha, n, config.generations, rate=par.rate, real_fraction=par.real_fraction,
-                   fresh_fraction=par.fresh_fraction)
-
-
 @app.command("predict")
 def predict_command(config: Optional[Path] = typer.Argument(None, help="a run config (categorical, unigram)"),
                     set_: List[str] = typer.Option([], "--set", help="override a key: --set paradigm.rate=0.1")):
     """Expected model, impurity, distances and real share per generation for a config."""
     from .config import load_config
+    from .theory import prediction_for
 
     resolved = load_config(config, set_)
     pred = prediction_for(resolved)

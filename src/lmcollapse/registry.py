@@ -29,6 +29,15 @@ class Registry:
             )
         return self._entries[name][0]
 
+    def build(self, name: str, params: dict[str, Any]) -> Any:
+        """Construct `name` from the params its constructor accepts (a config section also holds keys
+        that belong to other components of the same kind)."""
+        import inspect
+
+        factory = self.get(name)
+        accepted = inspect.signature(factory).parameters
+        return factory(**{k: v for k, v in params.items() if k in accepted})
+
     def names(self) -> list[str]:
         return sorted(self._entries)
 

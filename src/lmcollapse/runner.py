@@ -54,13 +54,7 @@ class Setup:
 
 
 def build_model(config: Config):
-    """The configured model, given the model.* keys its constructor takes (the others belong to other models)."""
-    import inspect
-
-    factory = MODELS.get(config.model.name)
-    accepted = inspect.signature(factory).parameters
-    params = {k: v for k, v in config.model.model_dump(exclude={"name"}).items() if k in accepted}
-    return factory(**params)
+    return MODELS.build(config.model.name, config.model.model_dump(exclude={"name"}))
 
 
 def stored_config(run_dir: str | Path) -> Config:
@@ -132,8 +126,9 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
     with rd.lock():
         if rd.exists():
             rd.check_format()
-            _check_same_experiment(stored_config(rd.path), config, rd.path)
-            if config.generations != stored_config(rd.path).generations:
+            previous = stored_config(rd.path)
+            _check_same_experiment(previous, config, rd.path)
+            if config.generations != previous.generations:
                 (rd.path / "config.yaml").write_text(to_yaml(config))
         else:
             try:

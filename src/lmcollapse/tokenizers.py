@@ -84,12 +84,7 @@ def load_tokenizer(path: str | Path):
 
 
 def build_tokenizer(config):
-    """The configured tokenizer, given the tokenizer.* keys its constructor takes."""
-    import inspect
-
-    factory = TOKENIZERS.get(config.tokenizer.name)
-    accepted = inspect.signature(factory).parameters
-    return factory(**{k: v for k, v in config.tokenizer.model_dump(exclude={"name"}).items() if k in accepted})
+    return TOKENIZERS.build(config.tokenizer.name, config.tokenizer.model_dump(exclude={"name"}))
 
 
 @TOKENIZERS.register("word", "words and punctuation marks (regex), vocabulary from generation-0 text")

@@ -29,7 +29,7 @@ def compare_run(run_dir: str | Path) -> tuple[list[dict], Path]:
     import matplotlib.pyplot as plt
 
     from ..api import load_run
-    from ..cli_theory import prediction_for
+    from .pseudocount import prediction_for
     from ..errors import LmcollapseError
 
     run = load_run(run_dir)
