@@ -106,3 +106,67 @@ def test_sampled_first_two_tokens_follow_the_model(model_and_data):
     chi2 = (((observed - expected) ** 2)[used] / expected[used]).sum()
     dof = used.sum() - 1
     assert chi2 < dof + 6 * np.sqrt(2 * dof), (chi2, dof)
+
+
+def _tiny_checkpoint(directory):
+    """A GPT-Neo checkpoint with its own byte-level BPE tokenizer.json, as save_pretrained writes them."""
+    transformers = pytest.importorskip("transformers")
+    from lmcollapse.tokenizer_bpe import BPETokenizer
+
+    texts = [f"In the beginning {i} was the word and the word was {i % 7}" for i in range(200)]
+    bpe = BPETokenizer(vocab_size=300).fit(texts)
+    bpe.hf_.add_special_tokens(["<|endoftext|>"])
+    bpe.hf_.save(str(directory / "tokenizer.json"))
+    config = transformers.GPTNeoConfig(vocab_size=bpe.hf_.get_vocab_size(), hidden_size=16, num_layers=2,
+                                       num_heads=2, attention_types=[[["global", "local"], 1]], window_size=8,
+                                       max_position_embeddings=32)
+    torch.manual_seed(0)
+    transformers.GPTNeoForCausalLM(config).save_pretrained(str(directory))
+    return bpe.hf_
+
+
+def test_hf_checkpoint_starts_from_the_checkpoints_weights(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from lmcollapse.models.hf import HFModel
+
+    hf_tok = _tiny_checkpoint(tmp_path)
+    vocab = hf_tok.get_vocab_size()
+    model = HFModel(hf_checkpoint=str(tmp_path), block_size=16)
+    model.vocab_size_ = vocab
+    net = model._build_net()
+    assert net.model.get_input_embeddings().num_embeddings == vocab + 1  # one new row: BOS
+    reference = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path))
+    ids = torch.tensor([hf_tok.encode("the word was 3").ids])
+    with torch.no_grad():
+        ours, theirs = net(ids)[..., :vocab], reference(ids).logits  # (1, T, V) each
+    torch.testing.assert_close(ours, theirs)
+
+
+def test_run_fine_tunes_a_checkpoint_with_its_own_tokenizer(tmp_path):
+    hf_tok = _tiny_checkpoint(tmp_path)
+    config = {"generations": 2, "corpus": {"n_train": 60, "n_eval": 20},
+              "tokenizer": {"name": "pretrained", "path": str(tmp_path)},
+              "model": {"name": "hf", "hf_checkpoint": str(tmp_path), "block_size": 32, "epochs": 1},
+              "sampler": {"max_tokens": 20}}
+    run = lmcollapse.run(config, out_dir=tmp_path / "run")
+    assert len(run.metrics) == 2 and all(np.isfinite(r["heldout_ppl"]) for r in run.metrics)
+    real = run.corpus(0)
+    first = run.tokenizer().decode(real.doc(0))
+    assert np.array_equal(real.doc(0), hf_tok.encode(first).ids)  # the checkpoint's token ids, not new ones
+    assert real.eos_id == hf_tok.token_to_id("<|endoftext|>")
+
+
+def test_hf_checkpoint_errors_are_one_line(tmp_path):
+    pytest.importorskip("transformers")
+    from lmcollapse.errors import LmcollapseError
+    from lmcollapse.models.hf import HFModel
+
+    with pytest.raises(LmcollapseError, match="not a checkpoint directory"):
+        HFModel(hf_checkpoint=str(tmp_path)).fit(learnable_corpus())
+    _tiny_checkpoint(tmp_path)
+    model = HFModel(hf_checkpoint=str(tmp_path), block_size=64)
+    with pytest.raises(LmcollapseError, match="exceeds the checkpoint's 32 positions"):
+        model.fit(learnable_corpus())
+    big = Corpus.from_documents([[1, 2]], vocab_size=5000, eos_id=1)
+    with pytest.raises(LmcollapseError, match="use the checkpoint's own tokenizer"):
+        HFModel(hf_checkpoint=str(tmp_path), block_size=16).fit(big)

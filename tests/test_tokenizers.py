@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from lmcollapse.errors import LmcollapseError
@@ -50,3 +51,32 @@ def test_bpe_run_on_kjv(tmp_path):
                           "tokenizer": {"name": "bpe", "vocab_size": 500}}, out_dir=tmp_path / "run")
     assert run.tokenizer().vocab_size <= 500 and len(run.metrics) == 2
     assert run.samples(1).text[0] == run.tokenizer().decode(run.samples(1).doc(0))
+
+
+def test_pretrained_tokenizer_reads_a_tokenizer_json_and_finds_its_end_token(tmp_path):
+    from lmcollapse.errors import LmcollapseError
+    from lmcollapse.tokenizer_bpe import BPETokenizer
+    from lmcollapse.tokenizer_pretrained import PretrainedTokenizer
+    from lmcollapse.tokenizers import load_tokenizer
+
+    bpe = BPETokenizer(vocab_size=300).fit(["and the earth was without form, and void"] * 20)
+    bpe.hf_.add_special_tokens(["</s>"])
+    bpe.hf_.save(str(tmp_path / "tokenizer.json"))
+    tok = PretrainedTokenizer(path=str(tmp_path)).fit([])
+    assert tok.eos_id == bpe.hf_.token_to_id("</s>") and tok.vocab_size == bpe.hf_.get_vocab_size() == tok.eos_id + 1
+    text = "and the earth was void"
+    assert np.array_equal(tok.encode([text])[0], bpe.encode([text])[0]) and tok.decode(tok.encode([text])[0]) == text
+    tok.save(tmp_path / "saved.json")
+    (tmp_path / "tokenizer.json").unlink()  # the run's copy no longer needs the original
+    again = load_tokenizer(tmp_path / "saved.json")
+    assert again.eos_id == tok.eos_id and np.array_equal(again.encode([text])[0], tok.encode([text])[0])
+    with pytest.raises(LmcollapseError, match="no tokenizer.json there"):
+        PretrainedTokenizer(path=str(tmp_path)).fit([])
+    with pytest.raises(LmcollapseError, match="needs tokenizer.path"):
+        PretrainedTokenizer().fit([])
+    (tmp_path / "tokenizer.json").write_text("{broken")
+    with pytest.raises(LmcollapseError, match="not an HF tokenizer.json"):
+        PretrainedTokenizer(path=str(tmp_path)).fit([])
+    bpe.hf_.save(str(tmp_path / "tokenizer.json"))
+    with pytest.raises(LmcollapseError, match="tokenizer.eos_token"):
+        PretrainedTokenizer(path=str(tmp_path), eos_token="<nope>").fit([])

@@ -98,7 +98,9 @@ class Run:
 
 def default_out_dir(config: Config, root: str | Path = "runs") -> Path:
     """runs/<corpus>-<paradigm>-<hash of the config>: the same config resumes the same directory."""
-    digest = hashlib.sha256(json.dumps(config.model_dump(exclude={"generations"}), sort_keys=True).encode()).hexdigest()
+    # Only the settings that differ from the defaults: a new key with a default keeps old names valid.
+    settings = config.model_dump(exclude={"generations"}, exclude_defaults=True)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     return Path(root) / f"{config.corpus.name}-{config.paradigm.name}-{digest[:8]}"
 
 

@@ -38,6 +38,8 @@ class TokenizerConfig(_Strict):
     lowercase: bool = False
     min_count: int = Field(1, ge=1)
     vocab_size: int = Field(2000, ge=260, description="bpe: vocabulary size (256 bytes + merges + specials)")
+    path: str | None = Field(None, description="pretrained: a tokenizer.json or a checkpoint directory")
+    eos_token: str | None = Field(None, description="pretrained: the end-of-document token (default: guessed)")
 
 
 class ModelConfig(_Strict):
@@ -58,6 +60,8 @@ class ModelConfig(_Strict):
     device: str = Field("auto", description="gpt/hf: auto (CUDA when available), cpu, cuda")
     # hf
     hf_config: str = Field("tinystories-1m", description="hf: tinystories-1m, tinystories-33m, or a config.json path")
+    hf_checkpoint: str | None = Field(None, description="hf: a local checkpoint directory; every generation "
+                                                        "starts from its weights (fine-tuning) instead of scratch")
 
 
 class SamplerConfig(_Strict):

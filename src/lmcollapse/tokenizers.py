@@ -109,4 +109,5 @@ class CharTokenizer(VocabTokenizer):
         return "".join(symbols)
 
 
-from . import tokenizer_bpe  # noqa: E402,F401  (registers "bpe"; HF tokenizers is imported when it is used)
+from . import tokenizer_bpe, tokenizer_pretrained  # noqa: E402,F401  (register "bpe", "pretrained"; HF tokenizers
+# is imported only when one is used)

@@ -2,8 +2,13 @@
 
 Training, sampling and scoring are shared with the `gpt` backend (models/neural.py); only the network
 differs. `model.hf_config` names a preset (the GPT-Neo sizes of the TinyStories-1M and -33M models) or
-a local config.json / directory holding one. The vocabulary always comes from the run's tokenizer (plus
-BOS), and max positions from `model.block_size`; weights start fresh every generation.
+a local config.json / directory holding one; the vocabulary then comes from the run's tokenizer (plus
+BOS), max positions from `model.block_size`, and weights start fresh every generation.
+
+`model.hf_checkpoint` instead names a local checkpoint directory (save_pretrained's layout): every
+generation starts from its weights, i.e. is fine-tuned rather than trained from scratch. Its token ids
+must be the run's, so pair it with `tokenizer.name=pretrained` and `tokenizer.path` set to the same
+directory. The embedding gains one row for the BOS input symbol when the checkpoint has no spare id.
 """
 from __future__ import annotations
 
@@ -82,17 +87,47 @@ def _hf_net_class():
 
 @MODELS.register("hf", "a transformers causal LM from a preset (tinystories-1m/-33m) or config.json (extra [hf])")
 class HFModel(GPTModel):
-    HYPERPARAMETERS = ("hf_config", "block_size", "dropout", "epochs", "batch_size", "lr", "weight_decay", "device")
+    HYPERPARAMETERS = ("hf_config", "hf_checkpoint", "block_size", "dropout", "epochs", "batch_size", "lr",
+                       "weight_decay", "device")
 
-    def __init__(self, hf_config: str = "tinystories-1m", block_size: int = 128, dropout: float = 0.0,
-                 epochs: int = 1, batch_size: int = 32, lr: float = 5e-4, weight_decay: float = 0.1,
-                 device: str = "auto"):
+    def __init__(self, hf_config: str = "tinystories-1m", hf_checkpoint: str | None = None, block_size: int = 128,
+                 dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
+                 weight_decay: float = 0.1, device: str = "auto"):
         super().__init__(block_size=block_size, dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, device=device)
         self.hf_config = hf_config
+        self.hf_checkpoint = hf_checkpoint
 
     def _build_net(self):
         transformers = _transformers()
-        config = hf_config(self.hf_config, self.vocab_size_ + 1, self.block_size, self.dropout)
-        model = transformers.AutoModelForCausalLM.from_config(config)
+        if self.hf_checkpoint:
+            model = load_checkpoint(self.hf_checkpoint, self.vocab_size_, self.block_size)
+        else:
+            config = hf_config(self.hf_config, self.vocab_size_ + 1, self.block_size, self.dropout)
+            model = transformers.AutoModelForCausalLM.from_config(config)
         return _hf_net_class()(model, self.block_size)
+
+
+def load_checkpoint(path: str, vocab_size: int, block_size: int):
+    """A causal LM with a checkpoint's weights, its embedding covering vocab_size tokens + the BOS symbol."""
+    transformers = _transformers()
+    directory = Path(path).expanduser()
+    if not (directory / "config.json").is_file():
+        raise LmcollapseError(f"model.hf_checkpoint {path}: not a checkpoint directory (no config.json; write one "
+                              f"with model.save_pretrained(DIR) in transformers)")
+    transformers.utils.logging.disable_progress_bar()  # one bar per generation would bury lmcollapse's own
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(str(directory), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise LmcollapseError(f"cannot load the checkpoint {directory}: {str(exc).splitlines()[0]}") from None
+    known = model.get_input_embeddings().num_embeddings
+    if vocab_size > known:
+        raise LmcollapseError(f"model.hf_checkpoint {path} knows {known} token ids but the run's tokenizer has "
+                              f"{vocab_size}; use the checkpoint's own tokenizer (tokenizer.name=pretrained, "
+                              f"tokenizer.path={path})")
+    if known < vocab_size + 1:
+        model.resize_token_embeddings(vocab_size + 1)  # one new row: the BOS input symbol
+    positions = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    if positions is not None and block_size > positions:
+        raise LmcollapseError(f"model.block_size {block_size} exceeds the checkpoint's {positions} positions")
+    return model

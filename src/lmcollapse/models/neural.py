@@ -251,7 +251,7 @@ class GPTModel:
         torch = _torch()
         directory = Path(directory)
         params = json.loads((directory / "params.json").read_text())
-        model = cls(**{k: params[k] for k in cls.HYPERPARAMETERS})
+        model = cls(**{k: params[k] for k in cls.HYPERPARAMETERS if k in params})
         model.vocab_size_, model.eos_id_ = params["vocab_size"], params["eos_id"]
         model.length_values_ = np.asarray(params["length_values"], dtype=np.int64)
         model.length_counts_ = np.asarray(params["length_counts"], dtype=np.int64)
