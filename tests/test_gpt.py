@@ -170,3 +170,33 @@ def test_hf_checkpoint_errors_are_one_line(tmp_path):
     big = Corpus.from_documents([[1, 2]], vocab_size=5000, eos_id=1)
     with pytest.raises(LmcollapseError, match="use the checkpoint's own tokenizer"):
         HFModel(hf_checkpoint=str(tmp_path), block_size=16).fit(big)
+
+
+def test_packed_training_batches_give_the_padded_loss_and_gradient():
+    corpus = learnable_corpus()
+    model = GPTModel(**TINY)
+    model.vocab_size_ = corpus.vocab_size
+    model.net_ = model._build_net()
+    windows = [w for w, _ in model._windows(model._sequences(corpus), stride=model.block_size)][:24]
+    results = []
+    for forward in (model._forward_batch, model._forward_padded):
+        model.net_.zero_grad()
+        logits, y = forward(windows, torch.device("cpu"))
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100)
+        loss.backward()
+        results.append((loss.item(), [p.grad.clone() for p in model.net_.parameters()], logits.numel()))
+    (packed, packed_grads, packed_size), (padded, padded_grads, padded_size) = results
+    assert packed == pytest.approx(padded, rel=1e-6)
+    for a, b in zip(packed_grads, padded_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert packed_size < 0.8 * padded_size  # fewer positions computed
+
+
+def test_dropping_finished_rows_does_not_change_the_samples(model_and_data, monkeypatch):
+    model, corpus = model_and_data
+    compacted = model.sample(300, seed=5)
+    net_class = type(model.net_)
+    monkeypatch.delattr(net_class, "select_cache")
+    full = model.sample(300, seed=5)
+    assert np.array_equal(compacted.lengths, full.lengths) and np.array_equal(compacted.tokens, full.tokens)
+    assert compacted.lengths.std() > 1  # documents did end at different steps, so rows were dropped

@@ -33,9 +33,11 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(config.n_embd, config.n_embd)
         self.dropout = config.dropout
 
-    def forward(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None = None, start: int = 0):
+    def forward(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None = None, start: int = 0,
+                mask: torch.Tensor | None = None):
         """x (B, T, C). With a cache (two preallocated (B, H, block_size, D) buffers), this call's keys and
-        values are written at positions start..start+T-1 and attention covers positions 0..start+T-1."""
+        values are written at positions start..start+T-1 and attention covers positions 0..start+T-1.
+        mask (B, 1, T, T) boolean replaces the causal mask (packed rows of several documents)."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)  # each (B, T, C)
         q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, D)
@@ -45,9 +47,14 @@ class CausalSelfAttention(nn.Module):
             cache[0][:, :, start:start + T] = k
             cache[1][:, :, start:start + T] = v
             k, v = cache[0][:, :, :start + T], cache[1][:, :, :start + T]  # (B, H, start + T, D)
-        # One new query after cached positions may see all of them: no mask needed then.
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1,
-                                           dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, D)
+        if T == 1 and cache is not None:
+            # One new query after cached positions may see all of them: no mask. Written out, because the
+            # fused CPU kernel is several times slower than two small matmuls for a single query.
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (B, H, 1, start + 1)
+            y = att.softmax(dim=-1) @ v  # (B, H, 1, D)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1,
+                                               dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, D)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
         return F.dropout(self.proj(y), self.dropout, self.training)
 
@@ -71,8 +78,8 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(config.n_embd)
         self.mlp = MLP(config)
 
-    def forward(self, x, cache=None, start: int = 0):
-        x = x + self.attn(self.ln1(x), cache, start)
+    def forward(self, x, cache=None, start: int = 0, mask=None):
+        x = x + self.attn(self.ln1(x), cache, start, mask)
         return x + self.mlp(self.ln2(x))
 
 
@@ -108,13 +115,21 @@ class GPT(nn.Module):
         return [(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
                 for _ in range(c.n_layer)]
 
-    def forward(self, idx: torch.Tensor, cache: KVCache | None = None, start: int = 0) -> torch.Tensor:
-        """idx (B, T) token ids at positions start..start+T-1 -> logits (B, T, V)."""
+    @staticmethod
+    def select_cache(cache: KVCache, rows: torch.Tensor) -> KVCache:
+        """The cache of the given batch rows only (rows (B',) indices): finished documents stop costing."""
+        return [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in cache]
+
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None, start: int = 0,
+                positions: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """idx (B, T) token ids at positions start..start+T-1 -> logits (B, T, V).
+
+        Packed rows (models/packing.py) pass their own positions (B, T) and mask (B, 1, T, T) instead."""
         B, T = idx.shape
-        if start + T > self.config.block_size:
+        if start + T > self.config.block_size and positions is None:
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
-        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
+        pos = torch.arange(start, start + T, device=idx.device) if positions is None else positions  # (T,) or (B, T)
         x = self.wte(idx) + self.wpe(pos)  # (B, T, C)
         for i, block in enumerate(self.blocks):
-            x = block(x, None if cache is None else cache[i], start)
+            x = block(x, None if cache is None else cache[i], start, mask)
         return self.lm_head(self.ln_f(x))  # (B, T, V)

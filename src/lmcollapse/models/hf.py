@@ -73,6 +73,16 @@ def _hf_net_class():
         def new_cache(self, batch: int, device) -> dict:
             return {"past": None}
 
+        @staticmethod
+        def select_cache(cache: dict, rows):
+            """Keep only the given batch rows (rows (B',) indices) of the cache."""
+            past = cache["past"]
+            if hasattr(past, "reorder_cache"):
+                past.reorder_cache(rows)  # transformers' Cache objects: index_select on every layer, in place
+            elif past is not None:  # legacy tuples of (key, value) per layer
+                cache["past"] = tuple(tuple(t.index_select(0, rows) for t in layer) for layer in past)
+            return cache
+
         def forward(self, idx, cache: dict | None = None, start: int = 0):
             if cache is None:
                 return self.model(input_ids=idx).logits  # (B, T, V)
@@ -97,6 +107,9 @@ class HFModel(GPTModel):
                          weight_decay=weight_decay, device=device)
         self.hf_config = hf_config
         self.hf_checkpoint = hf_checkpoint
+
+    # transformers models take no block-diagonal masks across architectures: pad instead of packing.
+    _forward_batch = GPTModel._forward_padded
 
     def _build_net(self):
         transformers = _transformers()

@@ -18,8 +18,8 @@ from ..corpus import SYNTHETIC, Corpus
 from ..errors import LmcollapseError
 from ..sampling import Sampler
 from . import MODELS
+from .packing import IGNORE, attention_mask, pack_batch
 
-IGNORE = -100  # target value that cross-entropy skips (padding)
 
 
 def _torch():
@@ -108,11 +108,9 @@ class GPTModel:
             for _ in range(self.epochs):
                 order = order_rng.permutation(len(windows))
                 for start in range(0, len(order), self.batch_size):
-                    batch = self._pad([windows[i] for i in order[start:start + self.batch_size]], IGNORE)
-                    x = torch.from_numpy(np.where(batch[:, :-1] == IGNORE, 0, batch[:, :-1])).to(device)  # (B, T)
-                    y = torch.from_numpy(batch[:, 1:]).to(device)  # (B, T)
+                    batch = [windows[i] for i in order[start:start + self.batch_size]]
                     with autocast:
-                        logits = self.net_(x)  # (B, T, V+1)
+                        logits, y = self._forward_batch(batch, device)  # (B, T, V+1), (B, T)
                         loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), y.flatten(),
                                                                  ignore_index=IGNORE)
                     opt.zero_grad(set_to_none=True)
@@ -120,6 +118,20 @@ class GPTModel:
                     opt.step()
         self.net_.eval()
         return self
+
+    def _forward_batch(self, windows: list[np.ndarray], device):
+        """Training logits and targets for a batch of windows, packed several to a row (models/packing.py):
+        the same loss and gradient as padding each window to the longest, with less arithmetic."""
+        torch = _torch()
+        x, y, positions, segments = (torch.from_numpy(a).to(device) for a in pack_batch(windows, self.block_size))
+        return self.net_(x, positions=positions, mask=attention_mask(segments)), y  # (R, W, V+1), (R, W)
+
+    def _forward_padded(self, windows: list[np.ndarray], device):
+        """The plain way, for networks that take no positions or mask (hf): each window padded to the longest."""
+        torch = _torch()
+        batch = self._pad(windows, IGNORE)
+        x = torch.from_numpy(np.where(batch[:, :-1] == IGNORE, 0, batch[:, :-1])).to(device)  # (B, T)
+        return self.net_(x), torch.from_numpy(batch[:, 1:]).to(device)  # (B, T, V+1), (B, T)
 
     # ---- probabilities ---------------------------------------------------------------------------
     def _log_softmax(self, logits):
@@ -204,26 +216,31 @@ class GPTModel:
     def _sample_chunk(self, target: np.ndarray, sampler: Sampler, gen, device) -> list[np.ndarray]:
         torch = _torch()
         m, steps = len(target), int(target.max()) if len(target) else 0
-        x = torch.full((m, 1), self.vocab_size_, dtype=torch.long, device=device)  # (m, 1): BOS
         out = torch.zeros((m, steps), dtype=torch.long, device=device)
-        length = torch.from_numpy(target.copy()).to(device)
-        alive = torch.ones(m, dtype=torch.bool, device=device)
+        length = torch.from_numpy(target.copy()).to(device)  # (m,) final lengths, cut short at the end token
+        rows = torch.arange(m, device=device)  # (r,) which documents the batch still decodes
+        x = torch.full((m, 1), self.vocab_size_, dtype=torch.long, device=device)  # (r, 1): BOS
         cache = self.net_.new_cache(m, device)
         for step in range(steps):
-            logits = self.net_(x, cache, start=step)  # (m, 1, V+1)
-            probs = self._transform(self._log_softmax(logits[:, -1]).exp(), sampler)  # (m, V)
+            logits = self.net_(x, cache, start=step)  # (r, 1, V+1)
+            probs = self._transform(self._log_softmax(logits[:, -1]).exp(), sampler)  # (r, V)
             # Inverse-CDF draw: much faster than torch.multinomial for wide vocabularies.
-            cdf = probs.double().cumsum(dim=-1)  # (m, V)
-            u = torch.rand((m, 1), generator=gen, device=device, dtype=torch.float64) * cdf[:, -1:]
-            tok = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=self.vocab_size_ - 1)  # (m,) first cdf > u
+            cdf = probs.double().cumsum(dim=-1)  # (r, V)
+            # One uniform per document of the chunk, finished or not: the draws do not depend on compaction.
+            u = torch.rand((m, 1), generator=gen, device=device, dtype=torch.float64)[rows] * cdf[:, -1:]
+            tok = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=self.vocab_size_ - 1)  # (r,) first cdf > u
+            out[rows, step] = tok
             if self.eos_id_ is not None:
-                ended = alive & (tok == self.eos_id_)
-                length = torch.where(ended, torch.tensor(step, device=device), length)
-                alive &= ~ended
-            out[:, step] = tok
-            x = tok.unsqueeze(1)
-            if not bool((alive & (length > step + 1)).any()):
+                ended = (tok == self.eos_id_) & (length[rows] > step)  # only documents still open
+                length[rows[ended]] = step
+            going = length[rows] > step + 1  # (r,)
+            if not bool(going.any()):
                 break
+            x = tok.unsqueeze(1)  # (r, 1)
+            if int(going.sum()) <= len(rows) // 2 and hasattr(self.net_, "select_cache"):
+                # Half the batch has finished: drop those rows so later steps cost only the live documents.
+                keep = going.nonzero().squeeze(1)  # (r',)
+                rows, x, cache = rows[keep], x[keep], self.net_.select_cache(cache, keep)
         out, length = out.cpu().numpy(), length.cpu().numpy()
         return [out[i, :length[i]] for i in range(m)]
 
