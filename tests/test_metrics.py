@@ -16,14 +16,6 @@ def test_every_metric_declares_direction_and_description():
     assert all(METRICS.describe().values())
 
 
-def test_distinct_2_counts_bigrams_within_documents_only():
-    real = Corpus.from_documents([[0, 1]], vocab_size=3)
-    # Bigrams: (0,1) (1,0) (0,1) | (1,0) | none -> 4 bigrams, 2 distinct. (1,1) across documents is not one.
-    samples = Corpus.from_documents([[0, 1, 0, 1], [1, 0], [2]], vocab_size=3, origin=SYNTHETIC)
-    model = NGramModel(order=1).fit(real)
-    assert METRICS.get("distinct_2")(view_for(model, real, samples)) == pytest.approx(2 / 4)
-
-
 def test_heldout_nll_and_ppl_are_per_predicted_symbol():
     real = Corpus.from_documents([[0, 0, 1]], vocab_size=3, eos_id=2)
     model = NGramModel(order=1, smoothing=0.0).fit(real)  # p = (0.5, 0.25, 0.25)

@@ -19,19 +19,31 @@ err_console = Console(stderr=True)
 
 TABLE_COLUMNS = {"generation": "gen", "real_fraction": "real", "heldout_ppl": "ppl", "kl_to_truth": "KL",
                  "tv_to_truth": "TV", "model_entropy": "entropy", "support_fraction": "support",
-                 "distinct_2": "distinct-2"}
+                 "support_loss": "supp.loss", "tail_mass_2": "tail-2", "distinct_2": "distinct-2",
+                 "self_bleu": "self-BLEU", "real_coverage": "coverage"}
 
 
 def metrics_table(rows: list[dict], title: str | None = None) -> Table:
+    """The headline metrics (every metric is in metrics.jsonl; `show --json` prints them all)."""
     present = [c for c in TABLE_COLUMNS if any(c in r for r in rows)]
-    hidden = {"n_train", "acceptance_rate", "pool_real_fraction", "heldout_nll"}
-    present += sorted({k for r in rows for k in r} - set(present) - hidden)
     table = Table(title=title)
     for column in present:
         table.add_column(TABLE_COLUMNS.get(column, column), justify="right")
     for row in rows:
         table.add_row(*[_cell(row.get(c, "")) for c in present])
     return table
+
+
+def print_departures(departures) -> None:
+    from .early_warning import ALPHA
+
+    if not departures:
+        console.print(f"early warning: no metric departs from generation 0 (family-wise level {ALPHA:.0%} per metric)")
+        return
+    console.print(f"early warning (first generation departing from generation 0; {departures[0].test}, "
+                  f"Bonferroni over generations, family-wise level {ALPHA:.0%} per metric):")
+    for d in sorted(departures, key=lambda d: (d.generation, d.metric)):
+        console.print(f"  {d.metric}: generation {d.generation} ({d.direction}, p = {d.p_value:.2g})")
 
 
 def _cell(value) -> str:
@@ -48,12 +60,18 @@ def run(
     set_: List[str] = typer.Option([], "--set", help="override a key: --set model.order=3 (repeatable)"),
     out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/<corpus>-<paradigm>-<hash>)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="run several seeds, e.g. 0-9 or 1,4,7, and aggregate"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="--seeds: parallel processes (default: one per "
+                                                                   "core; 1 = one after another)"),
 ):
     """Run an experiment, or resume it if --out already holds a run of it."""
     from .api import default_out_dir
     from .config import load_config
     from .rundir import RunDir
     from .runner import execute, stored_config
+
+    if seeds is not None:
+        return _run_seeds(config, set_, out, quiet, seeds, workers)
 
     if config is None and out is not None and RunDir(out).exists():
         RunDir(out).check_format()
@@ -71,14 +89,47 @@ def run(
     print(f"results: {path}/metrics.jsonl  (lmcollapse show {path})")
 
 
+def _run_seeds(config, set_, out, quiet, seeds_text, workers):
+    from .api import default_out_dir
+    from .config import load_config
+    from .early_warning import warnings_for_seeds
+    from .multiseed import aggregate_rows, is_multiseed, parse_seeds, run_seeds, seed_rows
+
+    seeds = parse_seeds(seeds_text)
+    if workers is not None and workers < 1:
+        raise LmcollapseError("--workers must be at least 1")
+    if config is None and out is not None and is_multiseed(out):
+        resolved = load_config(json.loads((out / "seeds.json").read_text())["config"], set_)
+    else:
+        resolved = load_config(config, set_)
+    out = out or Path(f"{default_out_dir(resolved.model_copy(update={'seed': 0}))}-seeds")
+    root = run_seeds(resolved, seeds, out, workers=workers, progress=not quiet)
+    per_seed = seed_rows(root)
+    console.print(metrics_table(aggregate_rows(per_seed), title=f"{root}: mean over {len(per_seed)} seeds"))
+    print_departures(warnings_for_seeds(per_seed))
+    print(f"results: {root}/aggregate.jsonl (95% intervals as NAME_lo/NAME_hi; lmcollapse report {root})")
+
+
 @app.command()
 def show(run_dir: Path = typer.Argument(..., help="a run directory"),
          as_json: bool = typer.Option(False, "--json", help="print metrics as JSON lines"),
          samples: int = typer.Option(0, "--samples", help="also print this many generated documents from the "
                                                          "first and the last generation")):
-    """Show a run's metrics per generation."""
+    """Show a run's metrics per generation (the mean over seeds for a --seeds directory), and early warnings."""
     from .api import load_run
+    from .early_warning import warnings_for_run, warnings_for_seeds
+    from .multiseed import aggregate_rows, is_multiseed, seed_rows
 
+    if is_multiseed(run_dir):
+        per_seed = seed_rows(run_dir)
+        rows = aggregate_rows(per_seed)
+        if as_json:
+            for row in rows:
+                print(json.dumps(row))
+            return
+        console.print(metrics_table(rows, title=f"{run_dir}: mean over {len(per_seed)} seeds"))
+        print_departures(warnings_for_seeds(per_seed))
+        return
     r = load_run(run_dir)
     rows = r.metrics
     if as_json:
@@ -89,6 +140,8 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory"),
     c = r.config
     console.print(f"corpus {c.corpus.name} N={c.corpus.n_train}, model {c.model.name} order {c.model.order} "
                   f"smoothing {c.model.smoothing}, paradigm {c.paradigm.name}, seed {c.seed}")
+    if len(rows) > 1:
+        print_departures(warnings_for_run(rows))
     if samples and r.generations_done:
         for t in sorted({0, r.generations_done - 1}):
             docs = r.samples(t)
@@ -96,6 +149,16 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory"),
             for i in range(min(samples, len(docs))):
                 text = docs.text[i] if docs.text is not None else " ".join(map(str, docs.doc(i)))
                 print(f"  {text}")
+
+
+@app.command()
+def report(run_dirs: List[Path] = typer.Argument(..., help="run directories and/or --seeds directories"),
+           out: Path = typer.Option(Path("report.html"), "--out", help="the HTML file to write")):
+    """One self-contained HTML report comparing runs (plots also as PNGs in OUT_files/)."""
+    from .report import build_report
+
+    path = build_report(run_dirs, out)
+    print(f"report: {path} (plots also in {path.with_name(path.stem + '_files')}/)")
 
 
 @app.command()

@@ -88,7 +88,8 @@ class Config(_Strict):
     sampler: SamplerConfig = SamplerConfig()
     paradigm: ParadigmConfig = ParadigmConfig()
     filters: list[str] = Field(default_factory=list)
-    metrics: list[str] | None = Field(None, description="None = every metric that applies")
+    metrics: list[str] | None = Field(None, description="None = every metric that applies (opt-in ones excluded)")
+    ci_rounds: int = Field(100, ge=0, description="half-samples per confidence interval (0 = no intervals)")
     save_models: bool = True
 
     @model_validator(mode="after")

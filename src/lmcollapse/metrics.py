@@ -1,7 +1,8 @@
 """Collapse measurements taken at every generation, each registered with its direction and meaning.
 
-A metric is a function of a GenerationView returning a float, or None when it does not apply (for
-example kl_to_truth on real text). Non-finite values are written to metrics.jsonl as null.
+A metric is a function of a GenerationView returning a float, a Resampled value (which also gets a 95%
+confidence interval, written as NAME_lo and NAME_hi; see resampling.py), or None when it does not apply
+(for example kl_to_truth on real text). Non-finite values are written to metrics.jsonl as null.
 """
 from __future__ import annotations
 
@@ -16,16 +17,20 @@ from .divergence import exact_divergence
 from .errors import LmcollapseError
 from .models.ngram_table import COUNT_CHUNK, ONE_SORT_MAX, document_chunks, padded_stream
 from .registry import Registry
+from .resampling import Resampled, transformed
 
 METRICS = Registry("metric")
 HIGHER_IS_BETTER: dict[str, bool | None] = {}
+OPT_IN: set[str] = set()  # metrics computed only when the config lists them (slow or need an extra)
 SUPPORT_THRESHOLD = 0.1  # "non-negligible" = above a tenth of the uniform probability 1/V
 ENTROPY_POSITIONS = 200_000  # sampled positions averaged for model_entropy (standard error ~1e-3 nats)
 
 
-def metric(name: str, description: str, higher_is_better: bool | None):
-    def decorate(fn: Callable[["GenerationView"], float | None]):
+def metric(name: str, description: str, higher_is_better: bool | None, default: bool = True):
+    def decorate(fn: Callable[["GenerationView"], "float | Resampled | None"]):
         HIGHER_IS_BETTER[name] = higher_is_better
+        if not default:
+            OPT_IN.add(name)
         return METRICS.register(name, description)(fn)
 
     return decorate
@@ -46,10 +51,21 @@ class GenerationView:
     truth: Any | None = None
     doc_length: int | None = None
     cache: dict = field(default_factory=dict)  # per-run values that do not change (real n-gram ids)
+    local: dict = field(default_factory=dict)  # per-generation values shared by several metrics
 
     @cached_property
+    def heldout_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """(document index, log-prob) of every predicted symbol of the held-out documents."""
+        return self.model.token_log_probs(self.held_out)
+
+    @property
     def heldout_token_logp(self) -> np.ndarray:
-        return self.model.token_log_probs(self.held_out)[1]
+        return self.heldout_scores[1]
+
+    def heldout_nll(self) -> Resampled:
+        doc, logp = self.heldout_scores
+        n = len(self.held_out)
+        return weighted_mean_ratio(-np.bincount(doc, weights=logp, minlength=n), np.bincount(doc, minlength=n))
 
     @cached_property
     def divergence(self) -> tuple[float, float]:
@@ -77,13 +93,21 @@ def acceptance_rate(view: GenerationView) -> float | None:
 
 
 @metric("heldout_nll", "nats per token (end token included) of held-out real documents under M_t", False)
-def heldout_nll(view: GenerationView) -> float:
-    return float(-view.heldout_token_logp.mean())
+def heldout_nll(view: GenerationView) -> Resampled:
+    return view.heldout_nll()
 
 
 @metric("heldout_ppl", "exp(heldout_nll): perplexity of held-out real text", False)
-def heldout_ppl(view: GenerationView) -> float:
-    return float(np.exp(-view.heldout_token_logp.mean()))
+def heldout_ppl(view: GenerationView) -> Resampled:
+    return transformed(view.heldout_nll(), lambda nll: float(np.exp(nll)))
+
+
+def weighted_mean_ratio(sums: np.ndarray, counts: np.ndarray) -> Resampled:
+    """sum(sums) / sum(counts) over documents: a per-token mean with documents as resampling units."""
+    from .resampling import weighted_mean
+
+    counts = counts.astype(np.float64)
+    return weighted_mean(np.where(counts > 0, sums / np.maximum(counts, 1), 0.0), counts)
 
 
 @metric("model_entropy", "entropy (nats) of M_t's next-token law, averaged over contexts of M_t's own samples", True)
@@ -123,22 +147,6 @@ def support_fraction(view: GenerationView) -> float | None:
     return float((probs > SUPPORT_THRESHOLD / view.real.vocab_size).mean())
 
 
-@metric("distinct_2", "distinct bigrams / all bigrams within M_t's generated documents", True)
-def distinct_2(view: GenerationView) -> float | None:
-    s = view.samples
-    wide = np.int64 if s.vocab_size**2 >= 2**31 else np.int32  # int32 keys sort about twice as fast
-    distinct, total = np.zeros(0, wide), 0
-    for lo, hi in document_chunks(s.offsets, COUNT_CHUNK):  # memory follows the distinct bigrams
-        tokens = s.tokens[s.offsets[lo]:s.offsets[hi]].astype(wide)
-        starts = s.offsets[lo:hi] - s.offsets[lo]
-        within = np.ones(max(len(tokens) - 1, 0), dtype=bool)  # within[i]: tokens i, i+1 share a document
-        boundary = starts[1:] - 1
-        within[boundary[(boundary >= 0) & (boundary < len(within))]] = False
-        keys = (tokens[:-1] * s.vocab_size + tokens[1:])[within]
-        distinct, total = _union(distinct, keys), total + len(keys)
-    return float(len(distinct) / total) if total else None
-
-
 def distinct_ngrams(real: Corpus, order: int) -> tuple[np.ndarray, np.ndarray]:
     """Each distinct n-gram of `real` once: (contexts (m, order-1) with -1 before the start, tokens (m,)).
 
@@ -171,14 +179,30 @@ def _union(sorted_keys: np.ndarray, new_keys: np.ndarray) -> np.ndarray:
 
 
 def default_metrics() -> list[str]:
-    return METRICS.names()
+    return [name for name in METRICS.names() if name not in OPT_IN]
 
 
-def measure(view: GenerationView, names: list[str]) -> dict[str, float | None]:
+def measure(view: GenerationView, names: list[str], rng: np.random.Generator | None = None,
+            rounds: int = 0) -> dict[str, float | None]:
+    """One metrics row; Resampled values get NAME_lo / NAME_hi from `rounds` half-samples drawn with rng."""
     row: dict[str, float | None] = {"generation": view.generation}
     for name in names:
         value = METRICS.get(name)(view)
         if value is None:
             continue
+        estimate = value if isinstance(value, Resampled) else None
+        value = estimate.value if estimate else value
         row[name] = float(value) if np.isfinite(value) else None
+        if estimate is not None and rng is not None and row[name] is not None:
+            interval = estimate.interval(rng, rounds)
+            if interval is not None:
+                row[f"{name}_lo"], row[f"{name}_hi"] = (float(v) if np.isfinite(v) else None for v in interval)
     return row
+
+
+def interval_columns(row: dict) -> set[str]:
+    """The NAME_lo / NAME_hi keys of a metrics row."""
+    return {k for k in row if (k.endswith("_lo") or k.endswith("_hi")) and k[:-3] in row}
+
+
+from . import metrics_diversity, metrics_real  # noqa: E402,F401  (register their metrics)

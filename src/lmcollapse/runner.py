@@ -181,7 +181,8 @@ def run_generation(setup: Setup, rd: RunDir, t: int, state: DataState, cache: di
     kept = samples.take(np.flatnonzero(keep))
     view = GenerationView(t, model, state.train, state.pool, samples, kept, setup.real, setup.held_out,
                           truth=setup.truth, doc_length=cfg.corpus.doc_length, cache=cache)
-    row = timed("metrics", lambda: measure(view, cfg.metrics or default_metrics()))
+    row = timed("metrics", lambda: measure(view, cfg.metrics or default_metrics(),
+                                           rng=seeding.rng(root, t, "metrics"), rounds=cfg.ci_rounds))
     next_state = timed("paradigm", lambda: setup.paradigm.next_state(
         state, kept, setup.real, seeding.rng(root, t, "paradigm"), setup.fresh_supply(), t + 1))
 

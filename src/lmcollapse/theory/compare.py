@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _expected_real_share(config, generations: int) -> np.ndarray:
+def expected_real_share(config, generations: int) -> np.ndarray:
     """The real share of D_t each paradigm implies, whatever the corpus (exact in expectation)."""
     par, n = config.paradigm, config.corpus.n_train
     t = np.arange(generations)
@@ -38,7 +38,7 @@ def compare_run(run_dir: str | Path) -> tuple[list[dict], Path]:
         raise LmcollapseError(f"{run_dir} has no committed generation yet")
     T = len(metrics)
     rows = [{"gen": t, "real share": metrics[t].get("real_fraction"),
-             "predicted real share": float(_expected_real_share(run.config, T)[t])} for t in range(T)]
+             "predicted real share": float(expected_real_share(run.config, T)[t])} for t in range(T)]
     try:
         pred = prediction_for(run.config)
     except LmcollapseError:

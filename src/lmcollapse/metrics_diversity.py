@@ -1,0 +1,122 @@
+"""Diversity of the generated documents S_t: distinct-n, self-BLEU, repetition, lengths, Zipf slope and
+embedding diversity. Each returns a Resampled value (confidence interval by half-sampling documents)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .bleu import self_bleu_scores
+from .metrics import GenerationView, metric
+from .ngram_keys import doc_ngrams, document_of_token
+from .resampling import Resampled, weighted_mean
+
+SUBSET_DOCS = 200  # documents for the quadratic metrics (self-BLEU, embedding diversity); i.i.d. samples
+ZIPF_MAX_RANK = 1000
+
+
+def _ngrams(view: GenerationView, n: int):
+    key = ("sample_ngrams", n)
+    if key not in view.local:
+        keys, docs = doc_ngrams(view.samples, n)
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        view.local[key] = (inverse, docs, len(distinct))
+    return view.local[key]
+
+
+def _distinct(view: GenerationView, n: int) -> Resampled | None:
+    inverse, docs, n_distinct = _ngrams(view, n)
+    if len(inverse) == 0:
+        return None
+
+    def on_subset(mask):
+        chosen = mask[docs]
+        total = chosen.sum()
+        return np.count_nonzero(np.bincount(inverse[chosen], minlength=n_distinct)) / total if total else np.nan
+
+    return Resampled(n_distinct / len(inverse), len(view.samples), on_subset)
+
+
+for _n in (1, 2, 3):
+    metric(f"distinct_{_n}", f"distinct {_n}-grams / all {_n}-grams within M_t's generated documents", True)(
+        lambda view, n=_n: _distinct(view, n))
+
+
+@metric("repetition", "share of a generated document's bigrams that repeat an earlier one of the same "
+                      "document, averaged over documents", False)
+def repetition(view: GenerationView) -> Resampled | None:
+    inverse, docs, n_distinct = _ngrams(view, 2)
+    if len(inverse) == 0:
+        return None
+    n_docs = len(view.samples)
+    per_doc_total = np.bincount(docs, minlength=n_docs)
+    pairs = np.unique(docs * n_distinct + inverse)  # distinct (document, bigram) pairs
+    per_doc_distinct = np.bincount(pairs // n_distinct, minlength=n_docs)
+    has = per_doc_total > 0
+    rates = np.where(has, 1 - per_doc_distinct / np.maximum(per_doc_total, 1), 0.0)
+    return weighted_mean(rates, has.astype(float))
+
+
+@metric("length_mean", "mean tokens per generated document", None)
+def length_mean(view: GenerationView) -> Resampled | None:
+    return weighted_mean(view.samples.lengths) if len(view.samples) else None
+
+
+@metric("length_std", "standard deviation of tokens per generated document", None)
+def length_std(view: GenerationView) -> Resampled | None:
+    lengths = view.samples.lengths.astype(np.float64)
+    if len(lengths) < 2:
+        return None
+    return Resampled(float(lengths.std()), len(lengths), lambda mask: float(lengths[mask].std()))
+
+
+def zipf_slope_of(counts: np.ndarray) -> float:
+    """Least-squares slope of log frequency on log rank over the types seen at least twice (singletons
+    form a flat floor that says more about the sample size than about the law), ranks 1..1000."""
+    ranked = np.sort(counts[counts >= 2])[::-1][:ZIPF_MAX_RANK]
+    if len(ranked) < 3:
+        return np.nan
+    return float(np.polyfit(np.log(np.arange(1, len(ranked) + 1)), np.log(ranked), 1)[0])
+
+
+@metric("zipf_slope", "slope of log frequency vs log rank of generated tokens (about -1 for natural text)", None)
+def zipf_slope(view: GenerationView) -> Resampled | None:
+    s = view.samples
+    if s.n_tokens == 0:
+        return None
+    doc = document_of_token(s)
+    tokens = s.tokens.astype(np.int64)
+
+    def on_subset(mask):
+        return zipf_slope_of(np.bincount(tokens[mask[doc]], minlength=s.vocab_size))
+
+    return Resampled(zipf_slope_of(np.bincount(tokens, minlength=s.vocab_size)), len(s), on_subset)
+
+
+@metric("self_bleu", f"mean BLEU-4 of each of {SUBSET_DOCS} generated documents against the others "
+                     "(high = documents alike)", False)
+def self_bleu(view: GenerationView) -> Resampled | None:
+    s = view.samples
+    docs = [s.doc(i) for i in range(min(SUBSET_DOCS, len(s)))]
+    if len(docs) < 4:
+        return None
+    value = float(self_bleu_scores(docs).mean())
+    return Resampled(value, len(docs), lambda mask: float(self_bleu_scores([d for d, m in zip(docs, mask) if m]).mean()))
+
+
+@metric("embedding_diversity", f"mean pairwise cosine distance of sentence embeddings of {SUBSET_DOCS} "
+                               "generated texts (all-MiniLM-L6-v2; extra [embed]; only when listed)", True,
+        default=False)
+def embedding_diversity(view: GenerationView) -> Resampled | None:
+    from .embeddings import embed
+
+    s = view.samples
+    if s.text is None or len(s) < 4:
+        return None
+    vectors = embed(list(s.text[:SUBSET_DOCS]))  # (K, d), unit length
+    similarity = vectors @ vectors.T  # (K, K)
+
+    def on_subset(mask):
+        sub = similarity[np.ix_(mask, mask)]
+        k = len(sub)
+        return float(1 - (sub.sum() - np.trace(sub)) / (k * (k - 1)))
+
+    return Resampled(on_subset(np.ones(len(vectors), bool)), len(vectors), on_subset)

@@ -1,0 +1,68 @@
+"""What the model keeps of the real data: tail mass, support loss and real-set coverage."""
+from __future__ import annotations
+
+import numpy as np
+
+from .metrics import GenerationView, metric
+from .ngram_keys import doc_ngrams
+from .resampling import Resampled, weighted_mean
+
+TAIL_SHARE = 0.10  # the tail: the rarest real types that together make up 10% of real occurrences
+
+
+def rare_keys(keys: np.ndarray, share: float = TAIL_SHARE) -> tuple[np.ndarray, float]:
+    """The rarest distinct keys whose occurrences add up to at most `share` of all, and their exact share."""
+    distinct, counts = np.unique(keys, return_counts=True)
+    order = np.argsort(counts, kind="stable")
+    cumulative = np.cumsum(counts[order])
+    take = int(np.searchsorted(cumulative, share * len(keys), side="right"))
+    return np.sort(distinct[order[:take]]), float(cumulative[take - 1] / len(keys)) if take else 0.0
+
+
+def _tail_mass(view: GenerationView, n: int) -> Resampled | None:
+    key = ("rare_real_ngrams", n)
+    if key not in view.cache:  # R does not change during a run
+        view.cache[key] = rare_keys(doc_ngrams(view.real, n)[0])[0]
+    rare = view.cache[key]
+    keys, docs = doc_ngrams(view.samples, n)
+    if len(keys) == 0:
+        return None
+    position = np.minimum(np.searchsorted(rare, keys), max(len(rare) - 1, 0))
+    in_tail = (rare[position] == keys) if len(rare) else np.zeros(len(keys), bool)
+    n_docs = len(view.samples)
+    per_doc = np.bincount(docs, weights=in_tail, minlength=n_docs)
+    total = np.bincount(docs, minlength=n_docs)
+    return weighted_mean(np.where(total > 0, per_doc / np.maximum(total, 1), 0.0), total)
+
+
+for _n in (1, 2):
+    metric(f"tail_mass_{_n}", f"share of generated {_n}-grams that belong to the real tail (the rarest real "
+                              f"{_n}-gram types, {TAIL_SHARE:.0%} of real occurrences)", True)(
+        lambda view, n=_n: _tail_mass(view, n))
+
+
+@metric("support_loss", "share of the real training set's distinct bigrams that M_t's samples no longer contain", False)
+def support_loss(view: GenerationView) -> Resampled | None:
+    if "real_bigrams" not in view.cache:
+        view.cache["real_bigrams"] = np.unique(doc_ngrams(view.real, 2)[0])
+    real = view.cache["real_bigrams"]
+    keys, docs = doc_ngrams(view.samples, 2)
+    if len(real) == 0:
+        return None
+    position = np.minimum(np.searchsorted(real, keys), len(real) - 1)
+    hit = real[position] == keys
+    index, hit_docs = position[hit], docs[hit]
+
+    def on_subset(mask):
+        return 1 - np.count_nonzero(np.bincount(index[mask[hit_docs]], minlength=len(real))) / len(real)
+
+    return Resampled(on_subset(np.ones(len(view.samples), bool)), len(view.samples), on_subset)
+
+
+@metric("real_coverage", "share of held-out real documents whose mean log-prob per token under M_t beats "
+                         "a uniform guess (> -log V)", True)
+def real_coverage(view: GenerationView) -> Resampled | None:
+    doc, logp = view.heldout_scores
+    n_docs = len(view.held_out)
+    per_doc = np.bincount(doc, weights=logp, minlength=n_docs) / np.maximum(np.bincount(doc, minlength=n_docs), 1)
+    return weighted_mean((per_doc > -np.log(view.held_out.vocab_size)).astype(float))

@@ -1,0 +1,165 @@
+"""Several seeds of one config: run them (in parallel processes by default) and aggregate per generation.
+
+Layout: ROOT/seeds.json (the seeds and the config), ROOT/seed-K/ (an ordinary run directory each, so
+every seed resumes on its own) and ROOT/aggregate.jsonl (per generation and metric: mean over the seeds
+and a Student-t 95% confidence interval, NAME_lo / NAME_hi, and NAME_n seeds).
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config, to_yaml, validate
+from .errors import LmcollapseError
+from .resampling import CI_LEVEL
+from .stats import t_quantile
+
+MARKER = "seeds.json"
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-9', '1,4,7' or '0-4,10' -> sorted distinct seeds."""
+    seeds: set[int] = set()
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if hi < lo:
+                    raise ValueError
+                seeds.update(range(lo, hi + 1))
+            elif part:
+                seeds.add(int(part))
+    except ValueError:
+        raise LmcollapseError(f"--seeds {text!r}: write seeds like 0-9, 1,4,7 or 0-4,10 (non-negative integers)") from None
+    if not seeds or min(seeds) < 0:
+        raise LmcollapseError(f"--seeds {text!r}: give at least one non-negative seed")
+    return sorted(seeds)
+
+
+def is_multiseed(path: str | Path) -> bool:
+    return (Path(path) / MARKER).is_file()
+
+
+def seed_dirs(root: str | Path) -> list[Path]:
+    info = json.loads((Path(root) / MARKER).read_text())
+    return [Path(root) / f"seed-{s}" for s in info["seeds"]]
+
+
+def _run_one(config_data: dict, out_dir: str, threads: int | None = None) -> str:
+    from .runner import execute
+
+    if threads is not None and config_data["model"]["name"] in ("gpt", "hf"):
+        import torch
+
+        torch.set_num_threads(threads)  # workers share the cores instead of each taking all of them
+    execute(validate(config_data), out_dir, progress=False)
+    return out_dir
+
+
+def run_seeds(config: Config, seeds: list[int], root: str | Path, workers: int | None = None,
+              progress: bool = True) -> Path:
+    """Run (or resume) every seed under root, then write aggregate.jsonl. workers=1: one after another."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / MARKER
+    if marker.is_file():
+        previous = json.loads(marker.read_text())
+        seeds = sorted(set(previous["seeds"]) | set(seeds))
+    marker.write_text(json.dumps({"seeds": seeds, "config": config.model_dump()}, indent=1))
+    (root / "config.yaml").write_text(to_yaml(config))
+    configs = {s: config.model_copy(update={"seed": s}).model_dump() for s in seeds}
+    workers = workers or min(len(seeds), multiprocessing.cpu_count())
+    total = len(seeds) * config.generations
+    if workers == 1:
+        for s in seeds:
+            _run_one(configs[s], str(root / f"seed-{s}"))
+            if progress:
+                print(f"[lmcollapse] seed {s} done ({_done_generations(root, seeds)}/{total} seed-generations)",
+                      file=sys.stderr, flush=True)
+    else:
+        # spawn: a fresh interpreter per worker, safe with torch and threads in the parent
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            threads = max(1, multiprocessing.cpu_count() // workers)
+            futures = [pool.submit(_run_one, configs[s], str(root / f"seed-{s}"), threads) for s in seeds]
+            _watch(root, seeds, total, futures, progress)
+            for f in futures:
+                f.result()  # re-raise the first failure (one line, from the worker)
+    aggregate(root)
+    return root
+
+
+def _done_generations(root: Path, seeds: list[int]) -> int:
+    done = 0
+    for s in seeds:
+        path = root / f"seed-{s}" / "metrics.jsonl"
+        if path.is_file():
+            done += sum(1 for line in path.read_text().splitlines() if line.strip())
+    return done
+
+
+def _watch(root: Path, seeds: list[int], total: int, futures, progress: bool) -> None:
+    """A progress bar fed by the seeds' metrics files (the workers themselves stay quiet)."""
+    bar = None
+    if progress and sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("[bold]seeds x generations"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       transient=True)
+        task = bar.add_task("", total=total)
+        bar.start()
+    reported = -1
+    try:
+        while not all(f.done() for f in futures):
+            done = _done_generations(root, seeds)
+            if bar is not None:
+                bar.update(task, completed=done)
+            elif progress and done != reported and done % max(total // 10, 1) == 0:
+                print(f"[lmcollapse] {done}/{total} seed-generations done", file=sys.stderr, flush=True)
+                reported = done
+            time.sleep(0.5)
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def seed_rows(root: str | Path) -> list[list[dict]]:
+    out = []
+    for d in seed_dirs(root):
+        path = d / "metrics.jsonl"
+        out.append([json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.is_file() else [])
+    return out
+
+
+def aggregate_rows(per_seed: list[list[dict]], level: float = CI_LEVEL) -> list[dict]:
+    """Per generation: mean over seeds and Student-t interval of each metric (NAME, NAME_lo, NAME_hi, NAME_n)."""
+    generations = max((len(rows) for rows in per_seed), default=0)
+    names = sorted({k for rows in per_seed for r in rows for k in r
+                    if k != "generation" and not k.endswith(("_lo", "_hi"))})
+    out = []
+    for t in range(generations):
+        row: dict = {"generation": t}
+        for name in names:
+            values = np.array([rows[t][name] for rows in per_seed
+                               if len(rows) > t and rows[t].get(name) is not None], dtype=np.float64)
+            if len(values) == 0:
+                continue
+            row[name] = float(values.mean())
+            row[f"{name}_n"] = len(values)
+            if len(values) >= 2:
+                half = t_quantile(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+                row[f"{name}_lo"], row[f"{name}_hi"] = row[name] - half, row[name] + half
+        out.append(row)
+    return out
+
+
+def aggregate(root: str | Path) -> list[dict]:
+    rows = aggregate_rows(seed_rows(root))
+    (Path(root) / "aggregate.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows

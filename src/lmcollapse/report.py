@@ -1,0 +1,230 @@
+"""`lmcollapse report`: one self-contained HTML page (plots embedded as PNG data) comparing runs.
+
+Per metric: the curve over generations of every run, with its 95% band (across seeds for a --seeds
+directory, half-sampling for a single run), the theory's expected real share where it applies, and a
+marker at the early-warning generation. Then the corpus composition per generation, sample texts from
+the first, a middle and the last generation, and each run's config. Every plot is also written as a PNG
+into REPORT_files/ beside the HTML file.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import LmcollapseError
+
+SAMPLES_SHOWN = 3
+
+
+@dataclass
+class RunData:
+    label: str
+    config: object
+    rows: list[dict]  # per generation: value and, where known, NAME_lo / NAME_hi
+    departures: list
+    composition: list[dict]  # per generation: origin@generation -> documents in D_t
+    samples: dict[int, list[str]] = field(default_factory=dict)
+    seeds: int = 1
+
+
+def load_run_data(path: str | Path) -> RunData:
+    from .api import load_run
+    from .early_warning import warnings_for_run, warnings_for_seeds
+    from .multiseed import aggregate_rows, is_multiseed, seed_dirs, seed_rows
+
+    path = Path(path)
+    if not path.is_dir():
+        raise LmcollapseError(f"{path} is not a directory; give run directories (or --seeds directories)")
+    if is_multiseed(path):
+        per_seed = seed_rows(path)
+        first = load_run(seed_dirs(path)[0])
+        rows, departures, seeds = aggregate_rows(per_seed), warnings_for_seeds(per_seed), len(per_seed)
+    else:
+        first = load_run(path)
+        rows, seeds = first.metrics, 1
+        departures = warnings_for_run(rows)
+    if not rows:
+        raise LmcollapseError(f"{path} has no committed generation yet; run it first")
+    data = RunData(path.name, first.config, rows, departures, _composition(first), seeds=seeds)
+    done = first.generations_done
+    tokenizer = first.tokenizer()
+    for t in sorted({0, done // 2, done - 1}):
+        docs = first.samples(t)
+        texts = list(docs.text[:SAMPLES_SHOWN]) if docs.text is not None else [
+            " ".join(map(str, docs.doc(i)[:60])) if tokenizer is None else tokenizer.decode(docs.doc(i))
+            for i in range(min(SAMPLES_SHOWN, len(docs)))]
+        data.samples[t] = texts
+    return data
+
+
+def _composition(run) -> list[dict]:
+    out = []
+    for t in range(run.generations_done):
+        manifest = run.path / f"gen-{t:04d}" / "manifest.json"
+        out.append(json.loads(manifest.read_text())["composition"] if manifest.is_file() else {})
+    return out
+
+
+def _figure_png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def metric_plot(name: str, runs: list[RunData]):
+    import matplotlib.pyplot as plt
+
+    from .theory.compare import expected_real_share
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for i, run in enumerate(runs):
+        color = f"C{i % 10}"
+        t = np.array([r["generation"] for r in run.rows if r.get(name) is not None])
+        if len(t) == 0:
+            continue
+        by_gen = {r["generation"]: r for r in run.rows}
+        y = np.array([by_gen[g][name] for g in t])
+        ax.plot(t, y, "o-", ms=3, color=color, label=run.label)
+        if all(by_gen[g].get(f"{name}_lo") is not None for g in t):
+            lo = np.array([by_gen[g][f"{name}_lo"] for g in t])
+            hi = np.array([by_gen[g][f"{name}_hi"] for g in t])
+            ax.fill_between(t, lo, hi, color=color, alpha=0.2, linewidth=0)
+        flag = next((d for d in run.departures if d.metric == name), None)
+        if flag is not None:
+            ax.axvline(flag.generation, color=color, linestyle=":", linewidth=1)
+        if name == "real_fraction":
+            ax.plot(t, expected_real_share(run.config, int(t.max()) + 1)[t], "--", color="black", linewidth=1,
+                    label="theory (expected)" if i == 0 else None)
+    ax.set_xlabel("generation")
+    ax.set_title(name, fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    png = _figure_png(fig)
+    plt.close(fig)
+    return png
+
+
+def composition_plot(run: RunData):
+    import matplotlib.pyplot as plt
+
+    sources = sorted({k for c in run.composition for k in c}, key=_source_order)
+    t = np.arange(len(run.composition))
+    shares = np.array([[c.get(s, 0) / max(sum(c.values()), 1) for c in run.composition] for s in sources])
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    colors = ["#4c72b0"] + [plt.cm.Oranges(0.3 + 0.6 * i / max(len(sources) - 1, 1)) for i in range(len(sources) - 1)]
+    # step="mid": each generation's composition is a block, not a ramp between generations
+    ax.stackplot(t, shares, labels=[_source_label(s) for s in sources], colors=colors[:len(sources)], step="mid")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("generation")
+    ax.set_ylabel("share of D_t")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{run.label}: training-set composition", fontsize=10)
+    if len(sources) <= 12:
+        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.tight_layout()
+    png = _figure_png(fig)
+    plt.close(fig)
+    return png
+
+
+def _source_order(key: str):
+    origin, _, gen = key.partition("@")
+    return (origin != "real", int(gen) if gen.isdigit() else 0, key)
+
+
+def _source_label(key: str) -> str:
+    origin, _, gen = key.partition("@")
+    return "real" if origin == "real" and gen in ("", "0") else (
+        f"real (new at {gen})" if origin == "real" else f"synthetic from model {int(gen) - 1}")
+
+
+def build_report(paths: list[str | Path], out: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .metrics import HIGHER_IS_BETTER, METRICS
+
+    if not paths:
+        raise LmcollapseError("give at least one run directory")
+    runs = [load_run_data(p) for p in paths]
+    out = Path(out)
+    png_dir = out.with_name(out.stem + "_files")
+    png_dir.mkdir(parents=True, exist_ok=True)
+    names = [n for n in METRICS.names() if any(r.get(n) is not None for run in runs for r in run.rows)]
+    sections = []
+    for name in names:
+        png = metric_plot(name, runs)
+        (png_dir / f"{name}.png").write_bytes(png)
+        direction = {True: "higher is better", False: "lower is better", None: "no better direction"}[
+            HIGHER_IS_BETTER[name]]
+        flags = "; ".join(f"{run.label}: generation {d.generation} ({d.direction})"
+                          for run in runs for d in run.departures if d.metric == name)
+        sections.append(f'<section class="metric"><h3>{html.escape(name)}</h3>'
+                        f'<p>{html.escape(METRICS.describe()[name])} <em>({direction})</em>'
+                        f'{"<br>early warning: " + html.escape(flags) if flags else ""}</p>'
+                        f'{_img(png, name)}</section>')
+    composition = []
+    for i, run in enumerate(runs):
+        png = composition_plot(run)
+        (png_dir / f"composition-{i}.png").write_bytes(png)
+        composition.append(_img(png, f"composition of {run.label}"))
+    page = _page(runs, sections, composition)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img class="plot" alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _page(runs: list[RunData], sections: list[str], composition: list[str]) -> str:
+    from .config import to_yaml
+    from .early_warning import ALPHA
+
+    summary = "".join(
+        f"<tr><td>{html.escape(r.label)}</td><td>{r.config.corpus.name}</td><td>{r.config.model.name}</td>"
+        f"<td>{r.config.paradigm.name}</td><td>{len(r.rows)}</td><td>{r.seeds}</td></tr>" for r in runs)
+    warnings = "".join(
+        f"<tr><td>{html.escape(r.label)}</td><td>{html.escape(d.metric)}</td><td>{d.generation}</td>"
+        f"<td>{d.direction}</td><td>{d.p_value:.2g}</td><td>{html.escape(d.test)}</td></tr>"
+        for r in runs for d in sorted(r.departures, key=lambda d: (d.generation, d.metric)))
+    samples = "".join(
+        f"<h3>{html.escape(r.label)}</h3>" + "".join(
+            f"<h4>generated by model {t}</h4><ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in texts) + "</ul>"
+            for t, texts in r.samples.items()) for r in runs)
+    configs = "".join(f"<h3>{html.escape(r.label)}</h3><pre>{html.escape(to_yaml(r.config))}</pre>" for r in runs)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>lmcollapse report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; font-size: 90%; }}
+.metric {{ display: inline-block; width: 48%; vertical-align: top; margin: 0 1% 1em 0; }}
+img.plot {{ width: 100%; }} pre {{ background: #f6f6f6; padding: 8px; font-size: 80%; overflow-x: auto; }}
+</style></head><body>
+<h1>lmcollapse report</h1>
+<table><tr><th>run</th><th>corpus</th><th>model</th><th>paradigm</th><th>generations</th><th>seeds</th></tr>
+{summary}</table>
+<p>Bands: 95% confidence intervals (across seeds for --seeds runs, Student t; half-sampling of documents
+for single runs). Dotted vertical lines: early warning.</p>
+<h2>Early warning</h2>
+<p>First generation at which a metric departs from generation 0: paired t-test across seeds, or a z-test
+on half-sampling standard errors for single runs; Bonferroni over generations, so the chance of a false
+flag for a metric whose law never changes is at most {ALPHA:.0%}.</p>
+<table><tr><th>run</th><th>metric</th><th>generation</th><th>direction</th><th>p</th><th>test</th></tr>
+{warnings or '<tr><td colspan="6">no departures</td></tr>'}</table>
+<h2>Metrics</h2>
+{''.join(sections)}
+<h2>Corpus composition</h2>
+{''.join(composition)}
+<h2>Samples</h2>
+{samples}
+<h2>Configs</h2>
+{configs}
+</body></html>
+"""
