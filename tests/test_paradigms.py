@@ -54,8 +54,9 @@ def test_accumulate_subsample_training_share_matches_in_expectation(tmp_path):
     """Over 200 seeds the training set's real share averages 1/(1+t r), within 4 standard errors of the
     exact hypergeometric spread (false alarm rate per generation ~6e-5)."""
     rate, gens, seeds = 0.5, 5, 200
-    shares = np.array([column(run({"name": "accumulate-subsample", "rate": rate}, tmp_path, generations=gens, seed=s),
-                              "real_fraction") for s in range(seeds)])
+    shares = np.array([column(run({"name": "accumulate-subsample", "rate": rate}, tmp_path, generations=gens, seed=s,
+                                  metrics=["real_fraction"], save_models=False), "real_fraction")
+                       for s in range(seeds)])
     for t in range(1, gens):
         pool = N + t * int(round(rate * N))
         expected = N / pool

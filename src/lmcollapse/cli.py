@@ -19,8 +19,7 @@ err_console = Console(stderr=True)
 
 TABLE_COLUMNS = {"generation": "gen", "real_fraction": "real", "heldout_ppl": "ppl", "kl_to_truth": "KL",
                  "tv_to_truth": "TV", "model_entropy": "entropy", "support_fraction": "support",
-                 "support_loss": "supp.loss", "tail_mass_2": "tail-2", "distinct_2": "distinct-2",
-                 "self_bleu": "self-BLEU", "real_coverage": "coverage"}
+                 "tail_mass_2": "tail-2", "distinct_2": "distinct-2", "self_bleu": "self-BLEU"}
 
 
 def metrics_table(rows: list[dict], title: str | None = None) -> Table:
@@ -38,12 +37,12 @@ def print_departures(departures) -> None:
     from .early_warning import ALPHA
 
     if not departures:
-        console.print(f"early warning: no metric departs from generation 0 (family-wise level {ALPHA:.0%} per metric)")
+        print(f"early warning: no metric departs from generation 0 (false-flag rate <= {ALPHA:.0%} per metric)")
         return
-    console.print(f"early warning (first generation departing from generation 0; {departures[0].test}, "
-                  f"Bonferroni over generations, family-wise level {ALPHA:.0%} per metric):")
+    print(f"early warning, first generation departing from generation 0 ({departures[0].test}; "
+          f"Bonferroni over generations, false-flag rate <= {ALPHA:.0%} per metric):")
     for d in sorted(departures, key=lambda d: (d.generation, d.metric)):
-        console.print(f"  {d.metric}: generation {d.generation} ({d.direction}, p = {d.p_value:.2g})")
+        print(f"  {d.metric:<20} generation {d.generation:<3} {d.direction:<4} p = {d.p_value:.2g}")
 
 
 def _cell(value) -> str:
@@ -138,8 +137,8 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory"),
         return
     console.print(metrics_table(rows, title=f"{run_dir} ({r.generations_done}/{r.config.generations} generations)"))
     c = r.config
-    console.print(f"corpus {c.corpus.name} N={c.corpus.n_train}, model {c.model.name} order {c.model.order} "
-                  f"smoothing {c.model.smoothing}, paradigm {c.paradigm.name}, seed {c.seed}")
+    print(f"corpus {c.corpus.name} N={c.corpus.n_train}, model {c.model.name} order {c.model.order} "
+          f"smoothing {c.model.smoothing}, paradigm {c.paradigm.name}, seed {c.seed}")
     if len(rows) > 1:
         print_departures(warnings_for_run(rows))
     if samples and r.generations_done:

@@ -114,15 +114,18 @@ def _watch(root: Path, seeds: list[int], total: int, futures, progress: bool) ->
                        transient=True)
         task = bar.add_task("", total=total)
         bar.start()
-    reported = -1
+    reported = -total
     try:
-        while not all(f.done() for f in futures):
+        while True:
+            finished = all(f.done() for f in futures)
             done = _done_generations(root, seeds)
             if bar is not None:
                 bar.update(task, completed=done)
-            elif progress and done != reported and done % max(total // 10, 1) == 0:
+            elif progress and (done - reported >= max(total // 10, 1) or (finished and done != reported)):
                 print(f"[lmcollapse] {done}/{total} seed-generations done", file=sys.stderr, flush=True)
                 reported = done
+            if finished:
+                break
             time.sleep(0.5)
     finally:
         if bar is not None:

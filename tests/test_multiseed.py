@@ -1,0 +1,53 @@
+"""Multi-seed runs: seed parsing, aggregation arithmetic, and the CLI running seeds in parallel."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lmcollapse
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.multiseed import aggregate_rows, parse_seeds
+
+TINY = ["--set", "generations=3", "--set", "corpus.n_train=200", "--set", "corpus.n_eval=50", "--set", "ci_rounds=10"]
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-3") == [0, 1, 2, 3]
+    assert parse_seeds("5, 1,3-4") == [1, 3, 4, 5]
+    for bad in ("", "a-b", "3-1", "-2"):
+        with pytest.raises(LmcollapseError, match="--seeds"):
+            parse_seeds(bad)
+
+
+def test_aggregate_is_the_mean_and_a_student_t_interval():
+    per_seed = [[{"generation": 0, "m": 1.0}, {"generation": 1, "m": 2.0}],
+                [{"generation": 0, "m": 3.0}, {"generation": 1, "m": None}],
+                [{"generation": 0, "m": 5.0}]]
+    rows = aggregate_rows(per_seed)
+    half = 4.302653 * 2.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert rows[0]["m"] == 3.0 and rows[0]["m_n"] == 3
+    assert rows[0]["m_lo"] == pytest.approx(3 - half, rel=1e-5) and rows[0]["m_hi"] == pytest.approx(3 + half, rel=1e-5)
+    assert rows[1] == {"generation": 1, "m": 2.0, "m_n": 1}  # one seed: no interval
+
+
+def test_cli_runs_seeds_in_parallel_and_each_equals_a_single_run(tmp_path):
+    out = tmp_path / "seeds"
+    cmd = [sys.executable, "-m", "lmcollapse.cli", "run", "--seeds", "0-1", "--workers", "2", "--out", str(out), *TINY]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "mean over 2" in result.stdout and "early warning" in result.stdout
+    assert "6/6 seed-generations done" in result.stderr
+    aggregate = [json.loads(l) for l in (out / "aggregate.jsonl").read_text().splitlines()]
+    assert len(aggregate) == 3 and aggregate[2]["heldout_ppl_n"] == 2
+    single = lmcollapse.run({"seed": 1, "generations": 3, "corpus": {"n_train": 200, "n_eval": 50}, "ci_rounds": 10},
+                            out_dir=tmp_path / "single")
+    assert lmcollapse.load_run(out / "seed-1").metrics == single.metrics
+    mean = np.mean([lmcollapse.load_run(out / f"seed-{s}").metrics[2]["heldout_ppl"] for s in (0, 1)])
+    assert aggregate[2]["heldout_ppl"] == pytest.approx(mean)
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # resumes: nothing left to do
+    assert again.returncode == 0 and (out / "aggregate.jsonl").read_text() == "".join(
+        json.dumps(r) + "\n" for r in aggregate)
+    shown = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "show", str(out)], capture_output=True, text=True)
+    assert shown.returncode == 0 and "mean over 2" in shown.stdout
