@@ -37,7 +37,7 @@ def test_cli_runs_seeds_in_parallel_and_each_equals_a_single_run(tmp_path):
     cmd = [sys.executable, "-m", "lmcollapse.cli", "run", "--seeds", "0-1", "--workers", "2", "--out", str(out), *TINY]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "mean over 2" in result.stdout and "early warning" in result.stdout
+    assert "mean over 2 seeds" in result.stdout and "early warning" in result.stdout
     assert "6/6 seed-generations done" in result.stderr
     aggregate = [json.loads(l) for l in (out / "aggregate.jsonl").read_text().splitlines()]
     assert len(aggregate) == 3 and aggregate[2]["heldout_ppl_n"] == 2
@@ -50,4 +50,4 @@ def test_cli_runs_seeds_in_parallel_and_each_equals_a_single_run(tmp_path):
     assert again.returncode == 0 and (out / "aggregate.jsonl").read_text() == "".join(
         json.dumps(r) + "\n" for r in aggregate)
     shown = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "show", str(out)], capture_output=True, text=True)
-    assert shown.returncode == 0 and "mean over 2" in shown.stdout
+    assert shown.returncode == 0 and "mean over 2 seeds" in shown.stdout

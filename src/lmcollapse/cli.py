@@ -104,7 +104,7 @@ def _run_seeds(config, set_, out, quiet, seeds_text, workers):
     out = out or Path(f"{default_out_dir(resolved.model_copy(update={'seed': 0}))}-seeds")
     root = run_seeds(resolved, seeds, out, workers=workers, progress=not quiet)
     per_seed = seed_rows(root)
-    console.print(metrics_table(aggregate_rows(per_seed), title=f"{root}: mean over {len(per_seed)} seeds"))
+    console.print(metrics_table(aggregate_rows(per_seed), title=f"mean over {len(per_seed)} seeds"))
     print_departures(warnings_for_seeds(per_seed))
     print(f"results: {root}/aggregate.jsonl (95% intervals as NAME_lo/NAME_hi; lmcollapse report {root})")
 
@@ -126,7 +126,8 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory"),
             for row in rows:
                 print(json.dumps(row))
             return
-        console.print(metrics_table(rows, title=f"{run_dir}: mean over {len(per_seed)} seeds"))
+        print(run_dir)
+        console.print(metrics_table(rows, title=f"mean over {len(per_seed)} seeds"))
         print_departures(warnings_for_seeds(per_seed))
         return
     r = load_run(run_dir)
@@ -174,7 +175,7 @@ def validate(config: Path = typer.Argument(..., help="a YAML/TOML config"),
 @app.command("ls")
 def list_components(kind: Optional[str] = typer.Argument(None, help="corpora, models, tokenizers, paradigms, filters, metrics")):
     """List the registered components with a one-line description each."""
-    from .filters import FILTERS
+    from .gates import FILTERS
     from .metrics import HIGHER_IS_BETTER, METRICS
     from .models import MODELS
     from .paradigms import PARADIGMS

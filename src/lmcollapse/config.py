@@ -87,14 +87,17 @@ class Config(_Strict):
     model: ModelConfig = ModelConfig()
     sampler: SamplerConfig = SamplerConfig()
     paradigm: ParadigmConfig = ParadigmConfig()
-    filters: list[str] = Field(default_factory=list)
+    filters: list[str | dict[str, Any]] = Field(default_factory=list, description="quality gates in order: a name "
+                                                "or {name: GATE, parameter: value}")
+    oversample_max: float = Field(10.0, ge=1, description="with gates: sample at most this many times the "
+                                                          "contribution to fill it with accepted documents")
     metrics: list[str] | None = Field(None, description="None = every metric that applies (opt-in ones excluded)")
     ci_rounds: int = Field(100, ge=0, description="half-samples per confidence interval (0 = no intervals)")
     save_models: bool = True
 
     @model_validator(mode="after")
     def _known_components(self):
-        from .filters import FILTERS
+        from .gates import check_entry
         from .metrics import METRICS
         from .models import MODELS
         from .paradigms import PARADIGMS
@@ -106,10 +109,13 @@ class Config(_Strict):
                                     ("paradigm.name", PARADIGMS, self.paradigm.name)]:
             if name not in registry:
                 raise ValueError(f"{key}: unknown {registry.kind} {name!r}; choose one of: {', '.join(registry.names())}")
-        for key, registry, names in [("filters", FILTERS, self.filters), ("metrics", METRICS, self.metrics or [])]:
-            for name in names:
-                if name not in registry:
-                    raise ValueError(f"{key}: unknown {registry.kind} {name!r}; choose from: {', '.join(registry.names())}")
+        for name in self.metrics or []:
+            if name not in METRICS:
+                raise ValueError(f"metrics: unknown metric {name!r}; choose from: {', '.join(METRICS.names())}")
+        for index, entry in enumerate(self.filters):
+            problem = check_entry(index, entry)
+            if problem:
+                raise ValueError(problem)
         return self
 
 

@@ -52,6 +52,7 @@ class GenerationView:
     doc_length: int | None = None
     cache: dict = field(default_factory=dict)  # per-run values that do not change (real n-gram ids)
     local: dict = field(default_factory=dict)  # per-generation values shared by several metrics
+    acceptance: float | None = None  # share of drawn documents that passed the gates (runner with gates)
 
     @cached_property
     def heldout_scores(self) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +90,8 @@ def pool_real_fraction(view: GenerationView) -> float:
 
 @metric("acceptance_rate", "share of generated documents that passed the quality gates", None)
 def acceptance_rate(view: GenerationView) -> float | None:
+    if view.acceptance is not None:
+        return view.acceptance
     return len(view.kept) / len(view.samples) if len(view.samples) else None
 
 

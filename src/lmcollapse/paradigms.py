@@ -82,9 +82,12 @@ class AccumulateSubsample(_AddsRateN):
     def _new_real(self, fresh, generation, n_real) -> list[Corpus]:
         return []
 
+    pool_weights = None  # set by the `reweight` gate: pool -> sampling probabilities
+
     def next_state(self, state, kept, real, rng, fresh, generation) -> DataState:
         pool = Corpus.concat([state.pool, kept, *self._new_real(fresh, generation, len(real))])
-        chosen = np.sort(rng.choice(len(pool), size=len(real), replace=False))
+        p = None if self.pool_weights is None else self.pool_weights(pool)
+        chosen = np.sort(rng.choice(len(pool), size=len(real), replace=False, p=p))
         return DataState(pool.take(chosen), pool)
 
 

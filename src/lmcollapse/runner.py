@@ -18,7 +18,8 @@ from .config import Config, to_yaml, validate
 from .corpus import REAL, Corpus, synthetic_first_id
 from .corpus_io import read_corpus, write_corpus
 from .errors import LmcollapseError
-from .filters import apply_filters
+from .gated_sampling import draw_gated
+from .gates import GateContext, build_gates
 from .metrics import GenerationView, default_metrics, measure
 from .models import MODELS
 from .paradigms import PARADIGMS, DataState, initial_state
@@ -44,6 +45,7 @@ class Setup:
     source: object
     paradigm: object
     sampler: Sampler
+    gates: list
 
     @property
     def truth(self):
@@ -109,9 +111,35 @@ def load_setup(config: Config, rd: RunDir) -> Setup:
         held_out=read_corpus(rd.path / "docs" / "real-heldout.parquet"),
         tokenizer=load_tokenizer(tokenizer_path) if tokenizer_path.is_file() else None,
         source=SOURCES.get(config.corpus.name)(config),
-        paradigm=PARADIGMS.get(config.paradigm.name)(config),
+        paradigm=_paradigm_with_weights(config, gates := build_gates(config.filters)),
         sampler=Sampler(**config.sampler.model_dump()),
+        gates=gates,
     )
+
+
+def _paradigm_with_weights(config: Config, gates: list):
+    paradigm = PARADIGMS.get(config.paradigm.name)(config)
+    for gate in gates:
+        if hasattr(gate, "weights"):
+            if not hasattr(paradigm, "pool_weights"):
+                raise LmcollapseError(f"filter reweight changes how a paradigm subsamples its pool; use "
+                                      f"accumulate-subsample or fresh, not {config.paradigm.name}")
+            paradigm.pool_weights = gate.weights
+    return paradigm
+
+
+def reference_model(setup: Setup, rd: RunDir, t: int, current, cache: dict):
+    """The generation-0 model (trained on real data only): the current one at t = 0, else the saved one,
+    else refitted exactly (same data, same stage seed)."""
+    if "reference_model" not in cache:
+        if t == 0:
+            cache["reference_model"] = current
+        elif (rd.gen(0) / "model").is_dir():
+            cache["reference_model"] = MODELS.get(setup.config.model.name).load(rd.gen(0) / "model")
+        else:
+            cache["reference_model"] = build_model(setup.config).fit(
+                setup.real, seed=seeding.derived_seed(setup.config.seed, 0, "fit"))
+    return cache["reference_model"]
 
 
 def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
@@ -172,15 +200,24 @@ def run_generation(setup: Setup, rd: RunDir, t: int, state: DataState, cache: di
 
     model = timed("fit", lambda: build_model(cfg).fit(state.train, seed=seeding.derived_seed(root, t, "fit")))
     n_new = setup.paradigm.n_synthetic(len(setup.real))
-    samples = timed("sample", lambda: model.sample(
-        n_new, sampler=setup.sampler, seed=seeding.derived_seed(root, t, "sample"), generation=t + 1,
-        first_id=synthetic_first_id(t + 1), producer=f"{cfg.model.name}@gen-{t}"))
-    if setup.tokenizer is not None:
-        samples = samples.with_text([setup.tokenizer.decode(samples.doc(i)) for i in range(len(samples))])
-    keep = timed("filter", lambda: apply_filters(cfg.filters, samples, seeding.rng(root, t, "filter")))
+    gate_ctx = GateContext(t, model, state.train, setup.real, setup.held_out, setup.truth,
+                           reference=lambda: reference_model(setup, rd, t, model, cache), cache=cache)
+
+    def decode(batch):
+        if setup.tokenizer is None:
+            return batch
+        return batch.with_text([setup.tokenizer.decode(batch.doc(i)) for i in range(len(batch))])
+
+    gated = timed("sample", lambda: draw_gated(
+        n_new, model, setup.gates, gate_ctx, root=root, t=t, sampler=setup.sampler,
+        producer=f"{cfg.model.name}@gen-{t}", oversample_max=cfg.oversample_max, decode=decode))
+    samples, keep = gated.candidates, gated.keep
     kept = samples.take(np.flatnonzero(keep))
-    view = GenerationView(t, model, state.train, state.pool, samples, kept, setup.real, setup.held_out,
-                          truth=setup.truth, doc_length=cfg.corpus.doc_length, cache=cache)
+    # Metrics look at the model's first n_new documents (round 0): the same amount with or without gates.
+    first = samples.take(np.arange(min(n_new, len(samples))))
+    view = GenerationView(t, model, state.train, state.pool, first, kept, setup.real, setup.held_out,
+                          truth=setup.truth, doc_length=cfg.corpus.doc_length, cache=cache,
+                          acceptance=gated.acceptance_rate if setup.gates else None)
     row = timed("metrics", lambda: measure(view, cfg.metrics or default_metrics(),
                                            rng=seeding.rng(root, t, "metrics"), rounds=cfg.ci_rounds))
     next_state = timed("paradigm", lambda: setup.paradigm.next_state(
@@ -190,7 +227,10 @@ def run_generation(setup: Setup, rd: RunDir, t: int, state: DataState, cache: di
         np.save(scratch / "train_ids.npy", state.train.doc_id)
         if state.pool is not state.train:
             np.save(scratch / "pool_ids.npy", state.pool.doc_id)
-        write_corpus(samples, scratch / "samples.parquet", extra={"kept": keep})
+        extra = {"kept": keep, **{f"score_{name}": v for name, v in gated.scores.items()}}
+        if setup.gates:
+            extra["rejected_by"] = gated.rejected_by.astype(str)
+        write_corpus(samples, scratch / "samples.parquet", extra=extra)
         fresh = next_state.pool.take(np.flatnonzero((next_state.pool.origin == REAL) &
                                                     (next_state.pool.generation == t + 1)))
         if len(fresh):
@@ -199,6 +239,7 @@ def run_generation(setup: Setup, rd: RunDir, t: int, state: DataState, cache: di
             model.save(scratch / "model")
         (scratch / "metrics.json").write_text(json.dumps(row) + "\n")
         manifest = {"generation": t, "n_train": len(state.train), "n_sampled": len(samples), "n_kept": len(kept),
+                    "gates": gated.counts, "sampling_rounds": gated.rounds,
                     "composition": state.train.composition(), "seconds": timings}
         (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return row, next_state

@@ -1,0 +1,44 @@
+"""`perplexity`: keep generated documents that read like real ones to a reference model.
+
+The reference is the generation-0 model (trained on real data only). Its per-token NLL on held-out real
+documents fixes a band, [quantile `low`, quantile `high`] (5% and 95% by default); a candidate is kept
+when its own per-token NLL under the reference falls inside. Too low: degenerate, repetitive text the
+reference finds trivially predictable. Too high: noise. Score: the candidate's per-token NLL.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..corpus import Corpus
+from . import GATES, GateContext
+
+
+def per_token_nll(model, corpus: Corpus) -> np.ndarray:
+    doc, logp = model.token_log_probs(corpus)
+    counts = np.bincount(doc, minlength=len(corpus))
+    return -np.bincount(doc, weights=logp, minlength=len(corpus)) / np.maximum(counts, 1)
+
+
+@GATES.register("perplexity", "keep documents whose per-token NLL under the generation-0 model lies in the band "
+                              "of held-out real documents (quantiles low..high)")
+class PerplexityBand:
+    name = "perplexity"
+
+    def __init__(self, low: float = 0.05, high: float = 0.95):
+        if not 0 <= low < high <= 1:
+            raise ValueError("need 0 <= low < high <= 1")
+        self.low, self.high = low, high
+
+    def band(self, ctx: GateContext) -> tuple[float, float]:
+        key = ("perplexity-band", self.low, self.high)
+        if key not in ctx.cache:  # fixed for the whole run: the reference and E never change
+            real = per_token_nll(ctx.reference(), ctx.held_out)
+            # "nearest": no interpolation, so an infinite NLL (a token the reference never saw) stays usable
+            ctx.cache[key] = (float(np.quantile(real, self.low, method="nearest")),
+                              float(np.quantile(real, self.high, method="nearest")))
+        return ctx.cache[key]
+
+    def keep(self, corpus: Corpus, ctx: GateContext, rng) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.band(ctx)
+        nll = per_token_nll(ctx.reference(), corpus)
+        return (nll >= lo) & (nll <= hi), nll

@@ -1,0 +1,44 @@
+"""`verifier`: keep documents the true source finds likely enough (known-truth corpora only).
+
+With error_rate = 0 this is an oracle: a candidate passes when its per-token log-probability under the
+truth is at least the `quantile` (10% by default) of the real training documents' values. With
+error_rate = e > 0 every decision is flipped with probability e, independently: the imperfect verifier of
+Feng et al. ("Beyond Model Collapse", 2024), which passes bad documents and rejects good ones alike.
+Score: the candidate's per-token log-probability under the truth.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..contexts import truth_log_probs
+from ..corpus import Corpus
+from ..errors import LmcollapseError
+from . import GATES, GateContext
+
+
+def per_token(truth, corpus: Corpus) -> np.ndarray:
+    symbols = corpus.lengths + (1 if corpus.eos_id is not None else 0)
+    return truth_log_probs(truth, corpus) / np.maximum(symbols, 1)
+
+
+@GATES.register("verifier", "keep documents whose per-token log-prob under the known truth reaches the real "
+                            "documents' `quantile`; error_rate flips decisions (noisy verifier)")
+class Verifier:
+    name = "verifier"
+
+    def __init__(self, quantile: float = 0.1, error_rate: float = 0.0):
+        if not 0 <= quantile < 1 or not 0 <= error_rate <= 0.5:
+            raise ValueError("need 0 <= quantile < 1 and 0 <= error_rate <= 0.5")
+        self.quantile, self.error_rate = quantile, error_rate
+
+    def keep(self, corpus: Corpus, ctx: GateContext, rng) -> tuple[np.ndarray, np.ndarray]:
+        if ctx.truth is None:
+            raise LmcollapseError("filter verifier needs a known-truth corpus (categorical or markov); a text "
+                                  "corpus has no true source to verify against")
+        key = ("verifier-threshold", self.quantile)
+        if key not in ctx.cache:
+            ctx.cache[key] = float(np.quantile(per_token(ctx.truth, ctx.real), self.quantile))
+        score = per_token(ctx.truth, corpus)
+        decision = score >= ctx.cache[key]
+        flip = rng.random(len(corpus)) < self.error_rate
+        return decision ^ flip, score

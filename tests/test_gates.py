@@ -1,0 +1,157 @@
+"""Quality gates: what each keeps and why, and the runner keeping the contribution fixed."""
+import numpy as np
+import pytest
+
+import lmcollapse
+from lmcollapse.config import load_config
+from lmcollapse.corpus import SYNTHETIC, Corpus
+from lmcollapse.corpus_io import read_column
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.gates import GateContext, apply_gates, build_gates
+from lmcollapse.gates.dedup import signatures
+from lmcollapse.models.ngram import NGramModel
+from lmcollapse.sources import SOURCES
+
+from conftest import small_truth_config
+
+
+def context(train, real=None, held_out=None, truth=None, model=None, reference=None):
+    real = real if real is not None else train
+    return GateContext(0, model, train, real, held_out if held_out is not None else real, truth,
+                       reference=lambda: reference, cache={})
+
+
+def gate(entry):
+    return build_gates([entry])
+
+
+def test_minhash_estimates_jaccard_similarity():
+    rng = np.random.default_rng(0)
+    errors = []
+    for _ in range(40):
+        a = rng.integers(0, 50, size=60)
+        b = a.copy()
+        b[rng.choice(60, size=rng.integers(0, 30), replace=False)] = rng.integers(50, 100)
+        docs = Corpus.from_documents([a, b], vocab_size=100)
+        grams = [set(zip(d[:-2], d[1:-1], d[2:])) for d in (a, b)]
+        truth = len(grams[0] & grams[1]) / len(grams[0] | grams[1])
+        sig = signatures(docs, 3, 256)
+        errors.append((sig[0] == sig[1]).mean() - truth)
+    # 256 permutations: the estimate's standard deviation is at most 0.5/16 = 0.031
+    assert abs(np.mean(errors)) < 0.02 and np.max(np.abs(errors)) < 0.13
+
+
+def test_dedup_drops_exact_and_near_duplicates_of_training_and_earlier_documents():
+    rng = np.random.default_rng(1)
+    train_docs = [rng.integers(0, 500, size=40) for _ in range(20)]
+    near = train_docs[3].copy()
+    near[20] = 499  # one token changed out of 40: Jaccard of 3-gram sets 35/41 = 0.85
+    fresh = [rng.integers(0, 500, size=40) for _ in range(5)]
+    candidates = [train_docs[0], near, *fresh, fresh[1], np.array([7, 8])]
+    train = Corpus.from_documents(train_docs, vocab_size=500)
+    cand = Corpus.from_documents(candidates, vocab_size=500, origin=SYNTHETIC)
+    outcome = apply_gates(gate("dedup"), cand, context(train), np.random.default_rng(0))
+    assert outcome.keep.tolist() == [False, False, True, True, True, True, True, False, True]
+    assert outcome.scores["dedup"][0] == 1.0 and 0.7 < outcome.scores["dedup"][1] < 1.0
+    assert outcome.counts["dedup"] == [9, 6]
+    assert outcome.rejected_by.tolist()[:2] == ["dedup", "dedup"]
+
+
+def test_perplexity_band_keeps_real_looking_documents_only():
+    config = load_config({"corpus": {"n_train": 2000, "n_eval": 1000}})
+    data = SOURCES.get("kjv")(config).load()
+    reference = NGramModel(order=2, smoothing=1e-4).fit(data.train)
+    ctx = context(data.train, held_out=data.held_out, reference=reference)
+    outcome = apply_gates(gate("perplexity"), data.held_out, ctx, np.random.default_rng(0))
+    assert outcome.keep.mean() == pytest.approx(0.90, abs=0.01)  # the band is held-out's 5%..95%
+    the = data.train.doc(0)[0]
+    babble = Corpus.from_documents([[the] * 30, list(range(2000, 2030))], vocab_size=data.train.vocab_size,
+                                   eos_id=data.train.eos_id, origin=SYNTHETIC)
+    outcome = apply_gates(gate({"name": "perplexity", "low": 0.01, "high": 0.99}), babble, ctx, np.random.default_rng(0))
+    assert outcome.keep.tolist() == [False, False]  # repetition too easy, word salad too hard
+
+
+def test_oracle_and_noisy_verifier():
+    config = load_config(small_truth_config(**{"corpus.doc_length": 5, "corpus.n_train": 4000}))
+    source = SOURCES.get("categorical")(config)
+    data = source.load()
+    samples = source.truth.sample(4000, 5, np.random.default_rng(9), first_id=10**6, generation=1,
+                                  producer="truth", seed=9)
+    ctx = context(data.train, truth=source.truth)
+    oracle = apply_gates(gate("verifier"), samples, ctx, np.random.default_rng(0))
+    # Candidates from the truth itself pass like real documents do: about 1 - quantile (ties included)
+    assert 0.86 <= oracle.keep.mean() <= 0.97
+    noisy = apply_gates(gate({"name": "verifier", "error_rate": 0.2}), samples, ctx, np.random.default_rng(1))
+    flipped = (noisy.keep != oracle.keep).mean()
+    assert flipped == pytest.approx(0.2, abs=4 * np.sqrt(0.2 * 0.8 / 4000))
+    with pytest.raises(LmcollapseError, match="needs a known-truth corpus"):
+        apply_gates(gate("verifier"), samples, context(data.train), np.random.default_rng(0))
+
+
+def test_token_edit_resamples_only_confident_tokens():
+    rng = np.random.default_rng(2)
+    # Token 0 is always followed by 1; everything else is random: only those "1"s are confident.
+    docs = []
+    for _ in range(300):
+        d = []
+        while len(d) < 12:
+            d += [0, 1] if rng.random() < 0.3 else [int(rng.integers(2, 8))]
+        docs.append(d)
+    real = Corpus.from_documents(docs, vocab_size=9, eos_id=8)
+    model = NGramModel(order=2, smoothing=0.0).fit(real)
+    ctx = context(real, model=model)
+    (editor,) = gate({"name": "token-edit", "threshold": 0.9})
+    out, share = editor.generate(200, ctx, seed=3, generation=1, first_id=10**6, producer="edit")
+    assert np.array_equal(out.lengths, np.sort(out.lengths)) or len(out) == 200
+    assert (out.origin == SYNTHETIC).all() and np.all(share >= 0) and share.max() < 0.6
+    # A resampled position after 0 draws from p(. | 0) = 1 at token 1 again: edited text equals the base.
+    picked = real.take(np.sort(np.random.default_rng(3).choice(len(real), size=200, replace=False)))
+    assert np.array_equal(out.tokens, picked.tokens) and share.mean() > 0.1
+    (never,) = gate({"name": "token-edit", "threshold": 0.999999})
+    smoothed = NGramModel(order=2, smoothing=1.0).fit(real)
+    out, share = never.generate(50, context(real, model=smoothed), seed=4, generation=1, first_id=0, producer="e")
+    assert share.max() == 0.0
+
+
+def test_runner_samples_more_to_keep_the_contribution_fixed(tmp_path):
+    config = small_truth_config(**{"corpus.doc_length": 6, "corpus.n_train": 300, "generations": 3,
+                                   "filters": [{"name": "verifier", "quantile": 0.5}], "ci_rounds": 0})
+    run = lmcollapse.run(config, out_dir=tmp_path / "run")
+    for t in range(3):
+        manifest = (run.path / f"gen-{t:04d}" / "manifest.json").read_text()
+        assert len(run.samples(t, kept_only=True)) == 300
+        if t == 0:
+            assert '"sampling_rounds": 1,' not in manifest  # at ~50% acceptance one round cannot fill it
+        rejected = read_column(run.path / f"gen-{t:04d}" / "samples.parquet", "rejected_by")
+        scores = read_column(run.path / f"gen-{t:04d}" / "samples.parquet", "score_verifier")
+        assert set(rejected.tolist()) <= {"", "verifier", "surplus"} and np.isfinite(scores).any()
+    acceptance = [row["acceptance_rate"] for row in run.metrics]
+    # Half of the truth's documents clear the median at first; models trained on verified data then
+    # write ever more such documents: the verifier pulls the data towards the mode.
+    assert 0.35 < acceptance[0] < 0.65 and acceptance[2] > acceptance[0]
+    lmcollapse.run({**config, "generations": 1}, out_dir=tmp_path / "short")
+    lmcollapse.run({**config, "generations": 3}, out_dir=tmp_path / "short")  # resumed from generation 1
+    assert lmcollapse.load_run(tmp_path / "short").metrics == run.metrics
+
+
+def test_reweight_favours_real_documents_in_the_subsampled_pool(tmp_path):
+    base = small_truth_config(**{"paradigm": {"name": "accumulate-subsample", "rate": 1.0}, "generations": 4,
+                                 "corpus.n_train": 400, "ci_rounds": 0, "metrics": ["real_fraction"]})
+    plain = lmcollapse.run(base, out_dir=tmp_path / "plain").metrics
+    weighted = lmcollapse.run({**base, "filters": [{"name": "reweight", "real_weight": 4.0}]},
+                              out_dir=tmp_path / "weighted").metrics
+    # Uniform draws give real share 1/(1+t); weight 4 gives at least 4/(4+t) (older synthetic weigh more).
+    assert plain[3]["real_fraction"] == pytest.approx(1 / 4, abs=0.08)
+    assert weighted[3]["real_fraction"] > 0.45
+    with pytest.raises(LmcollapseError, match="use accumulate-subsample or fresh"):
+        lmcollapse.run({**base, "paradigm": {"name": "replace"}, "filters": ["reweight"]}, out_dir=tmp_path / "bad")
+
+
+def test_gate_config_errors_are_one_line():
+    with pytest.raises(LmcollapseError, match=r"filters\[1\] \(dedup\): unknown parameter 'treshold'; allowed: "
+                                              r"threshold, ngram, num_perm, bands"):
+        load_config({"filters": ["nonempty", {"name": "dedup", "treshold": 0.5}]})
+    with pytest.raises(LmcollapseError, match=r"filters\[0\]: unknown filter 'magic'"):
+        load_config({"filters": [{"name": "magic"}]})
+    with pytest.raises(LmcollapseError, match="filters: perplexity: need 0 <= low < high <= 1"):
+        build_gates([{"name": "perplexity", "low": 0.9, "high": 0.1}])
