@@ -162,6 +162,24 @@ def report(run_dirs: List[Path] = typer.Argument(..., help="run directories and/
 
 
 @app.command()
+def reproduce(name: str = typer.Argument(..., help="experiment name (quality-vs-quantity) or a spec YAML"),
+              out: Optional[Path] = typer.Option(None, "--out", help="where to put runs and reports "
+                                                                     "(default runs/reproduce-NAME[-quick])"),
+              quick: bool = typer.Option(False, "--quick", help="the small version (minutes)"),
+              workers: Optional[int] = typer.Option(None, "--workers", help="parallel processes (default: cores)"),
+              quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output")):
+    """Run a named experiment end to end: every variant and seed, reports, and a written summary."""
+    from .experiments import load_spec
+    from .experiments.quality import reproduce as run_experiment
+
+    spec = load_spec(name)
+    out = out or Path("runs") / f"reproduce-{spec['name']}{'-quick' if quick else ''}"
+    root = run_experiment(spec, out, quick=quick, workers=workers, progress=not quiet)
+    print((root / "summary.md").read_text())
+    print(f"results: {root}/summary.md, reports: {root}/report-*.html")
+
+
+@app.command()
 def validate(config: Path = typer.Argument(..., help="a YAML/TOML config"),
              set_: List[str] = typer.Option([], "--set", help="override a key (as in run)")):
     """Check a config without running it; print the resolved config."""

@@ -66,51 +66,66 @@ def _run_one(config_data: dict, out_dir: str, threads: int | None = None) -> str
 def run_seeds(config: Config, seeds: list[int], root: str | Path, workers: int | None = None,
               progress: bool = True) -> Path:
     """Run (or resume) every seed under root, then write aggregate.jsonl. workers=1: one after another."""
-    root = Path(root)
+    return run_groups([(config, seeds, Path(root))], workers=workers, progress=progress)[0]
+
+
+def _prepare_root(config: Config, seeds: list[int], root: Path) -> list[int]:
     root.mkdir(parents=True, exist_ok=True)
     marker = root / MARKER
     if marker.is_file():
-        previous = json.loads(marker.read_text())
-        seeds = sorted(set(previous["seeds"]) | set(seeds))
+        seeds = sorted(set(json.loads(marker.read_text())["seeds"]) | set(seeds))
     marker.write_text(json.dumps({"seeds": seeds, "config": config.model_dump()}, indent=1))
     (root / "config.yaml").write_text(to_yaml(config))
-    configs = {s: config.model_copy(update={"seed": s}).model_dump() for s in seeds}
-    workers = workers or min(len(seeds), multiprocessing.cpu_count())
-    total = len(seeds) * config.generations
+    return seeds
+
+
+def run_groups(groups: list[tuple[Config, list[int], Path]], workers: int | None = None,
+               progress: bool = True) -> list[Path]:
+    """Several (config, seeds, root) groups in one pool of processes (a sweep), each root aggregated."""
+    jobs = []  # (config data, run directory, root)
+    for config, seeds, root in groups:
+        root = Path(root)
+        for s in _prepare_root(config, seeds, root):
+            jobs.append((config.model_copy(update={"seed": s}).model_dump(), root / f"seed-{s}", root))
+    workers = workers or min(len(jobs), multiprocessing.cpu_count())
+    total = sum(j[0]["generations"] for j in jobs)
+    run_dirs = [j[1] for j in jobs]
     if workers == 1:
-        for s in seeds:
-            _run_one(configs[s], str(root / f"seed-{s}"))
+        for data, out_dir, _ in jobs:
+            _run_one(data, str(out_dir))
             if progress:
-                print(f"[lmcollapse] seed {s} done ({_done_generations(root, seeds)}/{total} seed-generations)",
+                print(f"[lmcollapse] {out_dir} done ({_done_generations(run_dirs)}/{total} generations)",
                       file=sys.stderr, flush=True)
     else:
         # spawn: a fresh interpreter per worker, safe with torch and threads in the parent
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             threads = max(1, multiprocessing.cpu_count() // workers)
-            futures = [pool.submit(_run_one, configs[s], str(root / f"seed-{s}"), threads) for s in seeds]
-            _watch(root, seeds, total, futures, progress)
+            futures = [pool.submit(_run_one, data, str(out_dir), threads) for data, out_dir, _ in jobs]
+            _watch(run_dirs, total, futures, progress)
             for f in futures:
                 f.result()  # re-raise the first failure (one line, from the worker)
-    aggregate(root)
-    return root
+    roots = list(dict.fromkeys(Path(root) for _, _, root in groups))
+    for root in roots:
+        aggregate(root)
+    return roots
 
 
-def _done_generations(root: Path, seeds: list[int]) -> int:
+def _done_generations(run_dirs: list[Path]) -> int:
     done = 0
-    for s in seeds:
-        path = root / f"seed-{s}" / "metrics.jsonl"
+    for d in run_dirs:
+        path = d / "metrics.jsonl"
         if path.is_file():
             done += sum(1 for line in path.read_text().splitlines() if line.strip())
     return done
 
 
-def _watch(root: Path, seeds: list[int], total: int, futures, progress: bool) -> None:
+def _watch(run_dirs: list[Path], total: int, futures, progress: bool) -> None:
     """A progress bar fed by the seeds' metrics files (the workers themselves stay quiet)."""
     bar = None
     if progress and sys.stderr.isatty():
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        bar = Progress(TextColumn("[bold]seeds x generations"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        bar = Progress(TextColumn("[bold]generations (all runs)"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        transient=True)
         task = bar.add_task("", total=total)
         bar.start()
@@ -118,11 +133,11 @@ def _watch(root: Path, seeds: list[int], total: int, futures, progress: bool) ->
     try:
         while True:
             finished = all(f.done() for f in futures)
-            done = _done_generations(root, seeds)
+            done = _done_generations(run_dirs)
             if bar is not None:
                 bar.update(task, completed=done)
             elif progress and (done - reported >= max(total // 10, 1) or (finished and done != reported)):
-                print(f"[lmcollapse] {done}/{total} seed-generations done", file=sys.stderr, flush=True)
+                print(f"[lmcollapse] {done}/{total} generations done (all runs)", file=sys.stderr, flush=True)
                 reported = done
             if finished:
                 break

@@ -6,6 +6,7 @@ interval where the integrand is smooth; Simpson's rule with 4,000 panels is accu
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,10 +28,11 @@ def t_sf(t: float, df: float) -> float:
     return float(h / 3 * (integrand[0] + integrand[-1] + 4 * integrand[1:-1:2].sum() + 2 * integrand[2:-1:2].sum()))
 
 
+@lru_cache(maxsize=256)  # the same few (level, seeds) pairs come back for every metric and generation
 def t_quantile(p: float, df: float) -> float:
     """q with P(T <= q) = p, by bisection on t_sf."""
     lo, hi = -1e3, 1e3
-    for _ in range(100):
+    for _ in range(60):
         mid = (lo + hi) / 2
         if 1 - t_sf(mid, df) < p:
             lo = mid
