@@ -23,6 +23,11 @@ KILL_CONFIGS = {
     "markov-fresh": {"generations": 8, "corpus": {"name": "markov", "vocab_size": 12, "order": 2, "doc_length": 40,
                                                   "n_train": 3000, "n_eval": 300},
                      "model": {"order": 3, "smoothing": 0.01}, "paradigm": {"name": "fresh", "rate": 0.5}},
+    # Quality gates with oversampling; models not saved, so the perplexity gate's generation-0 reference
+    # is refitted on resume and must equal the original.
+    "kjv-gates": {"generations": 6, "corpus": {"name": "kjv", "n_train": 1500, "n_eval": 300}, "save_models": False,
+                  "paradigm": {"name": "accumulate-subsample", "rate": 0.5},
+                  "filters": ["dedup", {"name": "perplexity", "low": 0.1, "high": 0.9}, "reweight"]},
     # A neural model: resumed training and sampling must replay the same seeds on CPU.
     "kjv-gpt": {"generations": 6, "corpus": {"name": "kjv", "n_train": 600, "n_eval": 100},
                 "tokenizer": {"name": "char"}, "sampler": {"max_tokens": 63},
