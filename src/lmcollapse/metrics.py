@@ -24,6 +24,7 @@ HIGHER_IS_BETTER: dict[str, bool | None] = {}
 OPT_IN: set[str] = set()  # metrics computed only when the config lists them (slow or need an extra)
 SUPPORT_THRESHOLD = 0.1  # "non-negligible" = above a tenth of the uniform probability 1/V
 ENTROPY_POSITIONS = 200_000  # sampled positions averaged for model_entropy (standard error ~1e-3 nats)
+MEASURED_DOCS = 50_000  # generated documents the sample-based metrics look at (bounded time and memory)
 
 
 def metric(name: str, description: str, higher_is_better: bool | None, default: bool = True):
@@ -53,6 +54,13 @@ class GenerationView:
     cache: dict = field(default_factory=dict)  # per-run values that do not change (real n-gram ids)
     local: dict = field(default_factory=dict)  # per-generation values shared by several metrics
     acceptance: float | None = None  # share of drawn documents that passed the gates (runner with gates)
+
+    @cached_property
+    def measured_samples(self) -> Corpus:
+        """The first MEASURED_DOCS generated documents: i.i.d. draws, so a uniform subsample of S_t."""
+        if len(self.samples) <= MEASURED_DOCS:
+            return self.samples
+        return self.samples.take(np.arange(MEASURED_DOCS))
 
     @cached_property
     def heldout_scores(self) -> tuple[np.ndarray, np.ndarray]:

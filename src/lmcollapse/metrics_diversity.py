@@ -6,7 +6,7 @@ import numpy as np
 
 from .bleu import self_bleu_scores
 from .metrics import GenerationView, metric
-from .ngram_keys import doc_ngrams, document_of_token
+from .ngram_keys import doc_ngrams, document_of_token, sorted_distinct
 from .resampling import Resampled, weighted_mean
 
 SUBSET_DOCS = 200  # documents for the quadratic metrics (self-BLEU, embedding diversity); i.i.d. samples
@@ -16,7 +16,7 @@ ZIPF_MAX_RANK = 1000
 def _ngrams(view: GenerationView, n: int):
     key = ("sample_ngrams", n)
     if key not in view.local:
-        keys, docs = doc_ngrams(view.samples, n)
+        keys, docs = doc_ngrams(view.measured_samples, n)
         distinct, inverse = np.unique(keys, return_inverse=True)
         view.local[key] = (inverse, docs, len(distinct))
     return view.local[key]
@@ -32,7 +32,7 @@ def _distinct(view: GenerationView, n: int) -> Resampled | None:
         total = chosen.sum()
         return np.count_nonzero(np.bincount(inverse[chosen], minlength=n_distinct)) / total if total else np.nan
 
-    return Resampled(n_distinct / len(inverse), len(view.samples), on_subset)
+    return Resampled(n_distinct / len(inverse), len(view.measured_samples), on_subset)
 
 
 for _n in (1, 2, 3):
@@ -46,9 +46,9 @@ def repetition(view: GenerationView) -> Resampled | None:
     inverse, docs, n_distinct = _ngrams(view, 2)
     if len(inverse) == 0:
         return None
-    n_docs = len(view.samples)
+    n_docs = len(view.measured_samples)
     per_doc_total = np.bincount(docs, minlength=n_docs)
-    pairs = np.unique(docs * n_distinct + inverse)  # distinct (document, bigram) pairs
+    pairs = sorted_distinct(docs * n_distinct + inverse)  # distinct (document, bigram) pairs
     per_doc_distinct = np.bincount(pairs // n_distinct, minlength=n_docs)
     has = per_doc_total > 0
     rates = np.where(has, 1 - per_doc_distinct / np.maximum(per_doc_total, 1), 0.0)
@@ -57,12 +57,13 @@ def repetition(view: GenerationView) -> Resampled | None:
 
 @metric("length_mean", "mean tokens per generated document", None)
 def length_mean(view: GenerationView) -> Resampled | None:
-    return weighted_mean(view.samples.lengths) if len(view.samples) else None
+    s = view.measured_samples
+    return weighted_mean(s.lengths) if len(s) else None
 
 
 @metric("length_std", "standard deviation of tokens per generated document", None)
 def length_std(view: GenerationView) -> Resampled | None:
-    lengths = view.samples.lengths.astype(np.float64)
+    lengths = view.measured_samples.lengths.astype(np.float64)
     if len(lengths) < 2:
         return None
     return Resampled(float(lengths.std()), len(lengths), lambda mask: float(lengths[mask].std()))
@@ -79,7 +80,7 @@ def zipf_slope_of(counts: np.ndarray) -> float:
 
 @metric("zipf_slope", "slope of log frequency vs log rank of generated tokens (about -1 for natural text)", None)
 def zipf_slope(view: GenerationView) -> Resampled | None:
-    s = view.samples
+    s = view.measured_samples
     if s.n_tokens == 0:
         return None
     doc = document_of_token(s)

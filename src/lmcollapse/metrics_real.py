@@ -4,32 +4,33 @@ from __future__ import annotations
 import numpy as np
 
 from .metrics import GenerationView, metric
-from .ngram_keys import doc_ngrams
+from .ngram_keys import doc_ngrams, ngram_counts
 from .resampling import Resampled, weighted_mean
 
 TAIL_SHARE = 0.10  # the tail: the rarest real types that together make up 10% of real occurrences
 
 
-def rare_keys(keys: np.ndarray, share: float = TAIL_SHARE) -> tuple[np.ndarray, float]:
+def rare_keys(distinct: np.ndarray, counts: np.ndarray, share: float = TAIL_SHARE) -> tuple[np.ndarray, float]:
     """The rarest distinct keys whose occurrences add up to at most `share` of all, and their exact share."""
-    distinct, counts = np.unique(keys, return_counts=True)
+    total = counts.sum()
     order = np.argsort(counts, kind="stable")
     cumulative = np.cumsum(counts[order])
-    take = int(np.searchsorted(cumulative, share * len(keys), side="right"))
-    return np.sort(distinct[order[:take]]), float(cumulative[take - 1] / len(keys)) if take else 0.0
+    take = int(np.searchsorted(cumulative, share * total, side="right"))
+    return np.sort(distinct[order[:take]]), float(cumulative[take - 1] / total) if take else 0.0
 
 
 def _tail_mass(view: GenerationView, n: int) -> Resampled | None:
     key = ("rare_real_ngrams", n)
     if key not in view.cache:  # R does not change during a run
-        view.cache[key] = rare_keys(doc_ngrams(view.real, n)[0])[0]
+        view.cache[key] = rare_keys(*ngram_counts(view.real, n))[0]
     rare = view.cache[key]
-    keys, docs = doc_ngrams(view.samples, n)
+    samples = view.measured_samples
+    keys, docs = doc_ngrams(samples, n)
     if len(keys) == 0:
         return None
     position = np.minimum(np.searchsorted(rare, keys), max(len(rare) - 1, 0))
     in_tail = (rare[position] == keys) if len(rare) else np.zeros(len(keys), bool)
-    n_docs = len(view.samples)
+    n_docs = len(samples)
     per_doc = np.bincount(docs, weights=in_tail, minlength=n_docs)
     total = np.bincount(docs, minlength=n_docs)
     return weighted_mean(np.where(total > 0, per_doc / np.maximum(total, 1), 0.0), total)
@@ -44,9 +45,10 @@ for _n in (1, 2):
 @metric("support_loss", "share of the real training set's distinct bigrams that M_t's samples no longer contain", False)
 def support_loss(view: GenerationView) -> Resampled | None:
     if "real_bigrams" not in view.cache:
-        view.cache["real_bigrams"] = np.unique(doc_ngrams(view.real, 2)[0])
+        view.cache["real_bigrams"] = ngram_counts(view.real, 2)[0]
     real = view.cache["real_bigrams"]
-    keys, docs = doc_ngrams(view.samples, 2)
+    samples = view.measured_samples
+    keys, docs = doc_ngrams(samples, 2)
     if len(real) == 0:
         return None
     position = np.minimum(np.searchsorted(real, keys), len(real) - 1)
@@ -56,7 +58,7 @@ def support_loss(view: GenerationView) -> Resampled | None:
     def on_subset(mask):
         return 1 - np.count_nonzero(np.bincount(index[mask[hit_docs]], minlength=len(real))) / len(real)
 
-    return Resampled(on_subset(np.ones(len(view.samples), bool)), len(view.samples), on_subset)
+    return Resampled(on_subset(np.ones(len(samples), bool)), len(samples), on_subset)
 
 
 @metric("real_coverage", "share of held-out real documents whose mean log-prob per token under M_t beats "
