@@ -125,6 +125,11 @@ def test_runner_samples_more_to_keep_the_contribution_fixed(tmp_path):
         rejected = read_column(run.path / f"gen-{t:04d}" / "samples.parquet", "rejected_by")
         scores = read_column(run.path / f"gen-{t:04d}" / "samples.parquet", "score_verifier")
         assert set(rejected.tolist()) <= {"", "verifier", "surplus"} and np.isfinite(scores).any()
+    record = run.gate_record(0)
+    assert record["kept"].sum() == 300 and record["counts"]["verifier"][0] == len(record["kept"])
+    passed = record["rejected_by"] != "verifier"
+    assert np.all(record["score_verifier"][passed] >= np.nanmin(record["score_verifier"][passed]))
+    assert np.nanmin(record["score_verifier"][passed]) > np.nanmax(record["score_verifier"][~passed]) - 1e-12
     acceptance = [row["acceptance_rate"] for row in run.metrics]
     # Half of the truth's documents clear the median at first; models trained on verified data then
     # write ever more such documents: the verifier pulls the data towards the mode.

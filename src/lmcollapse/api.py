@@ -81,6 +81,20 @@ class Run:
         corpus = read_corpus(path)
         return corpus.take(kept_mask(path).nonzero()[0]) if kept_only else corpus
 
+    def gate_record(self, t: int) -> dict:
+        """What the gates decided about every document drawn at generation t, aligned with samples(t):
+        `kept`, `rejected_by` ("" kept, a gate's name, or "surplus") and one `score_GATE` per scoring gate,
+        plus the gates' [seen, kept] counts under "counts"."""
+        import pyarrow.parquet as pq
+
+        t = self._check(t)
+        table = pq.read_table(self._rd.gen(t) / "samples.parquet")
+        record = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names
+                  if name == "kept" or name == "rejected_by" or name.startswith("score_")}
+        manifest = json.loads((self._rd.gen(t) / "manifest.json").read_text())
+        record["counts"] = manifest.get("gates", {})
+        return record
+
     @property
     def real(self) -> Corpus:
         return read_corpus(self.path / "docs" / "real-train.parquet")
