@@ -158,5 +158,7 @@ def test_gate_config_errors_are_one_line():
         load_config({"filters": ["nonempty", {"name": "dedup", "treshold": 0.5}]})
     with pytest.raises(LmcollapseError, match=r"filters\[0\]: unknown filter 'magic'"):
         load_config({"filters": [{"name": "magic"}]})
+    with pytest.raises(LmcollapseError, match=r"filters\[0\] \(verifier\) needs a known-truth corpus"):
+        load_config({"filters": ["verifier"]})  # kjv: caught before anything runs
     with pytest.raises(LmcollapseError, match="filters: perplexity: need 0 <= low < high <= 1"):
         build_gates([{"name": "perplexity", "low": 0.9, "high": 0.1}])

@@ -113,7 +113,7 @@ class Config(_Strict):
             if name not in METRICS:
                 raise ValueError(f"metrics: unknown metric {name!r}; choose from: {', '.join(METRICS.names())}")
         for index, entry in enumerate(self.filters):
-            problem = check_entry(index, entry)
+            problem = check_entry(index, entry, self.corpus.name)
             if problem:
                 raise ValueError(problem)
         return self

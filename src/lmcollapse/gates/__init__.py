@@ -49,8 +49,8 @@ def entry_params(entry) -> dict:
     return {} if isinstance(entry, str) else {k: v for k, v in entry.items() if k != "name"}
 
 
-def check_entry(index: int, entry) -> str | None:
-    """A one-line problem with filters[index], or None."""
+def check_entry(index: int, entry, corpus_name: str | None = None) -> str | None:
+    """A one-line problem with filters[index] (for a run on corpus_name), or None."""
     if not isinstance(entry, (str, dict)):
         return f"filters[{index}]: write a gate name or a mapping with a `name` key, not {entry!r}"
     name = entry_name(entry)
@@ -61,6 +61,13 @@ def check_entry(index: int, entry) -> str | None:
         if key not in accepted:
             return (f"filters[{index}] ({name}): unknown parameter {key!r}; "
                     f"allowed: {', '.join(accepted) if accepted else 'none'}")
+    if getattr(GATES.get(name), "needs_truth", False) and corpus_name is not None:
+        from ..sources import SOURCES
+        from ..sources.truth import TruthSource
+
+        if corpus_name in SOURCES and not issubclass(SOURCES.get(corpus_name), TruthSource):
+            return (f"filters[{index}] ({name}) needs a known-truth corpus (categorical or markov); "
+                    f"corpus.name={corpus_name} has no true source to verify against")
     return None
 
 

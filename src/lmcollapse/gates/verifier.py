@@ -25,6 +25,7 @@ def per_token(truth, corpus: Corpus) -> np.ndarray:
                             "documents' `quantile`; error_rate flips decisions (noisy verifier)")
 class Verifier:
     name = "verifier"
+    needs_truth = True
 
     def __init__(self, quantile: float = 0.1, error_rate: float = 0.0):
         if not 0 <= quantile < 1 or not 0 <= error_rate <= 0.5:
