@@ -46,6 +46,8 @@ def test_quick_reproduce_runs_end_to_end(tmp_path):
     assert "rate 1 + verifier" in summary and "rate 1 + perplexity" in summary
     numbers = json.loads((out / "summary.json").read_text())
     assert len(numbers) == 7 and all(n["generations"] == 6 for n in numbers)
-    assert (out / "report-markov.html").is_file() and (out / "summary.png").stat().st_size > 10_000
+    assert (out / "summary.png").stat().st_size > 10_000
+    report = (out / "report-markov.html").read_text()
+    assert "Gates that keep it bounded" in report and 'alt="summary"' in report  # the verdict opens the report
     ungated = [n for n in numbers if n["setting"] == "kjv" and n["gate"] is None]
     assert all(n["end"] > n["start"] for n in ungated)  # held-out perplexity rises without new real data

@@ -144,7 +144,9 @@ def _source_label(key: str) -> str:
         f"real (new at {gen})" if origin == "real" else f"synthetic from model {int(gen) - 1}")
 
 
-def build_report(paths: list[str | Path], out: str | Path) -> Path:
+def build_report(paths: list[str | Path], out: str | Path, preface: str | None = None,
+                 preface_png: bytes | None = None) -> Path:
+    """preface (plain text, e.g. an experiment's verdict) and preface_png open the page when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -174,7 +176,11 @@ def build_report(paths: list[str | Path], out: str | Path) -> Path:
         png = composition_plot(run)
         (png_dir / f"composition-{i}.png").write_bytes(png)
         composition.append(_img(png, f"composition of {run.label}"))
-    page = _page(runs, sections, composition)
+    intro = ""
+    if preface or preface_png:
+        intro = ("<h2>Summary</h2>" + (f'<pre class="summary">{html.escape(preface)}</pre>' if preface else "")
+                 + (_img(preface_png, "summary") if preface_png else ""))
+    page = _page(runs, sections, composition, intro)
     out.write_text(page, encoding="utf-8")
     return out
 
@@ -183,7 +189,7 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img class="plot" alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def _page(runs: list[RunData], sections: list[str], composition: list[str]) -> str:
+def _page(runs: list[RunData], sections: list[str], composition: list[str], intro: str = "") -> str:
     from .config import to_yaml
     from .early_warning import ALPHA
 
@@ -205,19 +211,21 @@ def _page(runs: list[RunData], sections: list[str], composition: list[str]) -> s
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; font-size: 90%; }}
 .metric {{ display: inline-block; width: 48%; vertical-align: top; margin: 0 1% 1em 0; }}
-img.plot {{ width: 100%; }} pre {{ background: #f6f6f6; padding: 8px; font-size: 80%; overflow-x: auto; }}
+img.plot {{ width: 100%; }} pre.summary {{ white-space: pre-wrap; }} pre {{ background: #f6f6f6; padding: 8px; font-size: 80%; overflow-x: auto; }}
 </style></head><body>
 <h1>lmcollapse report</h1>
 <table><tr><th>run</th><th>corpus</th><th>model</th><th>paradigm</th><th>generations</th><th>seeds</th></tr>
 {summary}</table>
+{intro}
 <p>Bands: 95% confidence intervals (across seeds for --seeds runs, Student t; half-sampling of documents
 for single runs). Dotted vertical lines: early warning.</p>
 <h2>Early warning</h2>
 <p>First generation at which a metric departs from generation 0: paired t-test across seeds, or a z-test
 on half-sampling standard errors for single runs; Bonferroni over generations, so the chance of a false
 flag for a metric whose law never changes is at most {ALPHA:.0%}.</p>
+<details{" open" if warnings.count("<tr>") <= 30 else ""}><summary>{warnings.count("<tr>")} departures (table)</summary>
 <table><tr><th>run</th><th>metric</th><th>generation</th><th>direction</th><th>p</th><th>test</th></tr>
-{warnings or '<tr><td colspan="6">no departures</td></tr>'}</table>
+{warnings or '<tr><td colspan="6">no departures</td></tr>'}</table></details>
 <h2>Metrics</h2>
 {''.join(sections)}
 <h2>Corpus composition</h2>

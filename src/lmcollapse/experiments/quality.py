@@ -82,12 +82,12 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     chosen = variants(spec)
     groups = [(load_config(v.config), list(spec["seeds"]), out / v.setting / v.directory) for v in chosen]
     run_groups(groups, workers=workers, progress=progress)
-    for setting in spec["settings"]:
-        dirs = [out / v.setting / v.directory for v in chosen if v.setting == setting]
-        build_report(dirs, out / f"report-{setting}.html")
     text = summary(spec, chosen, out)
     (out / "summary.md").write_text(text)
-    summary_plot(spec, chosen, out)
+    png = summary_plot(spec, chosen, out).read_bytes()
+    for setting in spec["settings"]:  # each report opens with the written verdict and the summary plot
+        dirs = [out / v.setting / v.directory for v in chosen if v.setting == setting]
+        build_report(dirs, out / f"report-{setting}.html", preface=text, preface_png=png)
     return out
 
 
