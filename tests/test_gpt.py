@@ -200,3 +200,23 @@ def test_dropping_finished_rows_does_not_change_the_samples(model_and_data, monk
     full = model.sample(300, seed=5)
     assert np.array_equal(compacted.lengths, full.lengths) and np.array_equal(compacted.tokens, full.tokens)
     assert compacted.lengths.std() > 1  # documents did end at different steps, so rows were dropped
+
+
+def test_position_probs_equal_next_token_probs_of_the_prefix(model_and_data):
+    model, corpus = model_and_data
+    short = corpus.take(np.flatnonzero(corpus.lengths < model.block_size - 1)[:6])
+    doc = np.repeat(np.arange(len(short)), short.lengths)
+    pos = np.concatenate([np.arange(n) for n in short.lengths])
+    probs = model.position_probs(short, doc, pos)
+    for row in range(0, len(doc), 3):
+        prefix = short.doc(doc[row])[:pos[row]]
+        np.testing.assert_allclose(probs[row], model.next_token_probs(prefix), atol=1e-5)
+    long = corpus.take(np.flatnonzero(corpus.lengths > model.block_size)[:2])
+    doc = np.repeat(np.arange(len(long)), long.lengths)
+    pos = np.concatenate([np.arange(n) for n in long.lengths])
+    probs = model.position_probs(long, doc, pos)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)  # every position, beyond the block too
+    _, logp = model.token_log_probs(long)
+    inside = np.concatenate([np.r_[np.ones(n, bool), False] for n in long.lengths])  # drop the end tokens
+    targets = long.tokens.astype(np.int64)
+    np.testing.assert_allclose(np.log(probs[np.arange(len(pos)), targets]), logp[inside], atol=1e-4)

@@ -45,8 +45,11 @@ class TokenEdit:
         edit = np.flatnonzero(inside & (np.exp(logp) > self.threshold))
         tokens = base.tokens.astype(np.int64).copy()
         if len(edit):
-            probs = np.asarray(ctx.model.next_token_probs(context_rows(base, doc[edit], pos[edit],
-                                                                       context_width(ctx.model))), dtype=np.float64)
+            if hasattr(ctx.model, "position_probs"):  # neural models: one teacher-forced pass
+                probs = ctx.model.position_probs(base, doc[edit], pos[edit])
+            else:
+                probs = ctx.model.next_token_probs(context_rows(base, doc[edit], pos[edit], context_width(ctx.model)))
+            probs = np.array(probs, dtype=np.float64)
             if base.eos_id is not None:
                 probs[:, base.eos_id] = 0.0  # an edit never ends the document early
             probs /= probs.sum(axis=1, keepdims=True)

@@ -57,19 +57,24 @@ class GPTModel:
         bos, tail = self.vocab_size_, ([corpus.eos_id] if corpus.eos_id is not None else [])
         return [np.concatenate([[bos], corpus.doc(i), tail]).astype(np.int64) for i in range(len(corpus))]
 
+    def _spans(self, n: int, stride: int):
+        """(start, first) of the windows over a sequence of n symbols: window seq[start:start+block+1]
+        scores its targets from offset `first` on, so that every target is scored exactly once."""
+        width = self.block_size + 1
+        if n <= width:
+            yield 0, 0
+            return
+        start, scored = 0, 0  # scored: targets seq[1:scored+1] already covered
+        while scored < n - 1:
+            yield start, scored - start
+            scored = start + min(width, n - start) - 1
+            start += stride
+
     def _windows(self, sequences: list[np.ndarray], stride: int):
         """(window tokens, index of the first target to score) covering every target once."""
-        width = self.block_size + 1
         for seq in sequences:
-            if len(seq) <= width:
-                yield seq, 0
-                continue
-            start, scored = 0, 0  # scored: targets seq[1:scored+1] already covered
-            while scored < len(seq) - 1:
-                window = seq[start:start + width]
-                yield window, scored - start
-                scored = start + len(window) - 1
-                start += stride
+            for start, first in self._spans(len(seq), stride):
+                yield seq[start:start + self.block_size + 1], first
 
     @staticmethod
     def _pad(rows: list[np.ndarray], value: int) -> np.ndarray:
@@ -174,6 +179,36 @@ class GPTModel:
 
     def context_entropies(self, corpus: Corpus) -> np.ndarray:
         return self._score(corpus)[2]
+
+    def position_probs(self, corpus: Corpus, doc: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """(m, V) next-token laws at positions pos of documents doc, each given its real prefix (and, beyond
+        the block, at least half a block of it, as in scoring): one teacher-forced pass instead of one
+        forward per position. Used by the token-edit gate."""
+        torch = _torch()
+        device = next(self.net_.parameters()).device
+        wanted: dict[int, list[tuple[int, int]]] = {}
+        for row, (d, p) in enumerate(zip(doc.tolist(), pos.tolist())):
+            wanted.setdefault(d, []).append((row, p))
+        jobs = []  # (window, [(output row, offset in window)])
+        stride = max(self.block_size // 2, 1)
+        for d, items in wanted.items():
+            seq = self._sequences(corpus.take(np.array([d])))[0]
+            for start, first in self._spans(len(seq), stride):
+                window = seq[start:start + self.block_size + 1]
+                # the window's logits at offset j predict target seq[start + j + 1], i.e. position start + j
+                picks = [(row, p - start) for row, p in items if first <= p - start < len(window) - 1]
+                if picks:
+                    jobs.append((window, picks))
+        out = np.zeros((len(doc), self.vocab_size_))
+        with torch.no_grad():
+            for lo in range(0, len(jobs), self.batch_size * 4):
+                part = jobs[lo:lo + self.batch_size * 4]
+                x = torch.from_numpy(self._pad([w for w, _ in part], 0)[:, :-1]).to(device)  # (B, T)
+                probs = self._log_softmax(self.net_(x)).exp().double().cpu().numpy()  # (B, T, V)
+                for b, (_, picks) in enumerate(part):
+                    for row, j in picks:
+                        out[row] = probs[b, j]
+        return out
 
     def next_token_probs(self, context=()) -> np.ndarray:
         torch = _torch()
