@@ -162,3 +162,13 @@ def test_gate_config_errors_are_one_line():
         load_config({"filters": ["verifier"]})  # kjv: caught before anything runs
     with pytest.raises(LmcollapseError, match="filters: perplexity: need 0 <= low < high <= 1"):
         build_gates([{"name": "perplexity", "low": 0.9, "high": 0.1}])
+
+
+def test_a_strict_gate_with_a_small_budget_contributes_fewer_documents(tmp_path):
+    config = small_truth_config(**{"corpus.doc_length": 6, "corpus.n_train": 200, "generations": 2, "ci_rounds": 0,
+                                   "filters": [{"name": "verifier", "quantile": 0.9}], "oversample_max": 1.5,
+                                   "paradigm": {"name": "accumulate", "rate": 1.0}})
+    run = lmcollapse.run(config, out_dir=tmp_path / "run")
+    drawn, kept = len(run.samples(0)), len(run.samples(0, kept_only=True))
+    assert drawn <= 300 and 0 < kept < 200  # the budget ran out before 200 passed
+    assert run.metrics[1]["n_train"] == 200 + kept

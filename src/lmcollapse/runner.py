@@ -213,6 +213,9 @@ def run_generation(setup: Setup, rd: RunDir, t: int, state: DataState, cache: di
         producer=f"{cfg.model.name}@gen-{t}", oversample_max=cfg.oversample_max, decode=decode))
     samples, keep = gated.candidates, gated.keep
     kept = samples.take(np.flatnonzero(keep))
+    if len(kept) < n_new:
+        bar.message(f"generation {t}: only {len(kept)} of {n_new} documents passed the gates after drawing "
+                    f"{len(samples)} (oversample_max={cfg.oversample_max:g}); this model contributes fewer")
     # Metrics look at the model's first n_new documents (round 0): the same amount with or without gates.
     first = samples.take(np.arange(min(n_new, len(samples))))
     view = GenerationView(t, model, state.train, state.pool, first, kept, setup.real, setup.held_out,
