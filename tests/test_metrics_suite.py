@@ -104,7 +104,6 @@ def test_half_sampling_intervals_cover_the_truth_95_percent_of_the_time(statisti
     for seed in range(trials):
         lo, hi = estimate(sample_set(np.random.default_rng(seed))).interval(np.random.default_rng(seed), 60)
         covered += lo <= truth <= hi
-    print(statistic, "coverage", covered / trials)
     assert 0.89 <= covered / trials <= 0.995, covered / trials
 
 

@@ -35,10 +35,7 @@ class Run:
     @property
     def metrics(self) -> list[dict]:
         """One dict per committed generation, as in metrics.jsonl (null/None = undefined or infinite)."""
-        path = self.path / "metrics.jsonl"
-        if not path.is_file():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return self._rd.read_metrics_jsonl()
 
     def _check(self, t: int) -> int:
         n = self.generations_done
@@ -55,15 +52,10 @@ class Run:
 
     def model(self, t: int):
         """Generation t's fitted model (loaded if saved, else refitted deterministically on D_t)."""
-        from .models import MODELS
-        from .runner import build_model
-        from . import seeding
+        from .runner import model_of_generation
 
         t = self._check(t)
-        saved = self._rd.gen(t) / "model"
-        if saved.is_dir():
-            return MODELS.get(self.config.model.name).load(saved)
-        return build_model(self.config).fit(self.corpus(t), seed=seeding.derived_seed(self.config.seed, t, "fit"))
+        return model_of_generation(self.config, self._rd, t, lambda: self.corpus(t))
 
     def corpus(self, t: int) -> Corpus:
         """D_t, generation t's training corpus, with every document's provenance."""

@@ -83,7 +83,7 @@ def run(
               f"{resolved.model.name} order {resolved.model.order}, {resolved.paradigm.name}, "
               f"{resolved.generations} generations)", file=sys.stderr)
     path = execute(resolved, out, progress=not quiet)
-    rows = [json.loads(l) for l in (path / "metrics.jsonl").read_text().splitlines() if l.strip()]
+    rows = RunDir(path).read_metrics_jsonl()
     console.print(metrics_table(rows, title=str(path)))
     print(f"results: {path}/metrics.jsonl  (lmcollapse show {path})")
 
@@ -93,12 +93,13 @@ def _run_seeds(config, set_, out, quiet, seeds_text, workers):
     from .config import load_config
     from .early_warning import warnings_for_seeds
     from .multiseed import aggregate_rows, is_multiseed, parse_seeds, run_seeds, seed_rows
+    from .runner import stored_config
 
     seeds = parse_seeds(seeds_text)
     if workers is not None and workers < 1:
         raise LmcollapseError("--workers must be at least 1")
     if config is None and out is not None and is_multiseed(out):
-        resolved = load_config(json.loads((out / "seeds.json").read_text())["config"], set_)
+        resolved = load_config(stored_config(out), set_)
     else:
         resolved = load_config(config, set_)
     out = out or Path(f"{default_out_dir(resolved.model_copy(update={'seed': 0}))}-seeds")

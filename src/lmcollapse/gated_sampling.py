@@ -37,6 +37,7 @@ class GatedSamples:
 def draw_gated(n_new: int, model, gates: list, ctx: GateContext, *, root: int, t: int, sampler, producer: str,
                oversample_max: float, decode=None) -> GatedSamples:
     generator = next((g for g in gates if getattr(g, "generates", False)), None)
+    filtering = any(hasattr(g, "keep") for g in gates)  # without a filter, one round is the contribution
     parts, keeps, rejected, score_parts, counts, generated_scores = [], [], [], [], {}, []
     drawn, kept = 0, 0
     budget = int(math.ceil(oversample_max * n_new))
@@ -72,7 +73,7 @@ def draw_gated(n_new: int, model, gates: list, ctx: GateContext, *, root: int, t
         drawn += len(batch)
         kept += int(outcome.keep.sum())
         rounds += 1
-        if not gates or all(not hasattr(g, "keep") for g in gates):
+        if not filtering:
             break
     candidates = Corpus.concat(parts) if len(parts) > 1 else parts[0]
     keep = np.concatenate(keeps)

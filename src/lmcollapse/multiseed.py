@@ -1,6 +1,6 @@
 """Several seeds of one config: run them (in parallel processes by default) and aggregate per generation.
 
-Layout: ROOT/seeds.json (the seeds and the config), ROOT/seed-K/ (an ordinary run directory each, so
+Layout: ROOT/seeds.json (the seeds), ROOT/config.yaml, ROOT/seed-K/ (an ordinary run directory each, so
 every seed resumes on its own) and ROOT/aggregate.jsonl (per generation and metric: mean over the seeds
 and a Student-t 95% confidence interval, NAME_lo / NAME_hi, and NAME_n seeds).
 """
@@ -17,6 +17,7 @@ import numpy as np
 
 from .config import Config, to_yaml, validate
 from .errors import LmcollapseError
+from .rundir import RunDir
 from .resampling import CI_LEVEL
 from .stats import t_quantile
 
@@ -74,7 +75,7 @@ def _prepare_root(config: Config, seeds: list[int], root: Path) -> list[int]:
     marker = root / MARKER
     if marker.is_file():
         seeds = sorted(set(json.loads(marker.read_text())["seeds"]) | set(seeds))
-    marker.write_text(json.dumps({"seeds": seeds, "config": config.model_dump()}, indent=1))
+    marker.write_text(json.dumps({"seeds": seeds}))
     (root / "config.yaml").write_text(to_yaml(config))
     return seeds
 
@@ -111,12 +112,7 @@ def run_groups(groups: list[tuple[Config, list[int], Path]], workers: int | None
 
 
 def _done_generations(run_dirs: list[Path]) -> int:
-    done = 0
-    for d in run_dirs:
-        path = d / "metrics.jsonl"
-        if path.is_file():
-            done += sum(1 for line in path.read_text().splitlines() if line.strip())
-    return done
+    return sum(len(RunDir(d).read_metrics_jsonl()) for d in run_dirs)
 
 
 def _watch(run_dirs: list[Path], total: int, futures, progress: bool) -> None:
@@ -148,11 +144,7 @@ def _watch(run_dirs: list[Path], total: int, futures, progress: bool) -> None:
 
 
 def seed_rows(root: str | Path) -> list[list[dict]]:
-    out = []
-    for d in seed_dirs(root):
-        path = d / "metrics.jsonl"
-        out.append([json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.is_file() else [])
-    return out
+    return [RunDir(d).read_metrics_jsonl() for d in seed_dirs(root)]
 
 
 def aggregate_rows(per_seed: list[list[dict]], level: float = CI_LEVEL) -> list[dict]:

@@ -131,6 +131,13 @@ class RunDir:
     def metrics_rows(self, n: int) -> list[dict]:
         return [json.loads((self.gen(t) / "metrics.json").read_text()) for t in range(n)]
 
+    def read_metrics_jsonl(self) -> list[dict]:
+        """The committed rows as metrics.jsonl holds them; [] before the first commit."""
+        path = self.path / "metrics.jsonl"
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
     def write_metrics_jsonl(self, rows: list[dict]) -> None:
         with disk_errors("metrics.jsonl"):
             # Rebuilt from gen-*/metrics.json on every start, so it needs no fsync of its own.

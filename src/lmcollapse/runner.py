@@ -9,13 +9,14 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import yaml
 
 from . import __version__, seeding
 from .config import Config, to_yaml, validate
-from .corpus import REAL, Corpus, synthetic_first_id
+from .corpus import REAL, Corpus
 from .corpus_io import read_corpus, write_corpus
 from .errors import LmcollapseError
 from .gated_sampling import draw_gated
@@ -128,17 +129,19 @@ def _paradigm_with_weights(config: Config, gates: list):
     return paradigm
 
 
+def model_of_generation(config: Config, rd: RunDir, t: int, train: Callable[[], Corpus]):
+    """Generation t's committed model: loaded when saved, else refitted exactly on its training set D_t
+    (train(), same stage seed)."""
+    saved = rd.gen(t) / "model"
+    if saved.is_dir():
+        return MODELS.get(config.model.name).load(saved)
+    return build_model(config).fit(train(), seed=seeding.derived_seed(config.seed, t, "fit"))
+
+
 def reference_model(setup: Setup, rd: RunDir, t: int, current, cache: dict):
-    """The generation-0 model (trained on real data only): the current one at t = 0, else the saved one,
-    else refitted exactly (same data, same stage seed)."""
+    """The generation-0 model (trained on real data only, D_0 = R); the current one at t = 0."""
     if "reference_model" not in cache:
-        if t == 0:
-            cache["reference_model"] = current
-        elif (rd.gen(0) / "model").is_dir():
-            cache["reference_model"] = MODELS.get(setup.config.model.name).load(rd.gen(0) / "model")
-        else:
-            cache["reference_model"] = build_model(setup.config).fit(
-                setup.real, seed=seeding.derived_seed(setup.config.seed, 0, "fit"))
+        cache["reference_model"] = current if t == 0 else model_of_generation(setup.config, rd, 0, lambda: setup.real)
     return cache["reference_model"]
 
 
@@ -217,7 +220,7 @@ def run_generation(setup: Setup, rd: RunDir, t: int, state: DataState, cache: di
         bar.message(f"generation {t}: only {len(kept)} of {n_new} documents passed the gates after drawing "
                     f"{len(samples)} (oversample_max={cfg.oversample_max:g}); this model contributes fewer")
     # Metrics look at the model's first n_new documents (round 0): the same amount with or without gates.
-    first = samples.take(np.arange(min(n_new, len(samples))))
+    first = samples if len(samples) <= n_new else samples.take(np.arange(n_new))
     view = GenerationView(t, model, state.train, state.pool, first, kept, setup.real, setup.held_out,
                           truth=setup.truth, doc_length=cfg.corpus.doc_length, cache=cache,
                           acceptance=gated.acceptance_rate if setup.gates else None)

@@ -8,7 +8,7 @@ candidate documents and a GateContext and returns a keep-mask and, optionally, o
 - a generator (token-edit) replaces the model's free samples as the source of candidates;
 - a pool weighting (reweight) changes nothing here but how a subsampling paradigm draws D_t.
 
-The runner keeps the contribution fixed by sampling more and filtering down (runner.gated_samples).
+The runner keeps the contribution fixed by sampling more and filtering down (gated_sampling.draw_gated).
 """
 from __future__ import annotations
 
