@@ -3,10 +3,12 @@ Trainer + model.generate(do_sample=True, top_k=0)), same model size, same data, 
 
     pip install -e '.[gpt]' transformers 'accelerate>=1.1'
     python benchmarks/gpt_vs_transformers.py [--n-train 2000] [--n-embd 64] [--n-layer 2] [--samples 500]
+                                             [--device cpu|cuda]
 
 Prints training and sampling tokens/s, held-out loss after training (nats per token, scored the same way
-for both), the machine's measured float32 matmul GFLOP/s and each training run's model FLOPs utilisation
-(6 x parameters x tokens/s over the matmul rate).
+for both), the machine's measured matmul GFLOP/s and each training run's model FLOPs utilisation
+(6 x parameters x tokens/s over the matmul rate). On CUDA both pipelines train in bfloat16 (autocast in
+lmcollapse, bf16=True in the Trainer) and the matmul rate is measured in bfloat16.
 """
 from __future__ import annotations
 
@@ -23,40 +25,55 @@ from lmcollapse.sampling import Sampler
 from lmcollapse.sources import SOURCES
 
 
-def matmul_gflops(n: int = 1024, repeats: int = 10, trials: int = 5) -> float:
+def sync(device: str) -> None:
+    """Wait for queued GPU work, so that a timer reads the time the work took."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_gflops(device: str, n: int = 1024, repeats: int = 10, trials: int = 5) -> float:
     """The best of several timings: on a shared machine a single one often catches a neighbour's burst."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    if device == "cuda":
+        n, repeats = 8192, 50
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     best = float("inf")
     for _ in range(trials):
+        sync(device)
         start = time.perf_counter()
         for _ in range(repeats):
             a @ b
+        sync(device)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 * repeats / best / 1e9
 
 
-def heldout_loss(logits_fn, windows: list[np.ndarray], vocab: int) -> float:
+def heldout_loss(logits_fn, windows: list[np.ndarray], vocab: int, device: str) -> float:
     total, count = 0.0, 0
     with torch.no_grad():
         for w in windows:
-            x = torch.from_numpy(w[None, :-1])
+            x = torch.from_numpy(w[None, :-1]).to(device)
             logp = logits_fn(x)[..., :vocab].float().log_softmax(-1)  # (1, T, V)
-            total -= logp.gather(-1, torch.from_numpy(w[None, 1:, None]))[0, :, 0].sum().item()
+            target = torch.from_numpy(w[None, 1:, None]).to(device)
+            total -= logp.gather(-1, target)[0, :, 0].sum().item()
             count += len(w) - 1
     return total / count
 
 
 def run_lmcollapse(data, args, held):
     model = GPTModel(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, block_size=args.block_size,
-                     epochs=1, batch_size=args.batch_size, lr=args.lr, weight_decay=0.1, device="cpu")
+                     epochs=1, batch_size=args.batch_size, lr=args.lr, weight_decay=0.1, device=args.device)
+    sync(args.device)
     t0 = time.perf_counter()
     model.fit(data.train, seed=0)
+    sync(args.device)
     t1 = time.perf_counter()
     sample = model.sample(args.samples, sampler=Sampler(max_tokens=args.block_size - 1), seed=1)
+    sync(args.device)
     t2 = time.perf_counter()
     params = sum(p.numel() for p in model.net_.parameters())
-    loss = heldout_loss(lambda x: model.net_(x), held, data.train.vocab_size)
+    loss = heldout_loss(lambda x: model.net_(x), held, data.train.vocab_size, args.device)
     return {"train_s": t1 - t0, "sample_s": t2 - t1, "sampled_tokens": sample.n_tokens + len(sample),
             "loss": loss, "params": params}
 
@@ -92,28 +109,31 @@ def run_transformers(data, args, windows, held):
     targs = TrainingArguments(output_dir=os.path.join(args.tmp, "hf"), per_device_train_batch_size=args.batch_size,
                               num_train_epochs=1, learning_rate=args.lr, weight_decay=0.1, adam_beta1=0.9,
                               adam_beta2=0.95, lr_scheduler_type="constant", warmup_steps=0, report_to=[],
-                              save_strategy="no", logging_strategy="no", use_cpu=True, seed=0,
-                              dataloader_num_workers=0, disable_tqdm=True)
+                              save_strategy="no", logging_strategy="no", use_cpu=args.device == "cpu", seed=0,
+                              bf16=args.device == "cuda", dataloader_num_workers=0, disable_tqdm=True)
     trainer = Trainer(model=model, args=targs, train_dataset=Windows(), data_collator=collate)
+    sync(args.device)
     t0 = time.perf_counter()
     trainer.train()
+    sync(args.device)
     t1 = time.perf_counter()
     model.eval()
     generated = 0
     with torch.no_grad():
         for start in range(0, args.samples, args.batch_size * 8):
             m = min(args.batch_size * 8, args.samples - start)
-            bos = torch.full((m, 1), V - 1, dtype=torch.long)
+            bos = torch.full((m, 1), V - 1, dtype=torch.long, device=args.device)
             out = model.generate(bos, do_sample=True, top_k=0, max_new_tokens=args.block_size - 1,
                                  eos_token_id=data.train.eos_id, pad_token_id=data.train.eos_id,
                                  attention_mask=torch.ones_like(bos))
             new = out[:, 1:]
             ended = (new == data.train.eos_id).int()
-            lengths = torch.where(ended.any(1), ended.argmax(1) + 1, torch.tensor(new.shape[1]))
+            lengths = torch.where(ended.any(1), ended.argmax(1) + 1, torch.tensor(new.shape[1], device=args.device))
             generated += int(lengths.sum())
+    sync(args.device)
     t2 = time.perf_counter()
     params = sum(p.numel() for p in model.parameters())
-    loss = heldout_loss(lambda x: model(x).logits, held, data.train.vocab_size)
+    loss = heldout_loss(lambda x: model(x).logits, held, data.train.vocab_size, args.device)
     return {"train_s": t1 - t0, "sample_s": t2 - t1, "sampled_tokens": generated, "loss": loss, "params": params}
 
 
@@ -131,7 +151,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--vocab-size", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5, help="runs per pipeline, alternating; the fastest counts")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: PyTorch sees no CUDA device")
     args.tmp = tempfile.mkdtemp()
     config = load_config({"corpus": {"n_train": args.n_train, "n_eval": 200},
                           "tokenizer": {"name": "bpe", "vocab_size": args.vocab_size}})
@@ -141,9 +164,11 @@ def main() -> None:
     windows = [w for w, _ in probe._windows(probe._sequences(data.train), stride=args.block_size)]
     held = [w for w, _ in probe._windows(probe._sequences(data.held_out), stride=args.block_size)]
     train_tokens = sum(len(w) - 1 for w in windows)
-    gflops = matmul_gflops()
-    print(f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"float32 matmul {gflops:.1f} GFLOP/s")
+    gflops = matmul_gflops(args.device)
+    where = (torch.cuda.get_device_name() if args.device == "cuda"
+             else f"{os.cpu_count()} cores, {torch.get_num_threads()} threads")
+    print(f"{where}, torch {torch.__version__}; {'bfloat16' if args.device == 'cuda' else 'float32'} matmul "
+          f"{gflops:.1f} GFLOP/s")
     print(f"data: {len(data.train)} KJV verses, BPE vocabulary {data.train.vocab_size}, {train_tokens:,} training "
           f"tokens (1 epoch), {args.samples} sampled documents of up to {args.block_size - 1} tokens")
     # Each pipeline runs --repeats times, alternating, and keeps its fastest run: the first training run

@@ -179,9 +179,9 @@ def test_packed_training_batches_give_the_padded_loss_and_gradient():
     model.net_ = model._build_net()
     windows = [w for w, _ in model._windows(model._sequences(corpus), stride=model.block_size)][:24]
     results = []
-    for forward in (model._forward_batch, model._forward_padded):
+    for rows in (model._batch_rows(windows), model._padded_rows(windows)):
         model.net_.zero_grad()
-        logits, y = forward(windows, torch.device("cpu"))
+        logits, y = model._forward_rows(rows, torch.device("cpu"))
         loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100)
         loss.backward()
         results.append((loss.item(), [p.grad.clone() for p in model.net_.parameters()], logits.numel()))
@@ -220,3 +220,101 @@ def test_position_probs_equal_next_token_probs_of_the_prefix(model_and_data):
     inside = np.concatenate([np.r_[np.ones(n, bool), False] for n in long.lengths])  # drop the end tokens
     targets = long.tokens.astype(np.int64)
     np.testing.assert_allclose(np.log(probs[np.arange(len(pos)), targets]), logp[inside], atol=1e-4)
+
+
+def _batch_gradient(model, windows, memory_gb):
+    """The gradient of one training batch's loss as fit computes it, with the given memory budget."""
+    model.batch_memory_gb = memory_gb
+    model.net_.zero_grad()
+    rows = model._batch_rows(windows)
+    n_targets = int((rows["y"] != -100).sum())
+    passes = 0
+    for part in model._micro_batches(rows):
+        logits, y = model._forward_rows(part, torch.device("cpu"))
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100,
+                                                 reduction="sum") / n_targets
+        loss.backward()
+        passes += 1
+    return [p.grad.clone() for p in model.net_.parameters()], passes
+
+
+@pytest.mark.parametrize("name", ["gpt", "hf"])
+def test_micro_batches_give_the_whole_batch_gradient(name):
+    """A batch whose logits exceed batch_memory_gb is split; the accumulated gradient is the batch's."""
+    corpus = learnable_corpus()
+    if name == "hf":
+        pytest.importorskip("transformers")
+        from lmcollapse.models.hf import HFModel
+
+        model = HFModel(**TINY_HF)
+    else:
+        model = GPTModel(**TINY)
+    model.vocab_size_ = corpus.vocab_size
+    model.net_ = model._build_net()
+    windows = [w for w, _ in model._windows(model._sequences(corpus), stride=model.block_size)][:24]
+    whole, passes = _batch_gradient(model, windows, memory_gb=2.0)
+    assert passes == 1
+    from lmcollapse.models.neural import TRAINING_COPIES
+
+    one_row = TRAINING_COPIES * 8 * (corpus.vocab_size + 1) * 4 / 2**30  # one row's training pass
+    split, passes = _batch_gradient(model, windows, memory_gb=one_row)
+    assert passes == len(model._batch_rows(windows)["y"]) > 5
+    for a, b in zip(split, whole):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_memory_budget_bounds_scoring_and_sampling_passes(model_and_data, monkeypatch):
+    """Every forward pass takes at most batch_memory_gb of logits or KV cache (at least one row); neither
+    the scores nor the samples depend on how windows or documents are grouped."""
+    model, corpus = model_and_data
+    widths = []
+    original = type(model.net_).forward
+
+    def recording(net, idx, *args, **kwargs):
+        widths.append(idx.shape[0])
+        return original(net, idx, *args, **kwargs)
+
+    before, samples = model.log_prob(corpus), model.sample(50, seed=0)
+    monkeypatch.setattr(model, "batch_memory_gb", 3 * 4 * model.block_size * (corpus.vocab_size + 1) * 4 / 2**30)
+    monkeypatch.setattr(type(model.net_), "forward", recording)
+    np.testing.assert_allclose(model.log_prob(corpus), before, rtol=1e-5)
+    assert max(widths) == 3 < len(corpus)  # 3 windows' logits fit the budget
+    widths.clear()
+    per_row = max(model.net_.cache_elements_per_row(), 4 * (corpus.vocab_size + 1)) * 4  # bytes
+    monkeypatch.setattr(model, "batch_memory_gb", 5 * per_row / 2**30)
+    split = model.sample(50, seed=0)
+    assert max(widths) == 5  # documents decoded 5 at a time
+    assert np.array_equal(split.lengths, samples.lengths) and np.array_equal(split.tokens, samples.tokens)
+
+
+def test_bf16_training_runs_the_mixed_precision_path_and_learns():
+    """precision=bf16 trains under bfloat16 autocast (what CUDA gets by default), here on the CPU: packed
+    masks, attention and the loss work in it, and it learns about as well as float32."""
+    corpus = learnable_corpus()
+    fp32 = GPTModel(**TINY, precision="fp32").fit(corpus, seed=0)
+    calls = []
+    original = torch.autocast.__init__
+
+    def spy(self, device_type, *args, **kwargs):
+        calls.append((device_type, kwargs.get("dtype")))
+        original(self, device_type, *args, **kwargs)
+
+    torch.autocast.__init__ = spy
+    try:
+        bf16 = GPTModel(**TINY, precision="bf16").fit(corpus, seed=0)
+    finally:
+        torch.autocast.__init__ = original
+    assert calls == [("cpu", torch.bfloat16)]
+    nll32 = -fp32.log_prob(corpus).sum() / (corpus.n_tokens + len(corpus))
+    nll16 = -bf16.log_prob(corpus).sum() / (corpus.n_tokens + len(corpus))
+    assert nll16 != nll32  # bfloat16 arithmetic did take part
+    assert nll16 == pytest.approx(nll32, rel=0.05) and nll16 < np.log(6) - 0.3  # learnt well beyond uniform
+
+
+def test_precision_and_memory_errors_are_one_line():
+    from lmcollapse.errors import LmcollapseError
+
+    with pytest.raises(LmcollapseError, match="model.precision 'fp16'"):
+        GPTModel(precision="fp16")
+    with pytest.raises(LmcollapseError, match="batch_memory_gb must be positive"):
+        GPTModel(batch_memory_gb=0)

@@ -58,6 +58,10 @@ class ModelConfig(_Strict):
     lr: float = Field(5e-4, gt=0)
     weight_decay: float = Field(0.1, ge=0)
     device: str = Field("auto", description="gpt/hf: auto (CUDA when available), cpu, cuda")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="gpt/hf training: bf16 = bfloat16 "
+                                                       "autocast; auto = bf16 on CUDA, fp32 elsewhere")
+    batch_memory_gb: float = Field(2.0, gt=0, description="gpt/hf: about the most memory one forward pass "
+                                                          "may take; larger batches are split")
     # hf
     hf_config: str = Field("tinystories-1m", description="hf: tinystories-1m, tinystories-33m, or a config.json path")
     hf_checkpoint: str | None = Field(None, description="hf: a local checkpoint directory; every generation "

@@ -115,6 +115,11 @@ class GPT(nn.Module):
         return [(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
                 for _ in range(c.n_layer)]
 
+    def cache_elements_per_row(self) -> int:
+        """Values one batch row of new_cache holds: a key and a value per layer, position and channel."""
+        c = self.config
+        return 2 * c.n_layer * c.block_size * c.n_embd
+
     @staticmethod
     def select_cache(cache: KVCache, rows: torch.Tensor) -> KVCache:
         """The cache of the given batch rows only (rows (B',) indices): finished documents stop costing."""

@@ -73,6 +73,14 @@ def _hf_net_class():
         def new_cache(self, batch: int, device) -> dict:
             return {"past": None}
 
+        def cache_elements_per_row(self) -> int:
+            """At most what one batch row's cache holds once it spans the block: key and value per layer."""
+            config = self.model.config
+            layers = next(getattr(config, k) for k in ("num_hidden_layers", "num_layers", "n_layer")
+                          if getattr(config, k, None))
+            width = next(getattr(config, k) for k in ("hidden_size", "n_embd", "d_model") if getattr(config, k, None))
+            return 2 * layers * self.block_size * width
+
         @staticmethod
         def select_cache(cache: dict, rows):
             """Keep only the given batch rows (rows (B',) indices) of the cache."""
@@ -98,18 +106,20 @@ def _hf_net_class():
 @MODELS.register("hf", "a transformers causal LM from a preset (tinystories-1m/-33m) or config.json (extra [hf])")
 class HFModel(GPTModel):
     HYPERPARAMETERS = ("hf_config", "hf_checkpoint", "block_size", "dropout", "epochs", "batch_size", "lr",
-                       "weight_decay", "device")
+                       "weight_decay", "device", "precision", "batch_memory_gb")
 
     def __init__(self, hf_config: str = "tinystories-1m", hf_checkpoint: str | None = None, block_size: int = 128,
                  dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
-                 weight_decay: float = 0.1, device: str = "auto"):
+                 weight_decay: float = 0.1, device: str = "auto", precision: str = "auto",
+                 batch_memory_gb: float = 2.0):
         super().__init__(block_size=block_size, dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr,
-                         weight_decay=weight_decay, device=device)
+                         weight_decay=weight_decay, device=device, precision=precision,
+                         batch_memory_gb=batch_memory_gb)
         self.hf_config = hf_config
         self.hf_checkpoint = hf_checkpoint
 
     # transformers models take no block-diagonal masks across architectures: pad instead of packing.
-    _forward_batch = GPTModel._forward_padded
+    _batch_rows = GPTModel._padded_rows
 
     def _build_net(self):
         transformers = _transformers()

@@ -5,6 +5,12 @@ input-only symbol, masked out of every output distribution. Documents longer tha
 on in block-sized windows and scored with sliding windows of half a block stride, so every token is
 predicted from at least half a block of context. Fixed-length corpora (no end token) sample lengths from
 the training lengths, as the count model does.
+
+Memory: with a GPT-2-sized vocabulary (50,257) and a block of 1,024 one window's logits alone take 200 MB,
+so no forward pass may take a whole batch blindly. Every pass is sized so that what it holds (logit-sized
+tensors, or the KV cache when sampling) stays within `batch_memory_gb`; a training batch larger than that
+is split into micro-batches whose gradients add up to the whole batch's (gradient accumulation). The
+sizes depend on the configuration only, never on the machine, so results do not change with hardware.
 """
 from __future__ import annotations
 
@@ -20,6 +26,10 @@ from ..sampling import Sampler
 from . import MODELS
 from .packing import IGNORE, attention_mask, pack_batch
 
+PRECISIONS = ("auto", "fp32", "bf16")  # auto: bfloat16 autocast for training on CUDA, float32 elsewhere
+# A training pass holds about this many logit-sized float32 tensors at its peak (logits, log-probabilities,
+# their gradients, allocator slack): 5.8 measured by benchmarks/paper_scale_memory.py.
+TRAINING_COPIES = 6
 
 
 def _torch():
@@ -33,18 +43,28 @@ def _torch():
 @MODELS.register("gpt", "nanoGPT-style transformer trained from scratch each generation (PyTorch; CPU or CUDA)")
 class GPTModel:
     HYPERPARAMETERS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs", "batch_size", "lr",
-                       "weight_decay", "device")
+                       "weight_decay", "device", "precision", "batch_memory_gb")
 
     def __init__(self, n_layer: int = 2, n_head: int = 2, n_embd: int = 64, block_size: int = 128,
                  dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
-                 weight_decay: float = 0.1, device: str = "auto"):
+                 weight_decay: float = 0.1, device: str = "auto", precision: str = "auto",
+                 batch_memory_gb: float = 2.0):
+        self._check_common(block_size, precision, batch_memory_gb)
         if n_embd % n_head:
             raise LmcollapseError(f"model.n_embd ({n_embd}) must be a multiple of model.n_head ({n_head})")
-        if block_size < 2:
-            raise LmcollapseError("model.block_size must be at least 2")
         self.n_layer, self.n_head, self.n_embd, self.block_size = n_layer, n_head, n_embd, block_size
         self.dropout, self.epochs, self.batch_size = dropout, epochs, batch_size
         self.lr, self.weight_decay, self.device = lr, weight_decay, device
+        self.precision, self.batch_memory_gb = precision, batch_memory_gb
+
+    @staticmethod
+    def _check_common(block_size: int, precision: str, batch_memory_gb: float):
+        if block_size < 2:
+            raise LmcollapseError("model.block_size must be at least 2")
+        if precision not in PRECISIONS:
+            raise LmcollapseError(f"model.precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if not batch_memory_gb > 0:
+            raise LmcollapseError(f"model.batch_memory_gb must be positive, not {batch_memory_gb}")
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _device(self):
@@ -52,6 +72,16 @@ class GPTModel:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
+
+    def _autocast(self, device):
+        """Training's mixed precision: bfloat16 autocast where asked for (auto: on CUDA only)."""
+        torch = _torch()
+        bf16 = self.precision == "bf16" or (self.precision == "auto" and device.type == "cuda")
+        return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+    def _rows_within(self, elements_per_row: int) -> int:
+        """How many rows of elements_per_row float32 values fit in batch_memory_gb (at least one)."""
+        return max(1, int(self.batch_memory_gb * 2**30 / 4 // max(elements_per_row, 1)))
 
     def _sequences(self, corpus: Corpus) -> list[np.ndarray]:
         bos, tail = self.vocab_size_, ([corpus.eos_id] if corpus.eos_id is not None else [])
@@ -107,36 +137,55 @@ class GPTModel:
             order_rng = np.random.default_rng(seed)
             opt = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, betas=(0.9, 0.95),
                                     weight_decay=self.weight_decay)
-            autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                        else contextlib.nullcontext())
+            autocast = self._autocast(device)
             self.net_.train()
             for _ in range(self.epochs):
                 order = order_rng.permutation(len(windows))
                 for start in range(0, len(order), self.batch_size):
-                    batch = [windows[i] for i in order[start:start + self.batch_size]]
-                    with autocast:
-                        logits, y = self._forward_batch(batch, device)  # (B, T, V+1), (B, T)
-                        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), y.flatten(),
-                                                                 ignore_index=IGNORE)
+                    rows = self._batch_rows([windows[i] for i in order[start:start + self.batch_size]])
+                    n_targets = int((rows["y"] != IGNORE).sum())
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
+                    for part in self._micro_batches(rows):
+                        with autocast:
+                            logits, y = self._forward_rows(part, device)  # (R, W, V+1), (R, W)
+                            # Summed, over the whole batch's target count: the micro-batches' gradients add
+                            # up to the gradient of the batch's mean loss.
+                            loss = torch.nn.functional.cross_entropy(
+                                logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE,
+                                reduction="sum") / n_targets
+                        loss.backward()
                     opt.step()
         self.net_.eval()
         return self
 
-    def _forward_batch(self, windows: list[np.ndarray], device):
-        """Training logits and targets for a batch of windows, packed several to a row (models/packing.py):
-        the same loss and gradient as padding each window to the longest, with less arithmetic."""
-        torch = _torch()
-        x, y, positions, segments = (torch.from_numpy(a).to(device) for a in pack_batch(windows, self.block_size))
-        return self.net_(x, positions=positions, mask=attention_mask(segments)), y  # (R, W, V+1), (R, W)
+    def _batch_rows(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """A training batch as (R, W) arrays, windows packed several to a row (models/packing.py): the same
+        loss and gradient as padding each window to the longest, with less arithmetic."""
+        x, y, positions, segments = pack_batch(windows, self.block_size)
+        return {"x": x, "y": y, "positions": positions, "segments": segments}
 
-    def _forward_padded(self, windows: list[np.ndarray], device):
+    def _padded_rows(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
         """The plain way, for networks that take no positions or mask (hf): each window padded to the longest."""
-        torch = _torch()
         batch = self._pad(windows, IGNORE)
-        x = torch.from_numpy(np.where(batch[:, :-1] == IGNORE, 0, batch[:, :-1])).to(device)  # (B, T)
-        return self.net_(x), torch.from_numpy(batch[:, 1:]).to(device)  # (B, T, V+1), (B, T)
+        return {"x": np.where(batch[:, :-1] == IGNORE, 0, batch[:, :-1]), "y": batch[:, 1:]}
+
+    def _micro_batches(self, rows: dict[str, np.ndarray]):
+        """Consecutive groups of rows whose training pass fits batch_memory_gb, each cut to its last used
+        column."""
+        n_rows, width = rows["y"].shape
+        step = self._rows_within(TRAINING_COPIES * width * (self.vocab_size_ + 1))
+        for lo in range(0, n_rows, step):
+            used = np.flatnonzero((rows["y"][lo:lo + step] != IGNORE).any(axis=0))
+            end = int(used[-1]) + 1 if len(used) else 1
+            yield {key: a[lo:lo + step, :end] for key, a in rows.items()}
+
+    def _forward_rows(self, rows: dict[str, np.ndarray], device):
+        """Logits (R, W, V+1) and targets (R, W) of training rows; packed rows bring positions and segments."""
+        torch = _torch()
+        t = {key: torch.from_numpy(a).to(device) for key, a in rows.items()}
+        if "segments" in t:
+            return self.net_(t["x"], positions=t["positions"], mask=attention_mask(t["segments"])), t["y"]
+        return self.net_(t["x"]), t["y"]
 
     # ---- probabilities ---------------------------------------------------------------------------
     def _log_softmax(self, logits):
@@ -152,9 +201,10 @@ class GPTModel:
             for window, first in self._windows([seq], stride=max(self.block_size // 2, 1)):
                 jobs.append((doc, window, first))
         docs, logps, ents = [], [], []
+        step = self._scoring_rows()
         with torch.no_grad():
-            for start in range(0, len(jobs), self.batch_size * 4):
-                part = jobs[start:start + self.batch_size * 4]
+            for start in range(0, len(jobs), step):
+                part = jobs[start:start + step]
                 batch = self._pad([w for _, w, _ in part], 0)
                 x = torch.from_numpy(batch[:, :-1]).to(device)  # (B, T)
                 logp = self._log_softmax(self.net_(x))  # (B, T, V)
@@ -168,6 +218,11 @@ class GPTModel:
                     ents.append(entropy[row, first:end])
         cat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
         return cat(docs, np.int64), cat(logps, np.float64), cat(ents, np.float64)
+
+    def _scoring_rows(self) -> int:
+        """Windows per scoring pass: 4 batches, fewer when their logits (and the log-probabilities, exp and
+        entropy terms computed from them, about 4 copies) would exceed batch_memory_gb."""
+        return min(self.batch_size * 4, self._rows_within(4 * self.block_size * (self.vocab_size_ + 1)))
 
     def token_log_probs(self, corpus: Corpus):
         doc, logp, _ = self._score(corpus)
@@ -200,9 +255,10 @@ class GPTModel:
                 if picks:
                     jobs.append((window, picks))
         out = np.zeros((len(doc), self.vocab_size_))
+        step = self._scoring_rows()
         with torch.no_grad():
-            for lo in range(0, len(jobs), self.batch_size * 4):
-                part = jobs[lo:lo + self.batch_size * 4]
+            for lo in range(0, len(jobs), step):
+                part = jobs[lo:lo + step]
                 x = torch.from_numpy(self._pad([w for w, _ in part], 0)[:, :-1]).to(device)  # (B, T)
                 probs = self._log_softmax(self.net_(x)).exp().double().cpu().numpy()  # (B, T, V)
                 for b, (_, picks) in enumerate(part):
@@ -230,7 +286,6 @@ class GPTModel:
         torch = _torch()
         sampler = sampler or Sampler()
         device = next(self.net_.parameters()).device
-        gen = torch.Generator(device=device).manual_seed(int(seed))
         rng = np.random.default_rng(seed)
         limit = self.block_size - 1  # positions available after BOS
         if self.eos_id_ is None:
@@ -239,20 +294,35 @@ class GPTModel:
         else:
             target = np.full(n, min(sampler.max_tokens, limit))
         docs: list[np.ndarray] = []
-        chunk = max(self.batch_size * 8, 1)
+        # Documents come in groups of 8 batches, each group with its own random stream. A group decodes in
+        # fewer rows at a time when its KV cache or per-step probabilities (logits, probabilities, float64
+        # CDF: about 4 float32 copies) would exceed batch_memory_gb; that never changes the draws.
+        group = max(self.batch_size * 8, 1)
+        per_row = max(self.net_.cache_elements_per_row(), 4 * (self.vocab_size_ + 1))
+        at_once = min(group, self._rows_within(per_row))
         with torch.no_grad():
-            for start in range(0, n, chunk):
-                docs += self._sample_chunk(target[start:start + chunk], sampler, gen, device)
+            for g, lo in enumerate(range(0, n, group)):
+                members = target[lo:lo + group]
+                group_seed = int(np.random.SeedSequence([int(seed), g]).generate_state(1, dtype=np.uint64)[0] >> 1)
+                for first in range(0, len(members), at_once):
+                    docs += self._sample_rows(members, range(first, min(first + at_once, len(members))), sampler,
+                                              group_seed, device)
         lengths = np.array([len(d) for d in docs], dtype=np.int64)
         tokens = np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32)
         return Corpus.from_flat(tokens, lengths, vocab_size=self.vocab_size_, eos_id=self.eos_id_, origin=SYNTHETIC,
                                 generation=generation, producer=producer or "gpt", seed=int(seed), first_id=first_id)
 
-    def _sample_chunk(self, target: np.ndarray, sampler: Sampler, gen, device) -> list[np.ndarray]:
+    def _sample_rows(self, target: np.ndarray, members: range, sampler: Sampler, group_seed: int,
+                     device) -> list[np.ndarray]:
+        """Decode documents `members` of a group whose final lengths are `target` (end tokens cut them short).
+        Step s draws the group's s-th vector of uniforms, one per document of the group, and each document
+        takes its own: the tokens do not depend on which documents decode together, or on compaction."""
         torch = _torch()
-        m, steps = len(target), int(target.max()) if len(target) else 0
+        gen = torch.Generator(device=device).manual_seed(group_seed)
+        own = torch.tensor(list(members), device=device)  # (m,) indices into the group's uniforms
+        m, steps = len(own), int(target[members.start:members.stop].max()) if len(own) else 0
         out = torch.zeros((m, steps), dtype=torch.long, device=device)
-        length = torch.from_numpy(target.copy()).to(device)  # (m,) final lengths, cut short at the end token
+        length = torch.from_numpy(target[members.start:members.stop].copy()).to(device)  # (m,)
         rows = torch.arange(m, device=device)  # (r,) which documents the batch still decodes
         x = torch.full((m, 1), self.vocab_size_, dtype=torch.long, device=device)  # (r, 1): BOS
         cache = self.net_.new_cache(m, device)
@@ -261,8 +331,8 @@ class GPTModel:
             probs = self._transform(self._log_softmax(logits[:, -1]).exp(), sampler)  # (r, V)
             # Inverse-CDF draw: much faster than torch.multinomial for wide vocabularies.
             cdf = probs.double().cumsum(dim=-1)  # (r, V)
-            # One uniform per document of the chunk, finished or not: the draws do not depend on compaction.
-            u = torch.rand((m, 1), generator=gen, device=device, dtype=torch.float64)[rows] * cdf[:, -1:]
+            uniforms = torch.rand((len(target), 1), generator=gen, device=device, dtype=torch.float64)  # (group, 1)
+            u = uniforms[own[rows]] * cdf[:, -1:]  # (r, 1)
             tok = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=self.vocab_size_ - 1)  # (r,) first cdf > u
             out[rows, step] = tok
             if self.eos_id_ is not None:
