@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lmcollapse.config import load_config
-from lmcollapse.models.neural import GPTModel
+from lmcollapse.models.neural import SAMPLE_GROUP, GPTModel
 from lmcollapse.sampling import Sampler
 from lmcollapse.sources import SOURCES
 
@@ -120,8 +120,8 @@ def run_transformers(data, args, windows, held):
     model.eval()
     generated = 0
     with torch.no_grad():
-        for start in range(0, args.samples, args.batch_size * 8):
-            m = min(args.batch_size * 8, args.samples - start)
+        for start in range(0, args.samples, SAMPLE_GROUP):  # as many documents at once as lmcollapse
+            m = min(SAMPLE_GROUP, args.samples - start)
             bos = torch.full((m, 1), V - 1, dtype=torch.long, device=args.device)
             out = model.generate(bos, do_sample=True, top_k=0, max_new_tokens=args.block_size - 1,
                                  eos_token_id=data.train.eos_id, pad_token_id=data.train.eos_id,
@@ -179,6 +179,9 @@ def main() -> None:
         runs["transformers GPT-Neo + Trainer + generate"].append(run_transformers(data, args, windows, held))
     results = {name: {**r[0], "train_s": min(x["train_s"] for x in r), "sample_s": min(x["sample_s"] for x in r)}
                for name, r in runs.items()}
+    for name, r in runs.items():
+        print(f"{name}: train/sample seconds of each run: "
+              + ", ".join(f"{x['train_s']:.2f}/{x['sample_s']:.2f}" for x in r))
     for name, r in results.items():
         train_rate = train_tokens / r["train_s"]
         mfu = 6 * r["params"] * train_rate / (gflops * 1e9)
@@ -193,6 +196,10 @@ def main() -> None:
           f"(training {ref['train_s'] / ours['train_s']:.2f}x, sampling per token "
           f"{(ref['sample_s'] / ref['sampled_tokens']) / (ours['sample_s'] / ours['sampled_tokens']):.2f}x); "
           f"held-out loss difference {100 * (ours['loss'] / ref['loss'] - 1):+.1f}%")
+    # Runs i of both pipelines ran back to back, so under the same load: their ratios show the spread.
+    paired = sorted(per_token(b) / per_token(a) for a, b in zip(*runs.values()))
+    print(f"speed-up of each back-to-back pair of runs: median {np.median(paired):.2f}x, range {paired[0]:.2f}x to "
+          f"{paired[-1]:.2f}x over {len(paired)} pairs")
 
 
 if __name__ == "__main__":
