@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lmcollapse.config import load_config
-from lmcollapse.models.neural import SAMPLE_GROUP, GPTModel
+from lmcollapse.models.neural import DECODE_ROWS, GPTModel
 from lmcollapse.sampling import Sampler
 from lmcollapse.sources import SOURCES
 
@@ -120,8 +120,8 @@ def run_transformers(data, args, windows, held):
     model.eval()
     generated = 0
     with torch.no_grad():
-        for start in range(0, args.samples, SAMPLE_GROUP):  # as many documents at once as lmcollapse
-            m = min(SAMPLE_GROUP, args.samples - start)
+        for start in range(0, args.samples, DECODE_ROWS):  # as many documents at once as lmcollapse
+            m = min(DECODE_ROWS, args.samples - start)
             bos = torch.full((m, 1), V - 1, dtype=torch.long, device=args.device)
             out = model.generate(bos, do_sample=True, top_k=0, max_new_tokens=args.block_size - 1,
                                  eos_token_id=data.train.eos_id, pad_token_id=data.train.eos_id,

@@ -318,3 +318,17 @@ def test_precision_and_memory_errors_are_one_line():
         GPTModel(precision="fp16")
     with pytest.raises(LmcollapseError, match="batch_memory_gb must be positive"):
         GPTModel(batch_memory_gb=0)
+
+
+def test_samples_depend_on_the_document_index_not_on_how_many_decode_together(model_and_data, monkeypatch):
+    """Random streams belong to fixed groups of documents; a pass may cover part of a group or several."""
+    from lmcollapse.models import neural
+
+    model, _ = model_and_data
+    monkeypatch.setattr(neural, "SAMPLE_GROUP", 8)
+    wide = model.sample(40, seed=3)  # one pass over five groups
+    monkeypatch.setattr(neural, "DECODE_ROWS", 3)  # passes that straddle group boundaries
+    narrow = model.sample(40, seed=3)
+    assert np.array_equal(wide.lengths, narrow.lengths) and np.array_equal(wide.tokens, narrow.tokens)
+    first_docs = [wide.doc(i).tolist() for i in range(0, 40, 8)]  # the first document of each group
+    assert len({tuple(d) for d in first_docs}) > 1  # groups do not share one stream

@@ -30,8 +30,10 @@ PRECISIONS = ("auto", "fp32", "bf16")  # auto: bfloat16 autocast for training on
 # A training pass holds about this many logit-sized float32 tensors at its peak (logits, log-probabilities,
 # their gradients, allocator slack): 5.8 measured by benchmarks/paper_scale_memory.py.
 TRAINING_COPIES = 6
-# Documents decoded together (memory permitting): wide enough that each step's matmuls run efficiently
-# (1,024 rows sample 1.6x faster per token than 256 for a small CPU model), and the unit of the random streams.
+# Sampling: documents decoded together, memory permitting (wide batches make each step's matmuls efficient:
+# 1,024 rows sample 1.6x faster per token than 256 for a small CPU model; a GPU wants them wider still),
+# and documents per random stream (so that the draws do not depend on how many decode together).
+DECODE_ROWS = 4096
 SAMPLE_GROUP = 1024
 
 
@@ -297,33 +299,48 @@ class GPTModel:
         else:
             target = np.full(n, min(sampler.max_tokens, limit))
         docs: list[np.ndarray] = []
-        # Documents come in groups of SAMPLE_GROUP, each group with its own random stream. A group decodes
-        # in fewer rows at a time when its KV cache or per-step probabilities (logits, probabilities, float64
-        # CDF: about 4 float32 copies) would exceed batch_memory_gb; that never changes the draws.
-        group = SAMPLE_GROUP
+        # Up to DECODE_ROWS documents decode together, fewer when their KV cache or per-step probabilities
+        # (logits, probabilities, float64 CDF: about 4 float32 copies) would exceed batch_memory_gb.
         per_row = max(self.net_.cache_elements_per_row(), 4 * (self.vocab_size_ + 1))
-        at_once = min(group, self._rows_within(per_row))
+        at_once = min(DECODE_ROWS, self._rows_within(per_row))
         with torch.no_grad():
-            for g, lo in enumerate(range(0, n, group)):
-                members = target[lo:lo + group]
-                group_seed = int(np.random.SeedSequence([int(seed), g]).generate_state(1, dtype=np.uint64)[0] >> 1)
-                for first in range(0, len(members), at_once):
-                    docs += self._sample_rows(members, range(first, min(first + at_once, len(members))), sampler,
-                                              group_seed, device)
+            for lo in range(0, n, at_once):
+                docs += self._sample_rows(target, range(lo, min(lo + at_once, n)), sampler, seed, device)
         lengths = np.array([len(d) for d in docs], dtype=np.int64)
         tokens = np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32)
         return Corpus.from_flat(tokens, lengths, vocab_size=self.vocab_size_, eos_id=self.eos_id_, origin=SYNTHETIC,
                                 generation=generation, producer=producer or "gpt", seed=int(seed), first_id=first_id)
 
-    def _sample_rows(self, target: np.ndarray, members: range, sampler: Sampler, group_seed: int,
-                     device) -> list[np.ndarray]:
-        """Decode documents `members` of a group whose final lengths are `target` (end tokens cut them short).
-        Step s draws the group's s-th vector of uniforms, one per document of the group, and each document
-        takes its own: the tokens do not depend on which documents decode together, or on compaction."""
+    @staticmethod
+    def _group_uniforms(n: int, members: range, seed: int, device):
+        """A function that, called once per decoding step, returns that step's uniforms (m, 1) of documents
+        `members` out of n. Documents come in groups of
+        SAMPLE_GROUP, each group with its own random stream that draws one uniform per member document per
+        step; every document takes its own. So a document's draws depend only on (seed, its index), not on
+        which documents decode together or when finished ones are dropped."""
         torch = _torch()
-        gen = torch.Generator(device=device).manual_seed(group_seed)
-        own = torch.tensor(list(members), device=device)  # (m,) indices into the group's uniforms
-        m, steps = len(own), int(target[members.start:members.stop].max()) if len(own) else 0
+        first, last = members.start // SAMPLE_GROUP, (members.stop - 1) // SAMPLE_GROUP
+        streams = []
+        for g in range(first, last + 1):
+            group_seed = np.random.SeedSequence([int(seed), g]).generate_state(1, dtype=np.uint64)[0] >> 1
+            streams.append((torch.Generator(device=device).manual_seed(int(group_seed)),
+                            min(SAMPLE_GROUP, n - g * SAMPLE_GROUP)))
+        own = torch.arange(members.start, members.stop, device=device) - first * SAMPLE_GROUP  # (m,)
+
+        def draw() -> "torch.Tensor":
+            everyone = torch.cat([torch.rand((size, 1), generator=gen, device=device, dtype=torch.float64)
+                                  for gen, size in streams])  # (documents of the groups, 1)
+            return everyone[own]  # (m, 1)
+
+        return draw
+
+    def _sample_rows(self, target: np.ndarray, members: range, sampler: Sampler, seed: int,
+                     device) -> list[np.ndarray]:
+        """Decode documents `members` out of len(target), whose final lengths are `target` (end tokens cut
+        them short)."""
+        torch = _torch()
+        uniforms = self._group_uniforms(len(target), members, seed, device)
+        m, steps = len(members), int(target[members.start:members.stop].max()) if len(members) else 0
         out = torch.zeros((m, steps), dtype=torch.long, device=device)
         length = torch.from_numpy(target[members.start:members.stop].copy()).to(device)  # (m,)
         rows = torch.arange(m, device=device)  # (r,) which documents the batch still decodes
@@ -334,8 +351,7 @@ class GPTModel:
             probs = self._transform(self._log_softmax(logits[:, -1]).exp(), sampler)  # (r, V)
             # Inverse-CDF draw: much faster than torch.multinomial for wide vocabularies.
             cdf = probs.double().cumsum(dim=-1)  # (r, V)
-            uniforms = torch.rand((len(target), 1), generator=gen, device=device, dtype=torch.float64)  # (group, 1)
-            u = uniforms[own[rows]] * cdf[:, -1:]  # (r, 1)
+            u = uniforms()[rows] * cdf[:, -1:]  # (r, 1)
             tok = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=self.vocab_size_ - 1)  # (r,) first cdf > u
             out[rows, step] = tok
             if self.eos_id_ is not None:
