@@ -332,3 +332,21 @@ def test_samples_depend_on_the_document_index_not_on_how_many_decode_together(mo
     assert np.array_equal(wide.lengths, narrow.lengths) and np.array_equal(wide.tokens, narrow.tokens)
     first_docs = [wide.doc(i).tolist() for i in range(0, 40, 8)]  # the first document of each group
     assert len({tuple(d) for d in first_docs}) > 1  # groups do not share one stream
+
+
+def test_long_stages_report_how_far_they_have_got(tmp_path, capsys, monkeypatch):
+    """Without a terminal, training steps and sampled documents appear in log lines within a generation."""
+    from lmcollapse import progress
+
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)
+    config = {"generations": 1, "corpus": {"n_train": 100, "n_eval": 20}, "tokenizer": {"name": "char"},
+              "model": {"name": "gpt", **TINY, "block_size": 16, "epochs": 2, "batch_size": 10},
+              "sampler": {"max_tokens": 15}, "metrics": ["heldout_ppl"], "ci_rounds": 0}
+    monkeypatch.setattr("lmcollapse.models.neural.DECODE_ROWS", 40)
+    lmcollapse.run(config, out_dir=tmp_path / "run", progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    steps = [line for line in lines if ": fit " in line]
+    # 2 epochs of at least 10 batches (100 verses, 10 windows a batch), one line before each step
+    assert len(steps) >= 20 and steps[-1].startswith(f"[lmcollapse] generation 1/1: fit {len(steps) - 1}/{len(steps)}")
+    assert [line.split(": sample ")[1].split(" ")[0] for line in lines if ": sample " in line] == ["0/100", "40/100",
+                                                                                                  "80/100"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 import time
 
+LOG_EVERY = 30.0  # seconds between progress lines within a stage when there is no terminal
+
 
 class Progress:
     def __init__(self, total: int, done: int, enabled: bool = True, label: str = "generations"):
@@ -11,7 +13,7 @@ class Progress:
         self.total, self.done = total, done
         self.tty = enabled and sys.stderr.isatty()
         self._bar = None
-        self._stage_started = time.perf_counter()
+        self._stage_started = self._last_line = time.perf_counter()
         if self.tty:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
@@ -24,6 +26,17 @@ class Progress:
         self._stage_started = time.perf_counter()
         if self._bar is not None:
             self._bar.update(self._task, stage=f"gen {generation}: {name}")
+
+    def within(self, generation: int, name: str, done: int, total: int) -> None:
+        """How far a long stage has got (training steps, documents sampled): shown in the bar's stage field,
+        or, without a terminal, a log line at most every LOG_EVERY seconds."""
+        now = time.perf_counter()
+        if self._bar is not None:
+            self._bar.update(self._task, stage=f"gen {generation}: {name} {done:,}/{total:,}")
+        elif self.enabled and now - max(self._stage_started, self._last_line) >= LOG_EVERY and done < total:
+            self._last_line = now
+            print(f"[lmcollapse] generation {generation + 1}/{self.total}: {name} {done:,}/{total:,} "
+                  f"({now - self._stage_started:.0f}s)", file=sys.stderr, flush=True)
 
     def generation_done(self, generation: int, row: dict, seconds: float) -> None:
         self.done += 1

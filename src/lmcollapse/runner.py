@@ -201,7 +201,10 @@ def run_generation(setup: Setup, rd: RunDir, t: int, state: DataState, cache: di
         timings[stage] = round(time.perf_counter() - start, 4)
         return result
 
-    model = timed("fit", lambda: build_model(cfg).fit(state.train, seed=seeding.derived_seed(root, t, "fit")))
+    model = build_model(cfg)
+    if hasattr(model, "report"):  # models with long stages (neural) say how far they have got
+        model.report = lambda stage, done, total: bar.within(t, stage, done, total)
+    model = timed("fit", lambda: model.fit(state.train, seed=seeding.derived_seed(root, t, "fit")))
     n_new = setup.paradigm.n_synthetic(len(setup.real))
     gate_ctx = GateContext(t, model, state.train, setup.real, setup.held_out, setup.truth,
                            reference=lambda: reference_model(setup, rd, t, model, cache), cache=cache)

@@ -49,6 +49,9 @@ def _torch():
 class GPTModel:
     HYPERPARAMETERS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs", "batch_size", "lr",
                        "weight_decay", "device", "precision", "batch_memory_gb")
+    # Set by the runner: called as report(stage, done, total) while training ("fit", steps) and sampling
+    # ("sample", documents), which can take hours at the paper's scale.
+    report = None
 
     def __init__(self, n_layer: int = 2, n_head: int = 2, n_embd: int = 64, block_size: int = 128,
                  dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
@@ -83,6 +86,10 @@ class GPTModel:
         torch = _torch()
         bf16 = self.precision == "bf16" or (self.precision == "auto" and device.type == "cuda")
         return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        if self.report is not None:
+            self.report(stage, done, total)
 
     def _rows_within(self, elements_per_row: int) -> int:
         """How many rows of elements_per_row float32 values fit in batch_memory_gb (at least one)."""
@@ -144,9 +151,12 @@ class GPTModel:
                                     weight_decay=self.weight_decay, fused=True)
             autocast = self._autocast(device)
             self.net_.train()
+            steps, step = self.epochs * -(-len(windows) // self.batch_size), 0
             for _ in range(self.epochs):
                 order = order_rng.permutation(len(windows))
                 for start in range(0, len(order), self.batch_size):
+                    self._progress("fit", step, steps)
+                    step += 1
                     rows = self._batch_rows([windows[i] for i in order[start:start + self.batch_size]])
                     n_targets = int((rows["y"] != IGNORE).sum())
                     opt.zero_grad(set_to_none=True)
@@ -305,6 +315,7 @@ class GPTModel:
         at_once = min(DECODE_ROWS, self._rows_within(per_row))
         with torch.no_grad():
             for lo in range(0, n, at_once):
+                self._progress("sample", lo, n)
                 docs += self._sample_rows(target, range(lo, min(lo + at_once, n)), sampler, seed, device)
         lengths = np.array([len(d) for d in docs], dtype=np.int64)
         tokens = np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32)
