@@ -74,11 +74,13 @@ def _hf_net_class():
             return {"past": None}
 
         def cache_elements_per_row(self) -> int:
-            """At most what one batch row's cache holds once it spans the block: key and value per layer."""
+            """At most what one batch row's cache holds once it spans the block: key and value per layer
+            (0 for an architecture whose config names neither its depth nor its width the usual ways)."""
             config = self.model.config
-            layers = next(getattr(config, k) for k in ("num_hidden_layers", "num_layers", "n_layer")
-                          if getattr(config, k, None))
-            width = next(getattr(config, k) for k in ("hidden_size", "n_embd", "d_model") if getattr(config, k, None))
+            layers = next((getattr(config, k) for k in ("num_hidden_layers", "num_layers", "n_layer")
+                           if getattr(config, k, None)), 0)
+            width = next((getattr(config, k) for k in ("hidden_size", "n_embd", "d_model")
+                          if getattr(config, k, None)), 0)
             return 2 * layers * self.block_size * width
 
         @staticmethod
