@@ -350,3 +350,39 @@ def test_long_stages_report_how_far_they_have_got(tmp_path, capsys, monkeypatch)
     assert len(steps) >= 20 and steps[-1].startswith(f"[lmcollapse] generation 1/1: fit {len(steps) - 1}/{len(steps)}")
     assert [line.split(": sample ")[1].split(" ")[0] for line in lines if ": sample " in line] == ["0/100", "40/100",
                                                                                                   "80/100"]
+
+
+WARM = {"generations": 4, "corpus": {"n_train": 150, "n_eval": 30}, "tokenizer": {"name": "char"},
+        "model": {"name": "gpt", **TINY, "block_size": 32, "epochs": 1, "warm_start": True},
+        "sampler": {"max_tokens": 31}, "metrics": ["heldout_ppl", "distinct_2"], "ci_rounds": 0}
+
+
+def _max_weight_change(run, t):
+    before, after = run.model(t - 1).net_.state_dict(), run.model(t).net_.state_dict()
+    return max(float((after[k] - before[k]).abs().max()) for k in before)
+
+
+def test_warm_start_continues_from_the_previous_generations_weights(tmp_path):
+    still = {**WARM, "generations": 2, "model": {**WARM["model"], "lr": 1e-9}}  # training barely moves a weight
+    warm = lmcollapse.run(still, out_dir=tmp_path / "warm")
+    cold = lmcollapse.run({**still, "model": {**still["model"], "warm_start": False}}, out_dir=tmp_path / "cold")
+    assert _max_weight_change(warm, 1) < 1e-5  # generation 1 began where generation 0 ended
+    assert _max_weight_change(cold, 1) > 1e-2  # a fresh initialisation lands elsewhere
+
+
+def test_a_resumed_warm_started_run_equals_an_uninterrupted_one(tmp_path):
+    whole = lmcollapse.run(WARM, out_dir=tmp_path / "whole")
+    lmcollapse.run(WARM, out_dir=tmp_path / "parts", overrides=["generations=2"])
+    resumed = lmcollapse.run(WARM, out_dir=tmp_path / "parts")  # generations 2 and 3 start from saved weights
+    assert resumed.metrics == whole.metrics
+    assert np.array_equal(resumed.samples(3).tokens, whole.samples(3).tokens)
+
+
+def test_warm_start_refusals_are_one_line():
+    from lmcollapse.config import load_config
+    from lmcollapse.errors import LmcollapseError
+
+    with pytest.raises(LmcollapseError, match="needs save_models: true"):
+        load_config({**WARM, "save_models": False})
+    with pytest.raises(LmcollapseError, match="warm starts apply to gpt and hf"):
+        load_config({"model": {"name": "ngram", "warm_start": True}})

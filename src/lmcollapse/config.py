@@ -62,6 +62,8 @@ class ModelConfig(_Strict):
                                                        "autocast; auto = bf16 on CUDA, fp32 elsewhere")
     batch_memory_gb: float = Field(2.0, gt=0, description="gpt/hf: about the most memory one forward pass "
                                                           "may take; larger batches are split")
+    warm_start: bool = Field(False, description="gpt/hf: each generation starts from the previous generation's "
+                                                "weights (fresh optimiser) instead of a new initialisation")
     # hf
     hf_config: str = Field("tinystories-1m", description="hf: tinystories-1m, tinystories-33m, or a config.json path")
     hf_checkpoint: str | None = Field(None, description="hf: a local checkpoint directory; every generation "
@@ -113,6 +115,15 @@ class Config(_Strict):
                                     ("paradigm.name", PARADIGMS, self.paradigm.name)]:
             if name not in registry:
                 raise ValueError(f"{key}: unknown {registry.kind} {name!r}; choose one of: {', '.join(registry.names())}")
+        if self.model.warm_start:
+            import inspect
+
+            if "warm_start" not in inspect.signature(MODELS.get(self.model.name)).parameters:
+                raise ValueError(f"model.warm_start: model {self.model.name!r} is refitted from counts each "
+                                 f"generation; warm starts apply to gpt and hf")
+            if not self.save_models:
+                raise ValueError("model.warm_start needs save_models: true (a resumed run starts from the saved "
+                                 "weights of the generation before)")
         for name in self.metrics or []:
             if name not in METRICS:
                 raise ValueError(f"metrics: unknown metric {name!r}; choose from: {', '.join(METRICS.names())}")

@@ -129,13 +129,24 @@ def _paradigm_with_weights(config: Config, gates: list):
     return paradigm
 
 
-def model_of_generation(config: Config, rd: RunDir, t: int, train: Callable[[], Corpus]):
+def model_of_generation(config: Config, rd: RunDir, t: int, train: Callable[[], Corpus] | None):
     """Generation t's committed model: loaded when saved, else refitted exactly on its training set D_t
     (train(), same stage seed)."""
     saved = rd.gen(t) / "model"
     if saved.is_dir():
         return MODELS.get(config.model.name).load(saved)
+    if config.model.warm_start and t > 0 or train is None:
+        raise LmcollapseError(f"{rd.gen(t)} holds no saved model, and a warm-started model cannot be refitted "
+                              f"without its predecessors; rerun the experiment with save_models: true")
     return build_model(config).fit(train(), seed=seeding.derived_seed(config.seed, t, "fit"))
+
+
+def previous_model(setup: Setup, rd: RunDir, t: int, cache: dict):
+    """Generation t-1's model, the starting point of a warm start: the one just trained, or after a resume
+    the saved one (the same weights)."""
+    if cache.get("previous_model", (None,))[0] == t - 1:
+        return cache["previous_model"][1]
+    return model_of_generation(setup.config, rd, t - 1, train=None)
 
 
 def reference_model(setup: Setup, rd: RunDir, t: int, current, cache: dict):
@@ -204,7 +215,10 @@ def run_generation(setup: Setup, rd: RunDir, t: int, state: DataState, cache: di
     model = build_model(cfg)
     if hasattr(model, "report"):  # models with long stages (neural) say how far they have got
         model.report = lambda stage, done, total: bar.within(t, stage, done, total)
-    model = timed("fit", lambda: model.fit(state.train, seed=seeding.derived_seed(root, t, "fit")))
+    warm = {"init": previous_model(setup, rd, t, cache)} if cfg.model.warm_start and t > 0 else {}
+    model = timed("fit", lambda: model.fit(state.train, seed=seeding.derived_seed(root, t, "fit"), **warm))
+    if cfg.model.warm_start:
+        cache["previous_model"] = (t, model)
     n_new = setup.paradigm.n_synthetic(len(setup.real))
     gate_ctx = GateContext(t, model, state.train, setup.real, setup.held_out, setup.truth,
                            reference=lambda: reference_model(setup, rd, t, model, cache), cache=cache)

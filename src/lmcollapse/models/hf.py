@@ -108,15 +108,15 @@ def _hf_net_class():
 @MODELS.register("hf", "a transformers causal LM from a preset (tinystories-1m/-33m) or config.json (extra [hf])")
 class HFModel(GPTModel):
     HYPERPARAMETERS = ("hf_config", "hf_checkpoint", "block_size", "dropout", "epochs", "batch_size", "lr",
-                       "weight_decay", "device", "precision", "batch_memory_gb")
+                       "weight_decay", "device", "precision", "batch_memory_gb", "warm_start")
 
     def __init__(self, hf_config: str = "tinystories-1m", hf_checkpoint: str | None = None, block_size: int = 128,
                  dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
                  weight_decay: float = 0.1, device: str = "auto", precision: str = "auto",
-                 batch_memory_gb: float = 2.0):
+                 batch_memory_gb: float = 2.0, warm_start: bool = False):
         super().__init__(block_size=block_size, dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, device=device, precision=precision,
-                         batch_memory_gb=batch_memory_gb)
+                         batch_memory_gb=batch_memory_gb, warm_start=warm_start)
         self.hf_config = hf_config
         self.hf_checkpoint = hf_checkpoint
 

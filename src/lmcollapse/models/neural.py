@@ -48,7 +48,7 @@ def _torch():
 @MODELS.register("gpt", "nanoGPT-style transformer trained from scratch each generation (PyTorch; CPU or CUDA)")
 class GPTModel:
     HYPERPARAMETERS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs", "batch_size", "lr",
-                       "weight_decay", "device", "precision", "batch_memory_gb")
+                       "weight_decay", "device", "precision", "batch_memory_gb", "warm_start")
     # Set by the runner: called as report(stage, done, total) while training ("fit", steps) and sampling
     # ("sample", documents), which can take hours at the paper's scale.
     report = None
@@ -56,14 +56,14 @@ class GPTModel:
     def __init__(self, n_layer: int = 2, n_head: int = 2, n_embd: int = 64, block_size: int = 128,
                  dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
                  weight_decay: float = 0.1, device: str = "auto", precision: str = "auto",
-                 batch_memory_gb: float = 2.0):
+                 batch_memory_gb: float = 2.0, warm_start: bool = False):
         self._check_common(block_size, precision, batch_memory_gb)
         if n_embd % n_head:
             raise LmcollapseError(f"model.n_embd ({n_embd}) must be a multiple of model.n_head ({n_head})")
         self.n_layer, self.n_head, self.n_embd, self.block_size = n_layer, n_head, n_embd, block_size
         self.dropout, self.epochs, self.batch_size = dropout, epochs, batch_size
         self.lr, self.weight_decay, self.device = lr, weight_decay, device
-        self.precision, self.batch_memory_gb = precision, batch_memory_gb
+        self.precision, self.batch_memory_gb, self.warm_start = precision, batch_memory_gb, warm_start
 
     @staticmethod
     def _check_common(block_size: int, precision: str, batch_memory_gb: float):
@@ -133,7 +133,9 @@ class GPTModel:
                              self.dropout))
 
     # ---- training --------------------------------------------------------------------------------
-    def fit(self, corpus: Corpus, *, seed: int = 0) -> "GPTModel":
+    def fit(self, corpus: Corpus, *, seed: int = 0, init: "GPTModel | None" = None) -> "GPTModel":
+        """Train on corpus from a fresh initialisation, or from init's weights (warm start; the optimiser
+        starts afresh either way)."""
         torch = _torch()
 
         if len(corpus) == 0:
@@ -145,6 +147,8 @@ class GPTModel:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)  # initialisation and dropout draw from the stage's seed only
             self.net_ = self._build_net().to(device)
+            if init is not None:
+                self.net_.load_state_dict(init.net_.state_dict())
             windows = [w for w, _ in self._windows(self._sequences(corpus), stride=self.block_size)]
             order_rng = np.random.default_rng(seed)
             opt = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, betas=(0.9, 0.95),
