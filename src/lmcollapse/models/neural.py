@@ -57,22 +57,18 @@ class GPTModel:
                  dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
                  weight_decay: float = 0.1, device: str = "auto", precision: str = "auto",
                  batch_memory_gb: float = 2.0, warm_start: bool = False):
-        self._check_common(block_size, precision, batch_memory_gb)
         if n_embd % n_head:
             raise LmcollapseError(f"model.n_embd ({n_embd}) must be a multiple of model.n_head ({n_head})")
-        self.n_layer, self.n_head, self.n_embd, self.block_size = n_layer, n_head, n_embd, block_size
-        self.dropout, self.epochs, self.batch_size = dropout, epochs, batch_size
-        self.lr, self.weight_decay, self.device = lr, weight_decay, device
-        self.precision, self.batch_memory_gb, self.warm_start = precision, batch_memory_gb, warm_start
-
-    @staticmethod
-    def _check_common(block_size: int, precision: str, batch_memory_gb: float):
         if block_size < 2:
             raise LmcollapseError("model.block_size must be at least 2")
         if precision not in PRECISIONS:
             raise LmcollapseError(f"model.precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         if not batch_memory_gb > 0:
             raise LmcollapseError(f"model.batch_memory_gb must be positive, not {batch_memory_gb}")
+        self.n_layer, self.n_head, self.n_embd, self.block_size = n_layer, n_head, n_embd, block_size
+        self.dropout, self.epochs, self.batch_size = dropout, epochs, batch_size
+        self.lr, self.weight_decay, self.device = lr, weight_decay, device
+        self.precision, self.batch_memory_gb, self.warm_start = precision, batch_memory_gb, warm_start
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _device(self):
@@ -189,14 +185,23 @@ class GPTModel:
         return {"x": np.where(batch[:, :-1] == IGNORE, 0, batch[:, :-1]), "y": batch[:, 1:]}
 
     def _micro_batches(self, rows: dict[str, np.ndarray]):
-        """Consecutive groups of rows whose training pass fits batch_memory_gb, each cut to its last used
-        column."""
+        """The batch in one pass when its training pass fits batch_memory_gb; else groups of rows, longest
+        first, each cut to its own longest row, so that a split batch of documents of mixed lengths (padded
+        rows, as hf takes them) computes little padding."""
         n_rows, width = rows["y"].shape
-        step = self._rows_within(TRAINING_COPIES * width * (self.vocab_size_ + 1))
-        for lo in range(0, n_rows, step):
-            used = np.flatnonzero((rows["y"][lo:lo + step] != IGNORE).any(axis=0))
-            end = int(used[-1]) + 1 if len(used) else 1
-            yield {key: a[lo:lo + step, :end] for key, a in rows.items()}
+        per_position = TRAINING_COPIES * (self.vocab_size_ + 1)
+        if self._rows_within(per_position * width) >= n_rows:
+            yield rows
+            return
+        has_target = rows["y"] != IGNORE  # (R, W)
+        used = np.where(has_target.any(axis=1), width - np.argmax(has_target[:, ::-1], axis=1), 1)  # (R,)
+        order = np.argsort(-used, kind="stable")
+        lo = 0
+        while lo < n_rows:
+            longest = int(used[order[lo]])
+            group = order[lo:lo + self._rows_within(per_position * longest)]
+            yield {key: a[group, :longest] for key, a in rows.items()}
+            lo += len(group)
 
     def _forward_rows(self, rows: dict[str, np.ndarray], device):
         """Logits (R, W, V+1) and targets (R, W) of training rows; packed rows bring positions and segments."""
