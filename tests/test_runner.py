@@ -178,3 +178,15 @@ def test_a_foreign_nonempty_directory_is_refused_and_left_alone(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert lmcollapse.run(small_truth_config(), out_dir=empty).generations_done == 3
+
+
+def test_resuming_a_run_started_by_another_version_says_so(tmp_path, capsys):
+    config = small_truth_config(generations=3)
+    out = tmp_path / "run"
+    lmcollapse.run(config, out_dir=out, overrides=["generations=1"])
+    info = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**info, "lmcollapse_version": "0.0.9"}))
+    lmcollapse.run(config, out_dir=out, progress=True)
+    err = capsys.readouterr().err
+    assert f"was started by lmcollapse 0.0.9; generations added by {lmcollapse.__version__} may differ" in err
+    assert lmcollapse.load_run(out).generations_done == 3

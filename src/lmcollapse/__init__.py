@@ -1,6 +1,6 @@
 """lmcollapse: train language models generation after generation on their own output, and measure
 how they collapse when the real data is a finite set (Wang et al., arXiv 2412.14872)."""
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .api import Run, load_run, run  # noqa: E402
 from .config import Config, load_config  # noqa: E402

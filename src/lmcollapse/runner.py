@@ -166,8 +166,12 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
             raise LmcollapseError(f"{rd.path} is not empty and is not an lmcollapse run directory (it holds "
                                   f"{foreign[0]!r}); choose a new or empty --out")
     with rd.lock():
+        notes = []
         if rd.exists():
-            rd.check_format()
+            written_by = rd.check_format().get("lmcollapse_version")
+            if written_by != __version__:
+                notes.append(f"{rd.path} was started by lmcollapse {written_by}; generations added by {__version__} "
+                             f"may differ from what {written_by} would have produced")
             previous = stored_config(rd.path)
             _check_same_experiment(previous, config, rd.path)
             if config.generations != previous.generations:
@@ -186,6 +190,8 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
         rd.write_metrics_jsonl(rows)  # repairs a file cut short by a crash
         bar = Progress(config.generations, done, enabled=progress)
         try:
+            for note in notes:
+                bar.message(note)
             if done:
                 bar.message(f"resuming {rd.path} after generation {done - 1}")
             state = restore_state(setup, rd, done) if done else initial_state(setup.real)
