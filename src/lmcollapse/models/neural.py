@@ -334,10 +334,10 @@ class GPTModel:
     @staticmethod
     def _group_uniforms(n: int, members: range, seed: int, device):
         """A function that, called once per decoding step, returns that step's uniforms (m, 1) of documents
-        `members` out of n. Documents come in groups of
-        SAMPLE_GROUP, each group with its own random stream that draws one uniform per member document per
-        step; every document takes its own. So a document's draws depend only on (seed, its index), not on
-        which documents decode together or when finished ones are dropped."""
+        `members` out of n. Documents come in groups of SAMPLE_GROUP, each group with its own random stream
+        that draws one uniform per member document per step; every document takes its own. So a document's
+        draws depend only on (seed, its index), not on which documents decode together or when finished ones
+        are dropped."""
         torch = _torch()
         first, last = members.start // SAMPLE_GROUP, (members.stop - 1) // SAMPLE_GROUP
         streams = []
