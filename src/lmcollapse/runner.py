@@ -135,7 +135,7 @@ def model_of_generation(config: Config, rd: RunDir, t: int, train: Callable[[], 
     saved = rd.gen(t) / "model"
     if saved.is_dir():
         return MODELS.get(config.model.name).load(saved)
-    if config.model.warm_start and t > 0 or train is None:
+    if (config.model.warm_start and t > 0) or train is None:
         raise LmcollapseError(f"{rd.gen(t)} holds no saved model, and a warm-started model cannot be refitted "
                               f"without its predecessors; rerun the experiment with save_models: true")
     return build_model(config).fit(train(), seed=seeding.derived_seed(config.seed, t, "fit"))

@@ -15,8 +15,20 @@ from .errors import LmcollapseError
 from .tokenizers import EOS, EOS_ID, TOKENIZERS, UNK, UNK_ID
 
 
+class HFBackedTokenizer:
+    """What tokenizers around an HF `tokenizers.Tokenizer` (self.hf_) share: optional lowercasing of the
+    text before encoding, and decoding without special tokens."""
+    lowercase = False
+
+    def _prepare(self, text: str) -> str:
+        return text.lower() if self.lowercase else text
+
+    def decode(self, tokens) -> str:
+        return self.hf_.decode([int(t) for t in tokens], skip_special_tokens=True)
+
+
 @TOKENIZERS.register("bpe", "byte-level BPE (HF tokenizers) with tokenizer.vocab_size, trained on generation-0 text")
-class BPETokenizer:
+class BPETokenizer(HFBackedTokenizer):
     name = "bpe"
     eos_id = EOS_ID
     unk_id = UNK_ID
@@ -25,9 +37,6 @@ class BPETokenizer:
         self.target_vocab_size = vocab_size
         self.lowercase = lowercase
         self.min_count = min_count
-
-    def _prepare(self, text: str) -> str:
-        return text.lower() if self.lowercase else text
 
     def fit(self, texts: Sequence[str]) -> "BPETokenizer":
         try:
@@ -53,9 +62,6 @@ class BPETokenizer:
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         return [np.asarray(e.ids, dtype=np.int32) for e in self.hf_.encode_batch([self._prepare(t) for t in texts])]
-
-    def decode(self, tokens) -> str:
-        return self.hf_.decode([int(t) for t in tokens], skip_special_tokens=True)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps({"name": self.name, "vocab_size": self.target_vocab_size,

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import LmcollapseError
+from .tokenizer_bpe import HFBackedTokenizer
 from .tokenizers import TOKENIZERS
 
 # End-of-document tokens of common checkpoints, tried in order when tokenizer.eos_token is not set.
@@ -20,7 +21,7 @@ EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]")
 
 
 @TOKENIZERS.register("pretrained", "an HF tokenizer.json from disk (tokenizer.path), e.g. a checkpoint's own")
-class PretrainedTokenizer:
+class PretrainedTokenizer(HFBackedTokenizer):
     name = "pretrained"
     unk_id = None
 
@@ -28,9 +29,6 @@ class PretrainedTokenizer:
         self.path = path
         self.eos_token = eos_token
         self.lowercase = lowercase
-
-    def _prepare(self, text: str) -> str:
-        return text.lower() if self.lowercase else text
 
     def fit(self, texts: Sequence[str]) -> "PretrainedTokenizer":
         if not self.path:
@@ -70,9 +68,6 @@ class PretrainedTokenizer:
         # No special tokens: the model adds its own BOS, and the corpus its end token.
         batch = self.hf_.encode_batch([self._prepare(t) for t in texts], add_special_tokens=False)
         return [np.asarray(e.ids, dtype=np.int32) for e in batch]
-
-    def decode(self, tokens) -> str:
-        return self.hf_.decode([int(t) for t in tokens], skip_special_tokens=True)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps({"name": self.name, "path": self.path, "eos_token": self.eos_token,
