@@ -19,10 +19,10 @@ import time
 import numpy as np
 import torch
 
-from lmcollapse.config import load_config
+from lmcollapse.experiment import load_source
+from lmcollapse.experiment import load_config
 from lmcollapse.models.neural import DECODE_ROWS, GPTModel
 from lmcollapse.sampling import Sampler
-from lmcollapse.sources import SOURCES
 
 
 def sync(device: str) -> None:
@@ -158,7 +158,7 @@ def main() -> None:
     args.tmp = tempfile.mkdtemp()
     config = load_config({"corpus": {"n_train": args.n_train, "n_eval": 200},
                           "tokenizer": {"name": "bpe", "vocab_size": args.vocab_size}})
-    data = SOURCES.get("kjv")(config).load()
+    data = load_source(config)
     probe = GPTModel(block_size=args.block_size)
     probe.vocab_size_ = data.train.vocab_size
     windows = [w for w, _ in probe._windows(probe._sequences(data.train), stride=args.block_size)]

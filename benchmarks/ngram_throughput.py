@@ -19,17 +19,17 @@ import tracemalloc
 
 import numpy as np
 
-from lmcollapse.config import load_config
+from lmcollapse.experiment import load_source
+from lmcollapse.experiment import load_config
 from lmcollapse.corpus import Corpus
 from lmcollapse.metrics import GenerationView, default_metrics, measure
 from lmcollapse.models.ngram import NGramModel
 from lmcollapse.sampling import Sampler
-from lmcollapse.sources import SOURCES
 
 
 def kjv(n_eval: int = 1000):
     config = load_config({"corpus": {"name": "kjv", "n_train": 30834 - n_eval, "n_eval": n_eval}})
-    return SOURCES.get("kjv")(config).load()
+    return load_source(config)
 
 
 def one_generation(real: Corpus, held_out: Corpus, order: int, smoothing: float, cache: dict, seed: int = 0,

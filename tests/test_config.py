@@ -1,6 +1,7 @@
 import pytest
 
-from lmcollapse.config import apply_overrides, load_config
+from lmcollapse.config import apply_overrides
+from lmcollapse.experiment import load_config
 from lmcollapse.errors import LmcollapseError
 
 

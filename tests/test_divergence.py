@@ -4,16 +4,16 @@ import itertools
 import numpy as np
 import pytest
 
-from lmcollapse.config import load_config
+from lmcollapse.experiment import load_source
+from lmcollapse.experiment import load_config
 from lmcollapse.corpus import Corpus
-from lmcollapse.divergence import exact_divergence
+from lmcollapse.metrics.divergence import exact_divergence
 from lmcollapse.models.ngram import NGramModel
-from lmcollapse.sources import SOURCES
 
 
 def truth_and_model(model_order, **corpus):
     config = load_config({"corpus": {"n_train": 30, "n_eval": 5, **corpus}})
-    data = SOURCES.get(config.corpus.name)(config).load()
+    data = load_source(config)
     model = NGramModel(order=model_order, smoothing=0.3).fit(data.train)
     return data.truth, model
 

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 
 import lmcollapse
-from lmcollapse.config import load_config
+from lmcollapse.experiment import load_source
+from lmcollapse.experiment import load_config
 from lmcollapse.corpus import SYNTHETIC, Corpus
 from lmcollapse.corpus_io import read_column
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.gates import GateContext, apply_gates, build_gates
+from lmcollapse.gates import GateContext, ReferenceModel, apply_filters, build_gates
 from lmcollapse.gates.dedup import signatures
 from lmcollapse.models.ngram import NGramModel
 from lmcollapse.sources import SOURCES
@@ -15,14 +16,28 @@ from lmcollapse.sources import SOURCES
 from conftest import small_truth_config
 
 
+class FixedReference(ReferenceModel):
+    def __init__(self, model):
+        self.model = model
+
+    def reference_model(self):
+        return self.model
+
+
 def context(train, real=None, held_out=None, truth=None, model=None, reference=None):
     real = real if real is not None else train
     return GateContext(0, model, train, real, held_out if held_out is not None else real, truth,
-                       reference=lambda: reference, cache={})
+                       run=FixedReference(reference))
 
 
 def gate(entry):
-    return build_gates([entry])
+    """The built gate of one `filters` entry, in a list."""
+    gates = build_gates([entry])
+    return gates.filters or [gates.producer or gates.pool_weighting]
+
+
+def apply_gates(gates, candidates, ctx, rng):
+    return apply_filters(gates, candidates, ctx, rng)
 
 
 def test_minhash_estimates_jaccard_similarity():
@@ -59,7 +74,7 @@ def test_dedup_drops_exact_and_near_duplicates_of_training_and_earlier_documents
 
 def test_perplexity_band_keeps_real_looking_documents_only():
     config = load_config({"corpus": {"n_train": 2000, "n_eval": 1000}})
-    data = SOURCES.get("kjv")(config).load()
+    data = load_source(config)
     reference = NGramModel(order=2, smoothing=1e-4).fit(data.train)
     ctx = context(data.train, held_out=data.held_out, reference=reference)
     outcome = apply_gates(gate("perplexity"), data.held_out, ctx, np.random.default_rng(0))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lmcollapse.corpus import SYNTHETIC, Corpus
+from lmcollapse.corpus import Corpus
 from lmcollapse.metrics import HIGHER_IS_BETTER, METRICS, GenerationView, measure
 from lmcollapse.models.ngram import NGramModel
 
@@ -58,7 +58,7 @@ def test_truth_metrics_skip_real_text():
 
 
 def test_distinct_ngrams_decodes_every_real_ngram_once(monkeypatch):
-    from lmcollapse import metrics
+    from lmcollapse.metrics import base as metrics
 
     real = Corpus.from_documents([[0, 1, 2], [0, 2, 2], [0, 1, 2]], vocab_size=4, eos_id=3)
     monkeypatch.setattr(metrics, "COUNT_CHUNK", 2)  # several chunks, merged

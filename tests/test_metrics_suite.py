@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from lmcollapse.bleu import self_bleu_scores
+from lmcollapse.metrics.bleu import self_bleu_scores
 from lmcollapse.corpus import SYNTHETIC, Corpus
 from lmcollapse.metrics import METRICS, OPT_IN, GenerationView, default_metrics, measure
 from lmcollapse.models.ngram import NGramModel
-from lmcollapse.resampling import weighted_mean
+from lmcollapse.metrics.resampling import weighted_mean
 
 
 def view_for(samples, real=None, held_out=None, model=None):

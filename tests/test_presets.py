@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import lmcollapse
-from lmcollapse.config import load_config, read_config_file
+from lmcollapse.config import read_config_file
+from lmcollapse.experiment import load_config
 from lmcollapse.experiments.quality import variants
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))

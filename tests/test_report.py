@@ -8,7 +8,7 @@ import pytest
 import lmcollapse
 from lmcollapse.metrics import METRICS
 from lmcollapse.multiseed import run_seeds
-from lmcollapse.config import load_config
+from lmcollapse.experiment import load_config
 from lmcollapse.report import build_report
 
 SMALL = {"generations": 4, "corpus": {"n_train": 300, "n_eval": 100}, "ci_rounds": 20}

@@ -5,14 +5,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lmcollapse.config import load_config
+from lmcollapse.experiment import load_source
+from lmcollapse.experiment import load_config
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.sources import SOURCES
 
 
 def load(**corpus):
     config = load_config({"corpus": corpus})
-    return SOURCES.get(config.corpus.name)(config).load()
+    return load_source(config)
 
 
 def test_kjv_is_offline_split_disjoint_and_seeded():
@@ -22,7 +22,7 @@ def test_kjv_is_offline_split_disjoint_and_seeded():
     assert a.train.real_fraction() == 1.0 and a.train.producer[0] == "kjv"
     again = load(name="kjv", n_train=300, n_eval=100)
     assert list(a.train.text) == list(again.train.text)
-    other_seed = SOURCES.get("kjv")(load_config({"seed": 1, "corpus": {"n_train": 300, "n_eval": 100}})).load()
+    other_seed = load_source(load_config({"seed": 1, "corpus": {"n_train": 300, "n_eval": 100}}))
     assert list(other_seed.train.text) != list(a.train.text)
     # The tokenizer is fitted on the training split only; every id is inside the vocabulary.
     assert a.train.tokens.max() < a.tokenizer.vocab_size and a.train.eos_id == 1

@@ -108,6 +108,7 @@ def test_the_check_has_power_against_a_wrong_closed_form(monkeypatch):
     assert any(not r["ok"] for r in rows if r["quantity"] == "impurity")
 
 
+@pytest.mark.slow
 def test_quick_battery_passes_on_the_real_simulator():
     rows = battery(quick=True, seeds=60, workers=2)
     failed = [r for r in rows if not r["ok"]]

@@ -2,6 +2,7 @@
 runner: E[H_t] = (1 - 1/N)^(t+1) * H_truth for the collision impurity H = 1 - sum_v p(v)^2 of
 generation t's model (M_0 is already fitted on N draws from the truth)."""
 import numpy as np
+import pytest
 
 import lmcollapse
 
@@ -15,6 +16,7 @@ def impurity(p):
     return 1.0 - float((np.asarray(p) ** 2).sum())
 
 
+@pytest.mark.slow
 def test_mean_collision_impurity_decays_as_wright_fisher(tmp_path):
     h = np.zeros((SEEDS, GENERATIONS))
     for seed in range(SEEDS):

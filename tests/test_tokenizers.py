@@ -29,7 +29,7 @@ def test_empty_training_text_is_an_error():
 
 def test_bpe_round_trips_exactly_and_saves_with_the_run(tmp_path):
     pytest.importorskip("tokenizers")
-    from lmcollapse.tokenizer_bpe import BPETokenizer
+    from lmcollapse.tokenizers.bpe import BPETokenizer
 
     texts = ["In the beginning God created the heaven and the earth.", "And God said, Let there be light."] * 20
     tok = BPETokenizer(vocab_size=300).fit(texts)
@@ -55,8 +55,8 @@ def test_bpe_run_on_kjv(tmp_path):
 
 def test_pretrained_tokenizer_reads_a_tokenizer_json_and_finds_its_end_token(tmp_path):
     from lmcollapse.errors import LmcollapseError
-    from lmcollapse.tokenizer_bpe import BPETokenizer
-    from lmcollapse.tokenizer_pretrained import PretrainedTokenizer
+    from lmcollapse.tokenizers.bpe import BPETokenizer
+    from lmcollapse.tokenizers.pretrained import PretrainedTokenizer
     from lmcollapse.tokenizers import load_tokenizer
 
     bpe = BPETokenizer(vocab_size=300).fit(["and the earth was without form, and void"] * 20)

@@ -1,9 +1,10 @@
 """lmcollapse: train language models generation after generation on their own output, and measure
 how they collapse when the real data is a finite set (Wang et al., arXiv 2412.14872)."""
-__version__ = "0.2.0"
+from .version import __version__  # noqa: F401
 
 from .api import Run, load_run, run  # noqa: E402
-from .config import Config, load_config  # noqa: E402
+from .config import Config  # noqa: E402
+from .experiment import load_config  # noqa: E402
 from .corpus import Corpus, Provenance  # noqa: E402
 from .errors import LmcollapseError  # noqa: E402
 

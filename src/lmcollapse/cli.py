@@ -65,9 +65,10 @@ def run(
 ):
     """Run an experiment, or resume it if --out already holds a run of it."""
     from .api import default_out_dir
-    from .config import load_config
+    from .experiment import load_config
+    from .readback import stored_config
     from .rundir import RunDir
-    from .runner import execute, stored_config
+    from .runner import execute
 
     if seeds is not None:
         return _run_seeds(config, set_, out, quiet, seeds, workers)
@@ -90,10 +91,10 @@ def run(
 
 def _run_seeds(config, set_, out, quiet, seeds_text, workers):
     from .api import default_out_dir
-    from .config import load_config
     from .early_warning import warnings_for_seeds
+    from .experiment import load_config
     from .multiseed import aggregate_rows, is_multiseed, parse_seeds, run_seeds, seed_rows
-    from .runner import stored_config
+    from .readback import stored_config
 
     seeds = parse_seeds(seeds_text)
     if workers is not None and workers < 1:
@@ -139,8 +140,10 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory"),
         return
     console.print(metrics_table(rows, title=f"{run_dir} ({r.generations_done}/{r.config.generations} generations)"))
     c = r.config
-    print(f"corpus {c.corpus.name} N={c.corpus.n_train}, model {c.model.name} order {c.model.order} "
-          f"smoothing {c.model.smoothing}, paradigm {c.paradigm.name}, seed {c.seed}")
+    settings = " ".join(f"{k}={v}" for k, v in c.model.model_dump(exclude={"name"}).items()
+                        if k in ("order", "smoothing", "n_layer", "n_embd", "hf_config", "block_size", "epochs"))
+    print(f"corpus {c.corpus.name} N={c.corpus.n_train}, model {c.model.name} {settings}, "
+          f"paradigm {c.paradigm.name}, seed {c.seed}")
     if len(rows) > 1:
         print_departures(warnings_for_run(rows))
     if samples and r.generations_done:
@@ -184,7 +187,8 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (quality-vs-
 def validate(config: Path = typer.Argument(..., help="a YAML/TOML config"),
              set_: List[str] = typer.Option([], "--set", help="override a key (as in run)")):
     """Check a config without running it; print the resolved config."""
-    from .config import load_config, to_yaml
+    from .config import to_yaml
+    from .experiment import load_config
 
     resolved = load_config(config, set_)
     console.print(to_yaml(resolved), end="", markup=False)
@@ -194,7 +198,7 @@ def validate(config: Path = typer.Argument(..., help="a YAML/TOML config"),
 @app.command("ls")
 def list_components(kind: Optional[str] = typer.Argument(None, help="corpora, models, tokenizers, paradigms, filters, metrics")):
     """List the registered components with a one-line description each."""
-    from .gates import FILTERS
+    from .gates import GATES as FILTERS
     from .metrics import HIGHER_IS_BETTER, METRICS
     from .models import MODELS
     from .paradigms import PARADIGMS
@@ -219,7 +223,7 @@ def list_components(kind: Optional[str] = typer.Argument(None, help="corpora, mo
         console.print(table)
 
 
-from .cli_theory import app as theory_app  # noqa: E402
+from .theory.cli import app as theory_app  # noqa: E402
 
 app.add_typer(theory_app, name="theory")
 

@@ -1,10 +1,16 @@
-"""The typed experiment config: load from YAML/TOML/dict, apply ``key.sub=value`` overrides, and turn
-every validation problem into one line that names the key and what is allowed."""
+"""The typed experiment config, as pure data: read YAML/TOML/dict, apply ``key.sub=value`` overrides,
+and turn every validation problem into one line that names the key and what is allowed.
+
+The corpus and model sections are discriminated unions on `name`: each component has its own section
+class, so a key that does not apply to the chosen component is an error, and each default is written
+once, here (the components' constructors take theirs from these classes). This module imports none of
+the components it configures; experiment.py checks names against the registries.
+"""
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Annotated, Any, Literal, Mapping, Sequence, Union, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -16,21 +22,52 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class CorpusConfig(_Strict):
-    name: str = "kjv"
+# ---- corpus: one section per source, told apart by `name` ------------------------------------------
+class _CorpusCommon(_Strict):
     n_train: int = Field(5000, ge=1, description="real training documents N")
     n_eval: int = Field(1000, ge=1, description="held-out real documents, never trained on")
     doc_length: int | None = Field(None, ge=1, description="known truth: tokens per document; text: cap")
-    path: str | None = Field(None, description="files/tinystories: a file or folder to read")
-    unit: Literal["line", "paragraph", "file"] = Field("line", description="files: what one document is")
+
+
+class KJVCorpusConfig(_CorpusCommon):
+    name: Literal["kjv"] = "kjv"
+
+
+class FilesCorpusConfig(_CorpusCommon):
+    name: Literal["files"] = "files"
+    path: str | None = Field(None, description="a .txt/.jsonl/.parquet file or a folder to read")
+    unit: Literal["line", "paragraph", "file"] = Field("line", description=".txt: what one document is")
     text_field: str = Field("text", description="jsonl/parquet: the column holding the text")
-    probs: list[float] | None = Field(None, description="categorical: the true token probabilities")
-    vocab_size: int | None = Field(None, ge=2, description="categorical (Zipf) / markov: vocabulary size")
-    zipf_exponent: float = Field(1.0, ge=0, description="categorical: p(rank i) ~ i^-exponent")
-    order: int = Field(1, ge=1, le=4, description="markov: tokens of context")
-    concentration: float = Field(0.5, gt=0, description="markov: Dirichlet concentration of each row")
-    end_prob: float | None = Field(None, gt=0, lt=1, description="known truth: end-token probability "
-                                                                 "per position (instead of doc_length)")
+
+
+class TinyStoriesCorpusConfig(_CorpusCommon):
+    name: Literal["tinystories"] = "tinystories"
+    path: str | None = Field(None, description="a local copy (.txt with <|endoftext|>, .jsonl, parquet); "
+                                               "none: the HF hub")
+    text_field: str = Field("text", description="jsonl/parquet: the column holding the text")
+
+
+class _TruthCommon(_CorpusCommon):
+    end_prob: float | None = Field(None, gt=0, lt=1, description="end-token probability per position "
+                                                                 "(instead of doc_length)")
+
+
+class CategoricalCorpusConfig(_TruthCommon):
+    name: Literal["categorical"] = "categorical"
+    probs: list[float] | None = Field(None, description="the true token probabilities")
+    vocab_size: int | None = Field(None, ge=2, description="Zipf over this many tokens (instead of probs)")
+    zipf_exponent: float = Field(1.0, ge=0, description="p(rank i) ~ i^-exponent")
+
+
+class MarkovCorpusConfig(_TruthCommon):
+    name: Literal["markov"] = "markov"
+    vocab_size: int | None = Field(None, ge=2, description="vocabulary size")
+    order: int = Field(1, ge=1, le=4, description="tokens of context")
+    concentration: float = Field(0.5, gt=0, description="Dirichlet concentration of each row")
+
+
+CorpusConfig = Annotated[Union[KJVCorpusConfig, FilesCorpusConfig, TinyStoriesCorpusConfig,
+                               CategoricalCorpusConfig, MarkovCorpusConfig], Field(discriminator="name")]
 
 
 class TokenizerConfig(_Strict):
@@ -42,32 +79,58 @@ class TokenizerConfig(_Strict):
     eos_token: str | None = Field(None, description="pretrained: the end-of-document token (default: guessed)")
 
 
-class ModelConfig(_Strict):
-    name: str = "ngram"
-    # ngram
-    order: int = Field(2, ge=1, le=8)
-    smoothing: float = Field(1e-4, ge=0, description="add-alpha pseudo-count per token")
-    # gpt (the paper's optimiser: AdamW, betas (0.9, 0.95), constant learning rate)
-    n_layer: int = Field(2, ge=1)
-    n_head: int = Field(2, ge=1)
-    n_embd: int = Field(64, ge=1)
+# ---- model: one section per backend, told apart by `name` ------------------------------------------
+class NGramConfig(_Strict):
+    name: Literal["ngram"] = "ngram"
+    order: int = Field(2, ge=1, le=8, description="n of the n-grams (1 = unigram)")
+    smoothing: float = Field(1e-4, ge=0, description="add-alpha pseudo-count per token (0 = exact maximum "
+                                                     "likelihood)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_warm_start(cls, data):
+        if isinstance(data, dict) and "warm_start" in data:  # a common mistake, worth its own words
+            raise ValueError("model.warm_start: model 'ngram' is refitted from counts each generation; warm starts "
+                             "apply to gpt and hf")
+        return data
+
+
+class NeuralConfig(_Strict):
+    """Training shared by the neural backends (the paper's optimiser: AdamW, betas (0.9, 0.95), constant
+    learning rate)."""
+
     block_size: int = Field(128, ge=2)
     dropout: float = Field(0.0, ge=0, lt=1)
     epochs: int = Field(1, ge=1)
     batch_size: int = Field(32, ge=1)
     lr: float = Field(5e-4, gt=0)
     weight_decay: float = Field(0.1, ge=0)
-    device: str = Field("auto", description="gpt/hf: auto (CUDA when available), cpu, cuda")
-    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="gpt/hf training: bf16 = bfloat16 "
-                                                       "autocast; auto = bf16 on CUDA, fp32 elsewhere")
-    batch_memory_gb: float = Field(2.0, gt=0, description="gpt/hf: about the most memory one forward pass "
-                                                          "may take; larger batches are split")
-    warm_start: bool = Field(False, description="gpt/hf: each generation starts from the previous generation's "
-                                                "weights (fresh optimiser) instead of a new initialisation")
-    # hf
-    hf_config: str = Field("tinystories-1m", description="hf: tinystories-1m, tinystories-33m, or a config.json path")
-    hf_checkpoint: str | None = Field(None, description="hf: a local checkpoint directory; every generation "
-                                                        "starts from its weights (fine-tuning) instead of scratch")
+    device: str = Field("auto", description="auto (CUDA when available), cpu, cuda")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="training: bf16 = bfloat16 autocast; "
+                                                       "auto = bf16 on CUDA, fp32 elsewhere")
+    batch_memory_gb: float = Field(2.0, gt=0, description="about the most memory one forward pass may take; "
+                                                          "larger batches are split")
+    warm_start: bool = Field(False, description="each generation starts from the previous generation's weights "
+                                                "(fresh optimiser) instead of a new initialisation")
+
+
+class GPTConfig(NeuralConfig):
+    name: Literal["gpt"] = "gpt"
+    n_layer: int = Field(2, ge=1)
+    n_head: int = Field(2, ge=1)
+    n_embd: int = Field(64, ge=1)
+
+
+class HFConfig(NeuralConfig):
+    name: Literal["hf"] = "hf"
+    hf_config: str = Field("tinystories-1m", description="tinystories-1m, tinystories-33m, or a config.json path")
+    hf_checkpoint: str | None = Field(None, description="a local checkpoint directory; every generation starts "
+                                                        "from its weights (fine-tuning) instead of scratch")
+
+
+ModelConfig = Annotated[Union[NGramConfig, GPTConfig, HFConfig], Field(discriminator="name")]
+#: Section -> the name a section without `name` gets (a config that says `model: {order: 3}` means ngram).
+DEFAULT_NAMES = {"corpus": "kjv", "model": "ngram"}
 
 
 class SamplerConfig(_Strict):
@@ -86,11 +149,14 @@ class ParadigmConfig(_Strict):
 
 
 class Config(_Strict):
+    """A whole experiment, as data: which components, with which settings. Whether the named components
+    exist and fit together is checked by experiment.check, which knows the registries."""
+
     seed: int = Field(0, ge=0)
     generations: int = Field(10, ge=1, le=100_000)
-    corpus: CorpusConfig = CorpusConfig()
+    corpus: CorpusConfig = Field(default_factory=KJVCorpusConfig)
     tokenizer: TokenizerConfig = TokenizerConfig()
-    model: ModelConfig = ModelConfig()
+    model: ModelConfig = Field(default_factory=NGramConfig)
     sampler: SamplerConfig = SamplerConfig()
     paradigm: ParadigmConfig = ParadigmConfig()
     filters: list[str | dict[str, Any]] = Field(default_factory=list, description="quality gates in order: a name "
@@ -101,44 +167,61 @@ class Config(_Strict):
     ci_rounds: int = Field(100, ge=0, description="half-samples per confidence interval (0 = no intervals)")
     save_models: bool = True
 
-    @model_validator(mode="after")
-    def _known_components(self):
-        from .gates import check_entry
-        from .metrics import METRICS
-        from .models import MODELS
-        from .paradigms import PARADIGMS
-        from .sources import SOURCES
-        from .tokenizers import TOKENIZERS
+    @property
+    def warm_start(self) -> bool:
+        """Whether each generation's model starts from the previous one's weights (neural models only)."""
+        return isinstance(self.model, NeuralConfig) and self.model.warm_start
 
-        for key, registry, name in [("corpus.name", SOURCES, self.corpus.name), ("model.name", MODELS, self.model.name),
-                                    ("tokenizer.name", TOKENIZERS, self.tokenizer.name),
-                                    ("paradigm.name", PARADIGMS, self.paradigm.name)]:
-            if name not in registry:
-                raise ValueError(f"{key}: unknown {registry.kind} {name!r}; choose one of: {', '.join(registry.names())}")
-        if self.model.warm_start:
-            import inspect
+    @model_validator(mode="before")
+    @classmethod
+    def _default_component_names(cls, data):
+        """A corpus or model section without `name` is the default component's."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for section, default in DEFAULT_NAMES.items():
+                if isinstance(data.get(section), dict) and "name" not in data[section]:
+                    data[section] = {"name": default, **data[section]}
+        return data
 
-            if "warm_start" not in inspect.signature(MODELS.get(self.model.name)).parameters:
-                raise ValueError(f"model.warm_start: model {self.model.name!r} is refitted from counts each "
-                                 f"generation; warm starts apply to gpt and hf")
-            if not self.save_models:
-                raise ValueError("model.warm_start needs save_models: true (a resumed run starts from the saved "
-                                 "weights of the generation before)")
-        for name in self.metrics or []:
-            if name not in METRICS:
-                raise ValueError(f"metrics: unknown metric {name!r}; choose from: {', '.join(METRICS.names())}")
-        for index, entry in enumerate(self.filters):
-            problem = check_entry(index, entry, self.corpus.name)
-            if problem:
-                raise ValueError(problem)
-        return self
+
+def section_classes(section: str) -> dict[str, type[BaseModel]]:
+    """name -> config class of the components of a union section ("corpus" or "model")."""
+    union = Config.model_fields[section].annotation
+    return {cls.model_fields["name"].default: cls for cls in get_args(union)}
+
+
+def drop_inapplicable_keys(data: Mapping) -> dict:
+    """A config dict (as lmcollapse 0.2 wrote them, with every model and corpus key) with the keys that do
+    not apply to the chosen model and corpus removed; those versions ignored them."""
+    data = dict(data)
+    for section, default in DEFAULT_NAMES.items():
+        part = data.get(section)
+        if isinstance(part, dict):
+            cls = section_classes(section).get(part.get("name", default))
+            if cls is not None:
+                data[section] = {k: v for k, v in part.items() if k in cls.model_fields}
+    return data
 
 
 def _format(err: ValidationError) -> str:
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"])
+    loc = list(first["loc"])
+    component = None
+    if len(loc) > 1 and loc[0] in DEFAULT_NAMES and loc[1] in section_classes(loc[0]):
+        component = loc.pop(1)  # pydantic names the union member; the user wrote only the section
+    key = ".".join(str(p) for p in loc)
+    if first["type"] == "union_tag_invalid":
+        kind = loc[0]
+        return (f"{key}.name: unknown {kind} {first['ctx']['tag']!r}; choose one of: "
+                f"{', '.join(sorted(section_classes(kind)))}")
     if first["type"] == "extra_forbidden":
-        return f"{key}: unknown key; allowed here: {_allowed_keys(first['loc'][:-1])}"
+        allowed = _allowed_keys(loc[:-1], component)
+        if component is not None:
+            elsewhere = sorted(name for name, cls in section_classes(loc[0]).items() if loc[-1] in cls.model_fields)
+            if elsewhere:
+                return (f"{key}: does not apply to {loc[0]} {component!r} (only to {', '.join(elsewhere)}); "
+                        f"its keys: {allowed}")
+        return f"{key}: unknown key; allowed here: {allowed}"
     if first["type"] == "value_error":
         return first["msg"].removeprefix("Value error, ")
     got = first.get("input")
@@ -146,12 +229,14 @@ def _format(err: ValidationError) -> str:
     return f"{key}: {first['msg'][:1].lower()}{first['msg'][1:]}{got_text}"
 
 
-def _allowed_keys(loc) -> str:
+def _allowed_keys(loc, component: str | None = None) -> str:
     model: type[BaseModel] = Config
     for part in loc:
-        annotation = model.model_fields[part].annotation
-        model = annotation
-    return ", ".join(model.model_fields)
+        model = model.model_fields[part].annotation
+    if component is not None:
+        model = section_classes(loc[0])[component]
+    names = list(model.model_fields)
+    return ", ".join(sorted(names, key=lambda key: key != "name"))  # the name first, then in declared order
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -204,9 +289,10 @@ def read_config_file(path: str | Path) -> dict:
     return data
 
 
-def load_config(source: "str | Path | Mapping | Config | None" = None,
-                overrides: Sequence[str] | Mapping[str, Any] | None = None) -> Config:
-    """A validated Config from a path, a dict, a Config or None (the built-in demo), plus overrides."""
+def parse_config(source: "str | Path | Mapping | Config | None" = None,
+                 overrides: Sequence[str] | Mapping[str, Any] | None = None) -> Config:
+    """A Config from a path, a dict, a Config or None (the built-in demo), plus overrides, with every key
+    type-checked. Whether its components exist and fit together: experiment.load_config."""
     if isinstance(source, Config):
         data = source.model_dump()
     elif isinstance(source, Mapping):

@@ -18,7 +18,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .resampling import CI_LEVEL
+from .metrics.resampling import CI_LEVEL
 from .stats import t_sf
 
 ALPHA = 0.05

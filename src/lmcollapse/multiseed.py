@@ -18,7 +18,7 @@ import numpy as np
 from .config import Config, to_yaml, validate
 from .errors import LmcollapseError
 from .rundir import RunDir
-from .resampling import CI_LEVEL
+from .metrics.resampling import CI_LEVEL
 from .stats import t_quantile
 
 MARKER = "seeds.json"
@@ -56,7 +56,7 @@ def seed_dirs(root: str | Path) -> list[Path]:
 def _run_one(config_data: dict, out_dir: str, threads: int | None = None) -> str:
     from .runner import execute
 
-    if threads is not None and config_data["model"]["name"] in ("gpt", "hf"):
+    if threads is not None and config_data["model"]["name"] != "ngram":  # neural backends use torch threads
         import torch
 
         torch.set_num_threads(threads)  # workers share the cores instead of each taking all of them

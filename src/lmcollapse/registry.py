@@ -1,42 +1,67 @@
-"""Name -> component tables, filled by decorators, so configs can name components by string."""
+"""Name -> component tables, filled by decorators, so configs can name components by string.
+
+Each registry is created with the contract its components must keep (an abstract base class, or for
+plain functions a check of their own). Registering something that does not keep it fails at import
+time with a message naming what is missing, so a misfit never reaches a run.
+"""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 from .errors import LmcollapseError
 
 
-class Registry:
-    """One kind of component (models, paradigms, ...): name -> (factory, one-line description)."""
+class ContractError(TypeError):
+    """A component registered under a kind whose contract it does not keep."""
 
-    def __init__(self, kind: str):
+
+class Registry:
+    """One kind of component (models, paradigms, ...): name -> (component, one-line description).
+
+    contract: the base class every registered class must subclass, with no abstract method left
+    unimplemented; or None with `check` for kinds that register functions (metrics).
+    check: an extra test, called with the component, returning a problem or None.
+    """
+
+    def __init__(self, kind: str, contract: type | None = None,
+                 check: Callable[[Any], str | None] | None = None):
         self.kind = kind
-        self._entries: dict[str, tuple[Callable[..., Any], str]] = {}
+        self.contract = contract
+        self.check = check
+        self._entries: dict[str, tuple[Any, str]] = {}
 
     def register(self, name: str, description: str) -> Callable:
-        def decorate(factory: Callable) -> Callable:
+        def decorate(component):
+            problem = self.misfit(component, name)
+            if problem:
+                raise ContractError(f"{self.kind} {name!r}: {problem}")
             if name in self._entries:
-                raise RuntimeError(f"{self.kind} {name!r} registered twice")
-            self._entries[name] = (factory, description)
-            return factory
+                raise ContractError(f"{self.kind} {name!r} registered twice")
+            self._entries[name] = (component, description)
+            return component
 
         return decorate
 
-    def get(self, name: str) -> Callable[..., Any]:
+    def misfit(self, component, name: str) -> str | None:
+        """Why component cannot be registered here, or None when it keeps the contract."""
+        if self.contract is not None:
+            if not (inspect.isclass(component) and issubclass(component, self.contract)):
+                return f"{getattr(component, '__name__', component)!r} is not a subclass of {self.contract.__name__}"
+            missing = sorted(getattr(component, "__abstractmethods__", ()))
+            if missing:
+                return (f"{component.__name__} does not implement {', '.join(missing)} of the "
+                        f"{self.contract.__name__} contract")
+            if "name" in getattr(self.contract, "__annotations__", {}) and getattr(component, "name", None) != name:
+                return f"{component.__name__}.name must be {name!r}, the name it is registered under"
+        return self.check(component) if self.check is not None else None
+
+    def get(self, name: str):
         if name not in self._entries:
             raise LmcollapseError(
                 f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self._entries))}"
             )
         return self._entries[name][0]
-
-    def build(self, name: str, params: dict[str, Any]) -> Any:
-        """Construct `name` from the params its constructor accepts (a config section also holds keys
-        that belong to other components of the same kind)."""
-        import inspect
-
-        factory = self.get(name)
-        accepted = inspect.signature(factory).parameters
-        return factory(**{k: v for k, v in params.items() if k in accepted})
 
     def names(self) -> list[str]:
         return sorted(self._entries)

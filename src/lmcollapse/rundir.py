@@ -1,12 +1,12 @@
 """The run directory: what is on disk, written so that a crash at any moment loses nothing committed.
 
     RUN/config.yaml        resolved config (runnable again as it is)
-    RUN/run.json           format version, lmcollapse version, git hash, creation date
+    RUN/run.json           format version, lmcollapse version, git hash, creation date, environment
     RUN/metrics.jsonl      one JSON object per committed generation (rebuilt from gen-*/metrics.json)
     RUN/tokenizer.json     text corpora: the vocabulary fixed at generation 0
     RUN/docs/              real training and held-out documents (parquet), written once
     RUN/gen-0007/          train_ids.npy, [pool_ids.npy], samples.parquet, [fresh.parquet], model/,
-                           metrics.json, manifest.json, DONE
+                           metrics.json, manifest.json (counts, timings, environment), DONE
 A generation is built in gen-0007.partial/ and renamed into place after DONE is written, so it is
 either wholly there or absent. Resume drops partial directories and continues after the last one.
 """
@@ -19,12 +19,19 @@ import os
 import shutil
 import subprocess
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from filelock import FileLock, Timeout
 
+from .corpus import Corpus
+from .corpus_io import write_corpus
 from .errors import LmcollapseError
+
+if TYPE_CHECKING:
+    from .models.base import LanguageModel
 
 FORMAT_VERSION = 1
 
@@ -79,9 +86,10 @@ class RunDir:
         finally:
             lock.release()
 
-    def write_identity(self, version: str) -> None:
+    def write_identity(self, version: str, environment: dict | None = None) -> None:
         info = {"format": FORMAT_VERSION, "lmcollapse_version": version, "git": _git_hash(),
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "environment": environment}
         atomic_write_text(self.path / "run.json", json.dumps(info, indent=2) + "\n")
 
     def check_format(self) -> dict:
@@ -128,6 +136,20 @@ class RunDir:
             os.replace(partial, final)
             _fsync_dir(self.path)
 
+    def commit_generation(self, t: int, record: "GenerationRecord") -> None:
+        """Write generation t's files and commit them atomically (all of them or none)."""
+        with self.building(t) as scratch:
+            np.save(scratch / "train_ids.npy", record.train_ids)
+            if record.pool_ids is not None:
+                np.save(scratch / "pool_ids.npy", record.pool_ids)
+            write_corpus(record.samples, scratch / "samples.parquet", extra=record.sample_columns)
+            if record.fresh is not None and len(record.fresh):
+                write_corpus(record.fresh, scratch / "fresh.parquet")
+            if record.model is not None:
+                record.model.save(scratch / "model")
+            (scratch / "metrics.json").write_text(json.dumps(record.metrics) + "\n")
+            (scratch / "manifest.json").write_text(json.dumps(record.manifest, indent=2) + "\n")
+
     def metrics_rows(self, n: int) -> list[dict]:
         return [json.loads((self.gen(t) / "metrics.json").read_text()) for t in range(n)]
 
@@ -146,6 +168,20 @@ class RunDir:
     def read_ids(self, t: int, name: str) -> np.ndarray | None:
         path = self.gen(t) / f"{name}.npy"
         return np.load(path) if path.is_file() else None
+
+
+@dataclass
+class GenerationRecord:
+    """Everything generation t commits."""
+
+    train_ids: np.ndarray  # D_t's document ids
+    pool_ids: np.ndarray | None  # the pool's, when D_t was drawn from a larger pool
+    samples: Corpus  # every document drawn, in drawing order
+    sample_columns: dict[str, np.ndarray]  # per drawn document: kept, rejected_by, score_GATE
+    fresh: Corpus | None  # new real documents entering at t + 1
+    model: "LanguageModel | None"  # M_t, when models are saved
+    metrics: dict  # the metrics row
+    manifest: dict = field(default_factory=dict)  # counts, composition, timings, environment
 
 
 def _fsync_dir(path: Path) -> None:

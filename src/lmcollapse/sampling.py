@@ -5,13 +5,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import SamplerConfig
+
+DEFAULTS = SamplerConfig()  # one source for every default: the config section
+
 
 @dataclass(frozen=True)
 class Sampler:
-    temperature: float = 1.0
-    top_k: int = 0  # 0 = keep every token
-    top_p: float = 1.0  # 1.0 = keep every token
-    max_tokens: int = 256  # cap on generated tokens for end-token-terminated documents
+    temperature: float = DEFAULTS.temperature
+    top_k: int = DEFAULTS.top_k  # 0 = keep every token
+    top_p: float = DEFAULTS.top_p  # 1.0 = keep every token
+    max_tokens: int = DEFAULTS.max_tokens  # cap on generated tokens for end-token-terminated documents
 
     def __post_init__(self):
         if not self.temperature > 0:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import apply_overrides, load_config
+from ..config import apply_overrides
+from ..experiment import load_config
 from ..early_warning import paired_t_departure
 from ..multiseed import aggregate_rows, run_groups, seed_rows
 

@@ -15,8 +15,8 @@ import zlib
 import numpy as np
 
 from ..corpus import Corpus
-from ..ngram_keys import doc_ngrams
-from . import GATES, GateContext
+from ..ngrams import doc_ngrams
+from .base import GATES, Filter, GateContext
 
 MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 MAX_COMPARED = 50  # earlier members of one LSH bucket a document is checked against
@@ -53,7 +53,7 @@ def signatures(corpus: Corpus, n: int, num_perm: int, seed: int = 0) -> np.ndarr
 
 @GATES.register("dedup", "drop exact and near-duplicate documents (MinHash Jaccard >= threshold over "
                          "token n-grams) of D_t, earlier keeps or earlier candidates")
-class Dedup:
+class Dedup(Filter):
     name = "dedup"
 
     def __init__(self, threshold: float = 0.8, ngram: int = 3, num_perm: int = 64, bands: int = 16):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..corpus import Corpus
-from . import GATES, GateContext
+from .base import GATES, Filter, GateContext
 
 
 def per_token_nll(model, corpus: Corpus) -> np.ndarray:
@@ -21,22 +21,22 @@ def per_token_nll(model, corpus: Corpus) -> np.ndarray:
 
 @GATES.register("perplexity", "keep documents whose per-token NLL under the generation-0 model lies in the band "
                               "of held-out real documents (quantiles low..high)")
-class PerplexityBand:
+class PerplexityBand(Filter):
     name = "perplexity"
 
     def __init__(self, low: float = 0.05, high: float = 0.95):
         if not 0 <= low < high <= 1:
             raise ValueError("need 0 <= low < high <= 1")
         self.low, self.high = low, high
+        self._band: tuple[float, float] | None = None  # fixed for the whole run: the reference and E never change
 
     def band(self, ctx: GateContext) -> tuple[float, float]:
-        key = ("perplexity-band", self.low, self.high)
-        if key not in ctx.cache:  # fixed for the whole run: the reference and E never change
+        if self._band is None:
             real = per_token_nll(ctx.reference(), ctx.held_out)
             # "nearest": no interpolation, so an infinite NLL (a token the reference never saw) stays usable
-            ctx.cache[key] = (float(np.quantile(real, self.low, method="nearest")),
-                              float(np.quantile(real, self.high, method="nearest")))
-        return ctx.cache[key]
+            self._band = (float(np.quantile(real, self.low, method="nearest")),
+                          float(np.quantile(real, self.high, method="nearest")))
+        return self._band
 
     def keep(self, corpus: Corpus, ctx: GateContext, rng) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.band(ctx)

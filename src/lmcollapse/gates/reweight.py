@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..corpus import REAL, Corpus
-from . import GATES
+from .base import GATES, PoolWeighting
 
 
 @GATES.register("reweight", "subsampling paradigms draw D_t with weight real_weight for real documents and "
                             "age_decay^(g-1) for synthetic ones born at generation g")
-class Reweight:
+class Reweight(PoolWeighting):
     name = "reweight"
 
     def __init__(self, real_weight: float = 4.0, age_decay: float = 0.5):

@@ -11,23 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contexts import context_rows, positions
+from ..contexts import positions
 from ..corpus import SYNTHETIC, Corpus
 from ..sampling import draw_categorical
-from . import GATES, GateContext
-
-
-def context_width(model) -> int:
-    if hasattr(model, "order"):
-        return max(model.order - 1, 0)
-    return max(getattr(model, "block_size", 128) - 1, 1)
+from .base import GATES, Producer, GateContext
 
 
 @GATES.register("token-edit", "candidates are real documents whose tokens predicted with p > threshold are "
                               "resampled by the model (semi-synthetic data; replaces free sampling)")
-class TokenEdit:
+class TokenEdit(Producer):
     name = "token-edit"
-    generates = True
 
     def __init__(self, threshold: float = 0.99):
         if not 0 < threshold < 1:
@@ -45,11 +38,7 @@ class TokenEdit:
         edit = np.flatnonzero(inside & (np.exp(logp) > self.threshold))
         tokens = base.tokens.astype(np.int64).copy()
         if len(edit):
-            if hasattr(ctx.model, "position_probs"):  # neural models: one teacher-forced pass
-                probs = ctx.model.position_probs(base, doc[edit], pos[edit])
-            else:
-                probs = ctx.model.next_token_probs(context_rows(base, doc[edit], pos[edit], context_width(ctx.model)))
-            probs = np.array(probs, dtype=np.float64)
+            probs = np.array(ctx.model.position_probs(base, doc[edit], pos[edit]), dtype=np.float64)  # (edits, V)
             if base.eos_id is not None:
                 probs[:, base.eos_id] = 0.0  # an edit never ends the document early
             probs /= probs.sum(axis=1, keepdims=True)

@@ -13,7 +13,7 @@ import numpy as np
 from ..contexts import truth_log_probs
 from ..corpus import Corpus
 from ..errors import LmcollapseError
-from . import GATES, GateContext
+from .base import GATES, Filter, GateContext
 
 
 def per_token(truth, corpus: Corpus) -> np.ndarray:
@@ -23,7 +23,7 @@ def per_token(truth, corpus: Corpus) -> np.ndarray:
 
 @GATES.register("verifier", "keep documents whose per-token log-prob under the known truth reaches the real "
                             "documents' `quantile`; error_rate flips decisions (noisy verifier)")
-class Verifier:
+class Verifier(Filter):
     name = "verifier"
     needs_truth = True
 
@@ -31,15 +31,15 @@ class Verifier:
         if not 0 <= quantile < 1 or not 0 <= error_rate <= 0.5:
             raise ValueError("need 0 <= quantile < 1 and 0 <= error_rate <= 0.5")
         self.quantile, self.error_rate = quantile, error_rate
+        self._threshold: float | None = None  # from R, fixed for the whole run
 
     def keep(self, corpus: Corpus, ctx: GateContext, rng) -> tuple[np.ndarray, np.ndarray]:
         if ctx.truth is None:
             raise LmcollapseError("filter verifier needs a known-truth corpus (categorical or markov); a text "
                                   "corpus has no true source to verify against")
-        key = ("verifier-threshold", self.quantile)
-        if key not in ctx.cache:
-            ctx.cache[key] = float(np.quantile(per_token(ctx.truth, ctx.real), self.quantile))
+        if self._threshold is None:
+            self._threshold = float(np.quantile(per_token(ctx.truth, ctx.real), self.quantile))
         score = per_token(ctx.truth, corpus)
-        decision = score >= ctx.cache[key]
+        decision = score >= self._threshold
         flip = rng.random(len(corpus)) < self.error_rate
         return decision ^ flip, score

@@ -1,6 +1,5 @@
 """Language-model backends. Count models need only numpy; neural backends import torch lazily."""
-from ..registry import Registry
+from .base import MODELS, Capability, LanguageModel
+from . import hf, neural, ngram  # noqa: F401  (each registers its backend; torch and transformers load lazily)
 
-MODELS = Registry("model")
-
-from . import hf, neural, ngram  # noqa: E402,F401  (register the backends; torch and transformers load lazily)
+__all__ = ["MODELS", "Capability", "LanguageModel"]

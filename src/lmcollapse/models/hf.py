@@ -1,7 +1,6 @@
 """The `hf` backend: any transformers causal LM built from a config, under the same contract as `gpt`.
 
-Training, sampling and scoring are shared with the `gpt` backend (models/neural.py); only the network
-differs. `model.hf_config` names a preset (the GPT-Neo sizes of the TinyStories-1M and -33M models) or
+Training, sampling and scoring are NeuralLM's (models/neural.py); HFNetwork builds the network. `model.hf_config` names a preset (the GPT-Neo sizes of the TinyStories-1M and -33M models) or
 a local config.json / directory holding one; the vocabulary then comes from the run's tokenizer (plus
 BOS), max positions from `model.block_size`, and weights start fresh every generation.
 
@@ -12,11 +11,13 @@ directory. The embedding gains one row for the BOS input symbol when the checkpo
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
+from ..config import HFConfig
 from ..errors import LmcollapseError
-from . import MODELS
-from .neural import GPTModel, _torch
+from .base import MODELS
+from .neural import NetworkAdapter, NeuralLM, _torch
 
 PRESETS = {
     # Sizes of the published TinyStories-1M / -33M GPT-Neo configs (Eldan and Li, 2023).
@@ -69,6 +70,9 @@ def _hf_net_class():
             super().__init__()
             self.model = model
             self.block_size = block_size
+            # transformers 5.x renamed past_key_values to cache (the old name is removed in 5.40); older
+            # releases know only past_key_values. Asked once, of the model's own signature.
+            self.cache_keyword = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
         def new_cache(self, batch: int, device) -> dict:
             return {"past": None}
@@ -98,39 +102,53 @@ def _hf_net_class():
                 return self.model(input_ids=idx).logits  # (B, T, V)
             B, T = idx.shape
             positions = torch.arange(start, start + T, device=idx.device).expand(B, T)
-            out = self.model(input_ids=idx, past_key_values=cache["past"], use_cache=True, position_ids=positions)
-            cache["past"] = out.past_key_values
+            out = self.model(input_ids=idx, use_cache=True, position_ids=positions,
+                             **{self.cache_keyword: cache["past"]})
+            cache["past"] = getattr(out, self.cache_keyword)
             return out.logits  # (B, T, V)
 
     return HFNet
 
 
+class HFNetwork(NetworkAdapter):
+    """A transformers causal LM from a preset or config (fresh weights) or a checkpoint (its weights).
+    transformers models take no block-diagonal masks across architectures, so rows are padded."""
+
+    packs_documents = False
+
+    def __init__(self, hf_config: str, hf_checkpoint: str | None):
+        self.hf_config, self.hf_checkpoint = hf_config, hf_checkpoint
+
+    def build(self, n_symbols: int, block_size: int, dropout: float):
+        transformers = _transformers()
+        if self.hf_checkpoint:
+            model = load_checkpoint(self.hf_checkpoint, n_symbols - 1, block_size)
+        else:
+            config = hf_config(self.hf_config, n_symbols, block_size, dropout)
+            model = transformers.AutoModelForCausalLM.from_config(config)
+        return _hf_net_class()(model, block_size)
+
+
+DEFAULTS = HFConfig()  # one source for every default: the config section
+
+
 @MODELS.register("hf", "a transformers causal LM from a preset (tinystories-1m/-33m) or config.json (extra [hf])")
-class HFModel(GPTModel):
+class HFModel(NeuralLM):
+    name = "hf"
     HYPERPARAMETERS = ("hf_config", "hf_checkpoint", "block_size", "dropout", "epochs", "batch_size", "lr",
                        "weight_decay", "device", "precision", "batch_memory_gb", "warm_start")
 
-    def __init__(self, hf_config: str = "tinystories-1m", hf_checkpoint: str | None = None, block_size: int = 128,
-                 dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
-                 weight_decay: float = 0.1, device: str = "auto", precision: str = "auto",
-                 batch_memory_gb: float = 2.0, warm_start: bool = False):
-        super().__init__(block_size=block_size, dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr,
-                         weight_decay=weight_decay, device=device, precision=precision,
+    def __init__(self, hf_config: str = DEFAULTS.hf_config, hf_checkpoint: str | None = DEFAULTS.hf_checkpoint,
+                 block_size: int = DEFAULTS.block_size, dropout: float = DEFAULTS.dropout,
+                 epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size, lr: float = DEFAULTS.lr,
+                 weight_decay: float = DEFAULTS.weight_decay, device: str = DEFAULTS.device,
+                 precision: str = DEFAULTS.precision, batch_memory_gb: float = DEFAULTS.batch_memory_gb,
+                 warm_start: bool = DEFAULTS.warm_start):
+        super().__init__(HFNetwork(hf_config, hf_checkpoint), block_size=block_size, dropout=dropout, epochs=epochs,
+                         batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device, precision=precision,
                          batch_memory_gb=batch_memory_gb, warm_start=warm_start)
         self.hf_config = hf_config
         self.hf_checkpoint = hf_checkpoint
-
-    # transformers models take no block-diagonal masks across architectures: pad instead of packing.
-    _batch_rows = GPTModel._padded_rows
-
-    def _build_net(self):
-        transformers = _transformers()
-        if self.hf_checkpoint:
-            model = load_checkpoint(self.hf_checkpoint, self.vocab_size_, self.block_size)
-        else:
-            config = hf_config(self.hf_config, self.vocab_size_ + 1, self.block_size, self.dropout)
-            model = transformers.AutoModelForCausalLM.from_config(config)
-        return _hf_net_class()(model, self.block_size)
 
 
 def load_checkpoint(path: str, vocab_size: int, block_size: int):

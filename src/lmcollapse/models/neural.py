@@ -1,4 +1,5 @@
-"""The `gpt` backend: the LanguageModel contract around models/gpt.py (training, sampling, scoring).
+"""Neural language models under the LanguageModel contract: training, sampling and scoring around a
+network that a NetworkAdapter builds (models/gpt.py for `gpt`, a transformers model for `hf`).
 
 Every document is fed as [BOS] + tokens (+ [EOS] when the corpus has an end token); BOS is an extra
 input-only symbol, masked out of every output distribution. Documents longer than the block are trained
@@ -14,16 +15,19 @@ sizes depend on the configuration only, never on the machine, so results do not 
 """
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from ..config import GPTConfig
 from ..corpus import SYNTHETIC, Corpus
 from ..errors import LmcollapseError
 from ..sampling import Sampler
-from . import MODELS
+from .base import MODELS, Capability, LanguageModel, ProgressCallback
 from .packing import IGNORE, attention_mask, pack_batch
 
 PRECISIONS = ("auto", "fp32", "bf16")  # auto: bfloat16 autocast for training on CUDA, float32 elsewhere
@@ -35,6 +39,9 @@ TRAINING_COPIES = 6
 # and documents per random stream (so that the draws do not depend on how many decode together).
 DECODE_ROWS = 4096
 SAMPLE_GROUP = 1024
+# Drop finished documents from the decoding batch and its KV cache once half of them are done. The draws do
+# not depend on it (tests turn it off and compare); only the time does.
+DROP_FINISHED_ROWS = True
 
 
 def _torch():
@@ -45,30 +52,81 @@ def _torch():
     return torch
 
 
-@MODELS.register("gpt", "nanoGPT-style transformer trained from scratch each generation (PyTorch; CPU or CUDA)")
-class GPTModel:
-    HYPERPARAMETERS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs", "batch_size", "lr",
-                       "weight_decay", "device", "precision", "batch_memory_gb", "warm_start")
-    # Set by the runner: called as report(stage, done, total) while training ("fit", steps) and sampling
-    # ("sample", documents), which can take hours at the paper's scale.
-    report = None
+def pad_rows(rows: list[np.ndarray], value: int) -> np.ndarray:
+    """(R, longest) int64: the rows side by side, each filled up with value."""
+    out = np.full((len(rows), max(len(r) for r in rows)), value, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
 
-    def __init__(self, n_layer: int = 2, n_head: int = 2, n_embd: int = 64, block_size: int = 128,
-                 dropout: float = 0.0, epochs: int = 1, batch_size: int = 32, lr: float = 5e-4,
-                 weight_decay: float = 0.1, device: str = "auto", precision: str = "auto",
-                 batch_memory_gb: float = 2.0, warm_start: bool = False):
-        if n_embd % n_head:
-            raise LmcollapseError(f"model.n_embd ({n_embd}) must be a multiple of model.n_head ({n_head})")
+
+def packed_rows(windows: list[np.ndarray], block_size: int) -> dict[str, np.ndarray]:
+    """Windows packed several to a row (models/packing.py): the same loss and gradient as padding each window
+    to the longest, with less arithmetic."""
+    x, y, positions, segments = pack_batch(windows, block_size)
+    return {"x": x, "y": y, "positions": positions, "segments": segments}
+
+
+def padded_rows(windows: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Each window padded to the longest: for networks that take no positions or mask (hf)."""
+    batch = pad_rows(windows, IGNORE)
+    return {"x": np.where(batch[:, :-1] == IGNORE, 0, batch[:, :-1]), "y": batch[:, 1:]}
+
+
+class NetworkAdapter(abc.ABC):
+    """Builds the network a NeuralLM trains. The network (a torch Module) takes net(idx (B, T)) -> logits
+    (B, T, V+1), and for decoding net(idx, cache, start=step) with new_cache(batch, device),
+    select_cache(cache, rows) and cache_elements_per_row()."""
+
+    #: whether the network takes packed rows (positions and a block-diagonal mask); otherwise rows are padded
+    packs_documents: ClassVar[bool]
+
+    @abc.abstractmethod
+    def build(self, n_symbols: int, block_size: int, dropout: float):
+        """A freshly initialised network over n_symbols input symbols (the vocabulary plus BOS)."""
+
+
+class GPTNetwork(NetworkAdapter):
+    """models/gpt.py: packs documents with block-diagonal masks."""
+
+    packs_documents = True
+
+    def __init__(self, n_layer: int, n_head: int, n_embd: int):
+        self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd
+
+    def build(self, n_symbols: int, block_size: int, dropout: float):
+        from .gpt import GPT
+        from .gpt import GPTConfig as Architecture
+
+        return GPT(Architecture(n_symbols, block_size, self.n_layer, self.n_head, self.n_embd, dropout))
+
+
+class NeuralLM(LanguageModel):
+    """The training loop, the KV-cached sampler and the scoring shared by the neural backends; what differs
+    between them is the network, which self.network builds. Subclasses only set the adapter and name the
+    hyperparameters they save."""
+
+    capabilities = frozenset({Capability.WARM_START})
+    HYPERPARAMETERS: ClassVar[tuple[str, ...]]
+
+    def __init__(self, network: NetworkAdapter, *, block_size: int, dropout: float, epochs: int, batch_size: int,
+                 lr: float, weight_decay: float, device: str, precision: str, batch_memory_gb: float,
+                 warm_start: bool):
         if block_size < 2:
             raise LmcollapseError("model.block_size must be at least 2")
         if precision not in PRECISIONS:
             raise LmcollapseError(f"model.precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         if not batch_memory_gb > 0:
             raise LmcollapseError(f"model.batch_memory_gb must be positive, not {batch_memory_gb}")
-        self.n_layer, self.n_head, self.n_embd, self.block_size = n_layer, n_head, n_embd, block_size
-        self.dropout, self.epochs, self.batch_size = dropout, epochs, batch_size
+        self.network = network
+        self.block_size, self.dropout, self.epochs, self.batch_size = block_size, dropout, epochs, batch_size
         self.lr, self.weight_decay, self.device = lr, weight_decay, device
         self.precision, self.batch_memory_gb, self.warm_start = precision, batch_memory_gb, warm_start
+        self._report: ProgressCallback | None = None
+
+    @property
+    def context_width(self) -> int:
+        return self.block_size - 1  # BOS takes one of the block's positions
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _device(self):
@@ -84,8 +142,8 @@ class GPTModel:
         return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
     def _progress(self, stage: str, done: int, total: int) -> None:
-        if self.report is not None:
-            self.report(stage, done, total)
+        if self._report is not None:
+            self._report(stage, done, total)
 
     def _rows_within(self, elements_per_row: int) -> int:
         """How many rows of elements_per_row float32 values fit in batch_memory_gb (at least one)."""
@@ -114,24 +172,24 @@ class GPTModel:
             for start, first in self._spans(len(seq), stride):
                 yield seq[start:start + self.block_size + 1], first
 
-    @staticmethod
-    def _pad(rows: list[np.ndarray], value: int) -> np.ndarray:
-        out = np.full((len(rows), max(len(r) for r in rows)), value, dtype=np.int64)
-        for i, r in enumerate(rows):
-            out[i, :len(r)] = r
-        return out
+    _pad = staticmethod(pad_rows)
 
     def _build_net(self):
         """A freshly initialised network over vocab_size_ + 1 input symbols (the last is BOS)."""
-        from .gpt import GPT, GPTConfig
-
-        return GPT(GPTConfig(self.vocab_size_ + 1, self.block_size, self.n_layer, self.n_head, self.n_embd,
-                             self.dropout))
+        return self.network.build(self.vocab_size_ + 1, self.block_size, self.dropout)
 
     # ---- training --------------------------------------------------------------------------------
-    def fit(self, corpus: Corpus, *, seed: int = 0, init: "GPTModel | None" = None) -> "GPTModel":
+    def fit(self, corpus: Corpus, *, seed: int = 0, progress: ProgressCallback | None = None,
+            init: "NeuralLM | None" = None) -> "NeuralLM":
         """Train on corpus from a fresh initialisation, or from init's weights (warm start; the optimiser
         starts afresh either way)."""
+        self._report = progress
+        try:
+            return self._train(corpus, seed, init)
+        finally:
+            self._report = None
+
+    def _train(self, corpus: Corpus, seed: int, init: "NeuralLM | None") -> "NeuralLM":
         torch = _torch()
 
         if len(corpus) == 0:
@@ -174,15 +232,8 @@ class GPTModel:
         return self
 
     def _batch_rows(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """A training batch as (R, W) arrays, windows packed several to a row (models/packing.py): the same
-        loss and gradient as padding each window to the longest, with less arithmetic."""
-        x, y, positions, segments = pack_batch(windows, self.block_size)
-        return {"x": x, "y": y, "positions": positions, "segments": segments}
-
-    def _padded_rows(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """The plain way, for networks that take no positions or mask (hf): each window padded to the longest."""
-        batch = self._pad(windows, IGNORE)
-        return {"x": np.where(batch[:, :-1] == IGNORE, 0, batch[:, :-1]), "y": batch[:, 1:]}
+        """A training batch as (R, W) arrays: packed for networks that take packed rows, else padded."""
+        return packed_rows(windows, self.block_size) if self.network.packs_documents else padded_rows(windows)
 
     def _micro_batches(self, rows: dict[str, np.ndarray]):
         """The batch in one pass when its training pass fits batch_memory_gb; else groups of rows, longest
@@ -215,6 +266,11 @@ class GPTModel:
     def _log_softmax(self, logits):
         """Log-probabilities over the real vocabulary (the BOS input symbol is never an output)."""
         return logits[..., : self.vocab_size_].float().log_softmax(dim=-1)
+
+    def _probabilities(self, logits):
+        """Next-token laws as float64 (rows sum to 1 within 1e-12): a softmax in double precision, not the
+        exponential of a float32 log-softmax, whose rows miss 1 by up to about 1e-7."""
+        return logits[..., : self.vocab_size_].double().softmax(dim=-1)
 
     def _score(self, corpus: Corpus):
         """Per predicted symbol, in document order: (document index, log-prob, entropy of the prediction)."""
@@ -252,10 +308,6 @@ class GPTModel:
         doc, logp, _ = self._score(corpus)
         return doc, logp.astype(np.float64)
 
-    def log_prob(self, corpus: Corpus) -> np.ndarray:
-        doc, logp = self.token_log_probs(corpus)
-        return np.bincount(doc, weights=logp, minlength=len(corpus))
-
     def context_entropies(self, corpus: Corpus) -> np.ndarray:
         return self._score(corpus)[2]
 
@@ -284,7 +336,7 @@ class GPTModel:
             for lo in range(0, len(jobs), step):
                 part = jobs[lo:lo + step]
                 x = torch.from_numpy(self._pad([w for w, _ in part], 0)[:, :-1]).to(device)  # (B, T)
-                probs = self._log_softmax(self.net_(x)).exp().double().cpu().numpy()  # (B, T, V)
+                probs = self._probabilities(self.net_(x)).cpu().numpy()  # (B, T, V)
                 for b, (_, picks) in enumerate(part):
                     for row, j in picks:
                         out[row] = probs[b, j]
@@ -300,13 +352,21 @@ class GPTModel:
             for row in rows:
                 tokens = row[row >= 0][-(self.block_size - 1):]
                 x = torch.from_numpy(np.concatenate([[self.vocab_size_], tokens])[None, :]).to(device)
-                out.append(self._log_softmax(self.net_(x)[0, -1]).exp().double().cpu().numpy())
+                out.append(self._probabilities(self.net_(x)[0, -1]).cpu().numpy())
         probs = np.stack(out)
         return probs[0] if single else probs
 
     # ---- sampling --------------------------------------------------------------------------------
     def sample(self, n: int, *, sampler: Sampler | None = None, seed: int = 0, generation: int = 0,
-               first_id: int = 0, producer: str | None = None) -> Corpus:
+               first_id: int = 0, producer: str | None = None, progress: ProgressCallback | None = None) -> Corpus:
+        self._report = progress
+        try:
+            return self._sample(n, sampler, seed, generation, first_id, producer)
+        finally:
+            self._report = None
+
+    def _sample(self, n: int, sampler: Sampler | None, seed: int, generation: int, first_id: int,
+                producer: str | None) -> Corpus:
         torch = _torch()
         sampler = sampler or Sampler()
         device = next(self.net_.parameters()).device
@@ -329,7 +389,7 @@ class GPTModel:
         lengths = np.array([len(d) for d in docs], dtype=np.int64)
         tokens = np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32)
         return Corpus.from_flat(tokens, lengths, vocab_size=self.vocab_size_, eos_id=self.eos_id_, origin=SYNTHETIC,
-                                generation=generation, producer=producer or "gpt", seed=int(seed), first_id=first_id)
+                                generation=generation, producer=producer or self.name, seed=int(seed), first_id=first_id)
 
     @staticmethod
     def _group_uniforms(n: int, members: range, seed: int, device):
@@ -381,7 +441,7 @@ class GPTModel:
             if not bool(going.any()):
                 break
             x = tok.unsqueeze(1)  # (r, 1)
-            if int(going.sum()) <= len(rows) // 2 and hasattr(self.net_, "select_cache"):
+            if DROP_FINISHED_ROWS and int(going.sum()) <= len(rows) // 2:
                 # Half the batch has finished: drop those rows so later steps cost only the live documents.
                 keep = going.nonzero().squeeze(1)  # (r',)
                 rows, x, cache = rows[keep], x[keep], self.net_.select_cache(cache, keep)
@@ -408,7 +468,7 @@ class GPTModel:
         torch.save(self.net_.state_dict(), directory / "model.pt")
 
     @classmethod
-    def load(cls, directory: str | Path) -> "GPTModel":
+    def load(cls, directory: str | Path) -> "NeuralLM":
         torch = _torch()
         directory = Path(directory)
         params = json.loads((directory / "params.json").read_text())
@@ -420,3 +480,26 @@ class GPTModel:
         model.net_.load_state_dict(torch.load(directory / "model.pt", map_location=model._device()))
         model.net_.eval()
         return model
+
+
+DEFAULTS = GPTConfig()  # one source for every default: the config section
+
+
+@MODELS.register("gpt", "nanoGPT-style transformer trained from scratch each generation (PyTorch; CPU or CUDA)")
+class GPTModel(NeuralLM):
+    name = "gpt"
+    HYPERPARAMETERS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs", "batch_size", "lr",
+                       "weight_decay", "device", "precision", "batch_memory_gb", "warm_start")
+
+    def __init__(self, n_layer: int = DEFAULTS.n_layer, n_head: int = DEFAULTS.n_head, n_embd: int = DEFAULTS.n_embd,
+                 block_size: int = DEFAULTS.block_size, dropout: float = DEFAULTS.dropout,
+                 epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size, lr: float = DEFAULTS.lr,
+                 weight_decay: float = DEFAULTS.weight_decay, device: str = DEFAULTS.device,
+                 precision: str = DEFAULTS.precision, batch_memory_gb: float = DEFAULTS.batch_memory_gb,
+                 warm_start: bool = DEFAULTS.warm_start):
+        if n_embd % n_head:
+            raise LmcollapseError(f"model.n_embd ({n_embd}) must be a multiple of model.n_head ({n_head})")
+        super().__init__(GPTNetwork(n_layer, n_head, n_embd), block_size=block_size, dropout=dropout, epochs=epochs,
+                         batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device, precision=precision,
+                         batch_memory_gb=batch_memory_gb, warm_start=warm_start)
+        self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd

@@ -15,20 +15,28 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import NGramConfig
 from ..corpus import SYNTHETIC, Corpus
 from ..errors import LmcollapseError
+from ..ngrams import context_keys_of_targets, document_chunks, padded_stream
 from ..sampling import Sampler, draw_categorical
-from . import MODELS
-from .ngram_table import CountTable, check_key_range, context_keys, document_chunks, padded_stream
+from .base import MODELS, Capability, LanguageModel, ProgressCallback
+from .ngram_table import CountTable, check_key_range, context_keys
 
 BOS = -1  # public marker for "before the document starts" in contexts passed to next_token_probs
 SAMPLE_CHUNK = 65536  # documents sampled together; bounds memory at chunk * max_tokens
 SCORE_CHUNK = 1 << 20  # tokens scored together; bounds the memory of log-probs and entropies
 
 
+DEFAULTS = NGramConfig()  # one source for every default: the config section
+
+
 @MODELS.register("ngram", "exact count n-gram model of any order with add-alpha smoothing and back-off")
-class NGramModel:
-    def __init__(self, order: int = 2, smoothing: float = 0.0):
+class NGramModel(LanguageModel):
+    name = "ngram"
+    capabilities = frozenset({Capability.ENUMERABLE_CONTEXTS, Capability.SUPPORT})
+
+    def __init__(self, order: int = DEFAULTS.order, smoothing: float = DEFAULTS.smoothing):
         if order < 1:
             raise LmcollapseError(f"model.order must be >= 1 (1 = unigram), got {order}")
         if smoothing < 0:
@@ -37,8 +45,11 @@ class NGramModel:
         self.smoothing = float(smoothing)
 
     # ---- fitting ---------------------------------------------------------------------------------
-    def fit(self, corpus: Corpus, *, seed: int | None = None) -> "NGramModel":
-        """Count every n-gram of the corpus. Deterministic: ``seed`` is accepted for the common contract."""
+    def fit(self, corpus: Corpus, *, seed: int | None = None, progress: ProgressCallback | None = None,
+            init: LanguageModel | None = None) -> "NGramModel":
+        """Count every n-gram of the corpus. Deterministic: ``seed`` is accepted for the common contract;
+        counting takes seconds, so there is no progress to report."""
+        self._refuse_init(init)
         if len(corpus) == 0:
             raise LmcollapseError("cannot fit a model on an empty corpus")
         self.vocab_size_ = corpus.vocab_size
@@ -50,6 +61,10 @@ class NGramModel:
         lengths, counts = np.unique(corpus.lengths, return_counts=True)
         self.length_values_, self.length_counts_ = lengths.astype(np.int64), counts.astype(np.int64)
         return self
+
+    @property
+    def context_width(self) -> int:
+        return self.order - 1
 
     # ---- probabilities ---------------------------------------------------------------------------
     def _context_keys(self, context) -> np.ndarray:
@@ -86,16 +101,12 @@ class NGramModel:
         """Per chunk of documents: (document index, back-off level, context id, token) of every predicted
         position. Chunking keeps memory bounded however large the corpus."""
         self._check_vocab(corpus)
-        base = self.vocab_size_ + 1
         for lo, hi in document_chunks(corpus.offsets, SCORE_CHUNK):
             part = corpus.offsets[lo:hi + 1]
             lengths = np.diff(part)
             stream, targets = padded_stream(corpus.tokens[part[0]:part[-1]], lengths, self.order,
                                             self.vocab_size_, self.eos_id_)
-            keys = np.zeros(len(targets), dtype=np.int64)
-            for i in range(self.order - 1, 0, -1):  # Horner's rule, oldest context token first
-                keys *= base
-                keys += stream[targets - i]
+            keys = context_keys_of_targets(stream, targets, self.order - 1, self.vocab_size_ + 1)
             depth, ctx = self.table_.deepest(keys)
             per_doc = lengths + (1 if self.eos_id_ is not None else 0)
             yield np.repeat(np.arange(lo, hi), per_doc), depth, ctx, stream[targets].astype(np.int64)
@@ -108,11 +119,6 @@ class NGramModel:
             with np.errstate(divide="ignore"):
                 logps.append(np.log(self._probs(depth, ctx, tokens)))
         return np.concatenate(docs), np.concatenate(logps)
-
-    def log_prob(self, corpus: Corpus) -> np.ndarray:
-        """Log-probability of each document in nats, end token included: shape (n_docs,)."""
-        doc, logp = self.token_log_probs(corpus)
-        return np.bincount(doc, weights=logp, minlength=len(corpus))
 
     def seen(self, contexts: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         """Was each token seen after its (backed-off) context in training? contexts (m, k), tokens (m,).
@@ -154,7 +160,8 @@ class NGramModel:
 
     # ---- sampling --------------------------------------------------------------------------------
     def sample(self, n: int, *, sampler: Sampler | None = None, seed: int | np.random.Generator = 0,
-               generation: int = 0, first_id: int = 0, producer: str | None = None) -> Corpus:
+               generation: int = 0, first_id: int = 0, producer: str | None = None,
+               progress: ProgressCallback | None = None) -> Corpus:
         """Draw n documents. Returns a Corpus whose provenance says synthetic, born at ``generation``."""
         sampler = sampler or Sampler()
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -14,10 +14,10 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import LmcollapseError
+from ..ngrams import COUNT_CHUNK, document_chunks, horner, merge_counts, padded_stream
 
 MAX_KEY = 2**62
 ONE_SORT_MAX = 2**63 - 1  # (context key, token) pairs below this are counted with a single sort
-COUNT_CHUNK = 1 << 20  # training tokens counted together; counts are merged chunk by chunk
 
 
 def check_key_range(vocab_size: int, order: int) -> None:
@@ -26,57 +26,9 @@ def check_key_range(vocab_size: int, order: int) -> None:
                               f"in 62 bits ((V+1)^(order-1) < 2^62); lower model.order")
 
 
-def padded_stream(tokens: np.ndarray, lengths: np.ndarray, order: int, vocab_size: int,
-                  eos_id: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Lay documents end to end, each after order-1 pad symbols and before its end token.
-
-    Returns (stream, targets): stream is int32 with pad = vocab_size; targets are the stream positions of
-    every predicted symbol (document tokens, plus the end token when eos_id is set).
-    """
-    pad = order - 1
-    seg_len = lengths + pad + (1 if eos_id is not None else 0)  # (n_docs,)
-    seg_start = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(seg_len[:-1], out=seg_start[1:])
-    stream = np.full(int(seg_len.sum()), vocab_size, dtype=np.int32)
-    is_token = np.ones(len(stream), dtype=bool)  # a boolean mask keeps the extra memory at 1 byte/token
-    for k in range(pad):
-        is_token[seg_start + k] = False
-    if eos_id is not None:
-        end = seg_start + pad + lengths
-        is_token[end] = False
-        stream[is_token] = tokens
-        stream[end] = eos_id
-        is_token[end] = True  # end tokens are predicted too
-    else:
-        stream[is_token] = tokens
-    return stream, np.flatnonzero(is_token)
-
-
 def context_keys(contexts: np.ndarray, vocab_size: int) -> np.ndarray:
     """Keys of contexts (m, width) (pad = vocab_size, most recent token last) -> (m,) int64."""
-    keys = np.zeros(len(contexts), dtype=np.int64)
-    for col in range(contexts.shape[1]):  # Horner's rule from the oldest token
-        keys *= vocab_size + 1
-        keys += contexts[:, col]
-    return keys
-
-
-def document_chunks(offsets: np.ndarray, chunk_tokens: int) -> list[tuple[int, int]]:
-    """Split documents into consecutive ranges [lo, hi) of about chunk_tokens tokens each."""
-    n_docs = len(offsets) - 1
-    cuts = np.searchsorted(offsets, np.arange(chunk_tokens, offsets[-1], chunk_tokens))
-    bounds = np.unique(np.r_[0, np.minimum(cuts, n_docs), n_docs])
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist())) or [(0, n_docs)]
-
-
-def merge_counts(keys_a: np.ndarray, counts_a: np.ndarray, keys_b: np.ndarray, counts_b: np.ndarray):
-    """Union of two sorted (key, count) tables, adding the counts of keys found in both."""
-    keys = np.concatenate([keys_a, keys_b])
-    counts = np.concatenate([counts_a, counts_b])
-    order = np.argsort(keys, kind="stable")
-    keys, counts = keys[order], counts[order]
-    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return keys[first], np.add.reduceat(counts, first)
+    return horner(np.asarray(contexts, dtype=np.int64).T, vocab_size + 1)
 
 
 @dataclass

@@ -5,6 +5,7 @@ N training and E held-out documents; the tokenizer is fitted on the N training d
 """
 from __future__ import annotations
 
+import abc
 import json
 from importlib import metadata
 from pathlib import Path
@@ -13,28 +14,24 @@ from pathlib import Path
 from .. import seeding
 from ..corpus import REAL, Corpus, real_first_id
 from ..errors import LmcollapseError
-from ..tokenizers import build_tokenizer
-from . import SOURCES, SourceData
+from .base import SOURCES, Source, SourceData
 from .readers import read_documents, read_text_file
 
 TINYSTORIES_SEPARATOR = "<|endoftext|>"
 
 
-class TextSource:
-    name = "text"
-    can_make_fresh = False
+class TextSource(Source):
+    """A finite set of documents of text; subclasses say where the text comes from."""
 
-    def __init__(self, config):
-        self.config = config
-
+    @abc.abstractmethod
     def documents(self) -> list[str]:
-        raise NotImplementedError
+        """Every document of the corpus, in a fixed order."""
 
     def held_out_documents(self) -> list[str] | None:
         """A separate held-out pool (e.g. a validation split); None = split it off the same documents."""
         return None
 
-    def load(self) -> SourceData:
+    def load(self, tokenizer) -> SourceData:
         c = self.config.corpus
         # Exact duplicates are dropped so that no held-out document appears verbatim in training.
         docs = list(dict.fromkeys(self.documents()))
@@ -52,7 +49,7 @@ class TextSource:
             if c.n_eval > len(held_pool):
                 raise LmcollapseError(f"corpus.n_eval = {c.n_eval} exceeds the {len(held_pool)} held-out documents")
             eval_text = [held_pool[i] for i in rng.permutation(len(held_pool))[:c.n_eval]]
-        tokenizer = build_tokenizer(self.config).fit(train_text)
+        tokenizer = tokenizer.fit(train_text)
         split_seed = seeding.derived_seed(self.config.seed, seeding.SETUP, "split")
         return SourceData(
             train=self._corpus(train_text, tokenizer, real_first_id(0), split_seed),

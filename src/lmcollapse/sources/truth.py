@@ -6,13 +6,16 @@ appears with probability ``end_prob`` at every position. Both can draw fresh rea
 """
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from .. import seeding
 from ..corpus import REAL, Corpus, real_first_id
 from ..errors import LmcollapseError
+from ..ngrams import horner
 from ..sampling import draw_categorical
-from . import SOURCES, SourceData
+from .base import SOURCES, Source, SourceData
 
 MAX_TABLE_ENTRIES = 20_000_000
 
@@ -31,13 +34,11 @@ class KnownTruth:
 
     def row_index(self, contexts: np.ndarray) -> np.ndarray:
         """Rows of the table for contexts (m, >=order); -1 (before the document) maps to the pad."""
-        base = self.n_tokens + 1
-        idx = np.zeros(len(contexts), dtype=np.int64)
+        columns = []
         for i in range(self.order):
             col = contexts[:, contexts.shape[1] - self.order + i] if contexts.shape[1] >= self.order - i else None
-            sym = np.full(len(contexts), self.n_tokens) if col is None else np.where(col < 0, self.n_tokens, col)
-            idx = idx * base + sym
-        return idx
+            columns.append(np.full(len(contexts), self.n_tokens) if col is None else np.where(col < 0, self.n_tokens, col))
+        return horner(columns, self.n_tokens + 1) if columns else np.zeros(len(contexts), np.int64)
 
     def next_token_probs(self, contexts: np.ndarray) -> np.ndarray:
         contexts = np.atleast_2d(np.asarray(contexts, dtype=np.int64))
@@ -71,20 +72,23 @@ class KnownTruth:
                                 generation=generation, producer=producer, seed=seed, first_id=first_id)
 
 
-class TruthSource:
-    name = "truth"
+class TruthSource(Source):
+    """Documents drawn from a KnownTruth that subclasses build from the corpus section."""
+
     can_make_fresh = True
+    has_truth = True
 
     def __init__(self, config):
-        self.config = config
+        super().__init__(config)
         c = config.corpus
         if (c.doc_length is None) == (c.end_prob is None):
             raise LmcollapseError(f"corpus {self.name}: set exactly one of corpus.doc_length (fixed-length "
                                   f"documents) and corpus.end_prob (end-token-terminated documents)")
         self.truth = self.build_truth()
 
+    @abc.abstractmethod
     def build_truth(self) -> KnownTruth:
-        raise NotImplementedError
+        """The true next-token law, from the corpus section (and the run seed)."""
 
     def _draw(self, n: int, generation: int, stage: str, first_id: int) -> Corpus:
         root = self.config.seed
@@ -92,7 +96,7 @@ class TruthSource:
                                  first_id=first_id, generation=generation, producer=self.name,
                                  seed=seeding.derived_seed(root, generation, stage))
 
-    def load(self) -> SourceData:
+    def load(self, tokenizer=None) -> SourceData:
         c = self.config.corpus
         return SourceData(train=self._draw(c.n_train, 0, "real-train", real_first_id(0)),
                           held_out=self._draw(c.n_eval, 0, "real-eval", real_first_id(0, held_out=True)),

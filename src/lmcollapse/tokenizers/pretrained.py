@@ -12,9 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import LmcollapseError
-from .tokenizer_bpe import HFBackedTokenizer
-from .tokenizers import TOKENIZERS
+from ..errors import LmcollapseError
+from .base import TOKENIZERS
+from .bpe import HFBackedTokenizer
 
 # End-of-document tokens of common checkpoints, tried in order when tokenizer.eos_token is not set.
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]")
@@ -23,6 +23,7 @@ EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]")
 @TOKENIZERS.register("pretrained", "an HF tokenizer.json from disk (tokenizer.path), e.g. a checkpoint's own")
 class PretrainedTokenizer(HFBackedTokenizer):
     name = "pretrained"
+    config_keys = ("path", "eos_token", "lowercase")
     unk_id = None
 
     def __init__(self, path: str | None = None, eos_token: str | None = None, lowercase: bool = False):

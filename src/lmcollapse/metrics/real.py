@@ -3,27 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import GenerationView, metric
-from .ngram_keys import doc_ngrams, ngram_counts
+from ..ngrams import doc_ngrams
+from .base import TAIL_SHARE, GenerationView, metric, rare_keys  # noqa: F401  (rare_keys: used by tests)
 from .resampling import Resampled, weighted_mean
-
-TAIL_SHARE = 0.10  # the tail: the rarest real types that together make up 10% of real occurrences
-
-
-def rare_keys(distinct: np.ndarray, counts: np.ndarray, share: float = TAIL_SHARE) -> tuple[np.ndarray, float]:
-    """The rarest distinct keys whose occurrences add up to at most `share` of all, and their exact share."""
-    total = counts.sum()
-    order = np.argsort(counts, kind="stable")
-    cumulative = np.cumsum(counts[order])
-    take = int(np.searchsorted(cumulative, share * total, side="right"))
-    return np.sort(distinct[order[:take]]), float(cumulative[take - 1] / total) if take else 0.0
 
 
 def _tail_mass(view: GenerationView, n: int) -> Resampled | None:
-    key = ("rare_real_ngrams", n)
-    if key not in view.cache:  # R does not change during a run
-        view.cache[key] = rare_keys(*ngram_counts(view.real, n))[0]
-    rare = view.cache[key]
+    rare = view.real_stats.rare_ngrams(n)
     samples = view.measured_samples
     keys, docs = doc_ngrams(samples, n)
     if len(keys) == 0:
@@ -44,9 +30,7 @@ for _n in (1, 2):
 
 @metric("support_loss", "share of the real training set's distinct bigrams that M_t's samples no longer contain", False)
 def support_loss(view: GenerationView) -> Resampled | None:
-    if "real_bigrams" not in view.cache:
-        view.cache["real_bigrams"] = ngram_counts(view.real, 2)[0]
-    real = view.cache["real_bigrams"]
+    real = view.real_stats.bigrams()
     samples = view.measured_samples
     keys, docs = doc_ngrams(samples, 2)
     if len(real) == 0:

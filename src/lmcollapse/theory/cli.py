@@ -33,7 +33,7 @@ def check(quick: bool = typer.Option(False, "--quick", help="a small grid (about
           workers: int = typer.Option(os.cpu_count() or 1, "--workers", help="processes"),
           json_out: Optional[Path] = typer.Option(None, "--json", help="also write the rows as JSON")):
     """Run many seeds of the real simulator against the closed forms; exit 1 if any row fails."""
-    from .theory.check import Z_LIMIT, battery
+    from .check import Z_LIMIT, battery
 
     def progress(i, n, label):
         print(f"[lmcollapse] theory check {i + 1}/{n}: {label}", file=sys.stderr, flush=True)
@@ -60,8 +60,8 @@ def check(quick: bool = typer.Option(False, "--quick", help="a small grid (about
 def predict_command(config: Optional[Path] = typer.Argument(None, help="a run config (categorical, unigram)"),
                     set_: List[str] = typer.Option([], "--set", help="override a key: --set paradigm.rate=0.1")):
     """Expected model, impurity, distances and real share per generation for a config."""
-    from .config import load_config
-    from .theory import prediction_for
+    from ..experiment import load_config
+    from . import prediction_for
 
     resolved = load_config(config, set_)
     pred = prediction_for(resolved)
@@ -84,7 +84,7 @@ def collapse_time(rates: str = typer.Option("1,0.5,0.1,0.03,0.01", help="comma-s
                   vocab_size: int = typer.Option(5, help="tokens (the truth only matters through c)"),
                   eps: float = typer.Option(0.25, help="collapse when c_n < eps, or real share < eps")):
     """n*(r) under accumulate-subsample: finite for every r > 0, growing like 1/r."""
-    from .theory.collapse_time import forgetting_collapse, forgetting_collapse_asymptotic, real_share_collapse
+    from .collapse_time import forgetting_collapse, forgetting_collapse_asymptotic, real_share_collapse
 
     p = np.arange(1, vocab_size + 1, dtype=float) ** -1.0
     table = Table(title=f"accumulate-subsample, N={n}, alpha={alpha}, V={vocab_size}, "
@@ -103,7 +103,7 @@ def collapse_time(rates: str = typer.Option("1,0.5,0.1,0.03,0.01", help="comma-s
 @app.command()
 def compare(run_dirs: List[Path] = typer.Argument(..., help="run directories")):
     """Overlay the closed forms on measured runs: a table per run and theory-compare.png beside it."""
-    from .theory.compare import compare_run
+    from .compare import compare_run
 
     for run_dir in run_dirs:
         rows, png = compare_run(run_dir)

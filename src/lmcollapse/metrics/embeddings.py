@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import LmcollapseError
+from ..errors import LmcollapseError
 
 BATCH = 64
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from . import seeding
-from .corpus import Corpus, synthetic_first_id
-from .gates import GateContext, apply_gates
+from .. import seeding
+from ..corpus import Corpus, synthetic_first_id
+from ..models.base import LanguageModel, ProgressCallback
+from ..sampling import Sampler
+from .base import GateContext, GateSet, apply_filters
 
 MIN_ACCEPTANCE = 0.02  # never plan a round as if fewer than 2% would pass
 
@@ -34,10 +37,13 @@ class GatedSamples:
         return passed / len(self.candidates) if len(self.candidates) else float("nan")
 
 
-def draw_gated(n_new: int, model, gates: list, ctx: GateContext, *, root: int, t: int, sampler, producer: str,
-               oversample_max: float, decode=None) -> GatedSamples:
-    generator = next((g for g in gates if getattr(g, "generates", False)), None)
-    filtering = any(hasattr(g, "keep") for g in gates)  # without a filter, one round is the contribution
+def draw_gated(n_new: int, model: LanguageModel, gates: GateSet, ctx: GateContext, *, root: int, t: int,
+               sampler: Sampler, producer: str, oversample_max: float, decode: Callable[[Corpus], Corpus],
+               progress: ProgressCallback | None = None) -> GatedSamples:
+    """Draw candidates (model samples, or the producer's) and filter them until n_new pass. decode adds the
+    text to each batch of candidates (text corpora) before the filters see it."""
+    generator = gates.producer
+    filtering = bool(gates.filters)  # without a filter, one round is the contribution
     parts, keeps, rejected, score_parts, counts, generated_scores = [], [], [], [], {}, []
     drawn, kept = 0, 0
     budget = int(math.ceil(oversample_max * n_new))
@@ -57,10 +63,9 @@ def draw_gated(n_new: int, model, gates: list, ctx: GateContext, *, root: int, t
             generated_scores.append(edited)
         else:
             batch = model.sample(want, sampler=sampler, seed=seed, generation=t + 1, first_id=first_id,
-                                 producer=producer)
-        if decode is not None:
-            batch = decode(batch)
-        outcome = apply_gates(gates, batch, ctx, seeding.rng(root, t, "filter" if rounds == 0 else f"filter-{rounds}"))
+                                 producer=producer, progress=progress)
+        batch = decode(batch)
+        outcome = apply_filters(gates.filters, batch, ctx, seeding.rng(root, t, "filter" if rounds == 0 else f"filter-{rounds}"))
         parts.append(batch)
         keeps.append(outcome.keep)
         rejected.append(outcome.rejected_by)

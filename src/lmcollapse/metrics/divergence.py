@@ -30,7 +30,7 @@ def _states(n_tokens: int, width: int) -> np.ndarray:
 
 def exact_divergence(truth, model, doc_length: int | None) -> tuple[float, float]:
     """(KL nats per predicted symbol, mean conditional TV). NaN when the state space is too large."""
-    n, width = truth.n_tokens, max(truth.order, model.order - 1)
+    n, width = truth.n_tokens, max(truth.order, model.context_width)
     base = n + 1
     n_states = base**width
     if n_states * truth.vocab_size > MAX_ENTRIES:

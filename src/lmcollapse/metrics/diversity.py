@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ngrams import document_of_token, sorted_distinct
+from .base import GenerationView, metric
 from .bleu import self_bleu_scores
-from .metrics import GenerationView, metric
-from .ngram_keys import doc_ngrams, document_of_token, sorted_distinct
 from .resampling import Resampled, weighted_mean
 
 SUBSET_DOCS = 200  # documents for the quadratic metrics (self-BLEU, embedding diversity); i.i.d. samples
 ZIPF_MAX_RANK = 1000
 
 
-def _ngrams(view: GenerationView, n: int):
-    key = ("sample_ngrams", n)
-    if key not in view.local:
-        keys, docs = doc_ngrams(view.measured_samples, n)
-        distinct, inverse = np.unique(keys, return_inverse=True)
-        view.local[key] = (inverse, docs, len(distinct))
-    return view.local[key]
-
-
 def _distinct(view: GenerationView, n: int) -> Resampled | None:
-    inverse, docs, n_distinct = _ngrams(view, n)
+    inverse, docs, n_distinct = view.sample_ngrams(n)
     if len(inverse) == 0:
         return None
 
@@ -43,7 +34,7 @@ for _n in (1, 2, 3):
 @metric("repetition", "share of a generated document's bigrams that repeat an earlier one of the same "
                       "document, averaged over documents", False)
 def repetition(view: GenerationView) -> Resampled | None:
-    inverse, docs, n_distinct = _ngrams(view, 2)
+    inverse, docs, n_distinct = view.sample_ngrams(2)
     if len(inverse) == 0:
         return None
     n_docs = len(view.measured_samples)

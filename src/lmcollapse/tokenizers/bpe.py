@@ -11,11 +11,12 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import LmcollapseError
-from .tokenizers import EOS, EOS_ID, TOKENIZERS, UNK, UNK_ID
+from ..errors import LmcollapseError
+from .base import TOKENIZERS, Tokenizer
+from .vocab import EOS, EOS_ID, UNK, UNK_ID
 
 
-class HFBackedTokenizer:
+class HFBackedTokenizer(Tokenizer):
     """What tokenizers around an HF `tokenizers.Tokenizer` (self.hf_) share: optional lowercasing of the
     text before encoding, and decoding without special tokens."""
     lowercase = False
@@ -30,6 +31,7 @@ class HFBackedTokenizer:
 @TOKENIZERS.register("bpe", "byte-level BPE (HF tokenizers) with tokenizer.vocab_size, trained on generation-0 text")
 class BPETokenizer(HFBackedTokenizer):
     name = "bpe"
+    config_keys = ("vocab_size", "lowercase", "min_count")
     eos_id = EOS_ID
     unk_id = UNK_ID
 

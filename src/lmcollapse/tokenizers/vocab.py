@@ -1,7 +1,7 @@
-"""Tokenizers for real text. The vocabulary is fixed from generation-0 training data and never grows:
-later generations can only lose words, which is what collapse is about. Unknown text maps to <unk>."""
+"""Tokenizers with a symbol list of their own: words and punctuation, or single characters."""
 from __future__ import annotations
 
+import abc
 import json
 import re
 from collections import Counter
@@ -10,10 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import LmcollapseError
-from .registry import Registry
-
-TOKENIZERS = Registry("tokenizer")
+from ..errors import LmcollapseError
+from .base import TOKENIZERS, Tokenizer
 UNK, EOS = "<unk>", "<eos>"
 UNK_ID, EOS_ID = 0, 1
 _WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
@@ -21,20 +19,22 @@ _NO_SPACE_BEFORE = re.compile(r" ([.,;:!?)\]}'])")
 _NO_SPACE_AFTER = re.compile(r"([(\[{]) ")
 
 
-class VocabTokenizer:
+class VocabTokenizer(Tokenizer):
     """Shared machinery: a symbol list with <unk>=0 and <eos>=1, ordered by training frequency."""
 
-    name = "base"
+    config_keys = ("lowercase", "min_count")
 
     def __init__(self, lowercase: bool = False, min_count: int = 1):
         self.lowercase = lowercase
         self.min_count = min_count
 
+    @abc.abstractmethod
     def split(self, text: str) -> list[str]:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def join(self, symbols: list[str]) -> str:
-        raise NotImplementedError
+        ...
 
     def _prepare(self, text: str) -> str:
         return text.lower() if self.lowercase else text
@@ -77,16 +77,6 @@ class VocabTokenizer:
         return tok
 
 
-def load_tokenizer(path: str | Path):
-    """Any saved tokenizer (word, char, bpe), by the name stored with it."""
-    data = json.loads(Path(path).read_text())
-    return TOKENIZERS.get(data["name"]).from_saved(data)
-
-
-def build_tokenizer(config):
-    return TOKENIZERS.build(config.tokenizer.name, config.tokenizer.model_dump(exclude={"name"}))
-
-
 @TOKENIZERS.register("word", "words and punctuation marks (regex), vocabulary from generation-0 text")
 class WordTokenizer(VocabTokenizer):
     name = "word"
@@ -107,7 +97,3 @@ class CharTokenizer(VocabTokenizer):
 
     def join(self, symbols: list[str]) -> str:
         return "".join(symbols)
-
-
-from . import tokenizer_bpe, tokenizer_pretrained  # noqa: E402,F401  (register "bpe", "pretrained"; HF tokenizers
-# is imported only when one is used)

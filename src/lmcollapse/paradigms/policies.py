@@ -1,28 +1,11 @@
-"""Data policies: which documents generation t+1 trains on (DESIGN.md's paradigms, N = |R|).
-
-A paradigm sees the current DataState (the training set and the pool it is drawn from), the generated
-documents that passed the gates, and the real corpus R, and returns the next DataState. It never changes
-a corpus in place.
-"""
+"""The five data policies of the README: replace, mix, accumulate, accumulate-subsample and fresh."""
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from .corpus import Corpus
-from .errors import LmcollapseError
-from .registry import Registry
-
-PARADIGMS = Registry("paradigm")
-FreshSupply = Callable[[int, int], Corpus]  # (n documents, generation born) -> new real documents
-
-
-@dataclass(frozen=True)
-class DataState:
-    train: Corpus
-    pool: Corpus  # what the paradigm draws from; the training set itself for replace, mix, accumulate
+from ..corpus import Corpus
+from ..errors import LmcollapseError
+from .base import PARADIGMS, DataState, Paradigm
 
 
 def _count(fraction: float, n: int, key: str) -> int:
@@ -33,22 +16,20 @@ def _count(fraction: float, n: int, key: str) -> int:
 
 
 @PARADIGMS.register("replace", "train only on the previous model's N documents (fully synthetic after t=0)")
-class Replace:
-    def __init__(self, config):
-        pass
-
+class Replace(Paradigm):
     def n_synthetic(self, n_real: int) -> int:
         return n_real
 
-    def next_state(self, state: DataState, kept: Corpus, real: Corpus, rng, fresh: FreshSupply | None,
+    def next_state(self, state: DataState, kept: Corpus, real: Corpus, rng, fresh,
                    generation: int) -> DataState:
         return DataState(kept, kept)
 
 
 @PARADIGMS.register("mix", "(1-paradigm.real_fraction)N generated + real_fraction*N resampled real documents")
-class Mix:
-    def __init__(self, config):
-        self.real_fraction = config.paradigm.real_fraction
+class Mix(Paradigm):
+    def __init__(self, section, pool_weighting=None):
+        super().__init__(section, pool_weighting)
+        self.real_fraction = section.real_fraction
 
     def n_synthetic(self, n_real: int) -> int:
         return _count(1 - self.real_fraction, n_real, "1 - paradigm.real_fraction")
@@ -60,11 +41,12 @@ class Mix:
         return DataState(train, train)
 
 
-class _AddsRateN:
+class _AddsRateN(Paradigm):
     """Paradigms where every model contributes round(rate * N) generated documents."""
 
-    def __init__(self, config):
-        self.rate = config.paradigm.rate
+    def __init__(self, section, pool_weighting=None):
+        super().__init__(section, pool_weighting)
+        self.rate = section.rate
 
     def n_synthetic(self, n_real: int) -> int:
         return _count(self.rate, n_real, "paradigm.rate")
@@ -79,30 +61,28 @@ class Accumulate(_AddsRateN):
 
 @PARADIGMS.register("accumulate-subsample", "pool grows by rate*N generated docs; train on N drawn from the pool")
 class AccumulateSubsample(_AddsRateN):
+    subsamples_pool = True
+
     def _new_real(self, fresh, generation, n_real) -> list[Corpus]:
         return []
 
-    pool_weights = None  # set by the `reweight` gate: pool -> sampling probabilities
-
     def next_state(self, state, kept, real, rng, fresh, generation) -> DataState:
         pool = Corpus.concat([state.pool, kept, *self._new_real(fresh, generation, len(real))])
-        p = None if self.pool_weights is None else self.pool_weights(pool)
+        p = None if self.pool_weighting is None else self.pool_weighting.weights(pool)
         chosen = np.sort(rng.choice(len(pool), size=len(real), replace=False, p=p))
         return DataState(pool.take(chosen), pool)
 
 
 @PARADIGMS.register("fresh", "control: accumulate-subsample plus fresh_fraction*N new real docs per generation")
 class Fresh(AccumulateSubsample):
-    def __init__(self, config):
-        super().__init__(config)
-        self.fresh_fraction = config.paradigm.fresh_fraction
+    needs_fresh_real = True
+
+    def __init__(self, section, pool_weighting=None):
+        super().__init__(section, pool_weighting)
+        self.fresh_fraction = section.fresh_fraction
 
     def _new_real(self, fresh, generation, n_real) -> list[Corpus]:
         if fresh is None:
             raise LmcollapseError("paradigm fresh needs a corpus that can produce new real documents "
                                   "(categorical or markov); a finite text corpus cannot")
         return [fresh(_count(self.fresh_fraction, n_real, "paradigm.fresh_fraction"), generation)]
-
-
-def initial_state(real: Corpus) -> DataState:
-    return DataState(real, real)

@@ -1,0 +1,152 @@
+"""Quality gates (the README's `filters`): three kinds of component, each with its written contract.
+
+- Filter: keeps or rejects candidate documents (nonempty, exact-dedup, dedup, perplexity, verifier);
+- Producer: makes the candidates instead of free sampling (token-edit);
+- PoolWeighting: changes how a subsampling paradigm draws D_t from its pool (reweight); it is handed to
+  the paradigm when the run is built and filters nothing.
+
+All three are listed under the one `filters:` config key, in order, as a name or a mapping
+{name: GATE, parameter: value, ...}; build_gates sorts them by kind into a GateSet. The runner keeps the
+contribution fixed by sampling more and filtering down (gates/sampling.py).
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from ..corpus import Corpus
+from ..errors import LmcollapseError
+from ..registry import Registry
+
+if TYPE_CHECKING:
+    from ..models.base import LanguageModel
+
+
+class ReferenceModel(abc.ABC):
+    """Where a gate gets the generation-0 model (trained on real data only) when it needs one."""
+
+    @abc.abstractmethod
+    def reference_model(self) -> "LanguageModel":
+        ...
+
+
+@dataclass
+class GateContext:
+    """What a gate may look at for generation t."""
+
+    generation: int
+    model: "LanguageModel"  # M_t, the model that generated the candidates
+    train: Corpus  # D_t
+    real: Corpus  # R
+    held_out: Corpus  # E
+    truth: Any | None  # the known truth, if any
+    run: ReferenceModel  # the run's state, for the generation-0 model (loaded on demand)
+    earlier: list[Corpus] = field(default_factory=list)  # candidates kept in earlier rounds of this generation
+
+    def reference(self) -> "LanguageModel":
+        return self.run.reference_model()
+
+
+class Gate(abc.ABC):
+    """What every gate declares: its name and whether it needs a known-truth corpus."""
+
+    name: ClassVar[str]
+    needs_truth: ClassVar[bool] = False
+
+
+class Filter(Gate):
+    @abc.abstractmethod
+    def keep(self, corpus: Corpus, ctx: GateContext, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """(keep mask (n,) bool, a score per document (n,) or None) for the candidate documents."""
+
+
+class Producer(Gate):
+    @abc.abstractmethod
+    def generate(self, n: int, ctx: GateContext, *, seed: int, generation: int, first_id: int,
+                 producer: str) -> tuple[Corpus, np.ndarray]:
+        """(n candidate documents with synthetic provenance, a score per document)."""
+
+
+class PoolWeighting(Gate):
+    @abc.abstractmethod
+    def weights(self, pool: Corpus) -> np.ndarray:
+        """(len(pool),) probabilities with which a subsampling paradigm draws D_t from the pool."""
+
+
+def _is_one_kind(component) -> str | None:
+    kinds = [k for k in (Filter, Producer, PoolWeighting) if issubclass(component, k)]
+    if len(kinds) != 1:
+        return f"{component.__name__} must be exactly one of Filter, Producer, PoolWeighting"
+    return None
+
+
+GATES = Registry("filter", contract=Gate, check=_is_one_kind)
+
+
+@dataclass
+class GateSet:
+    """The configured gates, by kind; filters in config order."""
+
+    filters: list[Filter] = field(default_factory=list)
+    producer: Producer | None = None
+    pool_weighting: PoolWeighting | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.filters) or self.producer is not None or self.pool_weighting is not None
+
+
+def entry_name(entry) -> str:
+    return entry if isinstance(entry, str) else entry.get("name", "")
+
+
+def entry_params(entry) -> dict:
+    return {} if isinstance(entry, str) else {k: v for k, v in entry.items() if k != "name"}
+
+
+def build_gates(entries) -> GateSet:
+    """The gates of a `filters:` list (checked by experiment.check), sorted by kind."""
+    gates = GateSet()
+    for entry in entries:
+        try:
+            gate = GATES.get(entry_name(entry))(**entry_params(entry))
+        except (TypeError, ValueError) as exc:
+            raise LmcollapseError(f"filters: {entry_name(entry)}: {exc}") from None
+        if isinstance(gate, Filter):
+            gates.filters.append(gate)
+        elif isinstance(gate, Producer):
+            if gates.producer is not None:
+                raise LmcollapseError("filters: at most one producing gate (token-edit) per run")
+            gates.producer = gate
+        else:
+            gates.pool_weighting = gate
+    return gates
+
+
+@dataclass
+class GateOutcome:
+    keep: np.ndarray  # (candidates,) bool
+    scores: dict[str, np.ndarray]  # gate name -> (candidates,) float, NaN where not scored
+    rejected_by: np.ndarray  # (candidates,) object: "" if kept, else the gate that rejected it
+    counts: dict[str, list[int]]  # gate name -> [documents seen, documents kept]
+
+
+def apply_filters(filters: list[Filter], candidates: Corpus, ctx: GateContext, rng: np.random.Generator) -> GateOutcome:
+    """Run the filters in order; each sees only what the previous ones kept."""
+    n = len(candidates)
+    keep = np.ones(n, dtype=bool)
+    rejected_by = np.full(n, "", dtype=object)
+    scores, counts = {}, {}
+    for gate in filters:
+        idx = np.flatnonzero(keep)
+        mask, score = gate.keep(candidates.take(idx), ctx, rng)
+        if score is not None:
+            column = np.full(n, np.nan)
+            column[idx] = score
+            scores[gate.name] = column
+        rejected_by[idx[~mask]] = gate.name
+        counts[gate.name] = [len(idx), int(mask.sum())]
+        keep[idx[~mask]] = False
+    return GateOutcome(keep, scores, rejected_by, counts)

@@ -1,0 +1,197 @@
+"""The metric contract: a function of one GenerationView, registered with its direction and meaning.
+
+It returns a float, a Resampled value (which also gets a 95% confidence interval, written as NAME_lo
+and NAME_hi; see resampling.py), or None when it does not apply (for example kl_to_truth on real text).
+Non-finite values are written to metrics.jsonl as null. What stays fixed for a whole run (statistics of
+the real data) lives in RealStatistics, computed once; what several metrics of one generation share is
+memoised by the view.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from ..corpus import Corpus
+from ..errors import LmcollapseError
+from ..ngrams import (COUNT_CHUNK, context_keys_of_targets, doc_ngrams, document_chunks, ngram_counts, padded_stream,
+                      sorted_union, unpack)
+from ..registry import Registry
+from .resampling import Resampled, weighted_mean
+
+if TYPE_CHECKING:
+    from ..models.base import LanguageModel
+
+
+def _takes_one_view(fn) -> str | None:
+    if not callable(fn):
+        return "a metric must be a function of one GenerationView"
+    required = [p for p in inspect.signature(fn).parameters.values() if p.default is inspect.Parameter.empty]
+    if len(required) != 1:
+        return f"a metric takes exactly one required argument (the GenerationView), not {len(required)}"
+    return None
+
+
+METRICS = Registry("metric", check=_takes_one_view)
+HIGHER_IS_BETTER: dict[str, bool | None] = {}
+OPT_IN: set[str] = set()  # metrics computed only when the config lists them (slow or need an extra)
+MEASURED_DOCS = 50_000  # generated documents the sample-based metrics look at (bounded time and memory)
+TAIL_SHARE = 0.10  # the tail: the rarest real types that together make up 10% of real occurrences
+MAX_PACKED = 2**63 - 1  # n-gram keys (context key * V + token) must stay below this
+
+
+def metric(name: str, description: str, higher_is_better: bool | None, default: bool = True):
+    def decorate(fn: Callable[["GenerationView"], "float | Resampled | None"]):
+        HIGHER_IS_BETTER[name] = higher_is_better
+        if not default:
+            OPT_IN.add(name)
+        return METRICS.register(name, description)(fn)
+
+    return decorate
+
+
+class RealStatistics:
+    """Statistics of the real training set R, computed once per run on first use (R never changes)."""
+
+    def __init__(self, real: Corpus):
+        self.real = real
+        self._distinct: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._rare: dict[int, np.ndarray] = {}
+        self._bigrams: np.ndarray | None = None
+
+    def distinct_ngrams(self, order: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each distinct n-gram of R once (n = order, padded at document starts): (contexts (m, order-1)
+        with -1 before the start, tokens (m,))."""
+        if order not in self._distinct:
+            self._distinct[order] = distinct_ngrams(self.real, order)
+        return self._distinct[order]
+
+    def rare_ngrams(self, n: int) -> np.ndarray:
+        """Sorted keys of R's tail n-grams: the rarest types that together make up TAIL_SHARE of occurrences."""
+        if n not in self._rare:
+            self._rare[n] = rare_keys(*ngram_counts(self.real, n))[0]
+        return self._rare[n]
+
+    def bigrams(self) -> np.ndarray:
+        """Sorted keys of R's distinct bigrams (inside documents)."""
+        if self._bigrams is None:
+            self._bigrams = ngram_counts(self.real, 2)[0]
+        return self._bigrams
+
+
+def distinct_ngrams(real: Corpus, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct n-gram of `real` once: (contexts (m, order-1) with -1 before the start, tokens (m,)).
+
+    N-grams are packed into one int64 key (context key * V + token, as in the count tables) and
+    collected chunk by chunk, so memory follows the number of distinct n-grams."""
+    V, base, width = real.vocab_size, real.vocab_size + 1, order - 1
+    if base**width * V >= MAX_PACKED:
+        raise LmcollapseError(f"support_fraction: order {order} n-grams over {V} tokens do not fit 63 bits; "
+                              f"drop the metric or lower model.order")
+    keys = np.zeros(0, np.int64)
+    for lo, hi in document_chunks(real.offsets, COUNT_CHUNK):
+        part = real.offsets[lo:hi + 1]
+        stream, targets = padded_stream(real.tokens[part[0]:part[-1]], np.diff(part), order, V, real.eos_id)
+        key = context_keys_of_targets(stream, targets, width, base) * V + stream[targets]
+        keys = sorted_union(keys, key)
+    contexts = unpack(keys // V, base, width)
+    contexts[contexts == V] = -1
+    return contexts, keys % V
+
+
+def rare_keys(distinct: np.ndarray, counts: np.ndarray, share: float = TAIL_SHARE) -> tuple[np.ndarray, float]:
+    """The rarest distinct keys whose occurrences add up to at most `share` of all, and their exact share."""
+    total = counts.sum()
+    order = np.argsort(counts, kind="stable")
+    cumulative = np.cumsum(counts[order])
+    take = int(np.searchsorted(cumulative, share * total, side="right"))
+    return np.sort(distinct[order[:take]]), float(cumulative[take - 1] / total) if take else 0.0
+
+
+@dataclass
+class GenerationView:
+    """Everything a metric may look at for generation t."""
+
+    generation: int
+    model: "LanguageModel"  # M_t, fitted on train
+    train: Corpus  # D_t
+    pool: Corpus  # what D_t was drawn from
+    samples: Corpus  # S_t, all generated documents
+    kept: Corpus  # K_t, those that passed the gates
+    real: Corpus  # R
+    held_out: Corpus  # E
+    truth: Any | None = None
+    doc_length: int | None = None
+    real_stats: RealStatistics | None = None  # the run's, shared across generations; else made from `real`
+    acceptance: float | None = None  # share of drawn documents that passed the gates (runner with gates)
+    _sample_ngrams: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.real_stats is None:
+            self.real_stats = RealStatistics(self.real)
+
+    @cached_property
+    def measured_samples(self) -> Corpus:
+        """The first MEASURED_DOCS generated documents: i.i.d. draws, so a uniform subsample of S_t."""
+        if len(self.samples) <= MEASURED_DOCS:
+            return self.samples
+        return self.samples.take(np.arange(MEASURED_DOCS))
+
+    def sample_ngrams(self, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(n-gram type index per occurrence, document per occurrence, number of types) of the measured
+        samples; shared by distinct-n and repetition."""
+        if n not in self._sample_ngrams:
+            keys, docs = doc_ngrams(self.measured_samples, n)
+            distinct, inverse = np.unique(keys, return_inverse=True)
+            self._sample_ngrams[n] = (inverse, docs, len(distinct))
+        return self._sample_ngrams[n]
+
+    @cached_property
+    def heldout_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """(document index, log-prob) of every predicted symbol of the held-out documents."""
+        return self.model.token_log_probs(self.held_out)
+
+    @property
+    def heldout_token_logp(self) -> np.ndarray:
+        return self.heldout_scores[1]
+
+    def heldout_nll(self) -> Resampled:
+        doc, logp = self.heldout_scores
+        n = len(self.held_out)
+        return weighted_mean_ratio(-np.bincount(doc, weights=logp, minlength=n), np.bincount(doc, minlength=n))
+
+
+def weighted_mean_ratio(sums: np.ndarray, counts: np.ndarray) -> Resampled:
+    """sum(sums) / sum(counts) over documents: a per-token mean with documents as resampling units."""
+    counts = counts.astype(np.float64)
+    return weighted_mean(np.where(counts > 0, sums / np.maximum(counts, 1), 0.0), counts)
+
+
+def default_metrics() -> list[str]:
+    return [name for name in METRICS.names() if name not in OPT_IN]
+
+
+def measure(view: GenerationView, names: list[str], rng: np.random.Generator | None = None,
+            rounds: int = 0) -> dict[str, float | None]:
+    """One metrics row; Resampled values get NAME_lo / NAME_hi from `rounds` half-samples drawn with rng."""
+    row: dict[str, float | None] = {"generation": view.generation}
+    for name in names:
+        value = METRICS.get(name)(view)
+        if value is None:
+            continue
+        estimate = value if isinstance(value, Resampled) else None
+        value = estimate.value if estimate else value
+        row[name] = float(value) if np.isfinite(value) else None
+        if estimate is not None and rng is not None and row[name] is not None:
+            interval = estimate.interval(rng, rounds)
+            if interval is not None:
+                row[f"{name}_lo"], row[f"{name}_hi"] = (float(v) if np.isfinite(v) else None for v in interval)
+    return row
+
+
+def interval_columns(row: dict) -> set[str]:
+    """The NAME_lo / NAME_hi keys of a metrics row."""
+    return {k for k in row if (k.endswith("_lo") or k.endswith("_hi")) and k[:-3] in row}

@@ -1,0 +1,58 @@
+"""The data-policy contract: which documents generation t+1 trains on (the README's paradigm table, N = |R|).
+
+A paradigm maps the current DataState (the training set and the pool it is drawn from), the generated
+documents that passed the gates and the real corpus R to the next DataState. It never changes a corpus
+in place, and draws only from the rng it is given (the stage "paradigm" of the generation).
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+import numpy as np
+
+from ..corpus import Corpus
+from ..registry import Registry
+
+if TYPE_CHECKING:
+    from ..config import ParadigmConfig
+    from ..gates.base import PoolWeighting
+
+FreshSupply = Callable[[int, int], Corpus]  # (n documents, generation born) -> new real documents
+
+
+@dataclass(frozen=True)
+class DataState:
+    train: Corpus
+    pool: Corpus  # what the paradigm draws from; the training set itself for replace, mix, accumulate
+
+
+class Paradigm(abc.ABC):
+    """Built from the `paradigm` config section; a pool weighting (the `reweight` gate) only for paradigms
+    that subsample their pool."""
+
+    #: needs a source of new real documents (experiment.check refuses a finite corpus)
+    needs_fresh_real: ClassVar[bool] = False
+    #: draws D_t from a larger pool, so a PoolWeighting applies
+    subsamples_pool: ClassVar[bool] = False
+
+    def __init__(self, section: "ParadigmConfig", pool_weighting: "PoolWeighting | None" = None):
+        self.section = section
+        self.pool_weighting = pool_weighting
+
+    @abc.abstractmethod
+    def n_synthetic(self, n_real: int) -> int:
+        """How many generated documents each model contributes, for a real corpus of n_real documents."""
+
+    @abc.abstractmethod
+    def next_state(self, state: DataState, kept: Corpus, real: Corpus, rng: np.random.Generator,
+                   fresh: FreshSupply | None, generation: int) -> DataState:
+        """The data generation `generation` trains on."""
+
+
+PARADIGMS = Registry("paradigm", contract=Paradigm)
+
+
+def initial_state(real: Corpus) -> DataState:
+    return DataState(real, real)

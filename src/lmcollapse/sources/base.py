@@ -1,0 +1,52 @@
+"""The source contract: a corpus of real documents (or a known-truth distribution standing in for one),
+split once by the run seed into the training set R and the held-out set E."""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from ..corpus import Corpus
+from ..errors import LmcollapseError
+from ..registry import Registry
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..tokenizers.base import Tokenizer
+
+FreshSupply = Callable[[int, int], Corpus]  # (n documents, generation born) -> new real documents
+
+
+@dataclass
+class SourceData:
+    train: Corpus  # the finite real corpus R, born at generation 0
+    held_out: Corpus  # E, disjoint from R, never trained on
+    tokenizer: Any | None = None  # text sources: the tokenizer fitted on R
+    truth: Any | None = None  # known-truth sources: exact next-token probabilities
+
+
+class Source(abc.ABC):
+    """Built from the whole config (the seed and the corpus section)."""
+
+    name: ClassVar[str]
+    #: can draw new real documents forever (the `fresh` paradigm's supply)
+    can_make_fresh: ClassVar[bool] = False
+    #: knows the exact probabilities of its documents (exact KL/TV, the verifier gate)
+    has_truth: ClassVar[bool] = False
+    #: the known truth (a KnownTruth) for sources that have one
+    truth: Any | None = None
+
+    def __init__(self, config: "Config"):
+        self.config = config
+
+    @abc.abstractmethod
+    def load(self, tokenizer: "Tokenizer") -> SourceData:
+        """R and E, drawn with the run seed; text sources fit the (unfitted) tokenizer on R's text and
+        return it, known-truth sources ignore it."""
+
+    def fresh(self, n: int, generation: int) -> Corpus:
+        """n new real documents entering at `generation` (sources that can_make_fresh)."""
+        raise LmcollapseError(f"corpus {self.name} is a finite set; it cannot produce new real documents")
+
+
+SOURCES = Registry("corpus", contract=Source)
