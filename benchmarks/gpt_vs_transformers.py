@@ -19,8 +19,7 @@ import time
 import numpy as np
 import torch
 
-from lmcollapse.experiment import load_source
-from lmcollapse.experiment import load_config
+from lmcollapse.experiment import load_config, load_source
 from lmcollapse.models.neural import DECODE_ROWS, GPTModel
 from lmcollapse.sampling import Sampler
 

@@ -73,13 +73,14 @@ def run(
     if seeds is not None:
         return _run_seeds(config, set_, out, quiet, seeds, workers)
 
-    if config is None and out is not None and RunDir(out).exists():
+    resuming = config is None and out is not None and RunDir(out).exists()
+    if resuming:
         RunDir(out).check_format()
         resolved = load_config(stored_config(out), set_)
     else:
         resolved = load_config(config, set_)
     out = out or default_out_dir(resolved)
-    if config is None and not set_ and not quiet:
+    if config is None and not set_ and not quiet and not resuming:
         print(f"[lmcollapse] no config given: running the built-in demo ({resolved.corpus.name}, "
               f"{resolved.model.name} order {resolved.model.order}, {resolved.paradigm.name}, "
               f"{resolved.generations} generations)", file=sys.stderr)
