@@ -57,13 +57,20 @@ def test_sigkill_at_random_moments_then_resume_gives_identical_results(tmp_path,
     cli("run", config, "--out", tmp_path / "timing", "-q", check=True)
     full_time = time.perf_counter() - started
 
+    # Kill moments follow the run's own progress, so a loaded machine cannot make the runs finish first:
+    # each attempt waits until a target number of generations is committed (0, then further along), then
+    # lets a random fraction of a generation's time pass, which lands anywhere inside a generation.
+    generations = KILL_CONFIGS[name]["generations"]
+    per_generation = full_time / generations
     rng = np.random.default_rng(7)
     out = tmp_path / "killed"
     kills = 0
-    for delay in sorted(rng.uniform(0.2, 1.0, size=4) * full_time):
+    for target in sorted(rng.choice(generations - 1, size=4, replace=False)):
         proc = subprocess.Popen([sys.executable, "-m", "lmcollapse.cli", "run", str(config), "--out", str(out), "-q"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay * 0.6)
+        while proc.poll() is None and len(list(out.glob("gen-*[0-9]/DONE"))) < target:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.05, 0.9) * per_generation)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1

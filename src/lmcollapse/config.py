@@ -29,18 +29,23 @@ class _CorpusCommon(_Strict):
     doc_length: int | None = Field(None, ge=1, description="known truth: tokens per document; text: cap")
 
 
-class KJVCorpusConfig(_CorpusCommon):
+class TextCorpusConfig(_CorpusCommon):
+    n_reservoir: int = Field(0, ge=0, description="real documents held back from R, E and the probe: the `fresh` "
+                                                  "paradigm's supply of new real data")
+
+
+class KJVCorpusConfig(TextCorpusConfig):
     name: Literal["kjv"] = "kjv"
 
 
-class FilesCorpusConfig(_CorpusCommon):
+class FilesCorpusConfig(TextCorpusConfig):
     name: Literal["files"] = "files"
     path: str | None = Field(None, description="a .txt/.jsonl/.parquet file or a folder to read")
     unit: Literal["line", "paragraph", "file"] = Field("line", description=".txt: what one document is")
     text_field: str = Field("text", description="jsonl/parquet: the column holding the text")
 
 
-class TinyStoriesCorpusConfig(_CorpusCommon):
+class TinyStoriesCorpusConfig(TextCorpusConfig):
     name: Literal["tinystories"] = "tinystories"
     path: str | None = Field(None, description="a local copy (.txt with <|endoftext|>, .jsonl, parquet); "
                                                "none: the HF hub")
@@ -148,6 +153,22 @@ class ParadigmConfig(_Strict):
     fresh_fraction: float = Field(0.1, gt=0, description="fresh: new real docs per generation / N")
 
 
+class ProbeConfig(_Strict):
+    """The downstream probe (the paper's protocol at small scale): each generation's model, and the same
+    architecture randomly initialised, classify real documents that no model of the run trains on."""
+
+    task: Literal["kjv-testament", "kjv-genre", "files-label"] | None = Field(None, description="none: no probe")
+    mode: Literal["finetune", "linear"] = Field("linear", description="linear: logistic regression on frozen "
+                                                "features; finetune: the whole model plus a head (the paper's)")
+    label_field: str | None = Field(None, description="files-label on .jsonl/parquet: the field holding the class")
+    n_train: int = Field(1000, ge=2, description="labelled documents the probe trains on")
+    n_test: int = Field(500, ge=2, description="labelled documents it is scored on")
+    epochs: int = Field(3, ge=1, description="finetune: passes over the probe's training documents")
+    lr: float = Field(1e-3, gt=0, description="finetune: AdamW learning rate")
+    batch_size: int = Field(32, ge=1, description="finetune: documents per step")
+    max_length: int = Field(64, ge=2, description="tokens of a document the probe reads (longer ones are cut)")
+
+
 class Config(_Strict):
     """A whole experiment, as data: which components, with which settings. Whether the named components
     exist and fit together is checked by experiment.check, which knows the registries."""
@@ -159,6 +180,7 @@ class Config(_Strict):
     model: ModelConfig = Field(default_factory=NGramConfig)
     sampler: SamplerConfig = SamplerConfig()
     paradigm: ParadigmConfig = ParadigmConfig()
+    probe: ProbeConfig = ProbeConfig()
     filters: list[str | dict[str, Any]] = Field(default_factory=list, description="quality gates in order: a name "
                                                 "or {name: GATE, parameter: value}")
     oversample_max: float = Field(10.0, ge=1, description="with gates: sample at most this many times the "

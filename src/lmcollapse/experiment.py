@@ -9,19 +9,24 @@ then run).
 from __future__ import annotations
 
 import inspect
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from .version import __version__
-from .config import Config, parse_config, to_yaml
-from .corpus import Corpus
+from .config import Config, TextCorpusConfig, parse_config, to_yaml
+from .corpus import REAL, Corpus, real_first_id
 from .corpus_io import read_corpus, write_corpus
 from .errors import LmcollapseError
 from .gates import GATES, GateSet, PoolWeighting, Producer, build_gates, entry_name, entry_params
 from .metrics import METRICS
 from .models import MODELS, Capability, LanguageModel
 from .paradigms import PARADIGMS, Paradigm
+from .probes.split import ProbeSplit
+from .probes.tasks import TASK_CORPUS
 from .rundir import RunDir, disk_errors
 from .sampling import Sampler
 from .sources import SOURCES, FreshSupply, Source, SourceData
@@ -53,9 +58,10 @@ def check(config: Config) -> None:
         if not config.save_models:
             raise LmcollapseError("model.warm_start needs save_models: true (a resumed run starts from the saved "
                                   "weights of the generation before)")
-    if paradigm_class.needs_fresh_real and not source_class.can_make_fresh:
-        raise LmcollapseError(f"paradigm fresh needs a corpus that can produce new real documents (categorical, "
-                              f"markov); {config.corpus.name} is a finite set")
+    if paradigm_class.needs_fresh_real:
+        _check_fresh_supply(config, source_class)
+    if config.probe.task is not None:
+        _check_probe(config, model_class)
     for name in config.metrics or []:
         if name not in METRICS:
             raise LmcollapseError(f"metrics: unknown metric {name!r}; choose from: {', '.join(METRICS.names())}")
@@ -71,6 +77,58 @@ def check(config: Config) -> None:
         producers += issubclass(gate_class, Producer)
     if producers > 1:
         raise LmcollapseError("filters: at most one producing gate (token-edit) per run")
+
+
+def _check_fresh_supply(config: Config, source_class: type[Source]) -> None:
+    """`fresh` needs a source of new real documents: a known truth, or a reservoir held back from a text corpus
+    that lasts the whole run."""
+    if source_class.can_make_fresh:
+        return
+    reservoir = config.corpus.n_reservoir if isinstance(config.corpus, TextCorpusConfig) else 0
+    per_generation = int(round(config.paradigm.fresh_fraction * config.corpus.n_train))
+    needed = per_generation * config.generations
+    if reservoir == 0:
+        raise LmcollapseError(f"paradigm fresh needs a corpus that can produce new real documents: {config.corpus.name} "
+                              f"is a finite set, so hold "
+                              f"some back with corpus.n_reservoir (this run needs {needed}: {per_generation} per "
+                              f"generation x {config.generations}), or use a known-truth corpus (categorical, markov)")
+    if reservoir < needed:
+        raise LmcollapseError(f"corpus.n_reservoir = {reservoir} would run out: paradigm fresh takes {per_generation} "
+                              f"new real documents per generation, {needed} over {config.generations} generations; "
+                              f"raise corpus.n_reservoir to {needed} or lower paradigm.fresh_fraction")
+
+
+def _check_probe(config: Config, model_class: type[LanguageModel]) -> None:
+    """The probe needs a model with hidden states and a corpus whose documents its task can label."""
+    task = config.probe.task
+    if Capability.HIDDEN_STATES not in model_class.capabilities:
+        raise LmcollapseError(f"probe.task: model {config.model.name!r} has no hidden states to fine-tune or probe; "
+                              f"the downstream probe applies to {', '.join(n for n in MODELS.names() if Capability.HIDDEN_STATES in MODELS.get(n).capabilities)}")
+    if TASK_CORPUS[task] != config.corpus.name:
+        raise LmcollapseError(f"probe.task {task} labels documents of corpus {TASK_CORPUS[task]}, not "
+                              f"{config.corpus.name}; set corpus.name={TASK_CORPUS[task]} or another task")
+    if task == "files-label" and config.probe.label_field is None:
+        path = Path(config.corpus.path or "").expanduser()
+        if not path.is_dir():
+            raise LmcollapseError(f"probe.task files-label needs labels: corpus.path must be a folder (the class is "
+                                  f"the file a document came from) or a .jsonl/parquet with probe.label_field set; "
+                                  f"{config.corpus.path} is neither")
+    elif task == "files-label":
+        _check_label_field(Path(config.corpus.path or "").expanduser(), config.probe.label_field)
+
+
+def _check_label_field(path: Path, field: str) -> None:
+    """A .jsonl whose first row has no `field` cannot be labelled (the rest is checked when it is read)."""
+    if path.suffix == ".jsonl" and path.is_file():
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = next((line for line in fh if line.strip()), "")
+        try:
+            row = json.loads(first)
+        except json.JSONDecodeError:
+            return  # reading the corpus will say which line is broken
+        if isinstance(row, dict) and field not in row:
+            raise LmcollapseError(f"probe.label_field {field!r}: {path} has no such field (its first row has "
+                                  f"{', '.join(sorted(row))})")
 
 
 def _check_gate_entry(index: int, entry) -> type:
@@ -119,6 +177,8 @@ class Experiment:
     paradigm: Paradigm
     sampler: Sampler
     gates: GateSet
+    probe: ProbeSplit | None = None  # the probe's labelled documents, when probe.task is set
+    reservoir: Corpus | None = None  # real documents held back for `fresh` (text corpora)
 
     @property
     def truth(self):
@@ -128,6 +188,8 @@ class Experiment:
         return new_model(self.config)
 
     def fresh_supply(self) -> FreshSupply | None:
+        if self.reservoir is not None:
+            return ReservoirSupply(self.reservoir)
         return self.source.fresh if self.source.can_make_fresh else None
 
     def decode(self, corpus: Corpus) -> Corpus:
@@ -135,6 +197,25 @@ class Experiment:
         if self.tokenizer is None:
             return corpus
         return corpus.with_text([self.tokenizer.decode(corpus.doc(i)) for i in range(len(corpus))])
+
+
+class ReservoirSupply:
+    """New real documents for `fresh` on a text corpus: generation g takes the g-th block of n documents of
+    the reservoir, in its stored order (so a resumed run takes the same ones), with new ids and birth g."""
+
+    def __init__(self, reservoir: Corpus):
+        self.reservoir = reservoir
+
+    def __call__(self, n: int, generation: int) -> Corpus:
+        lo, hi = (generation - 1) * n, generation * n
+        if hi > len(self.reservoir):
+            raise LmcollapseError(f"the reservoir of {len(self.reservoir)} real documents is exhausted at generation "
+                                  f"{generation}; raise corpus.n_reservoir")
+        block = self.reservoir.take(np.arange(lo, hi))
+        return Corpus.from_flat(block.tokens, block.lengths, vocab_size=block.vocab_size, eos_id=block.eos_id,
+                                origin=REAL, generation=generation, producer=str(block.producer[0]) if len(block)
+                                else "reservoir", seed=int(block.seed[0]) if len(block) else 0,
+                                first_id=real_first_id(generation), text=block.text)
 
 
 def prepare(config: Config, rd: RunDir, environment: dict) -> None:
@@ -146,6 +227,10 @@ def prepare(config: Config, rd: RunDir, environment: dict) -> None:
         write_corpus(data.held_out, rd.path / "docs" / "real-heldout.parquet")
         if data.tokenizer is not None:
             data.tokenizer.save(rd.path / "tokenizer.json")
+        if data.probe is not None:
+            data.probe.write(rd.path / "docs")
+        if data.reservoir is not None:
+            write_corpus(data.reservoir, rd.path / "docs" / "reservoir.parquet")
         (rd.path / "config.yaml").write_text(to_yaml(config))
         rd.write_identity(__version__, environment)  # written last: its presence marks a complete setup
 
@@ -163,4 +248,6 @@ def build(config: Config, rd: RunDir) -> Experiment:
         paradigm=PARADIGMS.get(config.paradigm.name)(config.paradigm, pool_weighting=gates.pool_weighting),
         sampler=Sampler(**config.sampler.model_dump()),
         gates=gates,
+        probe=ProbeSplit.read(rd.path / "docs"),
+        reservoir=read_corpus(reservoir) if (reservoir := rd.path / "docs" / "reservoir.parquet").is_file() else None,
     )

@@ -80,6 +80,7 @@ def _figure_png(fig) -> bytes:
 def metric_plot(name: str, runs: list[RunData]):
     import matplotlib.pyplot as plt
 
+    from .metrics import REFERENCE
     from .theory.compare import expected_real_share
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -101,6 +102,10 @@ def metric_plot(name: str, runs: list[RunData]):
         if name == "real_fraction":
             ax.plot(t, expected_real_share(run.config, int(t.max()) + 1)[t], "--", color="black", linewidth=1,
                     label="theory (expected)" if i == 0 else None)
+        reference = [r.get(REFERENCE[name]) for r in run.rows if name in REFERENCE and r.get(REFERENCE[name]) is not None]
+        if reference:  # e.g. the random-init baseline of the downstream probe
+            ax.axhline(reference[-1], color=color, linestyle="--", linewidth=1,
+                       label=f"{run.label}: {REFERENCE[name]}" if len(runs) > 1 else REFERENCE[name])
     ax.set_xlabel("generation")
     ax.set_title(name, fontsize=10)
     ax.legend(fontsize=7)
@@ -150,7 +155,7 @@ def build_report(paths: list[str | Path], out: str | Path, preface: str | None =
     import matplotlib
 
     matplotlib.use("Agg")
-    from .metrics import HIGHER_IS_BETTER, METRICS
+    from .metrics import column_direction, describe_column, measured_columns
 
     if not paths:
         raise LmcollapseError("give at least one run directory")
@@ -158,17 +163,17 @@ def build_report(paths: list[str | Path], out: str | Path, preface: str | None =
     out = Path(out)
     png_dir = out.with_name(out.stem + "_files")
     png_dir.mkdir(parents=True, exist_ok=True)
-    names = [n for n in METRICS.names() if any(r.get(n) is not None for run in runs for r in run.rows)]
+    names = [n for n in measured_columns() if any(r.get(n) is not None for run in runs for r in run.rows)]
     sections = []
     for name in names:
         png = metric_plot(name, runs)
         (png_dir / f"{name}.png").write_bytes(png)
         direction = {True: "higher is better", False: "lower is better", None: "no better direction"}[
-            HIGHER_IS_BETTER[name]]
+            column_direction(name)]
         flags = "; ".join(f"{run.label}: generation {d.generation} ({d.direction})"
                           for run in runs for d in run.departures if d.metric == name)
         sections.append(f'<section class="metric"><h3>{html.escape(name)}</h3>'
-                        f'<p>{html.escape(METRICS.describe()[name])} <em>({direction})</em>'
+                        f'<p>{html.escape(describe_column(name))} <em>({direction})</em>'
                         f'{"<br>early warning: " + html.escape(flags) if flags else ""}</p>'
                         f'{_img(png, name)}</section>')
     composition = []

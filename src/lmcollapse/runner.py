@@ -25,6 +25,7 @@ from .gates.sampling import GatedSamples, draw_gated
 from .metrics import GenerationView, RealStatistics, default_metrics, measure
 from .models import LanguageModel
 from .paradigms import DataState, initial_state
+from .probes.run import ProbeRun
 from .progress import Progress
 from .provenance import environment, torch_device
 from .readback import model_of_generation, restore_state, stored_config
@@ -38,11 +39,14 @@ SETUP_FILES = {".lock", "docs", "config.yaml", "tokenizer.json"}
 
 class RunState(ReferenceModel):
     """What one execution of a run keeps across generations (typed, owned here): the generation-0 model that
-    gates compare against, the previous model a warm start begins from, statistics of the real data."""
+    gates compare against, the previous model a warm start begins from, statistics of the real data, the
+    downstream probe and its baseline."""
 
     def __init__(self, experiment: Experiment, rd: RunDir):
         self.experiment, self.rd = experiment, rd
         self.real_stats = RealStatistics(experiment.real)
+        self.probe = None if experiment.probe is None else ProbeRun(
+            experiment.config, experiment.probe, experiment.real, experiment.held_out, experiment.new_model, rd.path)
         self._reference: LanguageModel | None = None
         self._latest: tuple[int, LanguageModel] | None = None
 
@@ -198,7 +202,7 @@ def _view(experiment: Experiment, state: RunState, t: int, model: LanguageModel,
     first = drawn.candidates if len(drawn.candidates) <= n_new else drawn.candidates.take(np.arange(n_new))
     return GenerationView(t, model, data.train, data.pool, first, kept, experiment.real, experiment.held_out,
                           truth=experiment.truth, doc_length=experiment.config.corpus.doc_length,
-                          real_stats=state.real_stats,
+                          real_stats=state.real_stats, probe=state.probe,
                           acceptance=drawn.acceptance_rate if experiment.gates else None)
 
 

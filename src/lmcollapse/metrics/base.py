@@ -2,6 +2,8 @@
 
 It returns a float, a Resampled value (which also gets a 95% confidence interval, written as NAME_lo
 and NAME_hi; see resampling.py), or None when it does not apply (for example kl_to_truth on real text).
+A metric that measures several things at once (the downstream probe) declares its columns when it is
+registered and returns a dict column -> value.
 Non-finite values are written to metrics.jsonl as null. What stays fixed for a whole run (statistics of
 the real data) lives in RealStatistics, computed once; what several metrics of one generation share is
 memoised by the view.
@@ -36,21 +38,43 @@ def _takes_one_view(fn) -> str | None:
 
 
 METRICS = Registry("metric", check=_takes_one_view)
-HIGHER_IS_BETTER: dict[str, bool | None] = {}
+HIGHER_IS_BETTER: dict[str, bool | None] = {}  # metric -> its better direction (None: neither)
+COLUMNS: dict[str, list[str]] = {}  # metric -> the columns it writes (itself, unless it declares several)
+DECLARED_COLUMNS: dict[str, tuple[str, bool | None]] = {}  # declared column -> (what it measures, direction)
+#: column -> the column holding its reference value (drawn as a line in reports)
+REFERENCE: dict[str, str] = {}
 OPT_IN: set[str] = set()  # metrics computed only when the config lists them (slow or need an extra)
 MEASURED_DOCS = 50_000  # generated documents the sample-based metrics look at (bounded time and memory)
 TAIL_SHARE = 0.10  # the tail: the rarest real types that together make up 10% of real occurrences
 MAX_PACKED = 2**63 - 1  # n-gram keys (context key * V + token) must stay below this
 
 
-def metric(name: str, description: str, higher_is_better: bool | None, default: bool = True):
-    def decorate(fn: Callable[["GenerationView"], "float | Resampled | None"]):
+def metric(name: str, description: str, higher_is_better: bool | None, default: bool = True,
+           columns: dict[str, tuple[str, bool | None]] | None = None):
+    """Register a metric. columns: for a metric that returns a dict, each column's (description, direction)."""
+    def decorate(fn: Callable[["GenerationView"], "float | Resampled | dict | None"]):
         HIGHER_IS_BETTER[name] = higher_is_better
+        COLUMNS[name] = list(columns) if columns else [name]
+        DECLARED_COLUMNS.update(columns or {})
         if not default:
             OPT_IN.add(name)
         return METRICS.register(name, description)(fn)
 
     return decorate
+
+
+def measured_columns() -> list[str]:
+    """Every column a metrics row can hold (intervals aside), metric by metric in name order."""
+    return [column for name in METRICS.names() for column in COLUMNS[name]]
+
+
+def describe_column(column: str) -> str:
+    return DECLARED_COLUMNS[column][0] if column in DECLARED_COLUMNS else METRICS.describe()[column]
+
+
+def column_direction(column: str) -> bool | None:
+    """True: higher is better, False: lower is better, None: neither (or an unknown column)."""
+    return DECLARED_COLUMNS[column][1] if column in DECLARED_COLUMNS else HIGHER_IS_BETTER.get(column)
 
 
 class RealStatistics:
@@ -126,6 +150,7 @@ class GenerationView:
     truth: Any | None = None
     doc_length: int | None = None
     real_stats: RealStatistics | None = None  # the run's, shared across generations; else made from `real`
+    probe: Any | None = None  # the run's downstream probe (a runner.ProbeRun), when probe.task is set
     acceptance: float | None = None  # share of drawn documents that passed the gates (runner with gates)
     _sample_ngrams: dict = field(default_factory=dict, repr=False)
 
@@ -180,16 +205,20 @@ def measure(view: GenerationView, names: list[str], rng: np.random.Generator | N
     row: dict[str, float | None] = {"generation": view.generation}
     for name in names:
         value = METRICS.get(name)(view)
-        if value is None:
-            continue
-        estimate = value if isinstance(value, Resampled) else None
-        value = estimate.value if estimate else value
-        row[name] = float(value) if np.isfinite(value) else None
-        if estimate is not None and rng is not None and row[name] is not None:
-            interval = estimate.interval(rng, rounds)
-            if interval is not None:
-                row[f"{name}_lo"], row[f"{name}_hi"] = (float(v) if np.isfinite(v) else None for v in interval)
+        for column, part in (value.items() if isinstance(value, dict) else [(name, value)]):
+            if part is not None:
+                _write(row, column, part, rng, rounds)
     return row
+
+
+def _write(row: dict, column: str, value, rng: np.random.Generator | None, rounds: int) -> None:
+    estimate = value if isinstance(value, Resampled) else None
+    value = estimate.value if estimate else value
+    row[column] = float(value) if np.isfinite(value) else None
+    if estimate is not None and rng is not None and row[column] is not None:
+        interval = estimate.interval(rng, rounds)
+        if interval is not None:
+            row[f"{column}_lo"], row[f"{column}_hi"] = (float(v) if np.isfinite(v) else None for v in interval)
 
 
 def interval_columns(row: dict) -> set[str]:

@@ -42,6 +42,8 @@ class Capability(enum.Enum):
     SUPPORT = "support"
     #: fit(..., init=previous) continues from another fitted model's parameters.
     WARM_START = "warm-start"
+    #: has hidden states for the downstream probe: untrained(), features(), probe_network() (NeuralLM).
+    HIDDEN_STATES = "hidden-states"
 
 
 class LanguageModel(abc.ABC):

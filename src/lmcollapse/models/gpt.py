@@ -125,6 +125,15 @@ class GPT(nn.Module):
         """The cache of the given batch rows only (rows (B',) indices): finished documents stop costing."""
         return [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in cache]
 
+    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
+        """idx (B, T) token ids from position 0 -> the final hidden states (B, T, C), after the last layer norm:
+        what the language-model head reads, and what a classification head reads in the downstream probe."""
+        B, T = idx.shape
+        x = self.wte(idx) + self.wpe(torch.arange(T, device=idx.device))  # (B, T, C)
+        for block in self.blocks:
+            x = block(x)
+        return self.ln_f(x)  # (B, T, C)
+
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None, start: int = 0,
                 positions: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
         """idx (B, T) token ids at positions start..start+T-1 -> logits (B, T, V).

@@ -97,6 +97,10 @@ def _hf_net_class():
                 cache["past"] = tuple(tuple(t.index_select(0, rows) for t in layer) for layer in past)
             return cache
 
+        def hidden(self, idx):
+            """idx (B, T) -> the last layer's hidden states (B, T, C) (after the final layer norm in GPT-Neo)."""
+            return self.model(input_ids=idx, output_hidden_states=True).hidden_states[-1]
+
         def forward(self, idx, cache: dict | None = None, start: int = 0):
             if cache is None:
                 return self.model(input_ids=idx).logits  # (B, T, V)

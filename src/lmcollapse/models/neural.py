@@ -106,7 +106,7 @@ class NeuralLM(LanguageModel):
     between them is the network, which self.network builds. Subclasses only set the adapter and name the
     hyperparameters they save."""
 
-    capabilities = frozenset({Capability.WARM_START})
+    capabilities = frozenset({Capability.WARM_START, Capability.HIDDEN_STATES})
     HYPERPARAMETERS: ClassVar[tuple[str, ...]]
 
     def __init__(self, network: NetworkAdapter, *, block_size: int, dropout: float, epochs: int, batch_size: int,
@@ -189,7 +189,12 @@ class NeuralLM(LanguageModel):
         finally:
             self._report = None
 
-    def _train(self, corpus: Corpus, seed: int, init: "NeuralLM | None") -> "NeuralLM":
+    def untrained(self, corpus: Corpus, *, seed: int) -> "NeuralLM":
+        """This architecture freshly initialised for corpus's vocabulary, as fit would start it, and not
+        trained: the downstream probe's random-init baseline. Returns self."""
+        return self._train(corpus, seed, None, optimise=False)
+
+    def _train(self, corpus: Corpus, seed: int, init: "NeuralLM | None", optimise: bool = True) -> "NeuralLM":
         torch = _torch()
 
         if len(corpus) == 0:
@@ -210,7 +215,7 @@ class NeuralLM(LanguageModel):
             autocast = self._autocast(device)
             self.net_.train()
             steps, step = self.epochs * -(-len(windows) // self.batch_size), 0
-            for _ in range(self.epochs):
+            for _ in range(self.epochs if optimise else 0):
                 order = order_rng.permutation(len(windows))
                 for start in range(0, len(order), self.batch_size):
                     self._progress("fit", step, steps)
@@ -261,6 +266,39 @@ class NeuralLM(LanguageModel):
         if "segments" in t:
             return self.net_(t["x"], positions=t["positions"], mask=attention_mask(t["segments"])), t["y"]
         return self.net_(t["x"]), t["y"]
+
+    # ---- hidden states (the downstream probe) -------------------------------------------------------
+    def probe_inputs(self, corpus: Corpus, max_length: int) -> tuple[np.ndarray, np.ndarray]:
+        """(idx (n, L) int64, last (n,) int64): each document as [BOS] + its first max_length - 1 tokens,
+        padded at the end, and the position of its last token. Causal attention keeps the padding out of
+        every real position."""
+        width = min(max_length, self.block_size)
+        rows = [np.concatenate([[self.vocab_size_], corpus.doc(i)[:width - 1]]) for i in range(len(corpus))]
+        return pad_rows(rows, 0), np.array([len(r) - 1 for r in rows], np.int64)
+
+    def features(self, corpus: Corpus, max_length: int) -> np.ndarray:
+        """(n, C) frozen features: the final hidden state at each document's last token (the state from which
+        the model would predict what follows; the state a sequence-classification head reads)."""
+        torch = _torch()
+        idx, last = self.probe_inputs(corpus, max_length)
+        device = next(self.net_.parameters()).device
+        out = []
+        with torch.no_grad():
+            for lo in range(0, len(idx), self.batch_size * 4):
+                x = torch.from_numpy(idx[lo:lo + self.batch_size * 4]).to(device)  # (B, L)
+                h = self.net_.hidden(x)  # (B, L, C)
+                at = torch.from_numpy(last[lo:lo + self.batch_size * 4]).to(device)  # (B,)
+                out.append(h[torch.arange(len(x), device=device), at].float().cpu().numpy())  # (B, C)
+        return np.concatenate(out).astype(np.float64)
+
+    def probe_network(self):
+        """A trainable copy of the network (module.hidden(idx) -> (B, T, C)) for fine-tuning with a head;
+        the model itself is left as it is."""
+        import copy
+
+        net = copy.deepcopy(self.net_)
+        net.train()
+        return net
 
     # ---- probabilities ---------------------------------------------------------------------------
     def _log_softmax(self, logits):

@@ -23,6 +23,8 @@ class SourceData:
     held_out: Corpus  # E, disjoint from R, never trained on
     tokenizer: Any | None = None  # text sources: the tokenizer fitted on R
     truth: Any | None = None  # known-truth sources: exact next-token probabilities
+    probe: Any | None = None  # text sources with a probe task: the probe's labelled documents (a ProbeSplit)
+    reservoir: Corpus | None = None  # text sources: real documents held back for `fresh`
 
 
 class Source(abc.ABC):

@@ -34,8 +34,9 @@ def split_units(text: str, unit: str) -> list[str]:
     return [" ".join(p.split()) for p in parts if p.strip()]
 
 
-def read_jsonl(path: Path, field: str) -> list[str]:
-    texts = []
+def read_jsonl(path: Path, field: str, label_field: str | None = None) -> list[tuple[str, str | None]]:
+    """(text, label) of every row; label None unless label_field is given."""
+    rows = []
     for number, line in enumerate(read_text_file(path).splitlines(), 1):
         if not line.strip():
             continue
@@ -45,25 +46,35 @@ def read_jsonl(path: Path, field: str) -> list[str]:
             raise LmcollapseError(f"{path} line {number} is not valid JSON") from None
         if not isinstance(row, dict) or field not in row:
             raise LmcollapseError(f"{path} line {number} has no {field!r} field; set corpus.text_field")
-        texts.append(str(row[field]))
-    return texts
+        if label_field is not None and row.get(label_field) is None:
+            raise LmcollapseError(f"{path} line {number} has no {label_field!r} field to label it; set "
+                                  f"probe.label_field to a field every line has")
+        rows.append((str(row[field]), None if label_field is None else str(row[label_field])))
+    return rows
 
 
-def read_parquet(path: Path, field: str) -> list[str]:
+def read_parquet(path: Path, field: str, label_field: str | None = None) -> list[tuple[str, str | None]]:
     import pyarrow.parquet as pq
 
     try:
         schema = pq.read_schema(path)
     except Exception:
         raise LmcollapseError(f"{path} is not a readable parquet file") from None
-    if field not in schema.names:
-        raise LmcollapseError(f"{path} has no column {field!r} (columns: {', '.join(schema.names)}); "
-                              f"set corpus.text_field")
-    return [str(t) for t in pq.read_table(path, columns=[field]).column(field).to_pylist() if t is not None]
+    for column, key in ((field, "corpus.text_field"), (label_field, "probe.label_field")):
+        if column is not None and column not in schema.names:
+            raise LmcollapseError(f"{path} has no column {column!r} (columns: {', '.join(schema.names)}); "
+                                  f"set {key}")
+    table = pq.read_table(path, columns=[field] + ([label_field] if label_field else []))
+    texts = table.column(field).to_pylist()
+    labels = table.column(label_field).to_pylist() if label_field else [None] * len(texts)
+    return [(str(t), None if label is None else str(label)) for t, label in zip(texts, labels) if t is not None]
 
 
-def read_documents(path: str | Path, unit: str = "line", field: str = "text", separator: str | None = None) -> list[str]:
-    """All documents under path, whitespace-normalised, empty ones dropped."""
+def read_records(path: str | Path, unit: str = "line", field: str = "text", separator: str | None = None,
+                 label_field: str | None = None, label: str | None = None) -> list[tuple[str, str | None]]:
+    """(document, label) of all documents under path, whitespace-normalised, empty ones dropped. The label
+    is the named field of a .jsonl/parquet row, else `label` (for files of a folder: the file's path within
+    the folder, without suffix)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise LmcollapseError(f"corpus path {path} does not exist")
@@ -71,18 +82,23 @@ def read_documents(path: str | Path, unit: str = "line", field: str = "text", se
         files = sorted(p for p in path.rglob("*") if p.suffix in {".txt", ".jsonl", ".parquet"} and p.is_file())
         if not files:
             raise LmcollapseError(f"folder {path} has no .txt, .jsonl or .parquet files")
-        docs = [d for f in files for d in read_documents(f, unit, field, separator)]
+        records = [r for f in files for r in read_records(f, unit, field, separator, label_field,
+                                                          str(f.relative_to(path).with_suffix("")))]
     elif path.suffix == ".jsonl":
-        docs = [" ".join(t.split()) for t in read_jsonl(path, field)]
+        records = [(t, lab if label_field else label) for t, lab in read_jsonl(path, field, label_field)]
     elif path.suffix == ".parquet":
-        docs = [" ".join(t.split()) for t in read_parquet(path, field)]
+        records = [(t, lab if label_field else label) for t, lab in read_parquet(path, field, label_field)]
     else:
         text = read_text_file(path)
-        if separator is not None:
-            docs = [" ".join(p.split()) for p in text.split(separator)]
-        else:
-            docs = split_units(text, unit)
-    docs = [d for d in docs if d]
-    if not docs:
+        parts = text.split(separator) if separator is not None else split_units(text, unit)
+        records = [(p, label) for p in parts]
+    records = [(" ".join(t.split()), lab) for t, lab in records]
+    records = [(t, lab) for t, lab in records if t]
+    if not records:
         raise LmcollapseError(f"corpus {path} contains no documents (it is empty or only whitespace)")
-    return docs
+    return records
+
+
+def read_documents(path: str | Path, unit: str = "line", field: str = "text", separator: str | None = None) -> list[str]:
+    """All documents under path, whitespace-normalised, empty ones dropped."""
+    return [text for text, _ in read_records(path, unit, field, separator)]

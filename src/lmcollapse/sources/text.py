@@ -14,27 +14,42 @@ from pathlib import Path
 from .. import seeding
 from ..corpus import REAL, Corpus, real_first_id
 from ..errors import LmcollapseError
+from ..probes.split import ProbeSplit
+from ..probes.tasks import kjv_label
 from .base import SOURCES, Source, SourceData
-from .readers import read_documents, read_text_file
+from .readers import read_records, read_text_file
 
 TINYSTORIES_SEPARATOR = "<|endoftext|>"
 
 
 class TextSource(Source):
-    """A finite set of documents of text; subclasses say where the text comes from."""
+    """A finite set of documents of text; subclasses say where the text comes from.
+
+    The documents (exact duplicates dropped) are put in one order by the run seed, and cut in turn into R
+    (corpus.n_train), E (corpus.n_eval, unless the corpus has its own held-out documents), the probe's
+    training and test documents (probe.n_train, probe.n_test, when probe.task is set) and the reservoir of
+    new real documents for `fresh` (corpus.n_reservoir). R and E do not depend on the later cuts.
+    """
 
     @abc.abstractmethod
+    def records(self, task: str | None) -> list[tuple[str, str | None]]:
+        """Every document of the corpus in a fixed order, with its class under the probe task (None when
+        task is None)."""
+
     def documents(self) -> list[str]:
-        """Every document of the corpus, in a fixed order."""
+        return [text for text, _ in self.records(None)]
 
     def held_out_documents(self) -> list[str] | None:
         """A separate held-out pool (e.g. a validation split); None = split it off the same documents."""
         return None
 
     def load(self, tokenizer) -> SourceData:
-        c = self.config.corpus
+        c, probe = self.config.corpus, self.config.probe
         # Exact duplicates are dropped so that no held-out document appears verbatim in training.
-        docs = list(dict.fromkeys(self.documents()))
+        first_of: dict[str, str | None] = {}
+        for text, label in self.records(probe.task):
+            first_of.setdefault(text, label)
+        docs, labels = list(first_of), list(first_of.values())
         rng = seeding.rng(self.config.seed, seeding.SETUP, "split")
         held_pool = self.held_out_documents()
         need = c.n_train + (0 if held_pool is not None else c.n_eval)
@@ -49,12 +64,30 @@ class TextSource(Source):
             if c.n_eval > len(held_pool):
                 raise LmcollapseError(f"corpus.n_eval = {c.n_eval} exceeds the {len(held_pool)} held-out documents")
             eval_text = [held_pool[i] for i in rng.permutation(len(held_pool))[:c.n_eval]]
+        n_probe = probe.n_train + probe.n_test if probe.task else 0
+        if need + n_probe + c.n_reservoir > len(docs):
+            raise LmcollapseError(f"R, E, the probe and the reservoir need {need + n_probe + c.n_reservoir} documents "
+                                  f"({c.n_train} + {need - c.n_train} + {n_probe} + {c.n_reservoir}) but {self.name} "
+                                  f"has {len(docs)}; lower corpus.n_reservoir or probe.n_train/n_test")
+        probe_rows = order[need:need + n_probe]
+        reservoir_rows = order[need + n_probe:need + n_probe + c.n_reservoir]
         tokenizer = tokenizer.fit(train_text)
         split_seed = seeding.derived_seed(self.config.seed, seeding.SETUP, "split")
+        # Ids: R from 0, then the probe's and the reservoir's documents (never trained on as they are: fresh
+        # documents get new ids when they enter); E in the held-out half.
+        corpus = lambda rows, first: self._corpus([docs[i] for i in rows], tokenizer, first, split_seed)  # noqa: E731
+        probe_split = None
+        if probe.task:
+            at = real_first_id(0) + c.n_train
+            train_rows, test_rows = probe_rows[:probe.n_train], probe_rows[probe.n_train:]
+            probe_split = ProbeSplit.from_names(corpus(train_rows, at), [labels[i] for i in train_rows],
+                                                corpus(test_rows, at + probe.n_train), [labels[i] for i in test_rows])
         return SourceData(
             train=self._corpus(train_text, tokenizer, real_first_id(0), split_seed),
             held_out=self._corpus(eval_text, tokenizer, real_first_id(0, held_out=True), split_seed),
             tokenizer=tokenizer,
+            probe=probe_split,
+            reservoir=corpus(reservoir_rows, real_first_id(0) + c.n_train + n_probe) if c.n_reservoir else None,
         )
 
     def _corpus(self, texts, tokenizer, first_id, seed) -> Corpus:
@@ -83,20 +116,21 @@ def kjv_path() -> Path:
 class KJVSource(TextSource):
     name = "kjv"
 
-    def documents(self) -> list[str]:
-        lines = read_text_file(kjv_path()).splitlines()
-        return [" ".join(json.loads(line)["text"].split()) for line in lines if line.strip()]
+    def records(self, task: str | None) -> list[tuple[str, str | None]]:
+        rows = [json.loads(line) for line in read_text_file(kjv_path()).splitlines() if line.strip()]
+        return [(" ".join(row["text"].split()), None if task is None else kjv_label(task, row["book"])) for row in rows]
 
 
 @SOURCES.register("files", "your text: .txt (corpus.unit line/paragraph/file), folder, .jsonl or parquet")
 class FilesSource(TextSource):
     name = "files"
 
-    def documents(self) -> list[str]:
+    def records(self, task: str | None) -> list[tuple[str, str | None]]:
         c = self.config.corpus
         if not c.path:
             raise LmcollapseError("corpus.name=files needs corpus.path (a .txt/.jsonl/.parquet file or a folder)")
-        return read_documents(c.path, c.unit, c.text_field)
+        label_field = self.config.probe.label_field if task == "files-label" else None
+        return read_records(c.path, c.unit, c.text_field, label_field=label_field)
 
 
 @SOURCES.register("tinystories", "TinyStories (the paper's corpus): HF datasets online, or a local copy via corpus.path")
@@ -107,11 +141,11 @@ class TinyStoriesSource(TextSource):
     name = "tinystories"
     hub_id = "roneneldan/TinyStories"
 
-    def documents(self) -> list[str]:
+    def records(self, task: str | None) -> list[tuple[str, str | None]]:
         c = self.config.corpus
         if c.path:
-            return read_documents(c.path, "file", c.text_field, separator=TINYSTORIES_SEPARATOR)
-        return self._hub_split("train")
+            return read_records(c.path, "file", c.text_field, separator=TINYSTORIES_SEPARATOR)
+        return [(text, None) for text in self._hub_split("train")]
 
     def held_out_documents(self) -> list[str] | None:
         return None if self.config.corpus.path else self._hub_split("validation")
