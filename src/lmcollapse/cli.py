@@ -167,19 +167,41 @@ def report(run_dirs: List[Path] = typer.Argument(..., help="run directories and/
 
 
 @app.command()
-def reproduce(name: str = typer.Argument(..., help="experiment name (quality-vs-quantity) or a spec YAML"),
+def reproduce(name: str = typer.Argument(..., help="experiment name (paper, quality-vs-quantity) or a spec YAML"),
               out: Optional[Path] = typer.Option(None, "--out", help="where to put runs and reports "
                                                                      "(default runs/reproduce-NAME[-quick])"),
               quick: bool = typer.Option(False, "--quick", help="the small version (minutes)"),
               workers: Optional[int] = typer.Option(None, "--workers", help="parallel processes (default: cores)"),
+              model: Optional[str] = typer.Option(None, "--model", help="paper: gpt, ngram or both (default both)"),
+              scale: Optional[str] = typer.Option(None, "--scale", help="paper: cpu (default) or paper (the paper's "
+                                                                        "preset: GPU and internet)"),
+              dry_run: bool = typer.Option(False, "--dry-run", help="paper: check every run's config, run nothing"),
               quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output")):
-    """Run a named experiment end to end: every variant and seed, reports, and a written summary."""
+    """Run a named experiment end to end: every variant and seed, reports, and a written summary. Killed? Run
+    the same command again: committed generations are kept."""
     from .experiments import load_spec
-    from .experiments.quality import reproduce as run_experiment
 
     spec = load_spec(name)
-    out = out or Path("runs") / f"reproduce-{spec['name']}{'-quick' if quick else ''}"
-    root = run_experiment(spec, out, quick=quick, workers=workers, progress=not quiet)
+    if spec.get("kind") != "paper" and (model or scale or dry_run):
+        raise LmcollapseError("--model, --scale and --dry-run apply to `reproduce paper`")
+    suffix = ("-quick" if quick else "") + (f"-{scale}" if scale and scale != "cpu" else "")
+    out = out or Path("runs") / f"reproduce-{spec['name']}{suffix}"
+    if spec.get("kind") == "paper":
+        from .experiments import paper
+
+        models = {None: paper.MODELS, "both": paper.MODELS, "gpt": ("gpt",), "ngram": ("ngram",)}.get(model)
+        if models is None:
+            raise LmcollapseError(f"--model {model!r}: choose gpt, ngram or both")
+        if dry_run:
+            chosen = paper.validate(paper.effective_spec(spec, quick, scale or "cpu"), models)
+            print(f"{len(chosen)} policies x models, each valid: " + ", ".join(f"{p.model}/{p.label}" for p in chosen))
+            return
+        root = paper.reproduce(spec, out, quick=quick, workers=workers, progress=not quiet, models=models,
+                               scale=scale or "cpu")
+    else:
+        from .experiments.quality import reproduce as run_experiment
+
+        root = run_experiment(spec, out, quick=quick, workers=workers, progress=not quiet)
     print((root / "summary.md").read_text())
     print(f"results: {root}/summary.md, reports: {root}/report-*.html")
 

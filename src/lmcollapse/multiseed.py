@@ -143,6 +143,17 @@ def _watch(run_dirs: list[Path], total: int, futures, progress: bool) -> None:
             bar.stop()
 
 
+def metric_matrix(per_seed: list[list[dict]], metric: str) -> np.ndarray:
+    """(seeds, generations) of one metric from each seed's rows; NaN where a seed has no value."""
+    generations = max(len(rows) for rows in per_seed)
+    values = np.full((len(per_seed), generations), np.nan)
+    for s, rows in enumerate(per_seed):
+        for r in rows:
+            if r.get(metric) is not None:
+                values[s, r["generation"]] = r[metric]
+    return values
+
+
 def seed_rows(root: str | Path) -> list[list[dict]]:
     return [RunDir(d).read_metrics_jsonl() for d in seed_dirs(root)]
 

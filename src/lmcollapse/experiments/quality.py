@@ -21,7 +21,7 @@ import numpy as np
 from ..config import apply_overrides
 from ..experiment import load_config
 from ..early_warning import paired_t_departure
-from ..multiseed import aggregate_rows, run_groups, seed_rows
+from ..multiseed import aggregate_rows, metric_matrix, run_groups, seed_rows
 
 BOUND = 1.25
 
@@ -136,12 +136,8 @@ def summary_plot(spec: dict, chosen: list[Variant], out: Path) -> Path:
 def _variant_numbers(variant: Variant, root: Path, watch: str) -> dict:
     per_seed = seed_rows(root / variant.setting / variant.directory)
     rows = aggregate_rows(per_seed)
-    generations = max(len(r) for r in per_seed)
-    values = np.full((len(per_seed), generations), np.nan)
-    for s, seed_rows_ in enumerate(per_seed):
-        for r in seed_rows_:
-            if r.get(watch) is not None:
-                values[s, r["generation"]] = r[watch]
+    values = metric_matrix(per_seed, watch)
+    generations = values.shape[1]
     departure = paired_t_departure(values)
     first, last = rows[0], rows[-1]
     means = np.array([r.get(watch, np.nan) if r.get(watch) is not None else np.nan for r in rows])

@@ -1,0 +1,137 @@
+"""`lmcollapse reproduce paper`: the grid, the claims table's rules, the quick run end to end, resume after a
+kill, and the paper-scale grid passing through at toy scale."""
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lmcollapse.experiments import load_spec
+from lmcollapse.experiments import paper
+
+pytest.importorskip("torch")
+
+
+def cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "lmcollapse.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, **kwargs)
+
+
+def test_the_grid_is_the_papers():
+    spec = paper.effective_spec(load_spec("paper"))
+    assert len(spec["seeds"]) >= 3 and spec["generations"] >= 20
+    chosen = paper.validate(spec)  # every run's config is valid
+    policies = {(p.paradigm["name"], p.paradigm.get("rate")) for p in chosen if p.model == "gpt"}
+    assert {("replace", None), ("accumulate-subsample", 1.0), ("accumulate-subsample", 0.3),
+            ("accumulate-subsample", 0.1), ("mix", None), ("fresh", 1.0)} <= policies
+    assert any(name == "accumulate" for name, _ in policies)
+    gpt = next(p for p in chosen if p.model == "gpt")
+    assert gpt.config["model"]["name"] == "gpt" and gpt.config["probe"]["task"]
+    assert {"heldout_ppl", "downstream", "repetition", "distinct_2", "model_entropy", "self_bleu"} <= \
+        set(gpt.config["metrics"])
+    assert {p.label for p in chosen if p.model == "ngram"} == {p.label for p in chosen if p.model == "gpt"}
+    big = paper.effective_spec(load_spec("paper"), scale="paper")
+    big_points = paper.validate(big)  # the paper's preset validates, though it cannot run here
+    assert {p.config["model"]["name"] for p in big_points} == {"hf", "ngram"}
+    assert next(p for p in big_points if p.model == "gpt").config["model"]["hf_config"] == "tinystories-1m"
+
+
+def _claims(**overrides):
+    policy = {"ratio": 2.0, "ratio_lo": 1.6, "ratio_hi": 2.4, "state": "collapsing", "crossings": [3, 4],
+              "crossing_mean": 3.5, "crossing_lo": 2.0, "crossing_hi": 5.0}
+    claims = {"a": {"slope": 0.1, "slope_lo": 0.05, "slope_hi": 0.15, "sign": 1, "rises": 9, "steps": 9},
+              "b": {"rates": [{"rate": 1.0, **policy}, {"rate": 0.1, **policy, "crossing_mean": 9.0}],
+                    "all_collapsing": True, "all_rise": True, "some_does_not_rise": False, "later_for_smaller": True,
+                    "fit": {"a": 3.0, "b": 0.6, "rates": [1, 0.1]}},
+              "c": {"mix 0.5": {**policy, "ratio": 1.1, "ratio_lo": 1.0, "ratio_hi": 1.2, "state": "bounded"}},
+              "d": {"generation_0_beats_baseline": True, "enters_baseline": 4, "baseline_acc": 0.27,
+                    "acc": [0.36, 0.3, 0.28]},
+              "e": {m: {"slope": 0.01, "slope_lo": 0.005, "slope_hi": 0.02} for m in ("repetition", "self_bleu",
+                                                                                     "distinct_2")} | {"direction": 1}}
+    for key, value in overrides.items():
+        claims[key] = {**claims[key], **value}
+    return claims
+
+
+def test_the_claims_table_says_what_the_numbers_say():
+    verdicts = [row[3] for row in paper.claim_rows(_claims(), 1.25)]
+    assert verdicts == ["agrees", "agrees", "bounded", "agrees", "agrees"]
+    contradicted = paper.claim_rows(_claims(a={"sign": -1, "slope": -0.1}, e={"direction": -1},
+                                            d={"enters_baseline": None},
+                                            b={"later_for_smaller": False}), 1.25)
+    assert [row[3] for row in contradicted] == ["contradicts", "partly", "bounded", "not within the run",
+                                                "contradicts: less repetitive"]
+    stalled = paper.claim_rows(_claims(b={"all_collapsing": False, "all_rise": False, "some_does_not_rise": True}),
+                               1.25)
+    assert stalled[1][3] == "contradicts"
+    untestable = paper.claim_rows(_claims(d={"generation_0_beats_baseline": False}), 1.25)
+    assert untestable[3][3] == "untestable" and "cannot tell them apart" in untestable[3][2]
+    assert "fit n*(r) = 3 + 0.6/r" in paper.claim_rows(_claims(), 1.25)[1][2]
+
+
+def test_quick_reproduce_paper_runs_end_to_end(tmp_path):
+    out = tmp_path / "pq"
+    result = cli("reproduce", "paper", "--quick", "--out", out, "--workers", "2", "-q")
+    assert result.returncode == 0, result.stderr
+    summary = (out / "summary.md").read_text()
+    assert "## Claims, gpt" in summary and "## Claims, ngram" in summary
+    for claim in ("(a) replace", "(b) accumulate-subsample", "(c) mix 0.5", "(c) fresh", "(d) replace", "(e) replace"):
+        assert claim in summary.split("## Claims, ngram")[0], claim
+    numbers = json.loads((out / "summary.json").read_text())
+    assert set(numbers) == {"gpt", "ngram"} and len(numbers["gpt"]["policies"]) == 7
+    assert [n["rate"] for n in numbers["gpt"]["b"]["rates"]] == [1.0, 0.3, 0.1]
+    assert len(numbers["gpt"]["d"]["acc"]) == 3 and "d" not in numbers["ngram"]  # the count model has no probe
+    assert (out / "summary.png").stat().st_size > 10_000
+    report = (out / "report-gpt.html").read_text()
+    assert "downstream_acc" in report and "Claims, gpt" in report
+    assert sorted(p.name for p in (out / "gpt" / "replace").iterdir()) == \
+        ["aggregate.jsonl", "config.yaml", "seed-0", "seed-1", "seeds.json"]
+
+
+@pytest.mark.slow
+def test_a_killed_reproduce_run_resumes_without_redoing_committed_generations(tmp_path):
+    reference = tmp_path / "reference"
+    assert cli("reproduce", "paper", "--quick", "--model", "ngram", "--out", reference, "--workers", "1",
+               "-q").returncode == 0
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "lmcollapse.cli", "reproduce", "paper", "--quick", "--model",
+                             "ngram", "--out", str(out), "--workers", "1", "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while proc.poll() is None and len(list(out.glob("ngram/*/seed-*/gen-*[0-9]/DONE"))) < 8:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    committed = {p: p.stat().st_mtime_ns for p in out.glob("ngram/*/seed-*/gen-*[0-9]/DONE")}
+    assert 8 <= len(committed) < 7 * 2 * 3, "the kill should land mid-run"
+    result = cli("reproduce", "paper", "--quick", "--model", "ngram", "--out", out, "--workers", "1", "-q")
+    assert result.returncode == 0, result.stderr
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in committed.items())  # nothing committed was redone
+    assert len(list(out.glob("ngram/*/seed-*/gen-*[0-9]/DONE"))) == 7 * 2 * 3
+    got, want = (json.loads((d / "summary.json").read_text()) for d in (out, reference))
+    assert got == want
+
+
+@pytest.mark.slow
+def test_the_paper_scale_grid_passes_through_at_toy_scale(tmp_path):
+    pytest.importorskip("transformers")
+    from test_presets import tiny_stories_file
+
+    stories = tiny_stories_file(tmp_path / "TinyStories-train.txt", n=120)
+    spec = paper.effective_spec(load_spec("paper"), scale="paper")
+    spec["seeds"], spec["generations"] = [0, 1], 2
+    gpt = spec["models"]["gpt"]
+    gpt["corpus"].update(path=str(stories), n_train=40, n_eval=10, n_reservoir=20)
+    gpt["tokenizer"]["vocab_size"] = 300
+    gpt["model"].update(block_size=64, batch_size=8, epochs=1, batch_memory_gb=0.5)
+    gpt["sampler"]["max_tokens"] = 40
+    gpt["ci_rounds"] = 5
+    out = paper.reproduce(spec, tmp_path / "big", workers=2, progress=False, models=("gpt",))
+    numbers = json.loads((Path(out) / "summary.json").read_text())
+    assert len(numbers["gpt"]["policies"]) == 7 and "a" in numbers["gpt"]
+    config = json.loads((Path(out) / "gpt" / "replace" / "seeds.json").read_text())
+    assert config is not None
+    run_config = (Path(out) / "gpt" / "replace" / "seed-0" / "config.yaml").read_text()
+    assert "hf_config: tinystories-1m" in run_config and "name: tinystories" in run_config
