@@ -58,3 +58,23 @@ def test_bad_input_is_one_line_and_nonzero_exit(tmp_path, args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing half-made
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--bogus"], "No such option: --bogus"),
+    (["show"], "Missing argument 'run_dir'"),
+    (["nosuchcmd"], "No such command 'nosuchcmd'"),
+    (["run", "--seeds", "0-1", "--workers", "x"], "Invalid value for '--workers'"),
+])
+def test_usage_errors_are_the_usage_message_and_exit_2(args, message):
+    result = cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 4, result.stderr
+    assert result.stderr.startswith("Usage: lmcollapse") and message in result.stderr
+
+
+def test_version():
+    import lmcollapse
+
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"lmcollapse {lmcollapse.__version__}"

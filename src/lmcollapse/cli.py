@@ -251,9 +251,29 @@ from .theory.cli import app as theory_app  # noqa: E402
 app.add_typer(theory_app, name="theory")
 
 
+# The exception classes of whichever click typer runs on (recent typer ships its own copy, so the real
+# click's classes never match what it raises): found from typer's own public names.
+CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from .version import __version__
+
+        print(f"lmcollapse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                      help="print the version and exit")):
+    """Study model collapse: train language models generation after generation on data their predecessors
+    generated."""
+
+
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="lmcollapse")
     except LmcollapseError as exc:
         print(f"error: {exc}", file=sys.stderr)  # one line, never wrapped
         sys.exit(2)
@@ -262,15 +282,11 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    except typer.Abort:
+        sys.exit(130)
+    except CLICK_ERROR as exc:  # usage errors: the usage line and one line naming the problem, exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":
