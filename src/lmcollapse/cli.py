@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import LmcollapseError
+from .errors import LmcollapseError, RunInterrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Study model collapse: train language "
                   "models generation after generation on data their predecessors generated.")
@@ -271,14 +271,20 @@ def root(version: bool = typer.Option(False, "--version", callback=version_callb
     generated."""
 
 
+INTERRUPTED = "interrupted: committed generations are kept; run the same command again to resume"
+
+
 def main() -> None:
     try:
-        app(standalone_mode=False, prog_name="lmcollapse")
+        code = app(standalone_mode=False, prog_name="lmcollapse")
     except LmcollapseError as exc:
         print(f"error: {exc}", file=sys.stderr)  # one line, never wrapped
         sys.exit(2)
+    except RunInterrupted as exc:  # Ctrl-C inside a run: it says where it stopped
+        print(str(exc), file=sys.stderr)
+        sys.exit(130)
     except KeyboardInterrupt:
-        print("interrupted: committed generations are kept; run the same command again to resume", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -287,6 +293,9 @@ def main() -> None:
     except CLICK_ERROR as exc:  # usage errors: the usage line and one line naming the problem, exit 2
         exc.show()
         sys.exit(exc.exit_code)
+    if code == 130:  # typer turns a Ctrl-C outside a run into Exit(130) and, here, returns its code
+        print(INTERRUPTED, file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

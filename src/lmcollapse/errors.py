@@ -3,3 +3,7 @@
 
 class LmcollapseError(ValueError):
     """A problem with the user's input (config, corpus, run directory), not a bug in lmcollapse."""
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C (SIGINT) stopped a run: the message says where, and how to resume. The CLI exits 130."""

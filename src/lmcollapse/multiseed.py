@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config, to_yaml, validate
-from .errors import LmcollapseError
+from .errors import LmcollapseError, RunInterrupted
 from .rundir import RunDir
 from .metrics.resampling import CI_LEVEL
 from .stats import t_quantile
@@ -53,14 +55,33 @@ def seed_dirs(root: str | Path) -> list[Path]:
     return [Path(root) / f"seed-{s}" for s in info["seeds"]]
 
 
+_running = False  # in a pool worker: whether it is inside a run now
+
+
+def _worker_start() -> None:
+    """Pool workers: Ctrl-C interrupts a run (which says where it stopped); an idle worker leaves quietly
+    instead of printing multiprocessing's traceback."""
+    def on_interrupt(signum, frame):
+        if _running:
+            raise KeyboardInterrupt
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+
+
 def _run_one(config_data: dict, out_dir: str, threads: int | None = None) -> str:
+    global _running
     from .runner import execute
 
     if threads is not None and config_data["model"]["name"] != "ngram":  # neural backends use torch threads
         import torch
 
         torch.set_num_threads(threads)  # workers share the cores instead of each taking all of them
-    execute(validate(config_data), out_dir, progress=False)
+    _running = True
+    try:
+        execute(validate(config_data), out_dir, progress=False)
+    finally:
+        _running = False
     return out_dir
 
 
@@ -99,16 +120,41 @@ def run_groups(groups: list[tuple[Config, list[int], Path]], workers: int | None
                       file=sys.stderr, flush=True)
     else:
         # spawn: a fresh interpreter per worker, safe with torch and threads in the parent
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_start) as pool:
             threads = max(1, multiprocessing.cpu_count() // workers)
             futures = [pool.submit(_run_one, data, str(out_dir), threads) for data, out_dir, _ in jobs]
-            _watch(run_dirs, total, futures, progress)
-            for f in futures:
-                f.result()  # re-raise the first failure (one line, from the worker)
+            try:
+                _watch(run_dirs, total, futures, progress)
+                for f in futures:
+                    f.result()  # re-raise the first failure (one line, from the worker)
+            except (KeyboardInterrupt, RunInterrupted):
+                _stop(pool, futures)
+                roots = ", ".join(dict.fromkeys(str(root) for _, _, root in groups))
+                raise RunInterrupted(f"interrupted: {_done_generations(run_dirs)} of {total} generations are committed "
+                                     f"under {roots}; runs in progress were abandoned; run the same command again "
+                                     f"to resume") from None
     roots = list(dict.fromkeys(Path(root) for _, _, root in groups))
     for root in roots:
         aggregate(root)
     return roots
+
+
+def _stop(pool: ProcessPoolExecutor, futures, patience: float = 60.0) -> None:
+    """Stop a pool after Ctrl-C: drop the runs not yet started and interrupt the running ones (a terminal
+    sends them SIGINT itself, `kill -INT` only this process), again and again until every worker has left:
+    a run already handed to a worker's queue cannot be cancelled and would otherwise start afterwards."""
+    for future in futures:
+        future.cancel()
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + patience
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        for child in multiprocessing.active_children():
+            try:
+                os.kill(child.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
 
 
 def _done_generations(run_dirs: list[Path]) -> int:

@@ -18,7 +18,7 @@ from . import seeding
 from .version import __version__
 from .config import Config, NeuralConfig, to_yaml
 from .corpus import REAL, Corpus
-from .errors import LmcollapseError
+from .errors import LmcollapseError, RunInterrupted
 from .experiment import Experiment, build, prepare
 from .gates import GateContext, ReferenceModel
 from .gates.sampling import GatedSamples, draw_gated
@@ -98,12 +98,21 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
             state = RunState(experiment, rd)
             env = environment(device_of(config))
             data = restore_state(experiment, rd, done) if done else initial_state(experiment.real)
-            for t in range(done, config.generations):
-                started = time.perf_counter()
-                row, data = run_generation(experiment, state, rd, t, data, bar, env)
-                rows.append(row)
-                rd.write_metrics_jsonl(rows)
-                bar.generation_done(t, row, time.perf_counter() - started)
+            t = done
+            try:
+                for t in range(done, config.generations):
+                    started = time.perf_counter()
+                    row, data = run_generation(experiment, state, rd, t, data, bar, env)
+                    rows.append(row)
+                    rd.write_metrics_jsonl(rows)
+                    bar.generation_done(t, row, time.perf_counter() - started)
+            except KeyboardInterrupt:
+                # The generation in flight is abandoned: its scratch directory is dropped on the next start.
+                raise RunInterrupted(f"interrupted: {rd.path} has generations 0-{t - 1} committed; generation {t} was "
+                                     f"in progress and is abandoned; run the same command again (or lmcollapse run "
+                                     f"--out {rd.path}) to resume" if t else
+                                     f"interrupted during generation 0 of {rd.path} (abandoned); run the same command "
+                                     f"again to start it over") from None
         finally:
             bar.close()
     return rd.path
