@@ -1,6 +1,7 @@
 """The `lmcollapse` command: a thin shell over the library."""
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -272,6 +273,17 @@ def root(version: bool = typer.Option(False, "--version", callback=version_callb
 
 
 INTERRUPTED = "interrupted: committed generations are kept; run the same command again to resume"
+# The storage refused a write: said in one line at the boundary, whichever command met it (nothing committed
+# is lost: a generation is only ever renamed into place whole).
+STORAGE_ERRORS = {errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                  errno.EPERM: "permission denied", errno.ENOTDIR: "a path on the way is a file, not a folder",
+                  errno.EISDIR: "it is a folder", errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is full"}
+
+
+def storage_problem(exc: OSError) -> str:
+    where = f" {exc.filename}" if exc.filename else ""
+    return (f"cannot write{where}: {STORAGE_ERRORS[exc.errno]}; choose a writable --out (committed results, "
+            f"if any, are intact)")
 
 
 def main() -> None:
@@ -293,6 +305,11 @@ def main() -> None:
     except CLICK_ERROR as exc:  # usage errors: the usage line and one line naming the problem, exit 2
         exc.show()
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRORS:
+            raise
+        print(f"error: {storage_problem(exc)}", file=sys.stderr)
+        sys.exit(1)
     if code == 130:  # typer turns a Ctrl-C outside a run into Exit(130) and, here, returns its code
         print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)

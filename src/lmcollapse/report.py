@@ -161,6 +161,9 @@ def build_report(paths: list[str | Path], out: str | Path, preface: str | None =
         raise LmcollapseError("give at least one run directory")
     runs = [load_run_data(p) for p in paths]
     out = Path(out)
+    blocking = next((p for p in [out.parent, *out.parent.parents] if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise LmcollapseError(f"report --out {out}: {blocking} is a file, not a folder; choose another --out")
     png_dir = out.with_name(out.stem + "_files")
     png_dir.mkdir(parents=True, exist_ok=True)
     names = [n for n in measured_columns() if any(r.get(n) is not None for run in runs for r in run.rows)]

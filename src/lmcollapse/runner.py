@@ -76,6 +76,8 @@ def device_of(config: Config) -> str:
 def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
     """Run (or resume) the experiment in out_dir until config.generations are committed."""
     rd = RunDir(out_dir)
+    if rd.path.exists() and not rd.path.is_dir():
+        raise LmcollapseError(f"--out {rd.path} is a file, not a run directory; choose another --out")
     fresh_dir = not rd.path.exists()
     if not fresh_dir and not rd.exists():
         foreign = sorted(p.name for p in rd.path.iterdir() if p.name not in SETUP_FILES and not p.name.endswith(".tmp"))
