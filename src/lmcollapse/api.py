@@ -35,8 +35,9 @@ class Run:
 
     @property
     def metrics(self) -> list[dict]:
-        """One dict per committed generation, as in metrics.jsonl (null/None = undefined or infinite)."""
-        return self._rd.read_metrics_jsonl()
+        """One dict per intact committed generation, as in metrics.jsonl (null/None = undefined or infinite);
+        read from the generations themselves, so a damaged metrics.jsonl cannot mislead."""
+        return self._rd.metrics_rows(self.generations_done)
 
     def _check(self, t: int) -> int:
         n = self.generations_done

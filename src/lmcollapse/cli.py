@@ -135,6 +135,10 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory"),
         print_departures(warnings_for_seeds(per_seed))
         return
     r = load_run(run_dir)
+    inspection = r._rd.inspect()
+    if inspection.damaged:
+        err_console.print(f"warning: {run_dir}: {inspection.summary()}; showing generations 0-{inspection.intact - 1}; "
+                          f"lmcollapse run --out {run_dir} recomputes the rest", markup=False, soft_wrap=True)
     rows = r.metrics
     if as_json:
         for row in rows:
@@ -205,6 +209,28 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
         root = run_experiment(spec, out, quick=quick, workers=workers, progress=not quiet)
     print((root / "summary.md").read_text())
     print(f"results: {root}/summary.md, reports: {root}/report-*.html")
+
+
+@app.command()
+def check(run_dir: Path = typer.Argument(..., help="a run directory, or a --seeds directory")):
+    """Verify every committed generation against the checksums recorded when it was committed; say what is
+    damaged and how to repair it. Exit 0 when all is intact, 1 otherwise."""
+    from .api import load_run
+    from .multiseed import is_multiseed, seed_dirs
+
+    damaged = False
+    for path in (seed_dirs(run_dir) if is_multiseed(run_dir) else [run_dir]):
+        inspection = load_run(path)._rd.inspect(full=True)
+        if not inspection.damaged:
+            print(f"{path}: {inspection.present} generations, all intact")
+            continue
+        damaged = True
+        for t, why in inspection.problems:
+            print(f"{path}: generation {t}: {why}")
+        print(f"{path}: generations 0-{inspection.intact - 1} are intact; lmcollapse run --out {path} recomputes "
+              f"generation {inspection.intact} onwards (exactly: every draw comes from the run's seeds)")
+    if damaged:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -312,7 +338,8 @@ def main() -> None:
         sys.exit(1)
     if code == 130:  # typer turns a Ctrl-C outside a run into Exit(130) and, here, returns its code
         print(INTERRUPTED, file=sys.stderr)
-        sys.exit(130)
+    if isinstance(code, int) and code:  # a command's typer.Exit(code) comes back as its return value
+        sys.exit(code)
 
 
 if __name__ == "__main__":

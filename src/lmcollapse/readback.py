@@ -25,10 +25,15 @@ def stored_config(run_dir: str | Path) -> Config:
     chosen components, which those versions ignored, are dropped."""
     path = Path(run_dir) / "config.yaml"
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(errors="replace"))
     except OSError:
         raise LmcollapseError(f"{run_dir} has no config.yaml; is it an lmcollapse run directory?") from None
-    config = validate(drop_inapplicable_keys(data if isinstance(data, dict) else {}))
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict):
+        raise LmcollapseError(f"{path} is damaged (it holds no config); restore it from a copy of the config the run "
+                              f"was started with, or start a new --out")
+    config = validate(drop_inapplicable_keys(data))
     check(config)
     return config
 

@@ -8,7 +8,9 @@
     RUN/gen-0007/          train_ids.npy, [pool_ids.npy], samples.parquet, [fresh.parquet], model/,
                            metrics.json, manifest.json (counts, timings, environment), DONE
 A generation is built in gen-0007.partial/ and renamed into place after DONE is written, so it is
-either wholly there or absent. Resume drops partial directories and continues after the last one.
+either wholly there or absent. DONE records the size and SHA-256 of every file of the generation: `run`
+and `lmcollapse check` verify the hashes, `show` the sizes. Resume drops partial
+directories, and a damaged generation with everything after it (the stage seeds recompute them exactly).
 """
 from __future__ import annotations
 
@@ -108,13 +110,27 @@ class RunDir:
         return self.path / gen_dir_name(t)
 
     def committed(self) -> int:
-        """Number of committed generations (they must be 0..n-1, each with DONE)."""
-        done = sorted(int(p.name[4:]) for p in self.path.glob("gen-[0-9][0-9][0-9][0-9]")
-                      if p.is_dir() and (p / "DONE").is_file())
-        if done != list(range(len(done))):
-            raise LmcollapseError(f"{self.path}: committed generations {done} are not contiguous; "
-                                  f"the directory was edited by hand, start a new --out")
-        return len(done)
+        """Number of intact committed generations: 0..n-1 each with DONE and files of the recorded sizes
+        (what a damaged or missing generation leaves before it)."""
+        return self.inspect().intact
+
+    def inspect(self, full: bool = False) -> "Inspection":
+        """The generations in order, each intact or not (with why); full=True also checks the SHA-256 of
+        every file (lmcollapse check), else only sizes (and, without checksums, that files parse)."""
+        present = sorted(int(p.name[4:]) for p in self.path.glob("gen-[0-9][0-9][0-9][0-9]") if p.is_dir())
+        problems: list[tuple[int, str]] = []
+        for t in range(max(present, default=-1) + 1):
+            problem = "missing" if t not in present else _generation_problem(self.gen(t), full)
+            if problem:
+                problems.append((t, problem))
+        intact = problems[0][0] if problems else len(present)
+        return Inspection(intact, len(present), problems)
+
+    def discard_from(self, t: int) -> None:
+        """Remove generations t, t+1, ...: before recomputing them."""
+        for p in sorted(self.path.glob("gen-[0-9][0-9][0-9][0-9]")):
+            if int(p.name[4:]) >= t:
+                shutil.rmtree(p)
 
     def drop_partial(self) -> None:
         for p in self.path.glob("gen-*.partial"):
@@ -131,7 +147,9 @@ class RunDir:
         with disk_errors(f"generation {t}"):
             partial.mkdir(parents=True)
             yield partial
-            (partial / "DONE").write_text("ok\n")
+            files = {str(f.relative_to(partial)): {"bytes": f.stat().st_size, "sha256": _sha256(f)}
+                     for f in sorted(partial.rglob("*")) if f.is_file()}
+            (partial / "DONE").write_text(json.dumps({"files": files}, indent=1) + "\n")
             _fsync_dir(partial)
             os.replace(partial, final)
             _fsync_dir(self.path)
@@ -154,11 +172,17 @@ class RunDir:
         return [json.loads((self.gen(t) / "metrics.json").read_text()) for t in range(n)]
 
     def read_metrics_jsonl(self) -> list[dict]:
-        """The committed rows as metrics.jsonl holds them; [] before the first commit."""
+        """The rows metrics.jsonl holds, up to a line cut short by a crash; [] before the first commit."""
         path = self.path / "metrics.jsonl"
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = []
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # rebuilt from the generations on the next start
+        return rows
 
     def write_metrics_jsonl(self, rows: list[dict]) -> None:
         with disk_errors("metrics.jsonl"):
@@ -168,6 +192,76 @@ class RunDir:
     def read_ids(self, t: int, name: str) -> np.ndarray | None:
         path = self.gen(t) / f"{name}.npy"
         return np.load(path) if path.is_file() else None
+
+
+@dataclass
+class Inspection:
+    intact: int  # generations 0..intact-1 are whole
+    present: int  # generation directories found
+    problems: list[tuple[int, str]]  # (generation, what is wrong), in order
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.problems)
+
+    def summary(self) -> str:
+        t, why = self.problems[0]
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        return f"generation {t} is damaged: {why}{more}"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _generation_problem(directory: Path, full: bool) -> str | None:
+    """What is wrong with a committed generation directory, or None."""
+    done = directory / "DONE"
+    if not done.is_file():
+        return "no DONE (never committed, or DONE was deleted)"
+    text = done.read_text(errors="replace").strip()
+    if text == "ok":  # written before checksums (lmcollapse 0.2): check that the files parse
+        return _legacy_problem(directory)
+    try:
+        files = json.loads(text)["files"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return "its DONE file is unreadable"
+    for name, expected in files.items():
+        path = directory / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != expected["bytes"]:
+            return f"{name} has {path.stat().st_size} bytes, {expected['bytes']} were committed"
+        if full and _sha256(path) != expected["sha256"]:
+            return f"{name} does not match its checksum"
+    return None
+
+
+def _legacy_problem(directory: Path) -> str | None:
+    import pyarrow.parquet as pq
+
+    for name in ("metrics.json", "manifest.json"):
+        try:
+            json.loads((directory / name).read_text())
+        except (OSError, json.JSONDecodeError):
+            return f"{name} is missing or unreadable"
+    for path in directory.glob("*.parquet"):
+        try:
+            pq.read_metadata(path)
+        except Exception:  # pyarrow raises its own ArrowInvalid/OSError kinds for a damaged file
+            return f"{path.name} is not a readable parquet file"
+    for path in directory.glob("*.npy"):
+        try:
+            np.load(path)
+        except (OSError, ValueError):
+            return f"{path.name} is unreadable"
+    return None
 
 
 @dataclass

@@ -87,6 +87,10 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
     with rd.lock():
         notes = _open_or_start(config, rd, fresh_dir)
         rd.drop_partial()
+        inspection = rd.inspect(full=True)  # every file against its checksum: a resume never builds on damage
+        if inspection.damaged:  # recompute the damaged generation and all after it (the stage seeds make it exact)
+            notes.append(f"{rd.path}: {inspection.summary()}; recomputing generations {inspection.intact} onwards")
+            rd.discard_from(inspection.intact)
         experiment = build(config, rd)
         done = rd.committed()
         rows = rd.metrics_rows(done)
