@@ -49,3 +49,32 @@ def test_empty_documents_survive_round_trip(tmp_path):
     write_corpus(c, tmp_path / "e.parquet")
     back = read_corpus(tmp_path / "e.parquet")
     assert back.lengths.tolist() == [0, 2, 0] and back.eos_id is None
+
+
+def test_writing_text_takes_memory_in_proportion_to_the_text_not_documents_times_the_longest(tmp_path):
+    """One 100,000-character document among 3,000 short ones: a fixed-width string array would take
+    3,001 x 100,000 x 4 bytes = 1.2 GB; the text itself is 0.2 MB."""
+    import tracemalloc
+
+    from lmcollapse.corpus_io import read_corpus, write_corpus
+
+    texts = ["short verse"] * 3000 + ["x" * 100_000]
+    corpus = Corpus.from_documents([[1]] * 3001, vocab_size=3, text=texts)
+    tracemalloc.start()
+    write_corpus(corpus, tmp_path / "c.parquet")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50 * 2**20, f"writing took {peak / 2**20:.0f} MiB"
+    assert list(read_corpus(tmp_path / "c.parquet").text) == texts
+
+
+def test_a_document_longer_than_the_limit_is_refused_in_one_line(tmp_path):
+    import pytest
+
+    from lmcollapse.errors import LmcollapseError
+    from lmcollapse.sources.readers import MAX_DOCUMENT_CHARS, read_documents
+
+    path = tmp_path / "dump.txt"
+    path.write_text("a short line\n" + "word " * (MAX_DOCUMENT_CHARS // 5 + 10) + "\n")
+    with pytest.raises(LmcollapseError, match=r"document 2 has 1,048,6\d\d characters, more than the 1,048,576"):
+        read_documents(path)

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..errors import LmcollapseError
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
+MAX_DOCUMENT_CHARS = 1 << 20  # a document longer than this (a whole book on one line, a dump) is refused
 
 
 def read_text_file(path: Path) -> str:
@@ -96,6 +97,11 @@ def read_records(path: str | Path, unit: str = "line", field: str = "text", sepa
     records = [(t, lab) for t, lab in records if t]
     if not records:
         raise LmcollapseError(f"corpus {path} contains no documents (it is empty or only whitespace)")
+    longest = max(range(len(records)), key=lambda i: len(records[i][0]))
+    if len(records[longest][0]) > MAX_DOCUMENT_CHARS:
+        raise LmcollapseError(f"{path}: document {longest + 1} has {len(records[longest][0]):,} characters, more than "
+                              f"the {MAX_DOCUMENT_CHARS:,} one document may have; split it (for a .txt, "
+                              f"corpus.unit=paragraph or line) or remove it")
     return records
 
 
