@@ -355,7 +355,7 @@ def test_long_stages_report_how_far_they_have_got(tmp_path, capsys, monkeypatch)
     steps = [line for line in lines if ": fit " in line]
     # 2 epochs of at least 10 batches (100 verses, 10 windows a batch), one line before each step
     assert len(steps) >= 20
-    assert steps[-1].startswith(f"[lmcollapse] generation 1/1: fit {len(steps) - 1}/{len(steps)}")
+    assert steps[-1].startswith(f"[lmcollapse] generation 0 (1 of 1): fit {len(steps) - 1}/{len(steps)}")
     sampled = [line.split(": sample ")[1].split(" ")[0] for line in lines if ": sample " in line]
     assert sampled == ["0/100", "40/100", "80/100"]  # before each pass of 40 documents
 

@@ -9,16 +9,18 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import LmcollapseError, RunInterrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Study model collapse: train language "
                   "models generation after generation on data their predecessors generated.")
-console = Console()
+# Without a terminal (a pipe, a log) rich would cut tables to 80 columns: give them room instead.
+console = Console() if sys.stdout.isatty() else Console(width=240)
 err_console = Console(stderr=True)
 
-TABLE_COLUMNS = {"generation": "gen", "real_fraction": "real", "heldout_ppl": "ppl", "kl_to_truth": "KL",
+TABLE_COLUMNS = {"generation": "gen", "seeds": "seeds", "real_fraction": "real", "heldout_ppl": "ppl", "kl_to_truth": "KL",
                  "tv_to_truth": "TV", "model_entropy": "entropy", "support_fraction": "support",
                  "tail_mass_2": "tail-2", "distinct_2": "distinct-2", "self_bleu": "self-BLEU"}
 
@@ -32,6 +34,17 @@ def metrics_table(rows: list[dict], title: str | None = None) -> Table:
     for row in rows:
         table.add_row(*[_cell(row.get(c, "")) for c in present])
     return table
+
+
+def with_seed_counts(rows: list[dict]) -> list[dict]:
+    """Aggregated rows with how many seeds each generation's mean is over (unfinished seeds have fewer rows)."""
+    return [{**row, "seeds": max((v for k, v in row.items() if k.endswith("_n")), default=0)} for row in rows]
+
+
+def seeds_title(rows: list[dict], n_seeds: int) -> str:
+    if all(row["seeds"] == n_seeds for row in rows):
+        return f"mean over {n_seeds} seeds"
+    return f"mean over up to {n_seeds} seeds (the seeds column: how many have each generation)"
 
 
 def print_departures(departures) -> None:
@@ -108,7 +121,8 @@ def _run_seeds(config, set_, out, quiet, seeds_text, workers):
     out = out or Path(f"{default_out_dir(resolved.model_copy(update={'seed': 0}))}-seeds")
     root = run_seeds(resolved, seeds, out, workers=workers, progress=not quiet)
     per_seed = seed_rows(root)
-    console.print(metrics_table(aggregate_rows(per_seed), title=f"mean over {len(per_seed)} seeds"))
+    rows = with_seed_counts(aggregate_rows(per_seed))
+    console.print(metrics_table(rows, title=seeds_title(rows, len(per_seed))))
     print_departures(warnings_for_seeds(per_seed))
     print(f"results: {root}/aggregate.jsonl (95% intervals as NAME_lo/NAME_hi; lmcollapse report {root})")
 
@@ -131,7 +145,8 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory"),
                 print(json.dumps(row))
             return
         print(run_dir)
-        console.print(metrics_table(rows, title=f"mean over {len(per_seed)} seeds"))
+        rows = with_seed_counts(rows)
+        console.print(metrics_table(rows, title=seeds_title(rows, len(per_seed))))
         print_departures(warnings_for_seeds(per_seed))
         return
     r = load_run(run_dir)
@@ -269,7 +284,7 @@ def list_components(kind: Optional[str] = typer.Argument(None, help="corpora, mo
             if registry is METRICS:
                 direction = {True: "↑", False: "↓", None: ""}[HIGHER_IS_BETTER[entry]]
                 text = f"{direction} {text}".strip()
-            table.add_row(entry, text)
+            table.add_row(escape(entry), escape(text))  # descriptions hold brackets ("[hf]"), not markup
         console.print(table)
 
 

@@ -201,7 +201,8 @@ def metric_matrix(per_seed: list[list[dict]], metric: str) -> np.ndarray:
 
 
 def seed_rows(root: str | Path) -> list[list[dict]]:
-    return [RunDir(d).read_metrics_jsonl() for d in seed_dirs(root)]
+    """Each seed's rows, from its intact committed generations (the source of truth)."""
+    return [RunDir(d).metrics_rows(RunDir(d).committed()) for d in seed_dirs(root)]
 
 
 def aggregate_rows(per_seed: list[list[dict]], level: float = CI_LEVEL) -> list[dict]:

@@ -35,7 +35,7 @@ class Progress:
             self._bar.update(self._task, stage=f"gen {generation}: {name} {done:,}/{total:,}")
         elif self.enabled and now - max(self._stage_started, self._last_line) >= LOG_EVERY and done < total:
             self._last_line = now
-            print(f"[lmcollapse] generation {generation + 1}/{self.total}: {name} {done:,}/{total:,} "
+            print(f"[lmcollapse] generation {generation} ({generation + 1} of {self.total}): {name} {done:,}/{total:,} "
                   f"({now - self._stage_started:.0f}s)", file=sys.stderr, flush=True)
 
     def generation_done(self, generation: int, row: dict, seconds: float) -> None:
@@ -45,7 +45,7 @@ class Progress:
         elif self.enabled:
             shown = ", ".join(f"{k}={_fmt(row[k])}" for k in ("heldout_ppl", "kl_to_truth", "support_fraction", "real_fraction")
                               if k in row)
-            print(f"[lmcollapse] generation {generation + 1}/{self.total} done in {seconds:.1f}s: {shown}",
+            print(f"[lmcollapse] generation {generation} done ({self.done} of {self.total}) in {seconds:.1f}s: {shown}",
                   file=sys.stderr, flush=True)
 
     def message(self, text: str) -> None:

@@ -101,6 +101,9 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
                 bar.message(note)
             if done:
                 bar.message(f"resuming {rd.path} after generation {done - 1}")
+            cap_note = length_cap_note(experiment)
+            if cap_note:
+                bar.message(cap_note)
             state = RunState(experiment, rd)
             env = environment(device_of(config))
             data = restore_state(experiment, rd, done) if done else initial_state(experiment.real)
@@ -124,6 +127,21 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
     return rd.path
 
 
+def length_cap_note(experiment: Experiment) -> str | None:
+    """A warning when generated documents will be cut shorter than real ones are (end-token corpora)."""
+    real, cap = experiment.real, experiment.sampler.max_tokens
+    if real.eos_id is None or not len(real):
+        return None
+    longer = float((real.lengths > cap).mean())
+    if longer == 0:
+        return None
+    quantile = float((real.lengths <= cap).mean())
+    return (f"warning: sampler.max_tokens={cap} is shorter than {longer:.0%} of the real training documents (the cap "
+            f"sits at their {quantile:.0%} quantile; the longest has {int(real.lengths.max())} tokens): generated "
+            f"documents are cut there (the capped_fraction metric counts them); raise sampler.max_tokens to keep "
+            f"them whole")
+
+
 def _open_or_start(config: Config, rd: RunDir, fresh_dir: bool) -> list[str]:
     """Check an existing run against config (or prepare a new one); the notes to print."""
     if not rd.exists():
@@ -143,8 +161,11 @@ def _open_or_start(config: Config, rd: RunDir, fresh_dir: bool) -> list[str]:
                      f"may differ from what {written_by} would have produced")
     previous = stored_config(rd.path)
     _check_same_experiment(previous, config, rd.path)
-    if config.generations != previous.generations:
+    if config.generations > previous.generations:  # extending a run: its config now asks for more
         (rd.path / "config.yaml").write_text(to_yaml(config))
+    elif config.generations < previous.generations:  # never shrink a run's record of what it was asked to do
+        notes.append(f"{rd.path} is a run of {previous.generations} generations; asking for {config.generations} "
+                     f"adds nothing (its generations are kept)")
     return notes
 
 
@@ -217,7 +238,7 @@ def _view(experiment: Experiment, state: RunState, t: int, model: LanguageModel,
     first = drawn.candidates if len(drawn.candidates) <= n_new else drawn.candidates.take(np.arange(n_new))
     return GenerationView(t, model, data.train, data.pool, first, kept, experiment.real, experiment.held_out,
                           truth=experiment.truth, doc_length=experiment.config.corpus.doc_length,
-                          real_stats=state.real_stats, probe=state.probe,
+                          real_stats=state.real_stats, probe=state.probe, max_tokens=experiment.sampler.max_tokens,
                           acceptance=drawn.acceptance_rate if experiment.gates else None)
 
 

@@ -52,6 +52,16 @@ def length_mean(view: GenerationView) -> Resampled | None:
     return weighted_mean(s.lengths) if len(s) else None
 
 
+@metric("capped_fraction", "share of generated documents cut at the length cap (sampler.max_tokens, or a neural "
+                            "model's block) before they wrote an end token", False)
+def capped_fraction(view: GenerationView) -> Resampled | None:
+    s = view.measured_samples
+    if s.eos_id is None or view.max_tokens is None or not len(s):
+        return None  # fixed-length documents are never cut
+    cap = min(view.max_tokens, view.model.longest_sample or view.max_tokens)
+    return weighted_mean((s.lengths >= cap).astype(np.float64))
+
+
 @metric("length_std", "standard deviation of tokens per generated document", None)
 def length_std(view: GenerationView) -> Resampled | None:
     lengths = view.measured_samples.lengths.astype(np.float64)

@@ -68,6 +68,11 @@ class LanguageModel(abc.ABC):
     def context_width(self) -> int:
         """The most tokens before a position that the fitted model's next-token law can depend on."""
 
+    @property
+    def longest_sample(self) -> int | None:
+        """The most tokens the model can write in one document (a neural model's block), or None."""
+        return None
+
     # ---- probabilities ---------------------------------------------------------------------------
     @abc.abstractmethod
     def next_token_probs(self, context=()) -> np.ndarray:

@@ -128,6 +128,10 @@ class NeuralLM(LanguageModel):
     def context_width(self) -> int:
         return self.block_size - 1  # BOS takes one of the block's positions
 
+    @property
+    def longest_sample(self) -> int:
+        return self.block_size - 1
+
     # ---- helpers ---------------------------------------------------------------------------------
     def _device(self):
         torch = _torch()

@@ -55,6 +55,7 @@ def read_jsonl(path: Path, field: str, label_field: str | None = None) -> list[t
 
 
 def read_parquet(path: Path, field: str, label_field: str | None = None) -> list[tuple[str, str | None]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -65,6 +66,10 @@ def read_parquet(path: Path, field: str, label_field: str | None = None) -> list
         if column is not None and column not in schema.names:
             raise LmcollapseError(f"{path} has no column {column!r} (columns: {', '.join(schema.names)}); "
                                   f"set {key}")
+    kind = schema.field(field).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise LmcollapseError(f"{path}: column {field!r} holds {kind}, not text; set corpus.text_field to the column "
+                              f"with the documents' text")
     table = pq.read_table(path, columns=[field] + ([label_field] if label_field else []))
     texts = table.column(field).to_pylist()
     labels = table.column(label_field).to_pylist() if label_field else [None] * len(texts)

@@ -1,0 +1,88 @@
+"""Things that used to happen without a word: cut samples, a resume that called itself the demo, a run
+shrunk by asking for fewer generations, seed means over fewer seeds than said, 80-column tables in logs,
+markup eating text, numbers accepted as text."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import lmcollapse
+from conftest import small_truth_config
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.sources.readers import read_documents
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "lmcollapse.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+LONG_DOCS = {"corpus": {"n_train": 300, "n_eval": 50}, "generations": 2, "ci_rounds": 0}  # KJV verses: 3-90 tokens
+
+
+def test_a_cap_below_the_real_lengths_is_said_and_the_capped_share_measured(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({**LONG_DOCS, "sampler": {"max_tokens": 20}}))
+    result = cli("run", config, "--out", tmp_path / "short")
+    assert result.returncode == 0, result.stderr
+    assert "warning: sampler.max_tokens=20 is shorter than" in result.stderr and "quantile" in result.stderr
+    rows = lmcollapse.load_run(tmp_path / "short").metrics
+    assert all(row["capped_fraction"] > 0.1 for row in rows)
+    roomy = lmcollapse.run({**LONG_DOCS, "sampler": {"max_tokens": 400}}, out_dir=tmp_path / "roomy")
+    assert all(row["capped_fraction"] == 0 for row in roomy.metrics)
+    fixed_length = lmcollapse.run(small_truth_config(generations=1), out_dir=tmp_path / "fixed")
+    assert "capped_fraction" not in fixed_length.metrics[0]  # documents without an end token are never cut
+
+
+def test_resuming_with_no_config_is_not_called_the_demo_and_fewer_generations_shrink_nothing(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps(small_truth_config(generations=4)))
+    assert cli("run", config, "--out", tmp_path / "r").returncode == 0
+    resumed = cli("run", "--out", tmp_path / "r")
+    assert resumed.returncode == 0 and "built-in demo" not in resumed.stderr
+    fewer = cli("run", "--out", tmp_path / "r", "--set", "generations=2")
+    assert fewer.returncode == 0 and "is a run of 4 generations; asking for 2 adds nothing" in fewer.stderr
+    assert lmcollapse.load_run(tmp_path / "r").config.generations == 4
+    assert "(4/4 generations)" in " ".join(cli("show", tmp_path / "r").stdout.split())
+
+
+def test_progress_lines_count_generations_as_the_tables_do(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps(small_truth_config(generations=2)))
+    result = cli("run", config, "--out", tmp_path / "r")
+    lines = [line for line in result.stderr.splitlines() if " done (" in line]
+    assert [line.split(" done")[0] for line in lines] == ["[lmcollapse] generation 0", "[lmcollapse] generation 1"]
+    assert "(2 of 2)" in lines[-1]
+    table = result.stdout
+    assert "│   0 │" in table and "│   1 │" in table
+
+
+def test_tables_in_a_log_keep_their_columns_and_ls_keeps_brackets(tmp_path):
+    lmcollapse.run(LONG_DOCS, out_dir=tmp_path / "r")
+    shown = cli("show", tmp_path / "r").stdout  # stdout is a pipe here, as in a log
+    assert "distinct-2" in shown and "self-BLEU" in shown and "…" not in shown
+    assert "(extra [hf])" in cli("ls", "models").stdout
+
+
+def test_seed_means_say_how_many_seeds_each_row_averages(tmp_path):
+    from lmcollapse.experiment import load_config
+    from lmcollapse.multiseed import run_seeds
+
+    root = run_seeds(load_config(small_truth_config(generations=3)), [0, 1, 2], tmp_path / "s", workers=1,
+                     progress=False)
+    for gen in ("gen-0002", "gen-0001"):  # seed 2 stopped after generation 0, as if interrupted
+        shutil.rmtree(root / "seed-2" / gen)
+    shown = cli("show", root).stdout
+    rows = [line for line in shown.splitlines() if line.startswith("│")]
+    assert [row.split("│")[2].strip() for row in rows] == ["3", "2", "2"]
+
+
+def test_a_parquet_text_column_of_numbers_is_refused(tmp_path):
+    path = tmp_path / "numbers.parquet"
+    pq.write_table(pa.table({"text": pa.array([1, 2, 3])}), path)
+    with pytest.raises(LmcollapseError, match="column 'text' holds int64, not text"):
+        read_documents(path)
