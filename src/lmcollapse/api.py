@@ -39,6 +39,11 @@ class Run:
         read from the generations themselves, so a damaged metrics.jsonl cannot mislead."""
         return self._rd.metrics_rows(self.generations_done)
 
+    def inspect(self, full: bool = False):
+        """Which committed generations are intact (rundir.Inspection); full=True also checks every file's
+        SHA-256, else only sizes."""
+        return self._rd.inspect(full=full)
+
     def _check(self, t: int) -> int:
         n = self.generations_done
         if t < 0:

@@ -150,9 +150,9 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory"),
         print_departures(warnings_for_seeds(per_seed))
         return
     r = load_run(run_dir)
-    inspection = r._rd.inspect()
+    inspection = r.inspect()
     if inspection.damaged:
-        err_console.print(f"warning: {run_dir}: {inspection.summary()}; showing generations 0-{inspection.intact - 1}; "
+        err_console.print(f"warning: {run_dir}: {inspection.summary()}; showing {inspection.intact_range()}; "
                           f"lmcollapse run --out {run_dir} recomputes the rest", markup=False, soft_wrap=True)
     rows = r.metrics
     if as_json:
@@ -235,14 +235,15 @@ def check(run_dir: Path = typer.Argument(..., help="a run directory, or a --seed
 
     damaged = False
     for path in (seed_dirs(run_dir) if is_multiseed(run_dir) else [run_dir]):
-        inspection = load_run(path)._rd.inspect(full=True)
+        inspection = load_run(path).inspect(full=True)
         if not inspection.damaged:
             print(f"{path}: {inspection.present} generations, all intact")
             continue
         damaged = True
         for t, why in inspection.problems:
             print(f"{path}: generation {t}: {why}")
-        print(f"{path}: generations 0-{inspection.intact - 1} are intact; lmcollapse run --out {path} recomputes "
+        verb = "are" if inspection.intact else "is"
+        print(f"{path}: {inspection.intact_range()} {verb} intact; lmcollapse run --out {path} recomputes "
               f"generation {inspection.intact} onwards (exactly: every draw comes from the run's seeds)")
     if damaged:
         raise typer.Exit(1)

@@ -211,11 +211,10 @@ class ReservoirSupply:
         if hi > len(self.reservoir):
             raise LmcollapseError(f"the reservoir of {len(self.reservoir)} real documents is exhausted at generation "
                                   f"{generation}; raise corpus.n_reservoir")
-        block = self.reservoir.take(np.arange(lo, hi))
+        block = self.reservoir.take(np.arange(lo, hi))  # n >= 1: the paradigm refuses a count that rounds to 0
         return Corpus.from_flat(block.tokens, block.lengths, vocab_size=block.vocab_size, eos_id=block.eos_id,
-                                origin=REAL, generation=generation, producer=str(block.producer[0]) if len(block)
-                                else "reservoir", seed=int(block.seed[0]) if len(block) else 0,
-                                first_id=real_first_id(generation), text=block.text)
+                                origin=REAL, generation=generation, producer=str(block.producer[0]),
+                                seed=int(block.seed[0]), first_id=real_first_id(generation), text=block.text)
 
 
 def prepare(config: Config, rd: RunDir, environment: dict) -> None:

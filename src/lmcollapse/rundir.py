@@ -204,6 +204,10 @@ class Inspection:
     def damaged(self) -> bool:
         return bool(self.problems)
 
+    def intact_range(self) -> str:
+        """"generations 0-K" (or "no generation" when generation 0 itself is damaged)."""
+        return f"generations 0-{self.intact - 1}" if self.intact else "no generation"
+
     def summary(self) -> str:
         t, why = self.problems[0]
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""

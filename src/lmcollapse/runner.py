@@ -8,6 +8,7 @@ committed generations back readback.py's.
 """
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -84,15 +85,16 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
         if foreign:
             raise LmcollapseError(f"{rd.path} is not empty and is not an lmcollapse run directory (it holds "
                                   f"{foreign[0]!r}); choose a new or empty --out")
+    env = environment(device_of(config))
     with rd.lock():
-        notes = _open_or_start(config, rd, fresh_dir)
+        notes = _open_or_start(config, rd, fresh_dir, env)
         rd.drop_partial()
         inspection = rd.inspect(full=True)  # every file against its checksum: a resume never builds on damage
         if inspection.damaged:  # recompute the damaged generation and all after it (the stage seeds make it exact)
             notes.append(f"{rd.path}: {inspection.summary()}; recomputing generations {inspection.intact} onwards")
             rd.discard_from(inspection.intact)
         experiment = build(config, rd)
-        done = rd.committed()
+        done = inspection.intact  # after the discard, every generation left is intact
         rows = rd.metrics_rows(done)
         rd.write_metrics_jsonl(rows)  # repairs a file cut short by a crash
         bar = Progress(config.generations, done, enabled=progress)
@@ -105,7 +107,6 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
             if cap_note:
                 bar.message(cap_note)
             state = RunState(experiment, rd)
-            env = environment(device_of(config))
             data = restore_state(experiment, rd, done) if done else initial_state(experiment.real)
             t = done
             try:
@@ -142,15 +143,13 @@ def length_cap_note(experiment: Experiment) -> str | None:
             f"them whole")
 
 
-def _open_or_start(config: Config, rd: RunDir, fresh_dir: bool) -> list[str]:
+def _open_or_start(config: Config, rd: RunDir, fresh_dir: bool, env: dict) -> list[str]:
     """Check an existing run against config (or prepare a new one); the notes to print."""
     if not rd.exists():
         try:
-            prepare(config, rd, environment(device_of(config)))
+            prepare(config, rd, env)
         except BaseException:
             if fresh_dir:  # leave nothing behind for a run that never started
-                import shutil
-
                 shutil.rmtree(rd.path, ignore_errors=True)
             raise
         return []

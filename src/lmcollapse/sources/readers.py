@@ -15,7 +15,10 @@ MAX_DOCUMENT_CHARS = 1 << 20  # a document longer than this (a whole book on one
 
 
 def read_text_file(path: Path) -> str:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # said here, as a read: the CLI's storage message is about writing
+        raise LmcollapseError(f"cannot read {path}: {exc.strerror.lower()}; check the file and its permissions") from None
     if b"\x00" in raw[:8192]:
         raise LmcollapseError(f"{path} looks binary (it contains NUL bytes); give a UTF-8 text file")
     try:
