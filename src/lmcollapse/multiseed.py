@@ -55,13 +55,25 @@ def seed_dirs(root: str | Path) -> list[Path]:
     return [Path(root) / f"seed-{s}" for s in info["seeds"]]
 
 
-_running = False  # in a pool worker: whether it is inside a run now
+# In a pool worker: whether it is inside a run now, whether it has been interrupted, and the pool's stop
+# event (set by the parent before it signals anyone).
+_running = False
+_interrupted = False
+_stop_event = None
 
 
-def _worker_start() -> None:
-    """Pool workers: Ctrl-C interrupts a run (which says where it stopped); an idle worker leaves quietly
+def _worker_start(stop_event) -> None:
+    """Pool workers: Ctrl-C interrupts a run (which says where it stopped), once: later signals do not cut
+    the run's cleanup short, and an interrupted worker starts no other run. An idle worker leaves quietly
     instead of printing multiprocessing's traceback."""
+    global _stop_event
+    _stop_event = stop_event
+
     def on_interrupt(signum, frame):
+        global _interrupted
+        if _interrupted:
+            return
+        _interrupted = True
         if _running:
             raise KeyboardInterrupt
         os._exit(130)
@@ -72,6 +84,10 @@ def _worker_start() -> None:
 def _run_one(config_data: dict, out_dir: str, threads: int | None = None) -> str:
     global _running
     from .runner import execute
+
+    # A run handed to a worker's queue cannot be cancelled from the parent: the worker refuses it instead.
+    if _interrupted or (_stop_event is not None and _stop_event.is_set()):
+        raise RunInterrupted(f"{out_dir} was not started: the runs were interrupted")
 
     if threads is not None and config_data["model"]["name"] != "ngram":  # neural backends use torch threads
         import torch
@@ -120,8 +136,10 @@ def run_groups(groups: list[tuple[Config, list[int], Path]], workers: int | None
                       file=sys.stderr, flush=True)
     else:
         # spawn: a fresh interpreter per worker, safe with torch and threads in the parent
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_start) as pool:
+        context = multiprocessing.get_context("spawn")
+        stop_event = context.Event()
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
+                                 initargs=(stop_event,)) as pool:
             threads = max(1, multiprocessing.cpu_count() // workers)
             futures = [pool.submit(_run_one, data, str(out_dir), threads) for data, out_dir, _ in jobs]
             try:
@@ -129,7 +147,7 @@ def run_groups(groups: list[tuple[Config, list[int], Path]], workers: int | None
                 for f in futures:
                     f.result()  # re-raise the first failure (one line, from the worker)
             except (KeyboardInterrupt, RunInterrupted):
-                _stop(pool, futures)
+                _stop(pool, futures, stop_event)
                 roots = ", ".join(dict.fromkeys(str(root) for _, _, root in groups))
                 raise RunInterrupted(f"interrupted: {_done_generations(run_dirs)} of {total} generations are committed "
                                      f"under {roots}; runs in progress were abandoned; run the same command again "
@@ -140,21 +158,22 @@ def run_groups(groups: list[tuple[Config, list[int], Path]], workers: int | None
     return roots
 
 
-def _stop(pool: ProcessPoolExecutor, futures, patience: float = 60.0) -> None:
-    """Stop a pool after Ctrl-C: drop the runs not yet started and interrupt the running ones (a terminal
-    sends them SIGINT itself, `kill -INT` only this process), again and again until every worker has left:
-    a run already handed to a worker's queue cannot be cancelled and would otherwise start afterwards."""
+def _stop(pool: ProcessPoolExecutor, futures, stop_event, patience: float = 60.0) -> None:
+    """Stop a pool after Ctrl-C: no worker starts another run (the event is set before anyone is signalled),
+    the runs not yet handed out are dropped, the running ones are interrupted (a terminal sends them SIGINT
+    itself, `kill -INT` only this process), and the workers are waited for."""
+    stop_event.set()
     for future in futures:
         future.cancel()
     pool.shutdown(wait=False, cancel_futures=True)
+    for child in multiprocessing.active_children():
+        try:
+            os.kill(child.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
     deadline = time.monotonic() + patience
     while multiprocessing.active_children() and time.monotonic() < deadline:
-        for child in multiprocessing.active_children():
-            try:
-                os.kill(child.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def _done_generations(run_dirs: list[Path]) -> int:
