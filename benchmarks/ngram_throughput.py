@@ -23,6 +23,7 @@ from lmcollapse.experiment import load_source
 from lmcollapse.experiment import load_config
 from lmcollapse.corpus import Corpus
 from lmcollapse.metrics import GenerationView, default_metrics, measure
+from lmcollapse.metrics.base import RealStatistics
 from lmcollapse.models.ngram import NGramModel
 from lmcollapse.sampling import Sampler
 
@@ -32,8 +33,8 @@ def kjv(n_eval: int = 1000):
     return load_source(config)
 
 
-def one_generation(real: Corpus, held_out: Corpus, order: int, smoothing: float, cache: dict, seed: int = 0,
-                   trace_memory: bool = False) -> dict:
+def one_generation(real: Corpus, held_out: Corpus, order: int, smoothing: float, stats: RealStatistics, seed: int = 0,
+                   trace_memory: bool = False, ci_rounds: int = 0) -> dict:
     """Fit, sample N documents, measure: the work of one generation, timed by stage.
 
     tracemalloc slows numpy allocations, so timings come from a run without it and memory from one with it.
@@ -46,9 +47,10 @@ def one_generation(real: Corpus, held_out: Corpus, order: int, smoothing: float,
     t1 = time.perf_counter()
     samples = model.sample(len(real), sampler=Sampler(max_tokens=128), seed=seed, generation=1)
     t2 = time.perf_counter()
-    # `cache` persists across generations as in the runner (R's distinct n-grams are found once per run).
-    view = GenerationView(0, model, real, real, samples, samples, real, held_out, cache=cache)
-    measure(view, [m for m in default_metrics() if m not in ("kl_to_truth", "tv_to_truth")])
+    # `stats` persists across generations as in the runner (R's distinct n-grams are found once per run).
+    view = GenerationView(0, model, real, real, samples, samples, real, held_out, real_stats=stats)
+    measure(view, [m for m in default_metrics() if m not in ("kl_to_truth", "tv_to_truth")],
+            rng=np.random.default_rng(seed), rounds=ci_rounds)
     t3 = time.perf_counter()
     peak = None
     if trace_memory:
@@ -95,17 +97,21 @@ def main() -> None:
     symbols = data.tokenizer.symbols_
     print(f"KJV: {len(data.train)} training verses, {data.train.n_tokens:,} tokens, vocabulary {len(symbols):,}")
 
-    cache: dict = {}
+    cache = RealStatistics(data.train)
     one_generation(data.train, data.held_out, args.order, args.smoothing, cache)  # generation 0 fills the cache
     ours = one_generation(data.train, data.held_out, args.order, args.smoothing, cache, seed=1)
     ours["peak_bytes"] = one_generation(data.train, data.held_out, args.order, args.smoothing, cache, seed=2,
                                         trace_memory=True)["peak_bytes"]
+    with_intervals = one_generation(data.train, data.held_out, args.order, args.smoothing, cache, seed=1,
+                                    ci_rounds=100)
     processed = ours["train_tokens"] + ours["sampled_tokens"]
     ours_rate = processed / ours["total_s"]
     print(f"\nlmcollapse ngram order {args.order}: fit {ours['fit_s']:.2f}s, sample {ours['sample_s']:.2f}s "
           f"({ours['sampled_tokens']:,} tokens), metrics {ours['metrics_s']:.2f}s, total {ours['total_s']:.2f}s")
     print(f"  throughput: {ours['train_tokens'] / ours['total_s'] / 1e6:.2f}M corpus tokens/s "
           f"({ours_rate / 1e6:.2f}M tokens/s trained + sampled), peak memory {ours['peak_bytes'] / 2**20:.0f} MiB")
+    print(f"  metrics with 95% intervals (ci_rounds=100, the default): {with_intervals['metrics_s']:.2f}s, "
+          f"{with_intervals['metrics_s'] - ours['metrics_s']:+.2f}s")
 
     if not args.skip_nltk:
         ref = nltk_reference(data.train, symbols, args.order, args.nltk_generate)
@@ -128,7 +134,7 @@ def main() -> None:
     corpus_bytes = big.tokens.nbytes + big.offsets.nbytes
     del data
     held_out = kjv().held_out
-    cache = {}
+    cache = RealStatistics(big)
     one_generation(big, held_out, args.order, args.smoothing, cache)
     result = one_generation(big, held_out, args.order, args.smoothing, cache, seed=1)
     result["peak_bytes"] = one_generation(big, held_out, args.order, args.smoothing, cache, seed=2,

@@ -80,3 +80,32 @@ def test_pretrained_tokenizer_reads_a_tokenizer_json_and_finds_its_end_token(tmp
     bpe.hf_.save(str(tmp_path / "tokenizer.json"))
     with pytest.raises(LmcollapseError, match="tokenizer.eos_token"):
         PretrainedTokenizer(path=str(tmp_path), eos_token="<nope>").fit([])
+
+
+def test_word_rule_keeps_hyphenated_words_and_numbers_whole():
+    split = WordTokenizer().split
+    assert split("She sat in the drawing-room.") == ["She", "sat", "in", "the", "drawing-room", "."]
+    assert split("It rose 3.5 feet, cost 1,000 pounds at 10.30.") == [
+        "It", "rose", "3.5", "feet", ",", "cost", "1,000", "pounds", "at", "10.30", "."]
+    assert split("don’t and don't") == ["don’t", "and", "don't"]  # curly and straight apostrophes
+    # Joiners count only between word characters: dashes, a final point or a list comma stay apart.
+    assert split("well--then 3, 4. end-") == ["well", "-", "-", "then", "3", ",", "4", ".", "end", "-"]
+
+
+def test_word_rule_on_the_kjv_keeps_every_hyphenated_word_and_round_trips():
+    import json
+    import re
+
+    from lmcollapse.sources.text import kjv_path
+
+    verses = [json.loads(line)["text"] for line in kjv_path().read_text().splitlines() if line.strip()]
+    tok = WordTokenizer().fit(verses)
+    hyphenated = [w for v in verses for w in re.findall(r"\w+(?:-\w+)+", v)]
+    assert len(hyphenated) >= 30 and "long-suffering" in hyphenated  # the rule has something to act on
+    for word in set(hyphenated):
+        assert tok.encode([word])[0].tolist() == [tok.symbols_.index(word)]  # one known token each
+    tokens = [t for v in verses for t in tok.split(v)]
+    assert sum("-" in t and t != "-" for t in tokens) == len(hyphenated)  # no partial joins either
+    # Joining the tokens back loses only spacing, never characters: same text with spaces removed.
+    for v in verses[:2000]:
+        assert re.sub(r"\s", "", tok.join(tok.split(v))) == re.sub(r"\s", "", v)
