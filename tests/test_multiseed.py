@@ -38,7 +38,7 @@ def test_cli_runs_seeds_in_parallel_and_each_equals_a_single_run(tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "mean over 2 seeds" in result.stdout and "early warning" in result.stdout
-    assert "6/6 generations done (all runs)" in result.stderr
+    assert "2/2 runs, 6/6 generations" in result.stderr
     aggregate = [json.loads(l) for l in (out / "aggregate.jsonl").read_text().splitlines()]
     assert len(aggregate) == 3 and aggregate[2]["heldout_ppl_n"] == 2
     single = lmcollapse.run({"seed": 1, "generations": 3, "corpus": {"n_train": 200, "n_eval": 50}, "ci_rounds": 10},

@@ -67,6 +67,23 @@ def _cell(value) -> str:
     return str(value)
 
 
+def executor_option():
+    return typer.Option("local", "--executor", help="where runs go: local (a process pool) or ray")
+
+
+def address_option():
+    return typer.Option(None, "--address", help="ray: auto or HOST:PORT of a running cluster (default: start a "
+                                                "local one)")
+
+
+def gpus_option():
+    return typer.Option(None, "--gpus-per-run", help="GPUs per run; 0.5 packs two runs on a GPU")
+
+
+def cpus_option():
+    return typer.Option(None, "--cpus-per-run", help="ray: CPUs per run (default 1)")
+
+
 @app.command()
 def run(
     config: Optional[Path] = typer.Argument(None, help="YAML/TOML config; omit for the built-in demo"),
@@ -76,6 +93,10 @@ def run(
     seeds: Optional[str] = typer.Option(None, "--seeds", help="run several seeds, e.g. 0-9 or 1,4,7, and aggregate"),
     workers: Optional[int] = typer.Option(None, "--workers", help="--seeds: parallel processes (default: one per "
                                                                    "core; 1 = one after another)"),
+    executor: str = executor_option(),
+    address: Optional[str] = address_option(),
+    gpus_per_run: Optional[float] = gpus_option(),
+    cpus_per_run: Optional[float] = cpus_option(),
 ):
     """Run an experiment, or resume it if --out already holds a run of it."""
     from .api import default_out_dir
@@ -85,7 +106,10 @@ def run(
     from .runner import execute
 
     if seeds is not None:
-        return _run_seeds(config, set_, out, quiet, seeds, workers)
+        return _run_seeds(config, set_, out, quiet, seeds, workers, executor, address, gpus_per_run, cpus_per_run)
+    if executor != "local" or address or gpus_per_run or cpus_per_run:
+        raise LmcollapseError("--executor, --address, --gpus-per-run and --cpus-per-run apply to several runs: "
+                              "use them with --seeds, or `lmcollapse sweep`")
 
     resuming = config is None and out is not None and RunDir(out).exists()
     if resuming:
@@ -104,22 +128,24 @@ def run(
     print(f"results: {path}/metrics.jsonl  (lmcollapse show {path})")
 
 
-def _run_seeds(config, set_, out, quiet, seeds_text, workers):
+def _run_seeds(config, set_, out, quiet, seeds_text, workers, executor, address, gpus_per_run, cpus_per_run):
     from .api import default_out_dir
     from .early_warning import warnings_for_seeds
     from .experiment import load_config
     from .multiseed import aggregate_rows, is_multiseed, parse_seeds, run_seeds, seed_rows
     from .readback import stored_config
 
+    from .sweep import make_executor
+
     seeds = parse_seeds(seeds_text)
-    if workers is not None and workers < 1:
-        raise LmcollapseError("--workers must be at least 1")
     if config is None and out is not None and is_multiseed(out):
         resolved = load_config(stored_config(out), set_)
     else:
         resolved = load_config(config, set_)
     out = out or Path(f"{default_out_dir(resolved.model_copy(update={'seed': 0}))}-seeds")
-    root = run_seeds(resolved, seeds, out, workers=workers, progress=not quiet)
+    chosen = make_executor(executor, workers=workers, address=address, gpus_per_run=gpus_per_run,
+                           cpus_per_run=cpus_per_run, storage=out)
+    root = run_seeds(resolved, seeds, out, progress=not quiet, executor=chosen)
     per_seed = seed_rows(root)
     rows = with_seed_counts(aggregate_rows(per_seed))
     console.print(metrics_table(rows, title=seeds_title(rows, len(per_seed))))
@@ -128,15 +154,102 @@ def _run_seeds(config, set_, out, quiet, seeds_text, workers):
 
 
 @app.command()
-def show(run_dir: Path = typer.Argument(..., help="a run directory"),
+def sweep(
+    spec: Optional[Path] = typer.Argument(None, help="a config file; its sweep: block (grid, zip, points, seeds) "
+                                                     "holds the axes; omit for the built-in demo"),
+    set_: List[str] = typer.Option([], "--set", help="override a key of the base config (repeatable)"),
+    grid: List[str] = typer.Option([], "--grid", help="an axis: key=a,b,c (repeatable; axes multiply)"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="seeds of every point, e.g. 0-9 (default: the "
+                                                              "block's seeds, else the config's seed)"),
+    executor: str = executor_option(),
+    address: Optional[str] = address_option(),
+    workers: Optional[int] = typer.Option(None, "--workers", help="local: parallel processes (default: cores)"),
+    gpus_per_run: Optional[float] = gpus_option(),
+    cpus_per_run: Optional[float] = cpus_option(),
+    out: Optional[Path] = typer.Option(None, "--out", help="the sweep folder (default runs/sweep-<hash of spec>)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list the points and the number of runs; run nothing"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+):
+    """Run every point of a grid of config keys with every seed, each an ordinary run directory; collect
+    results.parquet. Run it again to resume only what is missing."""
+    import hashlib
+
+    from .multiseed import parse_seeds
+    from .sweep import load_spec, make_executor, plan, run_sweep
+
+    the_spec = load_spec(spec, set_, grid, parse_seeds(seeds) if seeds is not None else None)
+    if out is None:
+        digest = hashlib.sha256(json.dumps([the_spec.base, the_spec.describe()], sort_keys=True,
+                                           default=str).encode()).hexdigest()[:8]
+        out = Path("runs") / f"sweep-{digest}"
+    if dry_run:
+        the_plan = plan(the_spec, out)
+        for point in the_plan.points:
+            print(f"point {point.index}: {point.label}")
+        unique = len({t.run_dir for t in the_plan.tasks})
+        print(f"{len(the_plan.points)} points x {len(the_spec.seeds)} seeds = {len(the_plan.tasks)} runs"
+              + (f" ({unique} distinct)" if unique != len(the_plan.tasks) else "")
+              + f", every config valid; --out {out}")
+        return
+    chosen = make_executor(executor, workers=workers, address=address, gpus_per_run=gpus_per_run,
+                           cpus_per_run=cpus_per_run, storage=out)
+    the_plan, outcome = run_sweep(the_spec, out, chosen, progress=not quiet)
+    print_sweep_summary(the_plan.out)
+    print(f"results: {the_plan.out}/results.parquet (.csv), per point: {the_plan.out}/aggregate.parquet "
+          f"(lmcollapse report {the_plan.out})")
+    if outcome.failures:
+        err_console.print(f"{len(outcome.failures)} of {len(outcome.outcomes)} runs failed (the others are done; "
+                          f"run the same command again to retry only these):", markup=False)
+        for failure in outcome.failures:
+            err_console.print(f"  {failure.run_dir}: {failure.error}", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def print_sweep_summary(out: Path) -> None:
+    """One line per point: its seeds, the final value of the watched metrics with intervals, early warning."""
+    from .sweep import summarise
+
+    watched, summaries = summarise(out)
+    table = Table(title=f"{out}: final generation, mean over seeds (95% interval)")
+    table.add_column("point")
+    table.add_column("seeds", justify="right")
+    table.add_column("gens", justify="right")
+    for m in watched:
+        table.add_column(TABLE_COLUMNS.get(m, m), justify="right")
+        table.add_column("warns at", justify="right")
+    for p in summaries:
+        cells = [escape(p.label), f"{p.seeds_done}/{p.seeds}", str(p.generations)]
+        for m in watched:
+            value = p.finals.get(m)
+            if value is None:
+                cells += ["", ""]
+                continue
+            mean, lo, hi = value
+            cells.append(_cell(mean) + (f" ({_cell(lo)} to {_cell(hi)})" if lo is not None else ""))
+            cells.append("" if p.departs.get(m) is None else str(p.departs[m]))
+        table.add_row(*cells)
+    console.print(table)
+
+
+@app.command()
+def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds directory or a sweep folder"),
          as_json: bool = typer.Option(False, "--json", help="print metrics as JSON lines"),
          samples: int = typer.Option(0, "--samples", help="also print this many generated documents from the "
                                                          "first and the last generation")):
-    """Show a run's metrics per generation (the mean over seeds for a --seeds directory), and early warnings."""
+    """Show a run's metrics per generation (the mean over seeds for a --seeds directory), and early warnings;
+    for a sweep, one line per point (--json: its per-point aggregate rows)."""
     from .api import load_run
     from .early_warning import warnings_for_run, warnings_for_seeds
     from .multiseed import aggregate_rows, is_multiseed, seed_rows
+    from .sweep import is_sweep, tables
 
+    if is_sweep(run_dir):
+        if as_json:
+            for row in tables(run_dir)[1]:
+                print(json.dumps(row))
+            return
+        print_sweep_summary(run_dir)
+        return
     if is_multiseed(run_dir):
         per_seed = seed_rows(run_dir)
         rows = aggregate_rows(per_seed)
@@ -196,7 +309,11 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
               scale: Optional[str] = typer.Option(None, "--scale", help="paper: cpu (default) or paper (the paper's "
                                                                         "preset: GPU and internet)"),
               dry_run: bool = typer.Option(False, "--dry-run", help="paper: check every run's config, run nothing"),
-              quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output")):
+              quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+              executor: str = executor_option(),
+              address: Optional[str] = address_option(),
+              gpus_per_run: Optional[float] = gpus_option(),
+              cpus_per_run: Optional[float] = cpus_option()):
     """Run a named experiment end to end: every variant and seed, reports, and a written summary. Killed? Run
     the same command again: committed generations are kept."""
     from .experiments import load_spec
@@ -206,6 +323,10 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
         raise LmcollapseError("--model, --scale and --dry-run apply to `reproduce paper`")
     suffix = ("-quick" if quick else "") + (f"-{scale}" if scale and scale != "cpu" else "")
     out = out or Path("runs") / f"reproduce-{spec['name']}{suffix}"
+    from .sweep import make_executor
+
+    chosen = None if dry_run else make_executor(executor, workers=workers, address=address,
+                                                gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run, storage=out)
     if spec.get("kind") == "paper":
         from .experiments import paper
 
@@ -216,12 +337,12 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
             chosen = paper.validate(paper.effective_spec(spec, quick, scale or "cpu"), models)
             print(f"{len(chosen)} policies x models, each valid: " + ", ".join(f"{p.model}/{p.label}" for p in chosen))
             return
-        root = paper.reproduce(spec, out, quick=quick, workers=workers, progress=not quiet, models=models,
-                               scale=scale or "cpu")
+        root = paper.reproduce(spec, out, quick=quick, progress=not quiet, models=models,
+                               scale=scale or "cpu", executor=chosen)
     else:
         from .experiments.quality import reproduce as run_experiment
 
-        root = run_experiment(spec, out, quick=quick, workers=workers, progress=not quiet)
+        root = run_experiment(spec, out, quick=quick, progress=not quiet, executor=chosen)
     print((root / "summary.md").read_text())
     print(f"results: {root}/summary.md, reports: {root}/report-*.html")
 

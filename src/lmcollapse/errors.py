@@ -7,3 +7,7 @@ class LmcollapseError(ValueError):
 
 class RunInterrupted(Exception):
     """Ctrl-C (SIGINT) stopped a run: the message says where, and how to resume. The CLI exits 130."""
+
+
+class RunDirBusy(LmcollapseError):
+    """Another process holds the run directory's lock (a sweep's retried run waits for it a while)."""

@@ -34,27 +34,50 @@ class RunData:
 
 
 def load_run_data(path: str | Path) -> RunData:
-    from .api import load_run
-    from .early_warning import warnings_for_run, warnings_for_seeds
-    from .multiseed import aggregate_rows, is_multiseed, seed_dirs, seed_rows
+    """A run directory, or a --seeds directory (its seeds' mean)."""
+    from .multiseed import is_multiseed, seed_dirs
 
     path = Path(path)
     if not path.is_dir():
-        raise LmcollapseError(f"{path} is not a directory; give run directories (or --seeds directories)")
-    if is_multiseed(path):
-        per_seed = seed_rows(path)
-        first = load_run(seed_dirs(path)[0])
+        raise LmcollapseError(f"{path} is not a directory; give run directories, --seeds directories or sweeps")
+    if not is_multiseed(path):
+        return group_data(path.name, [path], str(path))
+    started = [d for d in seed_dirs(path) if (d / "run.json").is_file()]
+    if not started:
+        raise LmcollapseError(f"{path} has no committed generation yet; run it first")
+    return group_data(path.name, started, str(path))
+
+
+def load_sweep_data(path: str | Path) -> list[RunData]:
+    """A sweep folder: one entry per point with a committed generation (the mean over its seeds)."""
+    from .sweep.results import points_of
+
+    points = [p for p in points_of(path) if any(d.is_dir() and (d / "run.json").is_file() for d in p.run_dirs)]
+    if not points:
+        raise LmcollapseError(f"sweep {path} has no committed generation yet; run it first")
+    return [group_data(p.label, [d for d in p.run_dirs if (d / "run.json").is_file()], f"{path}: {p.label}")
+            for p in points]
+
+
+def group_data(label: str, dirs: list[Path], where: str) -> RunData:
+    """Runs of one config over several seeds (or one run): mean rows, early warnings, samples of the first."""
+    from .aggregation import aggregate_rows
+    from .api import load_run
+    from .early_warning import warnings_for_run, warnings_for_seeds
+
+    first = load_run(dirs[0])
+    per_seed = [rows for rows in (load_run(d).metrics for d in dirs) if rows]
+    if len(per_seed) > 1:
         rows, departures, seeds = aggregate_rows(per_seed), warnings_for_seeds(per_seed), len(per_seed)
     else:
-        first = load_run(path)
         rows, seeds = first.metrics, 1
         departures = warnings_for_run(rows)
     if not rows:
-        raise LmcollapseError(f"{path} has no committed generation yet; run it first")
-    data = RunData(path.name, first.config, rows, departures, _composition(first), seeds=seeds)
+        raise LmcollapseError(f"{where} has no committed generation yet; run it first")
+    data = RunData(label, first.config, rows, departures, _composition(first), seeds=seeds)
     done = first.generations_done
     tokenizer = first.tokenizer()
-    for t in sorted({0, done // 2, done - 1}):
+    for t in sorted({0, done // 2, done - 1}) if done else []:
         docs = first.samples(t)
         texts = list(docs.text[:SAMPLES_SHOWN]) if docs.text is not None else [
             " ".join(map(str, docs.doc(i)[:60])) if tokenizer is None else tokenizer.decode(docs.doc(i))
@@ -159,7 +182,9 @@ def build_report(paths: list[str | Path], out: str | Path, preface: str | None =
 
     if not paths:
         raise LmcollapseError("give at least one run directory")
-    runs = [load_run_data(p) for p in paths]
+    from .sweep import is_sweep
+
+    runs = [r for p in paths for r in (load_sweep_data(p) if is_sweep(p) else [load_run_data(p)])]
     out = Path(out)
     blocking = next((p for p in [out.parent, *out.parent.parents] if p.exists() and not p.is_dir()), None)
     if blocking is not None:

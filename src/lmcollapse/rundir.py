@@ -30,7 +30,7 @@ from filelock import FileLock, Timeout
 
 from .corpus import Corpus
 from .corpus_io import write_corpus
-from .errors import LmcollapseError
+from .errors import LmcollapseError, RunDirBusy
 
 if TYPE_CHECKING:
     from .models.base import LanguageModel
@@ -81,8 +81,8 @@ class RunDir:
         try:
             lock.acquire()
         except Timeout:
-            raise LmcollapseError(f"run directory {self.path} is in use by another lmcollapse process; "
-                                  f"wait for it or choose another --out") from None
+            raise RunDirBusy(f"run directory {self.path} is in use by another lmcollapse process; "
+                             f"wait for it or choose another --out") from None
         try:
             yield
         finally:

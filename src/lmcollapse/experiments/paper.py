@@ -97,7 +97,8 @@ def validate(spec: dict, models: tuple[str, ...] = MODELS) -> list[Point]:
 
 
 def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | None = None, progress: bool = True,
-              models: tuple[str, ...] = MODELS, scale: str = "cpu") -> Path:
+              models: tuple[str, ...] = MODELS, scale: str = "cpu", executor=None) -> Path:
+    """executor: where the runs go (sweep.make_executor); default a local pool of `workers`."""
     from ..report import build_report
 
     spec = effective_spec(spec, quick, scale)
@@ -105,7 +106,7 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     chosen = validate(spec, models)
     started = time.perf_counter()
     groups = [(load_config(p.config), list(spec["seeds"]), out / p.model / p.directory) for p in chosen]
-    run_groups(groups, workers=workers, progress=progress)
+    run_groups(groups, workers=workers, progress=progress, executor=executor)
     claims = {model: measure_claims(spec, [p for p in chosen if p.model == model], out) for model in models}
     claims_time = {model: compute_minutes(out / model) for model in models}
     text = summary(spec, claims, out, time.perf_counter() - started, claims_time)

@@ -75,14 +75,15 @@ def variants(spec: dict) -> list[Variant]:
 
 
 def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | None = None,
-              progress: bool = True) -> Path:
+              progress: bool = True, executor=None) -> Path:
+    """executor: where the runs go (sweep.make_executor); default a local pool of `workers`."""
     from ..report import build_report
 
     spec = effective_spec(spec, quick)
     out = Path(out)
     chosen = variants(spec)
     groups = [(load_config(v.config), list(spec["seeds"]), out / v.setting / v.directory) for v in chosen]
-    run_groups(groups, workers=workers, progress=progress)
+    run_groups(groups, workers=workers, progress=progress, executor=executor)
     text = summary(spec, chosen, out)
     (out / "summary.md").write_text(text)
     png = summary_plot(spec, chosen, out).read_bytes()

@@ -1,0 +1,165 @@
+"""The local executor: a pool of processes on this machine.
+
+Workers: one per core by default (at most one per run); each run gets cores // workers threads for its
+numeric libraries. With --gpus-per-run g, the visible GPUs are cut into slots (g < 1: 1/g runs share a
+GPU; g >= 1: ceil(g) GPUs per run) and each worker owns one slot through CUDA_VISIBLE_DEVICES, set before
+it imports torch. One worker runs the tasks in this process: no start-up cost, which matters for
+thousands of tiny runs.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Callable, Sequence
+
+from ...errors import LmcollapseError, RunInterrupted
+from ..task import RunOutcome, RunTask, execute_task, one_line, thread_environment
+from .base import EXECUTORS, Executor
+
+
+def visible_gpus() -> list[str]:
+    """The GPU ids runs may use: CUDA_VISIBLE_DEVICES when set, else what nvidia-smi lists (no torch import)."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [g.strip() for g in listed.split(",") if g.strip() and g.strip() != "-1"]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+def gpu_slots(gpus: list[str], per_run: float) -> list[str]:
+    """CUDA_VISIBLE_DEVICES values, one per run that may go at once: fractions share a GPU, more take several."""
+    if per_run <= 0:
+        raise LmcollapseError(f"--gpus-per-run {per_run}: give a positive number (0.5: two runs per GPU)")
+    if not gpus:
+        raise LmcollapseError("--gpus-per-run: no GPU is visible (CUDA_VISIBLE_DEVICES / nvidia-smi); leave it out "
+                              "to run on the CPU")
+    if per_run < 1:
+        return [g for g in gpus for _ in range(int(math.floor(1 / per_run + 1e-9)))]
+    width = math.ceil(per_run - 1e-9)
+    if width > len(gpus):
+        raise LmcollapseError(f"--gpus-per-run {per_run:g}: only {len(gpus)} GPUs are visible")
+    return [",".join(gpus[i:i + width]) for i in range(0, len(gpus) - width + 1, width)]
+
+
+# In a pool worker: whether it is inside a run now, whether it has been interrupted, and the pool's stop
+# event (set by the parent before it signals anyone).
+_running = False
+_interrupted = False
+_stop_event = None
+
+
+def _worker_start(stop_event, slots, threads: int) -> None:
+    """Pool workers: claim a GPU slot and cap threads before anything imports torch or numpy. Ctrl-C
+    interrupts a run (which says where it stopped) once: later signals do not cut its cleanup short, and an
+    interrupted worker starts no other run. An idle worker leaves quietly."""
+    global _stop_event
+    _stop_event = stop_event
+    if slots is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = slots.get()
+    thread_environment(threads)
+
+    def on_interrupt(signum, frame):
+        global _interrupted
+        if _interrupted:
+            return
+        _interrupted = True
+        if _running:
+            raise KeyboardInterrupt
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+
+
+def _pool_task(task: RunTask, threads: int) -> RunOutcome:
+    global _running
+    # A run handed to a worker's queue cannot be cancelled from the parent: the worker refuses it instead.
+    if _interrupted or (_stop_event is not None and _stop_event.is_set()):
+        raise RunInterrupted(f"{task.run_dir} was not started: the runs were interrupted")
+    _running = True
+    try:
+        return execute_task(task, threads)
+    finally:
+        _running = False
+
+
+@EXECUTORS.register("local", "a process pool on this machine: one run per core, or per GPU slot (default)")
+class LocalExecutor(Executor):
+    name = "local"
+
+    def __init__(self, workers: int | None = None, gpus_per_run: float | None = None):
+        if workers is not None and workers < 1:
+            raise LmcollapseError("--workers must be at least 1")
+        self.workers = workers
+        self.slots = gpu_slots(visible_gpus(), gpus_per_run) if gpus_per_run else None
+
+    def _size(self, n_tasks: int) -> int:
+        size = min(n_tasks, self.workers or multiprocessing.cpu_count())
+        return max(1, min(size, len(self.slots)) if self.slots is not None else size)
+
+    def start(self, n_tasks: int) -> str:
+        size = self._size(n_tasks)
+        gpus = f", GPU slots {', '.join(self.slots[:size])}" if self.slots is not None else ""
+        return "this process" if size == 1 and self.slots is None else f"a local pool of {size} processes{gpus}"
+
+    def run(self, tasks: Sequence[RunTask], report: Callable[[RunOutcome], None]) -> None:
+        size = self._size(len(tasks))
+        if size == 1 and self.slots is None:
+            for task in tasks:  # in this process: Ctrl-C reaches the run, which says where it stopped
+                report(execute_task(task))
+            return
+        # spawn: a fresh interpreter per worker, safe with torch and threads in the parent
+        context = multiprocessing.get_context("spawn")
+        stop_event = context.Event()
+        slots = None
+        if self.slots is not None:
+            slots = context.Queue()
+            for slot in self.slots[:size]:
+                slots.put(slot)
+        threads = max(1, multiprocessing.cpu_count() // size)
+        with ProcessPoolExecutor(size, mp_context=context, initializer=_worker_start,
+                                 initargs=(stop_event, slots, threads)) as pool:
+            futures = {pool.submit(_pool_task, task, threads): task for task in tasks}
+            try:
+                pending = set(futures)
+                while pending:
+                    finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        try:
+                            outcome = future.result()
+                        except RunInterrupted:
+                            raise
+                        except Exception as exc:  # noqa: BLE001 - a worker died (killed, out of memory)
+                            outcome = RunOutcome(futures[future].run_dir, False, f"its worker died: {one_line(exc)}")
+                        report(outcome)
+            except (KeyboardInterrupt, RunInterrupted):
+                _stop(pool, list(futures), stop_event)
+                raise RunInterrupted("runs in progress were abandoned") from None
+
+
+def _stop(pool: ProcessPoolExecutor, futures, stop_event, patience: float = 60.0) -> None:
+    """Stop a pool after Ctrl-C: no worker starts another run (the event is set before anyone is signalled),
+    the runs not yet handed out are dropped, the running ones are interrupted (a terminal sends them SIGINT
+    itself, `kill -INT` only this process), and the workers are waited for."""
+    stop_event.set()
+    for future in futures:
+        future.cancel()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for child in multiprocessing.active_children():
+        try:
+            os.kill(child.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + patience
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)

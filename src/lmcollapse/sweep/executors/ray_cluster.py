@@ -1,0 +1,141 @@
+"""The Ray executor: each run a Ray task with its CPU and GPU resources, on any node of a cluster.
+
+Why Ray Core tasks and not Ray Tune: a run already has everything Tune's trials would add (its own
+directory, checkpoints in the form of committed generations, exact resume, results files), and a sweep
+here is a fixed grid, not a search. A task with `max_retries` is what remains: Ray places it where its
+resources are free and, when the node under it dies, runs it again elsewhere; the retried run resumes
+from its last committed generation because the output folder is on storage every node sees, which is
+checked at start (each node writes and reads a probe file there).
+
+`ray` is imported only here, only when this executor is chosen (`pip install 'lmcollapse[ray]'`).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ...errors import LmcollapseError, RunInterrupted
+from ..task import RunOutcome, RunTask, execute_task, one_line, thread_environment
+from .base import EXECUTORS, Executor
+
+PROBE = ".lmcollapse-storage-probe"
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise LmcollapseError("--executor ray needs Ray: pip install 'lmcollapse[ray]' (on every node)") from None
+    return ray
+
+
+def _ray_task(task: RunTask, cpus: float) -> RunOutcome:
+    """What a Ray worker runs: the task, with the threads its CPUs allow, and the node it ran on."""
+    import ray
+
+    threads = max(1, int(cpus))
+    thread_environment(threads)
+    return execute_task(task, threads, node=ray.get_runtime_context().get_node_id()[:8])
+
+
+def _probe_storage(folder: str, token: str) -> str | None:
+    """On one node: read the driver's probe file and write this node's; None, or what went wrong."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    try:
+        seen = (Path(folder) / PROBE).read_text()
+    except OSError as exc:
+        return f"node {node[:8]} cannot read {folder}/{PROBE}: {exc.strerror or exc}"
+    if seen != token:
+        return f"node {node[:8]} sees another {folder} (its probe file holds something else)"
+    try:
+        (Path(folder) / f"{PROBE}-{node}").write_text(token)
+    except OSError as exc:
+        return f"node {node[:8]} cannot write to {folder}: {exc.strerror or exc}"
+    return None
+
+
+@EXECUTORS.register("ray", "a Ray cluster (--address auto|HOST:PORT, or a local one): each run a Ray task")
+class RayExecutor(Executor):
+    name = "ray"
+
+    def __init__(self, address: str | None = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
+                 max_retries: int = 3, storage: str | Path | None = None):
+        if cpus_per_run <= 0 or gpus_per_run < 0:
+            raise LmcollapseError("--cpus-per-run must be positive and --gpus-per-run not negative")
+        self.address = address
+        self.cpus_per_run = cpus_per_run
+        self.gpus_per_run = gpus_per_run
+        self.max_retries = max_retries
+        self.storage = storage
+        self._where = "ray"
+
+    def start(self, n_tasks: int) -> str:
+        ray = self.connect()
+        if self.storage is not None:
+            self.check_storage(ray, self.storage)
+        return self._where
+
+    def connect(self):
+        ray = _import_ray()
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if not ray.is_initialized():
+            try:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                         configure_logging=True, logging_level="ERROR")
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise LmcollapseError(f"--executor ray: cannot reach a Ray cluster at {self.address or 'a new local one'}"
+                                      f" ({one_line(exc)}); start one with `ray start --head` or check --address") \
+                    from None
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        cpus = sum(n.get("Resources", {}).get("CPU", 0) for n in nodes)
+        self._where = f"ray cluster of {len(nodes)} node{'s' if len(nodes) > 1 else ''}, {cpus:g} CPUs"
+        return ray
+
+    def check_storage(self, ray, folder: str | Path) -> None:
+        """Refuse a folder some node cannot read or write (one line naming the node)."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        folder = str(Path(folder).resolve())
+        token = uuid.uuid4().hex
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / PROBE).write_text(token)
+        probe = ray.remote(num_cpus=0)(_probe_storage)
+        nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+        refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(folder, token)
+                for node in nodes]
+        try:
+            problems = [p for p in ray.get(refs, timeout=120) if p]
+            for node in nodes:
+                written = Path(folder) / f"{PROBE}-{node}"
+                if not problems and (not written.is_file() or written.read_text() != token):
+                    problems.append(f"node {node[:8]} wrote its probe file where this machine cannot see it")
+        finally:
+            for path in Path(folder).glob(f"{PROBE}*"):
+                path.unlink(missing_ok=True)
+        if problems:
+            raise LmcollapseError(f"--out {folder} is not on storage every Ray node sees: {problems[0]}; put --out on "
+                                  f"a file system shared by all nodes (NFS, a cluster file system)")
+
+    def run(self, tasks: Sequence[RunTask], report: Callable[[RunOutcome], None]) -> None:
+        ray = self.connect()
+        remote = ray.remote(_ray_task).options(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
+                                               max_retries=self.max_retries, retry_exceptions=False)
+        pending = {remote.remote(task, self.cpus_per_run): task for task in tasks}
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                for ref in ready:
+                    task = pending.pop(ref)
+                    try:
+                        outcome = ray.get(ref)
+                    except ray.exceptions.RayError as exc:  # retries used up, or the task itself crashed
+                        outcome = RunOutcome(task.run_dir, False, f"on Ray: {one_line(exc)}")
+                    report(outcome)
+        except KeyboardInterrupt:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise RunInterrupted("runs in progress were abandoned") from None

@@ -1,0 +1,101 @@
+"""A sweep's folder: its manifest and one run directory per (point, seed), named by the run's config.
+
+Layout:
+    OUT/sweep.json                 the spec (base config, axes, seeds) and every (point, seed) -> run directory
+    OUT/runs/<corpus>-<paradigm>-<hash>/   an ordinary run directory (resumes on its own)
+    OUT/results.parquet, .csv      a row per (point, seed, generation): varied keys, seed, every metric
+    OUT/aggregate.parquet, .csv    a row per (point, generation): the mean over seeds with 95% intervals
+    OUT/failures.json              the runs that failed the last time, with their one-line errors
+
+A run directory is named by a hash of its resolved config (api.default_out_dir), so the same run is never
+computed twice, whichever point asks for it. On an existing OUT a spec may only add points or seeds:
+anything the folder holds that the new spec drops or changes is refused before anything runs.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import LmcollapseError
+from ..rundir import atomic_write_text
+from ..version import __version__
+from .spec import Point, SweepSpec, point_config
+from .task import RunTask
+
+MARKER = "sweep.json"
+FORMAT = 1
+
+
+@dataclass
+class SweepPlan:
+    out: Path
+    spec: SweepSpec
+    points: list[Point]
+    tasks: list[RunTask]
+
+    @property
+    def runs(self) -> list[dict]:
+        return [{"point": t.point, "seed": t.seed, "dir": str(Path(t.run_dir).relative_to(self.out))}
+                for t in self.tasks]
+
+    def manifest(self) -> dict:
+        return {"format": FORMAT, "lmcollapse_version": __version__, "base": self.spec.base,
+                **self.spec.describe(), "varied": self.spec.varied_keys,
+                "points": [{"index": p.index, "label": p.label, "values": p.values} for p in self.points],
+                "runs": self.runs}
+
+
+def is_sweep(path: str | Path) -> bool:
+    return (Path(path) / MARKER).is_file()
+
+
+def read_manifest(out: str | Path) -> dict:
+    path = Path(out) / MARKER
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise LmcollapseError(f"{path} is damaged or unreadable; restore it, or run the sweep again with its spec "
+                              f"(--out {out}) to rewrite it") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise LmcollapseError(f"{out} holds a sweep of another format; use a matching lmcollapse or a new --out")
+    return manifest
+
+
+def plan(spec: SweepSpec, out: str | Path) -> SweepPlan:
+    """Every (point, seed) as a task, each config checked (one line naming the axis on a problem)."""
+    from ..api import default_out_dir
+
+    out = Path(out)
+    points = spec.points()
+    tasks = []
+    for point in points:
+        for seed in spec.seeds:
+            config = point_config(spec, point, seed)
+            run_dir = default_out_dir(config, root=out / "runs")
+            tasks.append(RunTask(config.model_dump(), str(run_dir), point.index, seed, point.values))
+    return SweepPlan(out, spec, points, tasks)
+
+
+def check_extends(plan_: SweepPlan) -> None:
+    """On an existing OUT: the new spec must keep every run the folder was asked for (it may add some)."""
+    if not is_sweep(plan_.out):
+        if plan_.out.exists() and any(plan_.out.iterdir()):
+            raise LmcollapseError(f"--out {plan_.out} is a folder that holds something other than a sweep; choose an "
+                                  f"empty or new folder")
+        return
+    old = read_manifest(plan_.out)
+    new_dirs = {r["dir"] for r in plan_.runs}
+    dropped = [r for r in old.get("runs", []) if r["dir"] not in new_dirs]
+    if dropped:
+        labels = {p["index"]: p["label"] for p in old.get("points", [])}
+        first = dropped[0]
+        raise LmcollapseError(f"--out {plan_.out} holds a sweep this spec changes: its run of point "
+                              f"{labels.get(first['point'], first['point'])!r}, seed {first['seed']} is not in the "
+                              f"new spec ({len(dropped)} such runs); a sweep may only gain points or seeds: keep the "
+                              f"old spec's axes and values, or choose a new --out")
+
+
+def write_manifest(plan_: SweepPlan) -> None:
+    plan_.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(plan_.out / MARKER, json.dumps(plan_.manifest(), indent=1, default=str) + "\n")

@@ -1,0 +1,125 @@
+"""A sweep's results as tidy tables, and the per-point summary that `show` prints.
+
+results: a row per (point, seed, generation) with the point's varied keys as columns (dotted names;
+values that are lists or mappings written as JSON text), the seed, the run directory and every metric.
+aggregate: a row per (point, generation): per metric the mean over the seeds that have it, a Student-t
+95% interval (NAME_lo, NAME_hi) and the number of seeds (NAME_n), as `run --seeds` writes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..aggregation import aggregate_rows
+from ..rundir import RunDir
+from .plan import read_manifest
+
+# The metrics `show SWEEP` watches, in order of preference; the first two a sweep has are shown.
+WATCHED = ("kl_to_truth", "heldout_ppl", "downstream_acc", "support_loss", "distinct_2", "model_entropy")
+
+
+def _cell(value):
+    return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
+
+
+@dataclass
+class PointRuns:
+    index: int
+    label: str
+    values: dict
+    seeds: list[int]
+    run_dirs: list[Path]
+
+    def per_seed_rows(self) -> list[list[dict]]:
+        """Each seed's rows from its intact committed generations (missing runs give none)."""
+        out = []
+        for d in self.run_dirs:
+            rd = RunDir(d)
+            out.append(rd.metrics_rows(rd.committed()) if rd.exists() else [])
+        return out
+
+
+def points_of(out: str | Path) -> list[PointRuns]:
+    out = Path(out)
+    manifest = read_manifest(out)
+    points = []
+    for p in manifest["points"]:
+        runs = sorted((r for r in manifest["runs"] if r["point"] == p["index"]), key=lambda r: r["seed"])
+        points.append(PointRuns(p["index"], p["label"], p["values"], [r["seed"] for r in runs],
+                                [out / r["dir"] for r in runs]))
+    return points
+
+
+def tables(out: str | Path) -> tuple[list[dict], list[dict]]:
+    """(results rows, aggregate rows) of the sweep in out."""
+    manifest = read_manifest(out)
+    varied = manifest.get("varied", [])
+    results, aggregate = [], []
+    for point in points_of(out):
+        keys = {"point": point.index, **{k: _cell(point.values.get(k)) for k in varied}}
+        per_seed = point.per_seed_rows()
+        for seed, run_dir, rows in zip(point.seeds, point.run_dirs, per_seed):
+            results += [{**keys, "seed": seed, "run": run_dir.name, **row} for row in rows]
+        if any(per_seed):
+            aggregate += [{**keys, **row} for row in aggregate_rows([r for r in per_seed if r])]
+    return results, aggregate
+
+
+def write_tables(out: str | Path) -> tuple[Path, Path]:
+    """results.parquet/.csv and aggregate.parquet/.csv in out; returns the two parquet paths."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    written = []
+    for name, rows in zip(("results", "aggregate"), tables(out)):
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        table = pa.table({c: [row.get(c) for row in rows] for c in columns}) if rows else pa.table({})
+        for suffix, write in ((".parquet", pq.write_table), (".csv", pacsv.write_csv)):
+            tmp = out / f".{name}{suffix}.tmp"
+            write(table, tmp)
+            tmp.replace(out / f"{name}{suffix}")
+        written.append(out / f"{name}.parquet")
+    return written[0], written[1]
+
+
+@dataclass
+class PointSummary:
+    label: str
+    seeds_done: int  # seeds whose run has every generation
+    seeds: int
+    generations: int  # generations of the point's aggregate
+    finals: dict[str, tuple[float, float | None, float | None]]  # metric -> (mean, lo, hi) at the last generation
+    departs: dict[str, int | None]  # metric -> early-warning generation
+
+
+def summarise(out: str | Path) -> tuple[list[str], list[PointSummary]]:
+    """(watched metrics, one summary per point) for `show SWEEP`."""
+    from ..early_warning import warnings_for_run, warnings_for_seeds
+
+    from ..config import Config
+
+    manifest = read_manifest(out)
+    base_generations = manifest["base"].get("generations", Config.model_fields["generations"].default)
+    points = points_of(out)
+    per_point = [(p, p.per_seed_rows()) for p in points]
+    present = {k for _, rows in per_point for seed_rows in rows for r in seed_rows for k in r}
+    watched = [m for m in WATCHED if m in present][:2]
+    summaries = []
+    for p, per_seed in per_point:
+        have = [rows for rows in per_seed if rows]
+        finals, departs = {}, {}
+        agg = aggregate_rows(have) if have else []
+        if agg:
+            last = agg[-1]
+            warnings = warnings_for_seeds(have) if len(have) >= 2 else warnings_for_run(have[0])
+            for m in watched:
+                if m in last:
+                    finals[m] = (last[m], last.get(f"{m}_lo"), last.get(f"{m}_hi"))
+                departs[m] = next((w.generation for w in warnings if w.metric == m), None)
+        target = int(p.values.get("generations", base_generations))
+        done = sum(len(rows) >= target for rows in have)
+        summaries.append(PointSummary(p.label, done, len(p.seeds), len(agg), finals, departs))
+    return watched, summaries

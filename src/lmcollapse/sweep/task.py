@@ -1,0 +1,89 @@
+"""One run of a sweep, and what came of it: the unit every executor schedules.
+
+A task carries its resolved config as plain data and its run directory, so it can be pickled to a pool
+worker or shipped to a Ray node; running it is `runner.execute`, which resumes the directory from its
+last committed generation. That is what makes a killed sweep, or a run retried on another node, end
+with the numbers of an uninterrupted one.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import LmcollapseError, RunDirBusy, RunInterrupted
+
+# How long a run waits for its directory's lock before it counts as busy: a run retried after its node
+# died may find the lock still held for a moment by the dying worker on shared storage.
+LOCK_PATIENCE_S = 60.0
+
+
+@dataclass(frozen=True)
+class RunTask:
+    config: dict  # the resolved config, Config.model_dump()
+    run_dir: str
+    point: int = 0  # index of the sweep point
+    seed: int = 0
+    values: dict[str, Any] = field(default_factory=dict)  # the point's varied keys
+
+    @property
+    def generations(self) -> int:
+        return int(self.config["generations"])
+
+    @property
+    def neural(self) -> bool:
+        return self.config["model"]["name"] != "ngram"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: str
+    ok: bool
+    error: str | None = None  # one line, when not ok
+    seconds: float = 0.0
+    node: str | None = None  # where it ran (Ray), for the failure list
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, LmcollapseError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def execute_task(task: RunTask, threads: int | None = None, node: str | None = None) -> RunOutcome:
+    """Run (or resume) one task; a failure is an outcome, not an exception, so the sweep goes on.
+
+    threads: the CPU threads this run may use (the pool shares the cores out among its workers).
+    Ctrl-C is not a failure: RunInterrupted and KeyboardInterrupt propagate.
+    """
+    from ..config import validate
+    from ..runner import execute
+
+    start = time.perf_counter()
+    if threads is not None and task.neural:
+        import torch
+
+        torch.set_num_threads(threads)
+    try:
+        deadline = time.monotonic() + LOCK_PATIENCE_S
+        while True:
+            try:
+                execute(validate(task.config), task.run_dir, progress=False)
+                break
+            except RunDirBusy:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+    except (KeyboardInterrupt, RunInterrupted):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of one run is reported, the others go on
+        return RunOutcome(task.run_dir, False, one_line(exc), time.perf_counter() - start, node)
+    return RunOutcome(task.run_dir, True, None, time.perf_counter() - start, node)
+
+
+def thread_environment(threads: int) -> None:
+    """Cap the numeric libraries' thread pools in a fresh worker process before they are imported."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)

@@ -1,0 +1,184 @@
+"""Sweeps: the spec and its errors, the run directories, results tables, failures, resume after SIGKILL."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+import lmcollapse
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.sweep import load_spec, make_executor, plan, run_sweep
+from lmcollapse.sweep.executors.local import gpu_slots
+from lmcollapse.sweep.spec import split_values
+
+BASE = {"generations": 3, "corpus": {"name": "markov", "vocab_size": 5, "doc_length": 6, "n_train": 80, "n_eval": 40},
+        "ci_rounds": 0}
+
+
+def sweep_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "lmcollapse.cli", "sweep", *map(str, args)], capture_output=True,
+                          text=True, timeout=300, cwd=cwd)
+
+
+def write_spec(tmp_path, data, name="spec.yaml"):
+    import yaml
+
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+# ---- the spec -----------------------------------------------------------------------------------------
+def test_grid_zip_and_points_multiply_and_seeds_are_their_own_axis():
+    spec = load_spec({**BASE, "sweep": {"grid": {"model.order": [1, 2]},
+                                        "zip": {"paradigm.name": ["mix", "accumulate-subsample"],
+                                                "paradigm.rate": [1.0, 0.5]},
+                                        "points": [{"model.smoothing": 0.01}, {"model.smoothing": 0.1}],
+                                        "seeds": "0-2"}})
+    points = spec.points()
+    assert len(points) == 2 * 2 * 2 and spec.seeds == [0, 1, 2]
+    assert points[0].values == {"model.order": 1, "paradigm.name": "mix", "paradigm.rate": 1.0, "model.smoothing": 0.01}
+    assert points[-1].label == "model.order=2 paradigm.name=accumulate-subsample paradigm.rate=0.5 model.smoothing=0.1"
+    the_plan = plan(spec, "out")
+    assert len(the_plan.tasks) == 24 and len({t.run_dir for t in the_plan.tasks}) == 24
+    # --grid adds an axis; values are YAML, commas inside brackets stay
+    assert split_values("1,[0.5,0.5],'a,b'") == ["1", "[0.5,0.5]", "'a,b'"]
+    spec2 = load_spec(BASE, grid=["model.order=1,2,3", "paradigm.name=replace,mix"], seeds=[4])
+    assert len(spec2.points()) == 6 and spec2.seeds == [4] and spec2.points()[0].values["model.order"] == 1
+
+
+@pytest.mark.parametrize("block, grid, message", [
+    ({"grid": {"model.bogus": [1, 2]}}, [], "sweep axis grid.model.bogus = 1: model.bogus"),
+    ({"grid": {"model.order": []}}, [], "sweep axis grid.model.order is empty"),
+    ({}, ["model.order=1,x"], "sweep axis --grid model.order = x: model.order"),
+    ({"zip": {"model.order": [1, 2], "paradigm.rate": [1.0]}}, [], "sweep axis zip: its keys have lists of different"),
+    ({"grid": {"seed": [1, 2]}}, [], "seeds are an axis of their own"),
+    ({"grid": {"model.order": [1, 2]}}, ["model.order=3"], "sweep axis --grid model.order: model.order is already varied by grid.model.order"),
+    ({"grid": {"model.order": 3}}, [], "sweep axis grid.model.order: give a list of values"),
+    ({"grid": {"model.n_layer": [2]}}, [], "sweep axis grid.model.n_layer = 2: model.n_layer: does not apply"),
+    ({"points": [{"model.order": 2}, 5]}, [], "sweep axis points: entry 1 must be a non-empty mapping"),
+    ({"grids": {}}, [], "sweep.grids: not a sweep key"),
+])
+def test_a_bad_spec_is_one_line_naming_the_axis_before_anything_runs(tmp_path, block, grid, message):
+    spec = write_spec(tmp_path, {**BASE, "sweep": block})
+    out = tmp_path / "out"
+    result = sweep_cli(spec, *[a for g in grid for a in ("--grid", g)], "--out", out)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not out.exists()  # nothing ran, nothing was written
+
+
+def test_dry_run_lists_the_points_and_counts_the_runs(tmp_path):
+    spec = write_spec(tmp_path, {**BASE, "sweep": {"grid": {"model.order": [1, 2]}, "seeds": [0, 1, 2]}})
+    result = sweep_cli(spec, "--grid", "paradigm.name=replace,mix", "--dry-run", "--out", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    assert "point 3: model.order=2 paradigm.name=mix" in result.stdout
+    assert "4 points x 3 seeds = 12 runs, every config valid" in result.stdout
+    assert not (tmp_path / "o").exists()
+
+
+def test_gpu_slots_pack_fractions_and_spread_wholes():
+    assert gpu_slots(["0", "1"], 0.5) == ["0", "0", "1", "1"]
+    assert gpu_slots(["0", "1", "2", "3"], 2) == ["0,1", "2,3"]
+    assert gpu_slots(["0", "1", "2"], 1) == ["0", "1", "2"]
+    with pytest.raises(LmcollapseError, match="no GPU is visible"):
+        gpu_slots([], 1)
+    with pytest.raises(LmcollapseError, match="only 2 GPUs"):
+        gpu_slots(["0", "1"], 3)
+
+
+# ---- running -----------------------------------------------------------------------------------------
+def test_a_sweep_gives_one_tidy_table_whose_runs_equal_single_runs(tmp_path):
+    spec = load_spec({**BASE, "sweep": {"grid": {"model.order": [1, 2], "paradigm.name": ["replace", "mix"]},
+                                        "seeds": [0, 3]}})
+    the_plan, outcome = run_sweep(spec, tmp_path / "sw", make_executor("local", workers=2), progress=False)
+    assert not outcome.failures and len(outcome.outcomes) == 8
+    table = pq.read_table(tmp_path / "sw" / "results.parquet").to_pylist()
+    assert len(table) == 4 * 2 * 3
+    assert {"point", "model.order", "paradigm.name", "seed", "generation", "kl_to_truth"} <= set(table[0])
+    rows = [r for r in table if r["model.order"] == 2 and r["paradigm.name"] == "mix" and r["seed"] == 3]
+    single = lmcollapse.run({**BASE, "seed": 3, "model": {"order": 2}, "paradigm": {"name": "mix"}},
+                            out_dir=tmp_path / "single").metrics
+    assert [r["kl_to_truth"] for r in rows] == [r["kl_to_truth"] for r in single]
+    aggregate = pq.read_table(tmp_path / "sw" / "aggregate.parquet").to_pylist()
+    assert len(aggregate) == 4 * 3 and all(r["kl_to_truth_n"] == 2 for r in aggregate)
+    import csv
+
+    with open(tmp_path / "sw" / "results.csv") as f:
+        assert list(csv.DictReader(f))[5]["kl_to_truth"] == str(table[5]["kl_to_truth"])
+    # show prints a line per point with the watched metric's interval
+    shown = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "show", str(tmp_path / "sw")],
+                           capture_output=True, text=True)
+    assert shown.returncode == 0 and shown.stdout.count("model.order=") == 4 and " to " in shown.stdout
+    # report draws the points side by side, one line each, labelled by their values
+    from lmcollapse.report import build_report
+
+    page = build_report([tmp_path / "sw"], tmp_path / "report.html").read_text()
+    assert page.count("model.order=1 paradigm.name=mix") >= 1 and (tmp_path / "report_files" / "kl_to_truth.png").is_file()
+
+
+def test_the_same_run_is_never_computed_twice_and_a_spec_may_only_grow(tmp_path):
+    out = tmp_path / "sw"
+    # model.order=2 is the default: both points resolve to one config, so one run directory
+    spec = load_spec({**BASE, "sweep": {"points": [{"model.order": 2}, {"model.smoothing": 0.0001}]}})
+    the_plan, outcome = run_sweep(spec, out, progress=False)
+    assert len({t.run_dir for t in the_plan.tasks}) == 1 and len(outcome.outcomes) == 1
+    again = run_sweep(load_spec({**BASE, "sweep": {"grid": {"model.order": [2, 3]}}}), out, progress=False)[1]
+    assert again.skipped == 1 and len(again.outcomes) == 1  # only the new point ran
+    with pytest.raises(LmcollapseError, match="holds a sweep this spec changes"):
+        run_sweep(load_spec({**BASE, "sweep": {"grid": {"model.order": [3]}}}), out, progress=False)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(LmcollapseError, match="holds something other than a sweep"):
+        run_sweep(spec, tmp_path / "other", progress=False)
+
+
+def test_one_failing_run_leaves_the_others_and_a_second_call_retries_only_it(tmp_path):
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    text = "".join(f"line {i} of some words here\n" for i in range(60))
+    good.write_text(text)
+    bad.write_bytes(b"\x00\x01binary\x00" * 50)
+    spec = write_spec(tmp_path, {"generations": 2, "ci_rounds": 0,
+                                 "corpus": {"name": "files", "n_train": 40, "n_eval": 10},
+                                 "sweep": {"grid": {"corpus.path": [str(good), str(bad)]}}})
+    out = tmp_path / "sw"
+    result = sweep_cli(spec, "--out", out, "-q")
+    assert result.returncode == 1, result.stderr
+    assert "1 of 2 runs failed" in result.stderr and "bad.txt" in result.stderr and "Traceback" not in result.stderr
+    failures = json.loads((out / "failures.json").read_text())
+    assert len(failures) == 1 and "binary" in failures[0]["error"]
+    assert len(pq.read_table(out / "results.parquet")) == 2  # the good point's 2 generations
+    bad.write_text(text)  # the user mends the file; only that run is retried
+    result = sweep_cli(spec, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "2 runs (1 already done)" in result.stderr
+    assert json.loads((out / "failures.json").read_text()) == []
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_with_sigkill_resumes_to_the_table_of_an_uninterrupted_one(tmp_path):
+    spec = write_spec(tmp_path, {**BASE, "generations": 12, "corpus": {**BASE["corpus"], "n_train": 3000},
+                                 "ci_rounds": 20,
+                                 "sweep": {"grid": {"model.order": [1, 2, 3]}, "seeds": [0, 1]}})
+    reference = sweep_cli(spec, "--out", tmp_path / "ref", "-q")
+    assert reference.returncode == 0, reference.stderr
+    for delay in (1.0, 2.5):
+        out = tmp_path / f"killed-{delay}"
+        proc = subprocess.Popen([sys.executable, "-m", "lmcollapse.cli", "sweep", str(spec), "--out", str(out), "-q"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while len(list(out.glob("runs/*/gen-*[0-9]/DONE"))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(delay / 10)
+        os.killpg(proc.pid, signal.SIGKILL)  # the parent and every worker, at once
+        proc.wait()
+        committed = len(list(out.glob("runs/*/gen-*[0-9]/DONE")))
+        assert 3 <= committed < 6 * 12
+        resumed = sweep_cli(spec, "--out", out, "-q")
+        assert resumed.returncode == 0, resumed.stderr
+        assert pq.read_table(out / "results.parquet").equals(pq.read_table(tmp_path / "ref" / "results.parquet"))
