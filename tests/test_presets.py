@@ -24,6 +24,11 @@ def test_every_shipped_config_validates(path):
     if "settings" in data:  # an experiment spec (`lmcollapse reproduce`): each of its runs must validate
         configs = [v.config for v in variants(data)]
         assert len(configs) > 5
+    elif "sweep" in data:  # a sweep spec: every (point, seed) must validate
+        from lmcollapse.sweep import load_spec, plan
+
+        configs = [t.config for t in plan(load_spec(path), "out").tasks]
+        assert len(configs) > 5
     else:
         configs = [data]
     for config in configs:

@@ -48,6 +48,11 @@ def test_a_readme_command_works_as_written(command):
                 assert config.is_file(), f"{token} named in the README does not exist"
         load_config(config, sets)  # the config the command would run
         return
+    if args[0] == "sweep":  # plan it for real: every point's config is checked, nothing runs
+        result = subprocess.run([sys.executable, "-m", "lmcollapse.cli", *args, "--dry-run"], capture_output=True,
+                                text=True, cwd=ROOT)
+        assert result.returncode == 0 and "every config valid" in result.stdout, result.stderr
+        return
     for token in args[1:]:
         if token.startswith(("configs/", "docs/")):
             assert (ROOT / token).exists(), f"{token} named in the README does not exist"

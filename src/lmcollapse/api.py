@@ -25,6 +25,7 @@ class Run:
         from .readback import stored_config
 
         self.config: Config = stored_config(self.path)
+        self._known_intact = 0  # generations 0..n-1 were intact when last inspected (see _check)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, generations={self.generations_done}/{self.config.generations})"
@@ -45,7 +46,11 @@ class Run:
         return self._rd.inspect(full=full)
 
     def _check(self, t: int) -> int:
-        n = self.generations_done
+        # Committed generations only ever get added, so a generation once found intact is not looked at
+        # again: reading every generation of a long run back would otherwise inspect all of them each time.
+        if t < 0 or t >= self._known_intact:
+            self._known_intact = self.generations_done
+        n = self._known_intact
         if t < 0:
             t += n
         if not 0 <= t < n:

@@ -298,7 +298,7 @@ def read_config_file(path: str | Path) -> dict:
         raise LmcollapseError(f"config file {path} does not exist")
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if path.suffix == ".toml" else load_yaml(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
@@ -334,5 +334,15 @@ def validate(data: Mapping) -> Config:
         raise LmcollapseError(_format(err)) from None
 
 
+# libyaml's C loader and dumper when PyYAML was built with it: ten times faster than the pure-Python ones,
+# which matters when thousands of small runs each write and read their config.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def load_yaml(text: str):
+    return yaml.load(text, Loader=_LOADER)
+
+
 def to_yaml(config: Config) -> str:
-    return yaml.safe_dump(config.model_dump(), sort_keys=False)
+    return yaml.dump(config.model_dump(), Dumper=_DUMPER, sort_keys=False)

@@ -3,6 +3,7 @@ into run.json when a run starts and into every generation's manifest.json (a res
 to another machine or library version, and neural results depend on both)."""
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 from importlib import metadata
@@ -11,21 +12,33 @@ from importlib import metadata
 LIBRARIES = ("numpy", "pyarrow", "pydantic", "tokenizers", "torch", "transformers")
 
 
-def library_versions() -> dict[str, str | None]:
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> tuple[tuple[str, str | None], ...]:
+    # Read once per process: a package lookup parses metadata files (about 2 ms each), which a sweep of
+    # thousands of small runs in one worker would otherwise pay every run.
     versions = {}
     for name in LIBRARIES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return versions
+    return tuple(versions.items())
+
+
+def library_versions() -> dict[str, str | None]:
+    return dict(_library_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> tuple[str, str, str, str]:
+    return sys.version.split()[0], platform.python_implementation(), platform.platform(), platform.machine()
 
 
 def environment(device: str) -> dict:
     """The environment of this process; device: where the models compute ("cpu", "cuda: NAME", ...)."""
-    return {"python": sys.version.split()[0], "implementation": platform.python_implementation(),
-            "platform": platform.platform(), "machine": platform.machine(), "device": device,
-            "libraries": library_versions()}
+    python, implementation, system, machine = _machine()
+    return {"python": python, "implementation": implementation, "platform": system, "machine": machine,
+            "device": device, "libraries": library_versions()}
 
 
 def torch_device(requested: str) -> str:

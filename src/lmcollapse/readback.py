@@ -9,7 +9,7 @@ import numpy as np
 import yaml
 
 from . import seeding
-from .config import Config, drop_inapplicable_keys, validate
+from .config import Config, drop_inapplicable_keys, load_yaml, validate
 from .corpus import Corpus
 from .corpus_io import read_column, read_corpus
 from .errors import LmcollapseError
@@ -25,7 +25,7 @@ def stored_config(run_dir: str | Path) -> Config:
     chosen components, which those versions ignored, are dropped."""
     path = Path(run_dir) / "config.yaml"
     try:
-        data = yaml.safe_load(path.read_text(errors="replace"))
+        data = load_yaml(path.read_text(errors="replace"))
     except OSError:
         raise LmcollapseError(f"{run_dir} has no config.yaml; is it an lmcollapse run directory?") from None
     except yaml.YAMLError:

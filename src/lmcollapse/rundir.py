@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
 import json
 import os
 import shutil
@@ -189,6 +190,13 @@ class RunDir:
             # Rebuilt from gen-*/metrics.json on every start, so it needs no fsync of its own.
             atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows), durable=False)
 
+    def append_metrics_row(self, row: dict) -> None:
+        """One committed generation's row at the end of metrics.jsonl: a line, not the whole file again (long
+        runs would rewrite it every generation). A crash can cut the line short; the file is rebuilt from the
+        generations on the next start, and readers stop at a cut line."""
+        with disk_errors("metrics.jsonl"), open(self.path / "metrics.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+
     def read_ids(self, t: int, name: str) -> np.ndarray | None:
         path = self.gen(t) / f"{name}.npy"
         return np.load(path) if path.is_file() else None
@@ -295,7 +303,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@functools.lru_cache(maxsize=1)
 def _git_hash() -> str | None:
+    """The commit of the lmcollapse source, once per process (a subprocess per run adds up over a sweep)."""
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)

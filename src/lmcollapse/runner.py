@@ -114,7 +114,7 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
                     started = time.perf_counter()
                     row, data = run_generation(experiment, state, rd, t, data, bar, env)
                     rows.append(row)
-                    rd.write_metrics_jsonl(rows)
+                    rd.append_metrics_row(row)
                     bar.generation_done(t, row, time.perf_counter() - started)
             except KeyboardInterrupt:
                 # The generation in flight is abandoned: its scratch directory is dropped on the next start.

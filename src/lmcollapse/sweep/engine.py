@@ -58,6 +58,7 @@ class ProgressWatcher:
 
     def __init__(self, tasks: Sequence[RunTask], where: str, show: bool):
         self.tasks = list(tasks)
+        self.reported: set[str] = set()
         self.total = sum(t.generations for t in self.tasks)
         self.start_done = self._generations()
         self.runs_done = 0
@@ -69,7 +70,10 @@ class ProgressWatcher:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _generations(self) -> int:
-        return sum(min(committed(t), t.generations) for t in self.tasks)
+        # A reported run counts whole (its directory may be gone: a collect may discard it); the others are
+        # read from their directories, so runs on other machines show progress too.
+        return sum(t.generations if t.run_dir in self.reported else min(committed(t), t.generations)
+                   for t in self.tasks)
 
     def line(self) -> str:
         done = self._generations()
@@ -124,8 +128,13 @@ def _duration(seconds: float) -> str:
 
 def run_tasks(tasks: Sequence[RunTask], executor: Executor, progress: bool = True) -> SweepOutcome:
     """Run what is not finished yet; RunInterrupted on Ctrl-C says how much is committed."""
-    todo = [t for t in tasks if not finished(t)]
-    result = SweepOutcome(list(tasks), skipped=len(tasks) - len(todo))
+    todo, done = [], []
+    for t in tasks:
+        (done if finished(t) else todo).append(t)
+    result = SweepOutcome(list(tasks), skipped=len(done))
+    for t in done:  # finished before: what a collect reads is read here
+        if t.collect is not None:
+            result.outcomes.append(RunOutcome(t.run_dir, True, value=t.collect(t.run_dir)))
     if not todo:
         return result
     watcher = ProgressWatcher(tasks, executor.start(len(todo)), progress)
@@ -135,6 +144,8 @@ def run_tasks(tasks: Sequence[RunTask], executor: Executor, progress: bool = Tru
         result.outcomes.append(outcome)
         watcher.runs_done += 1
         watcher.failures += not outcome.ok
+        if outcome.ok:
+            watcher.reported.add(outcome.run_dir)
 
     try:
         with watcher:

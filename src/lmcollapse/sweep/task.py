@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import LmcollapseError, RunDirBusy, RunInterrupted
 
@@ -26,6 +26,10 @@ class RunTask:
     point: int = 0  # index of the sweep point
     seed: int = 0
     values: dict[str, Any] = field(default_factory=dict)  # the point's varied keys
+    # Called with the run directory where the run ran, once it is done; its return value comes back in the
+    # outcome. For callers that need more than the files (the theory check reads every generation's model
+    # there, in parallel, instead of in the parent). A module-level function, so that it pickles.
+    collect: Callable[[str], Any] | None = None
 
     @property
     def generations(self) -> int:
@@ -43,6 +47,7 @@ class RunOutcome:
     error: str | None = None  # one line, when not ok
     seconds: float = 0.0
     node: str | None = None  # where it ran (Ray), for the failure list
+    value: Any = None  # what task.collect returned
 
 
 def one_line(exc: BaseException) -> str:
@@ -76,11 +81,12 @@ def execute_task(task: RunTask, threads: int | None = None, node: str | None = N
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1.0)
+        value = task.collect(task.run_dir) if task.collect is not None else None
     except (KeyboardInterrupt, RunInterrupted):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of one run is reported, the others go on
         return RunOutcome(task.run_dir, False, one_line(exc), time.perf_counter() - start, node)
-    return RunOutcome(task.run_dir, True, None, time.perf_counter() - start, node)
+    return RunOutcome(task.run_dir, True, None, time.perf_counter() - start, node, value)
 
 
 def thread_environment(threads: int) -> None:

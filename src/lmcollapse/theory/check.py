@@ -12,9 +12,10 @@ A row fails when |z| > Z_LIMIT; quantities with no randomness must match to 1e-9
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +34,10 @@ class Case:
     real_fraction: float = 0.5
     generations: int = 6
     truth: tuple = TRUTH
+
+    @property
+    def slug(self) -> str:
+        return "".join(c if c.isalnum() or c in ".-" else "-" for c in self.label)
 
     @property
     def label(self) -> str:
@@ -56,31 +61,71 @@ FULL_GRID = [Case(par, alpha, n, rate=rate)
                                ("accumulate-subsample", 0.5), ("accumulate-subsample", 0.1))]
 
 
-def simulate_seed(case: Case, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One run of the real runner: (models (T, V), training real fractions (T,))."""
-    import lmcollapse
+def unigram_history(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read in the worker that ran it: every generation's unigram law (T, V) and real share of D_t (T,)."""
+    from ..readback import model_of_generation, stored_config
+    from ..rundir import RunDir
 
-    with tempfile.TemporaryDirectory(prefix="lmcollapse-check-") as tmp:
-        run = lmcollapse.run(case.config(seed), out_dir=os.path.join(tmp, "run"))
-        models = np.array([run.model(t).next_token_probs(()) for t in range(case.generations)])
-        shares = np.array([row["real_fraction"] for row in run.metrics])
+    rd = RunDir(run_dir)
+    config = stored_config(run_dir)
+    models = np.array([model_of_generation(config, rd, t, None).next_token_probs(())
+                       for t in range(config.generations)])
+    shares = np.array([row["real_fraction"] for row in rd.metrics_rows(config.generations)])
     return models, shares
 
 
-def _simulate(args):
-    case, seeds = args
-    return [simulate_seed(case, s) for s in seeds]
+def unigram_history_discarded(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    """unigram_history, then the run directory is removed (a temporary battery keeps only the numbers)."""
+    value = unigram_history(run_dir)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return value
+
+
+def scratch_folder() -> str:
+    """Where a temporary battery writes its runs: memory (/dev/shm) when there is one, else the temp folder."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 2**30:
+        return tempfile.mkdtemp(prefix="lmcollapse-check-", dir=shm)
+    return tempfile.mkdtemp(prefix="lmcollapse-check-")
+
+
+def simulate_many(jobs: list[tuple[Case, int]], workers: int = 1, keep: str | Path | None = None,
+                  progress: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every (case, seeds) job as ordinary runs through the sweep engine, in one pool: per job, the models
+    (S, T, V) and the training real shares (S, T). keep: a folder that keeps the run directories (and makes a
+    second call reuse them); None: a scratch folder, each run removed once read."""
+    from ..errors import LmcollapseError
+    from ..experiment import load_config
+    from ..sweep import make_executor, run_tasks
+    from ..sweep.task import RunTask
+
+    root = Path(keep) if keep is not None else Path(scratch_folder())
+    collect = unigram_history if keep is not None else unigram_history_discarded
+    try:
+        tasks = []
+        for index, (case, seeds) in enumerate(jobs):
+            base = load_config(case.config(0)).model_dump()  # one check per case; seeds differ only in `seed`
+            folder = root / f"{index:02d}-{case.slug}"
+            tasks += [RunTask({**base, "seed": s}, str(folder / f"seed-{s}"), index, s, collect=collect)
+                      for s in range(seeds)]
+        outcome = run_tasks(tasks, make_executor("local", workers=workers), progress=progress)
+        if outcome.failures:
+            first = outcome.failures[0]
+            raise LmcollapseError(f"{len(outcome.failures)} simulator runs failed; first: {first.run_dir}: {first.error}")
+        values = {o.run_dir: o.value for o in outcome.outcomes}
+        results = []
+        for index in range(len(jobs)):
+            mine = [values[t.run_dir] for t in tasks if t.point == index]
+            results.append((np.stack([m for m, _ in mine]), np.stack([r for _, r in mine])))
+        return results
+    finally:
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def simulate(case: Case, seeds: int, workers: int = 1):
-    chunks = [list(range(i, seeds, max(workers, 1))) for i in range(max(workers, 1))]
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            parts = list(pool.map(_simulate, [(case, c) for c in chunks]))
-    else:
-        parts = [_simulate((case, chunks[0]))]
-    results = [r for part in parts for r in part]
-    return np.stack([r[0] for r in results]), np.stack([r[1] for r in results])  # (S, T, V), (S, T)
+    """One case: models (S, T, V) and training real shares (S, T)."""
+    return simulate_many([(case, seeds)], workers)[0]
 
 
 def _row(case, quantity, t, predicted, samples, deterministic: bool = False) -> dict:
@@ -99,7 +144,11 @@ def _row(case, quantity, t, predicted, samples, deterministic: bool = False) -> 
 
 
 def check_case(case: Case, seeds: int, workers: int = 1) -> list[dict]:
-    models, shares = simulate(case, seeds, workers)
+    return case_rows(case, *simulate(case, seeds, workers))
+
+
+def case_rows(case: Case, models: np.ndarray, shares: np.ndarray) -> list[dict]:
+    """The pseudo-count rows of one case from its simulated models (S, T, V) and real shares (S, T)."""
     pred = predict(case.paradigm, case.truth, case.alpha, case.n, case.generations, rate=case.rate,
                    real_fraction=case.real_fraction)
     p = pred.p
@@ -119,34 +168,47 @@ def check_case(case: Case, seeds: int, workers: int = 1) -> list[dict]:
     return rows
 
 
-def battery(quick: bool, seeds: int | None = None, workers: int = 1, progress=None) -> list[dict]:
-    """Every check: the pseudo-count grid, Wright-Fisher, and collapse times over r."""
+def battery(quick: bool, seeds: int | None = None, workers: int = 1, progress: bool = False,
+            keep: str | Path | None = None) -> list[dict]:
+    """Every check: the pseudo-count grid, Wright-Fisher, and collapse times over r. Every run of every check
+    goes through the sweep engine in one pool (start-up paid once); keep: a folder to keep the runs in."""
     seeds = seeds or (80 if quick else 200)
     grid = QUICK_GRID if quick else FULL_GRID
-    steps = [(case.label, lambda case=case: check_case(case, seeds, workers)) for case in grid]
     wf_n = 8 if quick else 12
-    steps.append((f"wright-fisher N={wf_n}", lambda: check_wright_fisher(wf_n, seeds, workers)))
-    for rate in ((0.5, 0.1) if quick else (0.5, 0.1, 0.01)):
-        collapse_seeds = max(seeds // 5, 20)
-        steps.append((f"collapse time r={rate}", lambda rate=rate: [check_collapse_time(rate, collapse_seeds, workers)]))
+    rates = (0.5, 0.1) if quick else (0.5, 0.1, 0.01)
+    collapse_seeds = max(seeds // 5, 20)
+    jobs = [(case, seeds) for case in grid] + [(wright_fisher_case(wf_n, seeds), seeds)]
+    jobs += [(collapse_case(rate), collapse_seeds) for rate in rates]
+    simulated = simulate_many(jobs, workers, keep=keep, progress=progress)
     rows = []
-    for i, (label, step) in enumerate(steps):
-        if progress:
-            progress(i, len(steps), label)
-        rows += step()
+    for case, (models, shares) in zip(grid, simulated):
+        rows += case_rows(case, models, shares)
+    rows += wright_fisher_rows(wf_n, simulated[len(grid)][0])
+    for rate, (models, _) in zip(rates, simulated[len(grid) + 1:]):
+        rows.append(collapse_rows(rate, models))
     return rows
 
 
 # ---- Wright-Fisher: exact MLE under replace, run until one token is left ------------------------------
 def check_wright_fisher(n: int, seeds: int, workers: int = 1) -> list[dict]:
+    return wright_fisher_rows(n, simulate(wright_fisher_case(n, seeds), seeds, workers)[0])
+
+
+def wright_fisher_case(n: int, seeds: int) -> Case:
+    """Exact MLE under replace, run long enough that every seed has collapsed, except with probability 1e-4
+    overall."""
+    from .wright_fisher import WrightFisher
+
+    done = WrightFisher(np.array(TRUTH), n).collapsed_probability(50 * n)
+    return Case("replace", 0.0, n, generations=int(np.argmax(seeds * (1 - done) < 1e-4)) + 1)
+
+
+def wright_fisher_rows(n: int, models: np.ndarray) -> list[dict]:
+    """The Wright-Fisher rows from the simulated models (S, T, V)."""
     from .wright_fisher import WrightFisher
 
     wf = WrightFisher(np.array(TRUTH), n)
-    # Run long enough that every seed has collapsed, except with probability 1e-4 overall.
-    done = wf.collapsed_probability(50 * n)
-    generations = int(np.argmax(seeds * (1 - done) < 1e-4)) + 1
-    case = Case("replace", 0.0, n, generations=generations)
-    models, _ = simulate(case, seeds, workers)  # (S, T, V)
+    generations = models.shape[1]
     alive = models > 0  # (S, T, V)
     label = f"wright-fisher N={n}"
     rows = []
@@ -184,19 +246,30 @@ COLLAPSE_TOLERANCE = 0.1  # relative; widened to the Monte-Carlo uncertainty of 
 
 
 def check_collapse_time(rate: float, seeds: int, workers: int = 1) -> dict:
-    """Predicted vs simulated first generation with c_n < eps (c of the seed-averaged model).
+    return collapse_rows(rate, simulate(collapse_case(rate), seeds, workers)[0])
+
+
+def _predicted_collapse(rate: float) -> int:
+    from .collapse_time import forgetting_collapse
+
+    return forgetting_collapse("accumulate-subsample", COLLAPSE_TRUTH, COLLAPSE_ALPHA, COLLAPSE_N, rate, COLLAPSE_EPS)
+
+
+def collapse_case(rate: float) -> Case:
+    return Case("accumulate-subsample", COLLAPSE_ALPHA, COLLAPSE_N, rate=rate,
+                generations=int(_predicted_collapse(rate) * 1.3) + 4, truth=COLLAPSE_TRUTH)
+
+
+def collapse_rows(rate: float, models: np.ndarray) -> dict:
+    """Predicted vs simulated first generation with c_n < eps (c of the seed-averaged model), from the
+    simulated models (S, T, V).
 
     Tolerance: the largest of 2 generations, 10% of n*, and 4 standard errors of the simulated mean c
     at n* divided by the predicted slope of c there (how far noise alone can move the crossing)."""
-    from .collapse_time import forgetting_collapse
     from .pseudocount import predict as predict_c
 
-    predicted = forgetting_collapse("accumulate-subsample", COLLAPSE_TRUTH, COLLAPSE_ALPHA, COLLAPSE_N, rate,
-                                    COLLAPSE_EPS)
-    generations = int(predicted * 1.3) + 4
-    case = Case("accumulate-subsample", COLLAPSE_ALPHA, COLLAPSE_N, rate=rate, generations=generations,
-                truth=COLLAPSE_TRUTH)
-    models, _ = simulate(case, seeds, workers)
+    predicted = _predicted_collapse(rate)
+    seeds, generations = models.shape[:2]
     p = np.asarray(COLLAPSE_TRUTH) / np.sum(COLLAPSE_TRUTH)
     q = np.full(len(p), 1 / len(p))
     coef = ((models - q) @ (p - q)) / ((p - q) @ (p - q))  # (S, T)

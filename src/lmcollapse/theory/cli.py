@@ -28,17 +28,17 @@ def _fmt(x) -> str:
 
 
 @app.command()
-def check(quick: bool = typer.Option(False, "--quick", help="a small grid (about a minute)"),
+def check(quick: bool = typer.Option(False, "--quick", help="a small grid (seconds)"),
           seeds: Optional[int] = typer.Option(None, "--seeds", help="seeds per case (default 80 quick, 200 full)"),
           workers: int = typer.Option(os.cpu_count() or 1, "--workers", help="processes"),
-          json_out: Optional[Path] = typer.Option(None, "--json", help="also write the rows as JSON")):
+          json_out: Optional[Path] = typer.Option(None, "--json", help="also write the rows as JSON"),
+          keep: Optional[Path] = typer.Option(None, "--keep", help="keep every run directory in this folder (a "
+                                                                   "second call reuses them); default: none kept"),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output")):
     """Run many seeds of the real simulator against the closed forms; exit 1 if any row fails."""
     from .check import Z_LIMIT, battery
 
-    def progress(i, n, label):
-        print(f"[lmcollapse] theory check {i + 1}/{n}: {label}", file=sys.stderr, flush=True)
-
-    rows = battery(quick, seeds, workers, progress)
+    rows = battery(quick, seeds, workers, progress=not quiet, keep=keep)
     table = Table(title=f"theory check: |z| <= {Z_LIMIT} per row; collapse times within their tolerance")
     for column in ("case", "quantity", "gen", "predicted", "measured", "s.e.", "z", "verdict"):
         table.add_column(column, justify="left" if column in ("case", "quantity") else "right")
