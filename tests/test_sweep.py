@@ -1,4 +1,5 @@
 """Sweeps: the spec and its errors, the run directories, results tables, failures, resume after SIGKILL."""
+import dataclasses
 import json
 import os
 import signal
@@ -83,13 +84,31 @@ def test_dry_run_lists_the_points_and_counts_the_runs(tmp_path):
 
 
 def test_gpu_slots_pack_fractions_and_spread_wholes():
-    assert gpu_slots(["0", "1"], 0.5) == ["0", "0", "1", "1"]
+    assert gpu_slots(["0", "1"], 0.5) == ["0", "1", "0", "1"]
     assert gpu_slots(["0", "1", "2", "3"], 2) == ["0,1", "2,3"]
     assert gpu_slots(["0", "1", "2"], 1) == ["0", "1", "2"]
     with pytest.raises(LmcollapseError, match="no GPU is visible"):
         gpu_slots([], 1)
     with pytest.raises(LmcollapseError, match="only 2 GPUs"):
         gpu_slots(["0", "1"], 3)
+
+
+def visible_devices(run_dir: str) -> str:
+    """A collect function: what CUDA_VISIBLE_DEVICES the worker that ran the run had."""
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "")
+
+
+def test_each_pool_worker_owns_a_gpu_slot_through_cuda_visible_devices(tmp_path, monkeypatch):
+    from lmcollapse.sweep import run_tasks
+    from lmcollapse.sweep.executors.local import LocalExecutor
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # what a user restricts the sweep to
+    the_plan = plan(load_spec({**BASE, "sweep": {"grid": {"model.order": [1, 2, 3, 4]}}}), tmp_path)
+    tasks = [dataclasses.replace(t, collect=visible_devices) for t in the_plan.tasks]
+    outcome = run_tasks(tasks, LocalExecutor(workers=2, gpus_per_run=0.5), progress=False)
+    seen = [o.value for o in outcome.outcomes]
+    assert not outcome.failures and len(seen) == 4
+    assert set(seen) == {"3", "5"}  # two workers, one slot each, spread over both GPUs
 
 
 # ---- running -----------------------------------------------------------------------------------------
@@ -182,3 +201,17 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_table_of_an_uninterrupted_on
         resumed = sweep_cli(spec, "--out", out, "-q")
         assert resumed.returncode == 0, resumed.stderr
         assert pq.read_table(out / "results.parquet").equals(pq.read_table(tmp_path / "ref" / "results.parquet"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sweep", "--executor", "nope"], "unknown executor 'nope'; choose one of: local, ray"),
+    (["sweep", "--address", "auto"], "--address and --cpus-per-run apply to --executor ray"),
+    (["sweep", "--executor", "ray", "--workers", "2"], "--workers applies to --executor local"),
+    (["sweep", "--gpus-per-run", "-1"], "--gpus-per-run -1: give a positive number"),
+    (["run", "--executor", "ray"], "apply to several runs: use them with --seeds"),
+])
+def test_executor_options_that_do_not_apply_are_one_line_errors(tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "lmcollapse.cli", *args, "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "o").exists()

@@ -7,6 +7,7 @@ and a Student-t 95% confidence interval, NAME_lo / NAME_hi, and NAME_n seeds).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from .config import Config, to_yaml
@@ -61,6 +62,8 @@ def run_groups(groups: list[tuple[Config, list[int], Path]], workers: int | None
     for root in roots:
         aggregate(root)
     if outcome.failures:
+        for failure in outcome.failures:  # every failed run with its one-line error, then the summary
+            print(f"failed: {failure.run_dir}: {failure.error}", file=sys.stderr, flush=True)
         first = outcome.failures[0]
         raise LmcollapseError(f"{len(outcome.failures)} of {len(outcome.outcomes)} runs failed (the others are done; "
                               f"run the same command again to retry only these); first: {first.run_dir}: {first.error}")

@@ -40,12 +40,12 @@ def visible_gpus() -> list[str]:
 def gpu_slots(gpus: list[str], per_run: float) -> list[str]:
     """CUDA_VISIBLE_DEVICES values, one per run that may go at once: fractions share a GPU, more take several."""
     if per_run <= 0:
-        raise LmcollapseError(f"--gpus-per-run {per_run}: give a positive number (0.5: two runs per GPU)")
+        raise LmcollapseError(f"--gpus-per-run {per_run:g}: give a positive number (0.5: two runs per GPU)")
     if not gpus:
         raise LmcollapseError("--gpus-per-run: no GPU is visible (CUDA_VISIBLE_DEVICES / nvidia-smi); leave it out "
                               "to run on the CPU")
-    if per_run < 1:
-        return [g for g in gpus for _ in range(int(math.floor(1 / per_run + 1e-9)))]
+    if per_run < 1:  # round-robin, so that fewer workers than slots still spread over every GPU
+        return [g for _ in range(int(math.floor(1 / per_run + 1e-9))) for g in gpus]
     width = math.ceil(per_run - 1e-9)
     if width > len(gpus):
         raise LmcollapseError(f"--gpus-per-run {per_run:g}: only {len(gpus)} GPUs are visible")
