@@ -83,3 +83,16 @@ def test_the_storage_probe_says_which_node_cannot_see_the_folder(tmp_path, clust
     assert "sees another" in _probe_storage(str(tmp_path), "token")
     (tmp_path / PROBE).write_text("token")
     assert _probe_storage(str(tmp_path), "token") is None
+
+
+def test_several_seeds_go_through_ray_as_well_with_the_same_aggregate(tmp_path, cluster):
+    """`run --seeds` (and `reproduce`, which uses the same call) take --executor ray."""
+    from lmcollapse.experiment import load_config
+    from lmcollapse.multiseed import run_seeds
+
+    c, _ = cluster
+    config = load_config({k: v for k, v in SPEC.items() if k != "sweep"})
+    ray_root = run_seeds(config, [0, 1, 2], tmp_path / "ray", progress=False,
+                         executor=make_executor("ray", address=c.address, storage=tmp_path / "ray"))
+    local_root = run_seeds(config, [0, 1, 2], tmp_path / "local", workers=2, progress=False)
+    assert (ray_root / "aggregate.jsonl").read_text() == (local_root / "aggregate.jsonl").read_text()
