@@ -215,3 +215,10 @@ def test_executor_options_that_do_not_apply_are_one_line_errors(tmp_path, args, 
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_without_ray_the_ray_executor_is_a_one_line_error_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: `import ray` fails
+    with pytest.raises(LmcollapseError, match=r"needs Ray: pip install 'lmcollapse\[ray\]'"):
+        make_executor("ray", storage=tmp_path / "o")
+    assert not (tmp_path / "o").exists()

@@ -64,6 +64,7 @@ class RayExecutor(Executor):
 
     def __init__(self, address: str | None = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
                  max_retries: int = 3, storage: str | Path | None = None):
+        _import_ray()  # a missing Ray is said before anything is planned or written
         if cpus_per_run <= 0 or gpus_per_run < 0:
             raise LmcollapseError("--cpus-per-run must be positive and --gpus-per-run not negative")
         self.address = address
