@@ -18,6 +18,7 @@ from lmcollapse.models import MODELS, LanguageModel
 from lmcollapse.paradigms import PARADIGMS, Paradigm
 from lmcollapse.registry import ContractError
 from lmcollapse.sources import SOURCES, Source
+from lmcollapse.sweep.executors import EXECUTORS, Executor
 from lmcollapse.tokenizers import TOKENIZERS, Tokenizer
 
 SRC = Path(lmcollapse.__file__).parent
@@ -26,7 +27,8 @@ DATA = Path(__file__).parent / "data"
 
 # ---- registries enforce their contracts ----------------------------------------------------------------
 @pytest.mark.parametrize("registry, contract", [(MODELS, LanguageModel), (TOKENIZERS, Tokenizer),
-                                                (SOURCES, Source), (PARADIGMS, Paradigm), (GATES, Filter)])
+                                                (SOURCES, Source), (PARADIGMS, Paradigm), (GATES, Filter),
+                                                (EXECUTORS, Executor)])
 def test_a_class_outside_the_contract_is_refused(registry, contract):
     class Stranger:
         pass
