@@ -60,7 +60,7 @@ class ProgressWatcher:
         self.tasks = list(tasks)
         self.reported: set[str] = set()
         self.total = sum(t.generations for t in self.tasks)
-        self.start_done = self._generations()
+        self.start_done = self.generations_done()
         self.runs_done = 0
         self.failures = 0
         self.where = where
@@ -69,14 +69,14 @@ class ProgressWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _generations(self) -> int:
+    def generations_done(self) -> int:
         # A reported run counts whole (its directory may be gone: a collect may discard it); the others are
         # read from their directories, so runs on other machines show progress too.
         return sum(t.generations if t.run_dir in self.reported else min(committed(t), t.generations)
                    for t in self.tasks)
 
     def line(self) -> str:
-        done = self._generations()
+        done = self.generations_done()
         made = done - self.start_done
         elapsed = time.monotonic() - self.started
         left = ""
@@ -109,7 +109,7 @@ class ProgressWatcher:
             if terminal:
                 print(f"\r[lmcollapse] {text}\x1b[K", end="", file=sys.stderr, flush=True)
                 continue
-            fraction = self._generations() / max(self.total, 1)
+            fraction = self.generations_done() / max(self.total, 1)
             if fraction - last_fraction >= 0.1 or time.monotonic() - last_line >= 30:
                 print(f"[lmcollapse] {text}", file=sys.stderr, flush=True)
                 last_line, last_fraction = time.monotonic(), fraction
@@ -151,7 +151,7 @@ def run_tasks(tasks: Sequence[RunTask], executor: Executor, progress: bool = Tru
         with watcher:
             executor.run(todo, report)
     except (KeyboardInterrupt, RunInterrupted):
-        raise RunInterrupted(f"interrupted: {watcher._generations()} of {watcher.total} generations are committed "
-                             f"over {len(tasks)} runs; runs in progress were abandoned; run the same command again "
-                             f"to resume") from None
+        raise RunInterrupted(f"interrupted: {watcher.generations_done()} of {watcher.total} generations are "
+                             f"committed over {len(tasks)} runs; runs in progress were abandoned; run the same "
+                             f"command again to resume") from None
     return result
