@@ -222,3 +222,18 @@ def test_without_ray_the_ray_executor_is_a_one_line_error_before_anything_is_wri
     with pytest.raises(LmcollapseError, match=r"needs Ray: pip install 'lmcollapse\[ray\]'"):
         make_executor("ray", storage=tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def test_check_verifies_every_run_of_a_sweep_and_a_rerun_repairs_the_damage(tmp_path):
+    spec = write_spec(tmp_path, {**BASE, "sweep": {"grid": {"model.order": [1, 2]}, "seeds": [0, 1]}})
+    out = tmp_path / "sw"
+    assert sweep_cli(spec, "--out", out, "-q").returncode == 0
+    before = pq.read_table(out / "results.parquet")
+    check = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "check", str(out)], capture_output=True, text=True)
+    assert check.returncode == 0 and check.stdout.count("all intact") == 4
+    victim = sorted(out.glob("runs/*/gen-0001/samples.parquet"))[0]
+    victim.write_bytes(b"garbage")
+    check = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "check", str(out)], capture_output=True, text=True)
+    assert check.returncode == 1 and "generation 1: samples.parquet" in check.stdout
+    assert sweep_cli(spec, "--out", out, "-q").returncode == 0  # recomputes the damaged run from generation 1
+    assert pq.read_table(out / "results.parquet").equals(before)

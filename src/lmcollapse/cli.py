@@ -348,14 +348,20 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
 
 
 @app.command()
-def check(run_dir: Path = typer.Argument(..., help="a run directory, or a --seeds directory")):
+def check(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds directory or a sweep folder")):
     """Verify every committed generation against the checksums recorded when it was committed; say what is
     damaged and how to repair it. Exit 0 when all is intact, 1 otherwise."""
     from .api import load_run
     from .multiseed import is_multiseed, seed_dirs
+    from .sweep import is_sweep, read_manifest
 
+    if is_sweep(run_dir):  # every run the sweep has started
+        paths = [p for p in dict.fromkeys(run_dir / r["dir"] for r in read_manifest(run_dir)["runs"])
+                 if (p / "run.json").is_file()]
+    else:
+        paths = seed_dirs(run_dir) if is_multiseed(run_dir) else [run_dir]
     damaged = False
-    for path in (seed_dirs(run_dir) if is_multiseed(run_dir) else [run_dir]):
+    for path in paths:
         inspection = load_run(path).inspect(full=True)
         if not inspection.damaged:
             print(f"{path}: {inspection.present} generations, all intact")
