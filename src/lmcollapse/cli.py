@@ -134,7 +134,6 @@ def _run_seeds(config, set_, out, quiet, seeds_text, workers, executor, address,
     from .experiment import load_config
     from .multiseed import aggregate_rows, is_multiseed, parse_seeds, run_seeds, seed_rows
     from .readback import stored_config
-
     from .sweep import make_executor
 
     seeds = parse_seeds(seeds_text)
