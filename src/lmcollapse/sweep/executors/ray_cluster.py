@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ...errors import LmcollapseError, RunInterrupted
-from ..task import RunOutcome, RunTask, execute_task, one_line, thread_environment
+from ..task import RunOutcome, RunTask, execute_task, one_line
 from .base import EXECUTORS, Executor
 
 PROBE = ".lmcollapse-storage-probe"
@@ -32,12 +32,11 @@ def _import_ray():
 
 
 def _ray_task(task: RunTask, cpus: float) -> RunOutcome:
-    """What a Ray worker runs: the task, with the threads its CPUs allow, and the node it ran on."""
+    """What a Ray worker runs: the task, with torch held to the threads of its CPUs (Ray itself sets the
+    numeric libraries' thread variables of its workers), and the node it ran on."""
     import ray
 
-    threads = max(1, int(cpus))
-    thread_environment(threads)
-    return execute_task(task, threads, node=ray.get_runtime_context().get_node_id()[:8])
+    return execute_task(task, max(1, int(cpus)), node=ray.get_runtime_context().get_node_id()[:8])
 
 
 def _probe_storage(folder: str, token: str) -> str | None:
