@@ -93,22 +93,25 @@ def test_gpu_slots_pack_fractions_and_spread_wholes():
         gpu_slots(["0", "1"], 3)
 
 
-def visible_devices(run_dir: str) -> str:
-    """A collect function: what CUDA_VISIBLE_DEVICES the worker that ran the run had."""
-    return os.environ.get("CUDA_VISIBLE_DEVICES", "")
+def worker_environment(run_dir: str) -> tuple[str, str]:
+    """A collect function: the GPUs and the thread cap the worker that ran the run had."""
+    return os.environ.get("CUDA_VISIBLE_DEVICES", ""), os.environ.get("OMP_NUM_THREADS", "")
 
 
-def test_each_pool_worker_owns_a_gpu_slot_through_cuda_visible_devices(tmp_path, monkeypatch):
+def test_each_pool_worker_owns_a_gpu_slot_and_its_share_of_the_cores(tmp_path, monkeypatch):
     from lmcollapse.sweep import run_tasks
     from lmcollapse.sweep.executors.local import LocalExecutor
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # what a user restricts the sweep to
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     the_plan = plan(load_spec({**BASE, "sweep": {"grid": {"model.order": [1, 2, 3, 4]}}}), tmp_path)
-    tasks = [dataclasses.replace(t, collect=visible_devices) for t in the_plan.tasks]
+    tasks = [dataclasses.replace(t, collect=worker_environment) for t in the_plan.tasks]
     outcome = run_tasks(tasks, LocalExecutor(workers=2, gpus_per_run=0.5), progress=False)
     seen = [o.value for o in outcome.outcomes]
     assert not outcome.failures and len(seen) == 4
-    assert set(seen) == {"3", "5"}  # two workers, one slot each, spread over both GPUs
+    assert {gpus for gpus, _ in seen} == {"3", "5"}  # two workers, one slot each, spread over both GPUs
+    assert {threads for _, threads in seen} == {str(max(1, (os.cpu_count() or 1) // 2))}  # cores shared out
+    assert "OMP_NUM_THREADS" not in os.environ  # the parent's own environment is left as it was
 
 
 # ---- running -----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -89,7 +90,21 @@ def execute_task(task: RunTask, threads: int | None = None, node: str | None = N
     return RunOutcome(task.run_dir, True, None, time.perf_counter() - start, node, value)
 
 
-def thread_environment(threads: int) -> None:
-    """Cap the numeric libraries' thread pools in a fresh worker process before they are imported."""
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = str(threads)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def thread_environment(threads: int):
+    """Within the block, processes started from this one cap their numeric libraries' thread pools at
+    `threads` (the libraries read these variables when they load, so they must be set before a worker
+    starts, not inside it)."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -59,15 +59,14 @@ _interrupted = False
 _stop_event = None
 
 
-def _worker_start(stop_event, slots, threads: int) -> None:
-    """Pool workers: claim a GPU slot and cap threads before anything imports torch or numpy. Ctrl-C
+def _worker_start(stop_event, slots) -> None:
+    """Pool workers: claim a GPU slot before anything imports torch. Ctrl-C
     interrupts a run (which says where it stopped) once: later signals do not cut its cleanup short, and an
     interrupted worker starts no other run. An idle worker leaves quietly."""
     global _stop_event
     _stop_event = stop_event
     if slots is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = slots.get()
-    thread_environment(threads)
 
     def on_interrupt(signum, frame):
         global _interrupted
@@ -128,8 +127,9 @@ class LocalExecutor(Executor):
                 slots.put(slot)
         threads = max(1, multiprocessing.cpu_count() // size)
         with ProcessPoolExecutor(size, mp_context=context, initializer=_worker_start,
-                                 initargs=(stop_event, slots, threads)) as pool:
-            futures = {pool.submit(_pool_task, task, threads): task for task in tasks}
+                                 initargs=(stop_event, slots)) as pool:
+            with thread_environment(threads):  # the workers start during the submits and inherit it
+                futures = {pool.submit(_pool_task, task, threads): task for task in tasks}
             try:
                 pending = set(futures)
                 while pending:
