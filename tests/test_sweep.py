@@ -240,3 +240,9 @@ def test_check_verifies_every_run_of_a_sweep_and_a_rerun_repairs_the_damage(tmp_
     assert check.returncode == 1 and "generation 1: samples.parquet" in check.stdout
     assert sweep_cli(spec, "--out", out, "-q").returncode == 0  # recomputes the damaged run from generation 1
     assert pq.read_table(out / "results.parquet").equals(before)
+
+
+def test_a_base_seed_that_is_not_a_seed_is_refused_not_replaced():
+    with pytest.raises(LmcollapseError, match="seed: 'x' is not a seed"):
+        load_spec({**BASE, "seed": "x", "sweep": {"grid": {"model.order": [1, 2]}}})
+    assert load_spec({**BASE, "seed": 7}).seeds == [7]

@@ -38,7 +38,7 @@ class Run:
     def metrics(self) -> list[dict]:
         """One dict per intact committed generation, as in metrics.jsonl (null/None = undefined or infinite);
         read from the generations themselves, so a damaged metrics.jsonl cannot mislead."""
-        return self._rd.metrics_rows(self.generations_done)
+        return self._rd.intact_rows()
 
     def inspect(self, full: bool = False):
         """Which committed generations are intact (rundir.Inspection); full=True also checks every file's

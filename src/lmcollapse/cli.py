@@ -197,10 +197,8 @@ def sweep(
     print(f"results: {the_plan.out}/results.parquet (.csv), per point: {the_plan.out}/aggregate.parquet "
           f"(lmcollapse report {the_plan.out})")
     if outcome.failures:
-        err_console.print(f"{len(outcome.failures)} of {len(outcome.outcomes)} runs failed (the others are done; "
-                          f"run the same command again to retry only these):", markup=False)
-        for failure in outcome.failures:
-            err_console.print(f"  {failure.run_dir}: {failure.error}", markup=False, soft_wrap=True)
+        for line in outcome.failure_report():
+            err_console.print(line, markup=False, soft_wrap=True)
         raise typer.Exit(1)
 
 

@@ -62,8 +62,7 @@ def run_groups(groups: list[tuple[Config, list[int], Path]], workers: int | None
     for root in roots:
         aggregate(root)
     if outcome.failures:
-        for failure in outcome.failures:  # every failed run with its one-line error, then the summary
-            print(f"failed: {failure.run_dir}: {failure.error}", file=sys.stderr, flush=True)
+        print("\n".join(outcome.failure_report()), file=sys.stderr, flush=True)
         first = outcome.failures[0]
         raise LmcollapseError(f"{len(outcome.failures)} of {len(outcome.outcomes)} runs failed (the others are done; "
                               f"run the same command again to retry only these); first: {first.run_dir}: {first.error}")
@@ -72,7 +71,7 @@ def run_groups(groups: list[tuple[Config, list[int], Path]], workers: int | None
 
 def seed_rows(root: str | Path) -> list[list[dict]]:
     """Each seed's rows, from its intact committed generations (the source of truth)."""
-    return [RunDir(d).metrics_rows(RunDir(d).committed()) for d in seed_dirs(root)]
+    return [RunDir(d).intact_rows() for d in seed_dirs(root)]
 
 
 def aggregate(root: str | Path) -> list[dict]:

@@ -65,15 +65,17 @@ def group_data(label: str, dirs: list[Path], where: str) -> RunData:
     from .api import load_run
     from .early_warning import warnings_for_run, warnings_for_seeds
 
-    first = load_run(dirs[0])
-    per_seed = [rows for rows in (load_run(d).metrics for d in dirs) if rows]
+    runs = [(run, run.metrics) for run in map(load_run, dirs)]
+    runs = [(run, rows) for run, rows in runs if rows]
+    if not runs:
+        raise LmcollapseError(f"{where} has no committed generation yet; run it first")
+    first = runs[0][0]
+    per_seed = [rows for _, rows in runs]
     if len(per_seed) > 1:
         rows, departures, seeds = aggregate_rows(per_seed), warnings_for_seeds(per_seed), len(per_seed)
     else:
-        rows, seeds = first.metrics, 1
+        rows, seeds = per_seed[0], 1
         departures = warnings_for_run(rows)
-    if not rows:
-        raise LmcollapseError(f"{where} has no committed generation yet; run it first")
     data = RunData(label, first.config, rows, departures, _composition(first), seeds=seeds)
     done = first.generations_done
     tokenizer = first.tokenizer()

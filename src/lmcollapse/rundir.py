@@ -172,6 +172,10 @@ class RunDir:
     def metrics_rows(self, n: int) -> list[dict]:
         return [json.loads((self.gen(t) / "metrics.json").read_text()) for t in range(n)]
 
+    def intact_rows(self) -> list[dict]:
+        """The rows of the intact committed generations (the source of truth); [] before the run exists."""
+        return self.metrics_rows(self.committed()) if self.exists() else []
+
     def read_metrics_jsonl(self) -> list[dict]:
         """The rows metrics.jsonl holds, up to a line cut short by a crash; [] before the first commit."""
         path = self.path / "metrics.jsonl"

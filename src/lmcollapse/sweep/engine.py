@@ -28,6 +28,13 @@ class SweepOutcome:
     def failures(self) -> list[RunOutcome]:
         return [o for o in self.outcomes if not o.ok]
 
+    def failure_report(self) -> list[str]:
+        """A headline and one line per failed run with its one-line error ([] when none failed)."""
+        if not self.failures:
+            return []
+        return ([f"{len(self.failures)} of {len(self.outcomes)} runs failed (the others are done; run the same "
+                 f"command again to retry only these):"] + [f"  {f.run_dir}: {f.error}" for f in self.failures])
+
 
 def committed(task: RunTask) -> int:
     """Generations the task's directory holds now (0 when it does not exist yet)."""

@@ -33,11 +33,7 @@ class PointRuns:
 
     def per_seed_rows(self) -> list[list[dict]]:
         """Each seed's rows from its intact committed generations (missing runs give none)."""
-        out = []
-        for d in self.run_dirs:
-            rd = RunDir(d)
-            out.append(rd.metrics_rows(rd.committed()) if rd.exists() else [])
-        return out
+        return [RunDir(d).intact_rows() for d in self.run_dirs]
 
 
 def points_of(out: str | Path) -> list[PointRuns]:

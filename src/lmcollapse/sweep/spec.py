@@ -203,7 +203,10 @@ def load_spec(source: str | Path | Mapping | None, overrides: Sequence[str] = ()
     base = apply_overrides(data, overrides)
     if seeds is None:
         if block_seeds is None:
-            seeds = [int(base.get("seed", 0))] if isinstance(base.get("seed", 0), int) else [0]
+            seed = base.get("seed", 0)
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise LmcollapseError(f"seed: {seed!r} is not a seed; give a non-negative integer (or sweep.seeds)")
+            seeds = [seed]
         elif isinstance(block_seeds, str):
             seeds = parse_seeds(block_seeds)
         elif isinstance(block_seeds, list) and block_seeds and all(isinstance(s, int) and s >= 0 for s in block_seeds):
