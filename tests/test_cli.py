@@ -48,7 +48,7 @@ def test_run_show_validate_ls(tmp_path):
     (["run", "--set", "model.name=gpt9"], "error: model.name: unknown model 'gpt9'"),
     (["run", "missing.yaml"], "error: config file missing.yaml does not exist"),
     (["run", "--set", "corpus.name=files", "--set", "corpus.path=empty.txt"], "error: corpus empty.txt contains no documents"),
-    (["show", "nowhere"], "error: run directory nowhere does not exist"),
+    (["show", "nowhere"], "error: nowhere does not exist; give a run directory or a sweep folder"),
     (["ls", "gadgets"], "error: unknown kind 'gadgets'"),
 ])
 def test_bad_input_is_one_line_and_nonzero_exit(tmp_path, args, message):

@@ -233,7 +233,11 @@ def test_a_run_directory_of_version_0_2_0_resumes_and_extends_with_identical_num
     shutil.copytree(DATA / "run-v0.2.0", run_dir)
     run = lmcollapse.run(None, out_dir=run_dir, overrides=["generations=4"])
     expected = [json.loads(line) for line in (DATA / "run-v0.2.0-extended-metrics.jsonl").read_text().splitlines()]
-    assert run.metrics == expected
+    # Equal to the last bits but for least-squares fits (zipf_slope) and sums whose rounding follows the BLAS and
+    # LAPACK build numpy runs on: the same numbers to 1e-12.
+    assert [sorted(r) for r in run.metrics] == [sorted(r) for r in expected]
+    for got, want in zip(run.metrics, expected):
+        assert got == {k: pytest.approx(v, rel=1e-12, abs=1e-15) if isinstance(v, float) else v for k, v in want.items()}
     assert run.config.model.name == "ngram" and "n_layer" not in run.config.model.model_dump()
 
 

@@ -7,6 +7,7 @@ import sys
 import time
 
 import lmcollapse
+from lmcollapse.sweep import Sweep
 
 LONG = {"generations": 12, "corpus": {"n_train": 8000, "n_eval": 500}, "ci_rounds": 10}
 
@@ -48,13 +49,14 @@ def test_ctrl_c_stops_every_worker_of_a_multi_seed_run(tmp_path):
     start and the running ones stop."""
     out = tmp_path / "seeds"
     proc, _ = start(tmp_path, "--seeds", "0-3", "--workers", "2", "--out", out)
-    wait_for("seed-*/gen-*[0-9]/DONE", out, 2, proc)
+    wait_for("runs/*/gen-*[0-9]/DONE", out, 2, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1].startswith("interrupted: ") and "Traceback" not in err
-    committed = len(list(out.glob("seed-*/gen-*[0-9]/DONE")))
+    committed = len(list(out.glob("runs/*/gen-*[0-9]/DONE")))
     time.sleep(3)
-    assert len(list(out.glob("seed-*/gen-*[0-9]/DONE"))) == committed  # no worker goes on
-    assert not (out / "seed-2").exists() and not (out / "seed-3").exists()
+    assert len(list(out.glob("runs/*/gen-*[0-9]/DONE"))) == committed  # no worker goes on
+    queued = Sweep(out).points[0].run_dirs[2:]  # seeds 2 and 3
+    assert not any(d.exists() for d in queued)
     assert committed < 2 * LONG["generations"]

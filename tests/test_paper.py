@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import lmcollapse
 from lmcollapse.experiments import load_spec
+from lmcollapse.rundir import RunDir
 from lmcollapse.experiments import paper
 
 pytest.importorskip("torch")
@@ -87,8 +89,10 @@ def test_quick_reproduce_paper_runs_end_to_end(tmp_path):
     assert (out / "summary.png").stat().st_size > 10_000
     report = (out / "report-gpt.html").read_text()
     assert "downstream_acc" in report and "Claims, gpt" in report
-    assert sorted(p.name for p in (out / "gpt" / "replace").iterdir()) == \
-        ["aggregate.jsonl", "config.yaml", "seed-0", "seed-1", "seeds.json"]
+    sweep = lmcollapse.open_results(out)  # a study is a sweep: one point per (model, policy)
+    assert [p.tags for p in sweep.points][:2] == [{"model": "gpt", "policy": "replace"},
+                                                  {"model": "gpt", "policy": "accumulate-subsample r=1"}]
+    assert len(sweep.points) == 14 and sweep.seeds == [0, 1]
 
 
 @pytest.mark.slow
@@ -100,16 +104,16 @@ def test_a_killed_reproduce_run_resumes_without_redoing_committed_generations(tm
     proc = subprocess.Popen([sys.executable, "-m", "lmcollapse.cli", "reproduce", "paper", "--quick", "--model",
                              "ngram", "--out", str(out), "--workers", "1", "-q"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while proc.poll() is None and len(list(out.glob("ngram/*/seed-*/gen-*[0-9]/DONE"))) < 8:
+    while proc.poll() is None and len(list(out.glob("runs/*/gen-*[0-9]/DONE"))) < 8:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    committed = {p: p.stat().st_mtime_ns for p in out.glob("ngram/*/seed-*/gen-*[0-9]/DONE")}
+    committed = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/gen-*[0-9]/DONE")}
     assert 8 <= len(committed) < 7 * 2 * 3, "the kill should land mid-run"
     result = cli("reproduce", "paper", "--quick", "--model", "ngram", "--out", out, "--workers", "1", "-q")
     assert result.returncode == 0, result.stderr
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in committed.items())  # nothing committed was redone
-    assert len(list(out.glob("ngram/*/seed-*/gen-*[0-9]/DONE"))) == 7 * 2 * 3
+    assert len(list(out.glob("runs/*/gen-*[0-9]/DONE"))) == 7 * 2 * 3
     got, want = (json.loads((d / "summary.json").read_text()) for d in (out, reference))
     assert got == want
 
@@ -131,5 +135,6 @@ def test_the_paper_scale_grid_passes_through_at_toy_scale(tmp_path):
     out = paper.reproduce(spec, tmp_path / "big", workers=2, progress=False, models=("gpt",))
     numbers = json.loads((Path(out) / "summary.json").read_text())
     assert len(numbers["gpt"]["policies"]) == 7 and "a" in numbers["gpt"]
-    run_config = (Path(out) / "gpt" / "replace" / "seed-0" / "config.yaml").read_text()
+    replace = next(p for p in lmcollapse.open_results(out).points if p.tags["policy"] == "replace")
+    run_config = RunDir(replace.run_dirs[0]).config_file.read_text()
     assert "hf_config: tinystories-1m" in run_config and "name: tinystories" in run_config

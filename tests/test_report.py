@@ -7,8 +7,8 @@ import pytest
 
 import lmcollapse
 from lmcollapse.metrics import METRICS
-from lmcollapse.multiseed import run_seeds
 from lmcollapse.experiment import load_config
+from lmcollapse.sweep import run_seeds
 from lmcollapse.report import build_report
 
 SMALL = {"generations": 4, "corpus": {"n_train": 300, "n_eval": 100}, "ci_rounds": 20}
@@ -18,7 +18,7 @@ SMALL = {"generations": 4, "corpus": {"n_train": 300, "n_eval": 100}, "ci_rounds
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     single = lmcollapse.run({**SMALL, "paradigm": {"name": "accumulate"}}, out_dir=root / "accumulate").path
-    seeds = run_seeds(load_config(SMALL), [0, 1], root / "replace-seeds", workers=1, progress=False)
+    seeds = run_seeds(load_config(SMALL), [0, 1], root / "replace-seeds", workers=1, progress=False).path
     return build_report([single, seeds], root / "out" / "report.html")
 
 

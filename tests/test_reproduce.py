@@ -18,7 +18,7 @@ def test_the_sweep_has_every_rate_without_gates_and_every_gate_at_one_rate():
     gated = [v for v in markov if v.gate is not None]
     assert {v.rate for v in gated} == {1.0} and len(gated) == 6
     assert all(v.config["paradigm"]["name"] == "accumulate-subsample" for v in chosen)
-    assert len({v.directory for v in markov}) == len(markov)  # one directory per variant
+    assert len({tuple(v.tags.values()) for v in markov}) == len(markov)  # one point of the study's sweep each
     with pytest.raises(LmcollapseError, match="unknown experiment"):
         load_spec("quantity-vs-quality")
 

@@ -70,12 +70,13 @@ def test_tables_in_a_log_keep_their_columns_and_ls_keeps_brackets(tmp_path):
 
 def test_seed_means_say_how_many_seeds_each_row_averages(tmp_path):
     from lmcollapse.experiment import load_config
-    from lmcollapse.multiseed import run_seeds
+    from lmcollapse.rundir import RunDir
+    from lmcollapse.sweep import run_seeds
 
-    root = run_seeds(load_config(small_truth_config(generations=3)), [0, 1, 2], tmp_path / "s", workers=1,
-                     progress=False)
-    for gen in ("gen-0002", "gen-0001"):  # seed 2 stopped after generation 0, as if interrupted
-        shutil.rmtree(root / "seed-2" / gen)
+    sweep = run_seeds(load_config(small_truth_config(generations=3)), [0, 1, 2], tmp_path / "s", workers=1,
+                      progress=False)
+    root = sweep.path
+    RunDir(sweep.points[0].run_dirs[2]).discard_from(1)  # seed 2 stopped after generation 0, as if interrupted
     shown = cli("show", root).stdout
     rows = [line for line in shown.splitlines() if line.startswith("│")]
     assert [row.split("│")[2].strip() for row in rows] == ["3", "2", "2"]

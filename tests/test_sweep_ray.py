@@ -88,11 +88,13 @@ def test_the_storage_probe_says_which_node_cannot_see_the_folder(tmp_path, clust
 def test_several_seeds_go_through_ray_as_well_with_the_same_aggregate(tmp_path, cluster):
     """`run --seeds` (and `reproduce`, which uses the same call) take --executor ray."""
     from lmcollapse.experiment import load_config
-    from lmcollapse.multiseed import run_seeds
+    import pyarrow.parquet as pq
+
+    from lmcollapse.sweep import run_seeds
 
     c, _ = cluster
     config = load_config({k: v for k, v in SPEC.items() if k != "sweep"})
     ray_root = run_seeds(config, [0, 1, 2], tmp_path / "ray", progress=False,
-                         executor=make_executor("ray", address=c.address, storage=tmp_path / "ray"))
-    local_root = run_seeds(config, [0, 1, 2], tmp_path / "local", workers=2, progress=False)
-    assert (ray_root / "aggregate.jsonl").read_text() == (local_root / "aggregate.jsonl").read_text()
+                         executor=make_executor("ray", address=c.address, storage=tmp_path / "ray")).path
+    local_root = run_seeds(config, [0, 1, 2], tmp_path / "local", workers=2, progress=False).path
+    assert pq.read_table(ray_root / "aggregate.parquet").equals(pq.read_table(local_root / "aggregate.parquet"))

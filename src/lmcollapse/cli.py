@@ -1,7 +1,9 @@
-"""The `lmcollapse` command: a thin shell over the library."""
+"""The `lmcollapse` command: parses options, calls the library, and prints its tables; what a path holds
+(a run or a sweep) is decided once, by api.open_results."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -12,7 +14,25 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .aggregation import aggregate_rows
+from .api import load_run, open_results
+from .config import to_yaml
+from .early_warning import ALPHA, warnings_for_run, warnings_for_seeds
 from .errors import LmcollapseError, RunInterrupted
+from .experiment import load_config
+from .gates import GATES as FILTERS
+from .metrics import HIGHER_IS_BETTER, METRICS
+from .models import MODELS
+from .paradigms import PARADIGMS
+from .readback import stored_config
+from .report import build_report
+from .rundir import RunDir
+from .runner import execute
+from .sources import SOURCES
+from .sweep import Sweep, is_sweep, load_spec, make_executor, plan, run_sweep, seeds_base, seeds_spec, summarise, tables
+from .sweep.legacy import upgrade as upgrade_legacy
+from .sweep.spec import parse_seeds
+from .tokenizers import TOKENIZERS
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Study model collapse: train language "
                   "models generation after generation on data their predecessors generated.")
@@ -48,8 +68,6 @@ def seeds_title(rows: list[dict], n_seeds: int) -> str:
 
 
 def print_departures(departures) -> None:
-    from .early_warning import ALPHA
-
     if not departures:
         print(f"early warning: no metric departs from generation 0 (false-flag rate <= {ALPHA:.0%} per metric)")
         return
@@ -99,12 +117,6 @@ def run(
     cpus_per_run: Optional[float] = cpus_option(),
 ):
     """Run an experiment, or resume it if --out already holds a run of it."""
-    from .api import default_out_dir
-    from .experiment import load_config
-    from .readback import stored_config
-    from .rundir import RunDir
-    from .runner import execute
-
     if seeds is not None:
         return _run_seeds(config, set_, out, quiet, seeds, workers, executor, address, gpus_per_run, cpus_per_run)
     if executor != "local" or address or gpus_per_run or cpus_per_run:
@@ -117,39 +129,47 @@ def run(
         resolved = load_config(stored_config(out), set_)
     else:
         resolved = load_config(config, set_)
-    out = out or default_out_dir(resolved)
+    out = out or RunDir.for_config(resolved).path
     if config is None and not set_ and not quiet and not resuming:
         print(f"[lmcollapse] no config given: running the built-in demo ({resolved.corpus.name}, "
               f"{resolved.model.name} order {resolved.model.order}, {resolved.paradigm.name}, "
               f"{resolved.generations} generations)", file=sys.stderr)
     path = execute(resolved, out, progress=not quiet)
-    rows = RunDir(path).read_metrics_jsonl()
-    console.print(metrics_table(rows, title=str(path)))
-    print(f"results: {path}/metrics.jsonl  (lmcollapse show {path})")
+    rd = RunDir(path)
+    console.print(metrics_table(rd.read_metrics_jsonl(), title=str(path)))
+    print(f"results: {rd.metrics_file}  (lmcollapse show {path})")
 
 
 def _run_seeds(config, set_, out, quiet, seeds_text, workers, executor, address, gpus_per_run, cpus_per_run):
-    from .api import default_out_dir
-    from .early_warning import warnings_for_seeds
-    from .experiment import load_config
-    from .multiseed import aggregate_rows, is_multiseed, parse_seeds, run_seeds, seed_rows
-    from .readback import stored_config
-    from .sweep import make_executor
-
+    """Several seeds of one config: a sweep of one point (resumed, or extended by more seeds, on its --out)."""
     seeds = parse_seeds(seeds_text)
-    if config is None and out is not None and is_multiseed(out):
-        resolved = load_config(stored_config(out), set_)
+    if config is None and out is not None and is_sweep(out):
+        base, stored_seeds = seeds_base(out)
+        resolved, seeds = load_config(base, set_), sorted(set(seeds) | set(stored_seeds))
     else:
         resolved = load_config(config, set_)
-    out = out or Path(f"{default_out_dir(resolved.model_copy(update={'seed': 0}))}-seeds")
+    out = out or Path(f"{RunDir.for_config(resolved.model_copy(update={'seed': 0})).path}-seeds")
     chosen = make_executor(executor, workers=workers, address=address, gpus_per_run=gpus_per_run,
                            cpus_per_run=cpus_per_run, storage=out)
-    root = run_seeds(resolved, seeds, out, progress=not quiet, executor=chosen)
-    per_seed = seed_rows(root)
+    the_plan, outcome = run_sweep(seeds_spec(resolved, seeds), out, chosen, progress=not quiet)
+    print_seed_table(Sweep(the_plan.out))
+    print(f"results: {the_plan.out.joinpath('aggregate.parquet')} (.csv; mean over seeds with 95% intervals), every "
+          f"seed's rows in results.parquet (lmcollapse report {the_plan.out})")
+    if outcome.failures:
+        for line in outcome.failure_report():
+            err_console.print(line, markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def print_seed_table(sweep: "Sweep") -> None:
+    """A sweep of one point (several seeds of one config): the mean over seeds per generation, early warning."""
+    per_seed = [rows for rows in sweep.points[0].per_seed_rows() if rows]
+    if not per_seed:
+        print(f"{sweep.path}: no generation committed yet")
+        return
     rows = with_seed_counts(aggregate_rows(per_seed))
-    console.print(metrics_table(rows, title=seeds_title(rows, len(per_seed))))
-    print_departures(warnings_for_seeds(per_seed))
-    print(f"results: {root}/aggregate.jsonl (95% intervals as NAME_lo/NAME_hi; lmcollapse report {root})")
+    console.print(metrics_table(rows, title=seeds_title(rows, len(sweep.seeds))))
+    print_departures(warnings_for_seeds(per_seed) if len(per_seed) >= 2 else warnings_for_run(per_seed[0]))
 
 
 @app.command()
@@ -171,11 +191,6 @@ def sweep(
 ):
     """Run every point of a grid of config keys with every seed, each an ordinary run directory; collect
     results.parquet. Run it again to resume only what is missing."""
-    import hashlib
-
-    from .multiseed import parse_seeds
-    from .sweep import load_spec, make_executor, plan, run_sweep
-
     the_spec = load_spec(spec, set_, grid, parse_seeds(seeds) if seeds is not None else None)
     if out is None:
         digest = hashlib.sha256(json.dumps([the_spec.base, the_spec.describe()], sort_keys=True,
@@ -204,8 +219,6 @@ def sweep(
 
 def print_sweep_summary(out: Path) -> None:
     """One line per point: its seeds, the final value of the watched metrics with intervals, early warning."""
-    from .sweep import summarise
-
     watched, summaries = summarise(out)
     table = Table(title=f"{out}: final generation, mean over seeds (95% interval)")
     table.add_column("point")
@@ -233,33 +246,19 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds di
          as_json: bool = typer.Option(False, "--json", help="print metrics as JSON lines"),
          samples: int = typer.Option(0, "--samples", help="also print this many generated documents from the "
                                                          "first and the last generation")):
-    """Show a run's metrics per generation (the mean over seeds for a --seeds directory), and early warnings;
-    for a sweep, one line per point (--json: its per-point aggregate rows)."""
-    from .api import load_run
-    from .early_warning import warnings_for_run, warnings_for_seeds
-    from .multiseed import aggregate_rows, is_multiseed, seed_rows
-    from .sweep import is_sweep, tables
-
-    if is_sweep(run_dir):
+    """Show a run's metrics per generation and early warnings; for a sweep, one line per point, or for seeds
+    of one config (run --seeds) the mean over seeds per generation (--json: the aggregate rows)."""
+    r = open_results(run_dir)
+    if isinstance(r, Sweep):
         if as_json:
             for row in tables(run_dir)[1]:
                 print(json.dumps(row))
-            return
-        print_sweep_summary(run_dir)
+        elif len(r.points) == 1:
+            print(run_dir)
+            print_seed_table(r)
+        else:
+            print_sweep_summary(run_dir)
         return
-    if is_multiseed(run_dir):
-        per_seed = seed_rows(run_dir)
-        rows = aggregate_rows(per_seed)
-        if as_json:
-            for row in rows:
-                print(json.dumps(row))
-            return
-        print(run_dir)
-        rows = with_seed_counts(rows)
-        console.print(metrics_table(rows, title=seeds_title(rows, len(per_seed))))
-        print_departures(warnings_for_seeds(per_seed))
-        return
-    r = load_run(run_dir)
     inspection = r.inspect()
     if inspection.damaged:
         err_console.print(f"warning: {run_dir}: {inspection.summary()}; showing {inspection.intact_range()}; "
@@ -287,11 +286,10 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds di
 
 
 @app.command()
-def report(run_dirs: List[Path] = typer.Argument(..., help="run directories and/or --seeds directories"),
+def report(run_dirs: List[Path] = typer.Argument(..., help="run directories and/or sweep folders (--seeds, "
+                                                            "reproduce)"),
            out: Path = typer.Option(Path("report.html"), "--out", help="the HTML file to write")):
     """One self-contained HTML report comparing runs (plots also as PNGs in OUT_files/)."""
-    from .report import build_report
-
     path = build_report(run_dirs, out)
     print(f"report: {path} (plots also in {path.with_name(path.stem + '_files')}/)")
 
@@ -348,18 +346,13 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
 def check(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds directory or a sweep folder")):
     """Verify every committed generation against the checksums recorded when it was committed; say what is
     damaged and how to repair it. Exit 0 when all is intact, 1 otherwise."""
-    from .api import load_run
-    from .multiseed import is_multiseed, seed_dirs
-    from .sweep import is_sweep, read_manifest
-
-    if is_sweep(run_dir):  # every run the sweep has started
-        paths = [p for p in dict.fromkeys(run_dir / r["dir"] for r in read_manifest(run_dir)["runs"])
-                 if (p / "run.json").is_file()]
-    else:
-        paths = seed_dirs(run_dir) if is_multiseed(run_dir) else [run_dir]
+    results = open_results(run_dir)
+    # a sweep: every run it has started
+    runs = [load_run(p) for p in results.started_runs()] if isinstance(results, Sweep) else [results]
     damaged = False
-    for path in paths:
-        inspection = load_run(path).inspect(full=True)
+    for r in runs:
+        path = r.path
+        inspection = r.inspect(full=True)
         if not inspection.damaged:
             print(f"{path}: {inspection.present} generations, all intact")
             continue
@@ -374,12 +367,19 @@ def check(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds d
 
 
 @app.command()
+def upgrade(path: Path = typer.Argument(..., help="a --seeds or reproduce folder written by lmcollapse 0.3")):
+    """Convert a folder of many runs written by lmcollapse 0.3 into the sweep format, in place: runs are moved,
+    not recomputed. Safe to run again after an interruption."""
+    upgraded = upgrade_legacy(path)
+    sweep = Sweep(upgraded)
+    print(f"{upgraded}: now a sweep folder of {len(sweep.points)} point(s) x {len(sweep.seeds)} seed(s) "
+          f"(lmcollapse show {upgraded})")
+
+
+@app.command()
 def validate(config: Path = typer.Argument(..., help="a YAML/TOML config"),
              set_: List[str] = typer.Option([], "--set", help="override a key (as in run)")):
     """Check a config without running it; print the resolved config."""
-    from .config import to_yaml
-    from .experiment import load_config
-
     resolved = load_config(config, set_)
     console.print(to_yaml(resolved), end="", markup=False)
     err_console.print(f"{config}: valid")
@@ -388,13 +388,6 @@ def validate(config: Path = typer.Argument(..., help="a YAML/TOML config"),
 @app.command("ls")
 def list_components(kind: Optional[str] = typer.Argument(None, help="corpora, models, tokenizers, paradigms, filters, metrics")):
     """List the registered components with a one-line description each."""
-    from .gates import GATES as FILTERS
-    from .metrics import HIGHER_IS_BETTER, METRICS
-    from .models import MODELS
-    from .paradigms import PARADIGMS
-    from .sources import SOURCES
-    from .tokenizers import TOKENIZERS
-
     kinds = {"corpora": SOURCES, "models": MODELS, "tokenizers": TOKENIZERS, "paradigms": PARADIGMS,
              "filters": FILTERS, "metrics": METRICS}
     if kind is not None and kind not in kinds:

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .version import __version__
-from .config import Config, TextCorpusConfig, parse_config, to_yaml
+from .config import Config, TextCorpusConfig, parse_config
 from .corpus import REAL, Corpus, real_first_id
 from .corpus_io import read_corpus, write_corpus
 from .errors import LmcollapseError
@@ -221,32 +221,31 @@ def prepare(config: Config, rd: RunDir, environment: dict) -> None:
     """First start: draw the real data once and write everything the run depends on."""
     data = load_source(config)
     with disk_errors("the run's real documents"):
-        (rd.path / "docs").mkdir(parents=True, exist_ok=True)
-        write_corpus(data.train, rd.path / "docs" / "real-train.parquet")
-        write_corpus(data.held_out, rd.path / "docs" / "real-heldout.parquet")
+        rd.docs.mkdir(parents=True, exist_ok=True)
+        write_corpus(data.train, rd.real_train_file)
+        write_corpus(data.held_out, rd.held_out_file)
         if data.tokenizer is not None:
-            data.tokenizer.save(rd.path / "tokenizer.json")
+            data.tokenizer.save(rd.tokenizer_file)
         if data.probe is not None:
-            data.probe.write(rd.path / "docs")
+            data.probe.write(rd)
         if data.reservoir is not None:
-            write_corpus(data.reservoir, rd.path / "docs" / "reservoir.parquet")
-        (rd.path / "config.yaml").write_text(to_yaml(config))
+            write_corpus(data.reservoir, rd.reservoir_file)
+        rd.write_config(config)
         rd.write_identity(__version__, environment)  # written last: its presence marks a complete setup
 
 
 def build(config: Config, rd: RunDir) -> Experiment:
     """The run's components, from its config and what prepare wrote."""
-    tokenizer_path = rd.path / "tokenizer.json"
     gates = build_gates(config.filters)
     return Experiment(
         config=config,
-        real=read_corpus(rd.path / "docs" / "real-train.parquet"),
-        held_out=read_corpus(rd.path / "docs" / "real-heldout.parquet"),
-        tokenizer=load_tokenizer(tokenizer_path) if tokenizer_path.is_file() else None,
+        real=read_corpus(rd.real_train_file),
+        held_out=read_corpus(rd.held_out_file),
+        tokenizer=load_tokenizer(rd.tokenizer_file) if rd.tokenizer_file.is_file() else None,
         source=new_source(config),
         paradigm=PARADIGMS.get(config.paradigm.name)(config.paradigm, pool_weighting=gates.pool_weighting),
         sampler=Sampler(**config.sampler.model_dump()),
         gates=gates,
-        probe=ProbeSplit.read(rd.path / "docs"),
-        reservoir=read_corpus(reservoir) if (reservoir := rd.path / "docs" / "reservoir.parquet").is_file() else None,
+        probe=ProbeSplit.read(rd),
+        reservoir=read_corpus(rd.reservoir_file) if rd.reservoir_file.is_file() else None,
     )

@@ -16,14 +16,14 @@ from .errors import LmcollapseError
 from .experiment import Experiment, check, new_model
 from .models import MODELS, LanguageModel
 from .paradigms import DataState
-from .rundir import RunDir
+from .rundir import GenerationFiles, RunDir
 
 
 def stored_config(run_dir: str | Path) -> Config:
     """The config a run directory was started with. Directories written before the config sections became
     per-component (lmcollapse 0.2) hold every model and corpus key; the ones that do not apply to the
     chosen components, which those versions ignored, are dropped."""
-    path = Path(run_dir) / "config.yaml"
+    path = RunDir(run_dir).config_file
     try:
         data = load_yaml(path.read_text(errors="replace"))
     except OSError:
@@ -39,26 +39,32 @@ def stored_config(run_dir: str | Path) -> Config:
 
 
 def kept_mask(path: Path) -> np.ndarray:
-    """Which of a samples.parquet's documents entered the data."""
+    """Which of a generation's drawn documents (its samples file) entered the data."""
     return read_column(path, "kept").astype(bool)
+
+
+def kept_samples(files: GenerationFiles) -> Corpus:
+    """K_t: the documents of generation t that passed the gates."""
+    return read_corpus(files.samples).take(np.flatnonzero(kept_mask(files.samples)))
 
 
 def document_store(experiment: Experiment, rd: RunDir, upto: int) -> Corpus:
     """Every document that could be in a training set of generations <= upto."""
     parts = [experiment.real]
     for g in range(upto):
-        samples = read_corpus(rd.gen(g) / "samples.parquet")
-        parts.append(samples.take(np.flatnonzero(kept_mask(rd.gen(g) / "samples.parquet"))))
-        if (rd.gen(g) / "fresh.parquet").is_file():
-            parts.append(read_corpus(rd.gen(g) / "fresh.parquet"))
+        files = rd.generation(g)
+        parts.append(kept_samples(files))
+        if files.fresh.is_file():
+            parts.append(read_corpus(files.fresh))
     return Corpus.concat(parts)
 
 
 def training_state(experiment: Experiment, rd: RunDir, t: int) -> DataState:
     """D_t and its pool, rebuilt from ids and the stored documents."""
     store = document_store(experiment, rd, t)
-    train = store.select_ids(rd.read_ids(t, "train_ids"))
-    pool_ids = rd.read_ids(t, "pool_ids")
+    files = rd.generation(t)
+    train = store.select_ids(files.read_ids("train"))
+    pool_ids = files.read_ids("pool")
     return DataState(train, train if pool_ids is None else store.select_ids(pool_ids))
 
 
@@ -66,9 +72,7 @@ def restore_state(experiment: Experiment, rd: RunDir, done: int) -> DataState:
     """The state entering generation `done`: replay the last committed paradigm step (deterministic)."""
     t = done - 1
     state = training_state(experiment, rd, t)
-    samples = read_corpus(rd.gen(t) / "samples.parquet")
-    kept = samples.take(np.flatnonzero(kept_mask(rd.gen(t) / "samples.parquet")))
-    return experiment.paradigm.next_state(state, kept, experiment.real,
+    return experiment.paradigm.next_state(state, kept_samples(rd.generation(t)), experiment.real,
                                           seeding.rng(experiment.config.seed, t, "paradigm"),
                                           experiment.fresh_supply(), t + 1)
 
@@ -76,10 +80,10 @@ def restore_state(experiment: Experiment, rd: RunDir, done: int) -> DataState:
 def model_of_generation(config: Config, rd: RunDir, t: int, train: Callable[[], Corpus] | None) -> LanguageModel:
     """Generation t's committed model: loaded when saved, else refitted exactly on its training set D_t
     (train(), same stage seed)."""
-    saved = rd.gen(t) / "model"
+    saved = rd.generation(t).model
     if saved.is_dir():
         return MODELS.get(config.model.name).load(saved)
     if (config.warm_start and t > 0) or train is None:
-        raise LmcollapseError(f"{rd.gen(t)} holds no saved model, and a warm-started model cannot be refitted "
+        raise LmcollapseError(f"{rd.generation(t).path} holds no saved model, and a warm-started model cannot be refitted "
                               f"without its predecessors; rerun the experiment with save_models: true")
     return new_model(config).fit(train(), seed=seeding.derived_seed(config.seed, t, "fit"))

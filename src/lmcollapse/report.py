@@ -17,7 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .aggregation import aggregate_rows
+from .api import load_run, open_results
+from .config import to_yaml
+from .early_warning import ALPHA, warnings_for_run, warnings_for_seeds
 from .errors import LmcollapseError
+from .metrics import REFERENCE, column_direction, describe_column, measured_columns
+from .sweep import PointRuns, Sweep
+from .theory.compare import expected_real_share
 
 SAMPLES_SHOWN = 3
 
@@ -33,38 +40,26 @@ class RunData:
     seeds: int = 1
 
 
-def load_run_data(path: str | Path) -> RunData:
-    """A run directory, or a --seeds directory (its seeds' mean)."""
-    from .multiseed import is_multiseed, seed_dirs
-
-    path = Path(path)
-    if not path.is_dir():
-        raise LmcollapseError(f"{path} is not a directory; give run directories, --seeds directories or sweeps")
-    if not is_multiseed(path):
-        return group_data(path.name, [path], str(path))
-    started = [d for d in seed_dirs(path) if (d / "run.json").is_file()]
-    if not started:
-        raise LmcollapseError(f"{path} has no committed generation yet; run it first")
-    return group_data(path.name, started, str(path))
+def load_data(path: str | Path) -> list[RunData]:
+    """What one path of `report` draws: a run, or every point of a sweep (the mean over its seeds)."""
+    results = open_results(path)
+    if isinstance(results, Sweep):
+        return sweep_data(results)
+    return [group_data(Path(path).name, [results.path], str(path))]
 
 
-def load_sweep_data(path: str | Path) -> list[RunData]:
-    """A sweep folder: one entry per point with a committed generation (the mean over its seeds)."""
-    from .sweep.results import points_of
-
-    points = [p for p in points_of(path) if any(d.is_dir() and (d / "run.json").is_file() for d in p.run_dirs)]
-    if not points:
-        raise LmcollapseError(f"sweep {path} has no committed generation yet; run it first")
-    return [group_data(p.label, [d for d in p.run_dirs if (d / "run.json").is_file()], f"{path}: {p.label}")
-            for p in points]
+def sweep_data(sweep: Sweep, points: list[PointRuns] | None = None) -> list[RunData]:
+    """One entry per point with a committed generation (the mean over its seeds); points: a subset."""
+    chosen = [p for p in (sweep.points if points is None else points) if p.started()]
+    if not chosen:
+        raise LmcollapseError(f"sweep {sweep.path} has no committed generation yet; run it first")
+    # A sweep of one point (run --seeds) is drawn under the folder's name, as its runs' config is one
+    label = (lambda p: sweep.path.name) if len(sweep.points) == 1 else (lambda p: p.label)
+    return [group_data(label(p), p.started(), f"{sweep.path}: {p.label}") for p in chosen]
 
 
 def group_data(label: str, dirs: list[Path], where: str) -> RunData:
     """Runs of one config over several seeds (or one run): mean rows, early warnings, samples of the first."""
-    from .aggregation import aggregate_rows
-    from .api import load_run
-    from .early_warning import warnings_for_run, warnings_for_seeds
-
     runs = [(run, run.metrics) for run in map(load_run, dirs)]
     runs = [(run, rows) for run, rows in runs if rows]
     if not runs:
@@ -91,8 +86,7 @@ def group_data(label: str, dirs: list[Path], where: str) -> RunData:
 def _composition(run) -> list[dict]:
     out = []
     for t in range(run.generations_done):
-        manifest = run.path / f"gen-{t:04d}" / "manifest.json"
-        out.append(json.loads(manifest.read_text())["composition"] if manifest.is_file() else {})
+        out.append(run.manifest(t).get("composition", {}))
     return out
 
 
@@ -104,9 +98,6 @@ def _figure_png(fig) -> bytes:
 
 def metric_plot(name: str, runs: list[RunData]):
     import matplotlib.pyplot as plt
-
-    from .metrics import REFERENCE
-    from .theory.compare import expected_real_share
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for i, run in enumerate(runs):
@@ -176,17 +167,18 @@ def _source_label(key: str) -> str:
 
 def build_report(paths: list[str | Path], out: str | Path, preface: str | None = None,
                  preface_png: bytes | None = None) -> Path:
-    """preface (plain text, e.g. an experiment's verdict) and preface_png open the page when given."""
+    """The report of run directories and sweep folders. preface (plain text, e.g. an experiment's verdict) and
+    preface_png open the page when given."""
+    if not paths:
+        raise LmcollapseError("give at least one run directory or sweep folder")
+    return write_report([r for p in paths for r in load_data(p)], out, preface, preface_png)
+
+
+def write_report(runs: list[RunData], out: str | Path, preface: str | None = None,
+                 preface_png: bytes | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .metrics import column_direction, describe_column, measured_columns
-
-    if not paths:
-        raise LmcollapseError("give at least one run directory")
-    from .sweep import is_sweep
-
-    runs = [r for p in paths for r in (load_sweep_data(p) if is_sweep(p) else [load_run_data(p)])]
     out = Path(out)
     blocking = next((p for p in [out.parent, *out.parent.parents] if p.exists() and not p.is_dir()), None)
     if blocking is not None:
@@ -225,9 +217,6 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _page(runs: list[RunData], sections: list[str], composition: list[str], intro: str = "") -> str:
-    from .config import to_yaml
-    from .early_warning import ALPHA
-
     summary = "".join(
         f"<tr><td>{html.escape(r.label)}</td><td>{r.config.corpus.name}</td><td>{r.config.model.name}</td>"
         f"<td>{r.config.paradigm.name}</td><td>{len(r.rows)}</td><td>{r.seeds}</td></tr>" for r in runs)

@@ -1,22 +1,38 @@
-"""The run directory: what is on disk, written so that a crash at any moment loses nothing committed.
+"""The run directory: the one module that knows its layout, written so that a crash at any moment loses
+nothing committed. Every other module reaches a file inside a run directory through RunDir's accessors.
 
-    RUN/config.yaml        resolved config (runnable again as it is)
-    RUN/run.json           format version, lmcollapse version, git hash, creation date, environment
-    RUN/metrics.jsonl      one JSON object per committed generation (rebuilt from gen-*/metrics.json)
-    RUN/tokenizer.json     text corpora: the vocabulary fixed at generation 0
-    RUN/docs/              real training and held-out documents (parquet), written once
-    RUN/gen-0007/          train_ids.npy, [pool_ids.npy], samples.parquet, [fresh.parquet], model/,
-                           metrics.json, manifest.json (counts, timings, environment), DONE
+    RUN/config.yaml             resolved config (runnable again as it is)
+    RUN/run.json                format version, lmcollapse version, git hash, creation date, environment
+    RUN/metrics.jsonl           one JSON object per committed generation (rebuilt from gen-*/metrics.json)
+    RUN/tokenizer.json          text corpora: the vocabulary fixed at generation 0
+    RUN/probe-baseline.json     with probe.task: the random-init baseline of the downstream probe
+    RUN/.lock                   held by the process running the directory
+    RUN/docs/real-train.parquet     R, the real training documents (with provenance), written once
+    RUN/docs/real-heldout.parquet   E, the held-out real documents
+    RUN/docs/reservoir.parquet      with corpus.n_reservoir: real documents held back for `fresh`
+    RUN/docs/probe-train.parquet, probe-test.parquet (with a `label` column), probe-classes.json
+                                    with probe.task: the probe's own split
+    RUN/gen-0007/               generation 7, committed whole:
+        train_ids.npy               D_t's document ids
+        pool_ids.npy                the pool's ids, when D_t was drawn from a larger pool
+        samples.parquet             every document drawn, with `kept`, `rejected_by`, `score_GATE` columns
+        fresh.parquet               new real documents entering at t + 1 (`fresh`)
+        model/                      M_t, when save_models is true
+        metrics.json                the generation's metrics row
+        manifest.json               counts, composition, timings, environment
+        DONE                        written last: the size and SHA-256 of every file above
+
 A generation is built in gen-0007.partial/ and renamed into place after DONE is written, so it is
-either wholly there or absent. DONE records the size and SHA-256 of every file of the generation: `run`
-and `lmcollapse check` verify the hashes, `show` the sizes. Resume drops partial
-directories, and a damaged generation with everything after it (the stage seeds recompute them exactly).
+either wholly there or absent. `run` and `lmcollapse check` verify the hashes, `show` the sizes. Resume
+drops partial directories, and a damaged generation with everything after it (the stage seeds recompute
+them exactly).
 """
 from __future__ import annotations
 
 import datetime as dt
 import errno
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -34,13 +50,62 @@ from .corpus_io import write_corpus
 from .errors import LmcollapseError, RunDirBusy
 
 if TYPE_CHECKING:
+    from .config import Config
     from .models.base import LanguageModel
 
 FORMAT_VERSION = 1
+GENERATION_GLOB = "gen-[0-9][0-9][0-9][0-9]"
 
 
 def gen_dir_name(t: int) -> str:
     return f"gen-{t:04d}"
+
+
+@dataclass(frozen=True)
+class GenerationFiles:
+    """The files of one generation directory (committed, or its scratch copy while it is built)."""
+
+    path: Path
+
+    @property
+    def train_ids(self) -> Path:
+        return self.path / "train_ids.npy"
+
+    @property
+    def pool_ids(self) -> Path:
+        return self.path / "pool_ids.npy"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples.parquet"
+
+    @property
+    def fresh(self) -> Path:
+        return self.path / "fresh.parquet"
+
+    @property
+    def model(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / "manifest.json"
+
+    @property
+    def done(self) -> Path:
+        return self.path / "DONE"
+
+    def read_manifest(self) -> dict:
+        return json.loads(self.manifest.read_text())
+
+    def read_ids(self, which: str) -> np.ndarray | None:
+        """`train` or `pool` ids, or None when the generation has none of that kind."""
+        path = {"train": self.train_ids, "pool": self.pool_ids}[which]
+        return np.load(path) if path.is_file() else None
 
 
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
@@ -67,13 +132,94 @@ def disk_errors(what: str):
         raise
 
 
+def run_dir_name(config: "Config") -> str:
+    """<corpus>-<paradigm>-<hash of the config>: the same config resumes the same directory."""
+    from .config import DEFAULT_NAMES
+
+    # Only the settings that differ from the defaults: a new key with a default keeps old names valid. A
+    # model or corpus other than the default one is named, as the flat sections of lmcollapse 0.2 did.
+    settings = config.model_dump(exclude={"generations"}, exclude_defaults=True)
+    for section, default_name in DEFAULT_NAMES.items():
+        name = getattr(config, section).name
+        if name != default_name:
+            settings[section] = {"name": name, **settings.get(section, {})}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    return f"{config.corpus.name}-{config.paradigm.name}-{digest[:8]}"
+
+
 class RunDir:
+    # What a directory holds before its run.json is written (a start interrupted during setup).
+    SETUP_NAMES = frozenset({".lock", "docs", "config.yaml", "tokenizer.json"})
+
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
 
+    @classmethod
+    def for_config(cls, config: "Config", root: str | os.PathLike = "runs") -> "RunDir":
+        """The run directory named after config under root (runs/ by default)."""
+        return cls(Path(root) / run_dir_name(config))
+
+    # ---- the layout ------------------------------------------------------------------------------
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def identity_file(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def tokenizer_file(self) -> Path:
+        return self.path / "tokenizer.json"
+
+    @property
+    def probe_baseline_file(self) -> Path:
+        return self.path / "probe-baseline.json"
+
+    @property
+    def docs(self) -> Path:
+        return self.path / "docs"
+
+    @property
+    def real_train_file(self) -> Path:
+        return self.docs / "real-train.parquet"
+
+    @property
+    def held_out_file(self) -> Path:
+        return self.docs / "real-heldout.parquet"
+
+    @property
+    def reservoir_file(self) -> Path:
+        return self.docs / "reservoir.parquet"
+
+    @property
+    def probe_files(self) -> tuple[Path, Path, Path]:
+        """(train, test, classes) of the probe's split."""
+        return self.docs / "probe-train.parquet", self.docs / "probe-test.parquet", self.docs / "probe-classes.json"
+
+    def generation(self, t: int) -> GenerationFiles:
+        return GenerationFiles(self.gen(t))
+
+    def foreign_entries(self) -> list[str]:
+        """What a directory without run.json holds beyond an interrupted setup's files (sorted names)."""
+        return sorted(p.name for p in self.path.iterdir() if p.name not in self.SETUP_NAMES and not p.name.endswith(".tmp"))
+
+    def write_config(self, config: "Config") -> None:
+        from .config import to_yaml
+
+        self.config_file.write_text(to_yaml(config))
+
     # ---- identity and locking ------------------------------------------------------------------
     def exists(self) -> bool:
-        return (self.path / "run.json").is_file()
+        return self.identity_file.is_file()
+
+    @staticmethod
+    def is_run(path: str | os.PathLike) -> bool:
+        return RunDir(path).exists()
 
     @contextmanager
     def lock(self):
@@ -93,11 +239,11 @@ class RunDir:
         info = {"format": FORMAT_VERSION, "lmcollapse_version": version, "git": _git_hash(),
                 "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "environment": environment}
-        atomic_write_text(self.path / "run.json", json.dumps(info, indent=2) + "\n")
+        atomic_write_text(self.identity_file, json.dumps(info, indent=2) + "\n")
 
     def check_format(self) -> dict:
         try:
-            info = json.loads((self.path / "run.json").read_text())
+            info = json.loads(self.identity_file.read_text())
         except (OSError, json.JSONDecodeError):
             raise LmcollapseError(f"{self.path} is not an lmcollapse run directory (run.json missing or unreadable)") from None
         if info.get("format") != FORMAT_VERSION:
@@ -118,7 +264,7 @@ class RunDir:
     def inspect(self, full: bool = False) -> "Inspection":
         """The generations in order, each intact or not (with why); full=True also checks the SHA-256 of
         every file (lmcollapse check), else only sizes (and, without checksums, that files parse)."""
-        present = sorted(int(p.name[4:]) for p in self.path.glob("gen-[0-9][0-9][0-9][0-9]") if p.is_dir())
+        present = sorted(int(p.name[4:]) for p in self.path.glob(GENERATION_GLOB) if p.is_dir())
         problems: list[tuple[int, str]] = []
         for t in range(max(present, default=-1) + 1):
             problem = "missing" if t not in present else _generation_problem(self.gen(t), full)
@@ -129,7 +275,7 @@ class RunDir:
 
     def discard_from(self, t: int) -> None:
         """Remove generations t, t+1, ...: before recomputing them."""
-        for p in sorted(self.path.glob("gen-[0-9][0-9][0-9][0-9]")):
+        for p in sorted(self.path.glob(GENERATION_GLOB)):
             if int(p.name[4:]) >= t:
                 shutil.rmtree(p)
 
@@ -150,7 +296,7 @@ class RunDir:
             yield partial
             files = {str(f.relative_to(partial)): {"bytes": f.stat().st_size, "sha256": _sha256(f)}
                      for f in sorted(partial.rglob("*")) if f.is_file()}
-            (partial / "DONE").write_text(json.dumps({"files": files}, indent=1) + "\n")
+            GenerationFiles(partial).done.write_text(json.dumps({"files": files}, indent=1) + "\n")
             _fsync_dir(partial)
             os.replace(partial, final)
             _fsync_dir(self.path)
@@ -158,19 +304,20 @@ class RunDir:
     def commit_generation(self, t: int, record: "GenerationRecord") -> None:
         """Write generation t's files and commit them atomically (all of them or none)."""
         with self.building(t) as scratch:
-            np.save(scratch / "train_ids.npy", record.train_ids)
+            files = GenerationFiles(scratch)
+            np.save(files.train_ids, record.train_ids)
             if record.pool_ids is not None:
-                np.save(scratch / "pool_ids.npy", record.pool_ids)
-            write_corpus(record.samples, scratch / "samples.parquet", extra=record.sample_columns)
+                np.save(files.pool_ids, record.pool_ids)
+            write_corpus(record.samples, files.samples, extra=record.sample_columns)
             if record.fresh is not None and len(record.fresh):
-                write_corpus(record.fresh, scratch / "fresh.parquet")
+                write_corpus(record.fresh, files.fresh)
             if record.model is not None:
-                record.model.save(scratch / "model")
-            (scratch / "metrics.json").write_text(json.dumps(record.metrics) + "\n")
-            (scratch / "manifest.json").write_text(json.dumps(record.manifest, indent=2) + "\n")
+                record.model.save(files.model)
+            files.metrics.write_text(json.dumps(record.metrics) + "\n")
+            files.manifest.write_text(json.dumps(record.manifest, indent=2) + "\n")
 
     def metrics_rows(self, n: int) -> list[dict]:
-        return [json.loads((self.gen(t) / "metrics.json").read_text()) for t in range(n)]
+        return [json.loads(self.generation(t).metrics.read_text()) for t in range(n)]
 
     def intact_rows(self) -> list[dict]:
         """The rows of the intact committed generations (the source of truth); [] before the run exists."""
@@ -178,7 +325,7 @@ class RunDir:
 
     def read_metrics_jsonl(self) -> list[dict]:
         """The rows metrics.jsonl holds, up to a line cut short by a crash; [] before the first commit."""
-        path = self.path / "metrics.jsonl"
+        path = self.metrics_file
         if not path.is_file():
             return []
         rows = []
@@ -192,18 +339,15 @@ class RunDir:
     def write_metrics_jsonl(self, rows: list[dict]) -> None:
         with disk_errors("metrics.jsonl"):
             # Rebuilt from gen-*/metrics.json on every start, so it needs no fsync of its own.
-            atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows), durable=False)
+            atomic_write_text(self.metrics_file, "".join(json.dumps(r) + "\n" for r in rows), durable=False)
 
     def append_metrics_row(self, row: dict) -> None:
         """One committed generation's row at the end of metrics.jsonl: a line, not the whole file again (long
         runs would rewrite it every generation). A crash can cut the line short; the file is rebuilt from the
         generations on the next start, and readers stop at a cut line."""
-        with disk_errors("metrics.jsonl"), open(self.path / "metrics.jsonl", "a", encoding="utf-8") as fh:
+        with disk_errors("metrics.jsonl"), open(self.metrics_file, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
 
-    def read_ids(self, t: int, name: str) -> np.ndarray | None:
-        path = self.gen(t) / f"{name}.npy"
-        return np.load(path) if path.is_file() else None
 
 
 @dataclass
@@ -227,8 +371,6 @@ class Inspection:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -238,7 +380,7 @@ def _sha256(path: Path) -> str:
 
 def _generation_problem(directory: Path, full: bool) -> str | None:
     """What is wrong with a committed generation directory, or None."""
-    done = directory / "DONE"
+    done = GenerationFiles(directory).done
     if not done.is_file():
         return "no DONE (never committed, or DONE was deleted)"
     text = done.read_text(errors="replace").strip()
@@ -262,11 +404,12 @@ def _generation_problem(directory: Path, full: bool) -> str | None:
 def _legacy_problem(directory: Path) -> str | None:
     import pyarrow.parquet as pq
 
-    for name in ("metrics.json", "manifest.json"):
+    files = GenerationFiles(directory)
+    for path in (files.metrics, files.manifest):
         try:
-            json.loads((directory / name).read_text())
+            json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
-            return f"{name} is missing or unreadable"
+            return f"{path.name} is missing or unreadable"
     for path in directory.glob("*.parquet"):
         try:
             pq.read_metadata(path)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import seeding
 from .version import __version__
-from .config import Config, NeuralConfig, to_yaml
+from .config import Config, NeuralConfig
 from .corpus import REAL, Corpus
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import Experiment, build, prepare
@@ -34,10 +34,6 @@ from .rundir import GenerationRecord, RunDir
 
 T = TypeVar("T")
 
-# What a run directory holds before its run.json is written (a start interrupted during setup).
-SETUP_FILES = {".lock", "docs", "config.yaml", "tokenizer.json"}
-
-
 class RunState(ReferenceModel):
     """What one execution of a run keeps across generations (typed, owned here): the generation-0 model that
     gates compare against, the previous model a warm start begins from, statistics of the real data, the
@@ -47,7 +43,7 @@ class RunState(ReferenceModel):
         self.experiment, self.rd = experiment, rd
         self.real_stats = RealStatistics(experiment.real)
         self.probe = None if experiment.probe is None else ProbeRun(
-            experiment.config, experiment.probe, experiment.real, experiment.held_out, experiment.new_model, rd.path)
+            experiment.config, experiment.probe, experiment.real, experiment.held_out, experiment.new_model, rd)
         self._reference: LanguageModel | None = None
         self._latest: tuple[int, LanguageModel] | None = None
 
@@ -81,7 +77,7 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
         raise LmcollapseError(f"--out {rd.path} is a file, not a run directory; choose another --out")
     fresh_dir = not rd.path.exists()
     if not fresh_dir and not rd.exists():
-        foreign = sorted(p.name for p in rd.path.iterdir() if p.name not in SETUP_FILES and not p.name.endswith(".tmp"))
+        foreign = rd.foreign_entries()
         if foreign:
             raise LmcollapseError(f"{rd.path} is not empty and is not an lmcollapse run directory (it holds "
                                   f"{foreign[0]!r}); choose a new or empty --out")
@@ -161,7 +157,7 @@ def _open_or_start(config: Config, rd: RunDir, fresh_dir: bool, env: dict) -> li
     previous = stored_config(rd.path)
     _check_same_experiment(previous, config, rd.path)
     if config.generations > previous.generations:  # extending a run: its config now asks for more
-        (rd.path / "config.yaml").write_text(to_yaml(config))
+        rd.write_config(config)
     elif config.generations < previous.generations:  # never shrink a run's record of what it was asked to do
         notes.append(f"{rd.path} is a run of {previous.generations} generations; asking for {config.generations} "
                      f"adds nothing (its generations are kept)")

@@ -33,11 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..aggregation import aggregate_rows, metric_matrix
 from ..config import apply_overrides
 from ..errors import LmcollapseError
 from ..experiment import load_config
-from ..multiseed import aggregate_rows, metric_matrix, run_groups, seed_rows
+from ..report import sweep_data, write_report
 from ..stats import t_quantile
+from .study import generation_seconds, run_study
 
 MODELS = ("gpt", "ngram")
 
@@ -46,13 +48,13 @@ MODELS = ("gpt", "ngram")
 class Point:
     model: str  # "gpt" or "ngram": which base config
     label: str  # the policy, e.g. "accumulate-subsample r=0.3"
-    directory: str
     paradigm: dict
     config: dict
 
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in ".-" else "-" for c in text.replace("=", "")).strip("-")
+    @property
+    def tags(self) -> dict[str, str]:
+        """The point's columns in the study's results table."""
+        return {"model": self.model, "policy": self.label}
 
 
 def _merge(base: dict, update: dict) -> dict:
@@ -80,7 +82,7 @@ def points(spec: dict, models: tuple[str, ...] = MODELS) -> list[Point]:
     for model in models:
         base = apply_overrides(spec["models"][model], {"generations": spec["generations"]})
         for entry in spec["paradigms"]:
-            out.append(Point(model, entry["label"], _slug(entry["label"]), entry["paradigm"],
+            out.append(Point(model, entry["label"], entry["paradigm"],
                              apply_overrides(base, {"paradigm": entry["paradigm"]})))
     return out
 
@@ -98,31 +100,30 @@ def validate(spec: dict, models: tuple[str, ...] = MODELS) -> list[Point]:
 
 def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | None = None, progress: bool = True,
               models: tuple[str, ...] = MODELS, scale: str = "cpu", executor=None) -> Path:
-    """executor: where the runs go (sweep.make_executor); default a local pool of `workers`."""
-    from ..report import build_report
-
+    """A sweep of every (model, policy) x seed into out, then the claims read from its results table.
+    executor: where the runs go (sweep.make_executor); default a local pool of `workers`."""
     spec = effective_spec(spec, quick, scale)
     out = Path(out)
     chosen = validate(spec, models)
     started = time.perf_counter()
-    groups = [(load_config(p.config), list(spec["seeds"]), out / p.model / p.directory) for p in chosen]
-    run_groups(groups, workers=workers, progress=progress, executor=executor)
-    claims = {model: measure_claims(spec, [p for p in chosen if p.model == model], out) for model in models}
-    claims_time = {model: compute_minutes(out / model) for model in models}
+    sweep = run_study([(p.tags, p.config) for p in chosen], spec["seeds"], out, executor, workers, progress)
+    groups = sweep.groups("model", "policy")  # (model, policy) -> each seed's rows
+    claims = {model: measure_claims(spec, [p for p in chosen if p.model == model], groups) for model in models}
+    claims_time = {model: generation_seconds(sweep, model=model) / 60 for model in models}
     text = summary(spec, claims, out, time.perf_counter() - started, claims_time)
     (out / "summary.md").write_text(text)
     (out / "summary.json").write_text(json.dumps(claims, indent=1, default=float))
-    png = summary_plot(spec, chosen, out, models).read_bytes()
+    png = summary_plot(chosen, groups, out, models).read_bytes()
     for model in models:
-        build_report([out / p.model / p.directory for p in chosen if p.model == model], out / f"report-{model}.html",
-                     preface=text, preface_png=png)
+        points = [p for p in sweep.points if p.tags.get("model") == model]
+        write_report(sweep_data(sweep, points), out / f"report-{model}.html", preface=text, preface_png=png)
     return out
 
 
 # ---- statistics across seeds ---------------------------------------------------------------------------
-def _values(root: Path, metric: str) -> np.ndarray:
-    """(seeds, generations) of one metric of the seeds under root; NaN where a seed has no value."""
-    return metric_matrix(seed_rows(root), metric)
+def _values(per_seed: list[list[dict]], metric: str) -> np.ndarray:
+    """(seeds, generations) of one metric of a policy's seeds; NaN where a seed has no value."""
+    return metric_matrix(per_seed, metric)
 
 
 def _mean_interval(samples: np.ndarray) -> tuple[float, float, float]:
@@ -152,9 +153,9 @@ def _sign(low: float, high: float) -> int:
     return 1 if low > 0 else -1 if high < 0 else 0
 
 
-def policy_numbers(root: Path, bound: float) -> dict:
+def policy_numbers(per_seed: list[list[dict]], bound: float) -> dict:
     """Perplexity ratio at the last generation, its state, and the crossing generation per seed."""
-    ppl = _values(root, "heldout_ppl")
+    ppl = _values(per_seed, "heldout_ppl")
     ratio = ppl[:, -1] / ppl[:, 0]
     mean, low, high = _mean_interval(ratio)
     late = _mean_interval(_slopes(ppl[:, ppl.shape[1] // 2:], log=True))  # is it still rising?
@@ -175,10 +176,11 @@ def policy_numbers(root: Path, bound: float) -> dict:
             "crossing_hi": None if cross_mean is None else cross_mean[2], "generations": int(ppl.shape[1])}
 
 
-def measure_claims(spec: dict, chosen: list[Point], out: Path) -> dict:
+def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]]) -> dict:
+    """One model's claims; groups: (model, policy) -> each seed's rows (Sweep.groups)."""
     bound = spec["bound"]
-    by_label = {p.label: out / p.model / p.directory for p in chosen}
-    policies = {label: policy_numbers(root, bound) for label, root in by_label.items()}
+    by_label = {p.label: groups[(p.model, p.label)] for p in chosen}
+    policies = {label: policy_numbers(per_seed, bound) for label, per_seed in by_label.items()}
     claims: dict = {"policies": policies}
     replace = by_label.get("replace")
     if replace is not None:  # (a) the trend of log perplexity under replace
@@ -284,12 +286,6 @@ def claim_rows(claims: dict, bound: float) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def compute_minutes(root: Path) -> float:
-    """Minutes of generation work recorded in the manifests under root (fit, sample, metrics, paradigm per
-    generation, summed over runs): the same however many invocations the work took."""
-    return sum(sum(json.loads(m.read_text())["seconds"].values()) for m in root.glob("*/seed-*/gen-*[0-9]/manifest.json")) / 60
-
-
 def summary(spec: dict, claims: dict, out: Path, seconds: float, compute: dict[str, float] | None = None) -> str:
     bound = spec["bound"]
     lines = [f"# {spec['name']}: results", "",
@@ -314,7 +310,7 @@ def summary(spec: dict, claims: dict, out: Path, seconds: float, compute: dict[s
     return "\n".join(lines) + "\n"
 
 
-def summary_plot(spec: dict, chosen: list[Point], out: Path, models: tuple[str, ...]) -> Path:
+def summary_plot(chosen: list[Point], groups: dict[tuple, list[list[dict]]], out: Path, models: tuple[str, ...]) -> Path:
     """summary.png: held-out perplexity over generations (mean over seeds) per policy, one panel per model,
     and the downstream accuracy under replace against its random-init baseline."""
     import matplotlib
@@ -322,13 +318,13 @@ def summary_plot(spec: dict, chosen: list[Point], out: Path, models: tuple[str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    probe_roots = [out / p.model / p.directory for p in chosen if p.label == "replace" and
-                   np.isfinite(_values(out / p.model / p.directory, "downstream_acc")).any()]
+    probe_roots = [groups[(p.model, p.label)] for p in chosen if p.label == "replace" and
+                   np.isfinite(_values(groups[(p.model, p.label)], "downstream_acc")).any()]
     panels = len(models) + bool(probe_roots)
     fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.0), squeeze=False)
     for ax, model in zip(axes[0], models):
         for i, p in enumerate(x for x in chosen if x.model == model):
-            rows = aggregate_rows(seed_rows(out / p.model / p.directory))
+            rows = aggregate_rows(groups[(p.model, p.label)])
             t = [r["generation"] for r in rows if r.get("heldout_ppl") is not None]
             ax.plot(t, [r["heldout_ppl"] for r in rows if r.get("heldout_ppl") is not None], "o-", ms=2,
                     color=f"C{i}", label=p.label)

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..aggregation import aggregate_rows, metric_matrix
 from ..config import apply_overrides
-from ..experiment import load_config
 from ..early_warning import paired_t_departure
-from ..multiseed import aggregate_rows, metric_matrix, run_groups, seed_rows
+from ..report import sweep_data, write_report
+from .study import run_study
 
 BOUND = 1.25
 
@@ -30,10 +31,14 @@ BOUND = 1.25
 class Variant:
     setting: str
     label: str  # e.g. "rate 0.1" or "rate 1 + verifier(error_rate=0.2)"
-    directory: str
     rate: float
     gate: object | None  # a filters entry
     config: dict
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The variant's columns in the study's results table."""
+        return {"setting": self.setting, "variant": self.label}
 
 
 def _gate_label(entry) -> str:
@@ -41,10 +46,6 @@ def _gate_label(entry) -> str:
         return entry
     params = ", ".join(f"{k}={v}" for k, v in entry.items() if k != "name")
     return f"{entry['name']}({params})" if params else entry["name"]
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in ".-" else "-" for c in text).strip("-")
 
 
 def effective_spec(spec: dict, quick: bool) -> dict:
@@ -65,35 +66,33 @@ def variants(spec: dict) -> list[Variant]:
                                            "paradigm.name": "accumulate-subsample"})
         for rate in spec["rates"]:
             config = apply_overrides(base, {"paradigm.rate": rate})
-            out.append(Variant(setting, f"rate {rate:g}", f"rate-{rate:g}", rate, None, config))
+            out.append(Variant(setting, f"rate {rate:g}", rate, None, config))
         for entry in s.get("gates", []):
             config = apply_overrides(base, {"paradigm.rate": spec["gated_rate"], "filters": [entry]})
             label = _gate_label(entry)
-            out.append(Variant(setting, f"rate {spec['gated_rate']:g} + {label}",
-                               f"gate-{_slug(label)}", spec["gated_rate"], entry, config))
+            out.append(Variant(setting, f"rate {spec['gated_rate']:g} + {label}", spec["gated_rate"], entry, config))
     return out
 
 
 def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | None = None,
               progress: bool = True, executor=None) -> Path:
-    """executor: where the runs go (sweep.make_executor); default a local pool of `workers`."""
-    from ..report import build_report
-
+    """A sweep of every (setting, variant) x seed into out, then the verdicts read from its results table.
+    executor: where the runs go (sweep.make_executor); default a local pool of `workers`."""
     spec = effective_spec(spec, quick)
     out = Path(out)
     chosen = variants(spec)
-    groups = [(load_config(v.config), list(spec["seeds"]), out / v.setting / v.directory) for v in chosen]
-    run_groups(groups, workers=workers, progress=progress, executor=executor)
-    text = summary(spec, chosen, out)
+    sweep = run_study([(v.tags, v.config) for v in chosen], spec["seeds"], out, executor, workers, progress)
+    groups = sweep.groups("setting", "variant")  # (setting, variant) -> each seed's rows
+    text = summary(spec, chosen, groups, out)
     (out / "summary.md").write_text(text)
-    png = summary_plot(spec, chosen, out).read_bytes()
+    png = summary_plot(spec, chosen, groups, out).read_bytes()
     for setting in spec["settings"]:  # each report opens with the written verdict and the summary plot
-        dirs = [out / v.setting / v.directory for v in chosen if v.setting == setting]
-        build_report(dirs, out / f"report-{setting}.html", preface=text, preface_png=png)
+        points = [p for p in sweep.points if p.tags.get("setting") == setting]
+        write_report(sweep_data(sweep, points), out / f"report-{setting}.html", preface=text, preface_png=png)
     return out
 
 
-def summary_plot(spec: dict, chosen: list[Variant], out: Path) -> Path:
+def summary_plot(spec: dict, chosen: list[Variant], groups: dict[tuple, list[list[dict]]], out: Path) -> Path:
     """summary.png: per setting, the watched metric over generations (mean over seeds) of every variant;
     ungated rates in shades of blue, gates in other colours, the BOUND line dotted."""
     import matplotlib
@@ -111,7 +110,7 @@ def summary_plot(spec: dict, chosen: list[Variant], out: Path) -> Path:
         ungated = [v for v in mine if v.gate is None]
         start = None
         for i, v in enumerate(mine):
-            rows = aggregate_rows(seed_rows(out / v.setting / v.directory))
+            rows = aggregate_rows(groups[(v.setting, v.label)])
             t = [r["generation"] for r in rows if r.get(watch) is not None]
             y = [r[watch] for r in rows if r.get(watch) is not None]
             start = y[0] if start is None else start
@@ -134,8 +133,7 @@ def summary_plot(spec: dict, chosen: list[Variant], out: Path) -> Path:
     return path
 
 
-def _variant_numbers(variant: Variant, root: Path, watch: str) -> dict:
-    per_seed = seed_rows(root / variant.setting / variant.directory)
+def _variant_numbers(variant: Variant, per_seed: list[list[dict]], watch: str) -> dict:
     rows = aggregate_rows(per_seed)
     values = metric_matrix(per_seed, watch)
     generations = values.shape[1]
@@ -156,7 +154,7 @@ def _variant_numbers(variant: Variant, root: Path, watch: str) -> dict:
             "direction": None if departure is None else departure[2], "generations": generations}
 
 
-def summary(spec: dict, chosen: list[Variant], out: Path) -> str:
+def summary(spec: dict, chosen: list[Variant], groups: dict[tuple, list[list[dict]]], out: Path) -> str:
     lines = [f"# {spec['name']}: results", "",
              f"Accumulate-subsample, {spec['generations']} generations, seeds {spec['seeds']}; every variant's "
              f"numbers are means over seeds with 95% Student-t intervals. *Crosses*: first generation whose mean "
@@ -167,7 +165,7 @@ def summary(spec: dict, chosen: list[Variant], out: Path) -> str:
     results = []
     for setting, s in spec["settings"].items():
         watch = s["watch"]
-        numbers = [_variant_numbers(v, out, watch) for v in chosen if v.setting == setting]
+        numbers = [_variant_numbers(v, groups[(v.setting, v.label)], watch) for v in chosen if v.setting == setting]
         results += numbers
         lines += [f"## {setting} (watching `{watch}`)", "",
                   f"| variant | {watch} at 0 | at {numbers[0]['generations'] - 1} (95% CI) | ratio | state | crosses | "

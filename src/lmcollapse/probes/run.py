@@ -1,10 +1,9 @@
 """A run's downstream probe: its labelled documents and settings, the score of each generation's model, and
-the random-init baseline, computed once per run and stored as RUN/probe-baseline.json (its seeds are the
+the random-init baseline, computed once per run and stored in the run directory (its seeds are the
 run's, so a run that loses the file recomputes the same numbers)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -12,18 +11,15 @@ from .. import seeding
 from ..config import Config
 from ..corpus import Corpus
 from ..models.base import LanguageModel
-from ..rundir import atomic_write_text
+from ..rundir import RunDir, atomic_write_text
 from .protocol import ProbeScores, probe
 from .split import ProbeSplit
 
-BASELINE_FILE = "probe-baseline.json"
-
-
 class ProbeRun:
-    def __init__(self, config: Config, split: ProbeSplit, real: Corpus, held_out: Corpus, new_model, run_dir: Path):
+    def __init__(self, config: Config, split: ProbeSplit, real: Corpus, held_out: Corpus, new_model, rd: RunDir):
         self.config, self.split, self.real, self.held_out = config, split, real, held_out
         self.new_model = new_model  # () -> a fresh, unfitted model of the run's architecture
-        self.path = Path(run_dir) / BASELINE_FILE
+        self.path = rd.probe_baseline_file
         self._baseline: dict | None = None
 
     def score(self, model: LanguageModel, generation: int) -> ProbeScores:

@@ -1,16 +1,15 @@
 """The probe's labelled documents: real documents of their own split (disjoint from R, E and the reservoir,
-fixed by the run seed), stored in the run directory as docs/probe-{train,test}.parquet with a `label`
-column and docs/probe-classes.json."""
+fixed by the run seed), stored in the run directory (RunDir.probe_files: the two parts with a `label`
+column, and the class names)."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
 from ..corpus import Corpus
 from ..corpus_io import read_column, read_corpus, write_corpus
+from ..rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -28,16 +27,17 @@ class ProbeSplit:
         return cls(train, np.array([index[n] for n in train_names], np.int64), test,
                    np.array([index[n] for n in test_names], np.int64), classes)
 
-    def write(self, docs: Path) -> None:
-        write_corpus(self.train, docs / "probe-train.parquet", extra={"label": self.train_labels})
-        write_corpus(self.test, docs / "probe-test.parquet", extra={"label": self.test_labels})
-        (docs / "probe-classes.json").write_text(json.dumps(self.classes) + "\n")
+    def write(self, rd: RunDir) -> None:
+        train, test, classes = rd.probe_files
+        write_corpus(self.train, train, extra={"label": self.train_labels})
+        write_corpus(self.test, test, extra={"label": self.test_labels})
+        classes.write_text(json.dumps(self.classes) + "\n")
 
     @classmethod
-    def read(cls, docs: Path) -> "ProbeSplit | None":
-        """The split stored under docs, or None for a run without a probe."""
-        if not (docs / "probe-classes.json").is_file():
+    def read(cls, rd: RunDir) -> "ProbeSplit | None":
+        """The split stored in the run directory, or None for a run without a probe."""
+        train, test, classes = rd.probe_files
+        if not classes.is_file():
             return None
-        return cls(read_corpus(docs / "probe-train.parquet"), read_column(docs / "probe-train.parquet", "label"),
-                   read_corpus(docs / "probe-test.parquet"), read_column(docs / "probe-test.parquet", "label"),
-                   json.loads((docs / "probe-classes.json").read_text()))
+        return cls(read_corpus(train), read_column(train, "label"), read_corpus(test), read_column(test, "label"),
+                   json.loads(classes.read_text()))

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+import sys
+
+from ..config import Config
+from ..errors import LmcollapseError
+from ..rundir import atomic_write_text
 from .engine import SweepOutcome, run_tasks
 from .executors import EXECUTORS, Executor
-from .plan import SweepPlan, check_extends, is_sweep, plan, read_manifest, write_manifest
+from .folder import PointRuns, Sweep
+from .plan import FAILURES, SweepPlan, check_extends, is_sweep, plan, read_manifest, write_manifest
 from .results import summarise, tables, write_tables
-from .spec import SweepSpec, load_spec
+from .spec import Axis, SweepSpec, load_spec
 from .task import RunOutcome, RunTask
 
-__all__ = ["EXECUTORS", "Executor", "RunOutcome", "RunTask", "SweepOutcome", "SweepPlan", "SweepSpec", "check_extends",
-           "is_sweep", "load_spec", "make_executor", "plan", "read_manifest", "run_sweep", "run_tasks", "summarise",
-           "tables", "write_manifest", "write_tables"]
+__all__ = ["EXECUTORS", "Axis", "Executor", "PointRuns", "RunOutcome", "RunTask", "Sweep", "SweepOutcome", "SweepPlan",
+           "SweepSpec", "check_extends", "is_sweep", "load_spec", "make_executor", "plan", "read_manifest",
+           "raise_failures", "run_seeds", "run_sweep", "run_tasks", "seeds_base", "seeds_spec", "summarise", "tables", "write_manifest", "write_tables"]
 
 
 def make_executor(name: str = "local", workers: int | None = None, address: str | None = None,
                   gpus_per_run: float | None = None, cpus_per_run: float | None = None,
                   storage: str | Path | None = None) -> Executor:
     """An executor from the command line's options; options that do not apply to it are refused."""
-    from ..errors import LmcollapseError
-
     cls = EXECUTORS.get(name)
     if name == "local":
         if address is not None or cpus_per_run is not None:
@@ -40,11 +45,7 @@ def unique_tasks(tasks: list[RunTask]) -> list[RunTask]:
 def run_sweep(spec: SweepSpec, out: str | Path, executor: Executor | None = None,
               progress: bool = True) -> tuple[SweepPlan, SweepOutcome]:
     """Plan (every config checked first), refuse a changed spec on an existing out, run what is missing,
-    write results; failed runs are in the outcome (and failures.json), not raised."""
-    import json
-
-    from ..rundir import atomic_write_text
-
+    write results; failed runs are in the outcome (and the failures file), not raised."""
     executor = executor or make_executor()
     the_plan = plan(spec, out)
     check_extends(the_plan)
@@ -52,5 +53,40 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: Executor | None = None
     outcome = run_tasks(unique_tasks(the_plan.tasks), executor, progress=progress)
     write_tables(the_plan.out)
     failures = [{"run": f.run_dir, "error": f.error, "node": f.node} for f in outcome.failures]
-    atomic_write_text(the_plan.out / "failures.json", json.dumps(failures, indent=1) + "\n")
+    atomic_write_text(the_plan.out / FAILURES, json.dumps(failures, indent=1) + "\n")
     return the_plan, outcome
+
+
+def seeds_spec(config: Config, seeds: list[int]) -> SweepSpec:
+    """Several seeds of one config (`run --seeds`): a sweep of one point."""
+    base = config.model_dump()
+    base.pop("seed")
+    return SweepSpec(base, [], list(seeds))
+
+
+def run_seeds(config: Config, seeds: list[int], out: str | Path, executor: Executor | None = None,
+              workers: int | None = None, progress: bool = True) -> Sweep:
+    """Run (or resume) several seeds of one config into the sweep folder out; failed runs raise one error
+    listing them, after the others are done."""
+    _, outcome = run_sweep(seeds_spec(config, seeds), out, executor or make_executor("local", workers=workers),
+                           progress=progress)
+    raise_failures(outcome)
+    return Sweep(out)
+
+
+def raise_failures(outcome: SweepOutcome) -> None:
+    """For the library's callers: list the failed runs on stderr, then raise one error naming the first."""
+    if outcome.failures:
+        print("\n".join(outcome.failure_report()), file=sys.stderr, flush=True)
+        first = outcome.failures[0]
+        raise LmcollapseError(f"{len(outcome.failures)} of {len(outcome.outcomes)} runs failed (the others are done; "
+                              f"run the same command again to retry only these); first: {first.run_dir}: {first.error}")
+
+
+def seeds_base(out: str | Path) -> tuple[dict, list[int]]:
+    """(base config, seeds) of the one-point sweep in out, to resume or extend it with `run --seeds`."""
+    sweep = Sweep(out)
+    if len(sweep.manifest["points"]) != 1 or sweep.manifest.get("axes"):
+        raise LmcollapseError(f"--out {out} holds a sweep of {len(sweep.manifest['points'])} points, not seeds of one "
+                              f"config; run it with lmcollapse sweep")
+    return sweep.manifest["base"], sweep.seeds

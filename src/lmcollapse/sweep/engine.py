@@ -38,10 +38,7 @@ class SweepOutcome:
 
 def committed(task: RunTask) -> int:
     """Generations the task's directory holds now (0 when it does not exist yet)."""
-    path = Path(task.run_dir)
-    if not (path / "metrics.jsonl").is_file():
-        return 0
-    return len(RunDir(path).read_metrics_jsonl())
+    return len(RunDir(task.run_dir).read_metrics_jsonl())
 
 
 def finished(task: RunTask) -> bool:

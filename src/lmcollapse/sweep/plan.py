@@ -1,13 +1,15 @@
-"""A sweep's folder: its manifest and one run directory per (point, seed), named by the run's config.
+"""A sweep's folder: its manifest and one run directory per (point, seed), named by the run's config. Every
+multi-run command writes this format: `sweep`, `run --seeds` (a sweep of one point) and `reproduce` (a
+study: a sweep whose points are tagged, plus an analysis of its results).
 
 Layout:
     OUT/sweep.json                 the spec (base config, axes, seeds) and every (point, seed) -> run directory
     OUT/runs/<corpus>-<paradigm>-<hash>/   an ordinary run directory (resumes on its own)
-    OUT/results.parquet, .csv      a row per (point, seed, generation): varied keys, seed, every metric
+    OUT/results.parquet, .csv      a row per (point, seed, generation): tags, varied keys, seed, every metric
     OUT/aggregate.parquet, .csv    a row per (point, generation): the mean over seeds with 95% intervals
     OUT/failures.json              the runs that failed the last time, with their one-line errors
 
-A run directory is named by a hash of its resolved config (api.default_out_dir), so the same run is never
+A run directory is named by a hash of its resolved config (rundir.run_dir_name), so the same run is never
 computed twice, whichever point asks for it. On an existing OUT a spec may only add points or seeds:
 anything the folder holds that the new spec drops or changes is refused before anything runs.
 """
@@ -18,13 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LmcollapseError
-from ..rundir import atomic_write_text
+from ..rundir import RunDir, atomic_write_text
 from ..version import __version__
 from .spec import Point, SweepSpec, point_config
 from .task import RunTask
 
 MARKER = "sweep.json"
+RUNS = "runs"  # the folder of the sweep's run directories
 FORMAT = 1
+# A sweep's table files, name -> what each row is (written by results.write_tables)
+TABLES = ("results", "aggregate")
+FAILURES = "failures.json"
 
 
 @dataclass
@@ -41,8 +47,9 @@ class SweepPlan:
 
     def manifest(self) -> dict:
         return {"format": FORMAT, "lmcollapse_version": __version__, "base": self.spec.base,
-                **self.spec.describe(), "varied": self.spec.varied_keys,
-                "points": [{"index": p.index, "label": p.label, "values": p.values} for p in self.points],
+                **self.spec.describe(), "varied": self.spec.varied_keys, "tag_columns": self.spec.tag_columns,
+                "points": [{"index": p.index, "label": p.label, "values": p.values, "tags": p.tags}
+                           for p in self.points],
                 "runs": self.runs}
 
 
@@ -64,15 +71,13 @@ def read_manifest(out: str | Path) -> dict:
 
 def plan(spec: SweepSpec, out: str | Path) -> SweepPlan:
     """Every (point, seed) as a task, each config checked (one line naming the axis on a problem)."""
-    from ..api import default_out_dir
-
     out = Path(out)
     points = spec.points()
     tasks = []
     for point in points:
         for seed in spec.seeds:
             config = point_config(spec, point, seed)
-            run_dir = default_out_dir(config, root=out / "runs")
+            run_dir = RunDir.for_config(config, root=out / RUNS).path
             tasks.append(RunTask(config.model_dump(), str(run_dir), point.index, seed, point.values))
     return SweepPlan(out, spec, points, tasks)
 

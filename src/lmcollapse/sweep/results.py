@@ -1,6 +1,6 @@
 """A sweep's results as tidy tables, and the per-point summary that `show` prints.
 
-results: a row per (point, seed, generation) with the point's varied keys as columns (dotted names;
+results: a row per (point, seed, generation) with the point's tags and varied keys as columns (dotted names;
 values that are lists or mappings written as JSON text), the seed, the run directory and every metric.
 aggregate: a row per (point, generation): per metric the mean over the seeds that have it, a Student-t
 95% interval (NAME_lo, NAME_hi) and the number of seeds (NAME_n), as `run --seeds` writes.
@@ -11,9 +11,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
 from ..aggregation import aggregate_rows
-from ..rundir import RunDir
-from .plan import read_manifest
+from ..config import Config
+from ..early_warning import warnings_for_run, warnings_for_seeds
+from .folder import Sweep
+from .plan import TABLES
 
 # The metrics `show SWEEP` watches, in order of preference; the first two a sweep has are shown.
 WATCHED = ("kl_to_truth", "heldout_ppl", "downstream_acc", "support_loss", "distinct_2", "model_entropy")
@@ -23,37 +29,13 @@ def _cell(value):
     return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
 
 
-@dataclass
-class PointRuns:
-    index: int
-    label: str
-    values: dict
-    seeds: list[int]
-    run_dirs: list[Path]
-
-    def per_seed_rows(self) -> list[list[dict]]:
-        """Each seed's rows from its intact committed generations (missing runs give none)."""
-        return [RunDir(d).intact_rows() for d in self.run_dirs]
-
-
-def points_of(out: str | Path) -> list[PointRuns]:
-    out = Path(out)
-    manifest = read_manifest(out)
-    points = []
-    for p in manifest["points"]:
-        runs = sorted((r for r in manifest["runs"] if r["point"] == p["index"]), key=lambda r: r["seed"])
-        points.append(PointRuns(p["index"], p["label"], p["values"], [r["seed"] for r in runs],
-                                [out / r["dir"] for r in runs]))
-    return points
-
-
 def tables(out: str | Path) -> tuple[list[dict], list[dict]]:
-    """(results rows, aggregate rows) of the sweep in out."""
-    manifest = read_manifest(out)
-    varied = manifest.get("varied", [])
+    """(results rows, aggregate rows) of the sweep in out, from its run directories."""
+    sweep = Sweep(out)
     results, aggregate = [], []
-    for point in points_of(out):
-        keys = {"point": point.index, **{k: _cell(point.values.get(k)) for k in varied}}
+    for point in sweep.points:
+        keys = {"point": point.index, **{c: point.tags.get(c) for c in sweep.tag_columns},
+                **{k: _cell(point.values.get(k)) for k in sweep.varied}}
         per_seed = point.per_seed_rows()
         for seed, run_dir, rows in zip(point.seeds, point.run_dirs, per_seed):
             results += [{**keys, "seed": seed, "run": run_dir.name, **row} for row in rows]
@@ -64,13 +46,9 @@ def tables(out: str | Path) -> tuple[list[dict], list[dict]]:
 
 def write_tables(out: str | Path) -> tuple[Path, Path]:
     """results.parquet/.csv and aggregate.parquet/.csv in out; returns the two parquet paths."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
     out = Path(out)
     written = []
-    for name, rows in zip(("results", "aggregate"), tables(out)):
+    for name, rows in zip(TABLES, tables(out)):
         columns = list(dict.fromkeys(k for row in rows for k in row))
         table = pa.table({c: [row.get(c) for row in rows] for c in columns}) if rows else pa.table({})
         for suffix, write in ((".parquet", pq.write_table), (".csv", pacsv.write_csv)):
@@ -93,13 +71,9 @@ class PointSummary:
 
 def summarise(out: str | Path) -> tuple[list[str], list[PointSummary]]:
     """(watched metrics, one summary per point) for `show SWEEP`."""
-    from ..early_warning import warnings_for_run, warnings_for_seeds
-
-    from ..config import Config
-
-    manifest = read_manifest(out)
-    base_generations = manifest["base"].get("generations", Config.model_fields["generations"].default)
-    points = points_of(out)
+    sweep = Sweep(out)
+    base_generations = sweep.manifest["base"].get("generations", Config.model_fields["generations"].default)
+    points = sweep.points
     per_point = [(p, p.per_seed_rows()) for p in points]
     present = {k for _, rows in per_point for seed_rows in rows for r in seed_rows for k in r}
     watched = [m for m in WATCHED if m in present][:2]

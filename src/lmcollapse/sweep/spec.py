@@ -6,7 +6,9 @@ Axes, each a list of values:
 - `points`: one axis whose values are whole sets of keys (`[{model.order: 2}, {model.order: 3, ...}]`),
   crossed with the other axes (alone, it is simply the list of points).
 Seeds are an axis of their own, outside the points, so that every point is run with every seed and the
-seed is a column of the results.
+seed is a column of the results. An axis may also name its values (tags: column -> label, e.g. a study's
+{"model": "gpt", "policy": "replace"}): the labels then stand for the values in the point's label and in
+the results table, in place of the keys they set (a whole config section is no column anyone reads).
 
 Every point's config (base + its values, with each seed) is checked before anything runs; a problem is
 one line naming the axis and value that caused it.
@@ -28,9 +30,14 @@ from ..errors import LmcollapseError
 @dataclass(frozen=True)
 class Axis:
     """One axis: its name in messages (`grid.model.order`, `zip`, `points`) and its values, each a
-    mapping of dotted keys to values."""
+    mapping of dotted keys to values; tags, when given, name each value (column -> label)."""
     name: str
     values: tuple[dict[str, Any], ...]
+    tags: tuple[dict[str, str], ...] | None = None
+
+    def __post_init__(self):
+        if self.tags is not None and len(self.tags) != len(self.values):
+            raise ValueError(f"axis {self.name}: {len(self.tags)} tags for {len(self.values)} values")
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,13 @@ class Point:
     index: int
     values: dict[str, Any]  # dotted key -> value, every varied key
     origin: dict[str, str]  # dotted key -> the axis that set it (for error messages)
+    tags: dict[str, str] = field(default_factory=dict)  # column -> label, from the axes that name their values
+    tagged: frozenset[str] = frozenset()  # the keys those axes set (their labels stand for them)
 
     @property
     def label(self) -> str:
-        return " ".join(f"{k}={_show(v)}" for k, v in self.values.items()) or "base"
+        untagged = [f"{k}={_show(v)}" for k, v in self.values.items() if k not in self.tagged]
+        return " ".join([*self.tags.values(), *untagged]) or "base"
 
 
 @dataclass
@@ -52,22 +62,34 @@ class SweepSpec:
 
     @property
     def varied_keys(self) -> list[str]:
-        return list(dict.fromkeys(k for axis in self.axes for v in axis.values for k in v))
+        """The keys the untagged axes vary: a column each in the results."""
+        return list(dict.fromkeys(k for axis in self.axes if axis.tags is None for v in axis.values for k in v))
+
+    @property
+    def tag_columns(self) -> list[str]:
+        return list(dict.fromkeys(c for axis in self.axes for tags in axis.tags or () for c in tags))
 
     def points(self) -> list[Point]:
         points = []
-        for combination in itertools.product(*(axis.values for axis in self.axes)):
+        indices = [range(len(axis.values)) for axis in self.axes]
+        for combination in itertools.product(*indices):
             values: dict[str, Any] = {}
             origin: dict[str, str] = {}
-            for axis, part in zip(self.axes, combination):
-                values.update(part)
-                origin.update({k: axis.name for k in part})
-            points.append(Point(len(points), values, origin))
+            tags: dict[str, str] = {}
+            tagged: set[str] = set()
+            for axis, i in zip(self.axes, combination):
+                values.update(axis.values[i])
+                origin.update({k: axis.name for k in axis.values[i]})
+                if axis.tags is not None:
+                    tags.update(axis.tags[i])
+                    tagged.update(axis.values[i])
+            points.append(Point(len(points), values, origin, tags, frozenset(tagged)))
         return points
 
     def describe(self) -> dict:
         """What sweep.json records of the spec (JSON-safe)."""
-        return {"axes": [{"name": a.name, "values": list(a.values)} for a in self.axes], "seeds": self.seeds}
+        return {"axes": [{"name": a.name, "values": list(a.values), **({"tags": list(a.tags)} if a.tags else {})}
+                         for a in self.axes], "seeds": self.seeds}
 
 
 def _show(value) -> str:

@@ -1,0 +1,33 @@
+"""A study (`lmcollapse reproduce NAME`) is a sweep plus an analysis: its variants are the points of one
+tagged axis (each tag a column of the results table, e.g. model and policy), every variant runs with every
+seed, and the analysis reads the sweep's results table back, grouped by those tags."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..api import load_run
+from ..sweep import Axis, Sweep, SweepSpec, make_executor, raise_failures, run_sweep
+
+
+def run_study(variants: list[tuple[dict[str, str], dict]], seeds: list[int], out: str | Path, executor=None,
+              workers: int | None = None, progress: bool = True) -> Sweep:
+    """Run (or resume) every (variant, seed) into the sweep folder out; variants: (tags, config) pairs.
+    Failed runs do not stop the others: they are listed, then raised as one error (running again retries
+    only them)."""
+    axis = Axis("points", tuple(config for _, config in variants), tuple(tags for tags, _ in variants))
+    _, outcome = run_sweep(SweepSpec({}, [axis], list(seeds)), out, executor or make_executor("local", workers=workers),
+                           progress=progress)
+    raise_failures(outcome)
+    return Sweep(out)
+
+
+def generation_seconds(sweep: Sweep, **tags: str) -> float:
+    """Seconds of generation work (fit, sample, metrics, paradigm) recorded in the manifests of the runs of the
+    points with these tags, summed: the same however many invocations the work took."""
+    total = 0.0
+    for point in sweep.points:
+        if all(point.tags.get(k) == v for k, v in tags.items()):
+            for path in point.started():
+                run = load_run(path)
+                total += sum(sum(run.manifest(t)["seconds"].values()) for t in range(run.generations_done))
+    return total

@@ -1,0 +1,94 @@
+"""Reading a sweep folder back: its points, the run directory of every (point, seed), and the results table
+it wrote. The one reader of the many-runs format, used by show, check, report, the Python API and the
+studies' analyses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..rundir import RunDir
+from .plan import TABLES, read_manifest
+
+# Columns of a results row that describe it rather than measure anything.
+ROW_KEYS = ("point", "seed", "run")
+
+
+@dataclass
+class PointRuns:
+    index: int
+    label: str
+    values: dict  # dotted key -> value, every varied key
+    tags: dict[str, str]  # column -> label, for the axes that name their values
+    seeds: list[int]
+    run_dirs: list[Path]  # one per seed, in the order of seeds
+
+    def per_seed_rows(self) -> list[list[dict]]:
+        """Each seed's rows from its intact committed generations (runs not started give none)."""
+        return [RunDir(d).intact_rows() for d in self.run_dirs]
+
+    def started(self) -> list[Path]:
+        """The run directories that exist (a run has written its setup)."""
+        return [d for d in self.run_dirs if RunDir.is_run(d)]
+
+
+class Sweep:
+    """A sweep folder, read-only."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.manifest = read_manifest(self.path)
+
+    def __repr__(self) -> str:
+        return f"Sweep({str(self.path)!r}, points={len(self.manifest['points'])}, seeds={self.seeds})"
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.manifest.get("seeds", []))
+
+    @property
+    def varied(self) -> list[str]:
+        return list(self.manifest.get("varied", []))
+
+    @property
+    def tag_columns(self) -> list[str]:
+        return list(self.manifest.get("tag_columns", []))
+
+    @property
+    def points(self) -> list[PointRuns]:
+        runs = self.manifest["runs"]
+        out = []
+        for p in self.manifest["points"]:
+            mine = sorted((r for r in runs if r["point"] == p["index"]), key=lambda r: r["seed"])
+            out.append(PointRuns(p["index"], p["label"], p["values"], p.get("tags", {}), [r["seed"] for r in mine],
+                                 [self.path / r["dir"] for r in mine]))
+        return out
+
+    def run_dirs(self) -> list[Path]:
+        """Every run directory the sweep asks for, once (two points may share a run)."""
+        return list(dict.fromkeys(d for p in self.points for d in p.run_dirs))
+
+    def started_runs(self) -> list[Path]:
+        return [d for d in self.run_dirs() if RunDir.is_run(d)]
+
+    def table_file(self, name: str, suffix: str = ".parquet") -> Path:
+        """OUT/results.parquet, OUT/aggregate.csv, ..."""
+        assert name in TABLES, name
+        return self.path / f"{name}{suffix}"
+
+    def results(self) -> list[dict]:
+        """The rows of the results table the sweep wrote (a row per point, seed and generation)."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.table_file("results")).to_pylist()
+
+    def groups(self, *columns: str) -> dict[tuple, list[list[dict]]]:
+        """From the results table: per value of the tag columns, each seed's metrics rows (by generation, the
+        seeds in order; absent values dropped, as a run's own rows leave them out)."""
+        skip = set(ROW_KEYS) | set(self.tag_columns) | set(self.varied)
+        by_run: dict[tuple, dict[int, list[dict]]] = {}
+        for row in self.results():
+            key = tuple(row.get(c) for c in columns)
+            metrics = {k: v for k, v in row.items() if k not in skip and v is not None}
+            by_run.setdefault(key, {}).setdefault(row["seed"], []).append(metrics)
+        return {key: [sorted(rows, key=lambda r: r["generation"]) for _, rows in sorted(seeds.items())]
+                for key, seeds in by_run.items()}
