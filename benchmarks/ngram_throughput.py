@@ -50,7 +50,7 @@ def one_generation(real: Corpus, held_out: Corpus, order: int, smoothing: float,
     # `stats` persists across generations as in the runner (R's distinct n-grams are found once per run).
     view = GenerationView(0, model, real, real, samples, samples, real, held_out, real_stats=stats)
     measure(view, [m for m in default_metrics() if m not in ("kl_to_truth", "tv_to_truth")],
-            rng=np.random.default_rng(seed), rounds=ci_rounds)
+            seed=seed, rounds=ci_rounds)
     t3 = time.perf_counter()
     peak = None
     if trace_memory:

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+import lmcollapse
+
 from lmcollapse.metrics.bleu import self_bleu_scores
 from lmcollapse.corpus import SYNTHETIC, Corpus
 from lmcollapse.metrics import METRICS, OPT_IN, GenerationView, default_metrics, measure
@@ -72,11 +74,11 @@ def test_measure_writes_intervals_that_bracket_the_value():
     rng = np.random.default_rng(1)
     samples = Corpus.from_documents([rng.integers(0, 20, size=rng.integers(2, 15)) for _ in range(300)],
                                     vocab_size=20, origin=SYNTHETIC)
-    row = measure(view_for(samples), default_metrics(), rng=np.random.default_rng(0), rounds=50)
+    row = measure(view_for(samples), default_metrics(), seed=0, rounds=50)
     for name in ("distinct_2", "self_bleu", "repetition", "zipf_slope", "heldout_nll", "support_loss"):
         assert row[f"{name}_lo"] < row[name] < row[f"{name}_hi"], name
     assert "embedding_diversity" in OPT_IN and "embedding_diversity" not in row
-    again = measure(view_for(samples), default_metrics(), rng=np.random.default_rng(0), rounds=50)
+    again = measure(view_for(samples), default_metrics(), seed=0, rounds=50)
     assert again == row  # intervals are reproducible from the seed
 
 
@@ -116,3 +118,25 @@ def test_embedding_diversity_tells_identical_texts_from_varied_ones():
          "quantum computers use qubits", "the cat slept on the warm windowsill", "rain is expected tomorrow"])
     assert value("embedding_diversity", view_for(same)) == pytest.approx(0.0, abs=1e-5)
     assert value("embedding_diversity", view_for(varied)) > 0.6
+
+
+def test_a_metrics_interval_does_not_move_when_another_metric_is_added_or_removed(tmp_path):
+    """Each column's half-samples come from a stream of its own (run seed, generation, column): the same run
+    with fewer or more metrics gives every shared metric the same value and the same interval, in a run as in
+    one measure() call."""
+    rng = np.random.default_rng(2)
+    samples = Corpus.from_documents([rng.integers(0, 20, size=rng.integers(2, 15)) for _ in range(300)],
+                                    vocab_size=20, origin=SYNTHETIC)
+    every = measure(view_for(samples), default_metrics(), seed=7, rounds=30)
+    for subset in (["distinct_2"], ["self_bleu", "distinct_2"], ["zipf_slope", "repetition", "capped_fraction"]):
+        row = measure(view_for(samples), subset, seed=7, rounds=30)
+        assert all(row[k] == every[k] for k in row), subset
+        assert any(k.endswith("_lo") for k in row), subset
+    config = {"corpus": {"name": "markov", "vocab_size": 6, "doc_length": 8, "n_train": 120, "n_eval": 60},
+              "generations": 2, "ci_rounds": 20, "save_models": False}
+    few = lmcollapse.run({**config, "metrics": ["distinct_2", "heldout_nll"]}, out_dir=tmp_path / "few").metrics
+    many = lmcollapse.run({**config, "metrics": ["self_bleu", "distinct_2", "zipf_slope", "heldout_nll", "kl_to_truth"]},
+                          out_dir=tmp_path / "many").metrics
+    for a, b in zip(few, many):
+        assert a["distinct_2_lo"] is not None and a["heldout_nll_hi"] is not None
+        assert {k: v for k, v in b.items() if k in a} == a

@@ -10,16 +10,13 @@ from pathlib import Path
 import pytest
 
 import lmcollapse
-from lmcollapse.experiments import load_spec
+from lmcollapse.experiments import load_spec, paper
 from lmcollapse.rundir import RunDir
-from lmcollapse.experiments import paper
+
+from helpers import cli, same_numbers
 
 pytest.importorskip("torch")
-
-
-def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "lmcollapse.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=600, **kwargs)
+DATA = Path(__file__).parent / "data" / "v0.3.0"
 
 
 def test_the_grid_is_the_papers():
@@ -84,6 +81,13 @@ def test_quick_reproduce_paper_runs_end_to_end(tmp_path):
         assert claim in summary.split("## Claims, ngram")[0], claim
     numbers = json.loads((out / "summary.json").read_text())
     assert set(numbers) == {"gpt", "ngram"} and len(numbers["gpt"]["policies"]) == 7
+    # the same claims and verdicts as lmcollapse 0.3.0 gave before studies became sweeps (tests/data/v0.3.0;
+    # the GPT's numbers are those of this machine's CPU kernels: another CPU may round differently)
+    recorded = json.loads((DATA / "paper-quick-summary.json").read_text())
+    assert same_numbers(numbers["ngram"], recorded["ngram"]) == []
+    assert [row[3] for row in paper.claim_rows(numbers["gpt"], 1.25)] == \
+        [row[3] for row in paper.claim_rows(recorded["gpt"], 1.25)]
+    assert same_numbers(numbers["gpt"], recorded["gpt"], rel=1e-6) == []
     assert [n["rate"] for n in numbers["gpt"]["b"]["rates"]] == [1.0, 0.3, 0.1]
     assert len(numbers["gpt"]["d"]["acc"]) == 3 and "d" not in numbers["ngram"]  # the count model has no probe
     assert (out / "summary.png").stat().st_size > 10_000

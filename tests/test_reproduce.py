@@ -3,11 +3,19 @@ import json
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
+
+import lmcollapse
 
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.experiments import load_spec
 from lmcollapse.experiments.quality import _verdict, effective_spec, variants
+
+from helpers import same_numbers
+
+DATA = Path(__file__).parent / "data" / "v0.3.0"
 
 
 def test_the_sweep_has_every_rate_without_gates_and_every_gate_at_one_rate():
@@ -51,3 +59,7 @@ def test_quick_reproduce_runs_end_to_end(tmp_path):
     assert "Gates that keep it bounded" in report and 'alt="summary"' in report  # the verdict opens the report
     ungated = [n for n in numbers if n["setting"] == "kjv" and n["gate"] is None]
     assert all(n["end"] > n["start"] for n in ungated)  # held-out perplexity rises without new real data
+    # the same values and verdicts as lmcollapse 0.3.0 gave before studies became sweeps (tests/data/v0.3.0)
+    recorded = json.loads((DATA / "quality-quick-summary.json").read_text())
+    assert same_numbers(numbers, recorded) == []
+    assert lmcollapse.open_results(out).seeds == [0, 1]  # a study's folder is a sweep

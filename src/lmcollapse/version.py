@@ -1,3 +1,3 @@
 """The version of lmcollapse (a leaf module, so that run-directory code can record it without importing
 the package root)."""
-__version__ = "0.3.0"
+__version__ = "0.4.0"

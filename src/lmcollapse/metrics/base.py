@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from .. import seeding
 from ..corpus import Corpus
 from ..errors import LmcollapseError
 from ..ngrams import (COUNT_CHUNK, context_keys_of_targets, doc_ngrams, document_chunks, ngram_counts, padded_stream,
@@ -200,14 +201,22 @@ def default_metrics() -> list[str]:
     return [name for name in METRICS.names() if name not in OPT_IN]
 
 
-def measure(view: GenerationView, names: list[str], rng: np.random.Generator | None = None,
+def interval_stream(seed: int, generation: int, column: str) -> np.random.Generator:
+    """The half-samples of one column's interval: a stream of its own, named by (run seed, generation, column),
+    so adding or removing a metric never moves another metric's interval."""
+    return seeding.rng(seed, generation, f"interval:{column}")
+
+
+def measure(view: GenerationView, names: list[str], seed: int | None = None,
             rounds: int = 0) -> dict[str, float | None]:
-    """One metrics row; Resampled values get NAME_lo / NAME_hi from `rounds` half-samples drawn with rng."""
+    """One metrics row; with a run seed, Resampled values get NAME_lo / NAME_hi from `rounds` half-samples
+    (each column drawing from interval_stream)."""
     row: dict[str, float | None] = {"generation": view.generation}
     for name in names:
         value = METRICS.get(name)(view)
         for column, part in (value.items() if isinstance(value, dict) else [(name, value)]):
             if part is not None:
+                rng = None if seed is None else interval_stream(seed, view.generation, column)
                 _write(row, column, part, rng, rounds)
     return row
 

@@ -1,0 +1,85 @@
+"""Folders of many runs written by lmcollapse 0.3 (tests/data/v0.3.0): refused in one line that names the
+command converting them, and after `lmcollapse upgrade` ordinary sweep folders with the same numbers."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import lmcollapse
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.sweep import Sweep
+
+from helpers import cli, same_numbers
+
+DATA = Path(__file__).parent / "data" / "v0.3.0"
+
+
+@pytest.fixture
+def old_seeds(tmp_path):
+    shutil.copytree(DATA / "seeds", tmp_path / "seeds")
+    return tmp_path / "seeds"
+
+
+@pytest.fixture
+def old_reproduce(tmp_path):
+    shutil.copytree(DATA / "reproduce-quality-quick", tmp_path / "qq")
+    return tmp_path / "qq"
+
+
+@pytest.mark.parametrize("which", ["old_seeds", "old_reproduce"])
+def test_a_03_folder_is_refused_in_one_line_naming_the_upgrade(which, request, tmp_path):
+    path = request.getfixturevalue(which)
+    kind = "--seeds" if which == "old_seeds" else "reproduce"
+    with pytest.raises(LmcollapseError, match=f"is a {kind} folder written by lmcollapse 0.3.*lmcollapse upgrade"):
+        lmcollapse.open_results(path)
+    for command in (["show", path], ["check", path], ["report", path, "--out", tmp_path / "r.html"]):
+        result = cli(*command)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert f"lmcollapse upgrade {path}" in result.stderr
+
+
+def test_an_upgraded_seeds_folder_is_a_one_point_sweep_with_the_same_numbers(old_seeds, tmp_path):
+    old_aggregate = [json.loads(line) for line in (old_seeds / "aggregate.jsonl").read_text().splitlines()]
+    old_seed_rows = [lmcollapse.load_run(old_seeds / f"seed-{s}").metrics for s in (0, 1)]
+    result = cli("upgrade", old_seeds)
+    assert result.returncode == 0, result.stderr
+    sweep = lmcollapse.open_results(old_seeds)
+    assert isinstance(sweep, Sweep) and len(sweep.points) == 1 and sweep.seeds == [0, 1]
+    assert [lmcollapse.load_run(d).metrics for d in sweep.points[0].run_dirs] == old_seed_rows
+    assert not (old_seeds / "seeds.json").exists() and not list(old_seeds.glob("seed-*"))
+    assert sweep.manifest["base"]["corpus"]["n_train"] == 30
+    import pyarrow.parquet as pq
+
+    aggregate = pq.read_table(old_seeds / "aggregate.parquet").to_pylist()
+    for new, old in zip(aggregate, old_aggregate):
+        assert {k: new[k] for k in old} == pytest.approx(old)
+    shown = cli("show", old_seeds)
+    assert shown.returncode == 0 and "mean over 2 seeds" in shown.stdout
+    checked = cli("check", old_seeds)
+    assert checked.returncode == 0 and checked.stdout.count("all intact") == 2
+    assert cli("report", old_seeds, "--out", tmp_path / "r.html").returncode == 0
+    # the same command as before resumes the upgraded folder: nothing to redo, and more seeds extend it
+    extended = cli("run", "--seeds", "0-2", "--out", old_seeds, "-q", "--workers", "1")
+    assert extended.returncode == 0, extended.stderr
+    assert lmcollapse.open_results(old_seeds).seeds == [0, 1, 2]
+    again = cli("upgrade", old_seeds)  # nothing left to convert
+    assert again.returncode == 2 and "nothing to upgrade" in again.stderr
+
+
+def test_an_upgraded_reproduce_folder_is_taken_over_by_the_study_without_recomputing(old_reproduce):
+    """The two 0.3 variant folders become points tagged by their folder; `reproduce --quick` on the same --out
+    finds their runs done (their DONE files untouched), runs the five missing variants and gives the
+    summary 0.3.0 gave."""
+    assert cli("upgrade", old_reproduce).returncode == 0
+    sweep = lmcollapse.open_results(old_reproduce)
+    assert sorted(p.tags["group"] for p in sweep.points) == ["markov/rate-0.1", "markov/rate-1"]
+    assert not (old_reproduce / "markov").exists()
+    committed = {p: p.stat().st_mtime_ns for p in old_reproduce.glob("runs/*/gen-*[0-9]/DONE")}
+    assert len(committed) == 2 * 2 * 6
+    result = cli("reproduce", "quality-vs-quantity", "--quick", "--out", old_reproduce, "--workers", "2", "-q")
+    assert result.returncode == 0, result.stderr
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in committed.items())
+    recorded = json.loads((DATA / "quality-quick-summary.json").read_text())
+    assert same_numbers(json.loads((old_reproduce / "summary.json").read_text()), recorded) == []
+    assert {p.tags.get("variant") for p in lmcollapse.open_results(old_reproduce).points} >= {"rate 1", "rate 0.1"}
