@@ -19,6 +19,7 @@ import torch
 from lmcollapse.experiment import load_config, load_source
 from lmcollapse.models.neural import GPTModel
 from lmcollapse.models.packing import pack_batch
+from lmcollapse.config import GPTConfig
 
 
 def packing_saving(windows: list[np.ndarray], block_size: int, batch_size: int, batches: int) -> tuple[int, int]:
@@ -61,8 +62,8 @@ def main() -> None:
     config = load_config({"corpus": {"n_train": args.n_train, "n_eval": 200},
                           "tokenizer": {"name": "bpe", "vocab_size": 1000}})
     data = load_source(config)
-    model = GPTModel(n_layer=2, n_head=4, n_embd=64, block_size=args.block_size, epochs=1,
-                     batch_size=args.batch_size)
+    model = GPTModel(GPTConfig(n_layer=2, n_head=4, n_embd=64, block_size=args.block_size, epochs=1,
+                     batch_size=args.batch_size))
     model.vocab_size_ = data.train.vocab_size
     windows = [w for w, _ in model._windows(model._sequences(data.train), stride=args.block_size)]
     padded, packed = packing_saving(windows, args.block_size, args.batch_size, args.batches)

@@ -22,6 +22,7 @@ import torch
 from lmcollapse.experiment import load_config, load_source
 from lmcollapse.models.neural import DECODE_ROWS, GPTModel
 from lmcollapse.sampling import Sampler
+from lmcollapse.config import GPTConfig, SamplerConfig
 
 
 def sync(device: str) -> None:
@@ -61,14 +62,14 @@ def heldout_loss(logits_fn, windows: list[np.ndarray], vocab: int, device: str) 
 
 
 def run_lmcollapse(data, args, held):
-    model = GPTModel(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, block_size=args.block_size,
-                     epochs=1, batch_size=args.batch_size, lr=args.lr, weight_decay=0.1, device=args.device)
+    model = GPTModel(GPTConfig(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, block_size=args.block_size,
+                     epochs=1, batch_size=args.batch_size, lr=args.lr, weight_decay=0.1, device=args.device))
     sync(args.device)
     t0 = time.perf_counter()
     model.fit(data.train, seed=0)
     sync(args.device)
     t1 = time.perf_counter()
-    sample = model.sample(args.samples, sampler=Sampler(max_tokens=args.block_size - 1), seed=1)
+    sample = model.sample(args.samples, sampler=Sampler(SamplerConfig(max_tokens=args.block_size - 1)), seed=1)
     sync(args.device)
     t2 = time.perf_counter()
     params = sum(p.numel() for p in model.net_.parameters())
@@ -158,7 +159,7 @@ def main() -> None:
     config = load_config({"corpus": {"n_train": args.n_train, "n_eval": 200},
                           "tokenizer": {"name": "bpe", "vocab_size": args.vocab_size}})
     data = load_source(config)
-    probe = GPTModel(block_size=args.block_size)
+    probe = GPTModel(GPTConfig(block_size=args.block_size))
     probe.vocab_size_ = data.train.vocab_size
     windows = [w for w, _ in probe._windows(probe._sequences(data.train), stride=args.block_size)]
     held = [w for w, _ in probe._windows(probe._sequences(data.held_out), stride=args.block_size)]

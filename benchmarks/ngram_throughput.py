@@ -26,6 +26,7 @@ from lmcollapse.metrics import GenerationView, default_metrics, measure
 from lmcollapse.metrics.base import RealStatistics
 from lmcollapse.models.ngram import NGramModel
 from lmcollapse.sampling import Sampler
+from lmcollapse.config import NGramConfig, SamplerConfig
 
 
 def kjv(n_eval: int = 1000):
@@ -43,9 +44,9 @@ def one_generation(real: Corpus, held_out: Corpus, order: int, smoothing: float,
     if trace_memory:
         tracemalloc.start()
     t0 = time.perf_counter()
-    model = NGramModel(order=order, smoothing=smoothing).fit(real)
+    model = NGramModel(NGramConfig(order=order, smoothing=smoothing)).fit(real)
     t1 = time.perf_counter()
-    samples = model.sample(len(real), sampler=Sampler(max_tokens=128), seed=seed, generation=1)
+    samples = model.sample(len(real), sampler=Sampler(SamplerConfig(max_tokens=128)), seed=seed, generation=1)
     t2 = time.perf_counter()
     # `stats` persists across generations as in the runner (R's distinct n-grams are found once per run).
     view = GenerationView(0, model, real, real, samples, samples, real, held_out, real_stats=stats)

@@ -22,6 +22,7 @@ from lmcollapse.corpus import Corpus
 from lmcollapse.models.hf import HFModel
 from lmcollapse.models.neural import TRAINING_COPIES
 from lmcollapse.sampling import Sampler
+from lmcollapse.config import HFConfig, SamplerConfig
 
 VOCAB = 50257
 
@@ -77,14 +78,14 @@ def main():
     print(f"{'budget GiB':>10} {'train peak':>11} {'train s':>8} {'score peak':>11} {'score s':>8} "
           f"{'sample peak':>12} {'sample s':>9}")
     for budget in args.budgets:
-        model = HFModel(hf_config="tinystories-1m", block_size=1024, batch_size=320, epochs=1, device="cpu",
-                        batch_memory_gb=budget)
+        model = HFModel(HFConfig(hf_config="tinystories-1m", block_size=1024, batch_size=320, epochs=1, device="cpu",
+                        batch_memory_gb=budget))
         with PeakRss() as fit:
             model.fit(train, seed=0)
         with PeakRss() as score:
             model.log_prob(held)
         with PeakRss() as sample:
-            model.sample(args.samples, sampler=Sampler(max_tokens=args.sample_tokens), seed=2)
+            model.sample(args.samples, sampler=Sampler(SamplerConfig(max_tokens=args.sample_tokens)), seed=2)
         print(f"{budget:>10.2f} {fit.peak / gib:>10.2f}G {fit.seconds:>8.1f} {score.peak / gib:>10.2f}G "
               f"{score.seconds:>8.1f} {sample.peak / gib:>11.2f}G {sample.seconds:>9.1f}")
         del model

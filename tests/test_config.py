@@ -33,7 +33,7 @@ def test_override_values_are_typed():
     ("nope=1", "nope: unknown key; allowed here: seed, generations"),
     ("model.name=bert", "model.name: unknown model 'bert'; choose one of: gpt, hf, ngram"),
     ("paradigm.name=keep", "paradigm.name: unknown paradigm 'keep'; choose one of: accumulate"),
-    ("filters=[magic]", "filters[0]: unknown filter 'magic'"),
+    ("gates=[magic]", "gates[0]: unknown gate 'magic'"),
     ("metrics=[bleu]", "metrics: unknown metric 'bleu'"),
     ("sampler.top_p=1.5", "sampler.top_p: input should be less than or equal to 1"),
     ("paradigm.real_fraction=1", "paradigm.real_fraction: input should be less than 1"),

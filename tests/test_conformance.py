@@ -1,6 +1,7 @@
 """Every registered language-model backend passes lmcollapse.testing.check_language_model."""
 import pytest
 
+from lmcollapse.config import section_classes
 from lmcollapse.models import MODELS
 from lmcollapse.testing import check_language_model
 
@@ -11,7 +12,7 @@ NEEDS = {"gpt": "torch", "hf": "transformers"}
 
 
 def factory_of(name):
-    return lambda: MODELS.get(name)(**SMALL.get(name, {}))
+    return lambda: MODELS.build(section_classes("model")[name](**SMALL.get(name, {})))
 
 
 CASES = [(name, check.__name__, check) for name in MODELS.names() for check in check_language_model(factory_of(name))]
@@ -30,5 +31,5 @@ def test_backend_keeps_the_contract(name, check_name, check):
 
 def test_the_unigram_and_exact_mle_count_models_keep_it_too():
     for params in ({"order": 1, "smoothing": 0.0}, {"order": 4, "smoothing": 0.0}):
-        for check in check_language_model(lambda: MODELS.get("ngram")(**params)):
+        for check in check_language_model(lambda: MODELS.build(section_classes("model")["ngram"](**params))):
             check()

@@ -9,12 +9,13 @@ from lmcollapse.experiment import load_config
 from lmcollapse.corpus import Corpus
 from lmcollapse.metrics.divergence import exact_divergence
 from lmcollapse.models.ngram import NGramModel
+from lmcollapse.config import NGramConfig
 
 
 def truth_and_model(model_order, **corpus):
     config = load_config({"corpus": {"n_train": 30, "n_eval": 5, **corpus}})
     data = load_source(config)
-    model = NGramModel(order=model_order, smoothing=0.3).fit(data.train)
+    model = NGramModel(NGramConfig(order=model_order, smoothing=0.3)).fit(data.train)
     return data.truth, model
 
 
@@ -64,9 +65,9 @@ def test_categorical_with_end_token():
 
 def test_perfect_model_has_zero_divergence_and_missing_token_infinite():
     truth, _ = truth_and_model(1, name="categorical", probs=[0.5, 0.5], doc_length=3)
-    perfect = NGramModel(order=1).fit(Corpus.from_documents([[0, 1]], vocab_size=2))
+    perfect = NGramModel(NGramConfig(order=1)).fit(Corpus.from_documents([[0, 1]], vocab_size=2))
     assert exact_divergence(truth, perfect, 3) == pytest.approx((0.0, 0.0), abs=1e-12)
-    lost = NGramModel(order=1, smoothing=0.0).fit(Corpus.from_documents([[0, 0]], vocab_size=2))
+    lost = NGramModel(NGramConfig(order=1, smoothing=0.0)).fit(Corpus.from_documents([[0, 0]], vocab_size=2))
     kl, tv = exact_divergence(truth, lost, 3)
     assert kl == np.inf and tv == pytest.approx(0.5)
 

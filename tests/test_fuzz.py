@@ -12,7 +12,7 @@ from lmcollapse.errors import LmcollapseError
 from lmcollapse.experiment import load_config
 from lmcollapse.sources.readers import read_documents
 
-SECTIONS = ["seed", "generations", "corpus", "tokenizer", "model", "sampler", "paradigm", "probe", "filters",
+SECTIONS = ["seed", "generations", "corpus", "tokenizer", "model", "sampler", "paradigm", "probe", "gates",
             "metrics", "ci_rounds", "save_models", "oversample_max"]
 KEYS = SECTIONS + ["name", "n_train", "n_eval", "order", "smoothing", "n_layer", "block_size", "rate", "task",
                    "mode", "doc_length", "vocab_size", "probs", "path", "max_tokens", "top_p", "nope", ""]
@@ -110,7 +110,7 @@ def test_any_parquet_column_reads_or_fails_in_one_line(tmp_path_factory, values)
 VALID = [{}, {"corpus": {"name": "markov", "vocab_size": 5, "doc_length": 4}},
          {"model": {"name": "gpt"}, "probe": {"task": "kjv-genre"}},
          {"paradigm": {"name": "fresh"}, "corpus": {"name": "kjv", "n_reservoir": 20000}},
-         {"filters": ["dedup", {"name": "perplexity", "low": 0.1}], "paradigm": {"name": "accumulate-subsample"}},
+         {"gates": ["dedup", {"name": "perplexity", "low": 0.1}], "paradigm": {"name": "accumulate-subsample"}},
          {"corpus": {"name": "categorical", "probs": [0.5, 0.5], "end_prob": 0.1}, "filters": ["verifier"]}]
 
 

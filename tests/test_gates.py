@@ -12,6 +12,7 @@ from lmcollapse.gates import GateContext, ReferenceModel, apply_filters, build_g
 from lmcollapse.gates.dedup import signatures
 from lmcollapse.models.ngram import NGramModel
 from lmcollapse.sources import SOURCES
+from lmcollapse.config import NGramConfig, validate
 
 from conftest import small_truth_config
 
@@ -31,8 +32,8 @@ def context(train, real=None, held_out=None, truth=None, model=None, reference=N
 
 
 def gate(entry):
-    """The built gate of one `filters` entry, in a list."""
-    gates = build_gates([entry])
+    """The built gate of one `gates` entry (a name or a mapping, as a config writes it), in a list."""
+    gates = build_gates(validate({"gates": [entry]}).gates)
     return gates.filters or [gates.producer or gates.pool_weighting]
 
 
@@ -75,7 +76,7 @@ def test_dedup_drops_exact_and_near_duplicates_of_training_and_earlier_documents
 def test_perplexity_band_keeps_real_looking_documents_only():
     config = load_config({"corpus": {"n_train": 2000, "n_eval": 1000}})
     data = load_source(config)
-    reference = NGramModel(order=2, smoothing=1e-4).fit(data.train)
+    reference = NGramModel(NGramConfig(order=2, smoothing=1e-4)).fit(data.train)
     ctx = context(data.train, held_out=data.held_out, reference=reference)
     outcome = apply_gates(gate("perplexity"), data.held_out, ctx, np.random.default_rng(0))
     assert outcome.keep.mean() == pytest.approx(0.90, abs=0.01)  # the band is held-out's 5%..95%
@@ -88,7 +89,7 @@ def test_perplexity_band_keeps_real_looking_documents_only():
 
 def test_oracle_and_noisy_verifier():
     config = load_config(small_truth_config(**{"corpus.doc_length": 5, "corpus.n_train": 4000}))
-    source = SOURCES.get("categorical")(config)
+    source = SOURCES.build(config.corpus, seed=config.seed)
     data = source.load()
     samples = source.truth.sample(4000, 5, np.random.default_rng(9), first_id=10**6, generation=1,
                                   producer="truth", seed=9)
@@ -113,7 +114,7 @@ def test_token_edit_resamples_only_confident_tokens():
             d += [0, 1] if rng.random() < 0.3 else [int(rng.integers(2, 8))]
         docs.append(d)
     real = Corpus.from_documents(docs, vocab_size=9, eos_id=8)
-    model = NGramModel(order=2, smoothing=0.0).fit(real)
+    model = NGramModel(NGramConfig(order=2, smoothing=0.0)).fit(real)
     ctx = context(real, model=model)
     (editor,) = gate({"name": "token-edit", "threshold": 0.9})
     out, share = editor.generate(200, ctx, seed=3, generation=1, first_id=10**6, producer="edit")
@@ -124,14 +125,14 @@ def test_token_edit_resamples_only_confident_tokens():
     assert np.array_equal(out.lengths, picked.lengths) and np.array_equal(out.tokens, picked.tokens)
     assert share.mean() > 0.1
     (never,) = gate({"name": "token-edit", "threshold": 0.999999})
-    smoothed = NGramModel(order=2, smoothing=1.0).fit(real)
+    smoothed = NGramModel(NGramConfig(order=2, smoothing=1.0)).fit(real)
     out, share = never.generate(50, context(real, model=smoothed), seed=4, generation=1, first_id=0, producer="e")
     assert share.max() == 0.0
 
 
 def test_runner_samples_more_to_keep_the_contribution_fixed(tmp_path):
     config = small_truth_config(**{"corpus.doc_length": 6, "corpus.n_train": 300, "generations": 3,
-                                   "filters": [{"name": "verifier", "quantile": 0.5}], "ci_rounds": 0})
+                                   "gates": [{"name": "verifier", "quantile": 0.5}], "ci_rounds": 0})
     run = lmcollapse.run(config, out_dir=tmp_path / "run")
     for t in range(3):
         manifest = (run.path / f"gen-{t:04d}" / "manifest.json").read_text()
@@ -159,30 +160,37 @@ def test_reweight_favours_real_documents_in_the_subsampled_pool(tmp_path):
     base = small_truth_config(**{"paradigm": {"name": "accumulate-subsample", "rate": 1.0}, "generations": 4,
                                  "corpus.n_train": 400, "ci_rounds": 0, "metrics": ["real_fraction"]})
     plain = lmcollapse.run(base, out_dir=tmp_path / "plain").metrics
-    weighted = lmcollapse.run({**base, "filters": [{"name": "reweight", "real_weight": 4.0}]},
+    weighted = lmcollapse.run({**base, "gates": [{"name": "reweight", "real_weight": 4.0}]},
                               out_dir=tmp_path / "weighted").metrics
     # Uniform draws give real share 1/(1+t); weight 4 gives at least 4/(4+t) (older synthetic weigh more).
     assert plain[3]["real_fraction"] == pytest.approx(1 / 4, abs=0.08)
     assert weighted[3]["real_fraction"] > 0.45
     with pytest.raises(LmcollapseError, match="use accumulate-subsample or fresh"):
-        lmcollapse.run({**base, "paradigm": {"name": "replace"}, "filters": ["reweight"]}, out_dir=tmp_path / "bad")
+        lmcollapse.run({**base, "paradigm": {"name": "replace"}, "gates": ["reweight"]}, out_dir=tmp_path / "bad")
 
 
 def test_gate_config_errors_are_one_line():
-    with pytest.raises(LmcollapseError, match=r"filters\[1\] \(dedup\): unknown parameter 'treshold'; allowed: "
+    with pytest.raises(LmcollapseError, match=r"gates\[1\] \(dedup\): unknown parameter 'treshold'; allowed: "
                                               r"threshold, ngram, num_perm, bands"):
-        load_config({"filters": ["nonempty", {"name": "dedup", "treshold": 0.5}]})
-    with pytest.raises(LmcollapseError, match=r"filters\[0\]: unknown filter 'magic'"):
-        load_config({"filters": [{"name": "magic"}]})
-    with pytest.raises(LmcollapseError, match=r"filters\[0\] \(verifier\) needs a known-truth corpus"):
-        load_config({"filters": ["verifier"]})  # kjv: caught before anything runs
-    with pytest.raises(LmcollapseError, match="filters: perplexity: need 0 <= low < high <= 1"):
-        build_gates([{"name": "perplexity", "low": 0.9, "high": 0.1}])
+        load_config({"gates": ["nonempty", {"name": "dedup", "treshold": 0.5}]})
+    with pytest.raises(LmcollapseError, match=r"gates\[0\]: unknown gate 'magic'"):
+        load_config({"gates": [{"name": "magic"}]})
+    with pytest.raises(LmcollapseError, match=r"gates\[0\] \(verifier\) needs a known-truth corpus"):
+        load_config({"gates": ["verifier"]})  # kjv: caught before anything runs
+    with pytest.raises(LmcollapseError, match=r"gates\[0\] \(perplexity\): need low < high"):
+        load_config({"gates": [{"name": "perplexity", "low": 0.9, "high": 0.1}]})
+    with pytest.raises(LmcollapseError, match=r"gates\[0\] \(dedup\): num_perm \(60\) must be a multiple of bands"):
+        load_config({"gates": [{"name": "dedup", "num_perm": 60}]})
+    with pytest.raises(LmcollapseError, match="give the quality gates once"):
+        load_config({"gates": ["dedup"], "filters": ["dedup"]})
+    # `filters`, the key's name before 0.4, still reads as `gates`
+    assert [g.name for g in load_config({"filters": ["dedup", {"name": "perplexity", "low": 0.1}]}).gates] == \
+        ["dedup", "perplexity"]
 
 
 def test_a_strict_gate_with_a_small_budget_contributes_fewer_documents(tmp_path):
     config = small_truth_config(**{"corpus.doc_length": 6, "corpus.n_train": 200, "generations": 2, "ci_rounds": 0,
-                                   "filters": [{"name": "verifier", "quantile": 0.9}], "oversample_max": 1.5,
+                                   "gates": [{"name": "verifier", "quantile": 0.9}], "oversample_max": 1.5,
                                    "paradigm": {"name": "accumulate", "rate": 1.0}})
     run = lmcollapse.run(config, out_dir=tmp_path / "run")
     drawn, kept = len(run.samples(0)), len(run.samples(0, kept_only=True))

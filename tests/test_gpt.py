@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 import lmcollapse  # noqa: E402
 from lmcollapse.corpus import Corpus  # noqa: E402
 from lmcollapse.models.neural import GPTModel  # noqa: E402
+from lmcollapse.config import GPTConfig, HFConfig, TokenizerConfig
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8, "epochs": 3, "lr": 3e-3}
 TINY_HF = {"hf_config": "tinystories-1m", "block_size": 8, "epochs": 3, "lr": 3e-3}
@@ -26,8 +27,8 @@ def model_and_data(request):
         pytest.importorskip("transformers")
         from lmcollapse.models.hf import HFModel
 
-        return HFModel(**TINY_HF).fit(corpus, seed=0), corpus
-    return GPTModel(**TINY).fit(corpus, seed=0), corpus
+        return HFModel(HFConfig(**TINY_HF)).fit(corpus, seed=0), corpus
+    return GPTModel(GPTConfig(**TINY)).fit(corpus, seed=0), corpus
 
 
 def test_log_prob_is_the_chain_of_next_token_probs_for_short_documents(model_and_data):
@@ -49,10 +50,10 @@ def test_long_documents_score_every_symbol_once_with_sliding_windows(model_and_d
 
 def test_training_reduces_loss_and_is_deterministic():
     corpus = learnable_corpus()
-    model = GPTModel(**TINY).fit(corpus, seed=0)
-    untrained = GPTModel(**{**TINY, "epochs": 1, "lr": 1e-9}).fit(corpus, seed=0)
+    model = GPTModel(GPTConfig(**TINY)).fit(corpus, seed=0)
+    untrained = GPTModel(GPTConfig(**{**TINY, "epochs": 1, "lr": 1e-9})).fit(corpus, seed=0)
     assert model.log_prob(corpus).sum() > untrained.log_prob(corpus).sum() + 0.1 * corpus.n_tokens
-    again = GPTModel(**TINY).fit(corpus, seed=0)
+    again = GPTModel(GPTConfig(**TINY)).fit(corpus, seed=0)
     np.testing.assert_array_equal(again.log_prob(corpus), model.log_prob(corpus))
 
 
@@ -62,10 +63,10 @@ def test_hf_config_errors_are_one_line(tmp_path):
     from lmcollapse.models.hf import HFModel
 
     with pytest.raises(LmcollapseError, match="neither a preset"):
-        HFModel(hf_config="tinystories-9b").fit(learnable_corpus())
+        HFModel(HFConfig(hf_config="tinystories-9b")).fit(learnable_corpus())
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(LmcollapseError, match="cannot read a transformers config"):
-        HFModel(hf_config=str(tmp_path)).fit(learnable_corpus())
+        HFModel(HFConfig(hf_config=str(tmp_path))).fit(learnable_corpus())
 
 
 def test_three_generations_of_replace_on_kjv_collapse(tmp_path):
@@ -114,7 +115,7 @@ def _tiny_checkpoint(directory):
     from lmcollapse.tokenizers.bpe import BPETokenizer
 
     texts = [f"In the beginning {i} was the word and the word was {i % 7}" for i in range(200)]
-    bpe = BPETokenizer(vocab_size=300).fit(texts)
+    bpe = BPETokenizer(TokenizerConfig(name="bpe", vocab_size=300)).fit(texts)
     bpe.hf_.add_special_tokens(["<|endoftext|>"])
     bpe.hf_.save(str(directory / "tokenizer.json"))
     config = transformers.GPTNeoConfig(vocab_size=bpe.hf_.get_vocab_size(), hidden_size=16, num_layers=2,
@@ -131,7 +132,7 @@ def test_hf_checkpoint_starts_from_the_checkpoints_weights(tmp_path):
 
     hf_tok = _tiny_checkpoint(tmp_path)
     vocab = hf_tok.get_vocab_size()
-    model = HFModel(hf_checkpoint=str(tmp_path), block_size=16)
+    model = HFModel(HFConfig(hf_checkpoint=str(tmp_path), block_size=16))
     model.vocab_size_ = vocab
     net = model._build_net()
     assert net.model.get_input_embeddings().num_embeddings == vocab + 1  # one new row: BOS
@@ -162,19 +163,19 @@ def test_hf_checkpoint_errors_are_one_line(tmp_path):
     from lmcollapse.models.hf import HFModel
 
     with pytest.raises(LmcollapseError, match="not a checkpoint directory"):
-        HFModel(hf_checkpoint=str(tmp_path)).fit(learnable_corpus())
+        HFModel(HFConfig(hf_checkpoint=str(tmp_path))).fit(learnable_corpus())
     _tiny_checkpoint(tmp_path)
-    model = HFModel(hf_checkpoint=str(tmp_path), block_size=64)
+    model = HFModel(HFConfig(hf_checkpoint=str(tmp_path), block_size=64))
     with pytest.raises(LmcollapseError, match="exceeds the checkpoint's 32 positions"):
         model.fit(learnable_corpus())
     big = Corpus.from_documents([[1, 2]], vocab_size=5000, eos_id=1)
     with pytest.raises(LmcollapseError, match="use the checkpoint's own tokenizer"):
-        HFModel(hf_checkpoint=str(tmp_path), block_size=16).fit(big)
+        HFModel(HFConfig(hf_checkpoint=str(tmp_path), block_size=16)).fit(big)
 
 
 def test_packed_training_batches_give_the_padded_loss_and_gradient():
     corpus = learnable_corpus()
-    model = GPTModel(**TINY)
+    model = GPTModel(GPTConfig(**TINY))
     model.vocab_size_ = corpus.vocab_size
     model.net_ = model._build_net()
     windows = [w for w, _ in model._windows(model._sequences(corpus), stride=model.block_size)][:24]
@@ -250,9 +251,9 @@ def test_micro_batches_give_the_whole_batch_gradient(name):
         pytest.importorskip("transformers")
         from lmcollapse.models.hf import HFModel
 
-        model = HFModel(**TINY_HF)
+        model = HFModel(HFConfig(**TINY_HF))
     else:
-        model = GPTModel(**TINY)
+        model = GPTModel(GPTConfig(**TINY))
     model.vocab_size_ = corpus.vocab_size
     model.net_ = model._build_net()
     windows = [w for w, _ in model._windows(model._sequences(corpus), stride=model.block_size)][:24]
@@ -298,7 +299,7 @@ def test_bf16_training_runs_the_mixed_precision_path_and_learns():
     """precision=bf16 trains under bfloat16 autocast (what CUDA gets by default), here on the CPU: packed
     masks, attention and the loss work in it, and it learns about as well as float32."""
     corpus = learnable_corpus()
-    fp32 = GPTModel(**TINY, precision="fp32").fit(corpus, seed=0)
+    fp32 = GPTModel(GPTConfig(**TINY, precision="fp32")).fit(corpus, seed=0)
     calls = []
     original = torch.autocast.__init__
 
@@ -308,7 +309,7 @@ def test_bf16_training_runs_the_mixed_precision_path_and_learns():
 
     torch.autocast.__init__ = spy
     try:
-        bf16 = GPTModel(**TINY, precision="bf16").fit(corpus, seed=0)
+        bf16 = GPTModel(GPTConfig(**TINY, precision="bf16")).fit(corpus, seed=0)
     finally:
         torch.autocast.__init__ = original
     assert calls == [("cpu", torch.bfloat16)]
@@ -318,13 +319,16 @@ def test_bf16_training_runs_the_mixed_precision_path_and_learns():
     assert nll16 == pytest.approx(nll32, rel=0.05) and nll16 < np.log(6) - 0.3  # learnt well beyond uniform
 
 
-def test_precision_and_memory_errors_are_one_line():
+def test_precision_memory_and_shape_errors_are_one_line_from_the_config():
+    """The model section is checked once, by the config; the backend is built from the checked section."""
     from lmcollapse.errors import LmcollapseError
+    from lmcollapse.experiment import load_config
 
-    with pytest.raises(LmcollapseError, match="model.precision 'fp16'"):
-        GPTModel(precision="fp16")
-    with pytest.raises(LmcollapseError, match="batch_memory_gb must be positive"):
-        GPTModel(batch_memory_gb=0)
+    for key, value, message in [("precision", "fp16", "model.precision: input should be 'auto', 'fp32' or 'bf16'"),
+                                ("batch_memory_gb", 0, "model.batch_memory_gb: input should be greater than 0"),
+                                ("n_embd", 30, r"model.n_embd \(30\) must be a multiple of model.n_head \(4\)")]:
+        with pytest.raises(LmcollapseError, match=message):
+            load_config({"model": {"name": "gpt", "n_head": 4, key: value}})
 
 
 def test_samples_depend_on_the_document_index_not_on_how_many_decode_together(model_and_data, monkeypatch):

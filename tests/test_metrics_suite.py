@@ -6,14 +6,15 @@ import lmcollapse
 
 from lmcollapse.metrics.bleu import self_bleu_scores
 from lmcollapse.corpus import SYNTHETIC, Corpus
-from lmcollapse.metrics import METRICS, OPT_IN, GenerationView, default_metrics, measure
+from lmcollapse.metrics import METRICS, GenerationView, default_metrics, measure
 from lmcollapse.models.ngram import NGramModel
 from lmcollapse.metrics.resampling import weighted_mean
+from lmcollapse.config import NGramConfig
 
 
 def view_for(samples, real=None, held_out=None, model=None):
     real = real if real is not None else samples
-    model = model or NGramModel(order=1).fit(real)
+    model = model or NGramModel(NGramConfig(order=1)).fit(real)
     return GenerationView(generation=0, model=model, train=real, pool=real, samples=samples, kept=samples,
                           real=real, held_out=held_out if held_out is not None else real)
 
@@ -57,7 +58,7 @@ def test_tail_mass_support_loss_and_coverage():
     # Real distinct bigrams: (0,0) (0,1) (1,1) (1,2) (2,2) (3,4): lost_tail keeps (0,1) only ((1,0) is not real).
     assert value("support_loss", view_for(lost_tail, real)) == pytest.approx(5 / 6)
     # Coverage: a model that never saw token 4 gives it almost nothing, so [4, 4] is worse than uniform.
-    model = NGramModel(order=1, smoothing=1e-6).fit(Corpus.from_documents([[0, 1, 2, 3]], vocab_size=5))
+    model = NGramModel(NGramConfig(order=1, smoothing=1e-6)).fit(Corpus.from_documents([[0, 1, 2, 3]], vocab_size=5))
     held = Corpus.from_documents([[0, 1], [4, 4], [2, 3]], vocab_size=5)
     assert value("real_coverage", view_for(lost_tail, real, held, model)) == pytest.approx(2 / 3)
 
@@ -76,8 +77,9 @@ def test_measure_writes_intervals_that_bracket_the_value():
                                     vocab_size=20, origin=SYNTHETIC)
     row = measure(view_for(samples), default_metrics(), seed=0, rounds=50)
     for name in ("distinct_2", "self_bleu", "repetition", "zipf_slope", "heldout_nll", "support_loss"):
-        assert row[f"{name}_lo"] < row[name] < row[f"{name}_hi"], name
-    assert "embedding_diversity" in OPT_IN and "embedding_diversity" not in row
+        low, high = row.interval(name)
+        assert low < row.values[name] < high, name
+    assert METRICS.get("embedding_diversity").opt_in and "embedding_diversity" not in row.values
     again = measure(view_for(samples), default_metrics(), seed=0, rounds=50)
     assert again == row  # intervals are reproducible from the seed
 
@@ -127,11 +129,11 @@ def test_a_metrics_interval_does_not_move_when_another_metric_is_added_or_remove
     rng = np.random.default_rng(2)
     samples = Corpus.from_documents([rng.integers(0, 20, size=rng.integers(2, 15)) for _ in range(300)],
                                     vocab_size=20, origin=SYNTHETIC)
-    every = measure(view_for(samples), default_metrics(), seed=7, rounds=30)
+    every = measure(view_for(samples), default_metrics(), seed=7, rounds=30).to_json()
     for subset in (["distinct_2"], ["self_bleu", "distinct_2"], ["zipf_slope", "repetition", "capped_fraction"]):
         row = measure(view_for(samples), subset, seed=7, rounds=30)
-        assert all(row[k] == every[k] for k in row), subset
-        assert any(k.endswith("_lo") for k in row), subset
+        assert all(v == every[k] for k, v in row.to_json().items()), subset
+        assert row.intervals, subset
     config = {"corpus": {"name": "markov", "vocab_size": 6, "doc_length": 8, "n_train": 120, "n_eval": 60},
               "generations": 2, "ci_rounds": 20, "save_models": False}
     few = lmcollapse.run({**config, "metrics": ["distinct_2", "heldout_nll"]}, out_dir=tmp_path / "few").metrics

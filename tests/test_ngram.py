@@ -8,6 +8,7 @@ from lmcollapse.corpus import Corpus
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.models.ngram import NGramModel
 from lmcollapse.sampling import Sampler
+from lmcollapse.config import NGramConfig, SamplerConfig
 
 PAD = "pad"
 
@@ -42,7 +43,7 @@ def test_probabilities_match_brute_force_counting(order, alpha):
     rng = np.random.default_rng(order)
     docs = [rng.integers(0, 5, size=rng.integers(0, 7)).tolist() for _ in range(40)]
     corpus = Corpus.from_documents(docs, vocab_size=6, eos_id=5)
-    model = NGramModel(order=order, smoothing=alpha).fit(corpus)
+    model = NGramModel(NGramConfig(order=order, smoothing=alpha)).fit(corpus)
     expected = brute_force_probs(docs, order, alpha, 6, 5)
     contexts = [[], [0], [1, 2], [3, 3, 3], [4, 0, 1, 2], [2, 2, 2, 2, 2]]
     for ctx in contexts:
@@ -56,14 +57,14 @@ def test_probabilities_match_brute_force_counting(order, alpha):
 
 def test_unseen_context_backs_off_to_longest_seen_suffix():
     corpus = Corpus.from_documents([[0, 1, 2], [1, 1]], vocab_size=4, eos_id=3)
-    model = NGramModel(order=3, smoothing=0.0).fit(corpus)
+    model = NGramModel(NGramConfig(order=3, smoothing=0.0)).fit(corpus)
     # Context (2, 1) never occurred; its suffix (1,) did: successors of 1 are 2, 1, eos.
     np.testing.assert_allclose(model.next_token_probs([2, 1]), [0, 1 / 3, 1 / 3, 1 / 3])
     assert model.next_token_probs([2, 1]).sum() == pytest.approx(1)
 
 
 def test_log_prob_is_the_chain_of_next_token_probs(toy_corpus):
-    model = NGramModel(order=3, smoothing=0.1).fit(toy_corpus)
+    model = NGramModel(NGramConfig(order=3, smoothing=0.1)).fit(toy_corpus)
     for i in range(len(toy_corpus)):
         doc = toy_corpus.doc(i).tolist() + [4]
         expected = sum(np.log(model.next_token_probs(doc[:k])[doc[k]]) for k in range(len(doc)))
@@ -71,18 +72,18 @@ def test_log_prob_is_the_chain_of_next_token_probs(toy_corpus):
 
 
 def test_mle_gives_minus_infinity_to_unseen_tokens():
-    model = NGramModel(order=1, smoothing=0.0).fit(Corpus.from_documents([[0, 0, 1]], vocab_size=3))
+    model = NGramModel(NGramConfig(order=1, smoothing=0.0)).fit(Corpus.from_documents([[0, 0, 1]], vocab_size=3))
     assert model.log_prob(Corpus.from_documents([[2]], vocab_size=3))[0] == -np.inf
 
 
 @pytest.mark.parametrize("order", [2, 3])
-@pytest.mark.parametrize("sampler", [Sampler(), Sampler(temperature=0.7, top_k=3, top_p=0.9)])
+@pytest.mark.parametrize("sampler", [Sampler(), Sampler(SamplerConfig(temperature=0.7, top_k=3, top_p=0.9))])
 def test_sampled_first_two_tokens_follow_the_model(sampler, order):
     """Chi-square goodness of fit of (first, second) token pairs, for both sampling paths; the second
     draw exercises the context carried over from the first (no lookup) in the pure path."""
     rng = np.random.default_rng(0)
     docs = [rng.integers(0, 4, size=rng.integers(0, 6)).tolist() for _ in range(30)]
-    model = NGramModel(order=order, smoothing=0.3).fit(Corpus.from_documents(docs, vocab_size=5, eos_id=4))
+    model = NGramModel(NGramConfig(order=order, smoothing=0.3)).fit(Corpus.from_documents(docs, vocab_size=5, eos_id=4))
     n = 60000
     sample = model.sample(n, sampler=sampler, seed=1)
     lengths = sample.lengths
@@ -110,26 +111,26 @@ def test_sampled_first_two_tokens_follow_the_model(sampler, order):
 
 def test_fixed_length_training_gives_fixed_length_samples():
     corpus = Corpus.from_documents([[0, 1, 2, 0, 1]] * 3 + [[2, 2, 2, 1, 0]], vocab_size=3)
-    model = NGramModel(order=2, smoothing=0.1).fit(corpus)
+    model = NGramModel(NGramConfig(order=2, smoothing=0.1)).fit(corpus)
     sample = model.sample(500, seed=3)
     assert set(sample.lengths.tolist()) == {5}
     assert sample.origin.tolist() == [1] * 500
 
 
 def test_max_tokens_caps_end_terminated_samples(toy_corpus):
-    model = NGramModel(order=2, smoothing=1.0).fit(toy_corpus)  # heavy smoothing: long documents
-    sample = model.sample(300, sampler=Sampler(max_tokens=4), seed=0)
+    model = NGramModel(NGramConfig(order=2, smoothing=1.0)).fit(toy_corpus)  # heavy smoothing: long documents
+    sample = model.sample(300, sampler=Sampler(SamplerConfig(max_tokens=4)), seed=0)
     assert sample.lengths.max() <= 4 and sample.lengths.min() >= 0
 
 
 def test_sampling_is_deterministic_per_seed(toy_corpus):
-    model = NGramModel(order=2, smoothing=0.2).fit(toy_corpus)
+    model = NGramModel(NGramConfig(order=2, smoothing=0.2)).fit(toy_corpus)
     a, b, c = (model.sample(200, seed=s) for s in (5, 5, 6))
     assert np.array_equal(a.tokens, b.tokens) and not np.array_equal(a.tokens, c.tokens)
 
 
 def test_save_load_round_trip(tmp_path, toy_corpus):
-    model = NGramModel(order=3, smoothing=0.05).fit(toy_corpus)
+    model = NGramModel(NGramConfig(order=3, smoothing=0.05)).fit(toy_corpus)
     model.save(tmp_path / "m")
     back = NGramModel.load(tmp_path / "m")
     np.testing.assert_array_equal(back.log_prob(toy_corpus), model.log_prob(toy_corpus))
@@ -137,7 +138,7 @@ def test_save_load_round_trip(tmp_path, toy_corpus):
 
 
 def test_context_entropy_matches_definition(toy_corpus):
-    model = NGramModel(order=2, smoothing=0.2).fit(toy_corpus)
+    model = NGramModel(NGramConfig(order=2, smoothing=0.2)).fit(toy_corpus)
     h = model.context_entropies(toy_corpus)
     doc = toy_corpus.doc(0).tolist() + [4]
     for k in range(len(doc)):
@@ -146,10 +147,12 @@ def test_context_entropy_matches_definition(toy_corpus):
 
 
 def test_bad_hyperparameters_and_data():
-    with pytest.raises(LmcollapseError):
-        NGramModel(order=0)
-    with pytest.raises(LmcollapseError):
-        NGramModel(smoothing=-1)
+    from lmcollapse.experiment import load_config
+
+    with pytest.raises(LmcollapseError, match="model.order: input should be greater than or equal to 1"):
+        load_config({"model": {"order": 0}})
+    with pytest.raises(LmcollapseError, match="model.smoothing: input should be greater than or equal to 0"):
+        load_config({"model": {"smoothing": -1}})
     with pytest.raises(LmcollapseError):
         NGramModel().fit(Corpus.from_documents([], vocab_size=3))
 
@@ -158,9 +161,9 @@ def test_large_vocabulary_counting_path_builds_the_same_tables(monkeypatch, toy_
     """Contexts too wide for one int64 (context, token) key are counted in two sorts; same result."""
     from lmcollapse.models import ngram_table
 
-    fast = NGramModel(order=3, smoothing=0.1).fit(toy_corpus)
+    fast = NGramModel(NGramConfig(order=3, smoothing=0.1)).fit(toy_corpus)
     monkeypatch.setattr(ngram_table, "ONE_SORT_MAX", 0)
-    slow = NGramModel(order=3, smoothing=0.1).fit(toy_corpus)
+    slow = NGramModel(NGramConfig(order=3, smoothing=0.1)).fit(toy_corpus)
     for a, b in zip(fast.table_.levels, slow.table_.levels):
         for name in ("keys", "pair_keys", "counts", "start", "total"):
             assert np.array_equal(getattr(a, name), getattr(b, name)), name
@@ -169,7 +172,7 @@ def test_large_vocabulary_counting_path_builds_the_same_tables(monkeypatch, toy_
 def test_order_too_high_for_the_vocabulary_is_a_clear_error():
     corpus = Corpus.from_documents([[0, 1]], vocab_size=100_000)
     with pytest.raises(LmcollapseError, match="too high for a vocabulary of 100000"):
-        NGramModel(order=5).fit(corpus)
+        NGramModel(NGramConfig(order=5)).fit(corpus)
 
 
 def test_counting_in_chunks_gives_the_same_tables(monkeypatch):
@@ -179,10 +182,10 @@ def test_counting_in_chunks_gives_the_same_tables(monkeypatch):
     rng = np.random.default_rng(4)
     docs = [rng.integers(0, 6, size=rng.integers(0, 9)).tolist() for _ in range(80)]
     corpus = Corpus.from_documents(docs, vocab_size=7, eos_id=6)
-    whole = NGramModel(order=3, smoothing=0.1).fit(corpus)
+    whole = NGramModel(NGramConfig(order=3, smoothing=0.1)).fit(corpus)
     monkeypatch.setattr(ngram_table, "COUNT_CHUNK", 7)
     assert len(ngram_table.document_chunks(corpus.offsets, 7)) > 20
-    chunked = NGramModel(order=3, smoothing=0.1).fit(corpus)
+    chunked = NGramModel(NGramConfig(order=3, smoothing=0.1)).fit(corpus)
     for a, b in zip(whole.table_.levels, chunked.table_.levels):
         for name in ("keys", "pair_keys", "counts", "start", "total"):
             assert np.array_equal(getattr(a, name), getattr(b, name)), name

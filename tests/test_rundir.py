@@ -70,3 +70,15 @@ def test_a_run_directory_is_named_by_its_config():
     c = lmcollapse.load_config({"model": {"order": 2}})
     assert run_dir_name(a) == run_dir_name(b) != run_dir_name(c)
     assert run_dir_name(a).startswith("kjv-replace-") and RunDir.for_config(a, "x").path.parent == Path("x")
+
+
+def test_gated_runs_keep_the_names_0_3_gave_them_and_each_gate_its_own():
+    """The names below were printed by lmcollapse 0.3.0 (api.default_out_dir) for the same configs, written
+    with the key's old name `filters`: a gated run started by 0.3 resumes under 0.4."""
+    markov = {"name": "markov", "vocab_size": 3, "doc_length": 3}
+    assert run_dir_name(lmcollapse.load_config({"gates": ["dedup"]})) == "kjv-replace-2da2ebaa"
+    assert run_dir_name(lmcollapse.load_config({"filters": ["perplexity"]})) == "kjv-replace-06b15b38"
+    assert run_dir_name(lmcollapse.load_config({"gates": [{"name": "verifier", "error_rate": 0.2}],
+                                                "corpus": markov})) == "markov-replace-9f3c392e"
+    names = {run_dir_name(lmcollapse.load_config({"gates": [g]})) for g in ("dedup", "perplexity", "nonempty")}
+    assert len(names) == 3

@@ -27,7 +27,7 @@ KILL_CONFIGS = {
     # is refitted on resume and must equal the original.
     "kjv-gates": {"generations": 6, "corpus": {"name": "kjv", "n_train": 1500, "n_eval": 300}, "save_models": False,
                   "paradigm": {"name": "accumulate-subsample", "rate": 0.5},
-                  "filters": ["dedup", {"name": "perplexity", "low": 0.1, "high": 0.9}, "reweight"]},
+                  "gates": ["dedup", {"name": "perplexity", "low": 0.1, "high": 0.9}, "reweight"]},
     # A neural model: resumed training and sampling must replay the same seeds on CPU.
     "kjv-gpt": {"generations": 6, "corpus": {"name": "kjv", "n_train": 600, "n_eval": 100},
                 "tokenizer": {"name": "char"}, "sampler": {"max_tokens": 63},

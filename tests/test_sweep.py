@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import lmcollapse
+from lmcollapse.config import LocalExecutorConfig
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.sweep import load_spec, make_executor, plan, run_sweep
 from lmcollapse.sweep.executors.local import gpu_slots
@@ -106,7 +107,7 @@ def test_each_pool_worker_owns_a_gpu_slot_and_its_share_of_the_cores(tmp_path, m
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     the_plan = plan(load_spec({**BASE, "sweep": {"grid": {"model.order": [1, 2, 3, 4]}}}), tmp_path)
     tasks = [dataclasses.replace(t, collect=worker_environment) for t in the_plan.tasks]
-    outcome = run_tasks(tasks, LocalExecutor(workers=2, gpus_per_run=0.5), progress=False)
+    outcome = run_tasks(tasks, LocalExecutor(LocalExecutorConfig(workers=2, gpus_per_run=0.5)), progress=False)
     seen = [o.value for o in outcome.outcomes]
     assert not outcome.failures and len(seen) == 4
     assert {gpus for gpus, _ in seen} == {"3", "5"}  # two workers, one slot each, spread over both GPUs
@@ -210,7 +211,8 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_table_of_an_uninterrupted_on
     (["sweep", "--executor", "nope"], "unknown executor 'nope'; choose one of: local, ray"),
     (["sweep", "--address", "auto"], "--address and --cpus-per-run apply to --executor ray"),
     (["sweep", "--executor", "ray", "--workers", "2"], "--workers applies to --executor local"),
-    (["sweep", "--gpus-per-run", "-1"], "--gpus-per-run -1: give a positive number"),
+    (["sweep", "--gpus-per-run", "-1"], "--gpus-per-run -1.0: input should be greater than 0"),
+    (["sweep", "--workers", "0"], "--workers 0: input should be greater than or equal to 1"),
     (["run", "--executor", "ray"], "apply to several runs: use them with --seeds"),
 ])
 def test_executor_options_that_do_not_apply_are_one_line_errors(tmp_path, args, message):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .metrics.resampling import CI_LEVEL
+from .metrics.row import MetricsRow
 from .stats import t_quantile
 
 
@@ -19,22 +20,23 @@ def metric_matrix(per_seed: list[list[dict]], metric: str) -> np.ndarray:
 
 
 def aggregate_rows(per_seed: list[list[dict]], level: float = CI_LEVEL) -> list[dict]:
-    """Per generation: mean over seeds and Student-t interval of each metric (NAME, NAME_lo, NAME_hi, NAME_n)."""
+    """Per generation: the mean over seeds of each metric with a Student-t interval and the number of seeds
+    behind it (a MetricsRow each, as flat JSON)."""
     generations = max((len(rows) for rows in per_seed), default=0)
-    names = sorted({k for rows in per_seed for r in rows for k in r
-                    if k != "generation" and not k.endswith(("_lo", "_hi"))})
+    parsed = [[MetricsRow.from_json(r).values for r in rows] for rows in per_seed]
+    names = sorted({k for rows in parsed for r in rows for k in r})
     out = []
     for t in range(generations):
-        row: dict = {"generation": t}
+        row = MetricsRow(t)
         for name in names:
-            values = np.array([rows[t][name] for rows in per_seed
+            values = np.array([rows[t][name] for rows in parsed
                                if len(rows) > t and rows[t].get(name) is not None], dtype=np.float64)
             if len(values) == 0:
                 continue
-            row[name] = float(values.mean())
-            row[f"{name}_n"] = len(values)
+            row.values[name] = float(values.mean())
+            row.counts[name] = len(values)
             if len(values) >= 2:
                 half = t_quantile(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-                row[f"{name}_lo"], row[f"{name}_hi"] = row[name] - half, row[name] + half
-        out.append(row)
+                row.intervals[name] = (row.values[name] - half, row.values[name] + half)
+        out.append(row.to_json())
     return out

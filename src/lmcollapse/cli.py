@@ -20,8 +20,8 @@ from .config import to_yaml
 from .early_warning import ALPHA, warnings_for_run, warnings_for_seeds
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import load_config
-from .gates import GATES as FILTERS
-from .metrics import HIGHER_IS_BETTER, METRICS
+from .gates import GATES
+from .metrics import METRICS, NEEDS, MetricsRow
 from .models import MODELS
 from .paradigms import PARADIGMS
 from .readback import stored_config
@@ -58,7 +58,7 @@ def metrics_table(rows: list[dict], title: str | None = None) -> Table:
 
 def with_seed_counts(rows: list[dict]) -> list[dict]:
     """Aggregated rows with how many seeds each generation's mean is over (unfinished seeds have fewer rows)."""
-    return [{**row, "seeds": max((v for k, v in row.items() if k.endswith("_n")), default=0)} for row in rows]
+    return [{**row, "seeds": max(MetricsRow.from_json(row).counts.values(), default=0)} for row in rows]
 
 
 def seeds_title(rows: list[dict], n_seeds: int) -> str:
@@ -386,10 +386,10 @@ def validate(config: Path = typer.Argument(..., help="a YAML/TOML config"),
 
 
 @app.command("ls")
-def list_components(kind: Optional[str] = typer.Argument(None, help="corpora, models, tokenizers, paradigms, filters, metrics")):
+def list_components(kind: Optional[str] = typer.Argument(None, help="corpora, models, tokenizers, paradigms, gates, metrics")):
     """List the registered components with a one-line description each."""
     kinds = {"corpora": SOURCES, "models": MODELS, "tokenizers": TOKENIZERS, "paradigms": PARADIGMS,
-             "filters": FILTERS, "metrics": METRICS}
+             "gates": GATES, "metrics": METRICS}
     if kind is not None and kind not in kinds:
         raise LmcollapseError(f"unknown kind {kind!r}; choose one of: {', '.join(kinds)}")
     for name, registry in kinds.items():
@@ -400,8 +400,10 @@ def list_components(kind: Optional[str] = typer.Argument(None, help="corpora, mo
         table.add_column("description")
         for entry, text in registry.describe().items():
             if registry is METRICS:
-                direction = {True: "↑", False: "↓", None: ""}[HIGHER_IS_BETTER[entry]]
-                text = f"{direction} {text}".strip()
+                spec = METRICS.get(entry)
+                direction = {True: "↑", False: "↓", None: ""}[spec.higher_is_better]
+                needs = f" (needs {'; '.join(NEEDS[n] for n in spec.needs)})" if spec.needs else ""
+                text = f"{direction} {text}{needs}".strip()
             table.add_row(escape(entry), escape(text))  # descriptions hold brackets ("[hf]"), not markup
         console.print(table)
 

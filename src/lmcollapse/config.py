@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Sequence, Union, get_args
+from typing import Annotated, Any, Literal, Mapping, Sequence, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -55,6 +55,13 @@ class TinyStoriesCorpusConfig(TextCorpusConfig):
 class _TruthCommon(_CorpusCommon):
     end_prob: float | None = Field(None, gt=0, lt=1, description="end-token probability per position "
                                                                  "(instead of doc_length)")
+
+    @model_validator(mode="after")
+    def _one_length_rule(self):
+        if (self.doc_length is None) == (self.end_prob is None):
+            raise ValueError(f"corpus {self.name}: set exactly one of corpus.doc_length (fixed-length documents) and "
+                             f"corpus.end_prob (end-token-terminated documents)")
+        return self
 
 
 class CategoricalCorpusConfig(_TruthCommon):
@@ -125,6 +132,12 @@ class GPTConfig(NeuralConfig):
     n_head: int = Field(2, ge=1)
     n_embd: int = Field(64, ge=1)
 
+    @model_validator(mode="after")
+    def _heads_divide_the_width(self):
+        if self.n_embd % self.n_head:
+            raise ValueError(f"model.n_embd ({self.n_embd}) must be a multiple of model.n_head ({self.n_head})")
+        return self
+
 
 class HFConfig(NeuralConfig):
     name: Literal["hf"] = "hf"
@@ -136,6 +149,64 @@ class HFConfig(NeuralConfig):
 ModelConfig = Annotated[Union[NGramConfig, GPTConfig, HFConfig], Field(discriminator="name")]
 #: Section -> the name a section without `name` gets (a config that says `model: {order: 3}` means ngram).
 DEFAULT_NAMES = {"corpus": "kjv", "model": "ngram"}
+
+
+# ---- gates: one section per quality gate, told apart by `name` ------------------------------------
+class NonemptyGateConfig(_Strict):
+    name: Literal["nonempty"] = "nonempty"
+
+
+class ExactDedupGateConfig(_Strict):
+    name: Literal["exact-dedup"] = "exact-dedup"
+
+
+class DedupGateConfig(_Strict):
+    name: Literal["dedup"] = "dedup"
+    threshold: float = Field(0.8, gt=0, le=1, description="MinHash Jaccard similarity from which a document is a "
+                                                          "near-duplicate")
+    ngram: int = Field(3, ge=1, description="tokens per shingle")
+    num_perm: int = Field(64, ge=1, description="MinHash permutations")
+    bands: int = Field(16, ge=1, description="LSH bands (num_perm must be a multiple)")
+
+    @model_validator(mode="after")
+    def _bands_divide_permutations(self):
+        if self.num_perm % self.bands:
+            raise ValueError(f"num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
+        return self
+
+
+class PerplexityGateConfig(_Strict):
+    name: Literal["perplexity"] = "perplexity"
+    low: float = Field(0.05, ge=0, le=1, description="lower quantile of held-out real documents' NLL")
+    high: float = Field(0.95, ge=0, le=1, description="upper quantile")
+
+    @model_validator(mode="after")
+    def _a_band(self):
+        if not self.low < self.high:
+            raise ValueError(f"need low < high (got low={self.low}, high={self.high})")
+        return self
+
+
+class VerifierGateConfig(_Strict):
+    name: Literal["verifier"] = "verifier"
+    quantile: float = Field(0.1, ge=0, lt=1, description="the real documents' log-prob quantile a document must "
+                                                         "reach")
+    error_rate: float = Field(0.0, ge=0, le=0.5, description="share of decisions flipped (a noisy verifier)")
+
+
+class TokenEditGateConfig(_Strict):
+    name: Literal["token-edit"] = "token-edit"
+    threshold: float = Field(0.99, gt=0, lt=1, description="tokens the model predicts with p above this are resampled")
+
+
+class ReweightGateConfig(_Strict):
+    name: Literal["reweight"] = "reweight"
+    real_weight: float = Field(4.0, gt=0, description="sampling weight of a real document")
+    age_decay: float = Field(0.5, gt=0, le=1, description="weight factor per generation of a synthetic document's age")
+
+
+GateConfig = Annotated[Union[NonemptyGateConfig, ExactDedupGateConfig, DedupGateConfig, PerplexityGateConfig,
+                             VerifierGateConfig, TokenEditGateConfig, ReweightGateConfig], Field(discriminator="name")]
 
 
 class SamplerConfig(_Strict):
@@ -151,6 +222,25 @@ class ParadigmConfig(_Strict):
                                                "generation as a fraction of N")
     real_fraction: float = Field(0.5, ge=0, lt=1, description="mix: share of real documents")
     fresh_fraction: float = Field(0.1, gt=0, description="fresh: new real docs per generation / N")
+
+
+# ---- executors: where a sweep's runs go (command-line options, not part of an experiment's config) ------
+class LocalExecutorConfig(_Strict):
+    name: Literal["local"] = "local"
+    workers: int | None = Field(None, ge=1, description="parallel processes (default: one per core)")
+    gpus_per_run: float | None = Field(None, gt=0, description="GPUs per run; 0.5 packs two runs on a GPU")
+
+
+class RayExecutorConfig(_Strict):
+    name: Literal["ray"] = "ray"
+    address: str | None = Field(None, description="auto or HOST:PORT of a running cluster (default: start one)")
+    cpus_per_run: float = Field(1.0, gt=0, description="CPUs a run's task asks for")
+    gpus_per_run: float = Field(0.0, ge=0, description="GPUs a run's task asks for")
+    max_retries: int = Field(3, ge=0, description="runs again on another node after a node dies")
+    storage: str | None = Field(None, description="the sweep folder every node must see (probed at start)")
+
+
+ExecutorConfig = Annotated[Union[LocalExecutorConfig, RayExecutorConfig], Field(discriminator="name")]
 
 
 class ProbeConfig(_Strict):
@@ -181,8 +271,8 @@ class Config(_Strict):
     sampler: SamplerConfig = SamplerConfig()
     paradigm: ParadigmConfig = ParadigmConfig()
     probe: ProbeConfig = ProbeConfig()
-    filters: list[str | dict[str, Any]] = Field(default_factory=list, description="quality gates in order: a name "
-                                                "or {name: GATE, parameter: value}")
+    gates: list[GateConfig] = Field(default_factory=list, description="quality gates in order: a name or {name: "
+                                    "GATE, parameter: value}")
     oversample_max: float = Field(10.0, ge=1, description="with gates: sample at most this many times the "
                                                           "contribution to fill it with accepted documents")
     metrics: list[str] | None = Field(None, description="None = every metric that applies (opt-in ones excluded)")
@@ -197,19 +287,36 @@ class Config(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _default_component_names(cls, data):
-        """A corpus or model section without `name` is the default component's."""
+        """A corpus or model section without `name` is the default component's; a gate given by its name
+        alone is that gate with its defaults; `filters`, the key's name before 0.4, means `gates`."""
         if isinstance(data, dict):
             data = dict(data)
             for section, default in DEFAULT_NAMES.items():
                 if isinstance(data.get(section), dict) and "name" not in data[section]:
                     data[section] = {"name": default, **data[section]}
+            if "filters" in data:
+                if "gates" in data:
+                    raise ValueError("gates: give the quality gates once, under gates (filters is its name before "
+                                     "lmcollapse 0.4)")
+                data["gates"] = data.pop("filters")
+            if isinstance(data.get("gates"), list):
+                data["gates"] = [{"name": g} if isinstance(g, str) else g for g in data["gates"]]
+                for i, g in enumerate(data["gates"]):
+                    if isinstance(g, dict) and "name" not in g:
+                        raise ValueError(f"gates[{i}]: a gate needs a name (one of: {', '.join(gate_names())})")
         return data
 
 
 def section_classes(section: str) -> dict[str, type[BaseModel]]:
-    """name -> config class of the components of a union section ("corpus" or "model")."""
-    union = Config.model_fields[section].annotation
-    return {cls.model_fields["name"].default: cls for cls in get_args(union)}
+    """name -> config class of the components of a union section ("corpus", "model" or "gates")."""
+    annotation = Config.model_fields[section].annotation
+    if get_origin(annotation) is list:  # gates: list[Annotated[Union[...], discriminator]]
+        annotation = get_args(get_args(annotation)[0])[0]
+    return {cls.model_fields["name"].default: cls for cls in get_args(annotation)}
+
+
+def gate_names() -> list[str]:
+    return sorted(section_classes("gates"))
 
 
 def drop_inapplicable_keys(data: Mapping) -> dict:
@@ -228,6 +335,8 @@ def drop_inapplicable_keys(data: Mapping) -> dict:
 def _format(err: ValidationError) -> str:
     first = err.errors()[0]
     loc = list(first["loc"])
+    if len(loc) > 1 and loc[0] == "gates" and isinstance(loc[1], int):
+        return _format_gate(first, loc[1], loc[2:])
     component = None
     if len(loc) > 1 and loc[0] in DEFAULT_NAMES and loc[1] in section_classes(loc[0]):
         component = loc.pop(1)  # pydantic names the union member; the user wrote only the section
@@ -249,6 +358,22 @@ def _format(err: ValidationError) -> str:
     got = first.get("input")
     got_text = "" if isinstance(got, (dict, type(None))) else f" (got {got!r})"
     return f"{key}: {first['msg'][:1].lower()}{first['msg'][1:]}{got_text}"
+
+
+def _format_gate(error: dict, index: int, loc: list) -> str:
+    """A problem with the gate at gates[index]: `gates[1] (dedup): unknown parameter 'treshold'; allowed: ..."""
+    gates = section_classes("gates")
+    if error["type"] == "union_tag_invalid":
+        return f"gates[{index}]: unknown gate {error['ctx']['tag']!r}; choose one of: {', '.join(gate_names())}"
+    if not loc or loc[0] not in gates:
+        return f"gates[{index}]: write a gate name or a mapping with a name key (got {error.get('input')!r})"
+    head, rest = f"gates[{index}] ({loc[0]})", loc[1:]
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(k for k in gates[loc[0]].model_fields if k != "name") or "none"
+        return f"{head}: unknown parameter {rest[-1]!r}; allowed: {allowed}"
+    if error["type"] == "value_error":
+        return f"{head}: {error['msg'].removeprefix('Value error, ')}"
+    return f"{head}: {'.'.join(map(str, rest))}: {error['msg'][:1].lower()}{error['msg'][1:]} (got {error.get('input')!r})"
 
 
 def _allowed_keys(loc, component: str | None = None) -> str:

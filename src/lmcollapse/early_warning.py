@@ -18,6 +18,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .metrics.row import MetricsRow
 from .metrics.resampling import CI_LEVEL
 from .stats import t_sf
 
@@ -77,10 +78,11 @@ def z_departure(values: np.ndarray, half_widths: np.ndarray, alpha: float = ALPH
 def warnings_for_run(rows: list[dict], alpha: float = ALPHA) -> list[Departure]:
     """One run's metrics rows -> a Departure per metric (with an interval) that departs from generation 0."""
     out = []
-    names = sorted({k[:-3] for r in rows for k in r if k.endswith("_lo")})
+    parsed = [MetricsRow.from_json(r) for r in rows]
+    names = sorted({name for r in parsed for name in r.intervals})
     for name in names:
-        values = np.array([_num(r.get(name)) for r in rows])
-        half = np.array([(_num(r.get(f"{name}_hi")) - _num(r.get(f"{name}_lo"))) / 2 for r in rows])
+        values = np.array([_num(r.values.get(name)) for r in parsed])
+        half = np.array([(_num(r.interval(name)[1]) - _num(r.interval(name)[0])) / 2 for r in parsed])
         found = z_departure(values, half, alpha)
         if found:
             out.append(Departure(name, found[0], found[2], found[1], "z-test on half-sampling standard errors"))
@@ -90,14 +92,14 @@ def warnings_for_run(rows: list[dict], alpha: float = ALPHA) -> list[Departure]:
 def warnings_for_seeds(per_seed_rows: list[list[dict]], alpha: float = ALPHA) -> list[Departure]:
     """Rows of several seeds of one config -> a Departure per metric that departs from generation 0."""
     generations = max(len(rows) for rows in per_seed_rows)
-    names = sorted({k for rows in per_seed_rows for r in rows for k in r
-                    if k != "generation" and not k.endswith(("_lo", "_hi"))})
+    parsed = [[MetricsRow.from_json(r) for r in rows] for rows in per_seed_rows]
+    names = sorted({k for rows in parsed for r in rows for k in r.values})
     out = []
     for name in names:
-        values = np.full((len(per_seed_rows), generations), np.nan)
-        for s, rows in enumerate(per_seed_rows):
+        values = np.full((len(parsed), generations), np.nan)
+        for s, rows in enumerate(parsed):
             for r in rows:
-                values[s, r["generation"]] = _num(r.get(name))
+                values[s, r.generation] = _num(r.values.get(name))
         found = paired_t_departure(values, alpha)
         if found:
             out.append(Departure(name, found[0], found[2], found[1], "paired t-test across seeds"))

@@ -8,7 +8,6 @@ then run).
 """
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from .config import Config, TextCorpusConfig, parse_config
 from .corpus import REAL, Corpus, real_first_id
 from .corpus_io import read_corpus, write_corpus
 from .errors import LmcollapseError
-from .gates import GATES, GateSet, PoolWeighting, Producer, build_gates, entry_name, entry_params
+from .gates import GATES, GateSet, PoolWeighting, Producer, build_gates
 from .metrics import METRICS
 from .models import MODELS, Capability, LanguageModel
 from .paradigms import PARADIGMS, Paradigm
@@ -66,17 +65,17 @@ def check(config: Config) -> None:
         if name not in METRICS:
             raise LmcollapseError(f"metrics: unknown metric {name!r}; choose from: {', '.join(METRICS.names())}")
     producers = 0
-    for index, entry in enumerate(config.filters):
-        gate_class = _check_gate_entry(index, entry)
+    for index, section in enumerate(config.gates):  # each section's keys and values: checked by config.py
+        gate_class = GATES.get(section.name)
         if gate_class.needs_truth and not source_class.has_truth:
-            raise LmcollapseError(f"filters[{index}] ({entry_name(entry)}) needs a known-truth corpus (categorical or "
+            raise LmcollapseError(f"gates[{index}] ({section.name}) needs a known-truth corpus (categorical or "
                                   f"markov); corpus.name={config.corpus.name} has no true source to verify against")
         if issubclass(gate_class, PoolWeighting) and not paradigm_class.subsamples_pool:
-            raise LmcollapseError(f"filter {entry_name(entry)} changes how a paradigm subsamples its pool; use "
+            raise LmcollapseError(f"gates[{index}] ({section.name}) changes how a paradigm subsamples its pool; use "
                                   f"accumulate-subsample or fresh, not {config.paradigm.name}")
         producers += issubclass(gate_class, Producer)
     if producers > 1:
-        raise LmcollapseError("filters: at most one producing gate (token-edit) per run")
+        raise LmcollapseError("gates: at most one producing gate (token-edit) per run")
 
 
 def _check_fresh_supply(config: Config, source_class: type[Source]) -> None:
@@ -131,33 +130,17 @@ def _check_label_field(path: Path, field: str) -> None:
                                   f"{', '.join(sorted(row))})")
 
 
-def _check_gate_entry(index: int, entry) -> type:
-    """The gate class of filters[index], after checking its name and parameters."""
-    if not isinstance(entry, (str, dict)):
-        raise LmcollapseError(f"filters[{index}]: write a gate name or a mapping with a `name` key, not {entry!r}")
-    name = entry_name(entry)
-    if name not in GATES:
-        raise LmcollapseError(f"filters[{index}]: unknown filter {name!r}; choose from: {', '.join(GATES.names())}")
-    gate_class = GATES.get(name)
-    accepted = list(inspect.signature(gate_class).parameters)
-    for key in entry_params(entry):
-        if key not in accepted:
-            raise LmcollapseError(f"filters[{index}] ({name}): unknown parameter {key!r}; "
-                                  f"allowed: {', '.join(accepted) if accepted else 'none'}")
-    return gate_class
-
-
 def new_model(config: Config) -> LanguageModel:
     """A fresh, unfitted model of the configured backend."""
-    return MODELS.get(config.model.name)(**config.model.model_dump(exclude={"name"}))
+    return MODELS.build(config.model)
 
 
 def new_source(config: Config) -> Source:
-    return SOURCES.get(config.corpus.name)(config)
+    return SOURCES.build(config.corpus, seed=config.seed, probe=config.probe)
 
 
 def new_tokenizer(config: Config) -> Tokenizer:
-    return TOKENIZERS.get(config.tokenizer.name).from_config(config.tokenizer)
+    return TOKENIZERS.build(config.tokenizer)
 
 
 def load_source(config: Config) -> SourceData:
@@ -236,15 +219,15 @@ def prepare(config: Config, rd: RunDir, environment: dict) -> None:
 
 def build(config: Config, rd: RunDir) -> Experiment:
     """The run's components, from its config and what prepare wrote."""
-    gates = build_gates(config.filters)
+    gates = build_gates(config.gates)
     return Experiment(
         config=config,
         real=read_corpus(rd.real_train_file),
         held_out=read_corpus(rd.held_out_file),
         tokenizer=load_tokenizer(rd.tokenizer_file) if rd.tokenizer_file.is_file() else None,
         source=new_source(config),
-        paradigm=PARADIGMS.get(config.paradigm.name)(config.paradigm, pool_weighting=gates.pool_weighting),
-        sampler=Sampler(**config.sampler.model_dump()),
+        paradigm=PARADIGMS.build(config.paradigm, pool_weighting=gates.pool_weighting),
+        sampler=Sampler(config.sampler),
         gates=gates,
         probe=ProbeSplit.read(rd),
         reservoir=read_corpus(rd.reservoir_file) if rd.reservoir_file.is_file() else None,

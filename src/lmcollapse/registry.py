@@ -3,6 +3,11 @@
 Each registry is created with the contract its components must keep (an abstract base class, or for
 plain functions a check of their own). Registering something that does not keep it fails at import
 time with a message naming what is missing, so a misfit never reaches a run.
+
+Components are built from their typed config section in one way, `REGISTRY.build(section, **context)`:
+the section's `name` picks the class, which is constructed with the section (already checked by
+pydantic in config.py) and whatever else it needs from the run. A kind whose contract declares
+`config_class` has a section class per component, and each component must name its own.
 """
 from __future__ import annotations
 
@@ -52,9 +57,23 @@ class Registry:
             if missing:
                 return (f"{component.__name__} does not implement {', '.join(missing)} of the "
                         f"{self.contract.__name__} contract")
-            if "name" in getattr(self.contract, "__annotations__", {}) and getattr(component, "name", None) != name:
+            declared = getattr(self.contract, "__annotations__", {})
+            if "name" in declared and getattr(component, "name", None) != name:
                 return f"{component.__name__}.name must be {name!r}, the name it is registered under"
+            if "config_class" in declared:  # a kind built from a typed section of its own (Registry.build)
+                section = getattr(component, "config_class", None)
+                fields = getattr(section, "model_fields", None)
+                if fields is None:
+                    return f"{component.__name__}.config_class must name the config section it is built from"
+                if "name" in fields and fields["name"].default != name:
+                    return (f"{component.__name__}.config_class is the section of {fields['name'].default!r}, not of "
+                            f"{name!r}")
         return self.check(component) if self.check is not None else None
+
+    def build(self, section, **context):
+        """The component a typed config section names (section.name), made from it: the one way every
+        component is built from a config. context: what the component needs beyond its section."""
+        return self.get(section.name)(section, **context)
 
     def get(self, name: str):
         if name not in self._entries:

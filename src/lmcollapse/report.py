@@ -22,7 +22,7 @@ from .api import load_run, open_results
 from .config import to_yaml
 from .early_warning import ALPHA, warnings_for_run, warnings_for_seeds
 from .errors import LmcollapseError
-from .metrics import REFERENCE, column_direction, describe_column, measured_columns
+from .metrics import MetricsRow, column_direction, describe_column, measured_columns, reference_of
 from .sweep import PointRuns, Sweep
 from .theory.compare import expected_real_share
 
@@ -105,23 +105,23 @@ def metric_plot(name: str, runs: list[RunData]):
         t = np.array([r["generation"] for r in run.rows if r.get(name) is not None])
         if len(t) == 0:
             continue
-        by_gen = {r["generation"]: r for r in run.rows}
-        y = np.array([by_gen[g][name] for g in t])
+        by_gen = {r["generation"]: MetricsRow.from_json(r) for r in run.rows}
+        y = np.array([by_gen[g].values[name] for g in t])
         ax.plot(t, y, "o-", ms=3, color=color, label=run.label)
-        if all(by_gen[g].get(f"{name}_lo") is not None for g in t):
-            lo = np.array([by_gen[g][f"{name}_lo"] for g in t])
-            hi = np.array([by_gen[g][f"{name}_hi"] for g in t])
-            ax.fill_between(t, lo, hi, color=color, alpha=0.2, linewidth=0)
+        bands = [by_gen[g].interval(name) for g in t]
+        if all(lo is not None and hi is not None for lo, hi in bands):
+            ax.fill_between(t, [lo for lo, _ in bands], [hi for _, hi in bands], color=color, alpha=0.2, linewidth=0)
         flag = next((d for d in run.departures if d.metric == name), None)
         if flag is not None:
             ax.axvline(flag.generation, color=color, linestyle=":", linewidth=1)
         if name == "real_fraction":
             ax.plot(t, expected_real_share(run.config, int(t.max()) + 1)[t], "--", color="black", linewidth=1,
                     label="theory (expected)" if i == 0 else None)
-        reference = [r.get(REFERENCE[name]) for r in run.rows if name in REFERENCE and r.get(REFERENCE[name]) is not None]
+        ref = reference_of(name)
+        reference = [r.get(ref) for r in run.rows if ref is not None and r.get(ref) is not None]
         if reference:  # e.g. the random-init baseline of the downstream probe
             ax.axhline(reference[-1], color=color, linestyle="--", linewidth=1,
-                       label=f"{run.label}: {REFERENCE[name]}" if len(runs) > 1 else REFERENCE[name])
+                       label=f"{run.label}: {ref}" if len(runs) > 1 else ref)
     ax.set_xlabel("generation")
     ax.set_title(name, fontsize=10)
     ax.legend(fontsize=7)

@@ -217,7 +217,7 @@ def run_generation(experiment: Experiment, state: RunState, rd: RunDir, t: int, 
     # metrics(t) on M_t, D_t, S_t, K_t, E
     row = stage("metrics", lambda: measure(_view(experiment, state, t, model, data, drawn, kept, n_new),
                                            cfg.metrics or default_metrics(),
-                                           seed=root, rounds=cfg.ci_rounds))
+                                           seed=root, rounds=cfg.ci_rounds).to_json())
     # D_t+1 = paradigm(D_t, K_t, R)
     next_data = stage("paradigm", lambda: experiment.paradigm.next_state(
         data, kept, experiment.real, seeding.rng(root, t, "paradigm"), experiment.fresh_supply(), t + 1))

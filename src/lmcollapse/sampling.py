@@ -1,31 +1,25 @@
 """Turning a model's next-token distribution into a draw: temperature, top-k, top-p, length cap."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .config import SamplerConfig
 
-DEFAULTS = SamplerConfig()  # one source for every default: the config section
 
-
-@dataclass(frozen=True)
 class Sampler:
-    temperature: float = DEFAULTS.temperature
-    top_k: int = DEFAULTS.top_k  # 0 = keep every token
-    top_p: float = DEFAULTS.top_p  # 1.0 = keep every token
-    max_tokens: int = DEFAULTS.max_tokens  # cap on generated tokens for end-token-terminated documents
+    """Built from the sampler config section (checked there): temperature, top_k (0 = keep every token),
+    top_p (1.0 = keep every token), max_tokens (the cap on end-token-terminated documents)."""
 
-    def __post_init__(self):
-        if not self.temperature > 0:
-            raise ValueError("sampler.temperature must be > 0")
-        if self.top_k < 0:
-            raise ValueError("sampler.top_k must be >= 0 (0 disables it)")
-        if not 0 < self.top_p <= 1:
-            raise ValueError("sampler.top_p must be in (0, 1]")
-        if self.max_tokens < 1:
-            raise ValueError("sampler.max_tokens must be >= 1")
+    def __init__(self, config: SamplerConfig | None = None):
+        self.config = SamplerConfig() if config is None else config
+        self.temperature, self.top_k = self.config.temperature, self.config.top_k
+        self.top_p, self.max_tokens = self.config.top_p, self.config.max_tokens
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sampler) and other.config == self.config
+
+    def __repr__(self) -> str:
+        return f"Sampler({self.config!r})"
 
     @property
     def is_pure(self) -> bool:

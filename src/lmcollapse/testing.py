@@ -21,6 +21,7 @@ import numpy as np
 from .contexts import context_rows, positions
 from .corpus import SYNTHETIC, Corpus
 from .models.base import Capability, LanguageModel
+from .config import SamplerConfig
 from .sampling import Sampler
 
 Factory = Callable[[], LanguageModel]
@@ -128,7 +129,7 @@ def check_position_probs_agree_with_next_token_probs(factory: Factory) -> None:
 
 def check_samples_carry_provenance_and_are_reproducible(factory: Factory) -> None:
     model, data = _fitted(factory)
-    sampler = Sampler(max_tokens=12)
+    sampler = Sampler(SamplerConfig(max_tokens=12))
     a = model.sample(40, sampler=sampler, seed=3, generation=5, first_id=1000, producer="check")
     b = model.sample(40, sampler=sampler, seed=3, generation=5, first_id=1000, producer="check")
     assert len(a) == 40 and np.array_equal(a.tokens, b.tokens) and np.array_equal(a.lengths, b.lengths), \
@@ -147,7 +148,7 @@ def check_first_tokens_follow_the_model(factory: Factory) -> None:
     within 4.5 standard errors (a false alarm about once in 10^4 runs of this check)."""
     model, data = _fitted(factory)
     n = 4000
-    first = model.sample(n, sampler=Sampler(max_tokens=1), seed=11)
+    first = model.sample(n, sampler=Sampler(SamplerConfig(max_tokens=1)), seed=11)
     counts = np.bincount(first.tokens[first.offsets[:-1][first.lengths > 0]], minlength=data.vocab_size)
     ended = int((first.lengths == 0).sum())  # documents whose first symbol was the end token
     counts[data.eos_id] += ended

@@ -21,6 +21,7 @@ import numpy as np
 from ..aggregation import aggregate_rows, metric_matrix
 from ..config import apply_overrides
 from ..early_warning import paired_t_departure
+from ..metrics.row import MetricsRow
 from ..report import sweep_data, write_report
 from .study import run_study
 
@@ -32,7 +33,7 @@ class Variant:
     setting: str
     label: str  # e.g. "rate 0.1" or "rate 1 + verifier(error_rate=0.2)"
     rate: float
-    gate: object | None  # a filters entry
+    gate: object | None  # a gates entry, as the spec writes it
     config: dict
 
     @property
@@ -68,7 +69,7 @@ def variants(spec: dict) -> list[Variant]:
             config = apply_overrides(base, {"paradigm.rate": rate})
             out.append(Variant(setting, f"rate {rate:g}", rate, None, config))
         for entry in s.get("gates", []):
-            config = apply_overrides(base, {"paradigm.rate": spec["gated_rate"], "filters": [entry]})
+            config = apply_overrides(base, {"paradigm.rate": spec["gated_rate"], "gates": [entry]})
             label = _gate_label(entry)
             out.append(Variant(setting, f"rate {spec['gated_rate']:g} + {label}", spec["gated_rate"], entry, config))
     return out
@@ -141,14 +142,14 @@ def _variant_numbers(variant: Variant, per_seed: list[list[dict]], watch: str) -
     first, last = rows[0], rows[-1]
     means = np.array([r.get(watch, np.nan) if r.get(watch) is not None else np.nan for r in rows])
     above = np.flatnonzero(means > BOUND * first.get(watch, np.nan))
-    end_lo, end_hi = last.get(f"{watch}_lo"), last.get(f"{watch}_hi")
+    end_lo, end_hi = MetricsRow.from_json(last).interval(watch)
     limit = BOUND * first[watch]
     state = ("collapsing" if end_lo is not None and end_lo > limit else
              "bounded" if end_hi is not None and end_hi < limit else "unclear")
     return {"variant": variant.label, "setting": variant.setting, "rate": variant.rate,
             "gate": None if variant.gate is None else _gate_label(variant.gate),
-            "start": first.get(watch), "end": last.get(watch), "end_lo": last.get(f"{watch}_lo"),
-            "end_hi": last.get(f"{watch}_hi"), "acceptance": last.get("acceptance_rate"),
+            "start": first.get(watch), "end": last.get(watch), "end_lo": end_lo,
+            "end_hi": end_hi, "acceptance": last.get("acceptance_rate"),
             "crosses": int(above[0]) if len(above) else None, "state": state,
             "departs": None if departure is None else departure[0],
             "direction": None if departure is None else departure[2], "generations": generations}

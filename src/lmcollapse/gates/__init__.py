@@ -1,7 +1,7 @@
 """Quality gates: filters, producers and pool weightings (see base.py), and the gated sampler."""
 from .base import (GATES, Filter, GateContext, GateOutcome, GateSet, PoolWeighting, Producer, ReferenceModel,
-                   apply_filters, build_gates, entry_name, entry_params)
+                   apply_filters, build_gates)
 from . import dedup, perplexity, reweight, simple, token_edit, verifier  # noqa: F401  (each registers its gates)
 
 __all__ = ["GATES", "Filter", "GateContext", "GateOutcome", "GateSet", "PoolWeighting", "Producer",
-           "ReferenceModel", "apply_filters", "build_gates", "entry_name", "entry_params"]
+           "ReferenceModel", "apply_filters", "build_gates"]

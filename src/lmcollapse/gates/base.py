@@ -1,13 +1,14 @@
-"""Quality gates (the README's `filters`): three kinds of component, each with its written contract.
+"""Quality gates (the config's `gates`): three kinds of component, each with its written contract.
 
 - Filter: keeps or rejects candidate documents (nonempty, exact-dedup, dedup, perplexity, verifier);
 - Producer: makes the candidates instead of free sampling (token-edit);
 - PoolWeighting: changes how a subsampling paradigm draws D_t from its pool (reweight); it is handed to
   the paradigm when the run is built and filters nothing.
 
-All three are listed under the one `filters:` config key, in order, as a name or a mapping
-{name: GATE, parameter: value, ...}; build_gates sorts them by kind into a GateSet. The runner keeps the
-contribution fixed by sampling more and filtering down (gates/sampling.py).
+All three are listed under the one `gates:` config key, in order, as a name or a mapping
+{name: GATE, parameter: value, ...}, each a typed section (config.py); every gate is built from its section
+(GATES.build), and build_gates sorts them by kind into a GateSet. The runner keeps the contribution fixed
+by sampling more and filtering down (gates/sampling.py).
 """
 from __future__ import annotations
 
@@ -51,10 +52,15 @@ class GateContext:
 
 
 class Gate(abc.ABC):
-    """What every gate declares: its name and whether it needs a known-truth corpus."""
+    """What every gate declares: its name, the config section it is built from, and whether it needs a
+    known-truth corpus."""
 
     name: ClassVar[str]
+    config_class: ClassVar[type]
     needs_truth: ClassVar[bool] = False
+
+    def __init__(self, config=None):
+        self.config = self.config_class() if config is None else config
 
 
 class Filter(Gate):
@@ -83,7 +89,7 @@ def _is_one_kind(component) -> str | None:
     return None
 
 
-GATES = Registry("filter", contract=Gate, check=_is_one_kind)
+GATES = Registry("gate", contract=Gate, check=_is_one_kind)
 
 
 @dataclass
@@ -98,27 +104,16 @@ class GateSet:
         return bool(self.filters) or self.producer is not None or self.pool_weighting is not None
 
 
-def entry_name(entry) -> str:
-    return entry if isinstance(entry, str) else entry.get("name", "")
-
-
-def entry_params(entry) -> dict:
-    return {} if isinstance(entry, str) else {k: v for k, v in entry.items() if k != "name"}
-
-
-def build_gates(entries) -> GateSet:
-    """The gates of a `filters:` list (checked by experiment.check), sorted by kind."""
+def build_gates(sections) -> GateSet:
+    """The gates of the config's `gates` list (checked by config.py and experiment.check), sorted by kind."""
     gates = GateSet()
-    for entry in entries:
-        try:
-            gate = GATES.get(entry_name(entry))(**entry_params(entry))
-        except (TypeError, ValueError) as exc:
-            raise LmcollapseError(f"filters: {entry_name(entry)}: {exc}") from None
+    for section in sections:
+        gate = GATES.build(section)
         if isinstance(gate, Filter):
             gates.filters.append(gate)
         elif isinstance(gate, Producer):
             if gates.producer is not None:
-                raise LmcollapseError("filters: at most one producing gate (token-edit) per run")
+                raise LmcollapseError("gates: at most one producing gate (token-edit) per run")
             gates.producer = gate
         else:
             gates.pool_weighting = gate

@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 
+from ..config import DedupGateConfig
 from ..corpus import Corpus
 from ..ngrams import doc_ngrams
 from .base import GATES, Filter, GateContext
@@ -55,13 +56,12 @@ def signatures(corpus: Corpus, n: int, num_perm: int, seed: int = 0) -> np.ndarr
                          "token n-grams) of D_t, earlier keeps or earlier candidates")
 class Dedup(Filter):
     name = "dedup"
+    config_class = DedupGateConfig
 
-    def __init__(self, threshold: float = 0.8, ngram: int = 3, num_perm: int = 64, bands: int = 16):
-        if not 0 < threshold <= 1:
-            raise ValueError("threshold must be in (0, 1]")
-        if num_perm % bands:
-            raise ValueError("num_perm must be a multiple of bands")
-        self.threshold, self.ngram, self.num_perm, self.bands = threshold, ngram, num_perm, bands
+    def __init__(self, config: DedupGateConfig | None = None):
+        super().__init__(config)
+        c = self.config
+        self.threshold, self.ngram, self.num_perm, self.bands = c.threshold, c.ngram, c.num_perm, c.bands
 
     def keep(self, corpus: Corpus, ctx: GateContext, rng) -> tuple[np.ndarray, np.ndarray]:
         reference = Corpus.concat([ctx.train, *ctx.earlier]) if ctx.earlier else ctx.train

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import PerplexityGateConfig
 from ..corpus import Corpus
 from .base import GATES, Filter, GateContext
 
@@ -23,11 +24,11 @@ def per_token_nll(model, corpus: Corpus) -> np.ndarray:
                               "of held-out real documents (quantiles low..high)")
 class PerplexityBand(Filter):
     name = "perplexity"
+    config_class = PerplexityGateConfig
 
-    def __init__(self, low: float = 0.05, high: float = 0.95):
-        if not 0 <= low < high <= 1:
-            raise ValueError("need 0 <= low < high <= 1")
-        self.low, self.high = low, high
+    def __init__(self, config: PerplexityGateConfig | None = None):
+        super().__init__(config)
+        self.low, self.high = self.config.low, self.config.high
         self._band: tuple[float, float] | None = None  # fixed for the whole run: the reference and E never change
 
     def band(self, ctx: GateContext) -> tuple[float, float]:

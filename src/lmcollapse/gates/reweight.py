@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import ReweightGateConfig
 from ..corpus import REAL, Corpus
 from .base import GATES, PoolWeighting
 
@@ -16,11 +17,11 @@ from .base import GATES, PoolWeighting
                             "age_decay^(g-1) for synthetic ones born at generation g")
 class Reweight(PoolWeighting):
     name = "reweight"
+    config_class = ReweightGateConfig
 
-    def __init__(self, real_weight: float = 4.0, age_decay: float = 0.5):
-        if real_weight <= 0 or not 0 < age_decay <= 1:
-            raise ValueError("need real_weight > 0 and 0 < age_decay <= 1")
-        self.real_weight, self.age_decay = real_weight, age_decay
+    def __init__(self, config: ReweightGateConfig | None = None):
+        super().__init__(config)
+        self.real_weight, self.age_decay = self.config.real_weight, self.config.age_decay
 
     def weights(self, pool: Corpus) -> np.ndarray:
         """(len(pool),) sampling probabilities."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..contexts import positions
+from ..config import TokenEditGateConfig
 from ..corpus import SYNTHETIC, Corpus
 from ..sampling import draw_categorical
 from .base import GATES, Producer, GateContext
@@ -21,11 +22,11 @@ from .base import GATES, Producer, GateContext
                               "resampled by the model (semi-synthetic data; replaces free sampling)")
 class TokenEdit(Producer):
     name = "token-edit"
+    config_class = TokenEditGateConfig
 
-    def __init__(self, threshold: float = 0.99):
-        if not 0 < threshold < 1:
-            raise ValueError("threshold must be in (0, 1)")
-        self.threshold = threshold
+    def __init__(self, config: TokenEditGateConfig | None = None):
+        super().__init__(config)
+        self.threshold = self.config.threshold
 
     def generate(self, n: int, ctx: GateContext, *, seed: int, generation: int, first_id: int,
                  producer: str) -> tuple[Corpus, np.ndarray]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..contexts import truth_log_probs
+from ..config import VerifierGateConfig
 from ..corpus import Corpus
 from ..errors import LmcollapseError
 from .base import GATES, Filter, GateContext
@@ -26,11 +27,11 @@ def per_token(truth, corpus: Corpus) -> np.ndarray:
 class Verifier(Filter):
     name = "verifier"
     needs_truth = True
+    config_class = VerifierGateConfig
 
-    def __init__(self, quantile: float = 0.1, error_rate: float = 0.0):
-        if not 0 <= quantile < 1 or not 0 <= error_rate <= 0.5:
-            raise ValueError("need 0 <= quantile < 1 and 0 <= error_rate <= 0.5")
-        self.quantile, self.error_rate = quantile, error_rate
+    def __init__(self, config: VerifierGateConfig | None = None):
+        super().__init__(config)
+        self.quantile, self.error_rate = self.config.quantile, self.config.error_rate
         self._threshold: float | None = None  # from R, fixed for the whole run
 
     def keep(self, corpus: Corpus, ctx: GateContext, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,8 @@
-"""The metric contract: a function of one GenerationView, registered with its direction and meaning.
+"""The metric contract: a function of one GenerationView, registered as one MetricSpec (its columns, their
+directions and meanings, what it needs, whether it is opt-in, its reference columns).
 
-It returns a float, a Resampled value (which also gets a 95% confidence interval, written as NAME_lo
-and NAME_hi; see resampling.py), or None when it does not apply (for example kl_to_truth on real text).
+It returns a float, a Resampled value (which also gets a 95% confidence interval, kept apart from the
+values in the MetricsRow; see resampling.py and row.py), or None when it does not apply (for example kl_to_truth on real text).
 A metric that measures several things at once (the downstream probe) declares its columns when it is
 registered and returns a dict column -> value.
 Non-finite values are written to metrics.jsonl as null. What stays fixed for a whole run (statistics of
@@ -24,58 +25,114 @@ from ..ngrams import (COUNT_CHUNK, context_keys_of_targets, doc_ngrams, document
                       sorted_union, unpack)
 from ..registry import Registry
 from .resampling import Resampled, weighted_mean
+from .row import MetricsRow
 
 if TYPE_CHECKING:
     from ..models.base import LanguageModel
 
 
-def _takes_one_view(fn) -> str | None:
-    if not callable(fn):
+#: What a metric may need beyond the generation's documents and model; a metric whose need is not met
+#: returns None (skipped, not an error).
+NEEDS = {"truth": "a known-truth corpus (categorical, markov)",
+         "support": "a model that records which continuations it saw in training (the count model)",
+         "probe": "probe.task set, and a model with hidden states (gpt, hf)",
+         "gates": "quality gates in the config",
+         "text": "a text corpus (documents with text)",
+         "extra:embed": "pip install 'lmcollapse[embed]'"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a metrics row."""
+
+    name: str
+    description: str
+    higher_is_better: bool | None  # None: neither direction is better
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A registered metric: everything known about it, in one place."""
+
+    name: str
+    compute: Callable[["GenerationView"], Any]  # -> float, Resampled, a dict column -> value, or None
+    description: str
+    higher_is_better: bool | None
+    columns: tuple[Column, ...]  # what it writes: itself, unless it declares several
+    needs: tuple[str, ...] = ()  # keys of NEEDS
+    opt_in: bool = False  # computed only when the config lists it (slow, or needs an extra)
+    references: tuple[tuple[str, str], ...] = ()  # (column, the column holding its reference value) for plots
+
+    def __call__(self, view: "GenerationView"):
+        return self.compute(view)
+
+
+def _keeps_the_metric_contract(spec) -> str | None:
+    if not isinstance(spec, MetricSpec):
+        return "register metrics with the @metric decorator (a MetricSpec)"
+    if not callable(spec.compute):
         return "a metric must be a function of one GenerationView"
-    required = [p for p in inspect.signature(fn).parameters.values() if p.default is inspect.Parameter.empty]
+    required = [p for p in inspect.signature(spec.compute).parameters.values() if p.default is inspect.Parameter.empty]
     if len(required) != 1:
         return f"a metric takes exactly one required argument (the GenerationView), not {len(required)}"
+    unknown = [n for n in spec.needs if n not in NEEDS]
+    if unknown:
+        return f"needs {unknown[0]!r}, which is none of: {', '.join(NEEDS)}"
+    names = [c.name for c in spec.columns]
+    if not names or len(set(names)) != len(names):
+        return "a metric writes at least one column, each once"
     return None
 
 
-METRICS = Registry("metric", check=_takes_one_view)
-HIGHER_IS_BETTER: dict[str, bool | None] = {}  # metric -> its better direction (None: neither)
-COLUMNS: dict[str, list[str]] = {}  # metric -> the columns it writes (itself, unless it declares several)
-DECLARED_COLUMNS: dict[str, tuple[str, bool | None]] = {}  # declared column -> (what it measures, direction)
-#: column -> the column holding its reference value (drawn as a line in reports)
-REFERENCE: dict[str, str] = {}
-OPT_IN: set[str] = set()  # metrics computed only when the config lists them (slow or need an extra)
+METRICS = Registry("metric", check=_keeps_the_metric_contract)
 MEASURED_DOCS = 50_000  # generated documents the sample-based metrics look at (bounded time and memory)
 TAIL_SHARE = 0.10  # the tail: the rarest real types that together make up 10% of real occurrences
 MAX_PACKED = 2**63 - 1  # n-gram keys (context key * V + token) must stay below this
 
 
 def metric(name: str, description: str, higher_is_better: bool | None, default: bool = True,
-           columns: dict[str, tuple[str, bool | None]] | None = None):
-    """Register a metric. columns: for a metric that returns a dict, each column's (description, direction)."""
+           columns: dict[str, tuple[str, bool | None]] | None = None, needs: tuple[str, ...] = (),
+           references: dict[str, str] | None = None):
+    """Register a function of one GenerationView as the metric `name` (one MetricSpec). columns: for a metric
+    that returns a dict, each column's (description, direction); default=False: opt-in."""
     def decorate(fn: Callable[["GenerationView"], "float | Resampled | dict | None"]):
-        HIGHER_IS_BETTER[name] = higher_is_better
-        COLUMNS[name] = list(columns) if columns else [name]
-        DECLARED_COLUMNS.update(columns or {})
-        if not default:
-            OPT_IN.add(name)
-        return METRICS.register(name, description)(fn)
+        declared = tuple(Column(c, d, h) for c, (d, h) in columns.items()) if columns else (
+            Column(name, description, higher_is_better),)
+        spec = MetricSpec(name, fn, description, higher_is_better, declared, tuple(needs), not default,
+                          tuple((references or {}).items()))
+        METRICS.register(name, description)(spec)
+        return fn
 
     return decorate
 
 
+def specs() -> list[MetricSpec]:
+    return [METRICS.get(name) for name in METRICS.names()]
+
+
 def measured_columns() -> list[str]:
     """Every column a metrics row can hold (intervals aside), metric by metric in name order."""
-    return [column for name in METRICS.names() for column in COLUMNS[name]]
+    return [column.name for spec in specs() for column in spec.columns]
+
+
+def _column(name: str) -> Column | None:
+    return next((c for spec in specs() for c in spec.columns if c.name == name), None)
 
 
 def describe_column(column: str) -> str:
-    return DECLARED_COLUMNS[column][0] if column in DECLARED_COLUMNS else METRICS.describe()[column]
+    found = _column(column)
+    return found.description if found else ""
 
 
 def column_direction(column: str) -> bool | None:
     """True: higher is better, False: lower is better, None: neither (or an unknown column)."""
-    return DECLARED_COLUMNS[column][1] if column in DECLARED_COLUMNS else HIGHER_IS_BETTER.get(column)
+    found = _column(column)
+    return found.higher_is_better if found else None
+
+
+def reference_of(column: str) -> str | None:
+    """The column whose value is drawn as a reference line beside `column` (e.g. the random-init baseline)."""
+    return next((ref for spec in specs() for c, ref in spec.references if c == column), None)
 
 
 class RealStatistics:
@@ -181,10 +238,6 @@ class GenerationView:
         """(document index, log-prob) of every predicted symbol of the held-out documents."""
         return self.model.token_log_probs(self.held_out)
 
-    @property
-    def heldout_token_logp(self) -> np.ndarray:
-        return self.heldout_scores[1]
-
     def heldout_nll(self) -> Resampled:
         doc, logp = self.heldout_scores
         n = len(self.held_out)
@@ -198,7 +251,7 @@ def weighted_mean_ratio(sums: np.ndarray, counts: np.ndarray) -> Resampled:
 
 
 def default_metrics() -> list[str]:
-    return [name for name in METRICS.names() if name not in OPT_IN]
+    return [spec.name for spec in specs() if not spec.opt_in]
 
 
 def interval_stream(seed: int, generation: int, column: str) -> np.random.Generator:
@@ -207,11 +260,10 @@ def interval_stream(seed: int, generation: int, column: str) -> np.random.Genera
     return seeding.rng(seed, generation, f"interval:{column}")
 
 
-def measure(view: GenerationView, names: list[str], seed: int | None = None,
-            rounds: int = 0) -> dict[str, float | None]:
-    """One metrics row; with a run seed, Resampled values get NAME_lo / NAME_hi from `rounds` half-samples
+def measure(view: GenerationView, names: list[str], seed: int | None = None, rounds: int = 0) -> MetricsRow:
+    """One metrics row; with a run seed, Resampled values get a 95% interval from `rounds` half-samples
     (each column drawing from interval_stream)."""
-    row: dict[str, float | None] = {"generation": view.generation}
+    row = MetricsRow(view.generation)
     for name in names:
         value = METRICS.get(name)(view)
         for column, part in (value.items() if isinstance(value, dict) else [(name, value)]):
@@ -221,16 +273,12 @@ def measure(view: GenerationView, names: list[str], seed: int | None = None,
     return row
 
 
-def _write(row: dict, column: str, value, rng: np.random.Generator | None, rounds: int) -> None:
+def _write(row: MetricsRow, column: str, value, rng: np.random.Generator | None, rounds: int) -> None:
     estimate = value if isinstance(value, Resampled) else None
     value = estimate.value if estimate else value
-    row[column] = float(value) if np.isfinite(value) else None
-    if estimate is not None and rng is not None and row[column] is not None:
+    row.values[column] = float(value) if np.isfinite(value) else None
+    if estimate is not None and rng is not None and row.values[column] is not None:
         interval = estimate.interval(rng, rounds)
         if interval is not None:
-            row[f"{column}_lo"], row[f"{column}_hi"] = (float(v) if np.isfinite(v) else None for v in interval)
+            row.intervals[column] = tuple(float(v) if np.isfinite(v) else None for v in interval)
 
-
-def interval_columns(row: dict) -> set[str]:
-    """The NAME_lo / NAME_hi keys of a metrics row."""
-    return {k for k in row if (k.endswith("_lo") or k.endswith("_hi")) and k[:-3] in row}

@@ -106,7 +106,7 @@ def self_bleu(view: GenerationView) -> Resampled | None:
 
 @metric("embedding_diversity", f"mean pairwise cosine distance of sentence embeddings of {SUBSET_DOCS} "
                                "generated texts (all-MiniLM-L6-v2; extra [embed]; only when listed)", True,
-        default=False)
+        default=False, needs=("text", "extra:embed"))
 def embedding_diversity(view: GenerationView) -> Resampled | None:
     from .embeddings import embed
 

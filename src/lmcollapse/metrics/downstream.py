@@ -2,7 +2,7 @@
 initialised (probes/protocol.py), on labelled real documents that no model of the run trains on."""
 from __future__ import annotations
 
-from .base import REFERENCE, GenerationView, metric
+from .base import GenerationView, metric
 
 COLUMNS = {
     "downstream_acc": ("accuracy of the probe on M_t on the probe's test documents", True),
@@ -13,11 +13,11 @@ COLUMNS = {
     "random_init_heldout_ppl": ("held-out perplexity of the randomly initialised architecture (a reference "
                                 "for heldout_ppl)", None),
 }
-REFERENCE.update({"downstream_acc": "downstream_baseline_acc", "heldout_ppl": "random_init_heldout_ppl"})
 
 
 @metric("downstream", "the downstream probe (probe.task): accuracy and macro-F1 of a classifier built on M_t "
-                      "(probe.mode), against the random-init baseline", True, columns=COLUMNS)
+                      "(probe.mode), against the random-init baseline", True, columns=COLUMNS, needs=("probe",),
+        references={"downstream_acc": "downstream_baseline_acc", "heldout_ppl": "random_init_heldout_ppl"})
 def downstream(view: GenerationView) -> dict | None:
     if view.probe is None:
         return None

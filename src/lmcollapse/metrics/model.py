@@ -28,7 +28,7 @@ def pool_real_fraction(view: GenerationView) -> float:
     return view.pool.real_fraction()
 
 
-@metric("acceptance_rate", "share of generated documents that passed the quality gates", None)
+@metric("acceptance_rate", "share of generated documents that passed the quality gates", None, needs=("gates",))
 def acceptance_rate(view: GenerationView) -> float | None:
     if view.acceptance is not None:
         return view.acceptance
@@ -57,7 +57,7 @@ def model_entropy(view: GenerationView) -> float | None:
 
 
 @metric("kl_to_truth", "KL(truth || M_t) in nats per token (known-truth sources): exact for count models; "
-                       "for neural ones estimated on the held-out truth documents, with an interval", False)
+                       "for neural ones estimated on the held-out truth documents, with an interval", False, needs=("truth",))
 def kl_to_truth(view: GenerationView) -> float | Resampled | None:
     if view.truth is None:
         return None
@@ -74,7 +74,7 @@ def kl_to_truth(view: GenerationView) -> float | Resampled | None:
 
 @metric("tv_to_truth", "mean total-variation distance of next-token laws, M_t vs truth, over the truth's positions "
                        "(known-truth sources; exact for count models, estimated on held-out documents for neural)",
-        False)
+        False, needs=("truth",))
 def tv_to_truth(view: GenerationView) -> float | Resampled | None:
     if view.truth is None:
         return None
@@ -89,7 +89,7 @@ def tv_to_truth(view: GenerationView) -> float | Resampled | None:
 
 
 @metric("support_fraction", "share of R's distinct n-grams (n = model order) that M_t saw in training (count "
-                            "models; support_loss measures any model from its samples)", True)
+                            "models; support_loss measures any model from its samples)", True, needs=("support",))
 def support_fraction(view: GenerationView) -> float | None:
     if not view.model.supports(Capability.SUPPORT):
         return None

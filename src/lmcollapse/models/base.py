@@ -1,7 +1,8 @@
 """The LanguageModel contract: what the loop, the metrics and the gates may ask of any backend.
 
-A backend's constructor takes hyperparameters only (the model config section's keys); everything learned
-is set by fit and ends in an underscore. Capabilities beyond the contract are declared by the class in
+A backend is built from its typed config section (`MODELS.build(config.model)`), which pydantic has
+already checked, and keeps it as `self.config`; a saved model records that section. Everything learned is
+set by fit and ends in an underscore. Capabilities beyond the contract are declared by the class in
 `capabilities` and asked for with `model.supports(...)`, never discovered with hasattr.
 
 Conventions shared by every backend:
@@ -51,7 +52,12 @@ class LanguageModel(abc.ABC):
 
     #: The registered name, written with saved models.
     name: ClassVar[str]
+    #: The model config section this backend is built from (config.py).
+    config_class: ClassVar[type]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    def __init__(self, config=None):
+        self.config = self.config_class() if config is None else config
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -120,6 +126,14 @@ class LanguageModel(abc.ABC):
         """The model save wrote into directory."""
 
     # ---- helpers for implementations ---------------------------------------------------------------
+    @classmethod
+    def saved_section(cls, params: dict):
+        """The config section a saved model's params.json records (models saved before 0.4 wrote its keys
+        flat, beside what the fit learned)."""
+        if "config" in params:
+            return cls.config_class.model_validate(params["config"])
+        return cls.config_class.model_validate({k: v for k, v in params.items() if k in cls.config_class.model_fields})
+
     def _refuse_init(self, init) -> None:
         if init is not None and not self.supports(Capability.WARM_START):
             raise LmcollapseError(f"model {self.name!r} cannot start from another model's parameters (warm start)")

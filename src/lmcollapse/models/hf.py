@@ -133,26 +133,14 @@ class HFNetwork(NetworkAdapter):
         return _hf_net_class()(model, block_size)
 
 
-DEFAULTS = HFConfig()  # one source for every default: the config section
-
-
 @MODELS.register("hf", "a transformers causal LM from a preset (tinystories-1m/-33m) or config.json (extra [hf])")
 class HFModel(NeuralLM):
     name = "hf"
-    HYPERPARAMETERS = ("hf_config", "hf_checkpoint", "block_size", "dropout", "epochs", "batch_size", "lr",
-                       "weight_decay", "device", "precision", "batch_memory_gb", "warm_start")
+    config_class = HFConfig
 
-    def __init__(self, hf_config: str = DEFAULTS.hf_config, hf_checkpoint: str | None = DEFAULTS.hf_checkpoint,
-                 block_size: int = DEFAULTS.block_size, dropout: float = DEFAULTS.dropout,
-                 epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size, lr: float = DEFAULTS.lr,
-                 weight_decay: float = DEFAULTS.weight_decay, device: str = DEFAULTS.device,
-                 precision: str = DEFAULTS.precision, batch_memory_gb: float = DEFAULTS.batch_memory_gb,
-                 warm_start: bool = DEFAULTS.warm_start):
-        super().__init__(HFNetwork(hf_config, hf_checkpoint), block_size=block_size, dropout=dropout, epochs=epochs,
-                         batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device, precision=precision,
-                         batch_memory_gb=batch_memory_gb, warm_start=warm_start)
-        self.hf_config = hf_config
-        self.hf_checkpoint = hf_checkpoint
+    @staticmethod
+    def network_of(config: HFConfig) -> NetworkAdapter:
+        return HFNetwork(config.hf_config, config.hf_checkpoint)
 
 
 def load_checkpoint(path: str, vocab_size: int, block_size: int):

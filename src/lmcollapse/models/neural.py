@@ -30,7 +30,6 @@ from ..sampling import Sampler
 from .base import MODELS, Capability, LanguageModel, ProgressCallback
 from .packing import IGNORE, attention_mask, pack_batch
 
-PRECISIONS = ("auto", "fp32", "bf16")  # auto: bfloat16 autocast for training on CUDA, float32 elsewhere
 # A training pass holds about this many logit-sized float32 tensors at its peak (logits, log-probabilities,
 # their gradients, allocator slack): 5.8 measured by benchmarks/paper_scale_memory.py.
 TRAINING_COPIES = 6
@@ -103,26 +102,23 @@ class GPTNetwork(NetworkAdapter):
 
 class NeuralLM(LanguageModel):
     """The training loop, the KV-cached sampler and the scoring shared by the neural backends; what differs
-    between them is the network, which self.network builds. Subclasses only set the adapter and name the
-    hyperparameters they save."""
+    between them is the network, which self.network builds from the config section (network_of)."""
 
     capabilities = frozenset({Capability.WARM_START, Capability.HIDDEN_STATES})
-    HYPERPARAMETERS: ClassVar[tuple[str, ...]]
 
-    def __init__(self, network: NetworkAdapter, *, block_size: int, dropout: float, epochs: int, batch_size: int,
-                 lr: float, weight_decay: float, device: str, precision: str, batch_memory_gb: float,
-                 warm_start: bool):
-        if block_size < 2:
-            raise LmcollapseError("model.block_size must be at least 2")
-        if precision not in PRECISIONS:
-            raise LmcollapseError(f"model.precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-        if not batch_memory_gb > 0:
-            raise LmcollapseError(f"model.batch_memory_gb must be positive, not {batch_memory_gb}")
-        self.network = network
-        self.block_size, self.dropout, self.epochs, self.batch_size = block_size, dropout, epochs, batch_size
-        self.lr, self.weight_decay, self.device = lr, weight_decay, device
-        self.precision, self.batch_memory_gb, self.warm_start = precision, batch_memory_gb, warm_start
+    def __init__(self, config=None):
+        super().__init__(config)
+        c = self.config  # checked by pydantic (config.py): ranges, precision names, n_embd % n_head
+        self.network = self.network_of(c)
+        self.block_size, self.dropout, self.epochs, self.batch_size = c.block_size, c.dropout, c.epochs, c.batch_size
+        self.lr, self.weight_decay, self.device = c.lr, c.weight_decay, c.device
+        self.precision, self.batch_memory_gb, self.warm_start = c.precision, c.batch_memory_gb, c.warm_start
         self._report: ProgressCallback | None = None
+
+    @staticmethod
+    @abc.abstractmethod
+    def network_of(config) -> NetworkAdapter:
+        """The adapter that builds this backend's network from its config section."""
 
     @property
     def context_width(self) -> int:
@@ -503,9 +499,9 @@ class NeuralLM(LanguageModel):
         torch = _torch()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        params = {k: getattr(self, k) for k in self.HYPERPARAMETERS}
-        params.update(vocab_size=self.vocab_size_, eos_id=self.eos_id_, length_values=self.length_values_.tolist(),
-                      length_counts=self.length_counts_.tolist())
+        params = {"name": self.name, "config": self.config.model_dump(), "vocab_size": self.vocab_size_,
+                  "eos_id": self.eos_id_, "length_values": self.length_values_.tolist(),
+                  "length_counts": self.length_counts_.tolist()}
         (directory / "params.json").write_text(json.dumps(params))
         torch.save(self.net_.state_dict(), directory / "model.pt")
 
@@ -514,7 +510,7 @@ class NeuralLM(LanguageModel):
         torch = _torch()
         directory = Path(directory)
         params = json.loads((directory / "params.json").read_text())
-        model = cls(**{k: params[k] for k in cls.HYPERPARAMETERS if k in params})
+        model = cls(cls.saved_section(params))
         model.vocab_size_, model.eos_id_ = params["vocab_size"], params["eos_id"]
         model.length_values_ = np.asarray(params["length_values"], dtype=np.int64)
         model.length_counts_ = np.asarray(params["length_counts"], dtype=np.int64)
@@ -524,24 +520,11 @@ class NeuralLM(LanguageModel):
         return model
 
 
-DEFAULTS = GPTConfig()  # one source for every default: the config section
-
-
 @MODELS.register("gpt", "nanoGPT-style transformer trained from scratch each generation (PyTorch; CPU or CUDA)")
 class GPTModel(NeuralLM):
     name = "gpt"
-    HYPERPARAMETERS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "epochs", "batch_size", "lr",
-                       "weight_decay", "device", "precision", "batch_memory_gb", "warm_start")
+    config_class = GPTConfig
 
-    def __init__(self, n_layer: int = DEFAULTS.n_layer, n_head: int = DEFAULTS.n_head, n_embd: int = DEFAULTS.n_embd,
-                 block_size: int = DEFAULTS.block_size, dropout: float = DEFAULTS.dropout,
-                 epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size, lr: float = DEFAULTS.lr,
-                 weight_decay: float = DEFAULTS.weight_decay, device: str = DEFAULTS.device,
-                 precision: str = DEFAULTS.precision, batch_memory_gb: float = DEFAULTS.batch_memory_gb,
-                 warm_start: bool = DEFAULTS.warm_start):
-        if n_embd % n_head:
-            raise LmcollapseError(f"model.n_embd ({n_embd}) must be a multiple of model.n_head ({n_head})")
-        super().__init__(GPTNetwork(n_layer, n_head, n_embd), block_size=block_size, dropout=dropout, epochs=epochs,
-                         batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device, precision=precision,
-                         batch_memory_gb=batch_memory_gb, warm_start=warm_start)
-        self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd
+    @staticmethod
+    def network_of(config: GPTConfig) -> NetworkAdapter:
+        return GPTNetwork(config.n_layer, config.n_head, config.n_embd)

@@ -28,21 +28,19 @@ SAMPLE_CHUNK = 65536  # documents sampled together; bounds memory at chunk * max
 SCORE_CHUNK = 1 << 20  # tokens scored together; bounds the memory of log-probs and entropies
 
 
-DEFAULTS = NGramConfig()  # one source for every default: the config section
-
-
 @MODELS.register("ngram", "exact count n-gram model of any order with add-alpha smoothing and back-off")
 class NGramModel(LanguageModel):
     name = "ngram"
+    config_class = NGramConfig
     capabilities = frozenset({Capability.ENUMERABLE_CONTEXTS, Capability.SUPPORT})
 
-    def __init__(self, order: int = DEFAULTS.order, smoothing: float = DEFAULTS.smoothing):
-        if order < 1:
-            raise LmcollapseError(f"model.order must be >= 1 (1 = unigram), got {order}")
-        if smoothing < 0:
-            raise LmcollapseError(f"model.smoothing must be >= 0 (0 = maximum likelihood), got {smoothing}")
-        self.order = int(order)
-        self.smoothing = float(smoothing)
+    @property
+    def order(self) -> int:
+        return self.config.order
+
+    @property
+    def smoothing(self) -> float:
+        return self.config.smoothing
 
     # ---- fitting ---------------------------------------------------------------------------------
     def fit(self, corpus: Corpus, *, seed: int | None = None, progress: ProgressCallback | None = None,
@@ -252,8 +250,8 @@ class NGramModel(LanguageModel):
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        params = {"name": "ngram", "order": self.order, "smoothing": self.smoothing,
-                  "vocab_size": self.vocab_size_, "eos_id": self.eos_id_}
+        params = {"name": self.name, "config": self.config.model_dump(), "vocab_size": self.vocab_size_,
+                  "eos_id": self.eos_id_}
         (directory / "params.json").write_text(json.dumps(params))
         np.savez(directory / "tables.npz", length_values=self.length_values_,
                  length_counts=self.length_counts_, **self.table_.to_arrays())
@@ -262,7 +260,7 @@ class NGramModel(LanguageModel):
     def load(cls, directory: str | Path) -> "NGramModel":
         directory = Path(directory)
         params = json.loads((directory / "params.json").read_text())
-        model = cls(order=params["order"], smoothing=params["smoothing"])
+        model = cls(cls.saved_section(params))
         model.vocab_size_, model.eos_id_ = params["vocab_size"], params["eos_id"]
         with np.load(directory / "tables.npz") as arrays:
             model.table_ = CountTable.from_arrays(arrays, model.order, model.vocab_size_)

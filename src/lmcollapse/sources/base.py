@@ -6,12 +6,12 @@ import abc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
+from ..config import ProbeConfig
 from ..corpus import Corpus
 from ..errors import LmcollapseError
 from ..registry import Registry
 
 if TYPE_CHECKING:
-    from ..config import Config
     from ..tokenizers.base import Tokenizer
 
 FreshSupply = Callable[[int, int], Corpus]  # (n documents, generation born) -> new real documents
@@ -28,9 +28,12 @@ class SourceData:
 
 
 class Source(abc.ABC):
-    """Built from the whole config (the seed and the corpus section)."""
+    """Built from the corpus config section (SOURCES.build), with the run seed its draws derive from and the
+    probe section (text sources cut the probe's documents from the corpus)."""
 
     name: ClassVar[str]
+    #: the corpus config section this source is built from
+    config_class: ClassVar[type]
     #: can draw new real documents forever (the `fresh` paradigm's supply)
     can_make_fresh: ClassVar[bool] = False
     #: knows the exact probabilities of its documents (exact KL/TV, the verifier gate)
@@ -38,8 +41,9 @@ class Source(abc.ABC):
     #: the known truth (a KnownTruth) for sources that have one
     truth: Any | None = None
 
-    def __init__(self, config: "Config"):
-        self.config = config
+    def __init__(self, section, seed: int = 0, probe: ProbeConfig | None = None):
+        self.section, self.seed = section, seed
+        self.probe_config = ProbeConfig() if probe is None else probe
 
     @abc.abstractmethod
     def load(self, tokenizer: "Tokenizer") -> SourceData:

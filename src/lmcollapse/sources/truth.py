@@ -11,6 +11,7 @@ import abc
 import numpy as np
 
 from .. import seeding
+from ..config import CategoricalCorpusConfig, MarkovCorpusConfig
 from ..corpus import REAL, Corpus, real_first_id
 from ..errors import LmcollapseError
 from ..ngrams import horner
@@ -78,12 +79,8 @@ class TruthSource(Source):
     can_make_fresh = True
     has_truth = True
 
-    def __init__(self, config):
-        super().__init__(config)
-        c = config.corpus
-        if (c.doc_length is None) == (c.end_prob is None):
-            raise LmcollapseError(f"corpus {self.name}: set exactly one of corpus.doc_length (fixed-length "
-                                  f"documents) and corpus.end_prob (end-token-terminated documents)")
+    def __init__(self, section, seed: int = 0, probe=None):
+        super().__init__(section, seed, probe)
         self.truth = self.build_truth()
 
     @abc.abstractmethod
@@ -91,13 +88,13 @@ class TruthSource(Source):
         """The true next-token law, from the corpus section (and the run seed)."""
 
     def _draw(self, n: int, generation: int, stage: str, first_id: int) -> Corpus:
-        root = self.config.seed
-        return self.truth.sample(n, self.config.corpus.doc_length, seeding.rng(root, generation, stage),
+        root = self.seed
+        return self.truth.sample(n, self.section.doc_length, seeding.rng(root, generation, stage),
                                  first_id=first_id, generation=generation, producer=self.name,
                                  seed=seeding.derived_seed(root, generation, stage))
 
     def load(self, tokenizer=None) -> SourceData:
-        c = self.config.corpus
+        c = self.section
         return SourceData(train=self._draw(c.n_train, 0, "real-train", real_first_id(0)),
                           held_out=self._draw(c.n_eval, 0, "real-eval", real_first_id(0, held_out=True)),
                           truth=self.truth)
@@ -110,9 +107,10 @@ class TruthSource(Source):
 @SOURCES.register("categorical", "i.i.d. tokens from corpus.probs, or Zipf(corpus.zipf_exponent) over corpus.vocab_size")
 class CategoricalSource(TruthSource):
     name = "categorical"
+    config_class = CategoricalCorpusConfig
 
     def build_truth(self) -> KnownTruth:
-        c = self.config.corpus
+        c = self.section
         if c.probs is not None:
             p = np.asarray(c.probs, dtype=np.float64)
             if len(p) < 2 or (p < 0).any() or not p.sum() > 0 or not np.isfinite(p).all():
@@ -127,16 +125,17 @@ class CategoricalSource(TruthSource):
 @SOURCES.register("markov", "random order-k Markov chain: corpus.vocab_size, corpus.order, corpus.concentration")
 class MarkovSource(TruthSource):
     name = "markov"
+    config_class = MarkovCorpusConfig
 
     def build_truth(self) -> KnownTruth:
-        c = self.config.corpus
+        c = self.section
         if c.vocab_size is None:
             raise LmcollapseError("corpus.name=markov needs corpus.vocab_size")
         rows = (c.vocab_size + 1) ** c.order
         if rows * c.vocab_size > MAX_TABLE_ENTRIES:
             raise LmcollapseError(f"markov table of {rows}x{c.vocab_size} entries is too large; "
                                   f"lower corpus.vocab_size or corpus.order")
-        rng = seeding.rng(self.config.seed, seeding.SETUP, "truth")
+        rng = seeding.rng(self.seed, seeding.SETUP, "truth")
         table = rng.dirichlet(np.full(c.vocab_size, c.concentration), size=rows)
         table = np.maximum(table, 1e-300)  # tiny concentrations can underflow to exact zeros
         return KnownTruth(table / table.sum(axis=1, keepdims=True), order=c.order, n_tokens=c.vocab_size,

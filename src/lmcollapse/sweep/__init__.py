@@ -7,6 +7,8 @@ from pathlib import Path
 import json
 import sys
 
+from pydantic import ValidationError
+
 from ..config import Config
 from ..errors import LmcollapseError
 from ..rundir import atomic_write_text
@@ -27,14 +29,25 @@ def make_executor(name: str = "local", workers: int | None = None, address: str 
                   gpus_per_run: float | None = None, cpus_per_run: float | None = None,
                   storage: str | Path | None = None) -> Executor:
     """An executor from the command line's options; options that do not apply to it are refused."""
-    cls = EXECUTORS.get(name)
+    cls = EXECUTORS.get(name)  # an unknown executor: one line naming the known ones
     if name == "local":
         if address is not None or cpus_per_run is not None:
             raise LmcollapseError("--address and --cpus-per-run apply to --executor ray")
-        return cls(workers=workers, gpus_per_run=gpus_per_run)
-    if workers is not None:
-        raise LmcollapseError("--workers applies to --executor local; Ray places runs by --cpus-per-run/--gpus-per-run")
-    return cls(address=address, cpus_per_run=cpus_per_run or 1.0, gpus_per_run=gpus_per_run or 0.0, storage=storage)
+        options = {"workers": workers, "gpus_per_run": gpus_per_run}
+    else:
+        if workers is not None:
+            raise LmcollapseError("--workers applies to --executor local; Ray places runs by --cpus-per-run/"
+                                  "--gpus-per-run")
+        options = {"address": address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
+                   "storage": None if storage is None else str(storage)}
+    given = {k: v for k, v in options.items() if v is not None}
+    try:
+        section = cls.config_class(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise LmcollapseError(f"--{str(first['loc'][0]).replace('_', '-')} {first['input']!r}: "
+                              f"{first['msg'][:1].lower()}{first['msg'][1:]}") from None
+    return EXECUTORS.build(section)
 
 
 def unique_tasks(tasks: list[RunTask]) -> list[RunTask]:

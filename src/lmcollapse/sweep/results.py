@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from ..aggregation import aggregate_rows
 from ..config import Config
 from ..early_warning import warnings_for_run, warnings_for_seeds
+from ..metrics.row import MetricsRow
 from .folder import Sweep
 from .plan import TABLES
 
@@ -83,11 +84,11 @@ def summarise(out: str | Path) -> tuple[list[str], list[PointSummary]]:
         finals, departs = {}, {}
         agg = aggregate_rows(have) if have else []
         if agg:
-            last = agg[-1]
+            last = MetricsRow.from_json(agg[-1])
             warnings = warnings_for_seeds(have) if len(have) >= 2 else warnings_for_run(have[0])
             for m in watched:
-                if m in last:
-                    finals[m] = (last[m], last.get(f"{m}_lo"), last.get(f"{m}_hi"))
+                if m in last.values:
+                    finals[m] = (last.values[m], *last.interval(m))
                 departs[m] = next((w.generation for w in warnings if w.metric == m), None)
         target = int(p.values.get("generations", base_generations))
         done = sum(len(rows) >= target for rows in have)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LmcollapseError
+from ..sources import SOURCES
 
 PARADIGMS = ("replace", "mix", "accumulate", "accumulate-subsample", "fresh")
 
@@ -153,12 +154,10 @@ def predict(paradigm: str, p, alpha: float, n_real: int, generations: int, *, ra
 
 def prediction_for(config) -> Prediction:
     """The closed forms for a run config they cover (categorical truth, unigram ngram), else a one-line error."""
-    from ..sources import SOURCES
-
     if config.corpus.name != "categorical" or config.model.name != "ngram" or config.model.order != 1:
         raise LmcollapseError("closed forms cover corpus.name=categorical with model.name=ngram, model.order=1; "
                               "for other runs use `lmcollapse theory compare RUN_DIR` (real share and trends)")
-    truth = SOURCES.get("categorical")(config).truth
+    truth = SOURCES.build(config.corpus, seed=config.seed).truth
     p = truth.table[0, : truth.n_tokens]
     par = config.paradigm
     return predict(par.name, p / p.sum(), config.model.smoothing, config.corpus.n_train, config.generations,

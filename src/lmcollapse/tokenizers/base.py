@@ -6,29 +6,24 @@ from __future__ import annotations
 import abc
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
+from ..config import TokenizerConfig
 from ..registry import Registry
-
-if TYPE_CHECKING:
-    from ..config import TokenizerConfig
 
 
 class Tokenizer(abc.ABC):
-    """Constructed unfitted from the `tokenizer` config section (the keys in config_keys), fitted once on
-    R's text, saved with the run and read back by load_tokenizer."""
+    """Built unfitted from the `tokenizer` config section (TOKENIZERS.build; each tokenizer reads the keys
+    that concern it), fitted once on R's text, saved with the run and read back by load_tokenizer."""
 
     name: ClassVar[str]
-    #: the keys of the tokenizer config section this tokenizer takes
-    config_keys: ClassVar[tuple[str, ...]]
     #: the end-of-document token's id (every corpus a tokenizer makes has one)
     eos_id: int
 
-    @classmethod
-    def from_config(cls, section: "TokenizerConfig") -> "Tokenizer":
-        return cls(**{key: getattr(section, key) for key in cls.config_keys})
+    def __init__(self, config: TokenizerConfig | None = None):
+        self.config = TokenizerConfig(name=self.name) if config is None else config
 
     @abc.abstractmethod
     def fit(self, texts: Sequence[str]) -> "Tokenizer":

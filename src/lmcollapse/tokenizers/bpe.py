@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..config import TokenizerConfig
 from ..errors import LmcollapseError
 from .base import TOKENIZERS, Tokenizer
 from .vocab import EOS, EOS_ID, UNK, UNK_ID
@@ -31,14 +32,13 @@ class HFBackedTokenizer(Tokenizer):
 @TOKENIZERS.register("bpe", "byte-level BPE (HF tokenizers) with tokenizer.vocab_size, trained on generation-0 text")
 class BPETokenizer(HFBackedTokenizer):
     name = "bpe"
-    config_keys = ("vocab_size", "lowercase", "min_count")
     eos_id = EOS_ID
     unk_id = UNK_ID
 
-    def __init__(self, vocab_size: int = 2000, lowercase: bool = False, min_count: int = 1):
-        self.target_vocab_size = vocab_size
-        self.lowercase = lowercase
-        self.min_count = min_count
+    def __init__(self, config: TokenizerConfig | None = None):
+        super().__init__(config)
+        self.target_vocab_size = self.config.vocab_size
+        self.lowercase, self.min_count = self.config.lowercase, self.config.min_count
 
     def fit(self, texts: Sequence[str]) -> "BPETokenizer":
         try:
@@ -74,6 +74,7 @@ class BPETokenizer(HFBackedTokenizer):
     def from_saved(cls, data: dict) -> "BPETokenizer":
         from tokenizers import Tokenizer
 
-        tok = cls(vocab_size=data["vocab_size"], lowercase=data["lowercase"], min_count=data["min_count"])
+        tok = cls(TokenizerConfig(name=cls.name, vocab_size=data["vocab_size"], lowercase=data["lowercase"],
+                                  min_count=data["min_count"]))
         tok.hf_ = Tokenizer.from_str(data["hf"])
         return tok

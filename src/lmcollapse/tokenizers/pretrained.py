@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..config import TokenizerConfig
 from ..errors import LmcollapseError
 from .base import TOKENIZERS
 from .bpe import HFBackedTokenizer
@@ -23,13 +24,11 @@ EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]")
 @TOKENIZERS.register("pretrained", "an HF tokenizer.json from disk (tokenizer.path), e.g. a checkpoint's own")
 class PretrainedTokenizer(HFBackedTokenizer):
     name = "pretrained"
-    config_keys = ("path", "eos_token", "lowercase")
     unk_id = None
 
-    def __init__(self, path: str | None = None, eos_token: str | None = None, lowercase: bool = False):
-        self.path = path
-        self.eos_token = eos_token
-        self.lowercase = lowercase
+    def __init__(self, config: TokenizerConfig | None = None):
+        super().__init__(config)
+        self.path, self.eos_token, self.lowercase = self.config.path, self.config.eos_token, self.config.lowercase
 
     def fit(self, texts: Sequence[str]) -> "PretrainedTokenizer":
         if not self.path:
@@ -78,7 +77,8 @@ class PretrainedTokenizer(HFBackedTokenizer):
     def from_saved(cls, data: dict) -> "PretrainedTokenizer":
         from tokenizers import Tokenizer
 
-        tok = cls(path=data["path"], eos_token=data["eos_token"], lowercase=data["lowercase"])
+        tok = cls(TokenizerConfig(name=cls.name, path=data["path"], eos_token=data["eos_token"],
+                                  lowercase=data["lowercase"]))
         tok.hf_ = Tokenizer.from_str(data["hf"])
         tok._resolve_eos()
         return tok

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..config import TokenizerConfig
 from ..errors import LmcollapseError
 from .base import TOKENIZERS, Tokenizer
 UNK, EOS = "<unk>", "<eos>"
@@ -27,11 +28,9 @@ _NO_SPACE_AFTER = re.compile(r"([(\[{]) ")
 class VocabTokenizer(Tokenizer):
     """Shared machinery: a symbol list with <unk>=0 and <eos>=1, ordered by training frequency."""
 
-    config_keys = ("lowercase", "min_count")
-
-    def __init__(self, lowercase: bool = False, min_count: int = 1):
-        self.lowercase = lowercase
-        self.min_count = min_count
+    def __init__(self, config: TokenizerConfig | None = None):
+        super().__init__(config)
+        self.lowercase, self.min_count = self.config.lowercase, self.config.min_count
 
     @abc.abstractmethod
     def split(self, text: str) -> list[str]:
@@ -76,7 +75,7 @@ class VocabTokenizer(Tokenizer):
 
     @classmethod
     def from_saved(cls, data: dict) -> "VocabTokenizer":
-        tok = cls(lowercase=data["lowercase"], min_count=data["min_count"])
+        tok = cls(TokenizerConfig(name=cls.name, lowercase=data["lowercase"], min_count=data["min_count"]))
         tok.symbols_ = data["symbols"]
         tok._index = {s: i for i, s in enumerate(tok.symbols_)}
         return tok

@@ -14,7 +14,13 @@ from ..task import RunOutcome, RunTask
 
 
 class Executor(abc.ABC):
+    """Built from its section (config.LocalExecutorConfig, RayExecutorConfig) by EXECUTORS.build."""
+
     name: ClassVar[str]
+    config_class: ClassVar[type]
+
+    def __init__(self, config=None):
+        self.config = self.config_class() if config is None else config
 
     @abc.abstractmethod
     def start(self, n_tasks: int) -> str:

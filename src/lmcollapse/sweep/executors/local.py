@@ -18,6 +18,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Sequence
 
+from ...config import LocalExecutorConfig
 from ...errors import LmcollapseError, RunInterrupted
 from ..task import RunOutcome, RunTask, execute_task, one_line, thread_environment
 from .base import EXECUTORS, Executor
@@ -95,12 +96,12 @@ def _pool_task(task: RunTask, threads: int) -> RunOutcome:
 @EXECUTORS.register("local", "a process pool on this machine: one run per core, or per GPU slot (default)")
 class LocalExecutor(Executor):
     name = "local"
+    config_class = LocalExecutorConfig
 
-    def __init__(self, workers: int | None = None, gpus_per_run: float | None = None):
-        if workers is not None and workers < 1:
-            raise LmcollapseError("--workers must be at least 1")
-        self.workers = workers
-        self.slots = gpu_slots(visible_gpus(), gpus_per_run) if gpus_per_run else None
+    def __init__(self, config: LocalExecutorConfig | None = None):
+        super().__init__(config)
+        self.workers = self.config.workers
+        self.slots = gpu_slots(visible_gpus(), self.config.gpus_per_run) if self.config.gpus_per_run else None
 
     def _size(self, n_tasks: int) -> int:
         size = min(n_tasks, self.workers or multiprocessing.cpu_count())

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ...config import RayExecutorConfig
 from ...errors import LmcollapseError, RunInterrupted
 from ..task import RunOutcome, RunTask, execute_task, one_line
 from .base import EXECUTORS, Executor
@@ -60,17 +61,15 @@ def _probe_storage(folder: str, token: str) -> str | None:
 @EXECUTORS.register("ray", "a Ray cluster (--address auto|HOST:PORT, or a local one): each run a Ray task")
 class RayExecutor(Executor):
     name = "ray"
+    config_class = RayExecutorConfig
 
-    def __init__(self, address: str | None = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
-                 max_retries: int = 3, storage: str | Path | None = None):
+    def __init__(self, config: RayExecutorConfig | None = None):
+        super().__init__(config)
         _import_ray()  # a missing Ray is said before anything is planned or written
-        if cpus_per_run <= 0 or gpus_per_run < 0:
-            raise LmcollapseError("--cpus-per-run must be positive and --gpus-per-run not negative")
-        self.address = address
-        self.cpus_per_run = cpus_per_run
-        self.gpus_per_run = gpus_per_run
-        self.max_retries = max_retries
-        self.storage = storage
+        c = self.config
+        self.address, self.cpus_per_run, self.gpus_per_run, self.max_retries = (c.address, c.cpus_per_run,
+                                                                                c.gpus_per_run, c.max_retries)
+        self.storage = c.storage
         self._where = "ray"
 
     def start(self, n_tasks: int) -> str:
