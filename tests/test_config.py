@@ -1,8 +1,9 @@
+
 import pytest
 
 from lmcollapse.config import apply_overrides
-from lmcollapse.experiment import load_config
 from lmcollapse.errors import LmcollapseError
+from lmcollapse.experiment import load_config
 
 
 def test_defaults_are_the_demo():
@@ -64,3 +65,33 @@ def test_override_does_not_mutate_input():
     data = {"model": {"order": 2}}
     out = apply_overrides(data, ["model.order=4"])
     assert data["model"]["order"] == 2 and out["model"]["order"] == 4
+
+
+# ---- keys that do not apply are refused -------------------------------------------------------------------
+@pytest.mark.parametrize("overrides, expected", [
+    (["model.name=gpt", "model.order=3"], "model.order: does not apply to model 'gpt' (only to ngram)"),
+    (["model.n_layer=4"], "model.n_layer: does not apply to model 'ngram' (only to gpt)"),
+    (["model.name=hf", "model.n_head=4"], "model.n_head: does not apply to model 'hf' (only to gpt)"),
+    (["model.block_size=64"], "model.block_size: does not apply to model 'ngram' (only to gpt, hf)"),
+    (["corpus.name=markov", "corpus.unit=paragraph"], "corpus.unit: does not apply to corpus 'markov' (only to files)"),
+    (["corpus.probs=[0.5,0.5]"], "corpus.probs: does not apply to corpus 'kjv' (only to categorical)"),
+    (["corpus.name=bible"], "corpus.name: unknown corpus 'bible'; choose one of: categorical, files, kjv, markov"),
+])
+def test_a_key_of_another_component_is_a_one_line_error(overrides, expected):
+    with pytest.raises(LmcollapseError) as err:
+        load_config(None, overrides)
+    assert str(err.value).startswith(expected) and "\n" not in str(err.value), str(err.value)
+
+
+def test_each_default_is_written_once():
+    from lmcollapse.models.hf import HFModel
+    from lmcollapse.models.neural import GPTModel
+    from lmcollapse.models.ngram import NGramModel
+    from lmcollapse.sampling import Sampler
+
+    config = load_config(None)
+    assert NGramModel().smoothing == config.model.smoothing and NGramModel().order == config.model.order
+    assert Sampler().max_tokens == config.sampler.max_tokens
+    gpt = load_config(None, ["model.name=gpt"]).model
+    assert GPTModel().block_size == gpt.block_size and GPTModel().lr == gpt.lr
+    assert HFModel().config.hf_config == load_config(None, ["model.name=hf"]).model.hf_config

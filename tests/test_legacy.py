@@ -5,12 +5,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import cli, same_numbers
 
 import lmcollapse
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.sweep import Sweep
-
-from helpers import cli, same_numbers
 
 DATA = Path(__file__).parent / "data" / "v0.3.0"
 
@@ -83,3 +82,25 @@ def test_an_upgraded_reproduce_folder_is_taken_over_by_the_study_without_recompu
     recorded = json.loads((DATA / "quality-quick-summary.json").read_text())
     assert same_numbers(json.loads((old_reproduce / "summary.json").read_text()), recorded) == []
     assert {p.tags.get("variant") for p in lmcollapse.open_results(old_reproduce).points} >= {"rate 1", "rate 0.1"}
+
+
+# ---- run directories of earlier versions ----------------------------------------------------------
+def test_a_run_directory_of_version_0_2_0_resumes_and_extends_with_identical_numbers(tmp_path):
+    """tests/data/run-v0.2.0 was written by lmcollapse 0.2.0 (2 generations of accumulate-subsample on a
+    Markov chain with dedup, perplexity and reweight gates, models not saved); the expected rows of 4
+    generations were written by the same version in one go."""
+    run_dir = tmp_path / "old"
+    shutil.copytree(DATA.parent / "run-v0.2.0", run_dir)
+    run = lmcollapse.run(None, out_dir=run_dir, overrides=["generations=4"])
+    expected = [json.loads(line) for line in (DATA.parent / "run-v0.2.0-extended-metrics.jsonl").read_text().splitlines()]
+    assert [sorted(r) for r in run.metrics] == [sorted(r) for r in expected]
+    assert run.metrics[:2] == expected[:2]  # the generations 0.2.0 committed, as committed
+    # The generations this version adds: every value equal to the last bits but for least-squares fits
+    # (zipf_slope) and sums whose rounding follows the BLAS and LAPACK build numpy runs on (1e-12); the
+    # intervals differ by design since 0.4.0 (each metric's half-samples draw from a stream of their own).
+    for got, want in zip(run.metrics[2:], expected[2:]):
+        values = {k: v for k, v in want.items() if not k.endswith(("_lo", "_hi"))}
+        assert {k: got[k] for k in values} == {k: pytest.approx(v, rel=1e-12, abs=1e-15) if isinstance(v, float) else v
+                                               for k, v in values.items()}
+        assert all(got[k] is not None and got[k[:-3] + "_hi"] >= got[k] for k in got if k.endswith("_lo"))
+    assert run.config.model.name == "ngram" and "n_layer" not in run.config.model.model_dump()

@@ -1,6 +1,5 @@
 """Several seeds of one config (`run --seeds`, a sweep of one point): seed parsing, aggregation arithmetic,
 and the CLI running seeds in parallel into the sweep format."""
-import json
 import subprocess
 import sys
 

@@ -2,7 +2,6 @@
 shrunk by asking for fewer generations, seed means over fewer seeds than said, 80-column tables in logs,
 markup eating text, numbers accepted as text."""
 import json
-import shutil
 import subprocess
 import sys
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from .metrics.resampling import CI_LEVEL
 from .metrics.row import MetricsRow
-from .stats import t_quantile
+from .stats import t_half_width
 
 
 def metric_matrix(per_seed: list[list[dict]], metric: str) -> np.ndarray:
@@ -36,7 +36,7 @@ def aggregate_rows(per_seed: list[list[dict]], level: float = CI_LEVEL) -> list[
             row.values[name] = float(values.mean())
             row.counts[name] = len(values)
             if len(values) >= 2:
-                half = t_quantile(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+                half = t_half_width(values, level)
                 row.intervals[name] = (row.values[name] - half, row.values[name] + half)
         out.append(row.to_json())
     return out

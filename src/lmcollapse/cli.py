@@ -15,16 +15,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from .aggregation import aggregate_rows
-from .api import load_run, open_results
+from .api import load_run, open_results, resolve_config
 from .config import to_yaml
 from .early_warning import ALPHA, warnings_for_run, warnings_for_seeds
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import load_config
+from .experiments import load_spec as load_experiment_spec
+from .experiments import paper
+from .experiments.quality import reproduce as reproduce_quality
 from .gates import GATES
 from .metrics import METRICS, NEEDS, MetricsRow
 from .models import MODELS
 from .paradigms import PARADIGMS
-from .readback import stored_config
 from .report import build_report
 from .rundir import RunDir
 from .runner import execute
@@ -33,6 +35,7 @@ from .sweep import Sweep, is_sweep, load_spec, make_executor, plan, run_sweep, s
 from .sweep.legacy import upgrade as upgrade_legacy
 from .sweep.spec import parse_seeds
 from .tokenizers import TOKENIZERS
+from .version import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Study model collapse: train language "
                   "models generation after generation on data their predecessors generated.")
@@ -123,12 +126,7 @@ def run(
         raise LmcollapseError("--executor, --address, --gpus-per-run and --cpus-per-run apply to several runs: "
                               "use them with --seeds, or `lmcollapse sweep`")
 
-    resuming = config is None and out is not None and RunDir(out).exists()
-    if resuming:
-        RunDir(out).check_format()
-        resolved = load_config(stored_config(out), set_)
-    else:
-        resolved = load_config(config, set_)
+    resolved, resuming = resolve_config(config, out, set_)
     out = out or RunDir.for_config(resolved).path
     if config is None and not set_ and not quiet and not resuming:
         print(f"[lmcollapse] no config given: running the built-in demo ({resolved.corpus.name}, "
@@ -311,20 +309,16 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
               cpus_per_run: Optional[float] = cpus_option()):
     """Run a named experiment end to end: every variant and seed, reports, and a written summary. Killed? Run
     the same command again: committed generations are kept."""
-    from .experiments import load_spec
 
-    spec = load_spec(name)
+    spec = load_experiment_spec(name)
     if spec.get("kind") != "paper" and (model or scale or dry_run):
         raise LmcollapseError("--model, --scale and --dry-run apply to `reproduce paper`")
     suffix = ("-quick" if quick else "") + (f"-{scale}" if scale and scale != "cpu" else "")
     out = out or Path("runs") / f"reproduce-{spec['name']}{suffix}"
-    from .sweep import make_executor
 
     chosen = None if dry_run else make_executor(executor, workers=workers, address=address,
                                                 gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run, storage=out)
     if spec.get("kind") == "paper":
-        from .experiments import paper
-
         models = {None: paper.MODELS, "both": paper.MODELS, "gpt": ("gpt",), "ngram": ("ngram",)}.get(model)
         if models is None:
             raise LmcollapseError(f"--model {model!r}: choose gpt, ngram or both")
@@ -335,9 +329,7 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
         root = paper.reproduce(spec, out, quick=quick, progress=not quiet, models=models,
                                scale=scale or "cpu", executor=chosen)
     else:
-        from .experiments.quality import reproduce as run_experiment
-
-        root = run_experiment(spec, out, quick=quick, progress=not quiet, executor=chosen)
+        root = reproduce_quality(spec, out, quick=quick, progress=not quiet, executor=chosen)
     print((root / "summary.md").read_text())
     print(f"results: {root}/summary.md, reports: {root}/report-*.html")
 
@@ -420,8 +412,6 @@ CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "Click
 
 def version_callback(value: bool) -> None:
     if value:
-        from .version import __version__
-
         print(f"lmcollapse {__version__}")
         raise typer.Exit()
 

@@ -7,7 +7,7 @@ work on all documents at once with numpy. Documents never include the end token:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -196,3 +196,7 @@ def synthetic_first_id(born: int) -> int:
 def real_first_id(born: int, held_out: bool = False) -> int:
     """First id of real documents entering at generation ``born`` (held-out set: born 0, upper half)."""
     return (born << 32) | ((1 << 31) if held_out or born > 0 else 0)
+
+
+#: Where new real documents come from (the `fresh` paradigm): (n documents, generation born) -> documents.
+FreshSupply = Callable[[int, int], Corpus]

@@ -18,8 +18,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .metrics.row import MetricsRow
 from .metrics.resampling import CI_LEVEL
+from .metrics.row import MetricsRow
 from .stats import t_sf
 
 ALPHA = 0.05

@@ -1,6 +1,7 @@
-"""From a config to the parts of a run: the one place that consults the registries and checks that the
-chosen components fit together (torchtune's recipe setup: build everything from its config section,
-then run).
+"""From a config to the parts of a run (torchtune's recipe setup: every component built from its config
+section, then run). Each section's own keys and values were checked by config.py; here the chosen
+components are checked against each other (a probe needs hidden states, a verifier a known truth, fresh a
+supply of new real documents), and each is built through its registry (Registry.build).
 
     load_config(source, overrides)  parse + check: every problem is one line before anything runs
     prepare(config, run_dir)        first start: draw the real data once and write what the run depends on
@@ -15,9 +16,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .version import __version__
 from .config import Config, TextCorpusConfig, parse_config
-from .corpus import REAL, Corpus, real_first_id
+from .corpus import REAL, Corpus, FreshSupply, real_first_id
 from .corpus_io import read_corpus, write_corpus
 from .errors import LmcollapseError
 from .gates import GATES, GateSet, PoolWeighting, Producer, build_gates
@@ -28,8 +28,9 @@ from .probes.split import ProbeSplit
 from .probes.tasks import TASK_CORPUS
 from .rundir import RunDir, disk_errors
 from .sampling import Sampler
-from .sources import SOURCES, FreshSupply, Source, SourceData
+from .sources import SOURCES, Source, SourceData
 from .tokenizers import TOKENIZERS, Tokenizer, load_tokenizer
+from .version import __version__
 
 
 def load_config(source: "str | Path | Mapping | Config | None" = None,

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from filelock import FileLock, Timeout
 
+from .config import DEFAULT_NAMES, to_yaml
 from .corpus import Corpus
 from .corpus_io import write_corpus
 from .errors import LmcollapseError, RunDirBusy
@@ -134,7 +135,6 @@ def disk_errors(what: str):
 
 def run_dir_name(config: "Config") -> str:
     """<corpus>-<paradigm>-<hash of the config>: the same config resumes the same directory."""
-    from .config import DEFAULT_NAMES
 
     # Only the settings that differ from the defaults: a new key with a default keeps old names valid. A
     # model or corpus other than the default one is named, as the flat sections of lmcollapse 0.2 did.
@@ -213,8 +213,6 @@ class RunDir:
         return sorted(p.name for p in self.path.iterdir() if p.name not in self.SETUP_NAMES and not p.name.endswith(".tmp"))
 
     def write_config(self, config: "Config") -> None:
-        from .config import to_yaml
-
         self.config_file.write_text(to_yaml(config))
 
     # ---- identity and locking ------------------------------------------------------------------

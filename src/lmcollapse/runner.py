@@ -16,7 +16,6 @@ from typing import Callable, TypeVar
 import numpy as np
 
 from . import seeding
-from .version import __version__
 from .config import Config, NeuralConfig
 from .corpus import REAL, Corpus
 from .errors import LmcollapseError, RunInterrupted
@@ -31,6 +30,7 @@ from .progress import Progress
 from .provenance import environment, torch_device
 from .readback import model_of_generation, restore_state, stored_config
 from .rundir import GenerationRecord, RunDir
+from .version import __version__
 
 T = TypeVar("T")
 

@@ -28,6 +28,13 @@ def t_sf(t: float, df: float) -> float:
     return float(h / 3 * (integrand[0] + integrand[-1] + 4 * integrand[1:-1:2].sum() + 2 * integrand[2:-1:2].sum()))
 
 
+def t_half_width(values: np.ndarray, level: float = 0.95) -> float:
+    """Half the width of the Student-t interval of the mean of values (at least two): the one formula every
+    mean over seeds uses."""
+    n = len(values)
+    return t_quantile(0.5 + level / 2, n - 1) * float(np.std(values, ddof=1)) / np.sqrt(n)
+
+
 @lru_cache(maxsize=256)  # the same few (level, seeds) pairs come back for every metric and generation
 def t_quantile(p: float, df: float) -> float:
     """q with P(T <= q) = p, by bisection on t_sf."""

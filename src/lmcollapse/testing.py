@@ -18,10 +18,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .config import SamplerConfig
 from .contexts import context_rows, positions
 from .corpus import SYNTHETIC, Corpus
 from .models.base import Capability, LanguageModel
-from .config import SamplerConfig
 from .sampling import Sampler
 
 Factory = Callable[[], LanguageModel]

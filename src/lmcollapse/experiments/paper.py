@@ -38,7 +38,7 @@ from ..config import apply_overrides
 from ..errors import LmcollapseError
 from ..experiment import load_config
 from ..report import sweep_data, write_report
-from ..stats import t_quantile
+from ..stats import t_half_width
 from .study import generation_seconds, run_study
 
 MODELS = ("gpt", "ngram")
@@ -133,7 +133,7 @@ def _mean_interval(samples: np.ndarray) -> tuple[float, float, float]:
         return float("nan"), float("nan"), float("nan")
     if len(x) < 2:
         return float(x.mean()), float("nan"), float("nan")
-    half = t_quantile(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    half = t_half_width(x)
     return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
 
 

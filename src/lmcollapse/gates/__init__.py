@@ -1,7 +1,17 @@
 """Quality gates: filters, producers and pool weightings (see base.py), and the gated sampler."""
-from .base import (GATES, Filter, GateContext, GateOutcome, GateSet, PoolWeighting, Producer, ReferenceModel,
-                   apply_filters, build_gates)
 from . import dedup, perplexity, reweight, simple, token_edit, verifier  # noqa: F401  (each registers its gates)
+from .base import (
+                   GATES,
+                   Filter,
+                   GateContext,
+                   GateOutcome,
+                   GateSet,
+                   PoolWeighting,
+                   Producer,
+                   ReferenceModel,
+                   apply_filters,
+                   build_gates,
+)
 
 __all__ = ["GATES", "Filter", "GateContext", "GateOutcome", "GateSet", "PoolWeighting", "Producer",
            "ReferenceModel", "apply_filters", "build_gates"]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contexts import positions
 from ..config import TokenEditGateConfig
+from ..contexts import positions
 from ..corpus import SYNTHETIC, Corpus
 from ..sampling import draw_categorical
-from .base import GATES, Producer, GateContext
+from .base import GATES, GateContext, Producer
 
 
 @GATES.register("token-edit", "candidates are real documents whose tokens predicted with p > threshold are "

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contexts import truth_log_probs
 from ..config import VerifierGateConfig
+from ..contexts import truth_log_probs
 from ..corpus import Corpus
 from ..errors import LmcollapseError
 from .base import GATES, Filter, GateContext

@@ -21,8 +21,16 @@ import numpy as np
 from .. import seeding
 from ..corpus import Corpus
 from ..errors import LmcollapseError
-from ..ngrams import (COUNT_CHUNK, context_keys_of_targets, doc_ngrams, document_chunks, ngram_counts, padded_stream,
-                      sorted_union, unpack)
+from ..ngrams import (
+    COUNT_CHUNK,
+    context_keys_of_targets,
+    doc_ngrams,
+    document_chunks,
+    ngram_counts,
+    padded_stream,
+    sorted_union,
+    unpack,
+)
 from ..registry import Registry
 from .resampling import Resampled, weighted_mean
 from .row import MetricsRow

@@ -23,7 +23,6 @@ from ..sampling import Sampler, draw_categorical
 from .base import MODELS, Capability, LanguageModel, ProgressCallback
 from .ngram_table import CountTable, check_key_range, context_keys
 
-BOS = -1  # public marker for "before the document starts" in contexts passed to next_token_probs
 SAMPLE_CHUNK = 65536  # documents sampled together; bounds memory at chunk * max_tokens
 SCORE_CHUNK = 1 << 20  # tokens scored together; bounds the memory of log-probs and entropies
 

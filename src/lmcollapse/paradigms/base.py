@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ..corpus import Corpus
+from ..corpus import Corpus, FreshSupply
 from ..registry import Registry
 
 if TYPE_CHECKING:
     from ..config import ParadigmConfig
     from ..gates.base import PoolWeighting
 
-FreshSupply = Callable[[int, int], Corpus]  # (n documents, generation born) -> new real documents
 
 
 @dataclass(frozen=True)

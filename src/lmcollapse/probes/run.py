@@ -15,6 +15,7 @@ from ..rundir import RunDir, atomic_write_text
 from .protocol import ProbeScores, probe
 from .split import ProbeSplit
 
+
 class ProbeRun:
     def __init__(self, config: Config, split: ProbeSplit, real: Corpus, held_out: Corpus, new_model, rd: RunDir):
         self.config, self.split, self.real, self.held_out = config, split, real, held_out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config import ProbeConfig
 from ..corpus import Corpus
@@ -14,7 +14,6 @@ from ..registry import Registry
 if TYPE_CHECKING:
     from ..tokenizers.base import Tokenizer
 
-FreshSupply = Callable[[int, int], Corpus]  # (n documents, generation born) -> new real documents
 
 
 @dataclass

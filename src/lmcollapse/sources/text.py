@@ -10,7 +10,6 @@ import json
 from importlib import metadata
 from pathlib import Path
 
-
 from .. import seeding
 from ..config import FilesCorpusConfig, KJVCorpusConfig, TinyStoriesCorpusConfig
 from ..corpus import REAL, Corpus, real_first_id
@@ -36,9 +35,6 @@ class TextSource(Source):
     def records(self, task: str | None) -> list[tuple[str, str | None]]:
         """Every document of the corpus in a fixed order, with its class under the probe task (None when
         task is None)."""
-
-    def documents(self) -> list[str]:
-        return [text for text, _ in self.records(None)]
 
     def held_out_documents(self) -> list[str] | None:
         """A separate held-out pool (e.g. a validation split); None = split it off the same documents."""

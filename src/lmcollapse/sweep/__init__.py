@@ -2,10 +2,9 @@
 process pool or a Ray cluster, gathered into one tidy table."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 

@@ -9,10 +9,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 from ..errors import RunInterrupted
+from ..readback import stored_config
 from ..rundir import RunDir
 from .executors import Executor
 from .task import RunOutcome, RunTask
@@ -43,7 +43,6 @@ def committed(task: RunTask) -> int:
 
 def finished(task: RunTask) -> bool:
     """Whether the task's run is complete and intact with this very config: nothing to do."""
-    from ..readback import stored_config
 
     rd = RunDir(task.run_dir)
     if not rd.exists() or committed(task) < task.generations:

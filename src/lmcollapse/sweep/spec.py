@@ -25,6 +25,7 @@ import yaml
 
 from ..config import Config, apply_overrides, read_config_file
 from ..errors import LmcollapseError
+from ..experiment import load_config
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,6 @@ def load_spec(source: str | Path | Mapping | None, overrides: Sequence[str] = ()
 
 def point_config(spec: SweepSpec, point: Point, seed: int) -> Config:
     """The resolved config of one (point, seed); a problem names the axes of the point's values."""
-    from ..experiment import load_config
 
     data = apply_overrides(spec.base, {**point.values, "seed": seed})
     try:

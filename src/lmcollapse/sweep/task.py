@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..config import validate
 from ..errors import LmcollapseError, RunDirBusy, RunInterrupted
+from ..runner import execute
 
 # How long a run waits for its directory's lock before it counts as busy: a run retried after its node
 # died may find the lock still held for a moment by the dying worker on shared storage.
@@ -64,8 +66,6 @@ def execute_task(task: RunTask, threads: int | None = None, node: str | None = N
     threads: the CPU threads this run may use (the pool shares the cores out among its workers).
     Ctrl-C is not a failure: RunInterrupted and KeyboardInterrupt propagate.
     """
-    from ..config import validate
-    from ..runner import execute
 
     start = time.perf_counter()
     if threads is not None and task.neural:

@@ -19,7 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import LmcollapseError
+from ..experiment import load_config
+from ..readback import model_of_generation, stored_config
+from ..rundir import RunDir
+from ..sweep import make_executor, run_tasks
+from ..sweep.task import RunTask
+from .collapse_time import forgetting_collapse
 from .pseudocount import predict
+from .pseudocount import predict as predict_c
+from .wright_fisher import WrightFisher
 
 Z_LIMIT = 4.5  # two-sided false alarm 7e-6 per row: a few hundred rows stay below 0.3% in all
 TRUTH = (0.35, 0.25, 0.2, 0.12, 0.08)
@@ -63,8 +72,6 @@ FULL_GRID = [Case(par, alpha, n, rate=rate)
 
 def unigram_history(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
     """Read in the worker that ran it: every generation's unigram law (T, V) and real share of D_t (T,)."""
-    from ..readback import model_of_generation, stored_config
-    from ..rundir import RunDir
 
     rd = RunDir(run_dir)
     config = stored_config(run_dir)
@@ -94,10 +101,6 @@ def simulate_many(jobs: list[tuple[Case, int]], workers: int = 1, keep: str | Pa
     """Every (case, seeds) job as ordinary runs through the sweep engine, in one pool: per job, the models
     (S, T, V) and the training real shares (S, T). keep: a folder that keeps the run directories (and makes a
     second call reuse them); None: a scratch folder, each run removed once read."""
-    from ..errors import LmcollapseError
-    from ..experiment import load_config
-    from ..sweep import make_executor, run_tasks
-    from ..sweep.task import RunTask
 
     root = Path(keep) if keep is not None else Path(scratch_folder())
     collect = unigram_history if keep is not None else unigram_history_discarded
@@ -190,14 +193,9 @@ def battery(quick: bool, seeds: int | None = None, workers: int = 1, progress: b
 
 
 # ---- Wright-Fisher: exact MLE under replace, run until one token is left ------------------------------
-def check_wright_fisher(n: int, seeds: int, workers: int = 1) -> list[dict]:
-    return wright_fisher_rows(n, simulate(wright_fisher_case(n, seeds), seeds, workers)[0])
-
-
 def wright_fisher_case(n: int, seeds: int) -> Case:
     """Exact MLE under replace, run long enough that every seed has collapsed, except with probability 1e-4
     overall."""
-    from .wright_fisher import WrightFisher
 
     done = WrightFisher(np.array(TRUTH), n).collapsed_probability(50 * n)
     return Case("replace", 0.0, n, generations=int(np.argmax(seeds * (1 - done) < 1e-4)) + 1)
@@ -205,7 +203,6 @@ def wright_fisher_case(n: int, seeds: int) -> Case:
 
 def wright_fisher_rows(n: int, models: np.ndarray) -> list[dict]:
     """The Wright-Fisher rows from the simulated models (S, T, V)."""
-    from .wright_fisher import WrightFisher
 
     wf = WrightFisher(np.array(TRUTH), n)
     generations = models.shape[1]
@@ -250,7 +247,6 @@ def check_collapse_time(rate: float, seeds: int, workers: int = 1) -> dict:
 
 
 def _predicted_collapse(rate: float) -> int:
-    from .collapse_time import forgetting_collapse
 
     return forgetting_collapse("accumulate-subsample", COLLAPSE_TRUTH, COLLAPSE_ALPHA, COLLAPSE_N, rate, COLLAPSE_EPS)
 
@@ -266,7 +262,6 @@ def collapse_rows(rate: float, models: np.ndarray) -> dict:
 
     Tolerance: the largest of 2 generations, 10% of n*, and 4 standard errors of the simulated mean c
     at n* divided by the predicted slope of c there (how far noise alone can move the crossing)."""
-    from .pseudocount import predict as predict_c
 
     predicted = _predicted_collapse(rate)
     seeds, generations = models.shape[:2]

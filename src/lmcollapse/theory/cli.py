@@ -14,6 +14,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..experiment import load_config
+from . import prediction_for
+from .check import Z_LIMIT, battery
+from .collapse_time import forgetting_collapse, forgetting_collapse_asymptotic, real_share_collapse
+from .compare import compare_run
 
 app = typer.Typer(add_completion=False, help="The paper's theorem as closed forms, checked against the simulator.")
 console = Console()
@@ -36,7 +41,6 @@ def check(quick: bool = typer.Option(False, "--quick", help="a small grid (secon
                                                                    "second call reuses them); default: none kept"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output")):
     """Run many seeds of the real simulator against the closed forms; exit 1 if any row fails."""
-    from .check import Z_LIMIT, battery
 
     rows = battery(quick, seeds, workers, progress=not quiet, keep=keep)
     table = Table(title=f"theory check: |z| <= {Z_LIMIT} per row; collapse times within their tolerance")
@@ -60,8 +64,6 @@ def check(quick: bool = typer.Option(False, "--quick", help="a small grid (secon
 def predict_command(config: Optional[Path] = typer.Argument(None, help="a run config (categorical, unigram)"),
                     set_: List[str] = typer.Option([], "--set", help="override a key: --set paradigm.rate=0.1")):
     """Expected model, impurity, distances and real share per generation for a config."""
-    from ..experiment import load_config
-    from . import prediction_for
 
     resolved = load_config(config, set_)
     pred = prediction_for(resolved)
@@ -84,7 +86,6 @@ def collapse_time(rates: str = typer.Option("1,0.5,0.1,0.03,0.01", help="comma-s
                   vocab_size: int = typer.Option(5, help="tokens (the truth only matters through c)"),
                   eps: float = typer.Option(0.25, help="collapse when c_n < eps, or real share < eps")):
     """n*(r) under accumulate-subsample: finite for every r > 0, growing like 1/r."""
-    from .collapse_time import forgetting_collapse, forgetting_collapse_asymptotic, real_share_collapse
 
     p = np.arange(1, vocab_size + 1, dtype=float) ** -1.0
     table = Table(title=f"accumulate-subsample, N={n}, alpha={alpha}, V={vocab_size}, "
@@ -103,7 +104,6 @@ def collapse_time(rates: str = typer.Option("1,0.5,0.1,0.03,0.01", help="comma-s
 @app.command()
 def compare(run_dirs: List[Path] = typer.Argument(..., help="run directories")):
     """Overlay the closed forms on measured runs: a table per run and theory-compare.png beside it."""
-    from .compare import compare_run
 
     for run_dir in run_dirs:
         rows, png = compare_run(run_dir)

@@ -5,6 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..api import load_run
+from ..errors import LmcollapseError
+from .pseudocount import prediction_for
+
 
 def expected_real_share(config, generations: int) -> np.ndarray:
     """The real share of D_t each paradigm implies, whatever the corpus (exact in expectation)."""
@@ -28,9 +32,6 @@ def compare_run(run_dir: str | Path) -> tuple[list[dict], Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..api import load_run
-    from .pseudocount import prediction_for
-    from ..errors import LmcollapseError
 
     run = load_run(run_dir)
     metrics = run.metrics

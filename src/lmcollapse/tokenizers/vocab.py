@@ -13,6 +13,7 @@ import numpy as np
 from ..config import TokenizerConfig
 from ..errors import LmcollapseError
 from .base import TOKENIZERS, Tokenizer
+
 UNK, EOS = "<unk>", "<eos>"
 UNK_ID, EOS_ID = 0, 1
 # The word rule: a word is a run of letters/digits that may be joined, without spaces, by an apostrophe

@@ -1,0 +1,90 @@
+"""Every registry enforces its written contract, and every config section has the component built from it."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import BaseModel
+
+import lmcollapse
+from lmcollapse.config import NonemptyGateConfig, section_classes
+from lmcollapse.gates import GATES, Filter, Producer
+from lmcollapse.metrics import METRICS
+from lmcollapse.metrics.base import metric
+from lmcollapse.models import MODELS, LanguageModel
+from lmcollapse.paradigms import PARADIGMS, Paradigm
+from lmcollapse.registry import ContractError
+from lmcollapse.sources import SOURCES, Source
+from lmcollapse.sweep.executors import EXECUTORS, Executor
+from lmcollapse.tokenizers import TOKENIZERS, Tokenizer
+
+SRC = Path(lmcollapse.__file__).parent
+DATA = Path(__file__).parent / "data"
+
+
+# ---- registries enforce their contracts ----------------------------------------------------------------
+@pytest.mark.parametrize("registry, contract", [(MODELS, LanguageModel), (TOKENIZERS, Tokenizer),
+                                                (SOURCES, Source), (PARADIGMS, Paradigm), (GATES, Filter),
+                                                (EXECUTORS, Executor)])
+def test_a_class_outside_the_contract_is_refused(registry, contract):
+    class Stranger:
+        pass
+
+    with pytest.raises(ContractError, match="is not a subclass of"):
+        registry.register("stranger", "not a component")(Stranger)
+
+    class HalfDone(contract):  # subclasses the contract but implements none of its abstract methods
+        pass
+
+    with pytest.raises(ContractError, match="does not implement") as err:
+        registry.register("half-done", "misses methods")(HalfDone)
+    assert sorted(contract.__abstractmethods__)[0] in str(err.value)  # the message names what is missing
+    assert "stranger" not in registry and "half-done" not in registry
+
+
+def test_a_gate_must_be_exactly_one_kind_and_a_metric_a_function_of_one_view():
+    class Section(BaseModel):
+        threshold: float = 0.5
+
+    class Both(Filter, Producer):
+        name = "both"
+        config_class = Section
+
+        def keep(self, corpus, ctx, rng):
+            return np.ones(len(corpus), bool), None
+
+        def generate(self, n, ctx, *, seed, generation, first_id, producer):
+            raise NotImplementedError
+
+    with pytest.raises(ContractError, match="exactly one of Filter, Producer, PoolWeighting"):
+        GATES.register("both", "filters and produces")(Both)
+    with pytest.raises(ContractError, match="exactly one required argument"):
+        metric("two-args", "not a metric", None)(lambda view, other: 0.0)
+    with pytest.raises(ContractError, match="registered twice"):
+        metric("heldout_nll", "again", None)(lambda view: 0.0)
+    with pytest.raises(ContractError, match="needs 'gpu', which is none of"):
+        metric("needy", "needs what nobody has", None, needs=("gpu",))(lambda view: 0.0)
+    with pytest.raises(ContractError, match="register metrics with the @metric decorator"):
+        METRICS.register("bare", "a bare function")(lambda view: 0.0)
+
+
+def test_a_component_built_from_a_section_must_name_its_own():
+    class Quiet(Filter):
+        name = "quiet"
+
+        def keep(self, corpus, ctx, rng):
+            return np.ones(len(corpus), bool), None
+
+    with pytest.raises(ContractError, match="config_class must name the config section"):
+        GATES.register("quiet", "no section")(Quiet)
+    Quiet.config_class = NonemptyGateConfig
+    with pytest.raises(ContractError, match="is the section of 'nonempty', not of 'quiet'"):
+        GATES.register("quiet", "another gate's section")(Quiet)
+    assert "quiet" not in GATES
+
+
+def test_every_config_section_has_a_registered_component_and_back():
+    for section, registry in (("model", MODELS), ("corpus", SOURCES), ("gates", GATES)):
+        assert set(section_classes(section)) == set(registry.names()), section
+        for name, cls in section_classes(section).items():
+            assert registry.get(name).config_class is cls  # built from its own section (Registry.build)
+    assert {EXECUTORS.get(n).config_class.model_fields["name"].default for n in EXECUTORS.names()} == {"local", "ray"}
