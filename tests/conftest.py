@@ -1,5 +1,6 @@
 import pytest
 
+from lmcollapse.config import apply_overrides
 from lmcollapse.corpus import Corpus
 
 
@@ -13,13 +14,7 @@ def small_truth_config(**overrides) -> dict:
         "model": {"order": 1, "smoothing": 0.0},
         "paradigm": {"name": "replace"},
     }
-    for key, value in overrides.items():
-        node = config
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return config
+    return apply_overrides(config, overrides)  # the project's own `--set key.sub=value` code
 
 
 @pytest.fixture

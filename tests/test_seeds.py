@@ -1,5 +1,4 @@
-"""Several seeds of one config (`run --seeds`, a sweep of one point): seed parsing, aggregation arithmetic,
-and the CLI running seeds in parallel into the sweep format."""
+"""Several seeds of one config (`run --seeds`, a sweep of one point): seed parsing and the CLI running seeds in parallel into the sweep format."""
 import subprocess
 import sys
 
@@ -8,7 +7,6 @@ import pyarrow.parquet as pq
 import pytest
 
 import lmcollapse
-from lmcollapse.aggregation import aggregate_rows
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.sweep import Sweep
 from lmcollapse.sweep.spec import parse_seeds
@@ -22,17 +20,6 @@ def test_parse_seeds():
     for bad in ("", "a-b", "3-1", "-2"):
         with pytest.raises(LmcollapseError, match="--seeds"):
             parse_seeds(bad)
-
-
-def test_aggregate_is_the_mean_and_a_student_t_interval():
-    per_seed = [[{"generation": 0, "m": 1.0}, {"generation": 1, "m": 2.0}],
-                [{"generation": 0, "m": 3.0}, {"generation": 1, "m": None}],
-                [{"generation": 0, "m": 5.0}]]
-    rows = aggregate_rows(per_seed)
-    half = 4.302653 * 2.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
-    assert rows[0]["m"] == 3.0 and rows[0]["m_n"] == 3
-    assert rows[0]["m_lo"] == pytest.approx(3 - half, rel=1e-5) and rows[0]["m_hi"] == pytest.approx(3 + half, rel=1e-5)
-    assert rows[1] == {"generation": 1, "m": 2.0, "m_n": 1}  # one seed: no interval
 
 
 def test_cli_runs_seeds_in_parallel_and_each_equals_a_single_run(tmp_path):

@@ -1,0 +1,34 @@
+"""Means over seeds: the Student-t interval of every metric per generation, and how many seeds each is over."""
+import numpy as np
+import pytest
+
+from lmcollapse.aggregation import aggregate_rows, metric_matrix
+from lmcollapse.metrics import MetricsRow
+from lmcollapse.stats import t_half_width
+
+
+def test_aggregate_is_the_mean_and_a_student_t_interval():
+    per_seed = [[{"generation": 0, "m": 1.0}, {"generation": 1, "m": 2.0}],
+                [{"generation": 0, "m": 3.0}, {"generation": 1, "m": None}],
+                [{"generation": 0, "m": 5.0}]]
+    rows = aggregate_rows(per_seed)
+    half = 4.302653 * 2.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert rows[0]["m"] == 3.0 and rows[0]["m_n"] == 3
+    assert rows[0]["m_lo"] == pytest.approx(3 - half, rel=1e-5) and rows[0]["m_hi"] == pytest.approx(3 + half, rel=1e-5)
+    assert rows[1] == {"generation": 1, "m": 2.0, "m_n": 1}  # one seed: no interval
+
+
+def test_seeds_with_fewer_generations_leave_the_later_means_to_the_others():
+    per_seed = [[{"generation": t, "m": float(t)} for t in range(3)], [{"generation": 0, "m": 2.0}]]
+    rows = [MetricsRow.from_json(r) for r in aggregate_rows(per_seed)]
+    assert [r.counts["m"] for r in rows] == [2, 1, 1] and rows[0].values["m"] == 1.0
+    assert rows[0].interval("m") != (None, None) and rows[2].interval("m") == (None, None)
+    matrix = metric_matrix(per_seed, "m")
+    assert matrix.shape == (2, 3) and np.isnan(matrix[1, 1:]).all()
+
+
+def test_the_half_width_is_the_student_t_one_to_the_digits_of_its_table():
+    # t(0.975, df) from a printed table: 12.706 (1), 2.776 (4), 2.262 (9)
+    for n, quantile in ((2, 12.706), (5, 2.776), (10, 2.262)):
+        values = np.arange(n, dtype=float)
+        assert t_half_width(values) == pytest.approx(quantile * values.std(ddof=1) / np.sqrt(n), rel=2e-4)
