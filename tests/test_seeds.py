@@ -46,4 +46,7 @@ def test_cli_runs_seeds_in_parallel_and_each_equals_a_single_run(tmp_path):
     assert shown.returncode == 0 and "mean over 2 seeds" in shown.stdout
     checked = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "check", str(out)], capture_output=True, text=True)
     assert checked.returncode == 0 and checked.stdout.count("all intact") == 2
+    reported = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "report", str(out), "--out",
+                               str(tmp_path / "r.html")], capture_output=True, text=True)
+    assert reported.returncode == 0 and "heldout_ppl" in (tmp_path / "r.html").read_text()
     assert before  # the table existed before the resume rewrote it
