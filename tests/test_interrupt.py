@@ -1,10 +1,14 @@
-"""Ctrl-C (SIGINT): a run stops at once, says where and how to resume, exits 130; so does every worker of a
-multi-seed run; the run resumes to the same numbers."""
+"""Ctrl-C (SIGINT) and SIGTERM: a run stops at once, says where and how to resume, exits 130 (143); so does
+every worker of a multi-seed run, and a worker whose parent was killed outright stops by itself; the run
+resumes to the same numbers."""
 import json
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 import lmcollapse
 from lmcollapse.sweep import Sweep
@@ -60,3 +64,79 @@ def test_ctrl_c_stops_every_worker_of_a_multi_seed_run(tmp_path):
     queued = Sweep(out).points[0].run_dirs[2:]  # seeds 2 and 3
     assert not any(d.exists() for d in queued)
     assert committed < 2 * LONG["generations"]
+
+
+def children_of(pid: int) -> set[int]:
+    """The processes whose parent is pid (from /proc: no extra package)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def still_running(pids: set[int], within: float) -> list[str]:
+    """The processes of pids still alive after waiting up to `within` seconds for them to end."""
+    deadline = time.monotonic() + within
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return [f"{p}: {Path(f'/proc/{p}/cmdline').read_text().replace(chr(0), ' ')[:100]}" for p in pids if alive(p)]
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
+    out = tmp_path / "run"
+    proc, config = start(tmp_path, "--out", out)
+    wait_for("gen-*[0-9]/DONE", out, 1, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err  # 128 + SIGTERM
+    assert err.strip().splitlines()[-1].startswith(f"interrupted: {out} has generations 0-") and "Traceback" not in err
+    resumed = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "run", str(config), "--out", str(out), "-q"],
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_sigterm_to_the_parent_of_a_seed_group_stops_every_worker(tmp_path):
+    out = tmp_path / "seeds"
+    proc, _ = start(tmp_path, "--seeds", "0-3", "--workers", "2", "--out", out)
+    wait_for("runs/*/gen-*[0-9]/DONE", out, 2, proc)
+    workers = children_of(proc.pid)
+    assert len(workers) >= 2
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("interrupted: ") and "Traceback" not in err
+    assert still_running(workers, within=10) == []
+
+
+@pytest.mark.slow
+def test_workers_stop_when_the_parent_of_a_seed_group_is_killed_outright(tmp_path):
+    """SIGKILL: the parent can stop nobody; each worker notices its parent is gone, interrupts its run
+    (committed generations stay) and exits; the same command then resumes to the numbers of one seed run
+    alone."""
+    out = tmp_path / "seeds"
+    proc, config = start(tmp_path, "--seeds", "0-3", "--workers", "2", "--out", out)
+    wait_for("runs/*/gen-*[0-9]/DONE", out, 2, proc)
+    workers = children_of(proc.pid)
+    assert len(workers) >= 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert still_running(workers, within=20) == [], "workers outlived their killed parent"
+    resumed = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "run", str(config), "--seeds", "0-3",
+                              "--workers", "2", "--out", str(out), "-q"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    first = lmcollapse.load_run(Sweep(out).points[0].run_dirs[0]).metrics
+    alone = lmcollapse.run(json.loads(config.read_text()), out_dir=tmp_path / "alone").metrics
+    assert first == alone

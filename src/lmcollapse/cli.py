@@ -18,6 +18,7 @@ from .aggregation import aggregate_rows
 from .api import load_run, open_results, resolve_config
 from .config import to_yaml
 from .early_warning import ALPHA, warnings_for_run, warnings_for_seeds
+from . import stop_signals
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import load_config
 from .experiments import load_spec as load_experiment_spec
@@ -438,6 +439,7 @@ def storage_problem(exc: OSError) -> str:
 
 
 def main() -> None:
+    stopped_by = stop_signals.install()  # SIGTERM (kill, a scheduler's timeout) stops a run as Ctrl-C does
     try:
         code = app(standalone_mode=False, prog_name="lmcollapse")
     except LmcollapseError as exc:
@@ -445,10 +447,10 @@ def main() -> None:
         sys.exit(2)
     except RunInterrupted as exc:  # Ctrl-C inside a run: it says where it stopped
         print(str(exc), file=sys.stderr)
-        sys.exit(130)
+        sys.exit(stopped_by.exit_code())
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
-        sys.exit(130)
+        sys.exit(stopped_by.exit_code())
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

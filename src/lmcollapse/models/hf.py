@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..config import HFConfig
 from ..errors import LmcollapseError
+from ..extras import require
 from .base import MODELS
 from .neural import NetworkAdapter, NeuralLM, _torch
 
@@ -29,10 +30,9 @@ PRESETS = {
 
 
 def _transformers():
-    try:
-        import transformers
-    except ImportError:
-        raise LmcollapseError("model.name=hf needs transformers: pip install 'lmcollapse[hf]'") from None
+    require(["transformers"], "model.name=hf")
+    import transformers
+
     return transformers
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from ..config import GPTConfig
 from ..corpus import SYNTHETIC, Corpus
 from ..errors import LmcollapseError
+from ..extras import require
 from ..sampling import Sampler
 from .base import MODELS, Capability, LanguageModel, ProgressCallback
 from .packing import IGNORE, attention_mask, pack_batch
@@ -44,10 +45,9 @@ DROP_FINISHED_ROWS = True
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError:
-        raise LmcollapseError("model.name=gpt needs PyTorch: pip install 'lmcollapse[gpt]' (torch==2.13.0)") from None
+    require(["torch"], "a neural model")
+    import torch
+
     return torch
 
 

@@ -14,6 +14,7 @@ from .. import seeding
 from ..config import FilesCorpusConfig, KJVCorpusConfig, TinyStoriesCorpusConfig
 from ..corpus import REAL, Corpus, real_first_id
 from ..errors import LmcollapseError
+from ..extras import require
 from ..probes.split import ProbeSplit
 from ..probes.tasks import kjv_label
 from .base import SOURCES, Source, SourceData
@@ -151,11 +152,9 @@ class TinyStoriesSource(TextSource):
         return None if self.section.path else self._hub_split("validation")
 
     def _hub_split(self, split: str) -> list[str]:
-        try:
-            import datasets
-        except ImportError:
-            raise LmcollapseError("tinystories from the hub needs HF datasets: pip install 'lmcollapse[hf]', "
-                                  "or set corpus.path to a local copy") from None
+        require(["datasets"], "tinystories from the hub (or set corpus.path to a local copy)")
+        import datasets
+
         try:
             data = datasets.load_dataset(self.hub_id, split=split)
         except Exception as exc:  # offline, hub down, auth

@@ -85,6 +85,9 @@ def plan(spec: SweepSpec, out: str | Path) -> SweepPlan:
 def check_extends(plan_: SweepPlan) -> None:
     """On an existing OUT: the new spec must keep every run the folder was asked for (it may add some)."""
     if not is_sweep(plan_.out):
+        if RunDir.is_run(plan_.out):
+            raise LmcollapseError(f"--out {plan_.out} holds a single run, not a sweep (its seeds or points would hide "
+                                  f"it); choose a new --out")
         if plan_.out.exists() and any(plan_.out.iterdir()):
             raise LmcollapseError(f"--out {plan_.out} is a folder that holds something other than a sweep; choose an "
                                   f"empty or new folder")

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 
 from ...config import LocalExecutorConfig
 from ...errors import LmcollapseError, RunInterrupted
+from ...stop_signals import watch_parent
 from ..task import RunOutcome, RunTask, execute_task, one_line, thread_environment
 from .base import EXECUTORS, Executor
 
@@ -61,9 +62,10 @@ _stop_event = None
 
 
 def _worker_start(stop_event, slots) -> None:
-    """Pool workers: claim a GPU slot before anything imports torch. Ctrl-C
+    """Pool workers: claim a GPU slot before anything imports torch. Ctrl-C or SIGTERM
     interrupts a run (which says where it stopped) once: later signals do not cut its cleanup short, and an
-    interrupted worker starts no other run. An idle worker leaves quietly."""
+    interrupted worker starts no other run. An idle worker leaves quietly. A worker whose parent is gone
+    interrupts itself."""
     global _stop_event
     _stop_event = stop_event
     if slots is not None:
@@ -76,9 +78,11 @@ def _worker_start(stop_event, slots) -> None:
         _interrupted = True
         if _running:
             raise KeyboardInterrupt
-        os._exit(130)
+        os._exit(128 + signum)
 
     signal.signal(signal.SIGINT, on_interrupt)
+    signal.signal(signal.SIGTERM, on_interrupt)
+    watch_parent(busy=lambda: _running)  # a parent killed outright (SIGKILL) stops nobody: we stop ourselves
 
 
 def _pool_task(task: RunTask, threads: int) -> RunOutcome:
