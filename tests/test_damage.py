@@ -87,3 +87,29 @@ def test_a_directory_written_before_checksums_is_checked_by_parsing(tmp_path):
     garbage(run / "gen-0001" / "samples.parquet")
     checked = cli("check", run)
     assert checked.returncode == 1 and "generation 1: samples.parquet is not a readable parquet file" in checked.stdout
+
+
+def test_show_check_and_report_all_say_what_is_damaged(tmp_path):
+    """A byte flipped in a samples file, and metrics.jsonl cut in the middle of a line: check fails naming
+    both, show warns, report warns and says so on the page (drawing the intact generations only)."""
+    import lmcollapse
+    from lmcollapse.rundir import RunDir
+
+    run = lmcollapse.run({"generations": 4, "corpus": {"n_train": 200, "n_eval": 50}, "ci_rounds": 5},
+                         out_dir=tmp_path / "r").path
+    rd = RunDir(run)
+    text = rd.metrics_file.read_text()
+    rd.metrics_file.write_text(text[: len(text) - len(text.splitlines()[-1]) // 2 - 1])  # the last line cut
+    checked = cli("check", run)
+    assert checked.returncode == 1 and "metrics.jsonl line 4 is cut short or garbled" in checked.stdout
+    flip_a_byte(rd.generation(2).samples)
+    checked = cli("check", run)
+    assert checked.returncode == 1 and "generation 2: samples.parquet does not match its checksum" in checked.stdout
+    shown = cli("show", run)
+    assert shown.returncode == 0 and "warning:" in shown.stderr and "generation 2 is damaged" in shown.stderr
+    reported = cli("report", run, "--out", tmp_path / "report.html")
+    assert reported.returncode == 0 and "generation 2 is damaged" in reported.stderr
+    page = (tmp_path / "report.html").read_text()
+    assert "Damaged runs: only their intact generations are drawn" in page and "generations 0-1" in page
+    assert cli("run", "--out", run, "-q").returncode == 0  # recomputes 2 and 3, rewrites metrics.jsonl
+    assert cli("check", run).returncode == 0

@@ -248,3 +248,20 @@ def test_a_base_seed_that_is_not_a_seed_is_refused_not_replaced():
     with pytest.raises(LmcollapseError, match="seed: 'x' is not a seed"):
         load_spec({**BASE, "seed": "x", "sweep": {"grid": {"model.order": [1, 2]}}})
     assert load_spec({**BASE, "seed": 7}).seeds == [7]
+
+
+def test_a_ray_address_where_nothing_listens_is_refused_within_seconds(tmp_path):
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on once this socket is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = write_spec(tmp_path, {**BASE, "sweep": {"grid": {"model.order": [1, 2]}}})
+    started = time.monotonic()
+    result = sweep_cli(spec, "--executor", "ray", "--address", f"127.0.0.1:{port}", "--out", tmp_path / "o")
+    assert result.returncode == 2 and time.monotonic() - started < 30
+    assert f"no Ray cluster answers at 127.0.0.1:{port} within 5 s" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "o" / "runs").exists()
+    bad = sweep_cli(spec, "--executor", "ray", "--address", "nowhere", "--out", tmp_path / "p")
+    assert bad.returncode == 2 and "write HOST:PORT" in bad.stderr

@@ -48,6 +48,10 @@ class Run:
         SHA-256, else only sizes."""
         return self._rd.inspect(full=full)
 
+    def metrics_file_problem(self, intact: int | None = None) -> str | None:
+        """What is wrong with metrics.jsonl (cut short, garbled, disagreeing with the generations), or None."""
+        return self._rd.metrics_file_problem(self.generations_done if intact is None else intact)
+
     def _check(self, t: int) -> int:
         # Committed generations only ever get added, so a generation once found intact is not looked at
         # again: reading every generation of a long run back would otherwise inspect all of them each time.

@@ -347,6 +347,26 @@ class RunDir:
                 break  # rebuilt from the generations on the next start
         return rows
 
+    def metrics_file_problem(self, intact: int) -> str | None:
+        """What is wrong with metrics.jsonl against the first `intact` generations' own rows, or None. (It is
+        rebuilt from the generations when the run next starts, so damage here loses nothing.)"""
+        path = self.metrics_file
+        if not path.is_file():
+            return "metrics.jsonl is missing" if intact else None
+        lines = path.read_text(errors="replace").splitlines()
+        for n, line in enumerate(lines, 1):
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                return f"metrics.jsonl line {n} is cut short or garbled"
+        rows = [json.loads(line) for line in lines]
+        if len(rows) < intact:
+            return f"metrics.jsonl has {len(rows)} rows for {intact} committed generations"
+        for t, (row, own) in enumerate(zip(rows, self.metrics_rows(intact))):
+            if row != own:
+                return f"metrics.jsonl differs from generation {t}'s own metrics"
+        return None
+
     def write_metrics_jsonl(self, rows: list[dict]) -> None:
         with disk_errors("metrics.jsonl"):
             # Rebuilt from gen-*/metrics.json on every start, so it needs no fsync of its own.

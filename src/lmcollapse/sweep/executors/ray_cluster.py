@@ -12,6 +12,7 @@ checked at start (each node writes and reads a probe file there).
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from pathlib import Path
 from typing import Callable, Sequence
@@ -58,6 +59,38 @@ def _probe_storage(folder: str, token: str) -> str | None:
     return None
 
 
+CONNECT_TIMEOUT_S = 5.0
+
+
+def cluster_address(address: str | None) -> str | None:
+    """The HOST:PORT ray.init would dial: the given one, or for `auto` RAY_ADDRESS or the address the last
+    `ray start` on this machine recorded; None when there is nothing to dial (a new local cluster)."""
+    if address != "auto":
+        return address
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    recorded = Path(os.environ.get("RAY_TMPDIR", "/tmp")) / "ray" / "ray_current_cluster"
+    return recorded.read_text().strip() or None if recorded.is_file() else None
+
+
+def probe_address(address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse, within `timeout` seconds and in one line, a cluster address where nothing accepts connections."""
+    target = cluster_address(address)
+    if target is None or target.startswith("ray://"):
+        return
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise LmcollapseError(f"--address {address}: write HOST:PORT (the head node's GCS address, e.g. "
+                              f"10.0.0.5:6379) or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        where = f"{target} (from --address auto)" if address == "auto" else target
+        raise LmcollapseError(f"--executor ray: no Ray cluster answers at {where} within {timeout:g} s "
+                              f"({exc.strerror or type(exc).__name__}); start one with `ray start --head`, or "
+                              f"check --address") from None
+
+
 @EXECUTORS.register("ray", "a Ray cluster (--address auto|HOST:PORT, or a local one): each run a Ray task")
 class RayExecutor(Executor):
     name = "ray"
@@ -82,6 +115,7 @@ class RayExecutor(Executor):
         ray = _import_ray()
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         if not ray.is_initialized():
+            probe_address(self.address)  # ray.init waits without limit for an address where nothing listens
             try:
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                          configure_logging=True, logging_level="ERROR")
