@@ -64,6 +64,8 @@ def test_read_only_storage_new_run_resume_and_report(tmpfs, tmp_path):
     one_line(cli("report", point / "run", "--out", point / "report.html"), 1, "error: cannot write")
     assert lmcollapse.load_run(point / "run").metrics == before  # nothing committed is lost
     assert cli("show", point / "run").returncode == 0  # and it can still be read
+    again = cli("run", "--out", point / "run", "-q")  # finished: nothing to write, so nothing is refused
+    assert again.returncode == 0 and "cannot write" not in again.stderr, again.stderr
 
 
 def test_a_storage_error_at_the_boundary_is_one_line(monkeypatch, capsys, tmp_path):

@@ -86,3 +86,41 @@ def test_a_parquet_text_column_of_numbers_is_refused(tmp_path):
     pq.write_table(pa.table({"text": pa.array([1, 2, 3])}), path)
     with pytest.raises(LmcollapseError, match="column 'text' holds int64, not text"):
         read_documents(path)
+
+
+def test_options_that_would_be_ignored_are_refused_or_said(tmp_path):
+    tiny = ["--set", "generations=2", "--set", "corpus.n_train=40", "--set", "corpus.n_eval=20", "-q"]
+    seeded = cli("run", "--seeds", "0-1", "--set", "seed=7", *tiny, "--out", tmp_path / "s")
+    assert seeded.returncode == 2 and "--set seed does not apply with --seeds" in seeded.stderr
+    assert cli("run", "--seeds", "0-1", *tiny, "--out", tmp_path / "s").returncode == 0
+    samples = cli("show", tmp_path / "s", "--samples", "2")
+    assert samples.returncode == 2 and "--samples shows one run's documents" in samples.stderr
+    assert "lmcollapse show " in samples.stderr and "/runs/" in samples.stderr
+    demo = cli("validate")
+    assert demo.returncode == 0 and "the built-in demo: valid" in demo.stderr
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(json.dumps({"generations": 2, "sweep": {"grid": {"model.order": [1, 2]}}}))
+    misplaced = cli("run", spec, "--out", tmp_path / "x")
+    assert misplaced.returncode == 2 and f"run it with `lmcollapse sweep {spec}`" in misplaced.stderr
+    assert cli("sweep").returncode == 2  # no demo sweep by accident
+
+
+def test_a_sweep_names_failed_runs_by_their_point_and_says_when_it_asks_for_fewer_generations(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(json.dumps({"generations": 2, "corpus": {"n_train": 40, "n_eval": 20}, "ci_rounds": 0,
+                                "sweep": {"grid": {"corpus.n_train": [40, 10**6]}}}))
+    failed = cli("sweep", spec, "--out", tmp_path / "o", "-q")
+    assert failed.returncode == 1 and "corpus.n_train=1000000, seed 0 (" in failed.stderr
+    spec.write_text(json.dumps({"generations": 1, "corpus": {"n_train": 40, "n_eval": 20}, "ci_rounds": 0,
+                                "sweep": {"grid": {"corpus.n_train": [40, 10**6]}}}))
+    fewer = cli("sweep", spec, "--out", tmp_path / "o")
+    assert "1 runs of this sweep hold more generations than it asks for" in fewer.stderr
+
+
+def test_early_warning_leaves_out_what_the_paradigm_sets_and_never_prints_p_0(tmp_path):
+    run = lmcollapse.run({"generations": 5, "corpus": {"n_train": 300, "n_eval": 100}, "ci_rounds": 20,
+                          "paradigm": {"name": "accumulate", "rate": 0.5}}, out_dir=tmp_path / "r")
+    shown = cli("show", run.path).stdout
+    warned = [line.split()[0] for line in shown.split("early warning")[1].splitlines()[1:] if line.strip()]
+    assert warned and not {"real_fraction", "pool_real_fraction", "n_train"} & set(warned)
+    assert "p = 0 " not in shown + " " and "p = 0\n" not in shown

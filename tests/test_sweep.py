@@ -208,12 +208,13 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_table_of_an_uninterrupted_on
 
 
 @pytest.mark.parametrize("args, message", [
-    (["sweep", "--executor", "nope"], "unknown executor 'nope'; choose one of: local, ray"),
-    (["sweep", "--address", "auto"], "--address and --cpus-per-run apply to --executor ray"),
-    (["sweep", "--executor", "ray", "--workers", "2"], "--workers applies to --executor local"),
-    (["sweep", "--gpus-per-run", "-1"], "--gpus-per-run -1.0: input should be greater than 0"),
-    (["sweep", "--workers", "0"], "--workers 0: input should be greater than or equal to 1"),
+    (["sweep", "--grid", "model.order=1,2", "--executor", "nope"], "unknown executor 'nope'; choose one of: local, ray"),
+    (["sweep", "--grid", "model.order=1,2", "--address", "auto"], "--address and --cpus-per-run apply to --executor ray"),
+    (["sweep", "--grid", "model.order=1,2", "--executor", "ray", "--workers", "2"], "--workers applies to --executor local"),
+    (["sweep", "--grid", "model.order=1,2", "--gpus-per-run", "-1"], "--gpus-per-run -1.0: input should be greater than 0"),
+    (["sweep", "--grid", "model.order=1,2", "--workers", "0"], "--workers 0: input should be greater than or equal to 1"),
     (["run", "--executor", "ray"], "apply to several runs: use them with --seeds"),
+    (["sweep"], "give a sweep spec (a config with a sweep: block), or --grid key=a,b,c"),
 ])
 def test_executor_options_that_do_not_apply_are_one_line_errors(tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "lmcollapse.cli", *args, "--out", str(tmp_path / "o")],

@@ -17,7 +17,7 @@ from rich.table import Table
 from .aggregation import aggregate_rows
 from .api import load_run, open_results, resolve_config
 from .config import to_yaml
-from .early_warning import ALPHA, warnings_for_run, warnings_for_seeds
+from .early_warning import ALPHA, p_text, warnings_for_run, warnings_for_seeds
 from . import stop_signals
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import load_config
@@ -78,7 +78,7 @@ def print_departures(departures) -> None:
     print(f"early warning, first generation departing from generation 0 ({departures[0].test}; "
           f"Bonferroni over generations, false-flag rate <= {ALPHA:.0%} per metric):")
     for d in sorted(departures, key=lambda d: (d.generation, d.metric)):
-        print(f"  {d.metric:<20} generation {d.generation:<3} {d.direction:<4} p = {d.p_value:.2g}")
+        print(f"  {d.metric:<20} generation {d.generation:<3} {d.direction:<4} {p_text(d.p_value)}")
 
 
 def _cell(value) -> str:
@@ -142,6 +142,9 @@ def run(
 def _run_seeds(config, set_, out, quiet, seeds_text, workers, executor, address, gpus_per_run, cpus_per_run):
     """Several seeds of one config: a sweep of one point (resumed, or extended by more seeds, on its --out)."""
     seeds = parse_seeds(seeds_text)
+    if any(o.split("=", 1)[0].strip() == "seed" for o in set_):
+        raise LmcollapseError("--set seed does not apply with --seeds: each run's seed is one of --seeds; give "
+                              "--seeds 7 (or 7-9) instead")
     if config is None and out is not None and is_sweep(out):
         base, stored_seeds = seeds_base(out)
         resolved, seeds = load_config(base, set_), sorted(set(seeds) | set(stored_seeds))
@@ -174,7 +177,7 @@ def print_seed_table(sweep: "Sweep") -> None:
 @app.command()
 def sweep(
     spec: Optional[Path] = typer.Argument(None, help="a config file; its sweep: block (grid, zip, points, seeds) "
-                                                     "holds the axes; omit for the built-in demo"),
+                                                     "holds the axes (with --grid, omit it for the demo config)"),
     set_: List[str] = typer.Option([], "--set", help="override a key of the base config (repeatable)"),
     grid: List[str] = typer.Option([], "--grid", help="an axis: key=a,b,c (repeatable; axes multiply)"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="seeds of every point, e.g. 0-9 (default: the "
@@ -190,6 +193,9 @@ def sweep(
 ):
     """Run every point of a grid of config keys with every seed, each an ordinary run directory; collect
     results.parquet. Run it again to resume only what is missing."""
+    if spec is None and not grid:
+        raise LmcollapseError("give a sweep spec (a config with a sweep: block), or --grid key=a,b,c to sweep the "
+                              "built-in demo config; lmcollapse sweep --help shows the options")
     the_spec = load_spec(spec, set_, grid, parse_seeds(seeds) if seeds is not None else None)
     if out is None:
         digest = hashlib.sha256(json.dumps([the_spec.base, the_spec.describe()], sort_keys=True,
@@ -249,6 +255,10 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds di
     of one config (run --seeds) the mean over seeds per generation (--json: the aggregate rows)."""
     r = open_results(run_dir)
     if isinstance(r, Sweep):
+        if samples:
+            first = next((d for d in r.started_runs()), None)
+            raise LmcollapseError(f"--samples shows one run's documents; give one of the sweep's runs"
+                                  + (f" (lmcollapse show {first} --samples {samples})" if first else ""))
         if as_json:
             for row in tables(run_dir)[1]:
                 print(json.dumps(row))
@@ -374,12 +384,12 @@ def upgrade(path: Path = typer.Argument(..., help="a --seeds or reproduce folder
 
 
 @app.command()
-def validate(config: Path = typer.Argument(..., help="a YAML/TOML config"),
+def validate(config: Optional[Path] = typer.Argument(None, help="a YAML/TOML config; omit for the built-in demo"),
              set_: List[str] = typer.Option([], "--set", help="override a key (as in run)")):
-    """Check a config without running it; print the resolved config."""
+    """Check a config without running it (every check `run` makes before it starts); print the resolved config."""
     resolved = load_config(config, set_)
     console.print(to_yaml(resolved), end="", markup=False)
-    err_console.print(f"{config}: valid")
+    err_console.print(f"{config or 'the built-in demo'}: valid")
 
 
 @app.command("ls")

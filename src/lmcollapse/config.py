@@ -448,6 +448,10 @@ def parse_config(source: "str | Path | Mapping | Config | None" = None,
         data = {}
     else:
         data = read_config_file(source)
+    if "sweep" in data:  # a sweep spec handed to `run` (or load_config): say where it belongs
+        where = source if isinstance(source, (str, Path)) else "this config"
+        raise LmcollapseError(f"{where} has a sweep: block, so it describes many runs; run it with `lmcollapse sweep "
+                              f"{where}` (or drop the block to run its base config once)")
     data = apply_overrides(data, overrides)
     return validate(data)
 

@@ -19,6 +19,7 @@ from statistics import NormalDist
 import numpy as np
 
 from .metrics.resampling import CI_LEVEL
+from .metrics.base import watched_for_departures
 from .metrics.row import MetricsRow
 from .stats import t_sf
 
@@ -75,11 +76,16 @@ def z_departure(values: np.ndarray, half_widths: np.ndarray, alpha: float = ALPH
     return _first(p_values, deltas, alpha)
 
 
+def p_text(p: float) -> str:
+    """A p-value as printed: below double precision's resolution of 1 - cdf it is a bound, not 0."""
+    return "p < 1e-15" if p < 1e-15 else f"p = {p:.2g}"
+
+
 def warnings_for_run(rows: list[dict], alpha: float = ALPHA) -> list[Departure]:
     """One run's metrics rows -> a Departure per metric (with an interval) that departs from generation 0."""
     out = []
     parsed = [MetricsRow.from_json(r) for r in rows]
-    names = sorted({name for r in parsed for name in r.intervals})
+    names = sorted({name for r in parsed for name in r.intervals if watched_for_departures(name)})
     for name in names:
         values = np.array([_num(r.values.get(name)) for r in parsed])
         half = np.array([(_num(r.interval(name)[1]) - _num(r.interval(name)[0])) / 2 for r in parsed])
@@ -93,7 +99,7 @@ def warnings_for_seeds(per_seed_rows: list[list[dict]], alpha: float = ALPHA) ->
     """Rows of several seeds of one config -> a Departure per metric that departs from generation 0."""
     generations = max(len(rows) for rows in per_seed_rows)
     parsed = [[MetricsRow.from_json(r) for r in rows] for rows in per_seed_rows]
-    names = sorted({k for rows in parsed for r in rows for k in r.values})
+    names = sorted({k for rows in parsed for r in rows for k in r.values if watched_for_departures(k)})
     out = []
     for name in names:
         values = np.full((len(parsed), generations), np.nan)

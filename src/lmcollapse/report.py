@@ -20,7 +20,7 @@ import numpy as np
 from .aggregation import aggregate_rows
 from .api import load_run, open_results
 from .config import to_yaml
-from .early_warning import ALPHA, warnings_for_run, warnings_for_seeds
+from .early_warning import ALPHA, p_text, warnings_for_run, warnings_for_seeds
 from .errors import LmcollapseError
 from .metrics import MetricsRow, column_direction, describe_column, measured_columns, reference_of
 from .sweep import PointRuns, Sweep
@@ -234,7 +234,7 @@ def _page(runs: list[RunData], sections: list[str], composition: list[str], intr
         f"<td>{r.config.paradigm.name}</td><td>{len(r.rows)}</td><td>{r.seeds}</td></tr>" for r in runs)
     warnings = "".join(
         f"<tr><td>{html.escape(r.label)}</td><td>{html.escape(d.metric)}</td><td>{d.generation}</td>"
-        f"<td>{d.direction}</td><td>{d.p_value:.2g}</td><td>{html.escape(d.test)}</td></tr>"
+        f"<td>{d.direction}</td><td>{p_text(d.p_value).removeprefix('p = ')}</td><td>{html.escape(d.test)}</td></tr>"
         for r in runs for d in sorted(r.departures, key=lambda d: (d.generation, d.metric)))
     samples = "".join(
         f"<h3>{html.escape(r.label)}</h3>" + "".join(

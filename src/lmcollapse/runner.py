@@ -9,6 +9,7 @@ committed generations back readback.py's.
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -81,6 +82,11 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
         if foreign:
             raise LmcollapseError(f"{rd.path} is not empty and is not an lmcollapse run directory (it holds "
                                   f"{foreign[0]!r}); choose a new or empty --out")
+    if finished(config, rd):  # nothing to do, and nothing written: a finished run may sit on read-only storage
+        stored = stored_config(rd.path).generations
+        if progress and config.generations < stored:
+            print(f"[lmcollapse] {fewer_note(rd.path, stored, config.generations)}", file=sys.stderr)
+        return rd.path
     env = environment(device_of(config))
     with rd.lock():
         notes = _open_or_start(config, rd, fresh_dir, env)
@@ -124,6 +130,27 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
     return rd.path
 
 
+def fewer_note(path: Path, has: int, asked: int) -> str:
+    return f"{path} is a run of {has} generations; asking for {asked} adds nothing (its generations are kept)"
+
+
+def finished(config: Config, rd: RunDir) -> bool:
+    """Whether rd holds this run with every asked-for generation committed and intact (checksums) and its
+    metrics.jsonl whole."""
+    if not rd.exists():
+        return False
+    try:
+        rd.check_format()
+        same = stored_config(rd.path).model_dump(exclude={"generations"}) == config.model_dump(exclude={"generations"})
+    except LmcollapseError:
+        return False  # the locked path below says what is wrong
+    if not same:
+        return False
+    inspection = rd.inspect(full=True)
+    return (not inspection.damaged and inspection.intact >= config.generations
+            and rd.metrics_file_problem(inspection.intact) is None)
+
+
 def length_cap_note(experiment: Experiment) -> str | None:
     """A warning when generated documents will be cut shorter than real ones are (end-token corpora)."""
     real, cap = experiment.real, experiment.sampler.max_tokens
@@ -159,8 +186,7 @@ def _open_or_start(config: Config, rd: RunDir, fresh_dir: bool, env: dict) -> li
     if config.generations > previous.generations:  # extending a run: its config now asks for more
         rd.write_config(config)
     elif config.generations < previous.generations:  # never shrink a run's record of what it was asked to do
-        notes.append(f"{rd.path} is a run of {previous.generations} generations; asking for {config.generations} "
-                     f"adds nothing (its generations are kept)")
+        notes.append(fewer_note(rd.path, previous.generations, config.generations))
     return notes
 
 

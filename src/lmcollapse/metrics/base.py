@@ -70,6 +70,7 @@ class MetricSpec:
     needs: tuple[str, ...] = ()  # keys of NEEDS
     opt_in: bool = False  # computed only when the config lists it (slow, or needs an extra)
     references: tuple[tuple[str, str], ...] = ()  # (column, the column holding its reference value) for plots
+    by_design: bool = False  # its change over generations is set by the paradigm, not learnt: no early warning
 
     def __call__(self, view: "GenerationView"):
         return self.compute(view)
@@ -100,14 +101,14 @@ MAX_PACKED = 2**63 - 1  # n-gram keys (context key * V + token) must stay below 
 
 def metric(name: str, description: str, higher_is_better: bool | None, default: bool = True,
            columns: dict[str, tuple[str, bool | None]] | None = None, needs: tuple[str, ...] = (),
-           references: dict[str, str] | None = None):
+           references: dict[str, str] | None = None, by_design: bool = False):
     """Register a function of one GenerationView as the metric `name` (one MetricSpec). columns: for a metric
     that returns a dict, each column's (description, direction); default=False: opt-in."""
     def decorate(fn: Callable[["GenerationView"], "float | Resampled | dict | None"]):
         declared = tuple(Column(c, d, h) for c, (d, h) in columns.items()) if columns else (
             Column(name, description, higher_is_better),)
         spec = MetricSpec(name, fn, description, higher_is_better, declared, tuple(needs), not default,
-                          tuple((references or {}).items()))
+                          tuple((references or {}).items()), by_design)
         METRICS.register(name, description)(spec)
         return fn
 
@@ -136,6 +137,11 @@ def column_direction(column: str) -> bool | None:
     """True: higher is better, False: lower is better, None: neither (or an unknown column)."""
     found = _column(column)
     return found.higher_is_better if found else None
+
+
+def watched_for_departures(column: str) -> bool:
+    """Whether early warning looks at a column: not those whose change the paradigm sets (real_fraction...)."""
+    return not any(spec.by_design for spec in specs() if any(c.name == column for c in spec.columns))
 
 
 def reference_of(column: str) -> str | None:

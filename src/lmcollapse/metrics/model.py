@@ -13,17 +13,17 @@ from .resampling import Resampled, transformed
 ENTROPY_POSITIONS = 200_000  # sampled positions averaged for model_entropy (standard error ~1e-3 nats)
 
 
-@metric("n_train", "documents in the training set D_t", None)
+@metric("n_train", "documents in the training set D_t", None, by_design=True)
 def n_train(view: GenerationView) -> float:
     return float(len(view.train))
 
 
-@metric("real_fraction", "share of D_t's documents that are real (from provenance)", True)
+@metric("real_fraction", "share of D_t's documents that are real (from provenance)", True, by_design=True)
 def real_fraction(view: GenerationView) -> float:
     return view.train.real_fraction()
 
 
-@metric("pool_real_fraction", "share of real documents in the pool D_t was drawn from", True)
+@metric("pool_real_fraction", "share of real documents in the pool D_t was drawn from", True, by_design=True)
 def pool_real_fraction(view: GenerationView) -> float:
     return view.pool.real_fraction()
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from ..config import Config
 from ..errors import LmcollapseError
-from ..rundir import atomic_write_text
+from ..rundir import RunDir, atomic_write_text
 from .engine import SweepOutcome, run_tasks
 from .executors import EXECUTORS, Executor
 from .folder import PointRuns, Sweep
@@ -61,6 +61,11 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: Executor | None = None
     executor = executor or make_executor()
     the_plan = plan(spec, out)
     check_extends(the_plan)
+    longer = [t for t in unique_tasks(the_plan.tasks) if RunDir(t.run_dir).exists()
+              and RunDir(t.run_dir).inspect().intact > t.generations]
+    if longer and progress:
+        print(f"[lmcollapse] note: {len(longer)} runs of this sweep hold more generations than it asks for; they "
+              f"are kept, and the tables show every committed generation", file=sys.stderr)
     write_manifest(the_plan)
     outcome = run_tasks(unique_tasks(the_plan.tasks), executor, progress=progress)
     write_tables(the_plan.out)

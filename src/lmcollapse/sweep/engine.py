@@ -32,8 +32,10 @@ class SweepOutcome:
         """A headline and one line per failed run with its one-line error ([] when none failed)."""
         if not self.failures:
             return []
+        names = {t.run_dir: f"{t.label or 'base'}, seed {t.seed}" for t in self.tasks}
         return ([f"{len(self.failures)} of {len(self.outcomes)} runs failed (the others are done; run the same "
-                 f"command again to retry only these):"] + [f"  {f.run_dir}: {f.error}" for f in self.failures])
+                 f"command again to retry only these):"]
+                + [f"  {names.get(f.run_dir, f.run_dir)} ({f.run_dir}): {f.error}" for f in self.failures])
 
 
 def committed(task: RunTask) -> int:

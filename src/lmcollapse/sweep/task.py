@@ -29,6 +29,7 @@ class RunTask:
     point: int = 0  # index of the sweep point
     seed: int = 0
     values: dict[str, Any] = field(default_factory=dict)  # the point's varied keys
+    label: str = ""  # the point's label, for messages ("model.order=3", "gpt replace")
     # Called with the run directory where the run ran, once it is done; its return value comes back in the
     # outcome. For callers that need more than the files (the theory check reads every generation's model
     # there, in parallel, instead of in the parent). A module-level function, so that it pickles.
