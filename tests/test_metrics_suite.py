@@ -78,7 +78,7 @@ def test_measure_writes_intervals_that_bracket_the_value():
     row = measure(view_for(samples), default_metrics(), seed=0, rounds=50)
     for name in ("distinct_2", "self_bleu", "repetition", "zipf_slope", "heldout_nll", "support_loss"):
         low, high = row.interval(name)
-        assert low < row.values[name] < high, name
+        assert low <= row.values[name] <= high and low < high, name  # a share's interval may touch 0 or 1
     assert METRICS.get("embedding_diversity").opt_in and "embedding_diversity" not in row.values
     again = measure(view_for(samples), default_metrics(), seed=0, rounds=50)
     assert again == row  # intervals are reproducible from the seed

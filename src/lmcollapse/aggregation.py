@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .metrics.base import column_bounds
 from .metrics.resampling import CI_LEVEL
 from .metrics.row import MetricsRow
 from .stats import t_half_width
@@ -37,6 +38,6 @@ def aggregate_rows(per_seed: list[list[dict]], level: float = CI_LEVEL) -> list[
             row.counts[name] = len(values)
             if len(values) >= 2:
                 half = t_half_width(values, level)
-                row.intervals[name] = (row.values[name] - half, row.values[name] + half)
+                row.intervals[name] = column_bounds(name).clip(row.values[name] - half, row.values[name] + half)
         out.append(row.to_json())
     return out

@@ -14,11 +14,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from . import stop_signals
 from .aggregation import aggregate_rows
 from .api import load_run, open_results, resolve_config
 from .config import to_yaml
 from .early_warning import ALPHA, p_text, warnings_for_run, warnings_for_seeds
-from . import stop_signals
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import load_config
 from .experiments import load_spec as load_experiment_spec

@@ -18,8 +18,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .metrics.resampling import CI_LEVEL
 from .metrics.base import watched_for_departures
+from .metrics.resampling import CI_LEVEL
 from .metrics.row import MetricsRow
 from .stats import t_sf
 

@@ -132,6 +132,7 @@ def metric_plot(name: str, runs: list[RunData]):
             ax.axhline(reference[-1], color=color, linestyle="--", linewidth=1,
                        label=f"{run.label}: {ref}" if len(runs) > 1 else ref)
     ax.set_xlabel("generation")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # generations are whole numbers
     ax.set_title(name, fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -147,8 +147,9 @@ def run_dir_name(config: "Config") -> str:
             settings[section] = {"name": name, **settings.get(section, {})}
     if config.gates:  # named as 0.3 wrote them (key `filters`, a bare name for a gate at its defaults): same names
         settings.pop("gates")
-        settings["filters"] = [{"name": g.name, **params} if (params := g.model_dump(exclude={"name"}, exclude_defaults=True))
-                               else g.name for g in config.gates]
+        settings["filters"] = [{"name": g.name, **params}
+                               if (params := g.model_dump(exclude={"name"}, exclude_defaults=True)) else g.name
+                               for g in config.gates]
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     return f"{config.corpus.name}-{config.paradigm.name}-{digest[:8]}"
 

@@ -331,6 +331,7 @@ def summary_plot(chosen: list[Point], groups: dict[tuple, list[list[dict]]], out
         ax.set_yscale("log")
         ax.set_title(f"{model}: held-out perplexity (mean over seeds)", fontsize=10)
         ax.set_xlabel("generation")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=7)
     if probe_roots:
         ax = axes[0][-1]
@@ -338,10 +339,12 @@ def summary_plot(chosen: list[Point], groups: dict[tuple, list[list[dict]]], out
         t = np.arange(acc.shape[1])
         stats = np.array([_mean_interval(acc[:, g]) for g in t])
         ax.plot(t, stats[:, 0], "o-", color="C0", label="replace: probe accuracy")
-        ax.fill_between(t, stats[:, 1], stats[:, 2], color="C0", alpha=0.2, linewidth=0)
+        ax.fill_between(t, np.clip(stats[:, 1], 0, 1), np.clip(stats[:, 2], 0, 1), color="C0", alpha=0.2,
+                        linewidth=0)  # an accuracy's band stays inside [0, 1]
         ax.axhline(float(np.nanmean(base)), color="black", linestyle="--", label="random-init baseline")
         ax.set_title("downstream probe under replace", fontsize=10)
         ax.set_xlabel("generation")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "summary.png"

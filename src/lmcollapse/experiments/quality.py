@@ -124,6 +124,7 @@ def summary_plot(spec: dict, chosen: list[Variant], groups: dict[tuple, list[lis
             ax.axhline(BOUND * start, color="grey", linestyle=":", linewidth=1, label=f"{BOUND}x generation 0")
         ax.set_title(f"{setting}: {watch}", fontsize=10)
         ax.set_xlabel("generation")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle("accumulate-subsample: contribution rate without gates (blue) vs gates at rate "
                  f"{spec['gated_rate']:g} (dashed)", fontsize=10)

@@ -17,5 +17,6 @@ from .base import (
 )
 from .row import MetricsRow
 
-__all__ = ["METRICS", "NEEDS", "Column", "GenerationView", "MetricSpec", "MetricsRow", "RealStatistics", "column_direction",
+__all__ = ["METRICS", "NEEDS", "Column", "GenerationView", "MetricSpec", "MetricsRow", "RealStatistics",
+           "column_direction",
            "default_metrics", "describe_column", "measure", "measured_columns", "reference_of"]

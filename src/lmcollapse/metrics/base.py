@@ -2,7 +2,8 @@
 directions and meanings, what it needs, whether it is opt-in, its reference columns).
 
 It returns a float, a Resampled value (which also gets a 95% confidence interval, kept apart from the
-values in the MetricsRow; see resampling.py and row.py), or None when it does not apply (for example kl_to_truth on real text).
+values in the MetricsRow; see resampling.py and row.py), or None when it does not apply (for example
+kl_to_truth on real text).
 A metric that measures several things at once (the downstream probe) declares its columns when it is
 registered and returns a dict column -> value.
 Non-finite values are written to metrics.jsonl as null. What stays fixed for a whole run (statistics of
@@ -49,6 +50,9 @@ NEEDS = {"truth": "a known-truth corpus (categorical, markov)",
          "extra:embed": "pip install 'lmcollapse[embed]'"}
 
 
+SHARE = (0.0, 1.0)  # the range of a share, a fraction, an accuracy
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a metrics row."""
@@ -56,6 +60,16 @@ class Column:
     name: str
     description: str
     higher_is_better: bool | None  # None: neither direction is better
+    bounds: tuple[float | None, float | None] = (None, None)  # the values it can take; intervals stay inside
+
+    def clip(self, low: float | None, high: float | None) -> tuple[float | None, float | None]:
+        """An interval cut to the column's range (a share's interval never leaves [0, 1])."""
+        lo_bound, hi_bound = self.bounds
+        if low is not None and lo_bound is not None:
+            low = max(low, lo_bound)
+        if high is not None and hi_bound is not None:
+            high = min(high, hi_bound)
+        return low, high
 
 
 @dataclass(frozen=True)
@@ -100,13 +114,15 @@ MAX_PACKED = 2**63 - 1  # n-gram keys (context key * V + token) must stay below 
 
 
 def metric(name: str, description: str, higher_is_better: bool | None, default: bool = True,
-           columns: dict[str, tuple[str, bool | None]] | None = None, needs: tuple[str, ...] = (),
-           references: dict[str, str] | None = None, by_design: bool = False):
+           columns: dict[str, tuple] | None = None, needs: tuple[str, ...] = (),
+           references: dict[str, str] | None = None, by_design: bool = False,
+           bounds: tuple[float | None, float | None] = (None, None)):
     """Register a function of one GenerationView as the metric `name` (one MetricSpec). columns: for a metric
-    that returns a dict, each column's (description, direction); default=False: opt-in."""
+    that returns a dict, each column's (description, direction[, bounds]); default=False: opt-in; bounds: the
+    range of its values (SHARE for shares and accuracies)."""
     def decorate(fn: Callable[["GenerationView"], "float | Resampled | dict | None"]):
-        declared = tuple(Column(c, d, h) for c, (d, h) in columns.items()) if columns else (
-            Column(name, description, higher_is_better),)
+        declared = tuple(Column(c, *spec) for c, spec in columns.items()) if columns else (
+            Column(name, description, higher_is_better, bounds),)
         spec = MetricSpec(name, fn, description, higher_is_better, declared, tuple(needs), not default,
                           tuple((references or {}).items()), by_design)
         METRICS.register(name, description)(spec)
@@ -131,6 +147,11 @@ def _column(name: str) -> Column | None:
 def describe_column(column: str) -> str:
     found = _column(column)
     return found.description if found else ""
+
+
+def column_bounds(column: str) -> Column:
+    """The column's spec (an unknown column: one without bounds)."""
+    return _column(column) or Column(column, "", None)
 
 
 def column_direction(column: str) -> bool | None:
@@ -294,5 +315,6 @@ def _write(row: MetricsRow, column: str, value, rng: np.random.Generator | None,
     if estimate is not None and rng is not None and row.values[column] is not None:
         interval = estimate.interval(rng, rounds)
         if interval is not None:
-            row.intervals[column] = tuple(float(v) if np.isfinite(v) else None for v in interval)
+            low, high = (float(v) if np.isfinite(v) else None for v in interval)
+            row.intervals[column] = column_bounds(column).clip(low, high)
 

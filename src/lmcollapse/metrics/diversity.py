@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ngrams import document_of_token, sorted_distinct
-from .base import GenerationView, metric
+from .base import SHARE, GenerationView, metric
 from .bleu import self_bleu_scores
 from .resampling import Resampled, weighted_mean
 
@@ -27,12 +27,13 @@ def _distinct(view: GenerationView, n: int) -> Resampled | None:
 
 
 for _n in (1, 2, 3):
-    metric(f"distinct_{_n}", f"distinct {_n}-grams / all {_n}-grams within M_t's generated documents", True)(
+    metric(f"distinct_{_n}", f"distinct {_n}-grams / all {_n}-grams within M_t's generated documents", True,
+           bounds=SHARE)(
         lambda view, n=_n: _distinct(view, n))
 
 
 @metric("repetition", "share of a generated document's bigrams that repeat an earlier one of the same "
-                      "document, averaged over documents", False)
+                      "document, averaged over documents", False, bounds=SHARE)
 def repetition(view: GenerationView) -> Resampled | None:
     inverse, docs, n_distinct = view.sample_ngrams(2)
     if len(inverse) == 0:
@@ -53,7 +54,7 @@ def length_mean(view: GenerationView) -> Resampled | None:
 
 
 @metric("capped_fraction", "share of generated documents cut at the length cap (sampler.max_tokens, or a neural "
-                            "model's block) before they wrote an end token", False)
+                            "model's block) before they wrote an end token", False, bounds=SHARE)
 def capped_fraction(view: GenerationView) -> Resampled | None:
     s = view.measured_samples
     if s.eos_id is None or view.max_tokens is None or not len(s):
@@ -94,7 +95,7 @@ def zipf_slope(view: GenerationView) -> Resampled | None:
 
 
 @metric("self_bleu", f"mean BLEU-4 of each of {SUBSET_DOCS} generated documents against the others "
-                     "(high = documents alike)", False)
+                     "(high = documents alike)", False, bounds=SHARE)
 def self_bleu(view: GenerationView) -> Resampled | None:
     s = view.samples
     docs = [s.doc(i) for i in range(min(SUBSET_DOCS, len(s)))]

@@ -2,14 +2,14 @@
 initialised (probes/protocol.py), on labelled real documents that no model of the run trains on."""
 from __future__ import annotations
 
-from .base import GenerationView, metric
+from .base import SHARE, GenerationView, metric
 
 COLUMNS = {
-    "downstream_acc": ("accuracy of the probe on M_t on the probe's test documents", True),
-    "downstream_f1": ("macro-F1 of the probe on M_t", True),
+    "downstream_acc": ("accuracy of the probe on M_t on the probe's test documents", True, SHARE),
+    "downstream_f1": ("macro-F1 of the probe on M_t", True, SHARE),
     "downstream_baseline_acc": ("accuracy of the same probe on the architecture randomly initialised "
-                                "(computed once per run)", None),
-    "downstream_gap": ("downstream_acc minus downstream_baseline_acc: what M_t's training adds", True),
+                                "(computed once per run)", None, SHARE),
+    "downstream_gap": ("downstream_acc minus downstream_baseline_acc: what M_t's training adds", True, (-1.0, 1.0)),
     "random_init_heldout_ppl": ("held-out perplexity of the randomly initialised architecture (a reference "
                                 "for heldout_ppl)", None),
 }

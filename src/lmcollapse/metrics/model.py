@@ -6,7 +6,7 @@ import numpy as np
 
 from ..contexts import context_rows, positions, truth_log_probs
 from ..models.base import Capability
-from .base import GenerationView, metric, weighted_mean_ratio
+from .base import SHARE, GenerationView, metric, weighted_mean_ratio
 from .divergence import exact_divergence
 from .resampling import Resampled, transformed
 
@@ -18,17 +18,19 @@ def n_train(view: GenerationView) -> float:
     return float(len(view.train))
 
 
-@metric("real_fraction", "share of D_t's documents that are real (from provenance)", True, by_design=True)
+@metric("real_fraction", "share of D_t's documents that are real (from provenance)", True, by_design=True, bounds=SHARE)
 def real_fraction(view: GenerationView) -> float:
     return view.train.real_fraction()
 
 
-@metric("pool_real_fraction", "share of real documents in the pool D_t was drawn from", True, by_design=True)
+@metric("pool_real_fraction", "share of real documents in the pool D_t was drawn from", True, by_design=True,
+        bounds=SHARE)
 def pool_real_fraction(view: GenerationView) -> float:
     return view.pool.real_fraction()
 
 
-@metric("acceptance_rate", "share of generated documents that passed the quality gates", None, needs=("gates",))
+@metric("acceptance_rate", "share of generated documents that passed the quality gates", None, needs=("gates",),
+        bounds=SHARE)
 def acceptance_rate(view: GenerationView) -> float | None:
     if view.acceptance is not None:
         return view.acceptance
@@ -57,7 +59,8 @@ def model_entropy(view: GenerationView) -> float | None:
 
 
 @metric("kl_to_truth", "KL(truth || M_t) in nats per token (known-truth sources): exact for count models; "
-                       "for neural ones estimated on the held-out truth documents, with an interval", False, needs=("truth",))
+                       "for neural ones estimated on the held-out truth documents, with an interval", False,
+        needs=("truth",))
 def kl_to_truth(view: GenerationView) -> float | Resampled | None:
     if view.truth is None:
         return None
@@ -74,7 +77,7 @@ def kl_to_truth(view: GenerationView) -> float | Resampled | None:
 
 @metric("tv_to_truth", "mean total-variation distance of next-token laws, M_t vs truth, over the truth's positions "
                        "(known-truth sources; exact for count models, estimated on held-out documents for neural)",
-        False, needs=("truth",))
+        False, needs=("truth",), bounds=SHARE)
 def tv_to_truth(view: GenerationView) -> float | Resampled | None:
     if view.truth is None:
         return None
@@ -89,7 +92,8 @@ def tv_to_truth(view: GenerationView) -> float | Resampled | None:
 
 
 @metric("support_fraction", "share of R's distinct n-grams (n = model order) that M_t saw in training (count "
-                            "models; support_loss measures any model from its samples)", True, needs=("support",))
+                            "models; support_loss measures any model from its samples)", True, needs=("support",),
+        bounds=SHARE)
 def support_fraction(view: GenerationView) -> float | None:
     if not view.model.supports(Capability.SUPPORT):
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ngrams import doc_ngrams
-from .base import TAIL_SHARE, GenerationView, metric, rare_keys  # noqa: F401  (rare_keys: used by tests)
+from .base import SHARE, TAIL_SHARE, GenerationView, metric, rare_keys  # noqa: F401  (rare_keys: used by tests)
 from .resampling import Resampled, weighted_mean
 
 
@@ -24,11 +24,12 @@ def _tail_mass(view: GenerationView, n: int) -> Resampled | None:
 
 for _n in (1, 2):
     metric(f"tail_mass_{_n}", f"share of generated {_n}-grams that belong to the real tail (the rarest real "
-                              f"{_n}-gram types, {TAIL_SHARE:.0%} of real occurrences)", True)(
+                              f"{_n}-gram types, {TAIL_SHARE:.0%} of real occurrences)", True, bounds=SHARE)(
         lambda view, n=_n: _tail_mass(view, n))
 
 
-@metric("support_loss", "share of the real training set's distinct bigrams that M_t's samples no longer contain", False)
+@metric("support_loss", "share of the real training set's distinct bigrams that M_t's samples no longer contain", False,
+        bounds=SHARE)
 def support_loss(view: GenerationView) -> Resampled | None:
     real = view.real_stats.bigrams()
     samples = view.measured_samples
@@ -46,7 +47,7 @@ def support_loss(view: GenerationView) -> Resampled | None:
 
 
 @metric("real_coverage", "share of held-out real documents whose mean log-prob per token under M_t beats "
-                         "a uniform guess (> -log V)", True)
+                         "a uniform guess (> -log V)", True, bounds=SHARE)
 def real_coverage(view: GenerationView) -> Resampled | None:
     doc, logp = view.heldout_scores
     n_docs = len(view.held_out)
