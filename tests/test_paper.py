@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import lmcollapse
+from lmcollapse.errors import LmcollapseError
 from lmcollapse.experiments import load_spec, paper
 from lmcollapse.rundir import RunDir
 
@@ -19,7 +20,7 @@ pytest.importorskip("torch")
 DATA = Path(__file__).parent / "data" / "v0.3.0"
 
 
-def test_the_grid_is_the_papers():
+def test_the_grid_is_the_papers(monkeypatch):
     spec = paper.effective_spec(load_spec("paper"))
     assert len(spec["seeds"]) >= 3 and spec["generations"] >= 20
     chosen = paper.validate(spec)  # every run's config is valid
@@ -33,7 +34,13 @@ def test_the_grid_is_the_papers():
         set(gpt.config["metrics"])
     assert {p.label for p in chosen if p.model == "ngram"} == {p.label for p in chosen if p.model == "gpt"}
     big = paper.effective_spec(load_spec("paper"), scale="paper")
-    big_points = paper.validate(big)  # the paper's preset validates, though it cannot run here
+    from lmcollapse import extras
+
+    if not extras.installed("datasets"):  # TinyStories from the hub: refused here before anything runs
+        with pytest.raises(LmcollapseError, match=r"needs HF datasets.*lmcollapse\[hf\]"):
+            paper.validate(big)
+    monkeypatch.setattr(extras, "installed", lambda module: True)
+    big_points = paper.validate(big)  # the paper's preset validates, with its extras, though it cannot run here
     assert {p.config["model"]["name"] for p in big_points} == {"hf", "ngram"}
     assert next(p for p in big_points if p.model == "gpt").config["model"]["hf_config"] == "tinystories-1m"
 
