@@ -124,3 +124,14 @@ def test_early_warning_leaves_out_what_the_paradigm_sets_and_never_prints_p_0(tm
     warned = [line.split()[0] for line in shown.split("early warning")[1].splitlines()[1:] if line.strip()]
     assert warned and not {"real_fraction", "pool_real_fraction", "n_train"} & set(warned)
     assert "p = 0 " not in shown + " " and "p = 0\n" not in shown
+
+
+def test_dry_run_and_validate_check_what_can_be_checked_without_running(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(json.dumps({"generations": 2, "corpus": {"n_train": 40, "n_eval": 20},
+                                "sweep": {"grid": {"corpus.n_train": [40, 10**6]}}}))
+    dry = cli("sweep", spec, "--dry-run")
+    assert dry.returncode == 2 and "sweep point corpus.n_train=1000000: corpus.n_train + corpus.n_eval = 1000020 " \
+                                   "exceeds the 30834 documents of kjv" in dry.stderr
+    too_many = cli("validate", "--set", "corpus.n_train=30000", "--set", "corpus.n_reservoir=5000")
+    assert too_many.returncode == 2 and "R, E, the probe and the reservoir need 36000 documents" in too_many.stderr

@@ -18,9 +18,10 @@ from . import stop_signals
 from .aggregation import aggregate_rows
 from .api import load_run, open_results, resolve_config
 from .config import to_yaml
+from .config import validate as validate_config
 from .early_warning import ALPHA, p_text, warnings_for_run, warnings_for_seeds
 from .errors import LmcollapseError, RunInterrupted
-from .experiment import load_config
+from .experiment import load_config, preflight
 from .experiments import load_spec as load_experiment_spec
 from .experiments import paper
 from .experiments.quality import reproduce as reproduce_quality
@@ -203,6 +204,7 @@ def sweep(
         out = Path("runs") / f"sweep-{digest}"
     if dry_run:
         the_plan = plan(the_spec, out)
+        preflight_tasks(the_plan.tasks)
         for point in the_plan.points:
             print(f"point {point.index}: {point.label}")
         unique = len({t.run_dir for t in the_plan.tasks})
@@ -220,6 +222,21 @@ def sweep(
         for line in outcome.failure_report():
             err_console.print(line, markup=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def preflight_tasks(tasks) -> None:
+    """preflight every distinct corpus the tasks read (once each), naming the point that asks too much."""
+    seen = set()
+    for task in tasks:
+        config = validate_config(task.config)
+        key = json.dumps([config.corpus.model_dump(), config.probe.model_dump()], sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            preflight(config)
+        except LmcollapseError as exc:
+            raise LmcollapseError(f"sweep point {task.label or 'base'}: {exc}") from None
 
 
 def print_sweep_summary(out: Path) -> None:
@@ -388,6 +405,7 @@ def validate(config: Optional[Path] = typer.Argument(None, help="a YAML/TOML con
              set_: List[str] = typer.Option([], "--set", help="override a key (as in run)")):
     """Check a config without running it (every check `run` makes before it starts); print the resolved config."""
     resolved = load_config(config, set_)
+    preflight(resolved)
     console.print(to_yaml(resolved), end="", markup=False)
     err_console.print(f"{config or 'the built-in demo'}: valid")
 

@@ -30,6 +30,7 @@ from .probes.tasks import TASK_CORPUS
 from .rundir import RunDir, disk_errors
 from .sampling import Sampler
 from .sources import SOURCES, Source, SourceData
+from .sources.text import TextSource
 from .tokenizers import TOKENIZERS, Tokenizer, load_tokenizer
 from .version import __version__
 
@@ -79,6 +80,14 @@ def check(config: Config) -> None:
         producers += issubclass(gate_class, Producer)
     if producers > 1:
         raise LmcollapseError("gates: at most one producing gate (token-edit) per run")
+
+
+def preflight(config: Config) -> None:
+    """What can be checked only by reading the corpus (it has as many documents as asked for), without
+    running anything: validate, sweep --dry-run and reproduce --dry-run add it to load_config's checks."""
+    source = new_source(config)
+    if isinstance(source, TextSource) and not (config.corpus.name == "tinystories" and not config.corpus.path):
+        source.check_size()  # the hub's TinyStories is not downloaded to be counted
 
 
 def _check_fresh_supply(config: Config, source_class: type[Source]) -> None:

@@ -41,19 +41,36 @@ class TextSource(Source):
         """A separate held-out pool (e.g. a validation split); None = split it off the same documents."""
         return None
 
+    def _distinct(self) -> tuple[list[str], list[str | None]]:
+        """The corpus's distinct documents and their labels. Exact duplicates are dropped so that no held-out
+        document appears verbatim in training."""
+        first_of: dict[str, str | None] = {}
+        for text, label in self.records(self.probe_config.task):
+            first_of.setdefault(text, label)
+        return list(first_of), list(first_of.values())
+
+    def check_size(self, n_docs: int | None = None) -> None:
+        """Refuse, in one line, a config asking for more documents than the corpus has (R and E first, then
+        with the probe and the reservoir): what a run would find when it starts, said before."""
+        c, probe = self.section, self.probe_config
+        n_docs = len(self._distinct()[0]) if n_docs is None else n_docs
+        need = c.n_train + (0 if self.held_out_documents() is not None else c.n_eval)
+        if need > n_docs:
+            raise LmcollapseError(f"corpus.n_train + corpus.n_eval = {need} exceeds the {n_docs} documents of "
+                                  f"{self.name}; lower them")
+        n_probe = probe.n_train + probe.n_test if probe.task else 0
+        if need + n_probe + c.n_reservoir > n_docs:
+            raise LmcollapseError(f"R, E, the probe and the reservoir need {need + n_probe + c.n_reservoir} documents "
+                                  f"({c.n_train} + {need - c.n_train} + {n_probe} + {c.n_reservoir}) but {self.name} "
+                                  f"has {n_docs}; lower corpus.n_reservoir or probe.n_train/n_test")
+
     def load(self, tokenizer) -> SourceData:
         c, probe = self.section, self.probe_config
-        # Exact duplicates are dropped so that no held-out document appears verbatim in training.
-        first_of: dict[str, str | None] = {}
-        for text, label in self.records(probe.task):
-            first_of.setdefault(text, label)
-        docs, labels = list(first_of), list(first_of.values())
+        docs, labels = self._distinct()
+        self.check_size(len(docs))
         rng = seeding.rng(self.seed, seeding.SETUP, "split")
         held_pool = self.held_out_documents()
         need = c.n_train + (0 if held_pool is not None else c.n_eval)
-        if need > len(docs):
-            raise LmcollapseError(f"corpus.n_train + corpus.n_eval = {need} exceeds the {len(docs)} documents of "
-                                  f"{self.name}; lower them")
         order = rng.permutation(len(docs))
         train_text = [docs[i] for i in order[:c.n_train]]
         if held_pool is None:
@@ -63,10 +80,6 @@ class TextSource(Source):
                 raise LmcollapseError(f"corpus.n_eval = {c.n_eval} exceeds the {len(held_pool)} held-out documents")
             eval_text = [held_pool[i] for i in rng.permutation(len(held_pool))[:c.n_eval]]
         n_probe = probe.n_train + probe.n_test if probe.task else 0
-        if need + n_probe + c.n_reservoir > len(docs):
-            raise LmcollapseError(f"R, E, the probe and the reservoir need {need + n_probe + c.n_reservoir} documents "
-                                  f"({c.n_train} + {need - c.n_train} + {n_probe} + {c.n_reservoir}) but {self.name} "
-                                  f"has {len(docs)}; lower corpus.n_reservoir or probe.n_train/n_test")
         probe_rows = order[need:need + n_probe]
         reservoir_rows = order[need + n_probe:need + n_probe + c.n_reservoir]
         tokenizer = tokenizer.fit(train_text)
