@@ -133,5 +133,5 @@ def test_dry_run_and_validate_check_what_can_be_checked_without_running(tmp_path
     dry = cli("sweep", spec, "--dry-run")
     assert dry.returncode == 2 and "sweep point corpus.n_train=1000000: corpus.n_train + corpus.n_eval = 1000020 " \
                                    "exceeds the 30834 documents of kjv" in dry.stderr
-    too_many = cli("validate", "--set", "corpus.n_train=30000", "--set", "corpus.n_reservoir=5000")
-    assert too_many.returncode == 2 and "R, E, the probe and the reservoir need 36000 documents" in too_many.stderr
+    too_many = cli("validate", "--set", "corpus.n_train=25000", "--set", "corpus.n_reservoir=5000")
+    assert too_many.returncode == 2 and "R, E, the probe and the reservoir need 31000 documents" in too_many.stderr
