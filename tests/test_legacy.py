@@ -9,6 +9,8 @@ from helpers import cli, same_numbers
 
 import lmcollapse
 from lmcollapse.errors import LmcollapseError
+from lmcollapse.metrics import MetricsRow
+from lmcollapse.metrics.base import column_bounds
 from lmcollapse.sweep import Sweep
 
 DATA = Path(__file__).parent / "data" / "v0.3.0"
@@ -51,8 +53,12 @@ def test_an_upgraded_seeds_folder_is_a_one_point_sweep_with_the_same_numbers(old
     import pyarrow.parquet as pq
 
     aggregate = pq.read_table(old_seeds / "aggregate.parquet").to_pylist()
+    assert len(aggregate) == len(old_aggregate) == 3
     for new, old in zip(aggregate, old_aggregate):
-        assert {k: new[k] for k in old} == pytest.approx(old)
+        new, old = MetricsRow.from_json(new), MetricsRow.from_json(old)
+        assert {k: new.values[k] for k in old.values} == pytest.approx(old.values) and new.counts == old.counts
+        for name, (low, high) in old.intervals.items():  # since 0.4 a share's interval stays inside [0, 1]
+            assert new.interval(name) == pytest.approx(column_bounds(name).clip(low, high)), name
     shown = cli("show", old_seeds)
     assert shown.returncode == 0 and "mean over 2 seeds" in shown.stdout
     checked = cli("check", old_seeds)

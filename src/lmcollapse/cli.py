@@ -155,9 +155,15 @@ def _run_seeds(config, set_, out, quiet, seeds_text, workers, executor, address,
     chosen = make_executor(executor, workers=workers, address=address, gpus_per_run=gpus_per_run,
                            cpus_per_run=cpus_per_run, storage=out)
     the_plan, outcome = run_sweep(seeds_spec(resolved, seeds), out, chosen, progress=not quiet)
-    print_seed_table(Sweep(the_plan.out))
-    print(f"results: {the_plan.out.joinpath('aggregate.parquet')} (.csv; mean over seeds with 95% intervals), every "
-          f"seed's rows in results.parquet (lmcollapse report {the_plan.out})")
+    done = Sweep(the_plan.out)
+    print_seed_table(done)
+    print(f"results: {done.table_file('aggregate')} (.csv; mean over seeds with 95% intervals), every seed's rows "
+          f"in {done.table_file('results').name} (lmcollapse report {the_plan.out})")
+    exit_on_failures(outcome)
+
+
+def exit_on_failures(outcome) -> None:
+    """After a sweep's tables are printed: its failed runs, one line each, and exit 1."""
     if outcome.failures:
         for line in outcome.failure_report():
             err_console.print(line, markup=False, soft_wrap=True)
@@ -216,12 +222,10 @@ def sweep(
                            cpus_per_run=cpus_per_run, storage=out)
     the_plan, outcome = run_sweep(the_spec, out, chosen, progress=not quiet)
     print_sweep_summary(the_plan.out)
-    print(f"results: {the_plan.out}/results.parquet (.csv), per point: {the_plan.out}/aggregate.parquet "
+    done = Sweep(the_plan.out)
+    print(f"results: {done.table_file('results')} (.csv), per point: {done.table_file('aggregate')} "
           f"(lmcollapse report {the_plan.out})")
-    if outcome.failures:
-        for line in outcome.failure_report():
-            err_console.print(line, markup=False, soft_wrap=True)
-        raise typer.Exit(1)
+    exit_on_failures(outcome)
 
 
 def preflight_tasks(tasks) -> None:
