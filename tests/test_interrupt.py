@@ -108,6 +108,7 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_to_the_parent_of_a_seed_group_stops_every_worker(tmp_path):
     out = tmp_path / "seeds"
     proc, _ = start(tmp_path, "--seeds", "0-3", "--workers", "2", "--out", out)

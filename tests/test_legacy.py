@@ -72,6 +72,7 @@ def test_an_upgraded_seeds_folder_is_a_one_point_sweep_with_the_same_numbers(old
     assert again.returncode == 2 and "nothing to upgrade" in again.stderr
 
 
+@pytest.mark.slow
 def test_an_upgraded_reproduce_folder_is_taken_over_by_the_study_without_recomputing(old_reproduce):
     """The two 0.3 variant folders become points tagged by their folder; `reproduce --quick` on the same --out
     finds their runs done (their DONE files untouched), runs the five missing variants and gives the
