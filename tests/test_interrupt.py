@@ -48,6 +48,7 @@ def test_ctrl_c_stops_the_run_says_where_and_it_resumes_to_the_same_numbers(tmp_
     assert lmcollapse.load_run(out).metrics == lmcollapse.run(LONG, out_dir=tmp_path / "reference").metrics
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_worker_of_a_multi_seed_run(tmp_path):
     """SIGINT to the parent only (`kill -INT`; a terminal would signal the workers too): the queued seeds never
     start and the running ones stop."""
@@ -95,6 +96,7 @@ def still_running(pids: set[int], within: float) -> list[str]:
     return [f"{p}: {Path(f'/proc/{p}/cmdline').read_text().replace(chr(0), ' ')[:100]}" for p in pids if alive(p)]
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
     out = tmp_path / "run"
     proc, config = start(tmp_path, "--out", out)

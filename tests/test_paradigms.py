@@ -50,6 +50,7 @@ def test_accumulate_subsample_pool_real_share_is_exactly_one_over_one_plus_t_r(r
     assert column(r, "n_train").tolist() == [N] * 6
 
 
+@pytest.mark.slow
 def test_accumulate_subsample_training_share_matches_in_expectation(tmp_path):
     """Over 200 seeds the training set's real share averages 1/(1+t r), within 4 standard errors of the
     exact hypergeometric spread (false alarm rate per generation ~6e-5)."""

@@ -110,7 +110,6 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
                 bar.message(cap_note)
             state = RunState(experiment, rd)
             data = restore_state(experiment, rd, done) if done else initial_state(experiment.real)
-            t = done
             try:
                 for t in range(done, config.generations):
                     started = time.perf_counter()
@@ -119,10 +118,13 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
                     rd.append_metrics_row(row)
                     bar.generation_done(t, row, time.perf_counter() - started)
             except KeyboardInterrupt:
-                # The generation in flight is abandoned: its scratch directory is dropped on the next start.
-                raise RunInterrupted(f"interrupted: {rd.path} has generations 0-{t - 1} committed; generation {t} was "
+                # The generation in flight is abandoned: its scratch directory is dropped on the next start. What
+                # is committed is read from the directory: the signal may land just after a commit, before the
+                # loop has moved on to the next generation.
+                n = rd.inspect().intact
+                raise RunInterrupted(f"interrupted: {rd.path} has generations 0-{n - 1} committed; generation {n} was "
                                      f"in progress and is abandoned; run the same command again (or lmcollapse run "
-                                     f"--out {rd.path}) to resume" if t else
+                                     f"--out {rd.path}) to resume" if n else
                                      f"interrupted during generation 0 of {rd.path} (abandoned); run the same command "
                                      f"again to start it over") from None
         finally:
