@@ -78,6 +78,7 @@ def test_the_claims_table_says_what_the_numbers_say():
     assert "fit n*(r) = 3 + 0.6/r" in paper.claim_rows(_claims(), 1.25)[1][2]
 
 
+@pytest.mark.slow  # 20 s; CI runs it (`-m slow`)
 def test_quick_reproduce_paper_runs_end_to_end(tmp_path):
     out = tmp_path / "pq"
     result = cli("reproduce", "paper", "--quick", "--out", out, "--workers", "2", "-q")

@@ -146,7 +146,7 @@ def finished(config: Config, rd: RunDir) -> bool:
         same = stored_config(rd.path).model_dump(exclude={"generations"}) == config.model_dump(exclude={"generations"})
     except LmcollapseError:
         return False  # the locked path below says what is wrong
-    if not same:
+    if not same or rd.inspect().intact < config.generations:  # sizes first: a run to extend hashes nothing here
         return False
     inspection = rd.inspect(full=True)
     return (not inspection.damaged and inspection.intact >= config.generations
