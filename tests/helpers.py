@@ -26,3 +26,17 @@ def same_numbers(got, want, rel=1e-9, path="") -> list[str]:
     elif got == want:
         return []
     return [f"{path}: {got!r}, expected {want!r}"]
+
+
+def in_range(quality_summary: list[dict]) -> list[dict]:
+    """quality-vs-quantity summary rows as 0.4 writes them: since 0.4 an interval stays inside its metric's
+    range (KL >= 0, perplexity >= 1), so 0.3.0's recorded interval ends are cut there; values are unchanged."""
+    from lmcollapse.experiments import load_spec
+    from lmcollapse.metrics.base import column_bounds
+
+    watch = {name: s["watch"] for name, s in load_spec("quality-vs-quantity")["settings"].items()}
+    out = []
+    for row in quality_summary:
+        lo, hi = column_bounds(watch[row["setting"]]).clip(row["end_lo"], row["end_hi"])
+        out.append({**row, "end_lo": lo, "end_hi": hi})
+    return out

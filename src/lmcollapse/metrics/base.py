@@ -51,6 +51,7 @@ NEEDS = {"truth": "a known-truth corpus (categorical, markov)",
 
 
 SHARE = (0.0, 1.0)  # the range of a share, a fraction, an accuracy
+NON_NEGATIVE = (0.0, None)  # divergences, entropies, NLL, lengths
 
 
 @dataclass(frozen=True)

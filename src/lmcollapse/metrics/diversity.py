@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ngrams import document_of_token, sorted_distinct
-from .base import SHARE, GenerationView, metric
+from .base import NON_NEGATIVE, SHARE, GenerationView, metric
 from .bleu import self_bleu_scores
 from .resampling import Resampled, weighted_mean
 
@@ -47,7 +47,7 @@ def repetition(view: GenerationView) -> Resampled | None:
     return weighted_mean(rates, has.astype(float))
 
 
-@metric("length_mean", "mean tokens per generated document", None)
+@metric("length_mean", "mean tokens per generated document", None, bounds=NON_NEGATIVE)
 def length_mean(view: GenerationView) -> Resampled | None:
     s = view.measured_samples
     return weighted_mean(s.lengths) if len(s) else None
@@ -63,7 +63,7 @@ def capped_fraction(view: GenerationView) -> Resampled | None:
     return weighted_mean((s.lengths >= cap).astype(np.float64))
 
 
-@metric("length_std", "standard deviation of tokens per generated document", None)
+@metric("length_std", "standard deviation of tokens per generated document", None, bounds=NON_NEGATIVE)
 def length_std(view: GenerationView) -> Resampled | None:
     lengths = view.measured_samples.lengths.astype(np.float64)
     if len(lengths) < 2:

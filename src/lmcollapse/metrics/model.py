@@ -6,7 +6,7 @@ import numpy as np
 
 from ..contexts import context_rows, positions, truth_log_probs
 from ..models.base import Capability
-from .base import SHARE, GenerationView, metric, weighted_mean_ratio
+from .base import NON_NEGATIVE, SHARE, GenerationView, metric, weighted_mean_ratio
 from .divergence import exact_divergence
 from .resampling import Resampled, transformed
 
@@ -37,17 +37,19 @@ def acceptance_rate(view: GenerationView) -> float | None:
     return len(view.kept) / len(view.samples) if len(view.samples) else None
 
 
-@metric("heldout_nll", "nats per token (end token included) of held-out real documents under M_t", False)
+@metric("heldout_nll", "nats per token (end token included) of held-out real documents under M_t", False,
+        bounds=NON_NEGATIVE)
 def heldout_nll(view: GenerationView) -> Resampled:
     return view.heldout_nll()
 
 
-@metric("heldout_ppl", "exp(heldout_nll): perplexity of held-out real text", False)
+@metric("heldout_ppl", "exp(heldout_nll): perplexity of held-out real text", False, bounds=(1.0, None))
 def heldout_ppl(view: GenerationView) -> Resampled:
     return transformed(view.heldout_nll(), lambda nll: float(np.exp(nll)))
 
 
-@metric("model_entropy", "entropy (nats) of M_t's next-token law, averaged over contexts of M_t's own samples", True)
+@metric("model_entropy", "entropy (nats) of M_t's next-token law, averaged over contexts of M_t's own samples", True,
+        bounds=NON_NEGATIVE)
 def model_entropy(view: GenerationView) -> float | None:
     s = view.samples
     if s.n_tokens == 0 and s.eos_id is None:
@@ -60,7 +62,7 @@ def model_entropy(view: GenerationView) -> float | None:
 
 @metric("kl_to_truth", "KL(truth || M_t) in nats per token (known-truth sources): exact for count models; "
                        "for neural ones estimated on the held-out truth documents, with an interval", False,
-        needs=("truth",))
+        needs=("truth",), bounds=NON_NEGATIVE)
 def kl_to_truth(view: GenerationView) -> float | Resampled | None:
     if view.truth is None:
         return None
