@@ -54,3 +54,15 @@ def test_warnings_for_run_reads_intervals_from_metrics_rows():
              "m_hi": 1.1 + (0.5 if t >= 2 else 0.0), "n_train": 5.0} for t in range(5)]
     (warning,) = warnings_for_run(rows)
     assert (warning.metric, warning.generation, warning.direction) == ("m", 2, "up")
+
+
+def test_a_cut_interval_keeps_its_uncut_width_for_the_z_test():
+    """A share near 0: its interval is cut at 0, but the z-test reads the half-width from the uncut side, so
+    the same rows with and without the cut give the same flags."""
+    from lmcollapse.early_warning import warnings_for_run
+
+    uncut = [{"generation": t, "support_loss": v, "support_loss_lo": v - 0.03, "support_loss_hi": v + 0.03}
+             for t, v in enumerate([0.01, 0.012, 0.02, 0.09])]
+    cut = [{**r, "support_loss_lo": max(r["support_loss_lo"], 0.0)} for r in uncut]
+    assert [(d.metric, d.generation) for d in warnings_for_run(cut)] == \
+        [(d.metric, d.generation) for d in warnings_for_run(uncut)] == [("support_loss", 3)]

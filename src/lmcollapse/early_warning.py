@@ -88,7 +88,10 @@ def warnings_for_run(rows: list[dict], alpha: float = ALPHA) -> list[Departure]:
     names = sorted({name for r in parsed for name in r.intervals if watched_for_departures(name)})
     for name in names:
         values = np.array([_num(r.values.get(name)) for r in parsed])
-        half = np.array([(_num(r.interval(name)[1]) - _num(r.interval(name)[0])) / 2 for r in parsed])
+        # The interval is value +- z*SE, cut at the metric's range (a share's at 0 or 1): its longer side is
+        # the uncut half-width, so a cut never makes the test think the metric more certain than it is.
+        half = np.array([max(_num(r.values.get(name)) - _num(r.interval(name)[0]),
+                             _num(r.interval(name)[1]) - _num(r.values.get(name))) for r in parsed])
         found = z_departure(values, half, alpha)
         if found:
             out.append(Departure(name, found[0], found[2], found[1], "z-test on half-sampling standard errors"))
