@@ -96,6 +96,16 @@ def still_running(pids: set[int], within: float) -> list[str]:
     return [f"{p}: {Path(f'/proc/{p}/cmdline').read_text().replace(chr(0), ' ')[:100]}" for p in pids if alive(p)]
 
 
+def seed_group_under_way(tmp_path):
+    """(process, config, folder, worker pids) of `run --seeds 0-3 --workers 2` once two generations are in."""
+    out = tmp_path / "seeds"
+    proc, config = start(tmp_path, "--seeds", "0-3", "--workers", "2", "--out", out)
+    wait_for("runs/*/gen-*[0-9]/DONE", out, 2, proc)
+    workers = children_of(proc.pid)
+    assert len(workers) >= 2
+    return proc, config, out, workers
+
+
 @pytest.mark.slow
 def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
     out = tmp_path / "run"
@@ -112,11 +122,7 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
 
 @pytest.mark.slow
 def test_sigterm_to_the_parent_of_a_seed_group_stops_every_worker(tmp_path):
-    out = tmp_path / "seeds"
-    proc, _ = start(tmp_path, "--seeds", "0-3", "--workers", "2", "--out", out)
-    wait_for("runs/*/gen-*[0-9]/DONE", out, 2, proc)
-    workers = children_of(proc.pid)
-    assert len(workers) >= 2
+    proc, _, _, workers = seed_group_under_way(tmp_path)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == 143, err
@@ -129,11 +135,7 @@ def test_workers_stop_when_the_parent_of_a_seed_group_is_killed_outright(tmp_pat
     """SIGKILL: the parent can stop nobody; each worker notices its parent is gone, interrupts its run
     (committed generations stay) and exits; the same command then resumes to the numbers of one seed run
     alone."""
-    out = tmp_path / "seeds"
-    proc, config = start(tmp_path, "--seeds", "0-3", "--workers", "2", "--out", out)
-    wait_for("runs/*/gen-*[0-9]/DONE", out, 2, proc)
-    workers = children_of(proc.pid)
-    assert len(workers) >= 2
+    proc, config, out, workers = seed_group_under_way(tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert still_running(workers, within=20) == [], "workers outlived their killed parent"
