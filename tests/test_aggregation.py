@@ -18,13 +18,21 @@ def test_aggregate_is_the_mean_and_a_student_t_interval():
     assert rows[1] == {"generation": 1, "m": 2.0, "m_n": 1}  # one seed: no interval
 
 
+def test_two_seeds_give_a_mean_and_no_interval():
+    """With two seeds the 95% t quantile is 12.7: an interval some twenty spreads wide says nothing, so none is
+    written, and the count says why."""
+    rows = aggregate_rows([[{"generation": 0, "m": 1.0}], [{"generation": 0, "m": 3.0}]])
+    assert rows == [{"generation": 0, "m": 2.0, "m_n": 2}]
+
+
 def test_seeds_with_fewer_generations_leave_the_later_means_to_the_others():
-    per_seed = [[{"generation": t, "m": float(t)} for t in range(3)], [{"generation": 0, "m": 2.0}]]
+    per_seed = [[{"generation": t, "m": float(t)} for t in range(3)], [{"generation": 0, "m": 2.0}],
+                [{"generation": 0, "m": 4.0}, {"generation": 1, "m": 3.0}]]
     rows = [MetricsRow.from_json(r) for r in aggregate_rows(per_seed)]
-    assert [r.counts["m"] for r in rows] == [2, 1, 1] and rows[0].values["m"] == 1.0
-    assert rows[0].interval("m") != (None, None) and rows[2].interval("m") == (None, None)
+    assert [r.counts["m"] for r in rows] == [3, 2, 1] and rows[0].values["m"] == 2.0 and rows[1].values["m"] == 2.0
+    assert rows[0].interval("m") != (None, None) and rows[1].interval("m") == rows[2].interval("m") == (None, None)
     matrix = metric_matrix(per_seed, "m")
-    assert matrix.shape == (2, 3) and np.isnan(matrix[1, 1:]).all()
+    assert matrix.shape == (3, 3) and np.isnan(matrix[1, 1:]).all() and np.isnan(matrix[2, 2])
 
 
 def test_the_half_width_is_the_student_t_one_to_the_digits_of_its_table():
@@ -35,10 +43,11 @@ def test_the_half_width_is_the_student_t_one_to_the_digits_of_its_table():
 
 
 def test_intervals_of_shares_and_accuracies_stay_inside_their_range():
-    """Two seeds give a wide Student-t interval (t = 12.7); a share's interval is cut at 0 and 1, a perplexity's
-    at 1 below and nowhere above."""
+    """Three spread seeds give a wide Student-t interval (t = 4.3); a share's interval is cut at 0 and 1, a
+    perplexity's at 1 below and nowhere above."""
     per_seed = [[{"generation": 0, "real_fraction": 0.99, "downstream_acc": 0.02, "heldout_ppl": 5.0}],
-                [{"generation": 0, "real_fraction": 0.95, "downstream_acc": 0.10, "heldout_ppl": 9.0}]]
+                [{"generation": 0, "real_fraction": 0.95, "downstream_acc": 0.10, "heldout_ppl": 9.0}],
+                [{"generation": 0, "real_fraction": 0.90, "downstream_acc": 0.04, "heldout_ppl": 1.5}]]
     row = MetricsRow.from_json(aggregate_rows(per_seed)[0])
     assert row.interval("real_fraction")[1] == 1.0 and 0 < row.interval("real_fraction")[0] < 0.95
     assert row.interval("downstream_acc")[0] == 0.0 and row.interval("downstream_acc")[1] < 1

@@ -1,5 +1,7 @@
 """The neural backends (gpt, hf) beyond the shared contract: scoring details, the KV-cached decoder, and a
 real collapse run on kjv."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -226,43 +228,45 @@ def test_position_probs_equal_next_token_probs_of_the_prefix(model_and_data):
     np.testing.assert_allclose(np.log(probs[np.arange(len(pos)), targets]), logp[inside], atol=1e-4)
 
 
-def _batch_gradient(model, windows, memory_gb):
-    """The gradient of one training batch's loss as fit computes it, with the given memory budget."""
+def _batch_gradient(model, windows, memory_gb, monkeypatch):
+    """The gradient of one training batch's loss as fit computes it, with the given memory budget; the
+    forward passes it took and the positions they computed."""
     model.batch_memory_gb = memory_gb
     model.net_.zero_grad()
-    rows = model._batch_rows(windows)
-    n_targets = int((rows["y"] != -100).sum())
-    passes = positions = 0
-    for part in model._micro_batches(rows):
-        logits, y = model._forward_rows(part, torch.device("cpu"))
-        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100,
-                                                 reduction="sum") / n_targets
-        loss.backward()
-        passes += 1
-        positions += y.numel()
-    return [p.grad.clone() for p in model.net_.parameters()], passes, positions
+    passes = []
+    forward = type(model)._forward_rows
+    monkeypatch.setattr(model, "_forward_rows", lambda part, device: passes.append(part["y"].size) or
+                        forward(model, part, device))
+    stepped = model._batch_gradient(model._batch_rows(windows), torch.device("cpu"), contextlib.nullcontext())
+    monkeypatch.undo()
+    assert stepped
+    return [p.grad.clone() for p in model.net_.parameters()], len(passes), sum(passes)
 
 
-@pytest.mark.parametrize("name", ["gpt", "hf"])
-def test_micro_batches_give_the_whole_batch_gradient(name):
-    """A batch whose logits exceed batch_memory_gb is split; the accumulated gradient is the batch's."""
+@pytest.mark.parametrize("name,loss", [("gpt", "ce"), ("hf", "ce"), ("gpt", "tce")])
+def test_micro_batches_give_the_whole_batch_gradient(name, loss, monkeypatch):
+    """A batch whose logits exceed batch_memory_gb is split; the accumulated gradient is the batch's (under
+    truncated cross-entropy too, whose mean is over the kept tokens of the whole batch)."""
     corpus = learnable_corpus()
     if name == "hf":
         pytest.importorskip("transformers")
         from lmcollapse.models.hf import HFModel
 
         model = HFModel(HFConfig(**TINY_HF))
+    elif loss == "tce":  # trained a little first, so that some targets are above gamma and some below
+        model = GPTModel(GPTConfig(**TINY, loss="tce", tce_gamma=0.6)).fit(corpus, seed=0)
     else:
         model = GPTModel(GPTConfig(**TINY))
     model.vocab_size_ = corpus.vocab_size
-    model.net_ = model._build_net()
+    if loss == "ce":
+        model.net_ = model._build_net()
     windows = [w for w, _ in model._windows(model._sequences(corpus), stride=model.block_size)][:24]
-    whole, passes, whole_positions = _batch_gradient(model, windows, memory_gb=2.0)
+    whole, passes, whole_positions = _batch_gradient(model, windows, 2.0, monkeypatch)
     assert passes == 1
     from lmcollapse.models.neural import TRAINING_COPIES
 
     one_row = TRAINING_COPIES * 8 * (corpus.vocab_size + 1) * 4 / 2**30  # one full row's training pass
-    split, passes, split_positions = _batch_gradient(model, windows, memory_gb=one_row)
+    split, passes, split_positions = _batch_gradient(model, windows, one_row, monkeypatch)
     n_rows = len(model._batch_rows(windows)["y"])
     assert n_rows > 5 and n_rows // 2 <= passes <= n_rows  # short rows share a pass
     for a, b in zip(split, whole):

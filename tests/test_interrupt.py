@@ -48,6 +48,29 @@ def test_ctrl_c_stops_the_run_says_where_and_it_resumes_to_the_same_numbers(tmp_
     assert lmcollapse.load_run(out).metrics == lmcollapse.run(LONG, out_dir=tmp_path / "reference").metrics
 
 
+def test_a_ctrl_c_a_finaliser_swallowed_still_stops_the_run_at_its_next_step():
+    """Python runs the handler wherever the main thread is; inside a __del__ its KeyboardInterrupt is printed
+    and dropped. The run loop then stops at its next check (a run once went on to the end and exited 0)."""
+    code = """if True:
+        import os, signal
+        from lmcollapse import stop_signals
+        stop_signals.install()
+        class Finalised:
+            def __del__(self):
+                os.kill(os.getpid(), signal.SIGINT)  # the handler runs in here
+                sum(range(1000))
+        Finalised()
+        print("went on")
+        try:
+            stop_signals.raise_if_stopped()
+        except KeyboardInterrupt:
+            print("stopped")
+    """
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "Exception ignored" in result.stderr and "KeyboardInterrupt" in result.stderr  # it was swallowed
+    assert result.stdout.split() == ["went", "on", "stopped"]
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_every_worker_of_a_multi_seed_run(tmp_path):
     """SIGINT to the parent only (`kill -INT`; a terminal would signal the workers too): the queued seeds never

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lmcollapse
@@ -14,7 +15,7 @@ from lmcollapse.errors import LmcollapseError
 from lmcollapse.experiments import load_spec, paper
 from lmcollapse.rundir import RunDir
 
-from helpers import cli, same_numbers
+from helpers import cli, measured_as_in_0_3, same_numbers, two_seed_study
 
 pytest.importorskip("torch")
 DATA = Path(__file__).parent / "data" / "v0.3.0"
@@ -48,7 +49,7 @@ def test_the_grid_is_the_papers(monkeypatch):
 def _claims(**overrides):
     policy = {"ratio": 2.0, "ratio_lo": 1.6, "ratio_hi": 2.4, "state": "collapsing", "crossings": [3, 4],
               "crossing_mean": 3.5, "crossing_lo": 2.0, "crossing_hi": 5.0}
-    claims = {"a": {"slope": 0.1, "slope_lo": 0.05, "slope_hi": 0.15, "sign": 1, "rises": 9, "steps": 9},
+    claims = {"seeds": 3, "a": {"slope": 0.1, "slope_lo": 0.05, "slope_hi": 0.15, "sign": 1, "rises": 9, "steps": 9},
               "b": {"rates": [{"rate": 1.0, **policy}, {"rate": 0.1, **policy, "crossing_mean": 9.0}],
                     "all_collapsing": True, "all_rise": True, "some_does_not_rise": False, "later_for_smaller": True,
                     "fit": {"a": 3.0, "b": 0.6, "rates": [1, 0.1]}},
@@ -58,7 +59,7 @@ def _claims(**overrides):
               "e": {m: {"slope": 0.01, "slope_lo": 0.005, "slope_hi": 0.02} for m in ("repetition", "self_bleu",
                                                                                      "distinct_2")} | {"direction": 1}}
     for key, value in overrides.items():
-        claims[key] = {**claims[key], **value}
+        claims[key] = {**claims[key], **value} if isinstance(value, dict) else value
     return claims
 
 
@@ -76,6 +77,28 @@ def test_the_claims_table_says_what_the_numbers_say():
     untestable = paper.claim_rows(_claims(d={"generation_0_beats_baseline": False}), 1.25)
     assert untestable[3][3] == "untestable" and "cannot tell them apart" in untestable[3][2]
     assert "fit n*(r) = 3 + 0.6/r" in paper.claim_rows(_claims(), 1.25)[1][2]
+    few = paper.claim_rows(_claims(seeds=2), 1.25)  # two seeds: no interval printed, no verdict drawn from one
+    assert {row[3] for row in few} == {"too few seeds (2)"}
+    assert "no interval: 2 seeds, 3 or more needed" in few[0][2] and "95% CI" not in " ".join(r[2] for r in few)
+
+
+def test_a_ratio_interval_stays_positive_and_few_seeds_give_none():
+    """Perplexity ratios are summarised on the log scale: the 0.3 arithmetic interval of 2 seeds at 1.3 and
+    3.9 ran from -14 to 18; the geometric mean of 0.5 and 2 is 1."""
+    from lmcollapse.aggregation import mean_over_seeds
+
+    assert mean_over_seeds(np.array([0.5, 2.0]), log=True)[0] == pytest.approx(1.0)
+    assert np.isnan(mean_over_seeds(np.array([1.3, 3.9]), log=True)[1:]).all()  # two seeds: no interval
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # wide spreads, three to five seeds: the interval stays above 0 and holds the mean
+        ratios = np.exp(rng.normal(0.5, 1.5, size=rng.integers(3, 6)))
+        mean, low, high = mean_over_seeds(ratios, log=True)
+        assert 0 < low <= mean <= high
+    _, low, high = mean_over_seeds(np.array([0.9, 0.99, 1.0]), column="downstream_acc")
+    assert high == 1.0 and low < 0.9  # an accuracy's interval is cut at 1
+    per_seed = [[{"generation": 0, "heldout_ppl": 10.0}, {"generation": 1, "heldout_ppl": v}] for v in (13.0, 39.0)]
+    n = paper.policy_numbers(per_seed, 1.25)
+    assert n["ratio"] == pytest.approx((1.3 * 3.9) ** 0.5) and np.isnan(n["ratio_lo"]) and n["state"] == "too few seeds"
 
 
 @pytest.mark.slow  # 20 s; CI runs it (`-m slow`)
@@ -89,13 +112,21 @@ def test_quick_reproduce_paper_runs_end_to_end(tmp_path):
         assert claim in summary.split("## Claims, ngram")[0], claim
     numbers = json.loads((out / "summary.json").read_text())
     assert set(numbers) == {"gpt", "ngram"} and len(numbers["gpt"]["policies"]) == 7
-    # the same claims and verdicts as lmcollapse 0.3.0 gave before studies became sweeps (tests/data/v0.3.0;
-    # the GPT's numbers are those of this machine's CPU kernels: another CPU may round differently)
+    for model in ("gpt", "ngram"):  # three seeds: intervals, inside what each quantity allows
+        assert numbers[model]["seeds"] == 3 and "too few seeds" not in summary
+        for n in numbers[model]["policies"].values():
+            assert 0 < n["ratio_lo"] <= n["ratio"] <= n["ratio_hi"] and n["state"] != "too few seeds"
+            if n["crossing_mean"] is not None:
+                assert 0 <= n["crossing_lo"] <= n["crossing_mean"] <= n["crossing_hi"] <= 2
+    assert all(-1 <= lo <= hi <= 1 for lo, hi in zip(numbers["gpt"]["d"]["gap_lo"], numbers["gpt"]["d"]["gap_hi"]))
+    # seeds 0 and 1 alone give what lmcollapse 0.3.0 measured before studies became sweeps (tests/data/v0.3.0;
+    # the GPT's numbers are those of this machine's CPU kernels: another CPU may round differently); with two
+    # seeds there is no interval, and every verdict says so
     recorded = json.loads((DATA / "paper-quick-summary.json").read_text())
-    assert same_numbers(numbers["ngram"], recorded["ngram"]) == []
-    assert [row[3] for row in paper.claim_rows(numbers["gpt"], 1.25)] == \
-        [row[3] for row in paper.claim_rows(recorded["gpt"], 1.25)]
-    assert same_numbers(numbers["gpt"], recorded["gpt"], rel=1e-6) == []
+    two = two_seed_study(out, "paper")
+    assert same_numbers(measured_as_in_0_3(two["ngram"]), measured_as_in_0_3(recorded["ngram"])) == []
+    assert same_numbers(measured_as_in_0_3(two["gpt"]), measured_as_in_0_3(recorded["gpt"]), rel=1e-6) == []
+    assert {row[3] for model in two for row in paper.claim_rows(two[model], 1.25)} == {"too few seeds (2)"}
     assert [n["rate"] for n in numbers["gpt"]["b"]["rates"]] == [1.0, 0.3, 0.1]
     assert len(numbers["gpt"]["d"]["acc"]) == 3 and "d" not in numbers["ngram"]  # the count model has no probe
     assert (out / "summary.png").stat().st_size > 10_000
@@ -104,7 +135,7 @@ def test_quick_reproduce_paper_runs_end_to_end(tmp_path):
     sweep = lmcollapse.open_results(out)  # a study is a sweep: one point per (model, policy)
     assert [p.tags for p in sweep.points][:2] == [{"model": "gpt", "policy": "replace"},
                                                   {"model": "gpt", "policy": "accumulate-subsample r=1"}]
-    assert len(sweep.points) == 14 and sweep.seeds == [0, 1]
+    assert len(sweep.points) == 14 and sweep.seeds == [0, 1, 2]
 
 
 @pytest.mark.slow
@@ -121,11 +152,11 @@ def test_a_killed_reproduce_run_resumes_without_redoing_committed_generations(tm
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     committed = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/gen-*[0-9]/DONE")}
-    assert 8 <= len(committed) < 7 * 2 * 3, "the kill should land mid-run"
+    assert 8 <= len(committed) < 7 * 3 * 3, "the kill should land mid-run"
     result = cli("reproduce", "paper", "--quick", "--model", "ngram", "--out", out, "--workers", "1", "-q")
     assert result.returncode == 0, result.stderr
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in committed.items())  # nothing committed was redone
-    assert len(list(out.glob("runs/*/gen-*[0-9]/DONE"))) == 7 * 2 * 3
+    assert len(list(out.glob("runs/*/gen-*[0-9]/DONE"))) == 7 * 3 * 3
     got, want = (json.loads((d / "summary.json").read_text()) for d in (out, reference))
     assert got == want
 

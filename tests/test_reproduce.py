@@ -13,7 +13,7 @@ from lmcollapse.errors import LmcollapseError
 from lmcollapse.experiments import load_spec
 from lmcollapse.experiments.quality import _verdict, effective_spec, variants
 
-from helpers import in_range, same_numbers
+from helpers import measured_as_in_0_3, same_numbers, two_seed_study
 
 DATA = Path(__file__).parent / "data" / "v0.3.0"
 
@@ -59,7 +59,15 @@ def test_quick_reproduce_runs_end_to_end(tmp_path):
     assert "Gates that keep it bounded" in report and 'alt="summary"' in report  # the verdict opens the report
     ungated = [n for n in numbers if n["setting"] == "kjv" and n["gate"] is None]
     assert all(n["end"] > n["start"] for n in ungated)  # held-out perplexity rises without new real data
-    # the same values and verdicts as lmcollapse 0.3.0 gave before studies became sweeps (tests/data/v0.3.0)
+    # three seeds: every variant has an interval inside its metric's range (KL >= 0, perplexity >= 1) and a state
+    assert all(n["seeds"] == 3 and n["state"] in ("collapsing", "bounded", "unclear") for n in numbers)
+    assert all(n["end_lo"] <= n["end"] <= n["end_hi"] and n["end_lo"] >= (0 if n["setting"] == "markov" else 1)
+               for n in numbers)
+    assert "no interval:" not in summary and "too few seeds" not in summary
+    assert lmcollapse.open_results(out).seeds == [0, 1, 2]  # a study's folder is a sweep
+    # seeds 0 and 1 alone give the values lmcollapse 0.3.0 recorded before studies became sweeps
+    # (tests/data/v0.3.0), and with two seeds no interval and no state
     recorded = json.loads((DATA / "quality-quick-summary.json").read_text())
-    assert same_numbers(numbers, in_range(recorded)) == []
-    assert lmcollapse.open_results(out).seeds == [0, 1]  # a study's folder is a sweep
+    two = two_seed_study(out, "quality")
+    assert same_numbers(measured_as_in_0_3(two), measured_as_in_0_3(recorded)) == []
+    assert all(n["end_lo"] is None and n["state"] == "too few seeds" and n["seeds"] == 2 for n in two)

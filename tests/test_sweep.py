@@ -134,10 +134,18 @@ def test_a_sweep_gives_one_tidy_table_whose_runs_equal_single_runs(tmp_path):
 
     with open(tmp_path / "sw" / "results.csv") as f:
         assert list(csv.DictReader(f))[5]["kl_to_truth"] == str(table[5]["kl_to_truth"])
-    # show prints a line per point with the watched metric's interval
+    # show prints a line per point with the watched metric's mean (two seeds: no interval, the title says why)
     shown = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "show", str(tmp_path / "sw")],
-                           capture_output=True, text=True)
-    assert shown.returncode == 0 and shown.stdout.count("model.order=") == 4 and " to " in shown.stdout
+                           capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert shown.returncode == 0 and shown.stdout.count("model.order=") == 4 and " to " not in shown.stdout
+    assert "from 3 seeds on" in shown.stdout
+    grid = {"model.order": [1, 2], "paradigm.name": ["replace", "mix"]}
+    assert not run_sweep(load_spec({**BASE, "sweep": {"grid": grid, "seeds": [0, 3, 4]}}), tmp_path / "sw",
+                         make_executor("local", workers=2), progress=False)[1].failures  # a third seed
+    shown = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "show", str(tmp_path / "sw")],
+                           capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    point_lines = [line for line in shown.stdout.splitlines() if "model.order=" in line]
+    assert len(point_lines) == 4 and all(" to " in line for line in point_lines), shown.stdout  # now intervals
     # report draws the points side by side, one line each, labelled by their values
     from lmcollapse.report import build_report
 

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import stop_signals
-from .aggregation import aggregate_rows
+from . import plugins, stop_signals
+from .aggregation import MIN_SEEDS_FOR_INTERVAL, aggregate_rows
 from .api import load_run, open_results, resolve_config
 from .config import to_yaml
 from .config import validate as validate_config
@@ -107,6 +107,11 @@ def cpus_option():
     return typer.Option(None, "--cpus-per-run", help="ray: CPUs per run (default 1)")
 
 
+def plugin_option():
+    return typer.Option([], "--plugin", help="a .py file or module registering your own components (a gate...), "
+                                             "imported first (repeatable)")
+
+
 @app.command()
 def run(
     config: Optional[Path] = typer.Argument(None, help="YAML/TOML config; omit for the built-in demo"),
@@ -120,8 +125,10 @@ def run(
     address: Optional[str] = address_option(),
     gpus_per_run: Optional[float] = gpus_option(),
     cpus_per_run: Optional[float] = cpus_option(),
+    plugin: List[str] = plugin_option(),
 ):
     """Run an experiment, or resume it if --out already holds a run of it."""
+    plugins.load_all(plugin)
     if seeds is not None:
         return _run_seeds(config, set_, out, quiet, seeds, workers, executor, address, gpus_per_run, cpus_per_run)
     if executor != "local" or address or gpus_per_run or cpus_per_run:
@@ -197,9 +204,11 @@ def sweep(
     out: Optional[Path] = typer.Option(None, "--out", help="the sweep folder (default runs/sweep-<hash of spec>)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list the points and the number of runs; run nothing"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    plugin: List[str] = plugin_option(),
 ):
     """Run every point of a grid of config keys with every seed, each an ordinary run directory; collect
     results.parquet. Run it again to resume only what is missing."""
+    plugins.load_all(plugin)
     if spec is None and not grid:
         raise LmcollapseError("give a sweep spec (a config with a sweep: block), or --grid key=a,b,c to sweep the "
                               "built-in demo config; lmcollapse sweep --help shows the options")
@@ -246,7 +255,8 @@ def preflight_tasks(tasks) -> None:
 def print_sweep_summary(out: Path) -> None:
     """One line per point: its seeds, the final value of the watched metrics with intervals, early warning."""
     watched, summaries = summarise(out)
-    table = Table(title=f"{out}: final generation, mean over seeds (95% interval)")
+    table = Table(title=f"{out}: final generation, mean over seeds (95% interval, from "
+                        f"{MIN_SEEDS_FOR_INTERVAL} seeds on)")
     table.add_column("point")
     table.add_column("seeds", justify="right")
     table.add_column("gens", justify="right")
@@ -271,14 +281,16 @@ def print_sweep_summary(out: Path) -> None:
 def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds directory or a sweep folder"),
          as_json: bool = typer.Option(False, "--json", help="print metrics as JSON lines"),
          samples: int = typer.Option(0, "--samples", help="also print this many generated documents from the "
-                                                         "first and the last generation")):
+                                                         "first and the last generation"),
+         plugin: List[str] = plugin_option()):
     """Show a run's metrics per generation and early warnings; for a sweep, one line per point, or for seeds
     of one config (run --seeds) the mean over seeds per generation (--json: the aggregate rows)."""
+    plugins.load_all(plugin)
     r = open_results(run_dir)
     if isinstance(r, Sweep):
         if samples:
             first = next((d for d in r.started_runs()), None)
-            raise LmcollapseError(f"--samples shows one run's documents; give one of the sweep's runs"
+            raise LmcollapseError("--samples shows one run's documents; give one of the sweep's runs"
                                   + (f" (lmcollapse show {first} --samples {samples})" if first else ""))
         if as_json:
             for row in tables(run_dir)[1]:
@@ -318,8 +330,10 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds di
 @app.command()
 def report(run_dirs: List[Path] = typer.Argument(..., help="run directories and/or sweep folders (--seeds, "
                                                             "reproduce)"),
-           out: Path = typer.Option(Path("report.html"), "--out", help="the HTML file to write")):
+           out: Path = typer.Option(Path("report.html"), "--out", help="the HTML file to write"),
+           plugin: List[str] = plugin_option()):
     """One self-contained HTML report comparing runs (plots also as PNGs in OUT_files/)."""
+    plugins.load_all(plugin)
     path = build_report(run_dirs, out)
     print(f"report: {path} (plots also in {path.with_name(path.stem + '_files')}/)")
 
@@ -338,9 +352,11 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
               executor: str = executor_option(),
               address: Optional[str] = address_option(),
               gpus_per_run: Optional[float] = gpus_option(),
-              cpus_per_run: Optional[float] = cpus_option()):
+              cpus_per_run: Optional[float] = cpus_option(),
+              plugin: List[str] = plugin_option()):
     """Run a named experiment end to end: every variant and seed, reports, and a written summary. Killed? Run
     the same command again: committed generations are kept."""
+    plugins.load_all(plugin)
 
     spec = load_experiment_spec(name)
     if spec.get("kind") != "paper" and (model or scale or dry_run):
@@ -367,9 +383,11 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
 
 
 @app.command()
-def check(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds directory or a sweep folder")):
+def check(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds directory or a sweep folder"),
+          plugin: List[str] = plugin_option()):
     """Verify every committed generation against the checksums recorded when it was committed; say what is
     damaged and how to repair it. Exit 0 when all is intact, 1 otherwise."""
+    plugins.load_all(plugin)
     results = open_results(run_dir)
     # a sweep: every run it has started
     runs = [load_run(p) for p in results.started_runs()] if isinstance(results, Sweep) else [results]
@@ -406,8 +424,10 @@ def upgrade(path: Path = typer.Argument(..., help="a --seeds or reproduce folder
 
 @app.command()
 def validate(config: Optional[Path] = typer.Argument(None, help="a YAML/TOML config; omit for the built-in demo"),
-             set_: List[str] = typer.Option([], "--set", help="override a key (as in run)")):
+             set_: List[str] = typer.Option([], "--set", help="override a key (as in run)"),
+             plugin: List[str] = plugin_option()):
     """Check a config without running it (every check `run` makes before it starts); print the resolved config."""
+    plugins.load_all(plugin)
     resolved = load_config(config, set_)
     preflight(resolved)
     console.print(to_yaml(resolved), end="", markup=False)

@@ -22,6 +22,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+#: The base of a component's config section, for components defined outside the package (plugins.py): a
+#: key it does not declare is refused, as in every built-in section.
+Section = _Strict
+
+
 # ---- corpus: one section per source, told apart by `name` ------------------------------------------
 class _CorpusCommon(_Strict):
     n_train: int = Field(5000, ge=1, description="real training documents N")
@@ -124,6 +129,18 @@ class NeuralConfig(_Strict):
                                                           "larger batches are split")
     warm_start: bool = Field(False, description="each generation starts from the previous generation's weights "
                                                 "(fresh optimiser) instead of a new initialisation")
+    loss: Literal["ce", "tce"] = Field("ce", description="ce: cross-entropy; tce: truncated cross-entropy "
+                                                         "(ForTIFAI), tokens predicted above tce_gamma left out")
+    tce_gamma: float = Field(0.99, gt=0, lt=1, description="tce: a target token whose probability exceeds this "
+                                                           "is dropped from the loss")
+
+    @model_validator(mode="after")
+    def _gamma_needs_tce(self):
+        # (at its default it may stand anywhere: a stored config.yaml spells out every key)
+        if self.loss != "tce" and self.tce_gamma != type(self).model_fields["tce_gamma"].default:
+            raise ValueError("model.tce_gamma applies with model.loss: tce (truncated cross-entropy); set "
+                             "model.loss=tce or drop tce_gamma")
+        return self
 
 
 class GPTConfig(NeuralConfig):
@@ -205,8 +222,9 @@ class ReweightGateConfig(_Strict):
     age_decay: float = Field(0.5, gt=0, le=1, description="weight factor per generation of a synthetic document's age")
 
 
-GateConfig = Annotated[Union[NonemptyGateConfig, ExactDedupGateConfig, DedupGateConfig, PerplexityGateConfig,
-                             VerifierGateConfig, TokenEditGateConfig, ReweightGateConfig], Field(discriminator="name")]
+_GATE_SECTIONS = [NonemptyGateConfig, ExactDedupGateConfig, DedupGateConfig, PerplexityGateConfig,
+                  VerifierGateConfig, TokenEditGateConfig, ReweightGateConfig]
+GateConfig = Annotated[Union[tuple(_GATE_SECTIONS)], Field(discriminator="name")]
 
 
 class SamplerConfig(_Strict):
@@ -307,6 +325,20 @@ class Config(_Strict):
         return data
 
 
+def add_gate_section(section: type[BaseModel]) -> None:
+    """Let configs name a gate registered after this module was written (a plugin's): its section joins the
+    union `gates` entries are validated against."""
+    if section in _GATE_SECTIONS:
+        return
+    name = section.model_fields.get("name")
+    if name is None or not isinstance(name.default, str):
+        raise TypeError(f"{section.__name__} needs a field `name: Literal[NAME] = NAME`, as every gate section has")
+    _GATE_SECTIONS.append(section)
+    union = Annotated[Union[tuple(_GATE_SECTIONS)], Field(discriminator="name")]
+    Config.model_fields["gates"].annotation = list[union]
+    Config.model_rebuild(force=True)
+
+
 def section_classes(section: str) -> dict[str, type[BaseModel]]:
     """name -> config class of the components of a union section ("corpus", "model" or "gates")."""
     annotation = Config.model_fields[section].annotation
@@ -364,7 +396,8 @@ def _format_gate(error: dict, index: int, loc: list) -> str:
     """A problem with the gate at gates[index]: `gates[1] (dedup): unknown parameter 'treshold'; allowed: ..."""
     gates = section_classes("gates")
     if error["type"] == "union_tag_invalid":
-        return f"gates[{index}]: unknown gate {error['ctx']['tag']!r}; choose one of: {', '.join(gate_names())}"
+        return (f"gates[{index}]: unknown gate {error['ctx']['tag']!r}; choose one of: {', '.join(gate_names())} "
+                f"(a gate of your own: load its file with --plugin PATH)")
     if not loc or loc[0] not in gates:
         return f"gates[{index}]: write a gate name or a mapping with a name key (got {error.get('input')!r})"
     head, rest = f"gates[{index}] ({loc[0]})", loc[1:]

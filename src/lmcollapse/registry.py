@@ -27,13 +27,17 @@ class Registry:
     contract: the base class every registered class must subclass, with no abstract method left
     unimplemented; or None with `check` for kinds that register functions (metrics).
     check: an extra test, called with the component, returning a problem or None.
+    on_register: called with each component once it is registered (gates add their config section to the
+    sections a config may name).
     """
 
     def __init__(self, kind: str, contract: type | None = None,
-                 check: Callable[[Any], str | None] | None = None):
+                 check: Callable[[Any], str | None] | None = None,
+                 on_register: Callable[[Any], None] | None = None):
         self.kind = kind
         self.contract = contract
         self.check = check
+        self.on_register = on_register
         self._entries: dict[str, tuple[Any, str]] = {}
 
     def register(self, name: str, description: str) -> Callable:
@@ -43,6 +47,11 @@ class Registry:
                 raise ContractError(f"{self.kind} {name!r}: {problem}")
             if name in self._entries:
                 raise ContractError(f"{self.kind} {name!r} registered twice")
+            if self.on_register is not None:
+                try:
+                    self.on_register(component)
+                except TypeError as exc:
+                    raise ContractError(f"{self.kind} {name!r}: {exc}") from None
             self._entries[name] = (component, description)
             return component
 

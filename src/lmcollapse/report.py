@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .aggregation import aggregate_rows
+from .aggregation import MIN_SEEDS_FOR_INTERVAL, aggregate_rows
 from .api import load_run, open_results
 from .config import to_yaml
 from .early_warning import ALPHA, p_text, warnings_for_run, warnings_for_seeds
@@ -257,8 +257,9 @@ img.plot {{ width: 100%; }} pre.summary {{ white-space: pre-wrap; }} pre {{ back
 {damage}<table><tr><th>run</th><th>corpus</th><th>model</th><th>paradigm</th><th>generations</th><th>seeds</th></tr>
 {summary}</table>
 {intro}
-<p>Bands: 95% confidence intervals (across seeds for --seeds runs, Student t; half-sampling of documents
-for single runs). Dotted vertical lines: early warning.</p>
+<p>Bands: 95% confidence intervals (across seeds for --seeds runs and sweeps, Student t, drawn from
+{MIN_SEEDS_FOR_INTERVAL} seeds on; half-sampling of documents for single runs). Dotted vertical lines: early
+warning.</p>
 <h2>Early warning</h2>
 <p>First generation at which a metric departs from generation 0: paired t-test across seeds, or a z-test
 on half-sampling standard errors for single runs; Bonferroni over generations, so the chance of a false

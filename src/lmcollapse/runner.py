@@ -16,7 +16,7 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
-from . import seeding
+from . import seeding, stop_signals
 from .config import Config, NeuralConfig
 from .corpus import REAL, Corpus
 from .errors import LmcollapseError, RunInterrupted
@@ -112,6 +112,7 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
             data = restore_state(experiment, rd, done) if done else initial_state(experiment.real)
             try:
                 for t in range(done, config.generations):
+                    stop_signals.raise_if_stopped()  # a Ctrl-C whose KeyboardInterrupt a finaliser swallowed
                     started = time.perf_counter()
                     row, data = run_generation(experiment, state, rd, t, data, bar, env)
                     rows.append(row)

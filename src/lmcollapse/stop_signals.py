@@ -22,9 +22,12 @@ class Received:
         return 128 + (self.signum or signal.SIGINT)
 
 
+_received = Received()  # this process's: the handler records the signal before it raises
+
+
 def install() -> Received:
     """In the main process of a command: SIGTERM raises KeyboardInterrupt, as SIGINT does."""
-    received = Received()
+    received = _received
 
     def on_signal(signum, frame):
         received.signum = signum
@@ -35,6 +38,15 @@ def install() -> Received:
     if previous is signal.default_int_handler:
         signal.signal(signal.SIGINT, on_signal)
     return received
+
+
+def raise_if_stopped() -> None:
+    """KeyboardInterrupt when a stop signal has come. Python runs a signal handler wherever the main thread
+    happens to be, and an exception raised inside a finaliser (a __del__, a weakref callback) is printed and
+    dropped: a Ctrl-C landing there would be lost, and the run would go on to the end. Loops that commit work
+    call this between steps, so such a signal still stops them at the next step."""
+    if _received.signum is not None:
+        raise KeyboardInterrupt
 
 
 def watch_parent(busy=lambda: False) -> threading.Thread:

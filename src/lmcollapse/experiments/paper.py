@@ -2,11 +2,12 @@
 a neural model (gpt) and the count model (ngram) side by side, several seeds each, and a claims table.
 
 Rules (written into summary.md beside the numbers). Per seed, each policy's watched metric is held-out
-perplexity; across seeds, means get 95% Student-t intervals.
+perplexity; across seeds, means get 95% Student-t intervals (aggregation.mean_over_seeds: none with fewer
+than MIN_SEEDS_FOR_INTERVAL seeds, and then every verdict is "too few seeds").
 - (a) replace: the slope of log perplexity over generations, per seed; the claim holds when the interval
   of the mean slope lies above 0 (contradicted below 0, unclear otherwise).
-- States of a policy, from the ratio of the last generation's perplexity to generation 0 (interval across
-  seeds) and the slope of log perplexity over the second half of the run: *collapsing* (ratio above
+- States of a policy, from the ratio of the last generation's perplexity to generation 0 (its geometric
+  mean across seeds, the interval taken on the log scale) and the slope of log perplexity over the second half of the run: *collapsing* (ratio above
   BOUND and still rising), *levelled off* (ratio above BOUND, no longer rising), *bounded* (ratio below
   BOUND), *unclear* (otherwise).
 - (b) accumulate-subsample: per rate r, each seed's first generation whose perplexity exceeds BOUND times
@@ -33,12 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..aggregation import aggregate_rows, metric_matrix
+from ..aggregation import MIN_SEEDS_FOR_INTERVAL, aggregate_rows, few_seeds_note, mean_over_seeds, metric_matrix, too_few_seeds
 from ..config import apply_overrides
 from ..errors import LmcollapseError
 from ..experiment import load_config
 from ..report import sweep_data, write_report
-from ..stats import t_half_width
 from .study import generation_seconds, run_study
 
 MODELS = ("gpt", "ngram")
@@ -126,17 +126,6 @@ def _values(per_seed: list[list[dict]], metric: str) -> np.ndarray:
     return metric_matrix(per_seed, metric)
 
 
-def _mean_interval(samples: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95% Student-t interval of finite samples (the interval is NaN with fewer than two)."""
-    x = samples[np.isfinite(samples)]
-    if len(x) == 0:
-        return float("nan"), float("nan"), float("nan")
-    if len(x) < 2:
-        return float(x.mean()), float("nan"), float("nan")
-    half = t_half_width(x)
-    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
-
-
 def _slopes(values: np.ndarray, log: bool = False) -> np.ndarray:
     """Per seed, the least-squares slope over generations."""
     t = np.arange(values.shape[1])
@@ -157,16 +146,17 @@ def policy_numbers(per_seed: list[list[dict]], bound: float) -> dict:
     """Perplexity ratio at the last generation, its state, and the crossing generation per seed."""
     ppl = _values(per_seed, "heldout_ppl")
     ratio = ppl[:, -1] / ppl[:, 0]
-    mean, low, high = _mean_interval(ratio)
-    late = _mean_interval(_slopes(ppl[:, ppl.shape[1] // 2:], log=True))  # is it still rising?
-    state = ("bounded" if high < bound else "unclear" if not low > bound else
-             "collapsing" if late[1] > 0 else "levelled off")
+    mean, low, high = mean_over_seeds(ratio, log=True)  # geometric mean; the interval stays above 0
+    late = mean_over_seeds(_slopes(ppl[:, ppl.shape[1] // 2:], log=True))  # is it still rising?
+    state = ("too few seeds" if too_few_seeds(int(np.isfinite(ratio).sum())) else "bounded" if high < bound else
+             "unclear" if not low > bound else "collapsing" if late[1] > 0 else "levelled off")
     crossings = []
     for row in ppl:
         above = np.flatnonzero(row > bound * row[0])
         crossings.append(int(above[0]) if len(above) else None)
     crossed = [c for c in crossings if c is not None]
-    cross_mean = _mean_interval(np.array(crossed, float)) if len(crossed) == len(crossings) else None
+    cross_mean = (mean_over_seeds(np.array(crossed, float), bounds=(0, ppl.shape[1] - 1))
+                  if len(crossed) == len(crossings) else None)
     return {"ppl_start": float(np.nanmean(ppl[:, 0])), "ppl_end": float(np.nanmean(ppl[:, -1])),
             "ratio": mean, "ratio_lo": low, "ratio_hi": high, "late_slope": late[0], "late_slope_lo": late[1],
             "late_slope_hi": late[2], "state": state, "crossings": crossings,
@@ -181,10 +171,10 @@ def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[lis
     bound = spec["bound"]
     by_label = {p.label: groups[(p.model, p.label)] for p in chosen}
     policies = {label: policy_numbers(per_seed, bound) for label, per_seed in by_label.items()}
-    claims: dict = {"policies": policies}
+    claims: dict = {"policies": policies, "seeds": min(len(per_seed) for per_seed in by_label.values())}
     replace = by_label.get("replace")
     if replace is not None:  # (a) the trend of log perplexity under replace
-        mean, low, high = _mean_interval(_slopes(_values(replace, "heldout_ppl"), log=True))
+        mean, low, high = mean_over_seeds(_slopes(_values(replace, "heldout_ppl"), log=True))
         means = np.nanmean(_values(replace, "heldout_ppl"), axis=0)
         claims["a"] = {"slope": mean, "slope_lo": low, "slope_hi": high, "sign": _sign(low, high),
                        "rises": int((np.diff(means) > 0).sum()), "steps": len(means) - 1}
@@ -207,7 +197,7 @@ def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[lis
                    if label.split()[0] in ("accumulate", "mix", "fresh") and not label.startswith("accumulate-subsample")}
     if replace is not None and np.isfinite(_values(replace, "downstream_gap")).any():  # (d) the probe under replace
         gap = _values(replace, "downstream_gap")
-        per_generation = [_mean_interval(gap[:, t]) for t in range(gap.shape[1])]
+        per_generation = [mean_over_seeds(gap[:, t], column="downstream_gap") for t in range(gap.shape[1])]
         start_beats = per_generation[0][1] > 0
         enters = next((t for t, (_, low, _) in enumerate(per_generation) if not low > 0), None)
         claims["d"] = {"gap": [g[0] for g in per_generation], "gap_lo": [g[1] for g in per_generation],
@@ -216,7 +206,7 @@ def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[lis
                        "baseline_acc": float(np.nanmean(_values(replace, "downstream_baseline_acc")[:, 0])),
                        "acc": [float(v) for v in np.nanmean(_values(replace, "downstream_acc"), axis=0)]}
     if replace is not None:  # (e) repetitiveness under replace
-        slopes = {m: _mean_interval(_slopes(_values(replace, m))) for m in ("repetition", "self_bleu", "distinct_2")}
+        slopes = {m: mean_over_seeds(_slopes(_values(replace, m))) for m in ("repetition", "self_bleu", "distinct_2")}
         signs = [_sign(slopes[m][1], slopes[m][2]) for m in ("repetition", "self_bleu")]
         direction = 1 if 1 in signs and -1 not in signs else -1 if -1 in signs and 1 not in signs else 0
         claims["e"] = {m: {"slope": s[0], "slope_lo": s[1], "slope_hi": s[2]} for m, s in slopes.items()} | \
@@ -229,24 +219,34 @@ def _fmt(value, digits: int = 3) -> str:
     return "n/a" if value is None or (isinstance(value, float) and not np.isfinite(value)) else f"{value:.{digits}g}"
 
 
+def _interval(low, high, seeds: int, label: str = "95% CI ") -> str:
+    """An interval as the tables print it, or why there is none."""
+    if too_few_seeds(seeds):
+        return few_seeds_note(seeds)
+    return f"{label}{_fmt(low)} to {_fmt(high)}"
+
+
 def claim_rows(claims: dict, bound: float) -> list[tuple[str, str, str, str]]:
-    """(claim, the paper says, measured, verdict) for one model's claims."""
+    """(claim, the paper says, measured, verdict) for one model's claims. Every verdict rests on intervals
+    across seeds: with too few seeds for one, each says so."""
     rows = []
+    seeds = claims["seeds"]
+    few = too_few_seeds(seeds)
     if "a" in claims:
         a = claims["a"]
         verdict = {1: "agrees", -1: "contradicts", 0: "unclear"}[a["sign"]]
         rows.append(("(a) replace: held-out perplexity rises", "rises every generation",
-                     f"log-ppl slope {_fmt(a['slope'])}/generation (95% CI {_fmt(a['slope_lo'])} to "
-                     f"{_fmt(a['slope_hi'])}); mean rose in {a['rises']} of {a['steps']} steps", verdict))
+                     f"log-ppl slope {_fmt(a['slope'])}/generation ({_interval(a['slope_lo'], a['slope_hi'], seeds)}"
+                     f"); mean rose in {a['rises']} of {a['steps']} steps", verdict))
     if "b" in claims:
         b = claims["b"]
         parts = []
         for n in b["rates"]:
-            crossing = (f"crosses {bound}x at {_fmt(n['crossing_mean'])} ({_fmt(n['crossing_lo'])} to "
-                        f"{_fmt(n['crossing_hi'])})" if n["crossing_mean"] is not None else
+            crossing = (f"crosses {bound}x at {_fmt(n['crossing_mean'])} "
+                        f"({_interval(n['crossing_lo'], n['crossing_hi'], seeds, '')})" if n["crossing_mean"] is not None else
                         f"crosses in {sum(c is not None for c in n['crossings'])} of {len(n['crossings'])} seeds "
                         f"(at {', '.join('-' if c is None else str(c) for c in n['crossings'])})")
-            parts.append(f"r={n['rate']:g}: ratio {_fmt(n['ratio'])} ({_fmt(n['ratio_lo'])} to {_fmt(n['ratio_hi'])}), "
+            parts.append(f"r={n['rate']:g}: ratio {_fmt(n['ratio'])} ({_interval(n['ratio_lo'], n['ratio_hi'], seeds, '')}), "
                          f"{n['state']}, {crossing}")
         parts.append("crossings " + ("do not come earlier" if b["later_for_smaller"] else "come EARLIER for some "
                                      "smaller r") + " as r falls")
@@ -260,11 +260,14 @@ def claim_rows(claims: dict, bound: float) -> list[tuple[str, str, str, str]]:
     for label, n in claims.get("c", {}).items():
         rows.append((f"(c) {label}: stays bounded?", "real data kept or added: no collapse" if label != "accumulate r=0.1"
                      else "real data's share shrinks: collapse eventually",
-                     f"ratio {_fmt(n['ratio'])} (95% CI {_fmt(n['ratio_lo'])} to {_fmt(n['ratio_hi'])}), {n['state']}",
+                     f"ratio {_fmt(n['ratio'])} ({_interval(n['ratio_lo'], n['ratio_hi'], seeds)}), {n['state']}",
                      n["state"]))
     if "d" in claims:
         d = claims["d"]
-        if not d["generation_0_beats_baseline"]:
+        if few:
+            measured, verdict = (f"accuracy {_fmt(d['acc'][0])} at 0, {_fmt(d['acc'][-1])} at {len(d['acc']) - 1}; "
+                                 f"baseline {_fmt(d['baseline_acc'])}", "unclear")
+        elif not d["generation_0_beats_baseline"]:
             measured, verdict = (f"generation 0 does not beat the random-init baseline ({_fmt(d['baseline_acc'])}) "
                                  f"beyond its interval: the probe cannot tell them apart at this scale", "untestable")
         else:
@@ -280,9 +283,11 @@ def claim_rows(claims: dict, bound: float) -> list[tuple[str, str, str, str]]:
     if "e" in claims:
         e = claims["e"]
         rows.append(("(e) replace: samples grow more repetitive", "more repetitive",
-                     "; ".join(f"{m} slope {_fmt(e[m]['slope'])} ({_fmt(e[m]['slope_lo'])} to {_fmt(e[m]['slope_hi'])})"
+                     "; ".join(f"{m} slope {_fmt(e[m]['slope'])} ({_interval(e[m]['slope_lo'], e[m]['slope_hi'], seeds, '')})"
                                for m in ("repetition", "self_bleu", "distinct_2")),
                      {1: "agrees", -1: "contradicts: less repetitive", 0: "mixed or unclear"}[e["direction"]]))
+    if few:  # no interval, no verdict: the rules compare intervals with 0 or with the bound
+        rows = [(claim, paper_says, measured, f"too few seeds ({seeds})") for claim, paper_says, measured, _ in rows]
     return rows
 
 
@@ -290,7 +295,9 @@ def summary(spec: dict, claims: dict, out: Path, seconds: float, compute: dict[s
     bound = spec["bound"]
     lines = [f"# {spec['name']}: results", "",
              f"{len(spec['seeds'])} seeds x {spec['generations']} generations per policy; intervals are 95% "
-             f"Student-t across seeds; *ratio*: held-out perplexity at the last generation over generation 0; "
+             f"Student-t across seeds (from {MIN_SEEDS_FOR_INTERVAL} seeds on; with fewer there is no interval and no "
+             f"verdict); *ratio*: held-out perplexity at the last generation over generation 0, the geometric mean "
+             f"over seeds, its interval taken on the log scale; "
              f"*collapsing*: the ratio's interval above {bound} and log perplexity still rising over the second half "
              f"of the run, *levelled off*: above {bound} but no longer rising, *bounded*: below {bound}. Generation "
              f"work recorded in the runs: " + ", ".join(f"{m} {v:.1f} process-minutes" for m, v in (compute or {}).items())
@@ -304,7 +311,7 @@ def summary(spec: dict, claims: dict, out: Path, seconds: float, compute: dict[s
                   "|---|---|---|---|---|---|"]
         for label, n in c["policies"].items():
             lines.append(f"| {label} | {_fmt(n['ppl_start'], 4)} | {_fmt(n['ppl_end'], 4)} | {_fmt(n['ratio'])} "
-                         f"({_fmt(n['ratio_lo'])} to {_fmt(n['ratio_hi'])}) | {n['state']} | "
+                         f"({_interval(n['ratio_lo'], n['ratio_hi'], c['seeds'], '')}) | {n['state']} | "
                          f"{', '.join('-' if x is None else str(x) for x in n['crossings'])} |")
         lines.append("")
     return "\n".join(lines) + "\n"
@@ -337,10 +344,9 @@ def summary_plot(chosen: list[Point], groups: dict[tuple, list[list[dict]]], out
         ax = axes[0][-1]
         acc, base = _values(probe_roots[0], "downstream_acc"), _values(probe_roots[0], "downstream_baseline_acc")
         t = np.arange(acc.shape[1])
-        stats = np.array([_mean_interval(acc[:, g]) for g in t])
+        stats = np.array([mean_over_seeds(acc[:, g], column="downstream_acc") for g in t])  # a band inside [0, 1]
         ax.plot(t, stats[:, 0], "o-", color="C0", label="replace: probe accuracy")
-        ax.fill_between(t, np.clip(stats[:, 1], 0, 1), np.clip(stats[:, 2], 0, 1), color="C0", alpha=0.2,
-                        linewidth=0)  # an accuracy's band stays inside [0, 1]
+        ax.fill_between(t, stats[:, 1], stats[:, 2], color="C0", alpha=0.2, linewidth=0)  # none with too few seeds
         ax.axhline(float(np.nanmean(base)), color="black", linestyle="--", label="random-init baseline")
         ax.set_title("downstream probe under replace", fontsize=10)
         ax.set_xlabel("generation")

@@ -5,7 +5,8 @@ Verdict rules (stated in summary.md beside the numbers); the watched metrics gro
 - a variant *crosses* at the first generation where the mean over seeds of its watched metric exceeds
   BOUND times the generation-0 mean;
 - at the last generation it is *collapsing* when the whole 95% interval lies above BOUND x generation 0,
-  *bounded* when the whole interval lies below, and *unclear* otherwise;
+  *bounded* when the whole interval lies below, and *unclear* otherwise (*too few seeds* with fewer than
+  MIN_SEEDS_FOR_INTERVAL: no interval);
 - *departs* (for reference) is the early-warning generation: a paired t-test across seeds against
   generation 0, Bonferroni over generations (early_warning.py), conservative with few seeds.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..aggregation import aggregate_rows, metric_matrix
+from ..aggregation import MIN_SEEDS_FOR_INTERVAL, aggregate_rows, few_seeds_note, metric_matrix, too_few_seeds
 from ..config import apply_overrides
 from ..early_warning import paired_t_departure
 from ..metrics.row import MetricsRow
@@ -143,9 +144,11 @@ def _variant_numbers(variant: Variant, per_seed: list[list[dict]], watch: str) -
     first, last = rows[0], rows[-1]
     means = np.array([r.get(watch, np.nan) if r.get(watch) is not None else np.nan for r in rows])
     above = np.flatnonzero(means > BOUND * first.get(watch, np.nan))
-    end_lo, end_hi = MetricsRow.from_json(last).interval(watch)
+    end = MetricsRow.from_json(last)
+    end_lo, end_hi = end.interval(watch)
     limit = BOUND * first[watch]
-    state = ("collapsing" if end_lo is not None and end_lo > limit else
+    state = ("too few seeds" if too_few_seeds(end.counts.get(watch, 0)) else
+             "collapsing" if end_lo is not None and end_lo > limit else
              "bounded" if end_hi is not None and end_hi < limit else "unclear")
     return {"variant": variant.label, "setting": variant.setting, "rate": variant.rate,
             "gate": None if variant.gate is None else _gate_label(variant.gate),
@@ -153,13 +156,15 @@ def _variant_numbers(variant: Variant, per_seed: list[list[dict]], watch: str) -
             "end_hi": end_hi, "acceptance": last.get("acceptance_rate"),
             "crosses": int(above[0]) if len(above) else None, "state": state,
             "departs": None if departure is None else departure[0],
-            "direction": None if departure is None else departure[2], "generations": generations}
+            "direction": None if departure is None else departure[2], "generations": generations,
+            "seeds": end.counts.get(watch, 0)}
 
 
 def summary(spec: dict, chosen: list[Variant], groups: dict[tuple, list[list[dict]]], out: Path) -> str:
     lines = [f"# {spec['name']}: results", "",
              f"Accumulate-subsample, {spec['generations']} generations, seeds {spec['seeds']}; every variant's "
-             f"numbers are means over seeds with 95% Student-t intervals. *Crosses*: first generation whose mean "
+             f"numbers are means over seeds with 95% Student-t intervals (from {MIN_SEEDS_FOR_INTERVAL} seeds on; with "
+             f"fewer, no interval and no state). *Crosses*: first generation whose mean "
              f"exceeds {BOUND}x generation 0. *State* at the last generation: collapsing (the whole interval "
              f"above {BOUND}x generation 0), bounded (the whole interval below), unclear (otherwise). "
              f"*Departs*: early warning, a paired t-test across seeds with Bonferroni over generations "
@@ -174,7 +179,8 @@ def summary(spec: dict, chosen: list[Variant], groups: dict[tuple, list[list[dic
                   f"departs | acceptance |", "|---|---|---|---|---|---|---|---|"]
         for n in numbers:
             ratio = n["end"] / n["start"] if n["start"] else float("nan")
-            interval = "" if n["end_lo"] is None else f" ({n['end_lo']:.4g} to {n['end_hi']:.4g})"
+            interval = (f" ({few_seeds_note(n['seeds'])})" if n["end_lo"] is None else
+                        f" ({n['end_lo']:.4g} to {n['end_hi']:.4g})")
             departs = "no" if n["departs"] is None else f"{n['departs']} ({n['direction']})"
             acceptance = "" if n["acceptance"] is None else f"{n['acceptance']:.2f}"
             crosses = "no" if n["crosses"] is None else str(n["crosses"])
@@ -207,12 +213,16 @@ def _verdict(numbers: list[dict]) -> list[str]:
     worst = ungated[0]
     out.append(f"- Reference: ungated rate {worst['rate']:g} ends at ratio {worst['end'] / worst['start']:.2f} "
                f"({worst['state']}).")
+    if any(n["state"] == "too few seeds" for n in numbers):
+        out.append(f"- No state is given: it compares an interval across seeds with the bound, and that needs "
+                   f"{MIN_SEEDS_FOR_INTERVAL} seeds or more.")
     if gated:
         bounded = [n["gate"] for n in gated if n["state"] == "bounded"]
         ratio = lambda n: n["end"] / n["start"]  # noqa: E731
         helped = sorted((n for n in gated if ratio(n) < 0.8 * ratio(worst)), key=ratio)
         hurt = [n for n in gated if ratio(n) > 1.1 * ratio(worst)]
         out.append(f"- **Gates that keep it bounded: {', '.join(bounded) if bounded else 'none'}.** "
+                   if not any(n["state"] == "too few seeds" for n in gated) else "- "
                    + (f"Gates that cut the damage by 20% or more against ungated rate {worst['rate']:g}: "
                       + ", ".join(f"{n['gate']} ({ratio(n):.2f})" for n in helped) + "." if helped else
                       "No gate cuts the damage by 20% or more.")

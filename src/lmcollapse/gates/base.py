@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ..config import add_gate_section
 from ..corpus import Corpus
 from ..errors import LmcollapseError
 from ..registry import Registry
@@ -89,7 +90,8 @@ def _is_one_kind(component) -> str | None:
     return None
 
 
-GATES = Registry("gate", contract=Gate, check=_is_one_kind)
+GATES = Registry("gate", contract=Gate, check=_is_one_kind,
+                 on_register=lambda gate: add_gate_section(gate.config_class))
 
 
 @dataclass

@@ -29,6 +29,7 @@ from ..errors import LmcollapseError
 from ..extras import require
 from ..sampling import Sampler
 from .base import MODELS, Capability, LanguageModel, ProgressCallback
+from .loss import finish_batch, summed_loss
 from .packing import IGNORE, attention_mask, pack_batch
 
 # A training pass holds about this many logit-sized float32 tensors at its peak (logits, log-probabilities,
@@ -113,6 +114,7 @@ class NeuralLM(LanguageModel):
         self.block_size, self.dropout, self.epochs, self.batch_size = c.block_size, c.dropout, c.epochs, c.batch_size
         self.lr, self.weight_decay, self.device = c.lr, c.weight_decay, c.device
         self.precision, self.batch_memory_gb, self.warm_start = c.precision, c.batch_memory_gb, c.warm_start
+        self.loss, self.tce_gamma = c.loss, c.tce_gamma
         self._report: ProgressCallback | None = None
 
     @staticmethod
@@ -221,20 +223,28 @@ class NeuralLM(LanguageModel):
                     self._progress("fit", step, steps)
                     step += 1
                     rows = self._batch_rows([windows[i] for i in order[start:start + self.batch_size]])
-                    n_targets = int((rows["y"] != IGNORE).sum())
                     opt.zero_grad(set_to_none=True)
-                    for part in self._micro_batches(rows):
-                        with autocast:
-                            logits, y = self._forward_rows(part, device)  # (R, W, V+1), (R, W)
-                            # Summed, over the whole batch's target count: the micro-batches' gradients add
-                            # up to the gradient of the batch's mean loss.
-                            loss = torch.nn.functional.cross_entropy(
-                                logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE,
-                                reduction="sum") / n_targets
-                        loss.backward()
-                    opt.step()
+                    if self._batch_gradient(rows, device, autocast):
+                        opt.step()
         self.net_.eval()
         return self
+
+    def _batch_gradient(self, rows: dict[str, np.ndarray], device, autocast) -> bool:
+        """The gradient of one training batch's mean loss, accumulated into the weights' .grad over its
+        micro-batches; False when the batch has no loss to step on (tce: every target already confident)."""
+        torch = _torch()
+        n_targets = int((rows["y"] != IGNORE).sum())
+        kept = None if self.loss == "ce" else 0  # tce: targets left in the loss (models/loss.py)
+        for part in self._micro_batches(rows):
+            with autocast:
+                logits, y = self._forward_rows(part, device)  # (R, W, V+1), (R, W)
+                # Summed, over the whole batch's target count: the micro-batches' gradients add up to the
+                # gradient of the batch's mean loss.
+                loss, kept_here = summed_loss(torch, logits.flatten(0, 1).float(), y.flatten(), n_targets,
+                                              self.loss, self.tce_gamma)
+            loss.backward()
+            kept = None if kept is None else kept + kept_here
+        return finish_batch(self.net_.parameters(), n_targets, kept)  # tce: the mean over kept tokens
 
     def _batch_rows(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
         """A training batch as (R, W) arrays: packed for networks that take packed rows, else padded."""

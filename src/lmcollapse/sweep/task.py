@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .. import plugins
 from ..config import validate
 from ..errors import LmcollapseError, RunDirBusy, RunInterrupted
 from ..runner import execute
@@ -34,6 +35,8 @@ class RunTask:
     # outcome. For callers that need more than the files (the theory check reads every generation's model
     # there, in parallel, instead of in the parent). A module-level function, so that it pickles.
     collect: Callable[[str], Any] | None = None
+    # The user's plugins loaded where the task was planned (plugins.py): a worker imports them first.
+    plugins: tuple[str, ...] = field(default_factory=plugins.loaded)
 
     @property
     def generations(self) -> int:
@@ -74,6 +77,7 @@ def execute_task(task: RunTask, threads: int | None = None, node: str | None = N
 
         torch.set_num_threads(threads)
     try:
+        plugins.load_all(task.plugins)  # in a worker, before the config names what they register
         deadline = time.monotonic() + LOCK_PATIENCE_S
         while True:
             try:

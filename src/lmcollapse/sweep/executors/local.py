@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 from ...config import LocalExecutorConfig
 from ...errors import LmcollapseError, RunInterrupted
-from ...stop_signals import watch_parent
+from ...stop_signals import raise_if_stopped, watch_parent
 from ..task import RunOutcome, RunTask, execute_task, one_line, thread_environment
 from .base import EXECUTORS, Executor
 
@@ -138,6 +138,7 @@ class LocalExecutor(Executor):
             try:
                 pending = set(futures)
                 while pending:
+                    raise_if_stopped()  # a Ctrl-C whose KeyboardInterrupt a finaliser swallowed
                     finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in finished:
                         try:
