@@ -222,8 +222,17 @@ class ReweightGateConfig(_Strict):
     age_decay: float = Field(0.5, gt=0, le=1, description="weight factor per generation of a synthetic document's age")
 
 
+class DetectorResampleGateConfig(_Strict):
+    name: Literal["detector-resample"] = "detector-resample"
+    upsample: float = Field(4.0, ge=1, description="candidates drawn per document the generation contributes")
+    beta: float = Field(1.0, ge=0, description="a candidate's weight is (1 - p_generated) ** beta (0: no preference)")
+    max_repeats: int = Field(2, ge=1, description="the most copies of one candidate the resample may hold")
+    features: Literal["ngrams", "hidden"] = Field("ngrams", description="the detector's input: hashed token n-grams, "
+                                                                        "or the model's final hidden state (gpt, hf)")
+
+
 _GATE_SECTIONS = [NonemptyGateConfig, ExactDedupGateConfig, DedupGateConfig, PerplexityGateConfig,
-                  VerifierGateConfig, TokenEditGateConfig, ReweightGateConfig]
+                  VerifierGateConfig, TokenEditGateConfig, ReweightGateConfig, DetectorResampleGateConfig]
 GateConfig = Annotated[Union[tuple(_GATE_SECTIONS)], Field(discriminator="name")]
 
 

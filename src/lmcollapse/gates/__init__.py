@@ -1,5 +1,5 @@
 """Quality gates: filters, producers and pool weightings (see base.py), and the gated sampler."""
-from . import dedup, perplexity, reweight, simple, token_edit, verifier  # noqa: F401  (each registers its gates)
+from . import dedup, detector_resample, perplexity, reweight, simple, token_edit, verifier  # noqa: F401  (each registers its gates)
 from .base import (
                    GATES,
                    Filter,

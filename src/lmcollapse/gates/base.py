@@ -25,6 +25,7 @@ from ..registry import Registry
 
 if TYPE_CHECKING:
     from ..models.base import LanguageModel
+    from ..sampling import Sampler
 
 
 class ReferenceModel(abc.ABC):
@@ -47,6 +48,7 @@ class GateContext:
     truth: Any | None  # the known truth, if any
     run: ReferenceModel  # the run's state, for the generation-0 model (loaded on demand)
     earlier: list[Corpus] = field(default_factory=list)  # candidates kept in earlier rounds of this generation
+    sampler: "Sampler | None" = None  # the run's decoding, for producers that sample the model themselves
 
     def reference(self) -> "LanguageModel":
         return self.run.reference_model()
@@ -62,6 +64,11 @@ class Gate(abc.ABC):
 
     def __init__(self, config=None):
         self.config = self.config_class() if config is None else config
+
+    @classmethod
+    def model_needs(cls, section) -> str | None:
+        """The model capability (models/base.py: Capability) this gate needs with this section, if any."""
+        return None
 
 
 class Filter(Gate):
@@ -115,7 +122,7 @@ def build_gates(sections) -> GateSet:
             gates.filters.append(gate)
         elif isinstance(gate, Producer):
             if gates.producer is not None:
-                raise LmcollapseError("gates: at most one producing gate (token-edit) per run")
+                raise LmcollapseError("gates: at most one producing gate (token-edit, detector-resample) per run")
             gates.producer = gate
         else:
             gates.pool_weighting = gate

@@ -1,6 +1,6 @@
 """Collapse measurements (see base.py for the contract) and their helpers: BLEU, exact divergences,
 sentence embeddings and half-sampling confidence intervals."""
-from . import diversity, downstream, model, real  # noqa: F401  (each registers its metrics)
+from . import detection, diversity, downstream, model, real  # noqa: F401  (each registers its metrics)
 from .base import (
                    METRICS,
                    NEEDS,

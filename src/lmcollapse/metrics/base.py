@@ -47,7 +47,8 @@ NEEDS = {"truth": "a known-truth corpus (categorical, markov)",
          "probe": "probe.task set, and a model with hidden states (gpt, hf)",
          "gates": "quality gates in the config",
          "text": "a text corpus (documents with text)",
-         "extra:embed": "pip install 'lmcollapse[embed]'"}
+         "extra:embed": "pip install 'lmcollapse[embed]'",
+         "extra:detect": "pip install 'lmcollapse[detect]'"}
 
 
 SHARE = (0.0, 1.0)  # the range of a share, a fraction, an accuracy

@@ -1,0 +1,76 @@
+"""`detector-resample`: importance resampling by a detector of generated text (Drayson et al., EMNLP 2025,
+"Machine-generated text detection prevents language model collapse").
+
+Each generation the model writes `upsample` times as many candidates as it contributes. A detector
+(detection.py) learns to tell them from real documents, and each candidate is weighted by
+(1 - p_generated) ** beta: what reads as real is favoured, what is obviously generated is avoided. The
+contribution is then drawn from the candidates in proportion to those weights, with at most `max_repeats`
+copies of any one candidate, so the number of documents entering the data is the same as without the gate
+(its cost is the extra sampling and the detector fits, counted in the generation's seconds).
+
+The detector's p_generated of a candidate always comes from a detector that did not see it (two-fold
+cross-fitting: each half of the candidates, with half of R, fits the detector that scores the other half).
+The draw: every candidate stands `max_repeats` times, each copy with key log(w) + Gumbel noise, and the
+`n` largest keys are taken: sampling without replacement in proportion to the weights. Score per document:
+its p_generated."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..config import DetectorResampleGateConfig
+from ..corpus import SYNTHETIC, Corpus
+from ..detection import Detector, ngram_features
+from ..models.base import Capability
+from .base import GATES, GateContext, Producer
+
+PROBE_LENGTH = 256  # hidden features: the state at the last of a document's first tokens
+
+
+@GATES.register("detector-resample", "candidates drawn upsample x the contribution, weighted by (1 - p_generated)"
+                                     "^beta from a detector of generated text, resampled with a cap on repeats "
+                                     "(replaces free sampling)")
+class DetectorResample(Producer):
+    name = "detector-resample"
+    config_class = DetectorResampleGateConfig
+
+    @classmethod
+    def model_needs(cls, section) -> str | None:
+        return Capability.HIDDEN_STATES if section.features == "hidden" else None
+
+    def generate(self, n: int, ctx: GateContext, *, seed: int, generation: int, first_id: int,
+                 producer: str) -> tuple[Corpus, np.ndarray]:
+        c = self.config
+        rng = np.random.default_rng(seed)
+        m = int(math.ceil(c.upsample * n))
+        candidates = ctx.model.sample(m, sampler=ctx.sampler, seed=seed, generation=generation, first_id=first_id,
+                                      producer=producer)
+        p_generated = self._cross_fitted(candidates, ctx, rng)  # (m,)
+        log_weight = c.beta * np.log(np.clip(1.0 - p_generated, 1e-12, None))  # (m,)
+        copies = np.repeat(np.arange(m), c.max_repeats)  # (m * max_repeats,) candidate of each copy
+        keys = log_weight[copies] + rng.gumbel(size=len(copies))
+        chosen = np.sort(copies[np.argsort(-keys, kind="stable")[:n]])  # (n,) candidate indices, in drawing order
+        picked = candidates.take(chosen)
+        out = Corpus.from_flat(picked.tokens, picked.lengths, vocab_size=picked.vocab_size, eos_id=picked.eos_id,
+                               origin=SYNTHETIC, generation=generation, producer=producer, seed=seed,
+                               first_id=first_id)
+        return out, p_generated[chosen]
+
+    def _cross_fitted(self, candidates: Corpus, ctx: GateContext, rng: np.random.Generator) -> np.ndarray:
+        """p_generated of every candidate from a detector fitted without it."""
+        featurize = self._features(ctx)
+        order = rng.permutation(len(candidates))
+        halves = [np.sort(order[0::2]), np.sort(order[1::2])]
+        real = ctx.real.take(rng.permutation(len(ctx.real)))
+        real_halves = [real.take(np.arange(0, len(real), 2)), real.take(np.arange(1, len(real), 2))]
+        p = np.empty(len(candidates))
+        for fit_half, score_half, real_half in ((0, 1, 0), (1, 0, 1)):
+            detector = Detector.fit(real_halves[real_half], candidates.take(halves[fit_half]), featurize)
+            p[halves[score_half]] = detector.p_generated(candidates.take(halves[score_half]))
+        return p
+
+    def _features(self, ctx: GateContext):
+        if self.config.features == "ngrams":
+            return ngram_features
+        return lambda corpus: ctx.model.features(corpus, PROBE_LENGTH)
