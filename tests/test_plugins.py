@@ -50,3 +50,14 @@ def test_without_the_plugin_or_with_a_broken_one_the_error_is_one_line(tmp_path)
     refused = cli("validate", config, "--plugin", broken)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "does not implement keep of the Gate contract" in refused.stderr
+
+
+def test_gates_that_pass_nothing_under_replace_stop_the_run_in_one_line(tmp_path):
+    """Markov documents are 20 tokens long: a gate keeping at most 5 passes none, and replace keeps only new
+    documents, so generation 1 has nothing to train on; the error says so (not "empty corpus")."""
+    config = tmp_path / "config.yaml"
+    markov = {"name": "markov", "vocab_size": 6, "doc_length": 20, "n_train": 50, "n_eval": 20}
+    config.write_text(json.dumps({**CONFIG, "corpus": markov, "gates": [{"name": "short", "max_tokens": 5}]}))
+    result = cli("run", config, "--plugin", PLUGIN, "--out", tmp_path / "run", "-q")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "generation 1 has no document to train on: the gates passed none" in result.stderr

@@ -23,7 +23,7 @@ from .early_warning import ALPHA, p_text, warnings_for_run, warnings_for_seeds
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import load_config, preflight
 from .experiments import load_spec as load_experiment_spec
-from .experiments import paper
+from .experiments import mitigations, paper
 from .experiments.quality import reproduce as reproduce_quality
 from .gates import GATES
 from .metrics import METRICS, NEEDS, MetricsRow
@@ -252,6 +252,29 @@ def preflight_tasks(tasks) -> None:
             raise LmcollapseError(f"sweep point {task.label or 'base'}: {exc}") from None
 
 
+def print_leaderboard(out: Path) -> None:
+    """The mitigation benchmark's leaderboard, one table per model, best final ratio first."""
+    import csv
+
+    with open(out / f"{mitigations.LEADERBOARD}.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    number = lambda text: float(text) if text not in ("", None) else float("nan")  # noqa: E731
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = sorted((r for r in rows if r["model"] == model),
+                      key=lambda r: (r["setting"] == mitigations.REFERENCE, r["setting"], number(r["final_ratio"])))
+        table = Table(title=f"{out}: {model}, {mine[0]['watch']} at the last generation / generation 0 "
+                            f"(geometric mean over seeds, 95% interval)")
+        for column in ("setting", "mitigation", "ratio", "collapses at", "cost", "verdict"):
+            table.add_column(column, justify="right" if column in ("ratio", "collapses at", "cost") else "left")
+        for r in mine:
+            lo, hi = number(r["final_ratio_lo"]), number(r["final_ratio_hi"])
+            interval = f" ({lo:.3g} to {hi:.3g})" if lo == lo else ""  # NaN: too few seeds
+            cost = f"{number(r['cost_ratio']):.2g}x" if r["cost_ratio"] else ""
+            table.add_row(escape(r["setting"]), escape(r["mitigation"]), f"{number(r['final_ratio']):.3g}{interval}",
+                          r["collapse_generation"] or "never", cost, r["verdict"])
+        console.print(table)
+
+
 def print_sweep_summary(out: Path) -> None:
     """One line per point: its seeds, the final value of the watched metrics with intervals, early warning."""
     watched, summaries = summarise(out)
@@ -298,6 +321,8 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds di
         elif len(r.points) == 1:
             print(run_dir)
             print_seed_table(r)
+        elif (run_dir / f"{mitigations.LEADERBOARD}.csv").is_file():  # the mitigation benchmark's folder
+            print_leaderboard(run_dir)
         else:
             print_sweep_summary(run_dir)
         return
@@ -344,7 +369,7 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
                                                                      "(default runs/reproduce-NAME[-quick])"),
               quick: bool = typer.Option(False, "--quick", help="the small version (minutes)"),
               workers: Optional[int] = typer.Option(None, "--workers", help="parallel processes (default: cores)"),
-              model: Optional[str] = typer.Option(None, "--model", help="paper: gpt, ngram or both (default both)"),
+              model: Optional[str] = typer.Option(None, "--model", help="paper: gpt, ngram or both; mitigations: gpt, ngram, ngram-markov (comma-separated; default all)"),
               scale: Optional[str] = typer.Option(None, "--scale", help="paper: cpu (default) or paper (the paper's "
                                                                         "preset: GPU and internet)"),
               dry_run: bool = typer.Option(False, "--dry-run", help="paper: check every run's config, run nothing"),
@@ -359,23 +384,30 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
     plugins.load_all(plugin)
 
     spec = load_experiment_spec(name)
-    if spec.get("kind") != "paper" and (model or scale or dry_run):
-        raise LmcollapseError("--model, --scale and --dry-run apply to `reproduce paper`")
+    study = {"paper": paper, "mitigations": mitigations}.get(spec.get("kind"))
+    if study is None and (model or scale or dry_run):
+        raise LmcollapseError("--model, --scale and --dry-run apply to `reproduce paper` and `reproduce mitigations`")
     suffix = ("-quick" if quick else "") + (f"-{scale}" if scale and scale != "cpu" else "")
     out = out or Path("runs") / f"reproduce-{spec['name']}{suffix}"
 
     chosen = None if dry_run else make_executor(executor, workers=workers, address=address,
                                                 gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run, storage=out)
-    if spec.get("kind") == "paper":
-        models = {None: paper.MODELS, "both": paper.MODELS, "gpt": ("gpt",), "ngram": ("ngram",)}.get(model)
-        if models is None:
-            raise LmcollapseError(f"--model {model!r}: choose gpt, ngram or both")
+    if study is not None:
+        models = study.MODELS if model in (None, "both", "all") else tuple(model.split(","))
+        unknown = [m for m in models if m not in study.MODELS]
+        if unknown:
+            raise LmcollapseError(f"--model {unknown[0]!r}: choose {', '.join(study.MODELS)} (comma-separated) or all")
         if dry_run:
-            chosen = paper.validate(paper.effective_spec(spec, quick, scale or "cpu"), models)
-            print(f"{len(chosen)} policies x models, each valid: " + ", ".join(f"{p.model}/{p.label}" for p in chosen))
+            chosen = study.validate(study.effective_spec(spec, quick, scale or "cpu"), models)
+            print(f"{len(chosen)} runs' configs (x seeds), each valid: "
+                  + ", ".join("/".join(p.tags.values()) for p in chosen))
             return
-        root = paper.reproduce(spec, out, quick=quick, progress=not quiet, models=models,
+        root = study.reproduce(spec, out, quick=quick, progress=not quiet, models=models,
                                scale=scale or "cpu", executor=chosen)
+        if study is mitigations:
+            print((root / f"{mitigations.LEADERBOARD}.md").read_text())
+            print(f"results: {root}/{mitigations.LEADERBOARD}.csv (.json, .md), reports: {root}/report-*.html")
+            return
     else:
         root = reproduce_quality(spec, out, quick=quick, progress=not quiet, executor=chosen)
     print((root / "summary.md").read_text())

@@ -10,7 +10,7 @@ from lmcollapse.gates import GATES, Filter
 
 class ShortGateConfig(Section):
     name: Literal["short"] = "short"
-    max_tokens: int = 12
+    max_tokens: int = 22
 
 
 @GATES.register("short", "keeps documents of at most max_tokens tokens")

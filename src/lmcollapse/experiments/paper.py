@@ -39,7 +39,7 @@ from ..config import apply_overrides
 from ..errors import LmcollapseError
 from ..experiment import load_config
 from ..report import sweep_data, write_report
-from .study import generation_seconds, run_study
+from .study import generation_seconds, merged, run_study
 
 MODELS = ("gpt", "ngram")
 
@@ -57,23 +57,16 @@ class Point:
         return {"model": self.model, "policy": self.label}
 
 
-def _merge(base: dict, update: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def effective_spec(spec: dict, quick: bool = False, scale: str = "cpu") -> dict:
     """The spec at a scale ("cpu", or one under `scales`), shrunk to its quick version when asked."""
     spec = copy.deepcopy(spec)
     if scale != "cpu":
         if scale not in spec.get("scales", {}):
             raise LmcollapseError(f"--scale {scale!r}: choose cpu or one of {', '.join(spec.get('scales', {}))}")
-        spec = _merge({k: v for k, v in spec.items() if k not in ("models", "quick")}, spec["scales"][scale]) | \
+        spec = merged({k: v for k, v in spec.items() if k not in ("models", "quick")}, spec["scales"][scale]) | \
             {"quick": spec.get("quick", {})}
     if quick:
-        spec = _merge(spec, spec.get("quick", {}))
+        spec = merged(spec, spec.get("quick", {}))
     return spec
 
 

@@ -3,10 +3,20 @@ tagged axis (each tag a column of the results table, e.g. model and policy), eve
 seed, and the analysis reads the sweep's results table back, grouped by those tags."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from ..api import load_run
 from ..sweep import Axis, Sweep, SweepSpec, make_executor, raise_failures, run_sweep
+
+
+def merged(base: dict, update: dict) -> dict:
+    """base with update's keys laid over it, mappings merged key by key (a spec's quick or scale section)."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if both else copy.deepcopy(value)
+    return out
 
 
 def run_study(variants: list[tuple[dict[str, str], dict]], seeds: list[int], out: str | Path, executor=None,

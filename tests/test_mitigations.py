@@ -1,0 +1,139 @@
+"""`lmcollapse reproduce mitigations`: the protocol the spec fixes, the leaderboard's rules, a user's gate as
+a row of its own (--plugin), and the quick benchmark end to end."""
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import lmcollapse
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.experiments import load_spec, mitigations
+
+from helpers import cli
+
+PLUGIN = Path(__file__).parent / "plugins" / "short_gate.py"
+
+
+def test_every_mitigation_runs_under_every_hard_setting_where_it_applies(monkeypatch):
+    spec = mitigations.effective_spec(load_spec("mitigations"))
+    assert len(spec["seeds"]) >= 3 and spec["generations"] == 20
+    assert {p["name"] for p in spec["settings"].values()} == {"replace", "accumulate-subsample"}
+    chosen, skipped = mitigations.points(spec)
+    rows = {(p.model, p.setting, p.mitigation) for p in chosen}
+    for setting in spec["settings"]:
+        for label in ("none", "exact-dedup", "dedup", "perplexity band", "token-edit", "detector-resample",
+                      "temperature 0.7", "top-p 0.9", "top-k 50"):
+            assert {(m, setting, label) for m in mitigations.MODELS} <= rows, (setting, label)
+        assert ("gpt", setting, "tce") in rows and ("ngram", setting, "tce") not in rows
+        assert ("ngram-markov", setting, "verifier") in rows and ("gpt", setting, "verifier") not in rows
+    assert ("gpt", "accumulate-subsample r=1", "reweight") in rows and ("gpt", "replace", "reweight") not in rows
+    assert {(m, "reference", r) for m in mitigations.MODELS for r in ("mix 0.5", "fresh 0.1", "accumulate r=0.1")} <= rows
+    reasons = {(m, s, g): why for m, s, g, why in skipped}
+    assert "does not apply to model 'ngram'" in reasons[("ngram", "replace", "tce")]
+    assert "known-truth corpus" in reasons[("gpt", "replace", "verifier")]
+    gpt = next(p for p in chosen if p.model == "gpt" and p.mitigation == "none")
+    assert gpt.config["model"]["name"] == "gpt" and gpt.config["probe"]["task"] == "kjv-genre"
+    # the paper's preset validates here with its extras (it runs on a GPU with internet)
+    from lmcollapse import extras
+
+    monkeypatch.setattr(extras, "installed", lambda module: True)
+    big = mitigations.validate(mitigations.effective_spec(load_spec("mitigations"), scale="paper"), ("gpt",))
+    assert {p.config["model"]["name"] for p in big} == {"hf"} and any(p.mitigation == "tce" for p in big)
+
+
+def _row(final, lo, hi, collapses, seeds=3):
+    return {"final_ratio": final, "final_ratio_lo": lo, "final_ratio_hi": hi, "collapse_generation": collapses,
+            "seeds": seeds}
+
+
+def test_the_verdicts_say_what_the_intervals_say():
+    base = _row(2.0, 1.8, 2.2, 3)
+    assert mitigations.verdict(base, base) == "baseline"
+    assert mitigations.verdict(_row(1.1, 1.0, 1.2, None), base) == "prevents"
+    assert mitigations.verdict(_row(1.5, 1.3, 1.7, 5), base) == "delays"  # below the baseline, not bounded
+    assert mitigations.verdict(_row(1.9, 1.5, 2.3, 6), base) == "delays"  # overlapping, but collapses later
+    assert mitigations.verdict(_row(2.1, 1.7, 2.5, 3), base) == "no effect"
+    assert mitigations.verdict(_row(3.0, 2.5, 3.5, 3), base) == "harms"  # above the baseline's interval
+    assert mitigations.verdict(_row(2.0, 1.7, 2.3, 1), base) == "harms"  # collapses earlier
+    assert mitigations.verdict(_row(1.1, 1.0, 1.2, None), _row(1.1, 1.0, 1.2, None)) == "no effect"  # both bounded
+    assert mitigations.verdict(_row(1.1, np.nan, np.nan, None, seeds=2), base) == "too few seeds"
+
+
+def test_row_numbers_follow_their_definitions():
+    """Two seeds' watched metric doubling and tripling: the final ratio is their geometric mean, the area the
+    trapezoids of the mean log ratio."""
+    per_seed = [[{"generation": t, "heldout_ppl": 10.0 * f ** (t / 2), "repetition": 0.1 * t} for t in range(3)]
+                for f in (2.0, 3.0)]
+    n = mitigations.row_numbers(per_seed, "heldout_ppl")
+    assert n["final_ratio"] == pytest.approx(np.sqrt(6)) and np.isnan(n["final_ratio_lo"])
+    mean_log = [0.0, np.log(6) / 4, np.log(6) / 2]
+    assert n["area_log_ratio"] == pytest.approx((mean_log[0] + mean_log[1]) / 2 + (mean_log[1] + mean_log[2]) / 2)
+    assert n["collapse_generation"] == 1 and n["repetition_change"] == pytest.approx(0.2)
+    assert n["acceptance_rate"] is None and n["downstream_gap"] is None
+
+
+def _small_spec(tmp_path) -> Path:
+    """The benchmark's protocol on the Markov chain only, three mitigations and one reference: seconds."""
+    spec = load_spec("mitigations")
+    spec["mitigations"] = {k: spec["mitigations"][k] for k in ("none", "verifier noisy 0.2", "temperature 0.7")}
+    spec["references"] = {"mix 0.5": spec["references"]["mix 0.5"]}
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_a_plugin_gate_is_a_row_of_the_leaderboard(tmp_path):
+    out = tmp_path / "board"
+    result = cli("reproduce", _small_spec(tmp_path), "--quick", "--model", "ngram-markov", "--plugin", PLUGIN,
+                 "--out", out, "--workers", "2", "-q")
+    assert result.returncode == 0, result.stderr
+    with open(out / "leaderboard.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert set(mitigations.COLUMNS[:9]) <= set(rows[0]) and {"cost_ratio", "verdict"} <= set(rows[0])
+    mine = {(r["setting"], r["mitigation"]): r for r in rows}
+    assert set(mine) == {(s, m) for s in ("replace", "accumulate-subsample r=1")
+                         for m in ("none", "verifier noisy 0.2", "temperature 0.7", "short")} | {("reference", "mix 0.5")}
+    for setting in ("replace", "accumulate-subsample r=1"):
+        short = mine[(setting, "short")]
+        assert short["verdict"] in ("prevents", "delays", "no effect", "harms")
+        assert 0 < float(short["acceptance_rate"]) <= 1 and float(short["cost_ratio"]) > 0
+        assert float(short["final_ratio_lo"]) <= float(short["final_ratio"]) <= float(short["final_ratio_hi"])
+        assert mine[(setting, "none")]["verdict"] == "baseline"
+        noisy = mine[(setting, "verifier noisy 0.2")]  # Feng et al.'s rates: about 0.8 of good, 0.2 of bad kept
+        assert abs(float(noisy["keep_good"]) - 0.8) < 0.08 and abs(float(noisy["keep_bad"]) - 0.2) < 0.08
+        assert float(noisy["breakdown_point"]) == pytest.approx(
+            1 / (1 + float(noisy["keep_bad"]) / float(noisy["keep_good"])))
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert len(board["rows"]) == len(rows) and {r["mitigation"] for r in board["rows"]} >= {"short", "none"}
+    text = (out / "leaderboard.md").read_text()
+    assert "| replace | short |" in text and "breakdown point" in text
+    assert (out / "summary.png").stat().st_size > 10_000 and (out / "report-ngram-markov.html").is_file()
+    shown = cli("show", out, "--plugin", PLUGIN)
+    assert shown.returncode == 0 and "short" in shown.stdout and "baseline" in shown.stdout, shown.stderr
+    assert lmcollapse.open_results(out).seeds == [0, 1, 2]
+
+
+def test_unknown_models_are_refused_in_one_line():
+    result = cli("reproduce", "mitigations", "--model", "gpt,lstm", "--dry-run")
+    assert result.returncode == 2 and "--model 'lstm'" in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.slow  # every model, every mitigation, tiny: about a minute on 2 cores; CI runs it
+def test_quick_benchmark_runs_end_to_end(tmp_path):
+    out = tmp_path / "mq"
+    result = cli("reproduce", "mitigations", "--quick", "--out", out, "--workers", "2", "-q")
+    assert result.returncode == 0, result.stderr
+    board = json.loads((out / "leaderboard.json").read_text())
+    rows = {(r["model"], r["setting"], r["mitigation"]): r for r in board["rows"]}
+    chosen, skipped = mitigations.points(mitigations.effective_spec(load_spec("mitigations"), quick=True))
+    assert set(rows) == {tuple(p.tags.values()) for p in chosen} and len(board["does_not_apply"]) == len(skipped)
+    assert all(r["verdict"] in ("baseline", "prevents", "delays", "no effect", "harms") for r in rows.values())
+    gpt = rows[("gpt", "replace", "none")]
+    assert gpt["downstream_gap"] is not None and gpt["final_ratio"] > 1  # the GPT degrades without mitigation
+    assert all(0 < r["final_ratio_lo"] <= r["final_ratio"] <= r["final_ratio_hi"] for r in rows.values())
+    assert ("gpt", "replace", "tce") in rows and (out / "report-gpt.html").is_file()
+    with pytest.raises(LmcollapseError, match="unknown experiment"):
+        load_spec("mitigation")
