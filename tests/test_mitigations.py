@@ -75,6 +75,22 @@ def test_row_numbers_follow_their_definitions():
     assert n["acceptance_rate"] is None and n["downstream_gap"] is None
 
 
+def test_a_mitigation_that_starves_the_model_harms_and_says_why():
+    """Gates that pass no document under replace leave the next model nothing to train on: the benchmark
+    keeps going, and the row says what happened instead of showing the one generation that ran."""
+    spec = {"seeds": [0, 1, 2], "settings": {"replace": {"name": "replace"}},
+            "models": {"ngram": {"watch": "heldout_ppl"}}}
+    chosen = [mitigations.Point("ngram", "replace", m, {}) for m in ("none", "strict")]
+    grow = [[{"generation": t, "heldout_ppl": 10.0 * (1.5 + 0.1 * s) ** t} for t in range(4)] for s in range(3)]
+    groups = {("ngram", "replace", "none"): grow, ("ngram", "replace", "strict"): [g[:1] for g in grow]}
+    rows = mitigations.leaderboard(spec, chosen, groups, seconds={},
+                                   starved={("ngram", "replace", "strict"): "starves the model in 3 of 3 seeds"})
+    assert rows[0]["verdict"] == "baseline" and rows[0]["final_ratio"] > 3
+    assert rows[1]["verdict"] == "harms" and np.isnan(rows[1]["final_ratio"]) and rows[1]["note"].startswith("starves")
+    text = mitigations.leaderboard_text(rows, [], {"name": "t", "seeds": [0, 1, 2], "generations": 4})
+    assert "| replace | strict | - | never |" in text and "- replace / strict: starves the model" in text
+
+
 def _small_spec(tmp_path) -> Path:
     """The benchmark's protocol on the Markov chain only, three mitigations and one reference: seconds."""
     spec = load_spec("mitigations")
@@ -133,7 +149,9 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     assert all(r["verdict"] in ("baseline", "prevents", "delays", "no effect", "harms") for r in rows.values())
     gpt = rows[("gpt", "replace", "none")]
     assert gpt["downstream_gap"] is not None and gpt["final_ratio"] > 1  # the GPT degrades without mitigation
-    assert all(0 < r["final_ratio_lo"] <= r["final_ratio"] <= r["final_ratio_hi"] for r in rows.values())
+    measured = [r for r in rows.values() if not r["note"]]  # a starved row (its gates passed nothing) has no ratio
+    assert all(0 < r["final_ratio_lo"] <= r["final_ratio"] <= r["final_ratio_hi"] for r in measured)
+    assert all(r["verdict"] == "harms" and "starves the model" in r["note"] for r in rows.values() if r["note"])
     assert ("gpt", "replace", "tce") in rows and (out / "report-gpt.html").is_file()
     with pytest.raises(LmcollapseError, match="unknown experiment"):
         load_spec("mitigation")

@@ -270,7 +270,8 @@ def print_leaderboard(out: Path) -> None:
             lo, hi = number(r["final_ratio_lo"]), number(r["final_ratio_hi"])
             interval = f" ({lo:.3g} to {hi:.3g})" if lo == lo else ""  # NaN: too few seeds
             cost = f"{number(r['cost_ratio']):.2g}x" if r["cost_ratio"] else ""
-            table.add_row(escape(r["setting"]), escape(r["mitigation"]), f"{number(r['final_ratio']):.3g}{interval}",
+            ratio = "starved" if r.get("note") else f"{number(r['final_ratio']):.3g}{interval}"
+            table.add_row(escape(r["setting"]), escape(r["mitigation"]), ratio,
                           r["collapse_generation"] or "never", cost, r["verdict"])
         console.print(table)
 

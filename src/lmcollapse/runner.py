@@ -133,6 +133,9 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
     return rd.path
 
 
+NOTHING_TO_TRAIN_ON = "has no document to train on"  # what a run whose gates passed nothing fails with
+
+
 def fewer_note(path: Path, has: int, asked: int) -> str:
     return f"{path} is a run of {has} generations; asking for {asked} adds nothing (its generations are kept)"
 
@@ -230,7 +233,7 @@ def run_generation(experiment: Experiment, state: RunState, rd: RunDir, t: int, 
     # M_t = fit(a fresh model, D_t), or from M_t-1's weights with a warm start
     init = state.previous_model(t) if cfg.warm_start and t > 0 else None
     if t > 0 and not len(data.train):  # gates that passed nothing under a policy that keeps only new documents
-        raise LmcollapseError(f"generation {t} has no document to train on: the gates passed none of those drawn at "
+        raise LmcollapseError(f"generation {t} {NOTHING_TO_TRAIN_ON}: the gates passed none of those drawn at "
                               f"generation {t - 1} (its acceptance_rate is 0); loosen the gates or raise "
                               f"oversample_max")
     model = stage("fit", lambda: experiment.new_model().fit(

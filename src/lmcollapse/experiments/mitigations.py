@@ -24,7 +24,8 @@ metric (held-out perplexity, or KL to the truth on the Markov chain), ratio_t = 
   *prevents* when the final ratio's interval lies below BOUND and B's does not; *harms* when the interval
   lies above B's, or it collapses earlier than B; *delays* when the interval lies below B's, or it collapses
   later than B or not at all while B does; *no effect* otherwise; *baseline* for B itself; *too few seeds*
-  without intervals.
+  without intervals; a mitigation whose gates pass no document, leaving the model nothing to train on in
+  some seed, *harms* (its note says so; it has no numbers).
 - the verifiers (known truth only): phi and psi, the shares of good and of bad candidates they keep (good:
   per-token truth log-probability at least the verifier's threshold), and the breakdown point Feng et al.
   (2024) derive from them, p* = 1 / (1 + psi / phi).
@@ -45,9 +46,11 @@ from ..errors import LmcollapseError
 from ..experiment import load_config
 from ..gates import GATES
 from ..report import sweep_data, write_report
-from .study import generation_seconds, merged, run_study
+from ..runner import NOTHING_TO_TRAIN_ON
+from .study import generation_seconds, merged, run_study_tolerating
 
 BOUND = 1.25
+NAN = float("nan")
 MODELS = ("gpt", "ngram", "ngram-markov")
 REFERENCE = "reference"  # the setting column of the reference policies
 BASELINE = "none"
@@ -55,7 +58,7 @@ LEADERBOARD = "leaderboard"  # OUT/leaderboard.csv, .json, .md
 COLUMNS = ("model", "setting", "mitigation", "final_ratio", "final_ratio_lo", "final_ratio_hi",
            "collapse_generation", "area_log_ratio", "downstream_gap", "repetition_change", "distinct_2_change",
            "acceptance_rate", "cost_ratio", "verdict", "seeds", "watch", "keep_good", "keep_bad",
-           "breakdown_point")
+           "breakdown_point", "note")
 
 
 @dataclass
@@ -122,9 +125,11 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     spec = effective_spec(spec, quick, scale)
     out = Path(out)
     chosen, skipped = points(spec, models)
-    sweep = run_study([(p.tags, p.config) for p in chosen], spec["seeds"], out, executor, workers, progress)
+    sweep, starved_runs = run_study_tolerating([(p.tags, p.config) for p in chosen], spec["seeds"], out, executor,
+                                               workers, progress, tolerate=_starved)
     groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
-    board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen))
+    starved = _starved_points(sweep, starved_runs)
+    board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen), starved=starved)
     board = _with_verifier_rates(board, sweep, chosen)
     write_leaderboard(board, skipped, spec, out)
     png = summary_plot(spec, chosen, groups, out).read_bytes()
@@ -132,6 +137,25 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     for model in models:
         mine = [p for p in sweep.points if p.tags.get("model") == model]
         write_report(sweep_data(sweep, mine), out / f"report-{model}.html", preface=text, preface_png=png)
+    return out
+
+
+def _starved(outcome) -> bool:
+    """A run that stopped because its gates passed no document: the mitigation's result, not a failure."""
+    return NOTHING_TO_TRAIN_ON in (outcome.error or "")
+
+
+def _starved_points(sweep, runs) -> dict[tuple, str]:
+    """(model, setting, mitigation) -> what the leaderboard says of a mitigation some seeds could not run."""
+    failed = {str(r.run_dir): r.error for r in runs}
+    out = {}
+    for point in sweep.points:
+        errors = [failed[str(d)] for d in point.run_dirs if str(d) in failed]
+        if errors:
+            key = (point.tags["model"], point.tags["setting"], point.tags["mitigation"])
+            if key[2] == BASELINE or key[1] == REFERENCE:
+                raise LmcollapseError(f"{' / '.join(key)}: {errors[0]}")
+            out[key] = f"starves the model in {len(errors)} of {len(point.run_dirs)} seeds ({errors[0]})"
     return out
 
 
@@ -189,19 +213,30 @@ def verdict(row: dict, baseline: dict) -> str:
     return "no effect"
 
 
+def starved_numbers(seeds: int) -> dict:
+    """The row of a mitigation under which the model had nothing to train on: no numbers, verdict harms."""
+    return {"final_ratio": NAN, "final_ratio_lo": NAN, "final_ratio_hi": NAN, "collapse_generation": None,
+            "area_log_ratio": None, "downstream_gap": None, "repetition_change": None, "distinct_2_change": None,
+            "acceptance_rate": 0.0, "seeds": seeds}
+
+
 def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]],
-                seconds: dict[tuple, float]) -> list[dict]:
-    """One row per point, in the spec's order, with its verdict against its baseline."""
+                seconds: dict[tuple, float], starved: dict[tuple, str] | None = None) -> list[dict]:
+    """One row per point, in the spec's order, with its verdict against its baseline; starved: the points
+    whose gates left the model nothing to train on in some seed, with the note to print."""
+    starved = starved or {}
     rows = []
     for p in chosen:
         watch = spec["models"][p.model]["watch"]
-        rows.append({**p.tags, **row_numbers(groups[tuple(p.tags.values())], watch), "watch": watch})
+        key = tuple(p.tags.values())
+        numbers = starved_numbers(len(spec["seeds"])) if key in starved else row_numbers(groups[key], watch)
+        rows.append({**p.tags, **numbers, "watch": watch, "note": starved.get(key)})
     by_key = {(r["model"], r["setting"], r["mitigation"]): r for r in rows}
     first_setting = next(iter(spec["settings"]))
     for r in rows:
         setting = first_setting if r["setting"] == REFERENCE else r["setting"]
         base = by_key[(r["model"], setting, BASELINE)]
-        r["verdict"] = verdict(r, base)
+        r["verdict"] = "harms" if r["note"] else verdict(r, base)
         spent = seconds.get((base["model"], base["setting"], BASELINE))
         mine = seconds.get((r["model"], r["setting"], r["mitigation"]))
         r["cost_ratio"] = mine / spent if spent and mine is not None else None
@@ -278,7 +313,8 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
         lines += [f"## {model} (watching `{mine[0]['watch']}`)", "",
                   "| setting | mitigation | ratio (95% CI) | collapses at | area | probe gap | repetition | distinct-2 "
                   "| acceptance | cost | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for r in sorted(mine, key=lambda r: (r["setting"] == REFERENCE, r["setting"], r["final_ratio"])):
+        for r in sorted(mine, key=lambda r: (r["setting"] == REFERENCE, r["setting"], np.nan_to_num(r["final_ratio"],
+                                                                                                  nan=np.inf))):
             interval = (f" ({_fmt(r['final_ratio_lo'])} to {_fmt(r['final_ratio_hi'])})"
                         if np.isfinite(r["final_ratio_lo"]) else "")
             collapse = "never" if r["collapse_generation"] is None else str(r["collapse_generation"])
@@ -286,6 +322,8 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
                          f"{_fmt(r['area_log_ratio'])} | {_fmt(r['downstream_gap'])} | "
                          f"{_fmt(r['repetition_change'])} | {_fmt(r['distinct_2_change'])} | "
                          f"{_fmt(r['acceptance_rate'], 2)} | {_fmt(r['cost_ratio'], 2)} | **{r['verdict']}** |")
+        notes = [f"- {r['setting']} / {r['mitigation']}: {r['note']}" for r in mine if r.get("note")]
+        lines += [""] + notes if notes else []
         verifiers = [r for r in mine if r.get("keep_good") is not None]
         if verifiers:
             lines += ["", "Verifiers: the share of good (phi) and bad (psi) candidates kept, and the breakdown point "

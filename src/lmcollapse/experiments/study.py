@@ -4,10 +4,13 @@ seed, and the analysis reads the sweep's results table back, grouped by those ta
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
+from typing import Callable
 
 from ..api import load_run
 from ..sweep import Axis, Sweep, SweepSpec, make_executor, raise_failures, run_sweep
+from ..sweep.task import RunOutcome
 
 
 def merged(base: dict, update: dict) -> dict:
@@ -24,11 +27,19 @@ def run_study(variants: list[tuple[dict[str, str], dict]], seeds: list[int], out
     """Run (or resume) every (variant, seed) into the sweep folder out; variants: (tags, config) pairs.
     Failed runs do not stop the others: they are listed, then raised as one error (running again retries
     only them)."""
+    return run_study_tolerating(variants, seeds, out, executor, workers, progress)[0]
+
+
+def run_study_tolerating(variants, seeds, out, executor=None, workers=None, progress=True,
+                         tolerate: Callable[[RunOutcome], bool] | None = None) -> tuple[Sweep, list[RunOutcome]]:
+    """run_study, except that failures tolerate() accepts are results, not errors (a mitigation whose gates
+    pass nothing has failed as a mitigation): they come back with the sweep, the others are raised."""
     axis = Axis("points", tuple(config for _, config in variants), tuple(tags for tags, _ in variants))
     _, outcome = run_sweep(SweepSpec({}, [axis], list(seeds)), out, executor or make_executor("local", workers=workers),
                            progress=progress)
-    raise_failures(outcome)
-    return Sweep(out)
+    accepted = [f for f in outcome.failures if tolerate is not None and tolerate(f)]
+    raise_failures(dataclasses.replace(outcome, outcomes=[o for o in outcome.outcomes if o not in accepted]))
+    return Sweep(out), accepted
 
 
 def generation_seconds(sweep: Sweep, **tags: str) -> float:
