@@ -89,3 +89,19 @@ def test_hidden_features_need_a_model_with_hidden_states():
     refused = cli("validate", "--set", "gates=[{name: detector-resample, features: hidden}]")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "needs a model with hidden-states (gpt, hf), not ngram" in refused.stderr
+
+
+def test_hidden_state_features_drive_the_resample_of_a_neural_model():
+    """features: hidden: the detector reads the GPT's final hidden state; the resample still contributes
+    exactly n documents."""
+    pytest.importorskip("torch")
+    from lmcollapse.config import GPTConfig
+    from lmcollapse.models.neural import GPTModel
+    from test_gpt import TINY, learnable_corpus
+
+    corpus = learnable_corpus()
+    model = GPTModel(GPTConfig(**TINY)).fit(corpus, seed=0)
+    ctx = GateContext(1, model, corpus, corpus, corpus, None, run=None)
+    gate = GATES.build(DetectorResampleGateConfig(features="hidden", upsample=2))
+    made, p = gate.generate(40, ctx, seed=3, generation=2, first_id=synthetic_first_id(2), producer="gpt@gen-1")
+    assert len(made) == 40 and ((0 <= p) & (p <= 1)).all() and p.std() > 0

@@ -88,7 +88,7 @@ def test_a_mitigation_that_starves_the_model_harms_and_says_why():
     assert rows[0]["verdict"] == "baseline" and rows[0]["final_ratio"] > 3
     assert rows[1]["verdict"] == "harms" and np.isnan(rows[1]["final_ratio"]) and rows[1]["note"].startswith("starves")
     text = mitigations.leaderboard_text(rows, [], {"name": "t", "seeds": [0, 1, 2], "generations": 4})
-    assert "| replace | strict | - | never |" in text and "- replace / strict: starves the model" in text
+    assert "| replace | strict | - | never |" in text and "documents in" in text and "- replace / strict: starves the model" in text
 
 
 def _small_spec(tmp_path) -> Path:
@@ -116,6 +116,7 @@ def test_a_plugin_gate_is_a_row_of_the_leaderboard(tmp_path):
         short = mine[(setting, "short")]
         assert short["verdict"] in ("prevents", "delays", "no effect", "harms")
         assert 0 < float(short["acceptance_rate"]) <= 1 and float(short["cost_ratio"]) > 0
+        assert float(short["contribution"]) == 1.0  # as many documents entered as without a gate
         assert float(short["final_ratio_lo"]) <= float(short["final_ratio"]) <= float(short["final_ratio_hi"])
         assert mine[(setting, "none")]["verdict"] == "baseline"
         noisy = mine[(setting, "verifier noisy 0.2")]  # Feng et al.'s rates: about 0.8 of good, 0.2 of bad kept

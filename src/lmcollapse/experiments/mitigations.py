@@ -18,6 +18,8 @@ metric (held-out perplexity, or KL to the truth on the Markov chain), ratio_t = 
 - downstream_gap: the probe's accuracy minus the random-init baseline's at the last generation (GPT);
 - repetition_change, distinct_2_change: last generation minus generation 0, means over seeds;
 - acceptance_rate: the share of drawn documents the gates passed, over all generations (None without gates);
+- contribution: synthetic documents entering per generation over those of `none` (1 when the gates filled
+  the contribution; less when `oversample_max` ran out first);
 - cost_ratio: generation process-seconds (recorded in the manifests) over those of `none` in the same model
   and setting (references: over replace's `none`);
 - verdict, against the baseline B = `none` in the same model and setting (references: replace's `none`):
@@ -58,7 +60,7 @@ LEADERBOARD = "leaderboard"  # OUT/leaderboard.csv, .json, .md
 COLUMNS = ("model", "setting", "mitigation", "final_ratio", "final_ratio_lo", "final_ratio_hi",
            "collapse_generation", "area_log_ratio", "downstream_gap", "repetition_change", "distinct_2_change",
            "acceptance_rate", "cost_ratio", "verdict", "seeds", "watch", "keep_good", "keep_bad",
-           "breakdown_point", "note")
+           "breakdown_point", "contribution", "note")
 
 
 @dataclass
@@ -129,7 +131,8 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
                                                workers, progress, tolerate=_starved)
     groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
     starved = _starved_points(sweep, starved_runs)
-    board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen), starved=starved)
+    board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen), starved=starved,
+                        kept=_documents_kept(sweep, chosen))
     board = _with_verifier_rates(board, sweep, chosen)
     write_leaderboard(board, skipped, spec, out)
     png = summary_plot(spec, chosen, groups, out).read_bytes()
@@ -161,6 +164,20 @@ def _starved_points(sweep, runs) -> dict[tuple, str]:
 
 def _seconds(sweep, chosen: list[Point]) -> dict[tuple, float]:
     return {tuple(p.tags.values()): generation_seconds(sweep, **p.tags) for p in chosen}
+
+
+def _documents_kept(sweep, chosen: list[Point]) -> dict[tuple, float]:
+    """Per point, the mean number of synthetic documents that entered per generation (the manifests' n_kept)."""
+    from ..api import load_run
+
+    out = {}
+    for point in sweep.points:
+        kept = []
+        for path in point.started():
+            run = load_run(path)
+            kept += [run.manifest(t)["n_kept"] for t in range(run.generations_done)]
+        out[(point.tags["model"], point.tags["setting"], point.tags["mitigation"])] = float(np.mean(kept)) if kept else None
+    return out
 
 
 # ---- the numbers of one row --------------------------------------------------------------------------------
@@ -221,7 +238,8 @@ def starved_numbers(seeds: int) -> dict:
 
 
 def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]],
-                seconds: dict[tuple, float], starved: dict[tuple, str] | None = None) -> list[dict]:
+                seconds: dict[tuple, float], starved: dict[tuple, str] | None = None,
+                kept: dict[tuple, float] | None = None) -> list[dict]:
     """One row per point, in the spec's order, with its verdict against its baseline; starved: the points
     whose gates left the model nothing to train on in some seed, with the note to print."""
     starved = starved or {}
@@ -240,6 +258,9 @@ def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[d
         spent = seconds.get((base["model"], base["setting"], BASELINE))
         mine = seconds.get((r["model"], r["setting"], r["mitigation"]))
         r["cost_ratio"] = mine / spent if spent and mine is not None else None
+        ours, theirs = (kept or {}).get((r["model"], r["setting"], r["mitigation"])), \
+            (kept or {}).get((base["model"], base["setting"], BASELINE))
+        r["contribution"] = ours / theirs if ours is not None and theirs else None
     return rows
 
 
@@ -304,7 +325,8 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
              f"enters the data every generation in every row. *ratio*: the watched metric at the last generation "
              f"over generation 0, geometric mean over seeds with its 95% interval on the log scale (from "
              f"{MIN_SEEDS_FOR_INTERVAL} seeds on); *collapses at*: the first generation whose mean ratio exceeds "
-             f"{BOUND}; *area*: the area under the mean log-ratio curve; *cost*: generation process-seconds over "
+             f"{BOUND}; *area*: the area under the mean log-ratio curve; *documents in*: synthetic documents entering per "
+             f"generation over `none`'s; *cost*: generation process-seconds over "
              f"`none`'s in the same model and setting. Verdicts against `none` in the same setting (references: "
              f"against replace's): prevents, delays, no effect, harms (rules: lmcollapse/experiments/mitigations.py).",
              ""]
@@ -312,7 +334,7 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
         mine = [r for r in rows if r["model"] == model]
         lines += [f"## {model} (watching `{mine[0]['watch']}`)", "",
                   "| setting | mitigation | ratio (95% CI) | collapses at | area | probe gap | repetition | distinct-2 "
-                  "| acceptance | cost | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| acceptance | documents in | cost | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in sorted(mine, key=lambda r: (r["setting"] == REFERENCE, r["setting"], np.nan_to_num(r["final_ratio"],
                                                                                                   nan=np.inf))):
             interval = (f" ({_fmt(r['final_ratio_lo'])} to {_fmt(r['final_ratio_hi'])})"
@@ -321,7 +343,8 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
             lines.append(f"| {r['setting']} | {r['mitigation']} | {_fmt(r['final_ratio'])}{interval} | {collapse} | "
                          f"{_fmt(r['area_log_ratio'])} | {_fmt(r['downstream_gap'])} | "
                          f"{_fmt(r['repetition_change'])} | {_fmt(r['distinct_2_change'])} | "
-                         f"{_fmt(r['acceptance_rate'], 2)} | {_fmt(r['cost_ratio'], 2)} | **{r['verdict']}** |")
+                         f"{_fmt(r['acceptance_rate'], 2)} | {_fmt(r.get('contribution'), 2)} | "
+                         f"{_fmt(r['cost_ratio'], 2)} | **{r['verdict']}** |")
         notes = [f"- {r['setting']} / {r['mitigation']}: {r['note']}" for r in mine if r.get("note")]
         lines += [""] + notes if notes else []
         verifiers = [r for r in mine if r.get("keep_good") is not None]
