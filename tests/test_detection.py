@@ -49,6 +49,7 @@ def test_real_against_real_is_chance_over_many_splits(verses):
     assert abs(np.mean(aucs) - 0.5) < 0.03, aucs
 
 
+@pytest.mark.slow  # 3 runs of 6 generations; CI runs it
 def test_a_collapsed_models_samples_are_told_apart(tmp_path):
     """A bigram retrained on its own samples for 5 generations (replace): the detector_auc metric, near chance
     at generation 0 (about 0.55: a bigram fitted on the verses writes much like them), is far above it by
@@ -91,6 +92,7 @@ def test_hidden_features_need_a_model_with_hidden_states():
     assert "needs a model with hidden-states (gpt, hf), not ngram" in refused.stderr
 
 
+@pytest.mark.slow  # trains a GPT; CI runs it
 def test_hidden_state_features_drive_the_resample_of_a_neural_model():
     """features: hidden: the detector reads the GPT's final hidden state; the resample still contributes
     exactly n documents."""

@@ -57,11 +57,14 @@ def test_a_model_trained_with_tce_stops_sharpening_at_gamma():
 
 
 def test_tce_refusals_are_one_line():
-    on_ngram = cli("validate", "--set", "model.loss=tce")
+    on_ngram = cli("validate", "--set", "model.loss=tce")  # as a user meets it
     assert on_ngram.returncode == 2 and on_ngram.stderr.count("\n") == 1
     assert "model.loss: does not apply to model 'ngram'" in on_ngram.stderr
-    gamma_alone = cli("validate", "--set", "model.name=gpt", "--set", "model.tce_gamma=0.9")
-    assert gamma_alone.returncode == 2 and "model.tce_gamma applies with model.loss: tce" in gamma_alone.stderr
-    bad_gamma = cli("validate", "--set", "model.name=gpt", "--set", "model.loss=tce", "--set", "model.tce_gamma=1")
-    assert bad_gamma.returncode == 2 and "model.tce_gamma" in bad_gamma.stderr and "less than 1" in bad_gamma.stderr
-    assert cli("validate", "--set", "model.name=gpt", "--set", "model.loss=tce").returncode == 0
+    from lmcollapse.errors import LmcollapseError
+    from lmcollapse.experiment import load_config
+
+    with pytest.raises(LmcollapseError, match="model.tce_gamma applies with model.loss: tce"):
+        load_config(None, ["model.name=gpt", "model.tce_gamma=0.9"])
+    with pytest.raises(LmcollapseError, match="model.tce_gamma.*less than 1"):
+        load_config(None, ["model.name=gpt", "model.loss=tce", "model.tce_gamma=1"])
+    assert load_config(None, ["model.name=gpt", "model.loss=tce"]).model.tce_gamma == 0.99

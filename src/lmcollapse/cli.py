@@ -365,7 +365,7 @@ def report(run_dirs: List[Path] = typer.Argument(..., help="run directories and/
 
 
 @app.command()
-def reproduce(name: str = typer.Argument(..., help="experiment name (paper, quality-vs-quantity) or a spec YAML"),
+def reproduce(name: str = typer.Argument(..., help="experiment name (paper, quality-vs-quantity, mitigations) or a spec YAML"),
               out: Optional[Path] = typer.Option(None, "--out", help="where to put runs and reports "
                                                                      "(default runs/reproduce-NAME[-quick])"),
               quick: bool = typer.Option(False, "--quick", help="the small version (minutes)"),
