@@ -20,6 +20,7 @@ from .api import load_run, open_results, resolve_config
 from .config import to_yaml
 from .config import validate as validate_config
 from .early_warning import ALPHA, p_text, warnings_for_run, warnings_for_seeds
+from .verdict import judge_run, judge_seeds
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import load_config, preflight
 from .experiments import load_spec as load_experiment_spec
@@ -185,7 +186,11 @@ def print_seed_table(sweep: "Sweep") -> None:
         return
     rows = with_seed_counts(aggregate_rows(per_seed))
     console.print(metrics_table(rows, title=seeds_title(rows, len(sweep.seeds))))
-    print_departures(warnings_for_seeds(per_seed) if len(per_seed) >= 2 else warnings_for_run(per_seed[0]))
+    departures = warnings_for_seeds(per_seed) if len(per_seed) >= 2 else warnings_for_run(per_seed[0])
+    verdict = judge_seeds(str(sweep.path), per_seed, departures) if len(per_seed) >= 2 else \
+        judge_run(str(sweep.path), per_seed[0], departures)
+    print(f"verdict: {verdict.line()}")
+    print_departures(departures)
 
 
 @app.command()
@@ -299,6 +304,11 @@ def print_sweep_summary(out: Path) -> None:
             cells.append("" if p.departs.get(m) is None else str(p.departs[m]))
         table.add_row(*cells)
     console.print(table)
+    for point in Sweep(out).points:  # the same verdict as the report's, per point
+        per_seed = [rows for rows in point.per_seed_rows() if rows]
+        if per_seed:
+            verdict = judge_seeds(point.label, per_seed) if len(per_seed) >= 2 else judge_run(point.label, per_seed[0])
+            print(f"verdict: {verdict.line()}")
 
 
 @app.command()
@@ -343,7 +353,9 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds di
     print(f"corpus {c.corpus.name} N={c.corpus.n_train}, model {c.model.name} {settings}, "
           f"paradigm {c.paradigm.name}, seed {c.seed}")
     if len(rows) > 1:
-        print_departures(warnings_for_run(rows))
+        departures = warnings_for_run(rows)
+        print(f"verdict: {judge_run(str(run_dir), rows, departures).line()}")
+        print_departures(departures)
     if samples and inspection.intact:
         for t in sorted({0, inspection.intact - 1}):
             docs = r.samples(t)

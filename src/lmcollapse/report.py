@@ -23,8 +23,10 @@ from .config import to_yaml
 from .early_warning import ALPHA, p_text, warnings_for_run, warnings_for_seeds
 from .errors import LmcollapseError
 from .metrics import MetricsRow, column_direction, describe_column, measured_columns, reference_of
+from .metrics.base import CONCERNS, column_concern
 from .sweep import PointRuns, Sweep
 from .theory.compare import expected_real_share
+from .verdict import BOUND, Verdict, in_words, judge_run, judge_seeds
 
 SAMPLES_SHOWN = 3
 
@@ -39,6 +41,7 @@ class RunData:
     samples: dict[int, list[str]] = field(default_factory=dict)
     seeds: int = 1
     damage: list[str] = field(default_factory=list)  # one line per damaged run: only its intact prefix is drawn
+    verdict: Verdict | None = None  # did it collapse (verdict.py)
 
 
 def load_data(path: str | Path) -> list[RunData]:
@@ -77,11 +80,14 @@ def group_data(label: str, dirs: list[Path], where: str) -> RunData:
     per_seed = [rows for _, rows in runs]
     if len(per_seed) > 1:
         rows, departures, seeds = aggregate_rows(per_seed), warnings_for_seeds(per_seed), len(per_seed)
+        verdict = judge_seeds(label, per_seed, departures)
     else:
         rows, seeds = per_seed[0], 1
         departures = warnings_for_run(rows)
+        verdict = judge_run(label, rows, departures)
     done = intact[first.path]
-    data = RunData(label, first.config, rows, departures, _composition(first, done), seeds=seeds, damage=damage)
+    data = RunData(label, first.config, rows, departures, _composition(first, done), seeds=seeds, damage=damage,
+                   verdict=verdict)
     tokenizer = first.tokenizer()
     for t in sorted({0, done // 2, done - 1}) if done else []:
         docs = first.samples(t)
@@ -135,6 +141,36 @@ def metric_plot(name: str, runs: list[RunData]):
     ax.xaxis.get_major_locator().set_params(integer=True)  # generations are whole numbers
     ax.set_title(name, fontsize=10)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    png = _figure_png(fig)
+    plt.close(fig)
+    return png
+
+
+def headline_plot(runs: list[RunData]):
+    """The watched metric over generations as a ratio to generation 0, every run, log scale, the bound dotted."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9.0, 3.4))
+    metrics = set()
+    for i, run in enumerate(runs):
+        metric = run.verdict.metric if run.verdict else None
+        points = [(r["generation"], r[metric]) for r in run.rows if metric and r.get(metric) is not None]
+        if len(points) < 1:
+            continue
+        metrics.add(metric)
+        t, y = np.array(points).T
+        ax.plot(t, y / y[0], "o-", ms=3, color=f"C{i % 10}", label=f"{run.label}: {run.verdict.state}")
+        if run.verdict.departs is not None:
+            ax.axvline(run.verdict.departs, color=f"C{i % 10}", linestyle=":", linewidth=1)
+    ax.axhline(BOUND, color="grey", linestyle="--", linewidth=1, label=f"{BOUND}x generation 0")
+    if ax.get_ylim()[1] > 10:  # a log scale only where ratios span orders of magnitude
+        ax.set_yscale("log")
+    ax.set_xlabel("generation")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel(" / ".join(sorted(metrics)) + " / generation 0" if metrics else "")
+    ax.set_title("Did it collapse? The watched metric against generation 0", fontsize=10)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     png = _figure_png(fig)
     plt.close(fig)
@@ -198,8 +234,10 @@ def write_report(runs: list[RunData], out: str | Path, preface: str | None = Non
         raise LmcollapseError(f"report --out {out}: {blocking} is a file, not a folder; choose another --out")
     png_dir = out.with_name(out.stem + "_files")
     png_dir.mkdir(parents=True, exist_ok=True)
-    names = [n for n in measured_columns() if any(r.get(n) is not None for run in runs for r in run.rows)]
-    sections = []
+    measured = [n for n in measured_columns() if any(r.get(n) is not None for run in runs for r in run.rows)]
+    names = [n for n in measured if not _never_changes(n, runs)]
+    folded = [n for n in measured if n not in names]
+    by_concern: dict[str, list[str]] = {}
     for name in names:
         png = metric_plot(name, runs)
         (png_dir / f"{name}.png").write_bytes(png)
@@ -207,10 +245,19 @@ def write_report(runs: list[RunData], out: str | Path, preface: str | None = Non
             column_direction(name)]
         flags = "; ".join(f"{run.label}: generation {d.generation} ({d.direction})"
                           for run in runs for d in run.departures if d.metric == name)
-        sections.append(f'<section class="metric"><h3>{html.escape(name)}</h3>'
-                        f'<p>{html.escape(describe_column(name))} <em>({direction})</em>'
-                        f'{"<br>early warning: " + html.escape(flags) if flags else ""}</p>'
-                        f'{_img(png, name)}</section>')
+        by_concern.setdefault(column_concern(name), []).append(
+            f'<section class="metric"><h3>{html.escape(name)}</h3>'
+            f'<p>{html.escape(describe_column(name))} <em>({direction})</em>'
+            f'{"<br>early warning: " + html.escape(flags) if flags else ""}</p>'
+            f'{_img(png, name)}</section>')
+    sections = [f'<h2>{title}</h2><p class="concern">{html.escape(sentence)}</p>' + "".join(by_concern[key])
+                for key, (title, sentence) in CONCERNS.items() if key in by_concern]
+    if folded:
+        sections.append('<details class="folded"><summary>' + f"{len(folded)} metric(s) not drawn: the same at every "
+                        "generation in every run</summary><p>" + ", ".join(
+                            f"{html.escape(n)} ({_constant_text(n, runs)})" for n in folded) + "</p></details>")
+    headline = headline_plot(runs)
+    (png_dir / "headline.png").write_bytes(headline)
     composition = []
     for i, run in enumerate(runs):
         png = composition_plot(run)
@@ -220,16 +267,39 @@ def write_report(runs: list[RunData], out: str | Path, preface: str | None = Non
     if preface or preface_png:
         intro = ("<h2>Summary</h2>" + (f'<pre class="summary">{html.escape(preface)}</pre>' if preface else "")
                  + (_img(preface_png, "summary") if preface_png else ""))
-    page = _page(runs, sections, composition, intro)
+    page = _page(runs, sections, composition, intro, headline)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+def _never_changes(name: str, runs: list[RunData]) -> bool:
+    """Whether a metric takes one value at every generation of every run (acceptance_rate without gates)."""
+    values = {r[name] for run in runs for r in run.rows if r.get(name) is not None}
+    return len(values) == 1 and sum(r.get(name) is not None for run in runs for r in run.rows) > 1
+
+
+def _constant_text(name: str, runs: list[RunData]) -> str:
+    value = next(r[name] for run in runs for r in run.rows if r.get(name) is not None)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _verdict_section(runs: list[RunData], headline: bytes) -> str:
+    verdicts = [r.verdict for r in runs if r.verdict is not None]
+    rows = "".join(
+        f'<tr><td>{html.escape(v.label)}</td><td class="state {v.state.replace(" ", "-")}">{v.state}</td>'
+        f"<td>{html.escape(v.metric or '-')}</td><td>{v.ratio:.3g}x</td><td>{html.escape(v.interval_text())}</td>"
+        f"<td>{'-' if v.departs is None else v.departs}</td><td>{v.seeds}</td></tr>" for v in verdicts)
+    return (f'<section id="verdict"><h2>Verdict</h2><p class="verdict">{html.escape(in_words(verdicts))}</p>'
+            f'<table><tr><th>run</th><th>state</th><th>watched</th><th>last / first</th><th>interval</th>'
+            f'<th>departs at</th><th>seeds</th></tr>{rows}</table>{_img(headline, "headline")}</section>')
 
 
 def _img(png: bytes, alt: str) -> str:
     return f'<img class="plot" alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def _page(runs: list[RunData], sections: list[str], composition: list[str], intro: str = "") -> str:
+def _page(runs: list[RunData], sections: list[str], composition: list[str], intro: str = "",
+          headline: bytes | None = None) -> str:
     summary = "".join(
         f"<tr><td>{html.escape(r.label)}</td><td>{r.config.corpus.name}</td><td>{r.config.model.name}</td>"
         f"<td>{r.config.paradigm.name}</td><td>{len(r.rows)}</td><td>{r.seeds}</td></tr>" for r in runs)
@@ -251,15 +321,20 @@ def _page(runs: list[RunData], sections: list[str], composition: list[str], intr
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; font-size: 90%; }}
 .metric {{ display: inline-block; width: 48%; vertical-align: top; margin: 0 1% 1em 0; }}
-img.plot {{ width: 100%; }} pre.summary {{ white-space: pre-wrap; }} pre {{ background: #f6f6f6; padding: 8px; font-size: 80%; overflow-x: auto; }}
+img.plot {{ width: 100%; }} #verdict img.plot {{ width: 80%; }}
+p.verdict {{ font-size: 110%; }} td.state {{ font-weight: bold; }} td.collapsing {{ color: #b00; }}
+td.bounded {{ color: #070; }} td.levelled-off {{ color: #a60; }} pre.summary {{ white-space: pre-wrap; }} pre {{ background: #f6f6f6; padding: 8px; font-size: 80%; overflow-x: auto; }}
 </style></head><body>
 <h1>lmcollapse report</h1>
-{damage}<table><tr><th>run</th><th>corpus</th><th>model</th><th>paradigm</th><th>generations</th><th>seeds</th></tr>
+{damage}{_verdict_section(runs, headline) if headline else ""}
+<h2>Runs</h2>
+<table><tr><th>run</th><th>corpus</th><th>model</th><th>paradigm</th><th>generations</th><th>seeds</th></tr>
 {summary}</table>
 {intro}
 <p>Bands: 95% confidence intervals (across seeds for --seeds runs and sweeps, Student t, drawn from
 {MIN_SEEDS_FOR_INTERVAL} seeds on; half-sampling of documents for single runs). Dotted vertical lines: early
 warning.</p>
+{''.join(sections)}
 <h2>Early warning</h2>
 <p>First generation at which a metric departs from generation 0: paired t-test across seeds, or a z-test
 on half-sampling standard errors for single runs; Bonferroni over generations, so the chance of a false
@@ -267,8 +342,6 @@ flag for a metric whose law never changes is at most {ALPHA:.0%}.</p>
 <details{" open" if warnings.count("<tr>") <= 30 else ""}><summary>{warnings.count("<tr>")} departures (table)</summary>
 <table><tr><th>run</th><th>metric</th><th>generation</th><th>direction</th><th>p</th><th>test</th></tr>
 {warnings or '<tr><td colspan="6">no departures</td></tr>'}</table></details>
-<h2>Metrics</h2>
-{''.join(sections)}
 <h2>Corpus composition</h2>
 {''.join(composition)}
 <h2>Samples</h2>

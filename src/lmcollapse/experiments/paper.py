@@ -39,6 +39,7 @@ from ..config import apply_overrides
 from ..errors import LmcollapseError
 from ..experiment import load_config
 from ..report import sweep_data, write_report
+from ..verdict import state_of
 from .study import generation_seconds, merged, run_study
 
 MODELS = ("gpt", "ngram")
@@ -141,8 +142,7 @@ def policy_numbers(per_seed: list[list[dict]], bound: float) -> dict:
     ratio = ppl[:, -1] / ppl[:, 0]
     mean, low, high = mean_over_seeds(ratio, log=True)  # geometric mean; the interval stays above 0
     late = mean_over_seeds(_slopes(ppl[:, ppl.shape[1] // 2:], log=True))  # is it still rising?
-    state = ("too few seeds" if too_few_seeds(int(np.isfinite(ratio).sum())) else "bounded" if high < bound else
-             "unclear" if not low > bound else "collapsing" if late[1] > 0 else "levelled off")
+    state = state_of(low, high, late[1] > 0, int(np.isfinite(ratio).sum()), bound)  # the rule reports use
     crossings = []
     for row in ppl:
         above = np.flatnonzero(row > bound * row[0])

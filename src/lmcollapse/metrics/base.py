@@ -51,6 +51,19 @@ NEEDS = {"truth": "a known-truth corpus (categorical, markov)",
          "extra:detect": "pip install 'lmcollapse[detect]'"}
 
 
+# What each metric is about, in the order reports show them, with the sentence that opens its section.
+CONCERNS = {
+    "distance": ("Distance to the real data", "How far the model has moved from the real text: held-out "
+                 "perplexity and, on a known truth, the exact divergence; higher means further from the data."),
+    "diversity": ("Diversity of what the model writes", "Whether the samples narrow towards repetition (distinct "
+                  "n-grams falling, self-BLEU rising) or spread towards noise (entropy rising)."),
+    "tails": ("Tails and support", "Whether the rare events of the real data survive: the first thing a collapsing "
+              "model loses."),
+    "composition": ("The data's composition", "What the models train on: how much of it is real, and what the "
+                    "gates let through. These are set by the paradigm, not learnt."),
+    "downstream": ("Downstream probe", "What the model's features are still good for, against the same "
+                   "architecture randomly initialised."),
+}
 SHARE = (0.0, 1.0)  # the range of a share, a fraction, an accuracy
 NON_NEGATIVE = (0.0, None)  # divergences, entropies, NLL, lengths
 
@@ -87,6 +100,7 @@ class MetricSpec:
     opt_in: bool = False  # computed only when the config lists it (slow, or needs an extra)
     references: tuple[tuple[str, str], ...] = ()  # (column, the column holding its reference value) for plots
     by_design: bool = False  # its change over generations is set by the paradigm, not learnt: no early warning
+    concern: str = "diversity"  # a key of CONCERNS: the section of the reports it is drawn in
 
     def __call__(self, view: "GenerationView"):
         return self.compute(view)
@@ -95,6 +109,8 @@ class MetricSpec:
 def _keeps_the_metric_contract(spec) -> str | None:
     if not isinstance(spec, MetricSpec):
         return "register metrics with the @metric decorator (a MetricSpec)"
+    if spec.concern not in CONCERNS:
+        return f"concern {spec.concern!r} is none of: {', '.join(CONCERNS)}"
     if not callable(spec.compute):
         return "a metric must be a function of one GenerationView"
     required = [p for p in inspect.signature(spec.compute).parameters.values() if p.default is inspect.Parameter.empty]
@@ -118,7 +134,7 @@ MAX_PACKED = 2**63 - 1  # n-gram keys (context key * V + token) must stay below 
 def metric(name: str, description: str, higher_is_better: bool | None, default: bool = True,
            columns: dict[str, tuple] | None = None, needs: tuple[str, ...] = (),
            references: dict[str, str] | None = None, by_design: bool = False,
-           bounds: tuple[float | None, float | None] = (None, None)):
+           bounds: tuple[float | None, float | None] = (None, None), concern: str = "diversity"):
     """Register a function of one GenerationView as the metric `name` (one MetricSpec). columns: for a metric
     that returns a dict, each column's (description, direction[, bounds]); default=False: opt-in; bounds: the
     range of its values (SHARE for shares and accuracies)."""
@@ -126,7 +142,7 @@ def metric(name: str, description: str, higher_is_better: bool | None, default: 
         declared = tuple(Column(c, *spec) for c, spec in columns.items()) if columns else (
             Column(name, description, higher_is_better, bounds),)
         spec = MetricSpec(name, fn, description, higher_is_better, declared, tuple(needs), not default,
-                          tuple((references or {}).items()), by_design)
+                          tuple((references or {}).items()), by_design, concern)
         METRICS.register(name, description)(spec)
         return fn
 
@@ -154,6 +170,11 @@ def describe_column(column: str) -> str:
 def column_bounds(column: str) -> Column:
     """The column's spec (an unknown column: one without bounds)."""
     return _column(column) or Column(column, "", None)
+
+
+def column_concern(column: str) -> str:
+    """The CONCERNS key of the metric that writes a column (an unknown column: diversity)."""
+    return next((spec.concern for spec in specs() if any(c.name == column for c in spec.columns)), "diversity")
 
 
 def column_direction(column: str) -> bool | None:

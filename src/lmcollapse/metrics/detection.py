@@ -12,7 +12,7 @@ MIN_DOCS = 10  # per class and half: fewer documents give an AUC too noisy to re
 @metric("detector_auc", "held-out AUC of a linear detector of generated text (hashed n-grams): fitted on R "
                         "against half of the documents this generation contributes, scored on E against the other "
                         "half; 0.5 = indistinguishable from real text (extra [detect]; only when listed)", False,
-        default=False, needs=("extra:detect",), bounds=SHARE)
+        default=False, needs=("extra:detect",), bounds=SHARE, concern="distance")
 def detector_auc(view: GenerationView) -> float | None:
     kept = view.kept
     n = min(len(kept) // 2, len(view.real), len(view.held_out))

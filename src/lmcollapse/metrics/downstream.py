@@ -17,7 +17,7 @@ COLUMNS = {
 
 @metric("downstream", "the downstream probe (probe.task): accuracy and macro-F1 of a classifier built on M_t "
                       "(probe.mode), against the random-init baseline", True, columns=COLUMNS, needs=("probe",),
-        references={"downstream_acc": "downstream_baseline_acc", "heldout_ppl": "random_init_heldout_ppl"})
+        references={"downstream_acc": "downstream_baseline_acc", "heldout_ppl": "random_init_heldout_ppl"}, concern="downstream")
 def downstream(view: GenerationView) -> dict | None:
     if view.probe is None:
         return None

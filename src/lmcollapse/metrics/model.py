@@ -13,24 +13,24 @@ from .resampling import Resampled, transformed
 ENTROPY_POSITIONS = 200_000  # sampled positions averaged for model_entropy (standard error ~1e-3 nats)
 
 
-@metric("n_train", "documents in the training set D_t", None, by_design=True)
+@metric("n_train", "documents in the training set D_t", None, by_design=True, concern="composition")
 def n_train(view: GenerationView) -> float:
     return float(len(view.train))
 
 
-@metric("real_fraction", "share of D_t's documents that are real (from provenance)", True, by_design=True, bounds=SHARE)
+@metric("real_fraction", "share of D_t's documents that are real (from provenance)", True, by_design=True, bounds=SHARE, concern="composition")
 def real_fraction(view: GenerationView) -> float:
     return view.train.real_fraction()
 
 
 @metric("pool_real_fraction", "share of real documents in the pool D_t was drawn from", True, by_design=True,
-        bounds=SHARE)
+        bounds=SHARE, concern="composition")
 def pool_real_fraction(view: GenerationView) -> float:
     return view.pool.real_fraction()
 
 
 @metric("acceptance_rate", "share of generated documents that passed the quality gates", None, needs=("gates",),
-        bounds=SHARE)
+        bounds=SHARE, concern="composition")
 def acceptance_rate(view: GenerationView) -> float | None:
     if view.acceptance is not None:
         return view.acceptance
@@ -38,12 +38,12 @@ def acceptance_rate(view: GenerationView) -> float | None:
 
 
 @metric("heldout_nll", "nats per token (end token included) of held-out real documents under M_t", False,
-        bounds=NON_NEGATIVE)
+        bounds=NON_NEGATIVE, concern="distance")
 def heldout_nll(view: GenerationView) -> Resampled:
     return view.heldout_nll()
 
 
-@metric("heldout_ppl", "exp(heldout_nll): perplexity of held-out real text", False, bounds=(1.0, None))
+@metric("heldout_ppl", "exp(heldout_nll): perplexity of held-out real text", False, bounds=(1.0, None), concern="distance")
 def heldout_ppl(view: GenerationView) -> Resampled:
     return transformed(view.heldout_nll(), lambda nll: float(np.exp(nll)))
 
@@ -62,7 +62,7 @@ def model_entropy(view: GenerationView) -> float | None:
 
 @metric("kl_to_truth", "KL(truth || M_t) in nats per token (known-truth sources): exact for count models; "
                        "for neural ones estimated on the held-out truth documents, with an interval", False,
-        needs=("truth",), bounds=NON_NEGATIVE)
+        needs=("truth",), bounds=NON_NEGATIVE, concern="distance")
 def kl_to_truth(view: GenerationView) -> float | Resampled | None:
     if view.truth is None:
         return None
@@ -79,7 +79,7 @@ def kl_to_truth(view: GenerationView) -> float | Resampled | None:
 
 @metric("tv_to_truth", "mean total-variation distance of next-token laws, M_t vs truth, over the truth's positions "
                        "(known-truth sources; exact for count models, estimated on held-out documents for neural)",
-        False, needs=("truth",), bounds=SHARE)
+        False, needs=("truth",), bounds=SHARE, concern="distance")
 def tv_to_truth(view: GenerationView) -> float | Resampled | None:
     if view.truth is None:
         return None
@@ -95,7 +95,7 @@ def tv_to_truth(view: GenerationView) -> float | Resampled | None:
 
 @metric("support_fraction", "share of R's distinct n-grams (n = model order) that M_t saw in training (count "
                             "models; support_loss measures any model from its samples)", True, needs=("support",),
-        bounds=SHARE)
+        bounds=SHARE, concern="tails")
 def support_fraction(view: GenerationView) -> float | None:
     if not view.model.supports(Capability.SUPPORT):
         return None

@@ -24,12 +24,12 @@ def _tail_mass(view: GenerationView, n: int) -> Resampled | None:
 
 for _n in (1, 2):
     metric(f"tail_mass_{_n}", f"share of generated {_n}-grams that belong to the real tail (the rarest real "
-                              f"{_n}-gram types, {TAIL_SHARE:.0%} of real occurrences)", True, bounds=SHARE)(
+                              f"{_n}-gram types, {TAIL_SHARE:.0%} of real occurrences)", True, bounds=SHARE, concern="tails")(
         lambda view, n=_n: _tail_mass(view, n))
 
 
 @metric("support_loss", "share of the real training set's distinct bigrams that M_t's samples no longer contain", False,
-        bounds=SHARE)
+        bounds=SHARE, concern="tails")
 def support_loss(view: GenerationView) -> Resampled | None:
     real = view.real_stats.bigrams()
     samples = view.measured_samples
@@ -47,7 +47,7 @@ def support_loss(view: GenerationView) -> Resampled | None:
 
 
 @metric("real_coverage", "share of held-out real documents whose mean log-prob per token under M_t beats "
-                         "a uniform guess (> -log V)", True, bounds=SHARE)
+                         "a uniform guess (> -log V)", True, bounds=SHARE, concern="distance")
 def real_coverage(view: GenerationView) -> Resampled | None:
     doc, logp = view.heldout_scores
     n_docs = len(view.held_out)
