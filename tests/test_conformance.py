@@ -10,7 +10,8 @@ from lmcollapse.models import MODELS
 from lmcollapse.paradigms import PARADIGMS
 from lmcollapse.sources import SOURCES
 from lmcollapse.sweep import EXECUTORS, make_executor
-from lmcollapse.testing import (check_executor, check_gate, check_language_model, check_paradigm, check_source,
+from lmcollapse.trackers import TRACKERS
+from lmcollapse.testing import (check_executor, check_gate, check_tracker, check_language_model, check_paradigm, check_source,
                                 check_tokenizer)
 from lmcollapse.tokenizers import TOKENIZERS
 
@@ -125,6 +126,17 @@ def test_executor_keeps_the_contract(name):
     options = {"local": {"workers": 2}, "ray": {}}[name]
     for check in check_executor(lambda out: make_executor(name, storage=out, **options) if name == "ray"
                                 else make_executor(name, **options)):
+        check()
+
+
+# ---- trackers --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", TRACKERS.names())
+def test_tracker_keeps_the_contract(name, tmp_path, monkeypatch):
+    pytest.importorskip(TRACKERS.get(name).module)
+    monkeypatch.chdir(tmp_path)  # MLflow's local store
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    for check in check_tracker(lambda: TRACKERS.get(name)()):
         check()
 
 

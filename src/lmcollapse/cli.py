@@ -108,6 +108,16 @@ def cpus_option():
     return typer.Option(None, "--cpus-per-run", help="ray: CPUs per run (default 1)")
 
 
+def tracker_option():
+    return typer.Option([], "--tracker", help="also log every generation to mlflow, tensorboard or wandb "
+                                              "(repeatable; offline by default; a failing tracker is a warning)")
+
+
+def with_trackers(overrides: list[str], trackers: list[str]) -> list[str]:
+    """--set overrides plus the --tracker list (a config key that is not part of the run's identity)."""
+    return [*overrides, f"trackers=[{', '.join(trackers)}]"] if trackers else list(overrides)
+
+
 def plugin_option():
     return typer.Option([], "--plugin", help="a .py file or module registering your own components (a gate...), "
                                              "imported first (repeatable)")
@@ -127,9 +137,11 @@ def run(
     gpus_per_run: Optional[float] = gpus_option(),
     cpus_per_run: Optional[float] = cpus_option(),
     plugin: List[str] = plugin_option(),
+    tracker: List[str] = tracker_option(),
 ):
     """Run an experiment, or resume it if --out already holds a run of it."""
     plugins.load_all(plugin)
+    set_ = with_trackers(set_, tracker)
     if seeds is not None:
         return _run_seeds(config, set_, out, quiet, seeds, workers, executor, address, gpus_per_run, cpus_per_run)
     if executor != "local" or address or gpus_per_run or cpus_per_run:
@@ -210,10 +222,12 @@ def sweep(
     dry_run: bool = typer.Option(False, "--dry-run", help="list the points and the number of runs; run nothing"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
     plugin: List[str] = plugin_option(),
+    tracker: List[str] = tracker_option(),
 ):
     """Run every point of a grid of config keys with every seed, each an ordinary run directory; collect
     results.parquet. Run it again to resume only what is missing."""
     plugins.load_all(plugin)
+    set_ = with_trackers(set_, tracker)
     if spec is None and not grid:
         raise LmcollapseError("give a sweep spec (a config with a sweep: block), or --grid key=a,b,c to sweep the "
                               "built-in demo config; lmcollapse sweep --help shows the options")
@@ -391,12 +405,19 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
               address: Optional[str] = address_option(),
               gpus_per_run: Optional[float] = gpus_option(),
               cpus_per_run: Optional[float] = cpus_option(),
-              plugin: List[str] = plugin_option()):
+              plugin: List[str] = plugin_option(),
+              tracker: List[str] = tracker_option()):
     """Run a named experiment end to end: every variant and seed, reports, and a written summary. Killed? Run
     the same command again: committed generations are kept."""
     plugins.load_all(plugin)
 
     spec = load_experiment_spec(name)
+    from .trackers import TRACKERS
+
+    unknown = [t for t in tracker if t not in TRACKERS]
+    if unknown:
+        raise LmcollapseError(f"--tracker {unknown[0]!r}: choose one of: {', '.join(TRACKERS.names())}")
+    spec["trackers"] = list(tracker)
     study = {"paper": paper, "mitigations": mitigations}.get(spec.get("kind"))
     if study is None and (model or scale or dry_run):
         raise LmcollapseError("--model, --scale and --dry-run apply to `reproduce paper` and `reproduce mitigations`")

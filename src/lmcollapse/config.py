@@ -164,6 +164,9 @@ class HFConfig(NeuralConfig):
 
 
 ModelConfig = Annotated[Union[NGramConfig, GPTConfig, HFConfig], Field(discriminator="name")]
+#: Keys a run may change without becoming another experiment: its directory's name, the check on resume and
+#: whether a sweep's run is finished ignore them (more generations extend a run; trackers only copy numbers).
+NOT_IDENTITY = frozenset({"generations", "trackers"})
 #: Section -> the name a section without `name` gets (a config that says `model: {order: 3}` means ngram).
 DEFAULT_NAMES = {"corpus": "kjv", "model": "ngram"}
 
@@ -305,6 +308,8 @@ class Config(_Strict):
     metrics: list[str] | None = Field(None, description="None = every metric that applies (opt-in ones excluded)")
     ci_rounds: int = Field(100, ge=0, description="half-samples per confidence interval (0 = no intervals)")
     save_models: bool = True
+    trackers: list[str] = Field(default_factory=list, description="experiment trackers each generation is also "
+                                                                  "logged to: mlflow, tensorboard, wandb")
 
     @property
     def warm_start(self) -> bool:

@@ -64,6 +64,11 @@ def check(config: Config) -> None:
         _check_fresh_supply(config, source_class)
     if config.probe.task is not None:
         _check_probe(config, model_class)
+    from .trackers import TRACKERS  # a tracker's library is only needed (and only warned about) when the run starts
+
+    for name in config.trackers:
+        if name not in TRACKERS:
+            raise LmcollapseError(f"trackers: unknown tracker {name!r}; choose one of: {', '.join(TRACKERS.names())}")
     check_installed(config)  # after the cheaper checks, so a config wrong in two ways names its own mistake first
     for name in config.metrics or []:
         if name not in METRICS:

@@ -42,6 +42,7 @@ class RunData:
     seeds: int = 1
     damage: list[str] = field(default_factory=list)  # one line per damaged run: only its intact prefix is drawn
     verdict: Verdict | None = None  # did it collapse (verdict.py)
+    seconds: list[dict] = field(default_factory=list)  # per generation: stage -> seconds (mean over seeds)
 
 
 def load_data(path: str | Path) -> list[RunData]:
@@ -87,7 +88,7 @@ def group_data(label: str, dirs: list[Path], where: str) -> RunData:
         verdict = judge_run(label, rows, departures)
     done = intact[first.path]
     data = RunData(label, first.config, rows, departures, _composition(first, done), seeds=seeds, damage=damage,
-                   verdict=verdict)
+                   verdict=verdict, seconds=_seconds([(run, len(rows)) for run, rows in runs]))
     tokenizer = first.tokenizer()
     for t in sorted({0, done // 2, done - 1}) if done else []:
         docs = first.samples(t)
@@ -96,6 +97,15 @@ def group_data(label: str, dirs: list[Path], where: str) -> RunData:
             for i in range(min(SAMPLES_SHOWN, len(docs)))]
         data.samples[t] = texts
     return data
+
+
+def _seconds(runs) -> list[dict]:
+    """Per generation, the mean over seeds of each stage's seconds (fit, sample, metrics, paradigm)."""
+    out = []
+    for t in range(max(n for _, n in runs)):
+        stages = [run.manifest(t).get("seconds", {}) for run, n in runs if n > t]
+        out.append({k: float(np.mean([s.get(k, 0.0) for s in stages])) for k in sorted({k for s in stages for k in s})})
+    return out
 
 
 def _composition(run, generations: int) -> list[dict]:
@@ -141,6 +151,27 @@ def metric_plot(name: str, runs: list[RunData]):
     ax.xaxis.get_major_locator().set_params(integer=True)  # generations are whole numbers
     ax.set_title(name, fontsize=10)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    png = _figure_png(fig)
+    plt.close(fig)
+    return png
+
+
+def cost_plot(runs: list[RunData]):
+    """Seconds per generation of every run, by stage (fit solid, sample dashed, metrics dotted)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for i, run in enumerate(runs):
+        for stage, style in (("fit", "-"), ("sample", "--"), ("metrics", ":")):
+            y = [s.get(stage) for s in run.seconds]
+            if any(v is not None for v in y):
+                ax.plot(range(len(y)), y, style, color=f"C{i % 10}", label=f"{run.label}: {stage}")
+    ax.set_xlabel("generation")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel("seconds")
+    ax.set_title("cost: seconds per generation (mean over seeds)", fontsize=10)
+    ax.legend(fontsize=6)
     fig.tight_layout()
     png = _figure_png(fig)
     plt.close(fig)
@@ -256,6 +287,12 @@ def write_report(runs: list[RunData], out: str | Path, preface: str | None = Non
         sections.append('<details class="folded"><summary>' + f"{len(folded)} metric(s) not drawn: the same at every "
                         "generation in every run</summary><p>" + ", ".join(
                             f"{html.escape(n)} ({_constant_text(n, runs)})" for n in folded) + "</p></details>")
+    if any(run.seconds for run in runs):
+        cost = cost_plot(runs)
+        (png_dir / "cost.png").write_bytes(cost)
+        sections.append('<h2>Cost</h2><p class="concern">Where the time of each generation goes (the stages timed in '
+                        'every generation\'s manifest): what a mitigation or a larger model costs.</p>'
+                        f'<section class="metric">{_img(cost, "cost")}</section>')
     headline = headline_plot(runs)
     (png_dir / "headline.png").write_bytes(headline)
     composition = []

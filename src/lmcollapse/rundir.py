@@ -7,6 +7,8 @@ nothing committed. Every other module reaches a file inside a run directory thro
     RUN/tokenizer.json          text corpora: the vocabulary fixed at generation 0
     RUN/probe-baseline.json     with probe.task: the random-init baseline of the downstream probe
     RUN/.lock                   held by the process running the directory
+    RUN/trackers.json           with trackers: each tracker's id of this run, so a resumed run logs to it
+    RUN/tensorboard/, RUN/wandb/    the tensorboard and wandb trackers' own files
     RUN/docs/real-train.parquet     R, the real training documents (with provenance), written once
     RUN/docs/real-heldout.parquet   E, the held-out real documents
     RUN/docs/reservoir.parquet      with corpus.n_reservoir: real documents held back for `fresh`
@@ -46,7 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from filelock import FileLock, Timeout
 
-from .config import DEFAULT_NAMES, to_yaml
+from .config import DEFAULT_NAMES, NOT_IDENTITY, to_yaml
 from .corpus import Corpus
 from .corpus_io import write_corpus
 from .errors import LmcollapseError, RunDirBusy
@@ -140,7 +142,7 @@ def run_dir_name(config: "Config") -> str:
 
     # Only the settings that differ from the defaults: a new key with a default keeps old names valid. A
     # model or corpus other than the default one is named, as the flat sections of lmcollapse 0.2 did.
-    settings = config.model_dump(exclude={"generations"}, exclude_defaults=True)
+    settings = config.model_dump(exclude=NOT_IDENTITY, exclude_defaults=True)
     for section, default_name in DEFAULT_NAMES.items():
         name = getattr(config, section).name
         if name != default_name:
@@ -186,6 +188,10 @@ class RunDir:
     @property
     def probe_baseline_file(self) -> Path:
         return self.path / "probe-baseline.json"
+
+    @property
+    def tracker_file(self) -> Path:
+        return self.path / "trackers.json"
 
     @property
     def docs(self) -> Path:

@@ -17,7 +17,7 @@ from typing import Callable, TypeVar
 import numpy as np
 
 from . import seeding, stop_signals
-from .config import Config, NeuralConfig
+from .config import NOT_IDENTITY, Config, NeuralConfig
 from .corpus import REAL, Corpus
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import Experiment, build, prepare
@@ -71,8 +71,10 @@ def device_of(config: Config) -> str:
     return torch_device(config.model.device) if isinstance(config.model, NeuralConfig) else "cpu (numpy)"
 
 
-def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
-    """Run (or resume) the experiment in out_dir until config.generations are committed."""
+def execute(config: Config, out_dir: str | Path, progress: bool = True, group: str | None = None,
+            values: dict | None = None) -> Path:
+    """Run (or resume) the experiment in out_dir until config.generations are committed. group, values: for a
+    run of a sweep, the sweep folder's name and the point's varied keys (what the trackers group it by)."""
     rd = RunDir(out_dir)
     if rd.path.exists() and not rd.path.is_dir():
         raise LmcollapseError(f"--out {rd.path} is a file, not a run directory; choose another --out")
@@ -110,6 +112,7 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
                 bar.message(cap_note)
             state = RunState(experiment, rd)
             data = restore_state(experiment, rd, done) if done else initial_state(experiment.real)
+            tracked = _trackers(config, rd, group, values) if done < config.generations else None
             try:
                 for t in range(done, config.generations):
                     stop_signals.raise_if_stopped()  # a Ctrl-C whose KeyboardInterrupt a finaliser swallowed
@@ -117,6 +120,8 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
                     row, data = run_generation(experiment, state, rd, t, data, bar, env)
                     rows.append(row)
                     rd.append_metrics_row(row)
+                    if tracked is not None:  # a copy for the lab's tracker; the directory is the record
+                        tracked.log(t, row)
                     bar.generation_done(t, row, time.perf_counter() - started)
             except KeyboardInterrupt:
                 # The generation in flight is abandoned: its scratch directory is dropped on the next start. What
@@ -128,9 +133,23 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True) -> Path:
                                      f"--out {rd.path}) to resume" if n else
                                      f"interrupted during generation 0 of {rd.path} (abandoned); run the same command "
                                      f"again to start it over") from None
+            finally:
+                if tracked is not None:
+                    tracked.finish()
         finally:
             bar.close()
     return rd.path
+
+
+def _trackers(config: Config, rd: RunDir, group: str | None, values: dict | None):
+    """The config's trackers, started for this run (warnings on stderr, whatever the progress setting)."""
+    if not config.trackers:
+        return None
+    from .trackers import open_trackers
+
+    warn = lambda message: print(f"[lmcollapse] {message}", file=sys.stderr, flush=True)  # noqa: E731
+    return open_trackers(config.trackers, rd, config.model_dump(mode="json", exclude={"trackers"}), warn, group,
+                         values)
 
 
 NOTHING_TO_TRAIN_ON = "has no document to train on"  # what a run whose gates passed nothing fails with
@@ -147,7 +166,7 @@ def finished(config: Config, rd: RunDir) -> bool:
         return False
     try:
         rd.check_format()
-        same = stored_config(rd.path).model_dump(exclude={"generations"}) == config.model_dump(exclude={"generations"})
+        same = stored_config(rd.path).model_dump(exclude=NOT_IDENTITY) == config.model_dump(exclude=NOT_IDENTITY)
     except LmcollapseError:
         return False  # the locked path below says what is wrong
     if not same or rd.inspect().intact < config.generations:  # sizes first: a run to extend hashes nothing here
@@ -197,7 +216,7 @@ def _open_or_start(config: Config, rd: RunDir, fresh_dir: bool, env: dict) -> li
 
 
 def _check_same_experiment(old: Config, new: Config, path: Path) -> None:
-    a, b = old.model_dump(exclude={"generations"}), new.model_dump(exclude={"generations"})
+    a, b = old.model_dump(exclude=NOT_IDENTITY), new.model_dump(exclude=NOT_IDENTITY)
     if a != b:
         raise LmcollapseError(f"{path} holds a run with a different config ({_first_difference(a, b)}); use another "
                               f"--out, or run it again without a config to resume it")

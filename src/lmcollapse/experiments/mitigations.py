@@ -128,7 +128,8 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     out = Path(out)
     chosen, skipped = points(spec, models)
     sweep, starved_runs = run_study_tolerating([(p.tags, p.config) for p in chosen], spec["seeds"], out, executor,
-                                               workers, progress, tolerate=_starved)
+                                               workers, progress, tolerate=_starved,
+                                               trackers=spec.get("trackers", ()))
     groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
     starved = _starved_points(sweep, starved_runs)
     board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen), starved=starved,

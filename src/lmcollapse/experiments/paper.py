@@ -100,7 +100,8 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     out = Path(out)
     chosen = validate(spec, models)
     started = time.perf_counter()
-    sweep = run_study([(p.tags, p.config) for p in chosen], spec["seeds"], out, executor, workers, progress)
+    sweep = run_study([(p.tags, p.config) for p in chosen], spec["seeds"], out, executor, workers, progress,
+                      trackers=spec.get("trackers", ()))
     groups = sweep.groups("model", "policy")  # (model, policy) -> each seed's rows
     claims = {model: measure_claims(spec, [p for p in chosen if p.model == model], groups) for model in models}
     claims_time = {model: generation_seconds(sweep, model=model) / 60 for model in models}

@@ -83,7 +83,8 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     spec = effective_spec(spec, quick)
     out = Path(out)
     chosen = variants(spec)
-    sweep = run_study([(v.tags, v.config) for v in chosen], spec["seeds"], out, executor, workers, progress)
+    sweep = run_study([(v.tags, v.config) for v in chosen], spec["seeds"], out, executor, workers, progress,
+                      trackers=spec.get("trackers", ()))
     groups = sweep.groups("setting", "variant")  # (setting, variant) -> each seed's rows
     text = summary(spec, chosen, groups, out)
     (out / "summary.md").write_text(text)

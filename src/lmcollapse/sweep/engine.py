@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..errors import RunInterrupted
+from ..config import NOT_IDENTITY
 from ..readback import stored_config
 from ..rundir import RunDir
 from .executors import Executor
@@ -50,8 +51,8 @@ def finished(task: RunTask) -> bool:
     if not rd.exists() or committed(task) < task.generations:
         return False
     try:
-        same = stored_config(rd.path).model_dump(exclude={"generations"}) == {
-            k: v for k, v in task.config.items() if k != "generations"}
+        same = stored_config(rd.path).model_dump(exclude=NOT_IDENTITY) == {
+            k: v for k, v in task.config.items() if k not in NOT_IDENTITY}
         return same and not rd.inspect().damaged
     except Exception:  # noqa: BLE001 - anything odd: let the run itself look and say what is wrong
         return False

@@ -78,7 +78,8 @@ def plan(spec: SweepSpec, out: str | Path) -> SweepPlan:
         for seed in spec.seeds:
             config = point_config(spec, point, seed)
             run_dir = RunDir.for_config(config, root=out / RUNS).path
-            tasks.append(RunTask(config.model_dump(), str(run_dir), point.index, seed, point.values, label=point.label))
+            tasks.append(RunTask(config.model_dump(), str(run_dir), point.index, seed, point.values, label=point.label,
+                                 group=out.name))
     return SweepPlan(out, spec, points, tasks)
 
 

@@ -37,6 +37,7 @@ class RunTask:
     collect: Callable[[str], Any] | None = None
     # The user's plugins loaded where the task was planned (plugins.py): a worker imports them first.
     plugins: tuple[str, ...] = field(default_factory=plugins.loaded)
+    group: str | None = None  # the sweep folder's name: what experiment trackers group the run under
 
     @property
     def generations(self) -> int:
@@ -81,7 +82,7 @@ def execute_task(task: RunTask, threads: int | None = None, node: str | None = N
         deadline = time.monotonic() + LOCK_PATIENCE_S
         while True:
             try:
-                execute(validate(task.config), task.run_dir, progress=False)
+                execute(validate(task.config), task.run_dir, progress=False, group=task.group, values=task.values)
                 break
             except RunDirBusy:
                 if time.monotonic() > deadline:

@@ -13,6 +13,7 @@ from .models import check_language_model, toy_corpus
 from .paradigms import check_paradigm
 from .sources import check_source
 from .tokenizers import check_tokenizer
+from .trackers import check_tracker
 
 __all__ = ["check_executor", "check_gate", "check_language_model", "check_paradigm", "check_source",
-           "check_tokenizer", "toy_corpus"]
+           "check_tokenizer", "check_tracker", "toy_corpus"]

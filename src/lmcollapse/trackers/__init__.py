@@ -1,0 +1,75 @@
+"""Experiment trackers (MLflow, TensorBoard, W&B): see base.py for the contract and what they are told."""
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from ..extras import installed
+from . import mlflow, tensorboard, wandb  # noqa: F401  (each registers its tracker)
+from .base import TRACKERS, TrackedRun, Tracker
+
+__all__ = ["TRACKERS", "TrackedRun", "Tracker", "TrackerSet", "open_trackers", "flat_params"]
+
+EXTRA = {"mlflow": "mlflow", "tensorboard": "tensorboard", "wandb": "wandb"}  # tracker -> the extra installing it
+
+
+def flat_params(data, prefix: str = "") -> dict[str, str]:
+    """A nested config as dotted keys -> text, as trackers show parameters."""
+    out = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.update(flat_params(value, f"{prefix}{key}."))
+    else:
+        out[prefix.rstrip(".")] = json.dumps(data) if isinstance(data, (list, tuple)) else str(data)
+    return out
+
+
+class TrackerSet:
+    """The trackers a run logs to; each one that fails is dropped with a one-line warning."""
+
+    def __init__(self, trackers: list[Tracker], warn: Callable[[str], None]):
+        self.trackers, self.warn = trackers, warn
+
+    def _each(self, what: str, call) -> None:
+        for tracker in list(self.trackers):
+            try:
+                call(tracker)
+            except Exception as exc:  # noqa: BLE001 - a tracker's failure never stops the run
+                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                self.warn(f"warning: tracker {tracker.name} could not {what} ({type(exc).__name__}: {first}); "
+                          f"the run goes on, its directory holds every number")
+                self.trackers.remove(tracker)
+
+    def log(self, generation: int, row: dict) -> None:
+        values = {k: float(v) for k, v in row.items()
+                  if k != "generation" and isinstance(v, (int, float)) and not isinstance(v, bool) and v == v}
+        self._each("log generation %d" % generation, lambda t: t.log(generation, values))
+
+    def finish(self) -> None:
+        self._each("finish", lambda t: t.finish())
+
+
+def open_trackers(names: list[str], rd, config_data: dict, warn: Callable[[str], None], group: str | None = None,
+                  values: dict | None = None) -> TrackerSet:
+    """Start the named trackers for run directory rd (ids of earlier invocations from its trackers.json)."""
+    ids = json.loads(rd.tracker_file.read_text()) if rd.tracker_file.is_file() else {}
+    params = flat_params(config_data) | {f"point.{k}": str(v) for k, v in (values or {}).items()}
+    started = []
+    for name in names:
+        cls = TRACKERS.get(name)
+        if not installed(cls.module):
+            warn(f"warning: tracker {name} is not installed (pip install 'lmcollapse[{EXTRA[name]}]'); the run goes "
+                 f"on without it")
+            continue
+        tracker = cls()
+        run = TrackedRun(str(rd.path), rd.path.name, group, params, ids.get(name), {"lmcollapse.run_dir": str(rd.path)})
+        try:
+            ids[name] = tracker.start(run)
+        except Exception as exc:  # noqa: BLE001 - an unreachable server, a bad URI: a warning
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            warn(f"warning: tracker {name} could not start ({type(exc).__name__}: {first}); the run goes on without it")
+            continue
+        started.append(tracker)
+    if started:
+        rd.tracker_file.write_text(json.dumps(ids, indent=1))
+    return TrackerSet(started, warn)
