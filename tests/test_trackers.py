@@ -3,7 +3,6 @@ ends read back with the tracker's own reader (MLflow's client, TensorBoard's eve
 definitions), a resumed run adding only its new generations to the same tracked run, a sweep's runs grouped
 under the sweep, and a tracker that fails costing one warning, never the run."""
 import json
-import os
 from pathlib import Path
 
 import pytest
