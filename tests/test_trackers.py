@@ -136,3 +136,18 @@ def test_a_tracker_not_installed_names_its_extra(tmp_path, monkeypatch):
     assert got.trackers == [] and said == ["warning: tracker wandb is not installed (pip install "
                                            "'lmcollapse[wandb]'); the run goes on without it"]
     assert extras  # the same naming of extras as the rest of the package
+
+
+def test_a_missing_tracker_leaves_the_results_as_they_are(tmp_path, monkeypatch):
+    from lmcollapse import trackers
+
+    config = {"generations": 2, "corpus": {"n_train": 50, "n_eval": 30}, "ci_rounds": 5, "save_models": False}
+    plain = lmcollapse.run(config, out_dir=tmp_path / "plain", progress=False).metrics
+    monkeypatch.setattr(trackers, "installed", lambda module: False)
+    tracked = lmcollapse.run({**config, "trackers": ["mlflow"]}, out_dir=tmp_path / "tracked", progress=False)
+    assert tracked.metrics == plain and not (tmp_path / "tracked" / "trackers.json").exists()
+    from lmcollapse.experiment import load_config
+    from lmcollapse.rundir import run_dir_name
+
+    # trackers are not part of a run's identity: the same directory name with or without them
+    assert run_dir_name(load_config(config)) == run_dir_name(load_config({**config, "trackers": ["mlflow"]}))
