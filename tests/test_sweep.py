@@ -137,14 +137,16 @@ def test_a_sweep_gives_one_tidy_table_whose_runs_equal_single_runs(tmp_path):
     # show prints a line per point with the watched metric's mean (two seeds: no interval, the title says why)
     shown = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "show", str(tmp_path / "sw")],
                            capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
-    assert shown.returncode == 0 and shown.stdout.count("model.order=") == 4 and " to " not in shown.stdout
-    assert "from 3 seeds on" in shown.stdout
+    verdicts = [line for line in shown.stdout.splitlines() if line.startswith("verdict: model.order=")]
+    assert shown.returncode == 0 and shown.stdout.count("model.order=") == 4 + len(verdicts) == 8
+    assert " to " not in shown.stdout and "from 3 seeds on" in shown.stdout
+    assert all("too few seeds" in line for line in verdicts)  # the verdict line per point, as the report's
     grid = {"model.order": [1, 2], "paradigm.name": ["replace", "mix"]}
     assert not run_sweep(load_spec({**BASE, "sweep": {"grid": grid, "seeds": [0, 3, 4]}}), tmp_path / "sw",
                          make_executor("local", workers=2), progress=False)[1].failures  # a third seed
     shown = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "show", str(tmp_path / "sw")],
                            capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
-    point_lines = [line for line in shown.stdout.splitlines() if "model.order=" in line]
+    point_lines = [line for line in shown.stdout.splitlines() if "model.order=" in line and "verdict" not in line]
     assert len(point_lines) == 4 and all(" to " in line for line in point_lines), shown.stdout  # now intervals
     # report draws the points side by side, one line each, labelled by their values
     from lmcollapse.report import build_report
