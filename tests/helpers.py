@@ -1,5 +1,6 @@
 """What several test modules share: the CLI in a subprocess, and nested results compared to a tolerance."""
 import math
+import signal
 import subprocess
 import sys
 
@@ -8,6 +9,13 @@ def cli(*args, cwd=None, timeout=600):
     """`lmcollapse ARGS` in a fresh process, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "lmcollapse.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout)
+
+
+def ctrl_c_works():
+    """preexec_fn for a child that the test will Ctrl-C: SIGINT back to its default. A test run started in the
+    background of a non-interactive shell inherits SIGINT ignored (as `cmd &` does), and a child that ignores
+    it rightly never sees the signal (`nohup lmcollapse ... &` is meant to survive it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def same_numbers(got, want, rel=1e-9, path="") -> list[str]:

@@ -13,6 +13,8 @@ import pytest
 import lmcollapse
 from lmcollapse.sweep import Sweep
 
+from helpers import ctrl_c_works
+
 LONG = {"generations": 12, "corpus": {"n_train": 8000, "n_eval": 500}, "ci_rounds": 10}
 
 
@@ -20,7 +22,8 @@ def start(tmp_path, *args):
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps(LONG))
     return subprocess.Popen([sys.executable, "-m", "lmcollapse.cli", "run", str(config), *map(str, args), "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), config
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_works), config
 
 
 def wait_for(pattern, root, count, proc):
@@ -50,7 +53,7 @@ def test_ctrl_c_stops_the_run_says_where_and_it_resumes_to_the_same_numbers(tmp_
 
 def test_a_ctrl_c_a_finaliser_swallowed_still_stops_the_run_at_its_next_step():
     """Python runs the handler wherever the main thread is; inside a __del__ its KeyboardInterrupt is printed
-    and dropped. The run loop then stops at its next check (a run once went on to the end and exited 0)."""
+    and dropped. The run loop then stops at its next check instead of going on to the end."""
     code = """if True:
         import os, signal
         from lmcollapse import stop_signals
@@ -66,7 +69,8 @@ def test_a_ctrl_c_a_finaliser_swallowed_still_stops_the_run_at_its_next_step():
         except KeyboardInterrupt:
             print("stopped")
     """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            preexec_fn=ctrl_c_works)
     assert "Exception ignored" in result.stderr and "KeyboardInterrupt" in result.stderr  # it was swallowed
     assert result.stdout.split() == ["went", "on", "stopped"]
 
