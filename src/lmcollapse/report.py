@@ -115,6 +115,20 @@ def _composition(run, generations: int) -> list[dict]:
     return out
 
 
+def _finished(fig, ax, title: str, **legend) -> bytes:
+    """A plot over generations made ready: whole generations on the x axis, its title and legend, as PNG."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel("generation")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # generations are whole numbers
+    ax.set_title(title, fontsize=10)
+    ax.legend(**legend)
+    fig.tight_layout()
+    png = _figure_png(fig)
+    plt.close(fig)
+    return png
+
+
 def _figure_png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
@@ -147,14 +161,7 @@ def metric_plot(name: str, runs: list[RunData]):
         if reference:  # e.g. the random-init baseline of the downstream probe
             ax.axhline(reference[-1], color=color, linestyle="--", linewidth=1,
                        label=f"{run.label}: {ref}" if len(runs) > 1 else ref)
-    ax.set_xlabel("generation")
-    ax.xaxis.get_major_locator().set_params(integer=True)  # generations are whole numbers
-    ax.set_title(name, fontsize=10)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    png = _figure_png(fig)
-    plt.close(fig)
-    return png
+    return _finished(fig, ax, name, fontsize=7)
 
 
 def cost_plot(runs: list[RunData]):
@@ -167,15 +174,8 @@ def cost_plot(runs: list[RunData]):
             y = [s.get(stage) for s in run.seconds]
             if any(v is not None for v in y):
                 ax.plot(range(len(y)), y, style, color=f"C{i % 10}", label=f"{run.label}: {stage}")
-    ax.set_xlabel("generation")
-    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("seconds")
-    ax.set_title("cost: seconds per generation (mean over seeds)", fontsize=10)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    png = _figure_png(fig)
-    plt.close(fig)
-    return png
+    return _finished(fig, ax, "cost: seconds per generation (mean over seeds)", fontsize=6)
 
 
 def headline_plot(runs: list[RunData]):
@@ -197,15 +197,9 @@ def headline_plot(runs: list[RunData]):
     ax.axhline(BOUND, color="grey", linestyle="--", linewidth=1, label=f"{BOUND}x generation 0")
     if ax.get_ylim()[1] > 10:  # a log scale only where ratios span orders of magnitude
         ax.set_yscale("log")
-    ax.set_xlabel("generation")
-    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(" / ".join(sorted(metrics)) + " / generation 0" if metrics else "")
-    ax.set_title("Did it collapse? The watched metric against generation 0", fontsize=10)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.tight_layout()
-    png = _figure_png(fig)
-    plt.close(fig)
-    return png
+    return _finished(fig, ax, "Did it collapse? The watched metric against generation 0", fontsize=7,
+                     loc="center left", bbox_to_anchor=(1.0, 0.5))
 
 
 def composition_plot(run: RunData):

@@ -39,7 +39,7 @@ from ..config import apply_overrides
 from ..errors import LmcollapseError
 from ..experiment import load_config
 from ..report import sweep_data, write_report
-from ..verdict import state_of
+from ..verdict import late_slopes, state_of
 from .study import generation_seconds, merged, run_study
 
 MODELS = ("gpt", "ngram")
@@ -142,7 +142,7 @@ def policy_numbers(per_seed: list[list[dict]], bound: float) -> dict:
     ppl = _values(per_seed, "heldout_ppl")
     ratio = ppl[:, -1] / ppl[:, 0]
     mean, low, high = mean_over_seeds(ratio, log=True)  # geometric mean; the interval stays above 0
-    late = mean_over_seeds(_slopes(ppl[:, ppl.shape[1] // 2:], log=True))  # is it still rising?
+    late = mean_over_seeds(late_slopes(ppl))  # is it still rising?
     state = state_of(low, high, late[1] > 0, int(np.isfinite(ratio).sum()), bound)  # the rule reports use
     crossings = []
     for row in ppl:

@@ -24,6 +24,11 @@ def flat_params(data, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
+
+
 class TrackerSet:
     """The trackers a run logs to; each one that fails is dropped with a one-line warning."""
 
@@ -35,9 +40,8 @@ class TrackerSet:
             try:
                 call(tracker)
             except Exception as exc:  # noqa: BLE001 - a tracker's failure never stops the run
-                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-                self.warn(f"warning: tracker {tracker.name} could not {what} ({type(exc).__name__}: {first}); "
-                          f"the run goes on, its directory holds every number")
+                self.warn(f"warning: tracker {tracker.name} could not {what} ({_first_line(exc)}); the run goes on, "
+                          f"its directory holds every number")
                 self.trackers.remove(tracker)
 
     def log(self, generation: int, row: dict) -> None:
@@ -66,8 +70,7 @@ def open_trackers(names: list[str], rd, config_data: dict, warn: Callable[[str],
         try:
             ids[name] = tracker.start(run)
         except Exception as exc:  # noqa: BLE001 - an unreachable server, a bad URI: a warning
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            warn(f"warning: tracker {name} could not start ({type(exc).__name__}: {first}); the run goes on without it")
+            warn(f"warning: tracker {name} could not start ({_first_line(exc)}); the run goes on without it")
             continue
         started.append(tracker)
     if started:
