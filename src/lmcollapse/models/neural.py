@@ -60,6 +60,16 @@ def pad_rows(rows: list[np.ndarray], value: int) -> np.ndarray:
     return out
 
 
+def by_length(lengths: np.ndarray, rows_per_batch: int):
+    """Index arrays of batches of at most rows_per_batch rows, shortest rows first. A batch padded to its own
+    longest row then computes little padding: scoring verses of 5 to 128 tokens in their corpus order padded
+    most batches to near the longest verse, three times the arithmetic. Causal attention keeps a row's
+    results independent of the padding, so the order changes nothing but the time."""
+    order = np.argsort(lengths, kind="stable")
+    for lo in range(0, len(order), rows_per_batch):
+        yield order[lo:lo + rows_per_batch]
+
+
 def packed_rows(windows: list[np.ndarray], block_size: int) -> dict[str, np.ndarray]:
     """Windows packed several to a row (models/packing.py): the same loss and gradient as padding each window
     to the longest, with less arithmetic."""
@@ -292,14 +302,18 @@ class NeuralLM(LanguageModel):
         torch = _torch()
         idx, last = self.probe_inputs(corpus, max_length)
         device = next(self.net_.parameters()).device
-        out = []
+        out = np.zeros((len(idx), 0))
         with torch.no_grad():
-            for lo in range(0, len(idx), self.batch_size * 4):
-                x = torch.from_numpy(idx[lo:lo + self.batch_size * 4]).to(device)  # (B, L)
+            for part in by_length(last, self.batch_size * 4):
+                width = int(last[part].max()) + 1  # this batch's longest row; the rest of idx is padding
+                x = torch.from_numpy(idx[part, :width]).to(device)  # (B, L)
                 h = self.net_.hidden(x)  # (B, L, C)
-                at = torch.from_numpy(last[lo:lo + self.batch_size * 4]).to(device)  # (B,)
-                out.append(h[torch.arange(len(x), device=device), at].float().cpu().numpy())  # (B, C)
-        return np.concatenate(out).astype(np.float64)
+                at = torch.from_numpy(last[part]).to(device)  # (B,)
+                picked = h[torch.arange(len(x), device=device), at].float().cpu().numpy()  # (B, C)
+                if out.shape[1] == 0:
+                    out = np.zeros((len(idx), picked.shape[1]))
+                out[part] = picked
+        return out
 
     def probe_network(self):
         """A trainable copy of the network (module.hidden(idx) -> (B, T, C)) for fine-tuning with a head;
@@ -328,22 +342,22 @@ class NeuralLM(LanguageModel):
         for doc, seq in enumerate(self._sequences(corpus)):
             for window, first in self._windows([seq], stride=max(self.block_size // 2, 1)):
                 jobs.append((doc, window, first))
-        docs, logps, ents = [], [], []
-        step = self._scoring_rows()
+        n_jobs = len(jobs)
+        targets, entropies = [None] * n_jobs, [None] * n_jobs  # per job, in job (document) order
         with torch.no_grad():
-            for start in range(0, len(jobs), step):
-                part = jobs[start:start + step]
-                batch = self._pad([w for _, w, _ in part], 0)
+            for part in by_length(np.array([len(w) for _, w, _ in jobs], np.int64), self._scoring_rows()):
+                batch = self._pad([jobs[j][1] for j in part], 0)
                 x = torch.from_numpy(batch[:, :-1]).to(device)  # (B, T)
                 logp = self._log_softmax(self.net_(x))  # (B, T, V)
                 y = torch.from_numpy(batch[:, 1:]).to(device).clamp(max=self.vocab_size_ - 1)
                 target = logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).cpu().numpy()  # (B, T)
                 entropy = (-(logp.exp() * logp).sum(-1)).cpu().numpy()  # (B, T)
-                for row, (doc, window, first) in enumerate(part):
+                for row, j in enumerate(part.tolist()):
+                    _, window, first = jobs[j]
                     end = len(window) - 1
-                    docs.append(np.full(end - first, doc))
-                    logps.append(target[row, first:end])
-                    ents.append(entropy[row, first:end])
+                    targets[j], entropies[j] = target[row, first:end], entropy[row, first:end]
+        docs = [np.full(len(t), doc) for (doc, _, _), t in zip(jobs, targets)]
+        logps, ents = targets, entropies
         cat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
         return cat(docs, np.int64), cat(logps, np.float64), cat(ents, np.float64)
 
