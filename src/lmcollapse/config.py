@@ -81,6 +81,8 @@ class MarkovCorpusConfig(_TruthCommon):
     vocab_size: int | None = Field(None, ge=2, description="vocabulary size")
     order: int = Field(1, ge=1, le=4, description="tokens of context")
     concentration: float = Field(0.5, gt=0, description="Dirichlet concentration of each row")
+    truth_seed: int | None = Field(None, ge=0, description="the seed the chain is drawn from (default: the run "
+                                                           "seed); fix it to share one truth across seeds")
 
 
 CorpusConfig = Annotated[Union[KJVCorpusConfig, FilesCorpusConfig, TinyStoriesCorpusConfig,

@@ -135,7 +135,7 @@ class MarkovSource(TruthSource):
         if rows * c.vocab_size > MAX_TABLE_ENTRIES:
             raise LmcollapseError(f"markov table of {rows}x{c.vocab_size} entries is too large; "
                                   f"lower corpus.vocab_size or corpus.order")
-        rng = seeding.rng(self.seed, seeding.SETUP, "truth")
+        rng = seeding.rng(self.seed if c.truth_seed is None else c.truth_seed, seeding.SETUP, "truth")
         table = rng.dirichlet(np.full(c.vocab_size, c.concentration), size=rows)
         table = np.maximum(table, 1e-300)  # tiny concentrations can underflow to exact zeros
         return KnownTruth(table / table.sum(axis=1, keepdims=True), order=c.order, n_tokens=c.vocab_size,

@@ -11,6 +11,7 @@ A row fails when |z| > Z_LIMIT; quantities with no randomness must match to 1e-9
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -25,6 +26,7 @@ from ..readback import model_of_generation, stored_config
 from ..rundir import RunDir
 from ..sweep import make_executor, run_tasks
 from ..sweep.task import RunTask
+from . import check_context
 from .collapse_time import forgetting_collapse
 from .pseudocount import predict
 from .pseudocount import predict as predict_c
@@ -81,9 +83,9 @@ def unigram_history(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
     return models, shares
 
 
-def unigram_history_discarded(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
-    """unigram_history, then the run directory is removed (a temporary battery keeps only the numbers)."""
-    value = unigram_history(run_dir)
+def read_then_discard(collect, run_dir: str):
+    """collect(run_dir), then the run directory is removed (a temporary battery keeps only the numbers)."""
+    value = collect(run_dir)
     shutil.rmtree(run_dir, ignore_errors=True)
     return value
 
@@ -103,11 +105,12 @@ def simulate_many(jobs: list[tuple[Case, int]], workers: int = 1, keep: str | Pa
     second call reuse them); None: a scratch folder, each run removed once read."""
 
     root = Path(keep) if keep is not None else Path(scratch_folder())
-    collect = unigram_history if keep is not None else unigram_history_discarded
     try:
         tasks = []
         for index, (case, seeds) in enumerate(jobs):
             base = load_config(case.config(0)).model_dump()  # one check per case; seeds differ only in `seed`
+            reader = getattr(case, "collect", unigram_history)  # what each run's worker reads back
+            collect = reader if keep is not None else functools.partial(read_then_discard, reader)
             folder = root / f"{index:02d}-{case.slug}"
             tasks += [RunTask({**base, "seed": s}, str(folder / f"seed-{s}"), index, s, collect=collect)
                       for s in range(seeds)]
@@ -182,13 +185,20 @@ def battery(quick: bool, seeds: int | None = None, workers: int = 1, progress: b
     collapse_seeds = max(seeds // 5, 20)
     jobs = [(case, seeds) for case in grid] + [(wright_fisher_case(wf_n, seeds), seeds)]
     jobs += [(collapse_case(rate), collapse_seeds) for rate in rates]
+    chains = check_context.families(quick, seeds)
+    jobs += chains.contexts + chains.directions
     simulated = simulate_many(jobs, workers, keep=keep, progress=progress)
     rows = []
     for case, (models, shares) in zip(grid, simulated):
         rows += case_rows(case, models, shares)
     rows += wright_fisher_rows(wf_n, simulated[len(grid)][0])
-    for rate, (models, _) in zip(rates, simulated[len(grid) + 1:]):
+    done = len(grid) + 1 + len(rates)
+    for rate, (models, _) in zip(rates, simulated[len(grid) + 1:done]):
         rows.append(collapse_rows(rate, models))
+    for (case, _), (laws, _) in zip(chains.contexts, simulated[done:]):
+        rows += check_context.context_rows(case, laws, Z_LIMIT)
+    for (case, _), (_, entropies) in zip(chains.directions, simulated[done + len(chains.contexts):]):
+        rows += check_context.direction_rows(case, entropies, Z_LIMIT)
     return rows
 
 

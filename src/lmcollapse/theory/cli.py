@@ -19,6 +19,8 @@ from . import prediction_for
 from .check import Z_LIMIT, battery
 from .collapse_time import forgetting_collapse, forgetting_collapse_asymptotic, real_share_collapse
 from .compare import compare_run
+from .per_context import context_prediction_for, direction_for
+from ..sampling import Sampler
 
 app = typer.Typer(add_completion=False, help="The paper's theorem as closed forms, checked against the simulator.")
 console = Console()
@@ -61,12 +63,25 @@ def check(quick: bool = typer.Option(False, "--quick", help="a small grid (secon
 
 
 @app.command("predict")
-def predict_command(config: Optional[Path] = typer.Argument(None, help="a run config (categorical, unigram)"),
-                    set_: List[str] = typer.Option([], "--set", help="override a key: --set paradigm.rate=0.1")):
-    """Expected model, impurity, distances and real share per generation for a config."""
+def predict_command(config: Optional[Path] = typer.Argument(None, help="a run config: categorical with a unigram, "
+                                                                      "or markov with an n-gram of its order + 1"),
+                    set_: List[str] = typer.Option([], "--set", help="override a key: --set paradigm.rate=0.1"),
+                    json_out: bool = typer.Option(False, "--json", help="one JSON object per generation: "
+                                                                        "generation and contexts (context, probs)")):
+    """Expected model per generation for a config: for the unigram the closed forms (c_t, impurity,
+    distances, real share); for an n-gram on a Markov chain the law of every context; with a decoding,
+    which way the entropy goes."""
 
     resolved = load_config(config, set_)
+    if resolved.corpus.name == "markov" or (resolved.model.name == "ngram" and resolved.model.order > 1):
+        _predict_contexts(resolved, json_out)
+        return
     pred = prediction_for(resolved)
+    if json_out:
+        for t in range(len(pred.c)):
+            print(json.dumps({"generation": t, "contexts": [{"context": [], "probs": pred.mean_model(t).tolist(),
+                                                             "real_weight": float(pred.c[t])}]}))
+        return
     if resolved.corpus.doc_length != 1:
         print("[lmcollapse] note: documents longer than one token: means are exact, impurity approximate",
               file=sys.stderr)
@@ -77,6 +92,36 @@ def predict_command(config: Optional[Path] = typer.Argument(None, help="a run co
     for t in range(len(pred.c)):
         table.add_row(str(t), _fmt(pred.c[t]), _fmt(pred.impurity[t]), _fmt(tv[t]), _fmt(kl[t]), _fmt(pred.real_share[t]))
     console.print(table)
+
+
+def _predict_contexts(config, json_out: bool) -> None:
+    """The per-context laws (per_context.py) and, under replace, the entropy path (direction.py)."""
+    pred = context_prediction_for(config)
+    if json_out:
+        for row in pred.as_json_rows():
+            print(json.dumps(row))
+        return
+    fmt = lambda law: " ".join(f"{x:.3f}" for x in law)  # noqa: E731
+    table = Table(title=escape(f"{config.paradigm.name}, alpha={config.model.smoothing}, N={config.corpus.n_train}: "
+                               "E[M_t(. | x)] = c_t(x) p(. | x) + accumulated errors"))
+    for column in ("gen", "context", "E[n_x]", "c_t(x)", "E[M_t(. | x)]", "form"):
+        table.add_column(escape(column), justify="left" if column in ("context", "E[M_t(. | x)]", "form") else "right")
+    for t in range(len(pred.probs)):
+        for s, ctx in enumerate(pred.contexts):
+            form = "exact" if pred.exact[s] else ("2nd order" if pred.covered()[t, s] else "2nd order, rare context")
+            table.add_row(str(t), "start" if ctx and ctx[-1] < 0 else str(list(ctx)), _fmt(float(pred.expected_count[t, s])),
+                          "-" if pred.real_weight is None else _fmt(float(pred.real_weight[t, s])),
+                          fmt(pred.probs[t, s]), escape(form))
+    console.print(table)
+    if config.paradigm.name == "replace":
+        path = direction_for(config)
+        sampler = Sampler(config.sampler)
+        print(f"entropy of M_t over its own samples (Dirichlet closure, claimed to generation {path.valid_until}): "
+              + ", ".join(f"{h:.3f}" for h in path.expected_entropy))
+        end = ("stationary law" if path.stationary_entropy is not None else "fixed point of the mean map")
+        end_h = path.stationary_entropy if path.stationary_entropy is not None else path.fixed_point_entropy
+        print(f"decoding {'pure' if sampler.is_pure else sampler.config.model_dump(exclude={'max_tokens'})}: "
+              f"towards {path.way} (truth {path.truth_entropy:.3f} nats, {end} {end_h:.3f})")
 
 
 @app.command("collapse-time")

@@ -1,0 +1,179 @@
+"""`theory check` row families beyond the unigram: the law of every context (per_context.py) and which
+way collapse goes under each decoding (direction.py), each against many seeds of the real runner.
+
+Per-context rows: for every case, generation and context, the largest |z| over the V entries of the mean
+law across seeds against the predicted law (Z_LIMIT). The start context's law is exact; the others are the
+second-order approximation of per_context.py, claimed where a context is expected 10 times or more.
+
+Direction rows: the model_entropy metric (entropy of M_t's next-token law over the contexts of its own
+samples), mean across seeds, against the Dirichlet-closure path of direction.py at the first, middle and
+last generation, within Z_LIMIT standard errors plus DIRECTION_TOLERANCE of the predicted change since
+generation 0 (the closure is an approximation: this is its stated accuracy); and the sign of the change
+over the run, predicted against measured.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..readback import model_of_generation, stored_config
+from ..rundir import RunDir
+from ..sampling import Sampler
+from ..config import SamplerConfig
+from .direction import entropy_path
+from .per_context import ChainSpace, Setting, predict_contexts
+
+DIRECTION_TOLERANCE = 0.15  # share of the predicted entropy change the closure may miss
+TRUTH_SEED = 7  # one Markov truth shared by every seed of a case
+
+
+@dataclass(frozen=True)
+class ChainCase:
+    """A bigram on a known Markov chain, many seeds sharing one truth."""
+
+    paradigm: str
+    alpha: float
+    n: int
+    vocab_size: int = 4
+    length: int = 10
+    rate: float = 0.5
+    real_fraction: float = 0.5
+    generations: int = 5
+    sampler: tuple = ()  # (key, value) pairs of the sampler section
+    concentration: float = 0.5
+
+    @property
+    def label(self) -> str:
+        extra = {"mix": f" rho={self.real_fraction}", "accumulate": f" r={self.rate}",
+                 "accumulate-subsample": f" r={self.rate}"}.get(self.paradigm, "")
+        decoding = " ".join(f"{k}={v}" for k, v in self.sampler) or "pure"
+        return f"markov V={self.vocab_size} {self.paradigm}{extra} alpha={self.alpha} N={self.n} {decoding}"
+
+    @property
+    def slug(self) -> str:
+        return "".join(c if c.isalnum() or c in ".-" else "-" for c in self.label)
+
+    @property
+    def collect(self):
+        return chain_history
+
+    def config(self, seed: int) -> dict:
+        return {"seed": seed, "generations": self.generations, "metrics": ["real_fraction", "model_entropy"],
+                "corpus": {"name": "markov", "vocab_size": self.vocab_size, "order": 1,
+                           "concentration": self.concentration, "doc_length": self.length, "n_train": self.n,
+                           "n_eval": 10, "truth_seed": TRUTH_SEED},
+                "model": {"name": "ngram", "order": 2, "smoothing": self.alpha},
+                "sampler": dict(self.sampler),
+                "paradigm": {"name": self.paradigm, "rate": self.rate, "real_fraction": self.real_fraction}}
+
+    def sampler_object(self) -> Sampler:
+        return Sampler(SamplerConfig(**dict(self.sampler)))
+
+    def truth(self):
+        from ..experiment import load_config
+        from ..sources import SOURCES
+
+        config = load_config(self.config(0))
+        return SOURCES.build(config.corpus, seed=0).truth
+
+    def setting(self) -> Setting:
+        return Setting(self.paradigm, self.n, self.length, self.alpha, self.generations, rate=self.rate,
+                       real_fraction=self.real_fraction, sampler=self.sampler_object())
+
+
+def chain_history(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read in the worker that ran it: every generation's law at every context (T, S, V) and the
+    model_entropy metric (T,)."""
+    rd = RunDir(run_dir)
+    config = stored_config(run_dir)
+    space = ChainSpace.build(config.corpus.order, config.corpus.vocab_size, config.corpus.doc_length)
+    contexts = np.array(space.states, dtype=np.int64)
+    laws = np.array([model_of_generation(config, rd, t, None).next_token_probs(contexts)
+                     for t in range(config.generations)])
+    entropies = np.array([row["model_entropy"] for row in rd.metrics_rows(config.generations)])
+    return laws, entropies
+
+
+def _row(label: str, quantity: str, t: int, predicted: float, measured: float, se: float, z: float,
+         ok: bool, **extra) -> dict:
+    return {"case": label, "quantity": quantity, "generation": t, "predicted": float(predicted),
+            "measured": float(measured), "se": float(se), "z": float(z), "ok": bool(ok), **extra}
+
+
+def context_rows(case: ChainCase, laws: np.ndarray, z_limit: float) -> list[dict]:
+    """Per generation and context: the largest |z| of the V entries of the mean law against the prediction."""
+    pred = predict_contexts(case.truth(), case.setting())
+    covered = pred.covered()
+    seeds = laws.shape[0]
+    mean = laws.mean(axis=0)  # (T, S, V)
+    se = laws.std(axis=0, ddof=1) / np.sqrt(seeds)
+    rows = []
+    for t in range(case.generations):
+        for s, ctx in enumerate(pred.contexts):
+            if not covered[t, s]:
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = np.where(se[t, s] > 1e-12, (mean[t, s] - pred.probs[t, s]) / se[t, s],
+                             np.where(np.abs(mean[t, s] - pred.probs[t, s]) <= 3.0 / seeds, 0.0, np.inf))
+            worst = int(np.argmax(np.abs(z)))
+            kind = "exact" if pred.exact[s] else f"2nd order, E[n]={pred.expected_count[t, s]:.0f}"
+            name = "start" if ctx[-1] < 0 else ",".join(map(str, ctx))
+            rows.append(_row(case.label, f"law at context {name} ({kind}), token {worst}", t,
+                             pred.probs[t, s, worst], mean[t, s, worst], se[t, s, worst], z[worst],
+                             abs(z[worst]) <= z_limit))
+    return rows
+
+
+def direction_rows(case: ChainCase, entropies: np.ndarray, z_limit: float) -> list[dict]:
+    """model_entropy against the closure's path at the first, middle and last generation, and the sign."""
+    truth = case.truth()
+    space = ChainSpace.build(1, case.vocab_size, case.length)
+    p = truth.next_token_probs(np.array(space.states, dtype=np.int64))
+    path = entropy_path(p, case.n, case.length, case.alpha, case.sampler_object(), case.generations, chain=space)
+    predicted = path.expected_entropy
+    seeds, last = entropies.shape[0], case.generations - 1
+    mean = entropies.mean(axis=0)
+    se = entropies.std(axis=0, ddof=1) / np.sqrt(seeds)
+    rows = []
+    for t in sorted({0, last // 2, last}):
+        tolerance = z_limit * se[t] + DIRECTION_TOLERANCE * abs(predicted[t] - predicted[0])
+        claimed = t <= path.valid_until
+        rows.append(_row(case.label, "model entropy (nats)" + ("" if claimed else
+                         f", beyond the closure (holds to generation {path.valid_until}): shown, not judged"),
+                         t, predicted[t], mean[t], se[t], (mean[t] - predicted[t]) / se[t] if se[t] > 0 else 0.0,
+                         abs(mean[t] - predicted[t]) <= tolerance or not claimed, tolerance=tolerance))
+    change = entropies[:, last] - entropies[:, 0]
+    predicted_change = predicted[last] - predicted[0]
+    change_se = change.std(ddof=1) / np.sqrt(seeds)
+    way = lambda d: "repetition" if d < 0 else "noise"  # noqa: E731
+    rows.append(_row(case.label, f"entropy change 0->{last}: predicted {way(predicted_change)}, measured "
+                                 f"{way(change.mean())}; in the long run: {path.way}", -1, predicted_change,
+                     change.mean(), change_se, (change.mean() - predicted_change) / change_se if change_se else 0.0,
+                     np.sign(change.mean()) == np.sign(predicted_change) and abs(change.mean()) > 2 * change_se))
+    return rows
+
+
+@dataclass
+class Families:
+    """The cases of both families for a battery size, each with its number of seeds."""
+
+    contexts: list[tuple[ChainCase, int]] = field(default_factory=list)
+    directions: list[tuple[ChainCase, int]] = field(default_factory=list)
+
+
+def families(quick: bool, seeds: int) -> Families:
+    """The cases; seeds: the battery's seeds per unigram case (these runs are longer: 3/5 and 1/2 of it)."""
+    context_cases = [ChainCase("replace", 0.5, 50)]
+    if not quick:
+        context_cases += [ChainCase("accumulate-subsample", 0.5, 50), ChainCase("mix", 0.5, 50),
+                          ChainCase("accumulate", 0.5, 50), ChainCase("replace", 0.0, 200),
+                          ChainCase("accumulate-subsample", 0.0, 200, rate=0.1)]
+    decodings = [(), (("temperature", 0.7),)]
+    if not quick:
+        decodings += [(("top_p", 0.9),), (("top_k", 3),)]
+    direction_cases = [ChainCase("replace", 0.05, 100, vocab_size=6, generations=10, sampler=d) for d in decodings]
+    if not quick:
+        direction_cases += [ChainCase("replace", 1.0, 100, vocab_size=6, generations=10)]
+    return Families([(c, max(seeds * 3 // 5, 20)) for c in context_cases],
+                    [(c, max(seeds // 2, 20)) for c in direction_cases])

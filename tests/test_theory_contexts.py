@@ -1,0 +1,183 @@
+"""The theory beyond the unigram: the law of every context (per_context.py), which way collapse goes
+(direction.py), their CLI, and their row families in `theory check` against the real runner."""
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from lmcollapse.config import SamplerConfig
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.experiment import load_config
+from lmcollapse.sampling import Sampler
+from lmcollapse.sources.truth import KnownTruth
+from lmcollapse.theory import check_context, predict
+from lmcollapse.theory.check import Z_LIMIT, battery, simulate_many
+from lmcollapse.theory.direction import concentration, dirichlet_entropy, entropy, entropy_path, fixed_point
+from lmcollapse.theory.per_context import (ChainSpace, Setting, context_prediction_for, document_moments,
+                                           predict_contexts)
+
+from helpers import cli
+
+
+def brute_force_moments(space, kernel, length):
+    """E[n_x], E[C(x,v)], E[n_x^2], E[C(x,v) n_x] by enumerating every document."""
+    S, V = kernel.shape
+    n, c, n2, cn = np.zeros(S), np.zeros((S, V)), np.zeros(S), np.zeros((S, V))
+    for tokens in itertools.product(range(V), repeat=length):
+        prob, state, visits, pairs = 1.0, 0, np.zeros(S), np.zeros((S, V))
+        for v in tokens:
+            prob *= kernel[state, v]
+            visits[state] += 1
+            pairs[state, v] += 1
+            state = space.next_state[state, v]
+        n += prob * visits
+        c += prob * pairs
+        n2 += prob * visits**2
+        cn += prob * pairs * visits[:, None]
+    return n, c, n2, cn
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_document_moments_equal_enumeration(order):
+    rng = np.random.default_rng(3)
+    space = ChainSpace.build(order, 2, 5)
+    kernel = rng.dirichlet(np.ones(2), size=len(space.states))
+    got = document_moments(space, kernel, 5)
+    for mine, ref in zip((got.n, got.c, got.n2, got.cn), brute_force_moments(space, kernel, 5)):
+        np.testing.assert_allclose(mine, ref, rtol=1e-12, atol=1e-14)
+
+
+def _chain(vocab_size=3, seed=1):
+    rng = np.random.default_rng(seed)
+    return KnownTruth(rng.dirichlet(np.full(vocab_size, 0.7), size=vocab_size + 1), order=1, n_tokens=vocab_size,
+                      end_prob=None)
+
+
+@pytest.mark.parametrize("paradigm", ["replace", "mix", "accumulate", "accumulate-subsample", "fresh"])
+def test_start_context_follows_the_exact_unigram_recursion(paradigm):
+    """The start context is seen exactly once per document: its expected law is the unigram closed form."""
+    truth = _chain()
+    setting = Setting(paradigm, 40, 6, 0.5, 8, rate=0.5)
+    pred = predict_contexts(truth, setting)
+    start = truth.next_token_probs(np.array([[-1]]))[0]
+    unigram = predict(paradigm, start, 0.5, 40, 8, rate=0.5)
+    expected = np.array([unigram.mean_model(t) for t in range(8)])
+    np.testing.assert_allclose(pred.probs[:, 0], expected, rtol=1e-10)
+    np.testing.assert_allclose(pred.real_weight[:, 0], unigram.c, rtol=1e-10)
+    assert pred.exact[0] and not pred.exact[1:].any()
+    np.testing.assert_allclose(pred.probs.sum(axis=2), 1.0, rtol=1e-12)
+
+
+def test_paper_form_weights_and_errors():
+    """E[M_t] = c_t p + e_t: under replace with smoothing the real weight only falls, the errors carry the rest,
+    and under accumulate the weight stays near its first value (the unigram's exact invariance, per context)."""
+    truth = _chain()
+    replace = predict_contexts(truth, Setting("replace", 60, 8, 1.0, 10))
+    assert (np.diff(replace.real_weight, axis=0) < 0).all()
+    np.testing.assert_allclose(replace.errors().sum(axis=2), 1 - replace.real_weight, atol=1e-9)
+    accumulate = predict_contexts(truth, Setting("accumulate", 60, 8, 1.0, 10, rate=0.5))
+    assert np.abs(accumulate.real_weight[-1] / accumulate.real_weight[0] - 1).max() < 0.02
+
+
+def test_exact_mle_keeps_the_law_to_second_order():
+    """alpha = 0: the only drift left is the chain's own ratio bias, of order 1 / E[n_x]."""
+    truth = _chain()
+    pred = predict_contexts(truth, Setting("replace", 400, 8, 0.0, 5))
+    drift = np.abs(pred.probs[-1] - pred.truth).max(axis=1)
+    assert drift[0] < 1e-12  # the start context: exact, no drift
+    assert (drift[1:] < 5.0 / pred.expected_count[-1, 1:]).all()
+
+
+def test_predict_json_prints_one_object_per_generation(tmp_path):
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text("generations: 3\ncorpus: {name: markov, vocab_size: 3, order: 1, doc_length: 8, n_train: 40,"
+                   " truth_seed: 2}\nmodel: {name: ngram, order: 2, smoothing: 0.5}\nparadigm: {name: replace}\n")
+    out = cli("theory", "predict", cfg, "--json")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["generation"] for r in rows] == [0, 1, 2]
+    contexts = [c["context"] for c in rows[0]["contexts"]]
+    assert contexts == [[-1], [0], [1], [2]]
+    for r in rows:
+        for c in r["contexts"]:
+            assert len(c["probs"]) == 3 and sum(c["probs"]) == pytest.approx(1.0, abs=1e-12)
+    pred = context_prediction_for(load_config(cfg))
+    np.testing.assert_allclose(np.array(rows[2]["contexts"][1]["probs"]), pred.probs[2, 1])
+    table = cli("theory", "predict", cfg, "--set", "sampler.temperature=0.7")
+    assert "towards repetition" in table.stdout
+
+
+def test_predict_refuses_what_it_does_not_cover(tmp_path):
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text("corpus: {name: markov, vocab_size: 3, order: 1, doc_length: 8, n_train: 40}\n"
+                   "model: {name: ngram, order: 3}\n")
+    out = cli("theory", "predict", cfg)
+    assert out.returncode == 2 and "model.order = corpus.order + 1" in out.stderr
+    with pytest.raises(LmcollapseError, match="fixed length"):
+        context_prediction_for(load_config({"corpus": {"name": "markov", "vocab_size": 3, "end_prob": 0.1},
+                                            "model": {"name": "ngram", "order": 2}}))
+
+
+# ---- which way collapse goes -----------------------------------------------------------------------------
+P6 = np.array([0.35, 0.25, 0.2, 0.12, 0.05, 0.03])
+
+
+def test_pure_sampling_path_keeps_the_exact_moments():
+    """Under pure sampling the closure's mean and collision are the unigram's exact recursions."""
+    path = entropy_path(P6, 50, 1, 0.5, None, 8)
+    exact = predict("replace", P6, 0.5, 50, 8)
+    np.testing.assert_allclose(path.mean_law[:, 0], [exact.mean_model(t) for t in range(8)], rtol=1e-12)
+    np.testing.assert_allclose(path.collision[:, 0], exact.collision, rtol=1e-12)
+
+
+def test_dirichlet_closure_entropy():
+    mean = np.array([0.5, 0.3, 0.2])
+    kappa = concentration(mean, (3.0 * (mean**2).sum() + 1) / 4.0)
+    assert kappa == pytest.approx(3.0)
+    draws = np.random.default_rng(0).dirichlet(3.0 * mean, size=200_000)
+    assert dirichlet_entropy(mean, kappa) == pytest.approx(entropy(draws).mean(), abs=3e-3)
+
+
+@pytest.mark.parametrize("alpha,decoding,way", [
+    (0.05, {}, "repetition"),  # little smoothing: sampling loses tokens faster than smoothing returns them
+    (1.0, {}, "noise"),  # strong smoothing wins
+    (1.0, {"temperature": 0.7}, "repetition"),  # lambda / tau > 1: the uniform law is unstable
+    (0.05, {"top_k": 3}, "repetition"),
+])
+def test_direction_of_collapse(alpha, decoding, way):
+    path = entropy_path(P6, 100, 1, alpha, Sampler(SamplerConfig(**decoding)), 10)
+    assert path.way == way
+    assert np.sign(path.expected_entropy[-1] - path.expected_entropy[0]) == (-1 if way == "repetition" else 1)
+
+
+def test_temperature_fixed_point_is_peaked_when_tau_below_lambda():
+    lam = 0.95
+    sharp = fixed_point(P6, lam, Sampler(SamplerConfig(temperature=0.7)))
+    assert sharp.max() > lam  # nearly all of lambda on one token
+    flat = fixed_point(P6, lam, Sampler(SamplerConfig(temperature=1.2)))
+    np.testing.assert_allclose(flat, 1 / 6, atol=1e-6)  # tau > lambda: the uniform law is stable
+
+
+# ---- the row families against the real runner -----------------------------------------------------------
+def test_quick_families_pass_and_have_power():
+    """The quick per-context and direction rows pass on the real runner, and a wrong prediction (the
+    smoothing doubled) is caught by the per-context rows."""
+    chains = check_context.families(quick=True, seeds=40)
+    simulated = simulate_many(chains.contexts + chains.directions, workers=2)
+    (case, _), (laws, _) = chains.contexts[0], simulated[0]
+    rows = check_context.context_rows(case, laws, Z_LIMIT)
+    assert rows and all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
+    assert any("exact" in r["quantity"] for r in rows)
+    wrong = check_context.ChainCase(case.paradigm, case.alpha * 2, case.n, generations=case.generations)
+    assert not all(r["ok"] for r in check_context.context_rows(wrong, laws, Z_LIMIT))
+    for (case, _), (_, entropies) in zip(chains.directions, simulated[1:]):
+        rows = check_context.direction_rows(case, entropies, Z_LIMIT)
+        assert all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
+
+
+@pytest.mark.slow
+def test_full_battery_passes():
+    rows = battery(quick=False, workers=2)
+    failed = [r for r in rows if not r["ok"]]
+    assert not failed, failed
