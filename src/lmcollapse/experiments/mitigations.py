@@ -103,8 +103,9 @@ def points(spec: dict, models: tuple[str, ...] = MODELS) -> tuple[list[Point], l
         base = apply_overrides(spec["models"][model]["base"], {"generations": spec["generations"]})
         candidates = [(setting, label, merged(base, {"paradigm": paradigm, **overrides}))
                       for setting, paradigm in spec["settings"].items() for label, overrides in mitigations.items()]
+        references = spec["models"][model].get("references", list(spec["references"]))  # a model may run fewer
         candidates += [(REFERENCE, label, merged(base, {"paradigm": paradigm}))
-                       for label, paradigm in spec["references"].items()]
+                       for label, paradigm in spec["references"].items() if label in references]
         for setting, label, config in candidates:
             try:
                 load_config(config)

@@ -27,6 +27,7 @@ from ..rundir import RunDir
 from ..sweep import make_executor, run_tasks
 from ..sweep.task import RunTask
 from . import check_context
+from .labels import paradigm_label, slug_of
 from .collapse_time import forgetting_collapse
 from .pseudocount import predict
 from .pseudocount import predict as predict_c
@@ -48,13 +49,11 @@ class Case:
 
     @property
     def slug(self) -> str:
-        return "".join(c if c.isalnum() or c in ".-" else "-" for c in self.label)
+        return slug_of(self.label)
 
     @property
     def label(self) -> str:
-        extra = {"mix": f" rho={self.real_fraction}", "accumulate": f" r={self.rate}",
-                 "accumulate-subsample": f" r={self.rate}", "fresh": f" r={self.rate}"}.get(self.paradigm, "")
-        return f"{self.paradigm}{extra} alpha={self.alpha} N={self.n}"
+        return f"{paradigm_label(self.paradigm, self.rate, self.real_fraction)} alpha={self.alpha} N={self.n}"
 
     def config(self, seed: int) -> dict:
         return {"seed": seed, "generations": self.generations, "metrics": ["real_fraction"],

@@ -22,6 +22,7 @@ from ..rundir import RunDir
 from ..sampling import Sampler
 from ..config import SamplerConfig
 from .direction import entropy_path
+from .labels import paradigm_label, slug_of
 from .per_context import ChainSpace, Setting, predict_contexts
 
 DIRECTION_TOLERANCE = 0.15  # share of the predicted entropy change the closure may miss
@@ -45,14 +46,13 @@ class ChainCase:
 
     @property
     def label(self) -> str:
-        extra = {"mix": f" rho={self.real_fraction}", "accumulate": f" r={self.rate}",
-                 "accumulate-subsample": f" r={self.rate}"}.get(self.paradigm, "")
         decoding = " ".join(f"{k}={v}" for k, v in self.sampler) or "pure"
-        return f"markov V={self.vocab_size} {self.paradigm}{extra} alpha={self.alpha} N={self.n} {decoding}"
+        return (f"markov V={self.vocab_size} {paradigm_label(self.paradigm, self.rate, self.real_fraction)} "
+                f"alpha={self.alpha} N={self.n} {decoding}")
 
     @property
     def slug(self) -> str:
-        return "".join(c if c.isalnum() or c in ".-" else "-" for c in self.label)
+        return slug_of(self.label)
 
     @property
     def collect(self):
