@@ -181,3 +181,27 @@ def test_full_battery_passes():
     rows = battery(quick=False, workers=2)
     failed = [r for r in rows if not r["ok"]]
     assert not failed, failed
+
+
+# ---- peers' laws -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rate", [1.0, 0.5])
+def test_accumulate_squared_error_matches_a_direct_simulation(rate):
+    """Gerstgrasser's categorical analogue: the exact E||M_t - p||^2 against 20,000 direct simulations of the
+    MLE under accumulate (|z| < 4.5 per generation), and below the bound factor times generation 0's."""
+    from lmcollapse.theory.peers import accumulate_bound_factor, accumulate_squared_error
+
+    p, n, seeds, generations = np.array([0.35, 0.25, 0.2, 0.12, 0.08]), 20, 20_000, 8
+    m = int(round(rate * n))
+    rng = np.random.default_rng(11)
+    model = rng.multinomial(n, p, size=seeds) / n
+    pool, errors = n, [((model - p) ** 2).sum(axis=1)]
+    for _ in range(1, generations):
+        draws = np.stack([rng.multinomial(m, row) for row in model]) / m
+        model, pool = (pool * model + m * draws) / (pool + m), pool + m
+        errors.append(((model - p) ** 2).sum(axis=1))
+    errors = np.array(errors)  # (T, S)
+    predicted = accumulate_squared_error(p, n, rate, generations)
+    z = (errors.mean(axis=1) - predicted) / (errors.std(axis=1, ddof=1) / np.sqrt(seeds))
+    assert np.abs(z).max() < 4.5, z
+    assert (predicted <= accumulate_bound_factor(rate) * predicted[0]).all()
+    assert accumulate_bound_factor(1.0) == pytest.approx(np.pi**2 / 6)

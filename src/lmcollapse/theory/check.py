@@ -28,6 +28,7 @@ from ..sweep import make_executor, run_tasks
 from ..sweep.task import RunTask
 from . import check_context
 from .labels import paradigm_label, slug_of
+from .peers import accumulate_bound_factor, accumulate_squared_error
 from .collapse_time import forgetting_collapse
 from .pseudocount import predict
 from .pseudocount import predict as predict_c
@@ -69,6 +70,7 @@ FULL_GRID = [Case(par, alpha, n, rate=rate)
              for alpha in (0.0, 1.0) for n in (20, 60)
              for par, rate in (("replace", 1.0), ("mix", 1.0), ("accumulate", 0.5),
                                ("accumulate-subsample", 0.5), ("accumulate-subsample", 0.1))]
+FULL_GRID.append(Case("accumulate", 0.0, 20, rate=1.0, generations=12))  # Gerstgrasser's setting: pi^2/6
 
 
 def unigram_history(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
@@ -170,7 +172,26 @@ def case_rows(case: Case, models: np.ndarray, shares: np.ndarray) -> list[dict]:
         rows.append(row)
         exact = case.paradigm in ("replace", "mix", "accumulate") or t == 0  # no subsampling: no randomness
         rows.append(_row(case, "real share", t, pred.real_share[t], shares[:, t], deterministic=exact))
+    if case.paradigm == "accumulate" and case.alpha == 0:
+        rows += gerstgrasser_rows(case, models)
     return rows
+
+
+def gerstgrasser_rows(case: Case, models: np.ndarray) -> list[dict]:
+    """The categorical analogue of Gerstgrasser et al.'s accumulate bound (peers.py): E||M_t - p||^2 per
+    generation, exact, and the largest ratio to generation 0 below the bound factor (pi^2/6 at r = 1)."""
+    p = np.asarray(case.truth) / np.sum(case.truth)
+    predicted = accumulate_squared_error(p, case.n, case.rate, case.generations)
+    errors = ((models - p) ** 2).sum(axis=2)  # (S, T)
+    rows = [_row(case, "E||M_t - p||^2 (Gerstgrasser, exact)", t, predicted[t], errors[:, t])
+            for t in range(case.generations)]
+    factor = accumulate_bound_factor(case.rate)
+    ratio = errors.mean(axis=0) / errors[:, 0].mean()
+    worst = int(np.argmax(ratio))
+    row = _row(case, f"E||M_t - p||^2 / E||M_0 - p||^2, largest (bound {factor:.4g})", worst, factor,
+               errors[:, worst] / errors[:, 0].mean())
+    row["ok"] = bool(row["z"] <= Z_LIMIT)  # one-sided: measured may not exceed the bound beyond noise
+    return rows + [row]
 
 
 def battery(quick: bool, seeds: int | None = None, workers: int = 1, progress: bool = False,
