@@ -40,8 +40,12 @@ class SweepOutcome:
 
 
 def committed(task: RunTask) -> int:
-    """Generations the task's directory holds now (0 when it does not exist yet)."""
-    return len(RunDir(task.run_dir).read_metrics_jsonl())
+    """Generations the task's directory holds now (0 when it does not exist yet, or no longer: a collect that
+    keeps only numbers removes the directory in its worker before the outcome reaches the progress count)."""
+    try:
+        return len(RunDir(task.run_dir).read_metrics_jsonl())
+    except FileNotFoundError:
+        return 0
 
 
 def finished(task: RunTask) -> bool:
