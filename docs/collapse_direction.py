@@ -13,7 +13,7 @@ import numpy as np
 
 from lmcollapse.experiment import load_config
 from lmcollapse.sweep.folder import Sweep
-from lmcollapse.theory.per_context import direction_for
+from lmcollapse.theory.direction import direction_for
 
 DECODINGS = ("none", "temperature 0.7", "top-p 0.9", "top-k 50")
 # The GPT: pure sampling leaves smoothing (its under-fitting) against sampling, and a network that pools

@@ -70,7 +70,7 @@ FULL_GRID = [Case(par, alpha, n, rate=rate)
              for alpha in (0.0, 1.0) for n in (20, 60)
              for par, rate in (("replace", 1.0), ("mix", 1.0), ("accumulate", 0.5),
                                ("accumulate-subsample", 0.5), ("accumulate-subsample", 0.1))]
-FULL_GRID.append(Case("accumulate", 0.0, 20, rate=1.0, generations=12))  # Gerstgrasser's setting: pi^2/6
+FULL_GRID.append(Case("accumulate", 0.0, 20, rate=1.0, generations=8))  # Gerstgrasser's setting: pi^2/6
 
 
 def unigram_history(run_dir: str) -> tuple[np.ndarray, np.ndarray]:

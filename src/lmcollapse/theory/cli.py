@@ -19,7 +19,8 @@ from . import prediction_for
 from .check import Z_LIMIT, battery
 from .collapse_time import forgetting_collapse, forgetting_collapse_asymptotic, real_share_collapse
 from .compare import compare_run
-from .per_context import context_prediction_for, direction_for
+from .direction import direction_for
+from .per_context import context_prediction_for
 from ..sampling import Sampler
 
 app = typer.Typer(add_completion=False, help="The paper's theorem as closed forms, checked against the simulator.")
@@ -121,7 +122,8 @@ def _predict_contexts(config, json_out: bool) -> None:
         end = ("stationary law" if path.stationary_entropy is not None else "fixed point of the mean map")
         end_h = path.stationary_entropy if path.stationary_entropy is not None else path.fixed_point_entropy
         print(f"decoding {'pure' if sampler.is_pure else sampler.config.model_dump(exclude={'max_tokens'})}: "
-              f"towards {path.way} (truth {path.truth_entropy:.3f} nats, {end} {end_h:.3f})")
+              f"towards {path.way} (truth {path.truth_entropy:.3f} nats; where a longer run settles, {end}: "
+              f"{end_h:.3f})")
 
 
 @app.command("collapse-time")

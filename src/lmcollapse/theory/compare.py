@@ -75,7 +75,8 @@ def compare_run(run_dir: str | Path) -> tuple[list[dict], Path]:
 def _context_panels(run, rows: list[dict], T: int) -> list[tuple]:
     """For an n-gram on a Markov chain: the mean total variation between the run's law and the expected law
     over the contexts (per_context.py), and under replace the model entropy against direction.py's path."""
-    from .per_context import context_prediction_for, direction_for
+    from .direction import direction_for
+    from .per_context import context_prediction_for
 
     if run.config.corpus.name != "markov":
         return []

@@ -33,6 +33,7 @@ import numpy as np
 from scipy.special import digamma
 
 from ..sampling import Sampler
+from .per_context import ChainSpace, document_moments, setting_of
 
 CLOSURE_DRAWS = 4000  # Dirichlet draws per generation for E[T(M)] under a decoding
 CLOSURE_SEED = 20241219
@@ -112,17 +113,16 @@ class EntropyPath:
 
     @property
     def way(self) -> str:
-        """'repetition' when the entropy ends below the truth's, else 'noise'."""
-        end = self.stationary_entropy if self.stationary_entropy is not None else self.fixed_point_entropy
-        return "repetition" if end < self.truth_entropy else "noise"
+        """'repetition' when the expected entropy falls over the path, 'noise' when it rises. (The end states,
+        stationary_entropy and fixed_point_entropy, say where a longer run settles; under a truncating decoding
+        the mean map's fixed point is not where runs go, since sampling keeps pushing tokens below the cut.)"""
+        return "repetition" if self.expected_entropy[-1] < self.expected_entropy[0] else "noise"
 
 
 def _occupation(kernel: np.ndarray, chain, length: int) -> np.ndarray:
     """(S,) expected visits per document to each context of a chain (None: one context, every position)."""
     if chain is None:
         return np.array([float(length)])
-    from .per_context import document_moments
-
     return document_moments(chain, kernel, length).n
 
 
@@ -190,3 +190,15 @@ def entropy_path(truth: np.ndarray, n_docs: int, length: int, alpha: float, samp
                   if pure else None)
     return EntropyPath(float((real_w * entropy(p)).sum()), means, colls, context_h, weights,
                        float((real_w * entropy(fixed)).sum()), stationary, valid_until)
+
+
+def direction_for(config):
+    """entropy_path for a config per_context covers (replace): the path of the model_entropy metric."""
+    from ..sources import SOURCES
+
+    setting = setting_of(config)
+    truth = SOURCES.build(config.corpus, seed=config.seed).truth
+    space = ChainSpace.build(truth.order, truth.vocab_size, setting.length)
+    p = truth.next_token_probs(np.array(space.states, dtype=np.int64).reshape(len(space.states), truth.order))
+    return entropy_path(p, setting.n_real, setting.length, setting.alpha, setting.sampler, setting.generations,
+                        chain=space)

@@ -268,15 +268,3 @@ def context_prediction_for(config) -> ContextPrediction:
     truth = SOURCES.build(config.corpus, seed=config.seed).truth
     return predict_contexts(truth, setting)
 
-
-def direction_for(config):
-    """direction.entropy_path for a replace config this module covers: the model_entropy path."""
-    from ..sources import SOURCES
-    from .direction import entropy_path
-
-    setting = setting_of(config)
-    truth = SOURCES.build(config.corpus, seed=config.seed).truth
-    space = ChainSpace.build(truth.order, truth.vocab_size, setting.length)
-    p = truth.next_token_probs(np.array(space.states, dtype=np.int64).reshape(len(space.states), truth.order))
-    return entropy_path(p, setting.n_real, setting.length, setting.alpha, setting.sampler, setting.generations,
-                        chain=space)
