@@ -150,7 +150,7 @@ def test_unknown_models_are_refused_in_one_line():
     assert result.returncode == 2 and "--model 'lstm'" in result.stderr and result.stderr.count("\n") == 1
 
 
-@pytest.mark.slow  # every model, every mitigation, tiny: 85 s on 2 cores; CI runs it
+@pytest.mark.slow  # every model, every mitigation, tiny: 57 to 67 s on 2 cores; CI runs it
 def test_quick_benchmark_runs_end_to_end(tmp_path):
     out = tmp_path / "mq"
     result = cli("reproduce", "mitigations", "--quick", "--out", out, "--workers", "2", "-q")
