@@ -21,7 +21,7 @@ from ..readback import model_of_generation, stored_config
 from ..rundir import RunDir
 from ..sampling import Sampler
 from ..config import SamplerConfig
-from .direction import entropy_path
+from .direction import direction_for
 from .labels import paradigm_label, slug_of
 from .per_context import ChainSpace, Setting, predict_contexts
 
@@ -127,10 +127,9 @@ def context_rows(case: ChainCase, laws: np.ndarray, z_limit: float) -> list[dict
 
 def direction_rows(case: ChainCase, entropies: np.ndarray, z_limit: float) -> list[dict]:
     """model_entropy against the closure's path at the first, middle and last generation, and the sign."""
-    truth = case.truth()
-    space = ChainSpace.build(1, case.vocab_size, case.length)
-    p = truth.next_token_probs(np.array(space.states, dtype=np.int64))
-    path = entropy_path(p, case.n, case.length, case.alpha, case.sampler_object(), case.generations, chain=space)
+    from ..experiment import load_config
+
+    path = direction_for(load_config(case.config(0)))  # the truth is shared by every seed (truth_seed)
     predicted = path.expected_entropy
     seeds, last = entropies.shape[0], case.generations - 1
     mean = entropies.mean(axis=0)
