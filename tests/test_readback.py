@@ -43,3 +43,21 @@ def test_a_damaged_stored_config_is_one_line(tmp_path):
     RunDir(run.path).config_file.unlink()
     with pytest.raises(LmcollapseError, match="has no config.yaml"):
         stored_config(run.path)
+
+
+@pytest.mark.parametrize("paradigm, generations_read", [("replace", 1), ("mix", 1), ("accumulate", 12)])
+def test_rebuilding_a_state_reads_only_the_generations_its_documents_were_born_at(tmp_path, monkeypatch,
+                                                                                  paradigm, generations_read):
+    """D_12 under replace or mix holds documents born at generation 12 only: one generation's files are read,
+    not twelve (a resume after 10,000 generations used to read them all); accumulate needs every one."""
+    import lmcollapse.readback as readback
+
+    run = lmcollapse.run(small_truth_config(**{"paradigm.name": paradigm, "generations": 13}), out_dir=tmp_path / "r")
+    rd = RunDir(run.path)
+    experiment = build(run.config, rd)
+    read = []
+    original = readback.kept_samples
+    monkeypatch.setattr(readback, "kept_samples", lambda files: read.append(files) or original(files))
+    state = training_state(experiment, rd, 12)
+    assert len(read) == generations_read
+    assert run.manifest(12)["composition"] == state.train.composition()

@@ -10,7 +10,7 @@ import yaml
 
 from . import seeding
 from .config import Config, drop_inapplicable_keys, load_yaml, validate
-from .corpus import Corpus
+from .corpus import ID_BIRTH_SHIFT, Corpus
 from .corpus_io import read_column, read_corpus
 from .errors import LmcollapseError
 from .experiment import Experiment, check, new_model
@@ -48,10 +48,15 @@ def kept_samples(files: GenerationFiles) -> Corpus:
     return read_corpus(files.samples).take(np.flatnonzero(kept_mask(files.samples)))
 
 
-def document_store(experiment: Experiment, rd: RunDir, upto: int) -> Corpus:
-    """Every document that could be in a training set of generations <= upto."""
+def document_store(experiment: Experiment, rd: RunDir, upto: int, births: set[int] | None = None) -> Corpus:
+    """Every document that could be in a training set of generations <= upto; with births, only the
+    documents born at those generations (generation g's files hold documents born at g + 1: its kept samples
+    and the fresh real documents it drew), so that a run resumed after thousands of generations of `replace`
+    reads one generation's files, not all of them."""
     parts = [experiment.real]
     for g in range(upto):
+        if births is not None and g + 1 not in births:
+            continue
         files = rd.generation(g)
         parts.append(kept_samples(files))
         if files.fresh.is_file():
@@ -60,11 +65,12 @@ def document_store(experiment: Experiment, rd: RunDir, upto: int) -> Corpus:
 
 
 def training_state(experiment: Experiment, rd: RunDir, t: int) -> DataState:
-    """D_t and its pool, rebuilt from ids and the stored documents."""
-    store = document_store(experiment, rd, t)
+    """D_t and its pool, rebuilt from ids and the stored documents of the generations they were born at."""
     files = rd.generation(t)
-    train = store.select_ids(files.read_ids("train"))
-    pool_ids = files.read_ids("pool")
+    train_ids, pool_ids = files.read_ids("train"), files.read_ids("pool")
+    ids = train_ids if pool_ids is None else np.concatenate([train_ids, pool_ids])
+    store = document_store(experiment, rd, t, births=set((np.unique(ids) >> ID_BIRTH_SHIFT).tolist()))
+    train = store.select_ids(train_ids)
     return DataState(train, train if pool_ids is None else store.select_ids(pool_ids))
 
 
