@@ -142,3 +142,22 @@ def test_a_metrics_interval_does_not_move_when_another_metric_is_added_or_remove
     for a, b in zip(few, many):
         assert a["distinct_2_lo"] is not None and a["heldout_nll_hi"] is not None
         assert {k: v for k, v in b.items() if k in a} == a
+
+
+def test_the_suite_gives_the_recorded_values_and_intervals():
+    """The metric suite shares sorted n-grams and counts half-samples from (type, document) pairs: every
+    value and interval must equal what the suite gave before that rewrite (tests/data/metrics/record.py,
+    recorded at commit 557c4dc, whose values are 0.3.0's) to floating-point rounding."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from helpers import same_numbers
+
+    folder = Path(__file__).parent / "data" / "metrics"
+    spec = importlib.util.spec_from_file_location("record_metrics", folder / "record.py")
+    record = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record)
+    want = json.loads((folder / "reference.json").read_text())
+    got = json.loads(json.dumps(record.rows()))
+    assert same_numbers(got, want, rel=1e-9) == []

@@ -33,6 +33,7 @@ from ..ngrams import (
     unpack,
 )
 from ..registry import Registry
+from .occurrences import Occurrences
 from .resampling import Resampled, weighted_mean
 from .row import MetricsRow
 
@@ -269,7 +270,7 @@ class GenerationView:
     probe: Any | None = None  # the run's downstream probe (a runner.ProbeRun), when probe.task is set
     max_tokens: int | None = None  # sampler.max_tokens: where end-token-terminated samples are cut
     acceptance: float | None = None  # share of drawn documents that passed the gates (runner with gates)
-    _sample_ngrams: dict = field(default_factory=dict, repr=False)
+    _occurrences: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if self.real_stats is None:
@@ -282,14 +283,13 @@ class GenerationView:
             return self.samples
         return self.samples.take(np.arange(MEASURED_DOCS))
 
-    def sample_ngrams(self, n: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """(n-gram type index per occurrence, document per occurrence, number of types) of the measured
-        samples; shared by distinct-n and repetition."""
-        if n not in self._sample_ngrams:
+    def occurrences(self, n: int) -> Occurrences:
+        """The n-gram occurrences of the measured samples, sorted once and shared by every metric that
+        counts them (distinct-n, repetition, tail mass, support loss)."""
+        if n not in self._occurrences:
             keys, docs = doc_ngrams(self.measured_samples, n)
-            distinct, inverse = np.unique(keys, return_inverse=True)
-            self._sample_ngrams[n] = (inverse, docs, len(distinct))
-        return self._sample_ngrams[n]
+            self._occurrences[n] = Occurrences(keys, docs, len(self.measured_samples))
+        return self._occurrences[n]
 
     @cached_property
     def heldout_scores(self) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ngrams import document_of_token, sorted_distinct
 from .base import NON_NEGATIVE, SHARE, GenerationView, metric
 from .bleu import self_bleu_scores
 from .resampling import Resampled, weighted_mean
@@ -14,16 +13,15 @@ ZIPF_MAX_RANK = 1000
 
 
 def _distinct(view: GenerationView, n: int) -> Resampled | None:
-    inverse, docs, n_distinct = view.sample_ngrams(n)
-    if len(inverse) == 0:
+    grams = view.occurrences(n)
+    if len(grams) == 0:
         return None
 
     def on_subset(mask):
-        chosen = mask[docs]
-        total = chosen.sum()
-        return np.count_nonzero(np.bincount(inverse[chosen], minlength=n_distinct)) / total if total else np.nan
+        total = grams.per_doc[mask].sum()
+        return grams.presence.count(mask) / total if total else np.nan
 
-    return Resampled(n_distinct / len(inverse), len(view.measured_samples), on_subset)
+    return Resampled(grams.n_distinct / len(grams), grams.n_docs, on_subset)
 
 
 for _n in (1, 2, 3):
@@ -35,15 +33,13 @@ for _n in (1, 2, 3):
 @metric("repetition", "share of a generated document's bigrams that repeat an earlier one of the same "
                       "document, averaged over documents", False, bounds=SHARE)
 def repetition(view: GenerationView) -> Resampled | None:
-    inverse, docs, n_distinct = view.sample_ngrams(2)
-    if len(inverse) == 0:
+    grams = view.occurrences(2)
+    if len(grams) == 0:
         return None
-    n_docs = len(view.measured_samples)
-    per_doc_total = np.bincount(docs, minlength=n_docs)
-    pairs = sorted_distinct(docs * n_distinct + inverse)  # distinct (document, bigram) pairs
-    per_doc_distinct = np.bincount(pairs // n_distinct, minlength=n_docs)
-    has = per_doc_total > 0
-    rates = np.where(has, 1 - per_doc_distinct / np.maximum(per_doc_total, 1), 0.0)
+    _, pair_doc, _ = grams.pairs  # one pair per distinct (bigram, document)
+    per_doc_distinct = np.bincount(pair_doc, minlength=grams.n_docs)
+    has = grams.per_doc > 0
+    rates = np.where(has, 1 - per_doc_distinct / np.maximum(grams.per_doc, 1), 0.0)
     return weighted_mean(rates, has.astype(float))
 
 
@@ -85,13 +81,14 @@ def zipf_slope(view: GenerationView) -> Resampled | None:
     s = view.measured_samples
     if s.n_tokens == 0:
         return None
-    doc = document_of_token(s)
-    tokens = s.tokens.astype(np.int64)
+    tokens = view.occurrences(1)
+    pair_type, pair_doc, pair_count = tokens.pairs  # a half-sample's counts come from (token, document) counts
+    pair_token = tokens.distinct[pair_type]
 
     def on_subset(mask):
-        return zipf_slope_of(np.bincount(tokens[mask[doc]], minlength=s.vocab_size))
+        return zipf_slope_of(np.bincount(pair_token, weights=pair_count * mask[pair_doc], minlength=s.vocab_size))
 
-    return Resampled(zipf_slope_of(np.bincount(tokens, minlength=s.vocab_size)), len(s), on_subset)
+    return Resampled(zipf_slope_of(np.bincount(s.tokens, minlength=s.vocab_size)), len(s), on_subset)
 
 
 @metric("self_bleu", f"mean BLEU-4 of each of {SUBSET_DOCS} generated documents against the others "

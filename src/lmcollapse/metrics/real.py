@@ -3,22 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ngrams import doc_ngrams
 from .base import SHARE, TAIL_SHARE, GenerationView, metric, rare_keys  # noqa: F401  (rare_keys: used by tests)
 from .resampling import Resampled, weighted_mean
 
 
 def _tail_mass(view: GenerationView, n: int) -> Resampled | None:
-    rare = view.real_stats.rare_ngrams(n)
-    samples = view.measured_samples
-    keys, docs = doc_ngrams(samples, n)
-    if len(keys) == 0:
+    grams = view.occurrences(n)
+    if len(grams) == 0:
         return None
-    position = np.minimum(np.searchsorted(rare, keys), max(len(rare) - 1, 0))
-    in_tail = (rare[position] == keys) if len(rare) else np.zeros(len(keys), bool)
-    n_docs = len(samples)
-    per_doc = np.bincount(docs, weights=in_tail, minlength=n_docs)
-    total = np.bincount(docs, minlength=n_docs)
+    in_tail = grams.member_of(view.real_stats.rare_ngrams(n))[grams.inverse]  # (P,)
+    per_doc = np.bincount(grams.docs, weights=in_tail, minlength=grams.n_docs)
+    total = grams.per_doc
     return weighted_mean(np.where(total > 0, per_doc / np.maximum(total, 1), 0.0), total)
 
 
@@ -32,18 +27,15 @@ for _n in (1, 2):
         bounds=SHARE, concern="tails")
 def support_loss(view: GenerationView) -> Resampled | None:
     real = view.real_stats.bigrams()
-    samples = view.measured_samples
-    keys, docs = doc_ngrams(samples, 2)
     if len(real) == 0:
         return None
-    position = np.minimum(np.searchsorted(real, keys), len(real) - 1)
-    hit = real[position] == keys
-    index, hit_docs = position[hit], docs[hit]
+    grams = view.occurrences(2)
+    kept = grams.presence_among(grams.member_of(real))  # the real bigrams the samples contain
 
     def on_subset(mask):
-        return 1 - np.count_nonzero(np.bincount(index[mask[hit_docs]], minlength=len(real))) / len(real)
+        return 1 - kept.count(mask) / len(real)
 
-    return Resampled(on_subset(np.ones(len(samples), bool)), len(samples), on_subset)
+    return Resampled(1 - kept.total / len(real), grams.n_docs, on_subset)
 
 
 @metric("real_coverage", "share of held-out real documents whose mean log-prob per token under M_t beats "
