@@ -205,3 +205,90 @@ def test_accumulate_squared_error_matches_a_direct_simulation(rate):
     assert np.abs(z).max() < 4.5, z
     assert (predicted <= accumulate_bound_factor(rate) * predicted[0]).all()
     assert accumulate_bound_factor(1.0) == pytest.approx(np.pi**2 / 6)
+
+
+# ---- Kazdan et al.: runs extended until they collapse ------------------------------------------------------
+def test_a_run_extended_until_it_collapses_equals_one_long_run(tmp_path):
+    """RunTask.until extends a run by half its length until the stop rule holds: it stops at the first
+    length where the model has one token, and its generations are those of a run given that length at once."""
+    from lmcollapse.rundir import RunDir
+    from lmcollapse.sweep.task import RunTask, execute_task, extended_length
+    from lmcollapse.theory import kazdan
+
+    config = load_config(kazdan.config(10, seed=3)).model_dump()
+    extended = execute_task(RunTask(config, str(tmp_path / "until"), until=kazdan.collapsed,
+                                    max_generations=kazdan.LONGEST_RUN, collect=kazdan.first_collapse))
+    assert extended.ok, extended.error
+    long = execute_task(RunTask({**config, "generations": 400}, str(tmp_path / "long")))
+    assert long.ok
+    ran = RunDir(str(tmp_path / "until")).read_metrics_jsonl()
+    whole = RunDir(str(tmp_path / "long")).read_metrics_jsonl()
+    first = extended.value[0]
+    assert ran == whole[:len(ran)]  # same numbers, generation by generation
+    assert [row["model_entropy"] for row in whole].index(0.0) == first
+    lengths = [config["generations"]]
+    while lengths[-1] <= first:
+        lengths.append(extended_length(lengths[-1]))
+    assert len(ran) == lengths[-1]  # the first length of the schedule that holds the collapse
+
+
+def test_a_run_that_never_meets_its_stop_rule_fails_with_one_line(tmp_path):
+    from lmcollapse.sweep.task import RunTask, execute_task
+    from lmcollapse.theory import kazdan
+
+    config = load_config(kazdan.config(1000, seed=0)).model_dump()
+    outcome = execute_task(RunTask({**config, "generations": 4}, str(tmp_path / "r"), until=kazdan.collapsed,
+                                   max_generations=8))
+    assert not outcome.ok and "stop rule did not hold within 8 generations" in outcome.error
+
+
+def test_kazdan_prediction_is_wright_fisher_exact_then_diffusion():
+    from lmcollapse.theory import kazdan
+    from lmcollapse.theory.wright_fisher import MAX_N, WrightFisher
+
+    exact, how = kazdan.predicted_collapse(100)
+    assert how == "exact" and exact == pytest.approx(WrightFisher(np.full(10, 0.1), 100).collapse_generation())
+    at_max = WrightFisher(np.full(10, 0.1), MAX_N)
+    assert at_max.collapse_generation_diffusion() == pytest.approx(at_max.collapse_generation(), rel=2e-3)
+    beyond, how = kazdan.predicted_collapse(10_000)
+    assert how == "diffusion" and beyond / 10_000 == pytest.approx(-2 * 9 * np.log(0.9), rel=1e-12)  # 1.896 N
+
+
+def test_kazdan_rows_pass_and_have_power():
+    """60 runs at N = 10 and 30: the mean collapse generation within Z_LIMIT of Wright-Fisher's; a
+    prediction 80% too large is rejected (the collapse time spreads widely, standard deviation about 0.7 of
+    its mean: 60 runs resolve gross errors only, the battery's 80 and the study's larger N a little more)."""
+    from lmcollapse.theory import kazdan
+    from lmcollapse.theory.check import kazdan_rows
+
+    cases = [kazdan.KazdanCase(10), kazdan.KazdanCase(30)]
+    for case, (generations,) in zip(cases, simulate_many([(c, 60) for c in cases], workers=2)):
+        (row,) = kazdan_rows(case, generations)
+        assert row["ok"], row
+        assert abs(generations.mean() - 1.8 * row["predicted"]) > Z_LIMIT * row["se"]
+
+
+def test_kazdan_command_saves_each_size_and_reuses_it(tmp_path):
+    done = cli("theory", "kazdan", "--out", tmp_path, "--sizes", "10,20", "--seeds", "6", "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "kazdan.json").read_text())
+    assert [r["n"] for r in rows] == [10, 20] and all(r["ok"] for r in rows)
+    assert (tmp_path / "kazdan.png").stat().st_size > 0
+    saved = json.loads((tmp_path / "kazdan-N-10.json").read_text())
+    assert len(saved) == 6 and np.mean(saved) == pytest.approx(rows[0]["measured"])
+    again = cli("theory", "kazdan", "--out", tmp_path, "--sizes", "10", "--seeds", "6", "--workers", "2")
+    assert again.returncode == 0 and "runs, " not in again.stderr  # nothing simulated again
+
+
+# ---- n*(r) per context -------------------------------------------------------------------------------------
+def test_collapse_time_rows_pass_and_have_power():
+    """The quick n*(r) case: each judged context's collapse generation within its tolerance; a prediction
+    with twice the smoothing (every lambda_x smaller: earlier collapse) fails."""
+    chains = check_context.families(quick=True, seeds=100)
+    ((case, seeds),) = chains.collapse_times
+    (laws, _), = simulate_many([(case, seeds)], workers=2)
+    rows = check_context.collapse_time_rows(case, laws)
+    assert len(rows) >= 3 and all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
+    wrong = check_context.ChainCase(case.paradigm, case.alpha * 2, case.n, rate=case.rate,
+                                    generations=case.generations)
+    assert not all(r["ok"] for r in check_context.collapse_time_rows(wrong, laws))

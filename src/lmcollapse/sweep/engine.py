@@ -57,7 +57,7 @@ def finished(task: RunTask) -> bool:
     try:
         same = stored_config(rd.path).model_dump(exclude=NOT_IDENTITY) == {
             k: v for k, v in task.config.items() if k not in NOT_IDENTITY}
-        return same and not rd.inspect().damaged
+        return same and not rd.inspect().damaged and (task.until is None or task.until(task.run_dir))
     except Exception:  # noqa: BLE001 - anything odd: let the run itself look and say what is wrong
         return False
 

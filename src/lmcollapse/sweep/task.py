@@ -38,6 +38,12 @@ class RunTask:
     # The user's plugins loaded where the task was planned (plugins.py): a worker imports them first.
     plugins: tuple[str, ...] = field(default_factory=plugins.loaded)
     group: str | None = None  # the sweep folder's name: what experiment trackers group the run under
+    # For a run whose length is not known in advance (the theory check runs until one token is left): a
+    # module-level predicate on the run directory. While it is false the run is extended by half its
+    # length again (raising `generations` resumes a run), up to max_generations; the numbers do not
+    # depend on the steps taken, since a resumed run equals an uninterrupted one.
+    until: Callable[[str], bool] | None = None
+    max_generations: int | None = None
 
     @property
     def generations(self) -> int:
@@ -79,21 +85,38 @@ def execute_task(task: RunTask, threads: int | None = None, node: str | None = N
         torch.set_num_threads(threads)
     try:
         plugins.load_all(task.plugins)  # in a worker, before the config names what they register
-        deadline = time.monotonic() + LOCK_PATIENCE_S
-        while True:
-            try:
-                execute(validate(task.config), task.run_dir, progress=False, group=task.group, values=task.values)
-                break
-            except RunDirBusy:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1.0)
+        _execute_patiently(task, task.config)
+        config = task.config
+        while task.until is not None and not task.until(task.run_dir):
+            config = {**config, "generations": extended_length(config["generations"])}
+            if task.max_generations is not None and config["generations"] > task.max_generations:
+                raise LmcollapseError(f"{task.run_dir}: its stop rule did not hold within {task.max_generations} "
+                                      "generations; raise max_generations")
+            _execute_patiently(task, config)
         value = task.collect(task.run_dir) if task.collect is not None else None
     except (KeyboardInterrupt, RunInterrupted):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of one run is reported, the others go on
         return RunOutcome(task.run_dir, False, one_line(exc), time.perf_counter() - start, node)
     return RunOutcome(task.run_dir, True, None, time.perf_counter() - start, node, value)
+
+
+def extended_length(generations: int) -> int:
+    """The next length of a run extended until its stop rule holds: half as long again."""
+    return generations + max(1, generations // 2)
+
+
+def _execute_patiently(task: RunTask, config: dict) -> None:
+    """Run or resume task's directory to config's generations, waiting out a lock a dying worker still holds."""
+    deadline = time.monotonic() + LOCK_PATIENCE_S
+    while True:
+        try:
+            execute(validate(config), task.run_dir, progress=False, group=task.group, values=task.values)
+            return
+        except RunDirBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

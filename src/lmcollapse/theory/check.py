@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from ..readback import model_of_generation, stored_config
 from ..rundir import RunDir
 from ..sweep import make_executor, run_tasks
 from ..sweep.task import RunTask
-from . import check_context
+from . import check_context, kazdan
 from .labels import paradigm_label, slug_of
 from .peers import accumulate_bound_factor, accumulate_squared_error
 from .collapse_time import forgetting_collapse
@@ -47,17 +48,25 @@ class Case:
     real_fraction: float = 0.5
     generations: int = 6
     truth: tuple = TRUTH
+    metrics: tuple = ("real_fraction",)
+    until: Callable[[str], bool] | None = None  # extend each run until this holds (RunTask.until)
+    pad_to: int | None = None  # read back to this many generations, the last model repeated (absorbed runs)
+    max_generations: int | None = None
 
     @property
     def slug(self) -> str:
         return slug_of(self.label)
 
     @property
+    def collect(self) -> Callable[[str], tuple]:
+        return unigram_history if self.pad_to is None else functools.partial(padded_history, self.pad_to)
+
+    @property
     def label(self) -> str:
         return f"{paradigm_label(self.paradigm, self.rate, self.real_fraction)} alpha={self.alpha} N={self.n}"
 
     def config(self, seed: int) -> dict:
-        return {"seed": seed, "generations": self.generations, "metrics": ["real_fraction"],
+        return {"seed": seed, "generations": self.generations, "metrics": list(self.metrics),
                 "corpus": {"name": "categorical", "probs": list(self.truth), "doc_length": 1, "n_train": self.n,
                            "n_eval": 10},
                 "model": {"name": "ngram", "order": 1, "smoothing": self.alpha},
@@ -78,10 +87,19 @@ def unigram_history(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
 
     rd = RunDir(run_dir)
     config = stored_config(run_dir)
-    models = np.array([model_of_generation(config, rd, t, None).next_token_probs(())
-                       for t in range(config.generations)])
-    shares = np.array([row["real_fraction"] for row in rd.metrics_rows(config.generations)])
+    generations = rd.committed()  # a run extended until a stop rule held may be longer than its first config
+    models = np.array([model_of_generation(config, rd, t, None).next_token_probs(()) for t in range(generations)])
+    shares = np.array([row.get("real_fraction", np.nan) for row in rd.metrics_rows(generations)])
     return models, shares
+
+
+def padded_history(length: int, run_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    """unigram_history of a run that ended absorbed (one token left: its model never changes again),
+    continued to `length` generations by repeating its last generation."""
+    models, shares = unigram_history(run_dir)
+    extra = max(length - len(models), 0)
+    return (np.concatenate([models, np.repeat(models[-1:], extra, axis=0)])[:length],
+            np.concatenate([shares, np.repeat(shares[-1:], extra)])[:length])
 
 
 def read_then_discard(collect, run_dir: str):
@@ -100,9 +118,10 @@ def scratch_folder() -> str:
 
 
 def simulate_many(jobs: list[tuple[Case, int]], workers: int = 1, keep: str | Path | None = None,
-                  progress: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every (case, seeds) job as ordinary runs through the sweep engine, in one pool: per job, the models
-    (S, T, V) and the training real shares (S, T). keep: a folder that keeps the run directories (and makes a
+                  progress: bool = False) -> list[tuple[np.ndarray, ...]]:
+    """Every (case, seeds) job as ordinary runs through the sweep engine, in one pool: per job, what its
+    case's collect reads, stacked over seeds (for a Case: the models (S, T, V) and training real shares
+    (S, T)). keep: a folder that keeps the run directories (and makes a
     second call reuse them); None: a scratch folder, each run removed once read."""
 
     root = Path(keep) if keep is not None else Path(scratch_folder())
@@ -110,10 +129,11 @@ def simulate_many(jobs: list[tuple[Case, int]], workers: int = 1, keep: str | Pa
         tasks = []
         for index, (case, seeds) in enumerate(jobs):
             base = load_config(case.config(0)).model_dump()  # one check per case; seeds differ only in `seed`
-            reader = getattr(case, "collect", unigram_history)  # what each run's worker reads back
-            collect = reader if keep is not None else functools.partial(read_then_discard, reader)
+            # What each run's worker reads back: a tuple of arrays; the job's result stacks each over seeds.
+            collect = case.collect if keep is not None else functools.partial(read_then_discard, case.collect)
             folder = root / f"{index:02d}-{case.slug}"
-            tasks += [RunTask({**base, "seed": s}, str(folder / f"seed-{s}"), index, s, collect=collect)
+            tasks += [RunTask({**base, "seed": s}, str(folder / f"seed-{s}"), index, s, collect=collect,
+                              until=getattr(case, "until", None), max_generations=getattr(case, "max_generations", None))
                       for s in range(seeds)]
         outcome = run_tasks(tasks, make_executor("local", workers=workers), progress=progress)
         if outcome.failures:
@@ -123,7 +143,7 @@ def simulate_many(jobs: list[tuple[Case, int]], workers: int = 1, keep: str | Pa
         results = []
         for index in range(len(jobs)):
             mine = [values[t.run_dir] for t in tasks if t.point == index]
-            results.append((np.stack([m for m, _ in mine]), np.stack([r for _, r in mine])))
+            results.append(tuple(np.stack(part) for part in zip(*mine)))
         return results
     finally:
         if keep is None:
@@ -196,39 +216,55 @@ def gerstgrasser_rows(case: Case, models: np.ndarray) -> list[dict]:
 
 def battery(quick: bool, seeds: int | None = None, workers: int = 1, progress: bool = False,
             keep: str | Path | None = None) -> list[dict]:
-    """Every check: the pseudo-count grid, Wright-Fisher, and collapse times over r. Every run of every check
-    goes through the sweep engine in one pool (start-up paid once); keep: a folder to keep the runs in."""
+    """Every check: the pseudo-count grid, Wright-Fisher, collapse times over r, Kazdan's collapse times,
+    and the chain families (check_context). Every run of every check goes through the sweep engine in one
+    pool (start-up paid once); keep: a folder to keep the runs in."""
     seeds = seeds or (80 if quick else 200)
     grid = QUICK_GRID if quick else FULL_GRID
     wf_n = 8 if quick else 12
     rates = (0.5, 0.1) if quick else (0.5, 0.1, 0.01)
     collapse_seeds = max(seeds // 5, 20)
-    jobs = [(case, seeds) for case in grid] + [(wright_fisher_case(wf_n, seeds), seeds)]
-    jobs += [(collapse_case(rate), collapse_seeds) for rate in rates]
+    long_seeds = max(seeds * 2 // 5, 20)  # for the longer runs: Kazdan's and the chains'
     chains = check_context.families(quick, seeds)
-    jobs += chains.contexts + chains.directions
-    simulated = simulate_many(jobs, workers, keep=keep, progress=progress)
+    # Each family: its (case, seeds) jobs and how one case's simulated result becomes rows.
+    families = [
+        ([(case, seeds) for case in grid], lambda case, result: case_rows(case, *result)),
+        ([(wright_fisher_case(wf_n, seeds), seeds)], lambda case, result: wright_fisher_rows(wf_n, result[0])),
+        ([(collapse_case(rate), collapse_seeds) for rate in rates],
+         lambda case, result: [collapse_rows(case.rate, result[0])]),
+        ([(kazdan.KazdanCase(n), long_seeds) for n in ((10,) if quick else (10, 30))],
+         lambda case, result: kazdan_rows(case, result[0])),
+        (chains.contexts, lambda case, result: check_context.context_rows(case, result[0], Z_LIMIT)),
+        (chains.directions, lambda case, result: check_context.direction_rows(case, result[1], Z_LIMIT)),
+        (chains.collapse_times, lambda case, result: check_context.collapse_time_rows(case, result[0])),
+    ]
+    simulated = iter(simulate_many([job for jobs, _ in families for job in jobs], workers, keep=keep,
+                                   progress=progress))
     rows = []
-    for case, (models, shares) in zip(grid, simulated):
-        rows += case_rows(case, models, shares)
-    rows += wright_fisher_rows(wf_n, simulated[len(grid)][0])
-    done = len(grid) + 1 + len(rates)
-    for rate, (models, _) in zip(rates, simulated[len(grid) + 1:done]):
-        rows.append(collapse_rows(rate, models))
-    for (case, _), (laws, _) in zip(chains.contexts, simulated[done:]):
-        rows += check_context.context_rows(case, laws, Z_LIMIT)
-    for (case, _), (_, entropies) in zip(chains.directions, simulated[done + len(chains.contexts):]):
-        rows += check_context.direction_rows(case, entropies, Z_LIMIT)
+    for jobs, rows_of in families:
+        for case, _ in jobs:
+            rows += rows_of(case, next(simulated))
     return rows
+
+
+# ---- Kazdan et al.: generations to total collapse (kazdan.py) -----------------------------------------
+def kazdan_rows(case: kazdan.KazdanCase, collapse_generations: np.ndarray) -> list[dict]:
+    """The mean collapse generation over seeds against the Wright-Fisher value (exact, or diffusion)."""
+    predicted, how = kazdan.predicted_collapse(case.n)
+    return [_row_named(case.label, f"generations to total collapse ({how}; {predicted / case.n:.3f} N)", -1,
+                       predicted, collapse_generations)]
 
 
 # ---- Wright-Fisher: exact MLE under replace, run until one token is left ------------------------------
 def wright_fisher_case(n: int, seeds: int) -> Case:
-    """Exact MLE under replace, run long enough that every seed has collapsed, except with probability 1e-4
-    overall."""
+    """Exact MLE under replace. Each run starts at the expected collapse generation and is extended until it
+    has collapsed; it is read back to the length by which every seed would have collapsed, except with
+    probability 1e-4 overall (a collapsed run's model never changes again, so repeating it is exact)."""
 
-    done = WrightFisher(np.array(TRUTH), n).collapsed_probability(50 * n)
-    return Case("replace", 0.0, n, generations=int(np.argmax(seeds * (1 - done) < 1e-4)) + 1)
+    wf = WrightFisher(np.array(TRUTH), n)
+    horizon = int(np.argmax(seeds * (1 - wf.collapsed_probability(50 * n)) < 1e-4)) + 1
+    return Case("replace", 0.0, n, generations=max(int(wf.collapse_generation()), 2), metrics=("model_entropy",),
+                until=kazdan.collapsed, pad_to=horizon, max_generations=kazdan.LONGEST_RUN)
 
 
 def wright_fisher_rows(n: int, models: np.ndarray) -> list[dict]:

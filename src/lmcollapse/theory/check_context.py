@@ -27,6 +27,8 @@ from .per_context import ChainSpace, Setting, predict_contexts
 
 DIRECTION_TOLERANCE = 0.15  # share of the predicted entropy change the closure may miss
 TRUTH_SEED = 7  # one Markov truth shared by every seed of a case
+COLLAPSE_EPS = 0.25  # a context has collapsed when its law keeps less than this share of the truth's signal
+COLLAPSE_JUDGED = 0.75  # judged where the predicted n* lies within this share of the run's generations
 
 
 @dataclass(frozen=True)
@@ -153,12 +155,55 @@ def direction_rows(case: ChainCase, entropies: np.ndarray, z_limit: float) -> li
     return rows
 
 
+def signal_left(laws: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """c of each law (..., S, V) projected on q + c (p(. | x) - q) per context: the truth's signal left."""
+    signal = truth - 1.0 / truth.shape[-1]  # (S, V)
+    return ((laws - 1.0 / truth.shape[-1]) * signal).sum(axis=-1) / (signal * signal).sum(axis=-1)
+
+
+def first_below(values: np.ndarray, eps: float) -> int | None:
+    below = np.flatnonzero(values < eps)
+    return int(below[0]) if len(below) else None
+
+
+def collapse_time_rows(case: ChainCase, laws: np.ndarray) -> list[dict]:
+    """n*(r) per context: the first generation at which the seed-averaged law keeps less than COLLAPSE_EPS
+    of its context's signal, against the per-context prediction (the same projection of the predicted mean
+    law), judged for contexts whose predicted n* is within COLLAPSE_JUDGED of the run. The closed-form law
+    beside it, ((lambda_x / eps)^(1 / (1 - lambda_x)) - 1) / r with lambda_x = E[n_x] / (E[n_x] + alpha V)
+    at generation 0, is the unigram's asymptotic n*(r) (collapse_time.py) per context: shown, not judged.
+    Tolerance as for the unigram's rows: the largest of 2 generations, 10% of n* and 4 standard errors of
+    the measured signal at n* over the predicted slope there."""
+    pred = predict_contexts(case.truth(), case.setting())
+    predicted_c = signal_left(pred.probs, pred.truth)  # (T, S)
+    measured_c = signal_left(laws, pred.truth)  # (seeds, T, S)
+    seeds = laws.shape[0]
+    rows = []
+    for s, ctx in enumerate(pred.contexts):
+        predicted = first_below(predicted_c[:, s], COLLAPSE_EPS)
+        if predicted is None or predicted > COLLAPSE_JUDGED * case.generations or predicted == 0:
+            continue
+        measured = first_below(measured_c[:, :, s].mean(axis=0), COLLAPSE_EPS)
+        slope = abs(predicted_c[predicted - 1, s] - predicted_c[predicted, s])
+        se = measured_c[:, predicted, s].std(ddof=1) / np.sqrt(seeds) / slope  # in generations
+        tolerance = max(2.0, 0.1 * predicted, 4 * se)
+        lam = pred.expected_count[0, s] / (pred.expected_count[0, s] + case.alpha * case.vocab_size)
+        law = ((lam / COLLAPSE_EPS) ** (1 / (1 - lam)) - 1) / case.rate
+        name = "start" if ctx[-1] < 0 else ",".join(map(str, ctx))
+        rows.append(_row(case.label, f"collapse generation at context {name} (signal < {COLLAPSE_EPS}; lambda "
+                                     f"{lam:.2f}, asymptotic law {law:.1f})", -1, predicted,
+                         np.nan if measured is None else measured, se, np.nan,
+                         measured is not None and abs(measured - predicted) <= tolerance, tolerance=tolerance))
+    return rows
+
+
 @dataclass
 class Families:
-    """The cases of both families for a battery size, each with its number of seeds."""
+    """The cases of each family for a battery size, each with its number of seeds."""
 
     contexts: list[tuple[ChainCase, int]] = field(default_factory=list)
     directions: list[tuple[ChainCase, int]] = field(default_factory=list)
+    collapse_times: list[tuple[ChainCase, int]] = field(default_factory=list)
 
 
 def families(quick: bool, seeds: int) -> Families:
@@ -174,5 +219,9 @@ def families(quick: bool, seeds: int) -> Families:
     direction_cases = [ChainCase("replace", 0.05, 100, vocab_size=6, generations=10, sampler=d) for d in decodings]
     if not quick:
         direction_cases += [ChainCase("replace", 1.0, 100, vocab_size=6, generations=10)]
-    return Families([(c, max(seeds * 2 // 5, 20)) for c in context_cases],
-                    [(c, max(seeds * 2 // 5, 20)) for c in direction_cases])
+    # n*(r) per context: the rate halves n* about doubles (alpha 20: lambda_x from 0.38 to 0.70).
+    rates = [(0.5, 18)] if quick else [(0.5, 18), (0.2, 36)]
+    collapse_cases = [ChainCase("accumulate-subsample", 20.0, 50, rate=r, generations=g) for r, g in rates]
+    long_seeds, collapse_seeds = max(seeds * 2 // 5, 20), max(seeds // 5, 20)
+    return Families([(c, long_seeds) for c in context_cases], [(c, long_seeds) for c in direction_cases],
+                    [(c, collapse_seeds) for c in collapse_cases])

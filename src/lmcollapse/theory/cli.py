@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..experiment import load_config
+from . import kazdan_study
 from . import prediction_for
 from .check import Z_LIMIT, battery
 from .collapse_time import forgetting_collapse, forgetting_collapse_asymptotic, real_share_collapse
@@ -146,6 +147,34 @@ def collapse_time(rates: str = typer.Option("1,0.5,0.1,0.03,0.01", help="comma-s
     console.print(table)
     print("asymptotic: ((lambda/eps)^(1/(1-lambda)) - 1) / r; c_n is the expected model's remaining pull "
           "towards the truth, E(M_n) = q + c_n (p - q)")
+
+
+@app.command()
+def kazdan(out: Path = typer.Option(..., "--out", help="folder for the results (a rerun skips the sizes done)"),
+           sizes: str = typer.Option(",".join(map(str, kazdan_study.SIZES)), help="comma-separated N"),
+           seeds: int = typer.Option(10, "--seeds", help="runs per N"),
+           workers: int = typer.Option(os.cpu_count() or 1, "--workers", help="processes")):
+    """Kazdan et al.'s experiment: generations until one of K = 10 outcomes is left, exact MLE under
+    replace, each run extended until it has collapsed; against the Wright-Fisher value."""
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for n in (int(x) for x in sizes.split(",")):
+        rows.append(kazdan_study.study_row(n, seeds, workers, out))
+        print(f"N={n}: {seeds} runs, mean {rows[-1]['measured']:.1f} generations (predicted "
+              f"{rows[-1]['predicted']:.1f}, z {rows[-1]['z']:.2f})", flush=True)
+    table = Table(title=f"Kazdan et al.: generations to total collapse, K={kazdan_study.OUTCOMES} uniform, "
+                        f"exact MLE, replace, {seeds} runs per N; |z| <= {Z_LIMIT}")
+    for column in ("N", "predicted", "how", "measured", "s.e.", "z", "measured / N", "verdict"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(str(r["n"]), _fmt(r["predicted"]), r["how"], _fmt(r["measured"]), _fmt(r["se"]), _fmt(r["z"]),
+                      _fmt(r["measured"] / r["n"]), "pass" if r["ok"] else "[bold red]FAIL[/]")
+    console.print(table)
+    (out / "kazdan.json").write_text(json.dumps(rows, indent=1))
+    print(f"plot: {kazdan_study.plot(rows, out / 'kazdan.png')}")
+    if not all(r["ok"] for r in rows):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -116,5 +116,11 @@ class WrightFisher:
             return np.where(x > 0, -2 * self.n * x * np.log(x) / (1 - x), 0.0)
 
     def collapse_generation_diffusion(self) -> float:
-        x = self.p[self.p < 1]
-        return float(-2 * self.n * ((1 - x) * np.log(1 - x)).sum())
+        return diffusion_collapse_generation(self.p, self.n)
+
+
+def diffusion_collapse_generation(p, n: int) -> float:
+    """-2N sum_v (1 - p_v) ln(1 - p_v): the diffusion value of the expected collapse generation (any N)."""
+    x = np.asarray(p, dtype=np.float64) / np.sum(p)
+    x = x[x < 1]
+    return float(-2 * n * ((1 - x) * np.log(1 - x)).sum())
