@@ -287,8 +287,9 @@ class GenerationView:
         """The n-gram occurrences of the measured samples, sorted once and shared by every metric that
         counts them (distinct-n, repetition, tail mass, support loss)."""
         if n not in self._occurrences:
-            keys, docs = doc_ngrams(self.measured_samples, n)
-            self._occurrences[n] = Occurrences(keys, docs, len(self.measured_samples))
+            samples = self.measured_samples
+            keys, docs = doc_ngrams(samples, n)
+            self._occurrences[n] = Occurrences(keys, docs, len(samples), samples.vocab_size ** n)
         return self._occurrences[n]
 
     @cached_property

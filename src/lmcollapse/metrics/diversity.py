@@ -21,7 +21,12 @@ def _distinct(view: GenerationView, n: int) -> Resampled | None:
         total = grams.per_doc[mask].sum()
         return grams.presence.count(mask) / total if total else np.nan
 
-    return Resampled(grams.n_distinct / len(grams), grams.n_docs, on_subset)
+    def on_subsets(masks):
+        total = masks.astype(np.int64) @ grams.per_doc  # (R,)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, grams.presence.count_many(masks) / total, np.nan)
+
+    return Resampled(grams.n_distinct / len(grams), grams.n_docs, on_subset, on_subsets)
 
 
 for _n in (1, 2, 3):
@@ -64,7 +69,13 @@ def length_std(view: GenerationView) -> Resampled | None:
     lengths = view.measured_samples.lengths.astype(np.float64)
     if len(lengths) < 2:
         return None
-    return Resampled(float(lengths.std()), len(lengths), lambda mask: float(lengths[mask].std()))
+    def on_subsets(masks):  # the standard deviation from each subset's first two moments
+        chosen = masks.astype(np.float64)
+        k = chosen.sum(axis=1)
+        mean = chosen @ lengths / k
+        return np.sqrt(np.maximum(chosen @ (lengths - lengths.mean()) ** 2 / k - (mean - lengths.mean()) ** 2, 0.0))
+
+    return Resampled(float(lengths.std()), len(lengths), lambda mask: float(lengths[mask].std()), on_subsets)
 
 
 def zipf_slope_of(counts: np.ndarray) -> float:
@@ -74,6 +85,20 @@ def zipf_slope_of(counts: np.ndarray) -> float:
     if len(ranked) < 3:
         return np.nan
     return float(np.polyfit(np.log(np.arange(1, len(ranked) + 1)), np.log(ranked), 1)[0])
+
+
+def zipf_slopes_of(counts: np.ndarray) -> np.ndarray:
+    """zipf_slope_of for each row of counts (R, V) at once, the least-squares slope in closed form."""
+    ranked = -np.sort(-np.where(counts >= 2, counts, 0), axis=1)[:, :ZIPF_MAX_RANK]  # (R, K) descending
+    used = ranked >= 2  # (R, K): a prefix of each row
+    n = used.sum(axis=1)
+    x = np.log(np.arange(1, ranked.shape[1] + 1))[None, :] * used
+    with np.errstate(divide="ignore"):
+        y = np.where(used, np.log(np.maximum(ranked, 1)), 0.0)
+    sx, sy, sxy, sxx = x.sum(axis=1), y.sum(axis=1), (x * y).sum(axis=1), (x * x).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+    return np.where(n >= 3, slope, np.nan)
 
 
 @metric("zipf_slope", "slope of log frequency vs log rank of generated tokens (about -1 for natural text)", None)
@@ -88,7 +113,13 @@ def zipf_slope(view: GenerationView) -> Resampled | None:
     def on_subset(mask):
         return zipf_slope_of(np.bincount(pair_token, weights=pair_count * mask[pair_doc], minlength=s.vocab_size))
 
-    return Resampled(zipf_slope_of(np.bincount(s.tokens, minlength=s.vocab_size)), len(s), on_subset)
+    def on_subsets(masks):  # each half-sample's token counts: masks (R, docs) @ counts (docs, V), sparse
+        from scipy.sparse import csr_matrix
+
+        counts = csr_matrix((pair_count.astype(np.float64), (pair_doc, pair_token)), shape=(len(s), s.vocab_size))
+        return zipf_slopes_of((counts.T @ masks.T.astype(np.float64)).T)  # (R, V)
+
+    return Resampled(zipf_slope_of(np.bincount(s.tokens, minlength=s.vocab_size)), len(s), on_subset, on_subsets)
 
 
 @metric("self_bleu", f"mean BLEU-4 of each of {SUBSET_DOCS} generated documents against the others "

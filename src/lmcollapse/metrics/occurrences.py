@@ -37,67 +37,64 @@ class Presence:
             found += int(np.count_nonzero(np.logical_or.reduceat(mask[self.shared_doc], self.shared_start)))
         return found
 
+    def count_many(self, masks: np.ndarray) -> np.ndarray:
+        """count() for each of masks (R, n_docs) at once: (R,). The masks are packed as bits, one row of
+        64-bit words per document, so one OR-reduction over the shared types' pairs serves every mask, and
+        the bits set are counted byte column by byte column (a 256-bin histogram each)."""
+        found = np.rint(masks.astype(np.float64) @ self.private).astype(np.int64)  # (R,), exact below 2^53
+        if len(self.shared_doc):
+            words = -(-len(masks) // 64)
+            packed = np.zeros((words * 8, masks.shape[1]), np.uint8)
+            packed[: -(-len(masks) // 8)] = np.packbits(masks, axis=0, bitorder="little")
+            bits = np.ascontiguousarray(packed.T).view(np.uint64)  # (n_docs, words): bit r = mask r
+            anywhere = np.bitwise_or.reduceat(bits[self.shared_doc], self.shared_start, axis=0)  # (types, words)
+            column_bytes = anywhere.view(np.uint8)  # (types, 8 words): byte j holds masks 8j..8j+7
+            histogram = np.stack([np.bincount(column_bytes[:, j], minlength=256) for j in range(column_bytes.shape[1])])
+            per_bit = histogram @ BIT_TABLE  # (bytes, 8): types with that mask's bit set
+            found += per_bit.reshape(-1)[: len(masks)]
+        return found
+
+
+BIT_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.int64)  # (256, 8)
+
 
 class Occurrences:
-    """Every occurrence of an n-gram inside a document: its packed key and its document, in document order."""
+    """The occurrences of n-grams inside documents, kept as their distinct (type, document) pairs: built from
+    each occurrence's packed key (< key_bound) and document, which are not kept (memory: the pairs only)."""
 
-    def __init__(self, keys: np.ndarray, docs: np.ndarray, n_docs: int):
-        self.keys, self.docs, self.n_docs = keys, docs, n_docs
+    def __init__(self, keys: np.ndarray, docs: np.ndarray, n_docs: int, key_bound: int):
+        self.n_docs, self.size = n_docs, len(keys)
+        self.per_doc = np.bincount(docs, minlength=n_docs)  # (n_docs,) occurrences in each document
+        # pairs: the distinct (type, document) pairs sorted by type then document, (type (Q,), doc (Q,),
+        # count (Q,)), type indexing `distinct` (types,), the sorted distinct keys.
+        key, doc, self.pair_count = _distinct_pairs(keys, docs, n_docs, key_bound)
+        first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+        self.distinct = key[first]
+        self.pair_type, self.pair_doc = np.cumsum(first) - 1, doc
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self.size
 
-    @cached_property
-    def _by_key(self) -> tuple[np.ndarray, np.ndarray]:
-        """(order (P,), first (P,)): a stable sort by key (documents stay ascending within a key) and where
-        each new key starts in that order."""
-        order = np.argsort(self.keys, kind="stable")  # stable is a radix-like merge for int64: the fastest here
-        ordered = self.keys[order]
-        return order, np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.zeros(0, bool)
-
-    @cached_property
-    def distinct(self) -> np.ndarray:
-        """(types,) the sorted distinct keys."""
-        order, first = self._by_key
-        return self.keys[order[first]]
+    @property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.pair_type, self.pair_doc, self.pair_count
 
     @property
     def n_distinct(self) -> int:
         return len(self.distinct)
 
     @cached_property
-    def inverse(self) -> np.ndarray:
-        """(P,) the type index (into distinct) of each occurrence."""
-        order, first = self._by_key
-        out = np.empty(len(order), np.int64)
-        out[order] = np.cumsum(first) - 1
-        return out
-
-    @cached_property
-    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The distinct (type, document) pairs sorted by type then document: (type (Q,), doc (Q,), count (Q,))."""
-        order, first = self._by_key
-        doc = self.docs[order]
-        new = first | np.r_[True, doc[1:] != doc[:-1]] if len(doc) else first
-        starts = np.flatnonzero(new)
-        counts = np.diff(np.r_[starts, len(doc)])
-        return (np.cumsum(first)[starts] - 1), doc[starts], counts
-
-    @cached_property
-    def per_doc(self) -> np.ndarray:
-        """(n_docs,) occurrences in each document."""
-        return np.bincount(self.docs, minlength=self.n_docs)
-
-    @cached_property
     def presence(self) -> Presence:
-        pair_type, pair_doc, _ = self.pairs
-        return Presence(pair_type, pair_doc, self.n_docs)
+        return Presence(self.pair_type, self.pair_doc, self.n_docs)
 
     def presence_among(self, keep_type: np.ndarray) -> Presence:
         """Presence of the types where keep_type (types,) is True."""
-        pair_type, pair_doc, _ = self.pairs
-        kept = keep_type[pair_type]
-        return Presence(pair_type[kept], pair_doc[kept], self.n_docs)
+        kept = keep_type[self.pair_type]
+        return Presence(self.pair_type[kept], self.pair_doc[kept], self.n_docs)
+
+    def per_doc_among(self, keep_type: np.ndarray) -> np.ndarray:
+        """(n_docs,) occurrences in each document of the types where keep_type (types,) is True."""
+        return np.bincount(self.pair_doc, weights=self.pair_count * keep_type[self.pair_type], minlength=self.n_docs)
 
     def member_of(self, sorted_keys: np.ndarray) -> np.ndarray:
         """(types,) whether each distinct key is in sorted_keys (sorted, distinct)."""
@@ -105,3 +102,24 @@ class Occurrences:
             return np.zeros(self.n_distinct, bool)
         position = np.minimum(np.searchsorted(sorted_keys, self.distinct), len(sorted_keys) - 1)
         return sorted_keys[position] == self.distinct
+
+
+def _distinct_pairs(keys: np.ndarray, docs: np.ndarray, n_docs: int, key_bound: int):
+    """(key (Q,), doc (Q,), count (Q,)) of the distinct (key, document) pairs, sorted by key then document:
+    one sort of key * n_docs + doc when that fits 63 bits, else a stable argsort by key (documents are in
+    order already)."""
+    if len(keys) == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    if key_bound * n_docs < 2**63:
+        combined = keys * n_docs
+        combined += docs
+        combined.sort()
+        starts = np.flatnonzero(np.r_[True, combined[1:] != combined[:-1]])
+        key, doc = np.divmod(combined[starts], n_docs)
+    else:
+        order = np.argsort(keys, kind="stable")
+        ordered, doc_all = keys[order], docs[order]
+        starts = np.flatnonzero(np.r_[True, (ordered[1:] != ordered[:-1]) | (doc_all[1:] != doc_all[:-1])])
+        key, doc = ordered[starts], doc_all[starts]
+    return key, doc, np.diff(np.r_[starts, len(keys)])

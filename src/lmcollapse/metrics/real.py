@@ -11,8 +11,7 @@ def _tail_mass(view: GenerationView, n: int) -> Resampled | None:
     grams = view.occurrences(n)
     if len(grams) == 0:
         return None
-    in_tail = grams.member_of(view.real_stats.rare_ngrams(n))[grams.inverse]  # (P,)
-    per_doc = np.bincount(grams.docs, weights=in_tail, minlength=grams.n_docs)
+    per_doc = grams.per_doc_among(grams.member_of(view.real_stats.rare_ngrams(n)))  # tail occurrences
     total = grams.per_doc
     return weighted_mean(np.where(total > 0, per_doc / np.maximum(total, 1), 0.0), total)
 
@@ -35,7 +34,8 @@ def support_loss(view: GenerationView) -> Resampled | None:
     def on_subset(mask):
         return 1 - kept.count(mask) / len(real)
 
-    return Resampled(1 - kept.total / len(real), grams.n_docs, on_subset)
+    return Resampled(1 - kept.total / len(real), grams.n_docs, on_subset,
+                     lambda masks: 1 - kept.count_many(masks) / len(real))
 
 
 @metric("real_coverage", "share of held-out real documents whose mean log-prob per token under M_t beats "

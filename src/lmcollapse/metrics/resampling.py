@@ -28,17 +28,22 @@ class Resampled:
     value: float
     n_units: int
     on_subset: Callable[[np.ndarray], float]  # boolean mask (n_units,) -> the metric on those units
+    # Optional, the same for many subsets at once: masks (R, n_units) -> (R,). Metrics whose half-samples
+    # reduce to sums over units (means, counts of types present) do all rounds in a few array operations.
+    on_subsets: Callable[[np.ndarray], np.ndarray] | None = None
 
     def interval(self, rng: np.random.Generator, rounds: int, level: float = CI_LEVEL) -> tuple[float, float] | None:
         n = self.n_units
         if rounds < 2 or n < 4 or not np.isfinite(self.value):
             return None
         m, d = n // 2, n - n // 2
-        values = np.empty(rounds)
+        masks = np.zeros((rounds, n), dtype=bool)  # (R, n): the half-samples, drawn in order from the stream
         for r in range(rounds):
-            mask = np.zeros(n, dtype=bool)
-            mask[rng.choice(n, size=m, replace=False)] = True
-            values[r] = self.on_subset(mask)
+            masks[r, rng.choice(n, size=m, replace=False)] = True
+        if self.on_subsets is not None:
+            values = np.asarray(self.on_subsets(masks), dtype=np.float64)
+        else:
+            values = np.array([self.on_subset(mask) for mask in masks], dtype=np.float64)
         values = values[np.isfinite(values)]
         if len(values) < 2:
             return None
@@ -48,7 +53,24 @@ class Resampled:
 
 def transformed(est: Resampled, fn: Callable[[float], float]) -> Resampled:
     """The same resampling scheme for fn(metric), e.g. perplexity from NLL."""
-    return Resampled(fn(est.value), est.n_units, lambda mask: fn(est.on_subset(mask)))
+    many = None if est.on_subsets is None else (lambda masks: np.array([fn(v) for v in est.on_subsets(masks)]))
+    return Resampled(fn(est.value), est.n_units, lambda mask: fn(est.on_subset(mask)), many)
+
+
+def ratio_of_sums(numerator: np.ndarray, denominator: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+    """masks (R, n) -> (R,) sum(numerator[mask]) / sum(denominator[mask]) for each mask (nan where the
+    denominator's sum is 0): one matrix product per sum. None when a term is not finite (a product with
+    a mask's zeros would turn an excluded infinity into nan)."""
+    if not (np.isfinite(numerator).all() and np.isfinite(denominator).all()):
+        return None
+
+    def on_subsets(masks):
+        chosen = masks.astype(np.float64)
+        top, bottom = chosen @ numerator, chosen @ denominator
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(bottom != 0, top / bottom, np.nan)
+
+    return on_subsets
 
 
 def weighted_mean(values: np.ndarray, weights: np.ndarray | None = None) -> Resampled:
@@ -62,4 +84,4 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray | None = None) -> Resa
         w = weights[mask]
         return float((values[mask] * w).sum() / w.sum()) if w.sum() > 0 else float("nan")
 
-    return Resampled(value, len(values), on_subset)
+    return Resampled(value, len(values), on_subset, ratio_of_sums(values * weights, weights))

@@ -219,12 +219,11 @@ def battery(quick: bool, seeds: int | None = None, workers: int = 1, progress: b
     """Every check: the pseudo-count grid, Wright-Fisher, collapse times over r, Kazdan's collapse times,
     and the chain families (check_context). Every run of every check goes through the sweep engine in one
     pool (start-up paid once); keep: a folder to keep the runs in."""
-    seeds = seeds or (80 if quick else 200)
+    seeds = seeds or (80 if quick else 120)
     grid = QUICK_GRID if quick else FULL_GRID
     wf_n = 8 if quick else 12
     rates = (0.5, 0.1) if quick else (0.5, 0.1, 0.01)
-    collapse_seeds = max(seeds // 5, 20)
-    long_seeds = max(seeds * 2 // 5, 20)  # for the longer runs: Kazdan's and the chains'
+    long_seeds, collapse_seeds = check_context.seed_split(seeds)
     chains = check_context.families(quick, seeds)
     # Each family: its (case, seeds) jobs and how one case's simulated result becomes rows.
     families = [
@@ -232,7 +231,7 @@ def battery(quick: bool, seeds: int | None = None, workers: int = 1, progress: b
         ([(wright_fisher_case(wf_n, seeds), seeds)], lambda case, result: wright_fisher_rows(wf_n, result[0])),
         ([(collapse_case(rate), collapse_seeds) for rate in rates],
          lambda case, result: [collapse_rows(case.rate, result[0])]),
-        ([(kazdan.KazdanCase(n), long_seeds) for n in ((10,) if quick else (10, 30))],
+        ([(kazdan.KazdanCase(n), long_seeds) for n in ((10,) if quick else (10, 20))],
          lambda case, result: kazdan_rows(case, result[0])),
         (chains.contexts, lambda case, result: check_context.context_rows(case, result[0], Z_LIMIT)),
         (chains.directions, lambda case, result: check_context.direction_rows(case, result[1], Z_LIMIT)),

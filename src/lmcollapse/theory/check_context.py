@@ -206,8 +206,14 @@ class Families:
     collapse_times: list[tuple[ChainCase, int]] = field(default_factory=list)
 
 
+def seed_split(seeds: int) -> tuple[int, int]:
+    """Seeds per case of the longer runs (Kazdan's, the chains') and of the collapse-time cases (the
+    longest), from the battery's seeds per unigram case."""
+    return max(seeds * 2 // 3, 20), max(seeds // 4, 20)
+
+
 def families(quick: bool, seeds: int) -> Families:
-    """The cases; seeds: the battery's seeds per unigram case (these runs are longer: 2/5 of it)."""
+    """The cases; seeds: the battery's seeds per unigram case (these runs are longer: fewer, seed_split)."""
     context_cases = [ChainCase("replace", 0.5, 50)]
     if not quick:
         context_cases += [ChainCase("accumulate-subsample", 0.5, 50), ChainCase("mix", 0.5, 50),
@@ -222,6 +228,6 @@ def families(quick: bool, seeds: int) -> Families:
     # n*(r) per context: the rate halves n* about doubles (alpha 20: lambda_x from 0.38 to 0.70).
     rates = [(0.5, 18)] if quick else [(0.5, 18), (0.2, 36)]
     collapse_cases = [ChainCase("accumulate-subsample", 20.0, 50, rate=r, generations=g) for r, g in rates]
-    long_seeds, collapse_seeds = max(seeds * 2 // 5, 20), max(seeds // 5, 20)
+    long_seeds, collapse_seeds = seed_split(seeds)
     return Families([(c, long_seeds) for c in context_cases], [(c, long_seeds) for c in direction_cases],
                     [(c, collapse_seeds) for c in collapse_cases])

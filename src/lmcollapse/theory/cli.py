@@ -38,7 +38,7 @@ def _fmt(x) -> str:
 
 @app.command()
 def check(quick: bool = typer.Option(False, "--quick", help="a small grid (seconds)"),
-          seeds: Optional[int] = typer.Option(None, "--seeds", help="seeds per case (default 80 quick, 200 full)"),
+          seeds: Optional[int] = typer.Option(None, "--seeds", help="seeds per unigram case (default 80 quick, 120 full)"),
           workers: int = typer.Option(os.cpu_count() or 1, "--workers", help="processes"),
           json_out: Optional[Path] = typer.Option(None, "--json", help="also write the rows as JSON"),
           keep: Optional[Path] = typer.Option(None, "--keep", help="keep every run directory in this folder (a "
