@@ -316,11 +316,51 @@ def test_bf16_training_runs_the_mixed_precision_path_and_learns():
         bf16 = GPTModel(GPTConfig(**TINY, precision="bf16")).fit(corpus, seed=0)
     finally:
         torch.autocast.__init__ = original
-    assert calls == [("cpu", torch.bfloat16)]
+    # training's autocast, then the attention's float32 sections inside it (one per attention call)
+    assert calls[0] == ("cpu", torch.bfloat16) and calls[1:] and set(calls[1:]) == {("cpu", None)}
     nll32 = -fp32.log_prob(corpus).sum() / (corpus.n_tokens + len(corpus))
     nll16 = -bf16.log_prob(corpus).sum() / (corpus.n_tokens + len(corpus))
     assert nll16 != nll32  # bfloat16 arithmetic did take part
     assert nll16 == pytest.approx(nll32, rel=0.05) and nll16 < np.log(6) - 0.3  # learnt well beyond uniform
+
+
+def test_auto_precision_trains_in_bfloat16_where_it_pays(monkeypatch):
+    """precision=auto: bfloat16 on CUDA always; on a CPU only with bfloat16 matrix units and a model at least
+    BF16_MIN_WIDTH wide (narrower ones train slower in it: benchmarks/gpt_precision.py)."""
+    import lmcollapse.models.neural as neural
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for units in (True, False):
+        monkeypatch.setattr(neural, "cpu_has_bf16_units", lambda units=units: units)
+        assert neural.bf16_pays(cuda, 16) and neural.bf16_pays(cuda, None)
+        assert neural.bf16_pays(cpu, neural.BF16_MIN_WIDTH) == units
+        assert not neural.bf16_pays(cpu, neural.BF16_MIN_WIDTH - 1) and not neural.bf16_pays(cpu, None)
+    monkeypatch.setattr(neural, "cpu_has_bf16_units", lambda: True)
+    wide = GPTModel(GPTConfig(**{**TINY, "n_embd": neural.BF16_MIN_WIDTH}))
+    narrow = GPTModel(GPTConfig(**TINY))
+    assert isinstance(wide._autocast(cpu), torch.autocast) and isinstance(narrow._autocast(cpu), contextlib.nullcontext)
+    assert isinstance(GPTModel(GPTConfig(**TINY, precision="fp32"))._autocast(cuda), contextlib.nullcontext)
+
+
+def test_attention_under_cpu_bfloat16_autocast_runs_in_float32():
+    """The CPU's fused bfloat16 attention trains about 3x slower than its float32 one: under autocast the
+    attention itself runs in float32, so its output matches float32 attention of the same (bfloat16)
+    projections to float32 rounding, and gradients flow."""
+    from lmcollapse.models.gpt import CausalSelfAttention, GPTConfig as Arch
+
+    torch.manual_seed(0)
+    layer = CausalSelfAttention(Arch(vocab_size=8, block_size=16, n_layer=1, n_head=2, n_embd=32, dropout=0.0))
+    x = torch.randn(3, 10, 32, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)  # (3, 10, 32)
+        q, k, v = layer.qkv(x).split(32, dim=2)
+    q, k, v = (z.float().view(3, 10, 2, 16).transpose(1, 2) for z in (q, k, v))
+    want = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        want = layer.proj(want.transpose(1, 2).reshape(3, 10, 32))
+    assert torch.equal(y, want)
+    y.float().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
 
 
 def test_precision_memory_and_shape_errors_are_one_line_from_the_config():

@@ -126,7 +126,8 @@ class NeuralConfig(_Strict):
     weight_decay: float = Field(0.1, ge=0)
     device: str = Field("auto", description="auto (CUDA when available), cpu, cuda")
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="training: bf16 = bfloat16 autocast; "
-                                                       "auto = bf16 on CUDA, fp32 elsewhere")
+                                                       "auto = bf16 on CUDA and, for models at least 128 wide, on a CPU with "
+                                                       "bfloat16 matrix units (AMX, AVX-512 BF16); fp32 elsewhere")
     batch_memory_gb: float = Field(2.0, gt=0, description="about the most memory one forward pass may take; "
                                                           "larger batches are split")
     warm_start: bool = Field(False, description="each generation starts from the previous generation's weights "

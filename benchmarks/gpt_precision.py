@@ -1,0 +1,82 @@
+"""Training speed of the `gpt` backend on the CPU in float32 and in bfloat16 autocast, by width: where the
+CPU's bfloat16 matrix units (AMX, AVX-512 BF16) start to pay, and what `precision: auto` picks.
+
+    python benchmarks/gpt_precision.py [--widths 64,128,192,256,384] [--seeds 3] [--n-train 1000]
+
+For each width (4 layers, width/64 heads, block 128, batch 32, one epoch on KJV verses, BPE 1,000) and
+precision: training tokens/s (the fastest of --repeats fits) and the held-out loss over --seeds seeds,
+then the bf16/fp32 ratios. Also the machine's matmul rate in each precision (1024 x 1024).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from lmcollapse.config import GPTConfig
+from lmcollapse.experiment import load_config, load_source
+from lmcollapse.models.neural import GPTModel, bf16_pays
+
+
+def matmul_gflops(dtype) -> float:
+    a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        best = min(best, (time.perf_counter() - start) / 10)
+    return 2 * 1024**3 / best / 1e9
+
+
+def fit(data, width: int, precision: str, seed: int, args) -> tuple[float, float, int]:
+    """(training tokens/s, held-out nats per token, parameters) of one fit."""
+    config = GPTConfig(n_layer=args.n_layer, n_head=max(width // 64, 1), n_embd=width, block_size=128, epochs=1,
+                       batch_size=32, lr=args.lr, precision=precision, device="cpu")
+    model = GPTModel(config)
+    start = time.perf_counter()
+    model.fit(data.train, seed=seed)
+    seconds = time.perf_counter() - start
+    tokens = data.train.n_tokens + 2 * len(data.train)  # BOS and end token of every verse
+    _, logp = model.token_log_probs(data.held_out)
+    return tokens / seconds, float(-logp.mean()), sum(p.numel() for p in model.net_.parameters())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", default="64,128,192,256,384")
+    parser.add_argument("--n-layer", type=int, default=4)
+    parser.add_argument("--n-train", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2, help="fits per width and precision timed (fastest kept)")
+    parser.add_argument("--lr", type=float, default=0.003)
+    args = parser.parse_args()
+
+    torch.set_num_threads(torch.get_num_threads())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; matmul 1024^3: "
+          f"{matmul_gflops(torch.float32):.0f} GFLOP/s float32, {matmul_gflops(torch.bfloat16):.0f} GFLOP/s bfloat16")
+    data = load_source(load_config({"corpus": {"name": "kjv", "n_train": args.n_train, "n_eval": 300},
+                                    "tokenizer": {"name": "bpe", "vocab_size": 1000}}))
+    print(f"KJV {len(data.train)} verses, {data.train.n_tokens:,} BPE tokens; {args.n_layer} layers, block 128, "
+          f"batch 32, 1 epoch")
+    print(f"{'width':>5} {'params':>9} {'fp32 tok/s':>11} {'bf16 tok/s':>11} {'speed-up':>8} "
+          f"{'fp32 loss':>10} {'bf16 loss':>10} {'loss diff':>9}  auto")
+    for width in (int(w) for w in args.widths.split(",")):
+        rates, losses = {}, {}
+        for precision in ("fp32", "bf16"):
+            runs = [fit(data, width, precision, seed, args) for seed in range(max(args.seeds, args.repeats))]
+            rates[precision] = max(r for r, _, _ in runs[:args.repeats])
+            losses[precision] = np.mean([loss for _, loss, _ in runs[:args.seeds]])
+            params = runs[0][2]
+        auto = "bf16" if bf16_pays(torch.device("cpu"), width) else "fp32"
+        print(f"{width:>5} {params:>9,} {rates['fp32']:>11,.0f} {rates['bf16']:>11,.0f} "
+              f"{rates['bf16'] / rates['fp32']:>7.2f}x {losses['fp32']:>10.4f} {losses['bf16']:>10.4f} "
+              f"{100 * (losses['bf16'] / losses['fp32'] - 1):>+8.2f}%  {auto}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
