@@ -46,6 +46,29 @@ def test_the_grid_is_the_papers(monkeypatch):
     assert next(p for p in big_points if p.model == "gpt").config["model"]["hf_config"] == "tinystories-1m"
 
 
+def test_the_cpu_large_scale_is_the_issue_s_design():
+    """--scale cpu-large: a GPT of a few million parameters, width 256, on 8,000 KJV verses, 40 generations,
+    replace and accumulate-subsample at r = 1 and 0.1, two seeds (the issue's; an interval needs three), bfloat16 where
+    the CPU pays (precision auto)."""
+    import torch
+
+    from lmcollapse.experiment import load_config
+    from lmcollapse.models.neural import GPTModel, cpu_has_bf16_units
+
+    large = paper.effective_spec(load_spec("paper"), scale="cpu-large")
+    chosen = paper.validate(large)
+    assert large["generations"] == 40 and len(large["seeds"]) >= 2
+    assert {(p.paradigm["name"], p.paradigm.get("rate")) for p in chosen} == {
+        ("replace", None), ("accumulate-subsample", 1.0), ("accumulate-subsample", 0.1)}
+    gpt = load_config(next(p for p in chosen if p.model == "gpt").config)
+    assert gpt.corpus.n_train >= 8000 and gpt.model.n_embd >= 256 and gpt.model.precision == "auto"
+    model = GPTModel(gpt.model)
+    model.vocab_size_ = gpt.tokenizer.vocab_size
+    params = sum(p.numel() for p in model._build_net().parameters())
+    assert 1_000_000 < params < 10_000_000
+    assert isinstance(model._autocast(torch.device("cpu")), torch.autocast) == cpu_has_bf16_units()
+
+
 def _claims(**overrides):
     policy = {"ratio": 2.0, "ratio_lo": 1.6, "ratio_hi": 2.4, "state": "collapsing", "crossings": [3, 4],
               "crossing_mean": 3.5, "crossing_lo": 2.0, "crossing_hi": 5.0}
