@@ -185,6 +185,8 @@ def collapse_time_rows(case: ChainCase, laws: np.ndarray) -> list[dict]:
             continue
         measured = first_below(measured_c[:, :, s].mean(axis=0), COLLAPSE_EPS)
         slope = abs(predicted_c[predicted - 1, s] - predicted_c[predicted, s])
+        if slope < 1e-9:  # a crossing on a flat stretch has no position to check
+            continue
         se = measured_c[:, predicted, s].std(ddof=1) / np.sqrt(seeds) / slope  # in generations
         tolerance = max(2.0, 0.1 * predicted, 4 * se)
         lam = pred.expected_count[0, s] / (pred.expected_count[0, s] + case.alpha * case.vocab_size)
