@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..errors import LmcollapseError
 from ..experiment import load_config
+from . import kazdan as kazdan_experiment
 from . import kazdan_study
 from . import prediction_for
 from .check import Z_LIMIT, battery
@@ -151,19 +153,25 @@ def collapse_time(rates: str = typer.Option("1,0.5,0.1,0.03,0.01", help="comma-s
 
 @app.command()
 def kazdan(out: Path = typer.Option(..., "--out", help="folder for the results (a rerun skips the sizes done)"),
-           sizes: str = typer.Option(",".join(map(str, kazdan_study.SIZES)), help="comma-separated N"),
+           sizes: str = typer.Option(",".join(map(str, kazdan_experiment.SIZES)), help="comma-separated N"),
            seeds: int = typer.Option(10, "--seeds", help="runs per N"),
            workers: int = typer.Option(os.cpu_count() or 1, "--workers", help="processes")):
     """Kazdan et al.'s experiment: generations until one of K = 10 outcomes is left, exact MLE under
     replace, each run extended until it has collapsed; against the Wright-Fisher value."""
 
+    try:
+        chosen = [int(x) for x in sizes.split(",")]
+    except ValueError:
+        raise LmcollapseError(f"--sizes {sizes!r}: give whole numbers separated by commas, e.g. 10,100,1000") from None
+    if min(chosen) < 1 or seeds < 2:
+        raise LmcollapseError("--sizes must be at least 1 and --seeds at least 2 (a mean needs a standard error)")
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for n in (int(x) for x in sizes.split(",")):
+    for n in chosen:
         rows.append(kazdan_study.study_row(n, seeds, workers, out))
         print(f"N={n}: {seeds} runs, mean {rows[-1]['measured']:.1f} generations (predicted "
               f"{rows[-1]['predicted']:.1f}, z {rows[-1]['z']:.2f})", flush=True)
-    table = Table(title=f"Kazdan et al.: generations to total collapse, K={kazdan_study.OUTCOMES} uniform, "
+    table = Table(title=f"Kazdan et al.: generations to total collapse, K={kazdan_experiment.OUTCOMES} uniform, "
                         f"exact MLE, replace, {seeds} runs per N; |z| <= {Z_LIMIT}")
     for column in ("N", "predicted", "how", "measured", "s.e.", "z", "measured / N", "verdict"):
         table.add_column(column, justify="right")

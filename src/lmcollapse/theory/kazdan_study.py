@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .check import kazdan_rows, simulate_many
-from .kazdan import OUTCOMES, SIZES, KazdanCase  # noqa: F401  (SIZES, OUTCOMES: the command's defaults)
+from .kazdan import OUTCOMES, KazdanCase, predicted_collapse
 
 
 def study_row(n: int, seeds: int, workers: int, out: Path) -> dict:
@@ -24,7 +24,7 @@ def study_row(n: int, seeds: int, workers: int, out: Path) -> dict:
         generations = [int(g) for g in found]
         saved.write_text(json.dumps(generations))
     row = kazdan_rows(KazdanCase(n), np.array(generations[:seeds]))[0]
-    return {**row, "n": n, "how": row["quantity"].split("(")[1].split(";")[0], "seeds": seeds}
+    return {**row, "n": n, "how": predicted_collapse(n)[1], "seeds": seeds}
 
 
 def plot(rows: list[dict], path: Path) -> Path:
