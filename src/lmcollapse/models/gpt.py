@@ -116,11 +116,12 @@ class GPT(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def new_cache(self, batch: int, device) -> KVCache:
-        """Preallocated key/value buffers for incremental decoding, one pair per layer."""
+        """Preallocated key/value buffers for incremental decoding, one pair per layer. Left uninitialised:
+        attention reads only the positions already written (zero-filling them cost 4% of sampling)."""
         c = self.config
         shape = (batch, c.n_head, c.block_size, c.n_embd // c.n_head)
         dtype = self.wte.weight.dtype
-        return [(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
+        return [(torch.empty(shape, device=device, dtype=dtype), torch.empty(shape, device=device, dtype=dtype))
                 for _ in range(c.n_layer)]
 
     def cache_elements_per_row(self) -> int:
@@ -128,10 +129,14 @@ class GPT(nn.Module):
         c = self.config
         return 2 * c.n_layer * c.block_size * c.n_embd
 
-    @staticmethod
-    def select_cache(cache: KVCache, rows: torch.Tensor) -> KVCache:
-        """The cache of the given batch rows only (rows (B',) indices): finished documents stop costing."""
-        return [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in cache]
+    def select_cache(self, cache: KVCache, rows: torch.Tensor, filled: int) -> KVCache:
+        """The cache of the given batch rows only (rows (B',) indices): finished documents stop costing.
+        Only the `filled` positions written so far are copied, into buffers as long as new_cache's."""
+        kept = self.new_cache(len(rows), rows.device)
+        for (k, v), (k_new, v_new) in zip(cache, kept):
+            torch.index_select(k[:, :, :filled], 0, rows, out=k_new[:, :, :filled])
+            torch.index_select(v[:, :, :filled], 0, rows, out=v_new[:, :, :filled])
+        return kept
 
     def hidden(self, idx: torch.Tensor) -> torch.Tensor:
         """idx (B, T) token ids from position 0 -> the final hidden states (B, T, C), after the last layer norm:

@@ -88,8 +88,9 @@ def _hf_net_class():
             return 2 * layers * self.block_size * width
 
         @staticmethod
-        def select_cache(cache: dict, rows):
-            """Keep only the given batch rows (rows (B',) indices) of the cache."""
+        def select_cache(cache: dict, rows, filled: int):
+            """Keep only the given batch rows (rows (B',) indices) of the cache (transformers' caches hold
+            just the `filled` positions already)."""
             past = cache["past"]
             if hasattr(past, "reorder_cache"):
                 past.reorder_cache(rows)  # transformers' Cache objects: index_select on every layer, in place
