@@ -2,10 +2,15 @@
 CPU's bfloat16 matrix units (AMX, AVX-512 BF16) start to pay, and what `precision: auto` picks.
 
     python benchmarks/gpt_precision.py [--widths 64,128,192,256,384] [--seeds 3] [--n-train 1000]
+    python benchmarks/gpt_precision.py --compile [--widths 256]
 
 For each width (4 layers, width/64 heads, block 128, batch 32, one epoch on KJV verses, BPE 1,000) and
 precision: training tokens/s (the fastest of --repeats fits) and the held-out loss over --seeds seeds,
 then the bf16/fp32 ratios. Also the machine's matmul rate in each precision (1024 x 1024).
+
+--compile instead times bfloat16 fits of the network wrapped in torch.compile (inductor) against eager ones,
+one seed after another in one process, as a run's generations would come: the first compiled fits pay for
+compiling (and recompiling for new shapes), so every fit's time is printed.
 """
 from __future__ import annotations
 
@@ -46,6 +51,20 @@ def fit(data, width: int, precision: str, seed: int, args) -> tuple[float, float
     return tokens / seconds, float(-logp.mean()), sum(p.numel() for p in model.net_.parameters())
 
 
+def compiled_fits(data, width: int, args) -> None:
+    """Eager and torch.compile'd bfloat16 fits of one width, seed after seed: time, tokens/s and loss each."""
+    build = GPTModel._build_net
+    tokens = data.train.n_tokens + 2 * len(data.train)
+    for label in ("eager", "compiled"):
+        GPTModel._build_net = build if label == "eager" else (lambda self: torch.compile(build(self)))
+        for seed in range(args.seeds):
+            start = time.perf_counter()
+            rate, loss, _ = fit(data, width, "bf16", seed, args)
+            print(f"width {width} {label:>8} seed {seed}: {time.perf_counter() - start:6.1f}s with scoring, "
+                  f"training {rate:8,.0f} tokens/s ({tokens / rate:5.1f}s), held-out loss {loss:.4f}", flush=True)
+    GPTModel._build_net = build
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", default="64,128,192,256,384")
@@ -54,6 +73,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2, help="fits per width and precision timed (fastest kept)")
     parser.add_argument("--lr", type=float, default=0.003)
+    parser.add_argument("--compile", action="store_true", help="time torch.compile'd bf16 fits against eager ones")
     args = parser.parse_args()
 
     torch.set_num_threads(torch.get_num_threads())
@@ -63,6 +83,10 @@ def main() -> None:
                                     "tokenizer": {"name": "bpe", "vocab_size": 1000}}))
     print(f"KJV {len(data.train)} verses, {data.train.n_tokens:,} BPE tokens; {args.n_layer} layers, block 128, "
           f"batch 32, 1 epoch")
+    if args.compile:
+        for width in (int(w) for w in args.widths.split(",")):
+            compiled_fits(data, width, args)
+        return
     print(f"{'width':>5} {'params':>9} {'fp32 tok/s':>11} {'bf16 tok/s':>11} {'speed-up':>8} "
           f"{'fp32 loss':>10} {'bf16 loss':>10} {'loss diff':>9}  auto")
     for width in (int(w) for w in args.widths.split(",")):

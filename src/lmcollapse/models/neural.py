@@ -42,9 +42,9 @@ DECODE_ROWS = 4096
 SAMPLE_GROUP = 1024
 # Drop finished documents from the decoding batch and its KV cache once DROP_WHEN_FINISHED of the rows it
 # decodes are done. The draws do not depend on it (tests turn it off and compare); only the time does. A
-# quarter sampled 4,096 KJV-like documents (width 256, 2 layers, one thread) 16% faster than half (17.6 s
-# against 21 s), and faster than an eighth or a sixteenth, whose more frequent cache copies cost more than
-# the finished rows they spare (benchmarks/gpt_sampling_drop.py).
+# quarter sampled 4,096 KJV-like documents (width 256, 2 layers, one thread) about 5% faster than half did
+# (18.7 s against 19.8 s; 19.7 against 20.6); an eighth gained no more, the extra cache copies eating what
+# the finished rows spare; never dropping took 53 s (benchmarks/gpt_sampling_drop.py).
 DROP_FINISHED_ROWS = True
 DROP_WHEN_FINISHED = 0.25
 
