@@ -276,3 +276,53 @@ def test_a_ray_address_where_nothing_listens_is_refused_within_seconds(tmp_path)
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "o" / "runs").exists()
     bad = sweep_cli(spec, "--executor", "ray", "--address", "nowhere", "--out", tmp_path / "p")
     assert bad.returncode == 2 and "write HOST:PORT" in bad.stderr
+
+
+def _commit_timed(run_dir, generations: int, seconds: float) -> None:
+    """A run directory holding `generations` committed generations whose manifests record `seconds` each."""
+    from lmcollapse.rundir import RunDir
+
+    rd = RunDir(run_dir)
+    rd.path.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for t in range(generations):
+        files = rd.generation(t)
+        files.path.mkdir(parents=True, exist_ok=True)
+        files.manifest.write_text(json.dumps({"seconds": {"fit": seconds / 2, "sample": seconds / 2}}))
+        rows.append(json.dumps({"generation": t}))
+    rd.metrics_file.write_text("".join(r + "\n" for r in rows))
+
+
+def test_the_time_left_weighs_each_generation_by_what_its_kind_of_model_costs(tmp_path):
+    from lmcollapse.sweep.engine import WorkClock
+    from lmcollapse.sweep.task import RunTask
+
+    def task(name, model):
+        return RunTask({"generations": 10, "model": {"name": model}}, str(tmp_path / name))
+
+    gpt_a, gpt_b, ngram_a, ngram_b = task("g1", "gpt"), task("g2", "gpt"), task("n1", "ngram"), task("n2", "ngram")
+    clock = WorkClock([gpt_a, gpt_b, ngram_a, ngram_b])
+    assert clock.wall_seconds_left(60.0, set()) is None  # nothing timed since the watch began
+    # In 100 s of wall time the sweep committed 4 GPT generations of 50 s and 10 count-model ones of 0.1 s:
+    # 201 process-seconds, so 2.01 process-seconds of work per wall second (two workers, nearly busy).
+    _commit_timed(gpt_a.run_dir, 4, 50.0)
+    _commit_timed(ngram_a.run_dir, 10, 0.1)
+    left = clock.wall_seconds_left(100.0, {ngram_a.run_dir})
+    # Left: 6 + 10 GPT generations at 50 s and 10 count-model ones at 0.1 s = 801 s of work.
+    assert left == pytest.approx(801.0 / 2.01, rel=1e-9)
+    # Counting generations alike would have said 100 s / 14 generations x 26 left = 186 s: 2.1 times too soon.
+    assert left / (100.0 / 14 * 26) > 2
+    # A kind not timed yet costs the mean of all generations timed; a reported run costs nothing more.
+    lone = task("h1", "hf")
+    clock = WorkClock([gpt_a, lone])
+    _commit_timed(gpt_a.run_dir, 6, 50.0)
+    assert clock.wall_seconds_left(100.0, {gpt_a.run_dir}) == pytest.approx(10 * 50.0 * 100.0 / 100.0)
+
+
+def test_the_first_run_of_each_kind_of_model_starts_first_and_the_rest_keep_their_order():
+    from lmcollapse.sweep.engine import each_kind_timed_early
+    from lmcollapse.sweep.task import RunTask
+
+    tasks = [RunTask({"generations": 1, "model": {"name": m}}, f"r{i}")
+             for i, m in enumerate(["gpt", "gpt", "gpt", "ngram", "ngram", "hf"])]
+    assert [t.run_dir for t in each_kind_timed_early(tasks)] == ["r0", "r3", "r5", "r1", "r2", "r4"]

@@ -397,8 +397,9 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
               quick: bool = typer.Option(False, "--quick", help="the small version (minutes)"),
               workers: Optional[int] = typer.Option(None, "--workers", help="parallel processes (default: cores)"),
               model: Optional[str] = typer.Option(None, "--model", help="paper: gpt, ngram or both; mitigations: gpt, ngram, ngram-markov (comma-separated; default all)"),
-              scale: Optional[str] = typer.Option(None, "--scale", help="paper: cpu (default) or paper (the paper's "
-                                                                        "preset: GPU and internet)"),
+              scale: Optional[str] = typer.Option(None, "--scale", help="paper: cpu (default), cpu-large (a "
+                                                                        "1.9M-parameter GPT, 40 generations: hours) or "
+                                                                        "paper (the paper's preset: GPU and internet)"),
               dry_run: bool = typer.Option(False, "--dry-run", help="paper: check every run's config, run nothing"),
               quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
               executor: str = executor_option(),

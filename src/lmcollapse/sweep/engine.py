@@ -62,6 +62,60 @@ def finished(task: RunTask) -> bool:
         return False
 
 
+class WorkClock:
+    """The time left to a sweep, weighing each generation by what generations of its kind of model cost.
+
+    Generations are not alike: in `reproduce paper --scale cpu-large` a GPT generation takes minutes and a
+    count-model one under a second, so counting generations alone forecast 12 hours for 2.5. Each committed
+    generation's manifest records its process-seconds; a run's generations left cost the mean of its model
+    kind's generations read so far (of all kinds, for a kind not yet timed), and that work is turned into
+    wall time at the rate work was done since the watch began (which counts the workers, and their
+    neighbours on the machine)."""
+
+    def __init__(self, tasks: Sequence[RunTask]):
+        self.tasks = list(tasks)
+        self.read: dict[str, tuple[int, float]] = {}  # run_dir -> (generations timed, their seconds)
+        self.start_seconds = self._timed_seconds()
+
+    @staticmethod
+    def kind(task: RunTask) -> str:
+        return str((task.config.get("model") or {}).get("name", ""))
+
+    def _update(self, task: RunTask) -> None:
+        timed, seconds = self.read.get(task.run_dir, (0, 0.0))
+        rd = RunDir(task.run_dir)
+        for t in range(timed, min(committed(task), task.generations)):
+            try:
+                seconds += sum(rd.generation(t).read_manifest().get("seconds", {}).values())
+            except (OSError, ValueError):
+                break  # not written yet, or gone with a collect: read again later
+            timed = t + 1
+        self.read[task.run_dir] = (timed, seconds)
+
+    def _timed_seconds(self) -> float:
+        for task in self.tasks:
+            self._update(task)
+        return sum(seconds for _, seconds in self.read.values())
+
+    def wall_seconds_left(self, elapsed: float, reported: set[str]) -> float | None:
+        """Wall seconds until every task is done (those in `reported` are), or None without generations
+        timed since the watch began."""
+        made = self._timed_seconds() - self.start_seconds
+        if made <= 0 or elapsed <= 0:
+            return None
+        by_kind: dict[str, list[float]] = {}
+        for task in self.tasks:
+            timed, seconds = self.read[task.run_dir]
+            if timed:
+                totals = by_kind.setdefault(self.kind(task), [0, 0.0])
+                totals[0], totals[1] = totals[0] + timed, totals[1] + seconds
+        overall = sum(s for _, s in by_kind.values()) / max(sum(n for n, _ in by_kind.values()), 1)
+        mean = {kind: s / n for kind, (n, s) in by_kind.items()}
+        work_left = sum(max(task.generations - self.read[task.run_dir][0], 0) * mean.get(self.kind(task), overall)
+                        for task in self.tasks if task.run_dir not in reported)
+        return work_left * elapsed / made
+
+
 class ProgressWatcher:
     """Runs done, generations done, failures and the time left, read from the run directories (so it works
     for runs on other machines too); a bar on a terminal, a line every 10% or 30 s otherwise."""
@@ -76,6 +130,7 @@ class ProgressWatcher:
         self.where = where
         self.show = show
         self.started = time.monotonic()
+        self.work = WorkClock(self.tasks)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -91,7 +146,9 @@ class ProgressWatcher:
         elapsed = time.monotonic() - self.started
         left = ""
         if made > 0 and done < self.total:
-            seconds = elapsed / made * (self.total - done)
+            seconds = self.work.wall_seconds_left(elapsed, self.reported)
+            if seconds is None:  # no timings to go by: every generation counted alike
+                seconds = elapsed / made * (self.total - done)
             left = f", about {_duration(seconds)} left"
         failed = f", {self.failures} failed" if self.failures else ""
         return (f"{self.runs_done}/{len(self.tasks)} runs, {done}/{self.total} generations{failed}, "
@@ -136,6 +193,18 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def each_kind_timed_early(todo: list[RunTask]) -> list[RunTask]:
+    """The first run of each kind of model first, then the rest in the order given: the time left is known
+    for every kind after the first few generations (otherwise a kind not timed yet is costed as the mean of
+    the others, and the paper grid's count-model runs, which take seconds, would be costed as GPT ones)."""
+    seen: set[str] = set()
+    first, rest = [], []
+    for task in todo:
+        (rest if WorkClock.kind(task) in seen else first).append(task)
+        seen.add(WorkClock.kind(task))
+    return first + rest
+
+
 def run_tasks(tasks: Sequence[RunTask], executor: Executor, progress: bool = True) -> SweepOutcome:
     """Run what is not finished yet; RunInterrupted on Ctrl-C says how much is committed."""
     todo, done = [], []
@@ -147,6 +216,7 @@ def run_tasks(tasks: Sequence[RunTask], executor: Executor, progress: bool = Tru
             result.outcomes.append(RunOutcome(t.run_dir, True, value=t.collect(t.run_dir)))
     if not todo:
         return result
+    todo = each_kind_timed_early(todo)
     watcher = ProgressWatcher(tasks, executor.start(len(todo)), progress)
     watcher.runs_done = result.skipped
 
