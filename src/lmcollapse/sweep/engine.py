@@ -66,23 +66,25 @@ class WorkClock:
     """The time left to a sweep, weighing each generation by what generations of its kind of model cost.
 
     Generations are not alike: in `reproduce paper --scale cpu-large` a GPT generation takes minutes and a
-    count-model one under a second, so counting generations alone forecast 12 hours for 2.5. Each committed
-    generation's manifest records its process-seconds; a run's generations left cost the mean of its model
-    kind's generations read so far (of all kinds, for a kind not yet timed), and that work is turned into
-    wall time at the rate work was done since the watch began (which counts the workers, and their
-    neighbours on the machine)."""
+    count-model one under a second, so counting generations alone forecast 8 hours for 2.5. Each generation
+    committed while the watch runs has its process-seconds read from its manifest (earlier ones are not
+    read: a resumed run may hold thousands); a run's generations left cost the mean of its model kind's
+    generations timed so far (of all kinds, for a kind not yet timed), and that work is turned into wall
+    time at the rate work was done since the watch began (which counts the workers, and their neighbours
+    on the machine)."""
 
     def __init__(self, tasks: Sequence[RunTask]):
         self.tasks = list(tasks)
-        self.read: dict[str, tuple[int, float]] = {}  # run_dir -> (generations timed, their seconds)
-        self.start_seconds = self._timed_seconds()
+        # run_dir -> (generations committed, seconds of those committed since the watch began)
+        self.read = {t.run_dir: (min(committed(t), t.generations), 0.0) for t in self.tasks}
+        self.start = {run_dir: timed for run_dir, (timed, _) in self.read.items()}
 
     @staticmethod
     def kind(task: RunTask) -> str:
         return str((task.config.get("model") or {}).get("name", ""))
 
     def _update(self, task: RunTask) -> None:
-        timed, seconds = self.read.get(task.run_dir, (0, 0.0))
+        timed, seconds = self.read[task.run_dir]
         rd = RunDir(task.run_dir)
         for t in range(timed, min(committed(task), task.generations)):
             try:
@@ -92,23 +94,20 @@ class WorkClock:
             timed = t + 1
         self.read[task.run_dir] = (timed, seconds)
 
-    def _timed_seconds(self) -> float:
-        for task in self.tasks:
-            self._update(task)
-        return sum(seconds for _, seconds in self.read.values())
-
     def wall_seconds_left(self, elapsed: float, reported: set[str]) -> float | None:
         """Wall seconds until every task is done (those in `reported` are), or None without generations
         timed since the watch began."""
-        made = self._timed_seconds() - self.start_seconds
+        for task in self.tasks:
+            self._update(task)
+        made = sum(seconds for _, seconds in self.read.values())
         if made <= 0 or elapsed <= 0:
             return None
         by_kind: dict[str, list[float]] = {}
         for task in self.tasks:
             timed, seconds = self.read[task.run_dir]
-            if timed:
+            if timed > self.start[task.run_dir]:
                 totals = by_kind.setdefault(self.kind(task), [0, 0.0])
-                totals[0], totals[1] = totals[0] + timed, totals[1] + seconds
+                totals[0], totals[1] = totals[0] + timed - self.start[task.run_dir], totals[1] + seconds
         overall = sum(s for _, s in by_kind.values()) / max(sum(n for n, _ in by_kind.values()), 1)
         mean = {kind: s / n for kind, (n, s) in by_kind.items()}
         work_left = sum(max(task.generations - self.read[task.run_dir][0], 0) * mean.get(self.kind(task), overall)
