@@ -98,7 +98,8 @@ class WorkClock:
         """Wall seconds until every task is done (those in `reported` are), or None without generations
         timed since the watch began."""
         for task in self.tasks:
-            self._update(task)
+            if self.read[task.run_dir][0] < task.generations:  # a run read to its end is not read again
+                self._update(task)
         made = sum(seconds for _, seconds in self.read.values())
         if made <= 0 or elapsed <= 0:
             return None
