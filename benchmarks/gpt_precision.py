@@ -3,18 +3,26 @@ CPU's bfloat16 matrix units (AMX, AVX-512 BF16) start to pay, and what `precisio
 
     python benchmarks/gpt_precision.py [--widths 64,128,192,256,384] [--seeds 3] [--n-train 1000]
     python benchmarks/gpt_precision.py --compile [--widths 256]
+    python benchmarks/gpt_precision.py --attention [--widths 256]
 
 For each width (4 layers, width/64 heads, block 128, batch 32, one epoch on KJV verses, BPE 1,000) and
 precision: training tokens/s (the fastest of --repeats fits) and the held-out loss over --seeds seeds,
-then the bf16/fp32 ratios. Also the machine's matmul rate in each precision (1024 x 1024).
+then the bf16/fp32 ratios, beside the bf16/fp32 ratio of one matmul at the MLP's shape, which bounds the
+whole step's. Also the machine's matmul rate in each precision (1024 x 1024).
 
 --compile instead times bfloat16 fits of the network wrapped in torch.compile (inductor) against eager ones,
 one seed after another in one process, as a run's generations would come: the first compiled fits pay for
 compiling (and recompiling for new shapes), so every fit's time is printed.
+
+--attention times one training step of attention alone on bfloat16 q, k, v (forward and backward, batch 32,
+block 128, the width's heads) three ways: cast to float32 for the fused float32 kernel (the model's
+earlier path under bfloat16 autocast), the fused bfloat16 kernel, and the two bfloat16 matmuls around a
+float32 softmax that the model uses now.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
@@ -25,8 +33,8 @@ from lmcollapse.experiment import load_config, load_source
 from lmcollapse.models.neural import GPTModel, bf16_pays
 
 
-def matmul_gflops(dtype) -> float:
-    a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
+def matmul_gflops(dtype, m: int = 1024, k: int = 1024, n: int = 1024) -> float:
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
     for _ in range(3):
         a @ b
     best = float("inf")
@@ -35,7 +43,7 @@ def matmul_gflops(dtype) -> float:
         for _ in range(10):
             a @ b
         best = min(best, (time.perf_counter() - start) / 10)
-    return 2 * 1024**3 / best / 1e9
+    return 2 * m * k * n / best / 1e9
 
 
 def fit(data, width: int, precision: str, seed: int, args) -> tuple[float, float, int]:
@@ -65,6 +73,32 @@ def compiled_fits(data, width: int, args) -> None:
     GPTModel._build_net = build
 
 
+def attention_step_ms(width: int, variant: str, repeats: int = 30) -> float:
+    """Milliseconds of one causal attention forward + backward at training shapes (fastest of repeats)."""
+    heads, T = max(width // 64, 1), 128
+    q, k, v = (torch.randn(32, heads, T, width // heads, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+
+    def step():
+        if variant == "fused float32":
+            y = torch.nn.functional.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=True)
+        elif variant == "fused bfloat16":
+            y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:  # as models/gpt.py under bfloat16 autocast
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+            y = att.float().masked_fill(~causal, float("-inf")).softmax(dim=-1).to(v.dtype) @ v
+        y.float().sum().backward()
+
+    for _ in range(3):
+        step()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", default="64,128,192,256,384")
@@ -74,11 +108,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="fits per width and precision timed (fastest kept)")
     parser.add_argument("--lr", type=float, default=0.003)
     parser.add_argument("--compile", action="store_true", help="time torch.compile'd bf16 fits against eager ones")
+    parser.add_argument("--attention", action="store_true", help="time the attention kernels alone")
     args = parser.parse_args()
 
     torch.set_num_threads(torch.get_num_threads())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; matmul 1024^3: "
           f"{matmul_gflops(torch.float32):.0f} GFLOP/s float32, {matmul_gflops(torch.bfloat16):.0f} GFLOP/s bfloat16")
+    if args.attention:
+        for width in (int(w) for w in args.widths.split(",")):
+            times = {variant: attention_step_ms(width, variant)
+                     for variant in ("fused float32", "fused bfloat16", "bfloat16 matmuls, float32 softmax")}
+            print(f"width {width}, attention forward + backward: " + ", ".join(
+                f"{variant} {ms:.1f} ms" for variant, ms in times.items()))
+        return
     data = load_source(load_config({"corpus": {"name": "kjv", "n_train": args.n_train, "n_eval": 300},
                                     "tokenizer": {"name": "bpe", "vocab_size": 1000}}))
     print(f"KJV {len(data.train)} verses, {data.train.n_tokens:,} BPE tokens; {args.n_layer} layers, block 128, "
@@ -87,7 +129,9 @@ def main() -> None:
         for width in (int(w) for w in args.widths.split(",")):
             compiled_fits(data, width, args)
         return
-    print(f"{'width':>5} {'params':>9} {'fp32 tok/s':>11} {'bf16 tok/s':>11} {'speed-up':>8} "
+    # The matmul speed-up at the MLP's shape (a batch's 4,096 positions, width -> 4 width) bounds the whole
+    # step's: the rest of a step (norms, GELU, softmax, optimizer) is memory-bound in either precision.
+    print(f"{'width':>5} {'params':>9} {'fp32 tok/s':>11} {'bf16 tok/s':>11} {'speed-up':>8} {'matmul':>7} "
           f"{'fp32 loss':>10} {'bf16 loss':>10} {'loss diff':>9}  auto")
     for width in (int(w) for w in args.widths.split(",")):
         rates, losses = {}, {}
@@ -97,8 +141,10 @@ def main() -> None:
             losses[precision] = np.mean([loss for _, loss, _ in runs[:args.seeds]])
             params = runs[0][2]
         auto = "bf16" if bf16_pays(torch.device("cpu"), width) else "fp32"
+        shape = (4096, width, 4 * width)
+        matmul = matmul_gflops(torch.bfloat16, *shape) / matmul_gflops(torch.float32, *shape)
         print(f"{width:>5} {params:>9,} {rates['fp32']:>11,.0f} {rates['bf16']:>11,.0f} "
-              f"{rates['bf16'] / rates['fp32']:>7.2f}x {losses['fp32']:>10.4f} {losses['bf16']:>10.4f} "
+              f"{rates['bf16'] / rates['fp32']:>7.2f}x {matmul:>6.2f}x {losses['fp32']:>10.4f} {losses['bf16']:>10.4f} "
               f"{100 * (losses['bf16'] / losses['fp32'] - 1):>+8.2f}%  {auto}", flush=True)
 
 

@@ -4,7 +4,7 @@ import pytest
 
 import lmcollapse
 
-from lmcollapse.metrics.bleu import self_bleu_scores
+from lmcollapse.metrics.bleu import self_bleu_means, self_bleu_scores
 from lmcollapse.corpus import SYNTHETIC, Corpus
 from lmcollapse.metrics import METRICS, GenerationView, default_metrics, measure
 from lmcollapse.models.ngram import NGramModel
@@ -46,6 +46,23 @@ def test_self_bleu_matches_nltk_sentence_bleu_with_method2():
         expected = nltk_bleu.sentence_bleu(refs, list(doc), smoothing_function=smooth)
         assert ours[i] == pytest.approx(expected, abs=1e-9), i
     assert self_bleu_scores([np.arange(8)] * 5) == pytest.approx(np.ones(5))  # identical documents
+
+
+def test_self_bleu_of_many_subsets_at_once_equals_scoring_each_subset_alone():
+    """self_bleu_means (every half-sample at once, no sort per subset) against self_bleu_scores on each kept
+    subset: 300 random document sets with empty and one-token documents, repeated n-grams and equal lengths
+    (a small vocabulary), and masks keeping from none to all documents."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        k, vocab = int(rng.integers(4, 40)), int(rng.integers(2, 12))
+        docs = [rng.integers(0, vocab, int(rng.integers(0, 15))) for _ in range(k)]
+        masks = rng.random((9, k)) < rng.uniform(0.05, 0.9)
+        masks[0], masks[1] = True, False
+        masks[2] = np.arange(k) == 3  # a single document: no reference, BLEU 0
+        with np.errstate(invalid="ignore"):
+            alone = [self_bleu_scores([d for d, kept in zip(docs, mask) if kept]).mean() if mask.any() else np.nan
+                     for mask in masks]
+        np.testing.assert_allclose(self_bleu_means(docs, masks), alone, rtol=1e-12, equal_nan=True)
 
 
 def test_tail_mass_support_loss_and_coverage():
@@ -185,4 +202,4 @@ def test_every_batched_half_sample_equals_the_one_at_a_time_recount():
                 one_by_one = [part.on_subset(mask) for mask in masks]
                 np.testing.assert_allclose(part.on_subsets(masks), one_by_one, rtol=1e-9, err_msg=name)
     assert {"distinct_1", "distinct_3", "support_loss", "zipf_slope", "length_std", "heldout_ppl",
-            "tail_mass_2", "repetition"} <= batched
+            "tail_mass_2", "repetition", "self_bleu"} <= batched

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import NON_NEGATIVE, SHARE, GenerationView, metric
-from .bleu import self_bleu_scores
+from .bleu import self_bleu_means, self_bleu_scores
 from .resampling import Resampled, weighted_mean
 
 SUBSET_DOCS = 200  # documents for the quadratic metrics (self-BLEU, embedding diversity); i.i.d. samples
@@ -89,7 +89,10 @@ def zipf_slope_of(counts: np.ndarray) -> float:
 
 def zipf_slopes_of(counts: np.ndarray) -> np.ndarray:
     """zipf_slope_of for each row of counts (R, V) at once, the least-squares slope in closed form."""
-    ranked = -np.sort(-np.where(counts >= 2, counts, 0), axis=1)[:, :ZIPF_MAX_RANK]  # (R, K) descending
+    kept = np.where(counts >= 2, counts, 0)  # (R, V)
+    if kept.shape[1] > ZIPF_MAX_RANK:  # the largest K of each row first: a selection, not a sort of V
+        kept = np.partition(kept, kept.shape[1] - ZIPF_MAX_RANK, axis=1)[:, -ZIPF_MAX_RANK:]
+    ranked = -np.sort(-kept, axis=1)  # (R, K) descending
     used = ranked >= 2  # (R, K): a prefix of each row
     n = used.sum(axis=1)
     x = np.log(np.arange(1, ranked.shape[1] + 1))[None, :] * used
@@ -113,11 +116,15 @@ def zipf_slope(view: GenerationView) -> Resampled | None:
     def on_subset(mask):
         return zipf_slope_of(np.bincount(pair_token, weights=pair_count * mask[pair_doc], minlength=s.vocab_size))
 
-    def on_subsets(masks):  # each half-sample's token counts: masks (R, docs) @ counts (docs, V), sparse
+    def on_subsets(masks):  # each half-sample's token counts: counts (V, docs) @ masks (docs, R), sparse
         from scipy.sparse import csr_matrix
 
-        counts = csr_matrix((pair_count.astype(np.float64), (pair_doc, pair_token)), shape=(len(s), s.vocab_size))
-        return zipf_slopes_of((counts.T @ masks.T.astype(np.float64)).T)  # (R, V)
+        # The pairs come sorted by token, then document: already the rows of a CSR matrix. Every sum is an
+        # integer of at most n_tokens, which float32 (half the memory traffic) holds exactly below 2^24.
+        exact = np.float32 if s.n_tokens < 2**24 else np.float64
+        row_start = np.searchsorted(pair_token, np.arange(s.vocab_size + 1))
+        counts = csr_matrix((pair_count.astype(exact), pair_doc, row_start), shape=(s.vocab_size, len(s)))
+        return zipf_slopes_of((counts @ masks.T.astype(exact)).T.astype(np.float64))  # (R, V)
 
     return Resampled(zipf_slope_of(np.bincount(s.tokens, minlength=s.vocab_size)), len(s), on_subset, on_subsets)
 
@@ -130,7 +137,8 @@ def self_bleu(view: GenerationView) -> Resampled | None:
     if len(docs) < 4:
         return None
     value = float(self_bleu_scores(docs).mean())
-    return Resampled(value, len(docs), lambda mask: float(self_bleu_scores([d for d, m in zip(docs, mask) if m]).mean()))
+    return Resampled(value, len(docs), lambda mask: float(self_bleu_scores([d for d, m in zip(docs, mask) if m]).mean()),
+                     lambda masks: self_bleu_means(docs, masks))
 
 
 @metric("embedding_diversity", f"mean pairwise cosine distance of sentence embeddings of {SUBSET_DOCS} "
