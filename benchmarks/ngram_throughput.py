@@ -23,6 +23,7 @@ from lmcollapse.experiment import load_source
 from lmcollapse.experiment import load_config
 from lmcollapse.corpus import Corpus
 from lmcollapse.metrics import GenerationView, default_metrics, measure
+from lmcollapse.metrics import base as metrics_base
 from lmcollapse.metrics.base import RealStatistics
 from lmcollapse.metrics.resampling import Resampled
 from lmcollapse.models.ngram import NGramModel
@@ -128,14 +129,19 @@ def main() -> None:
     ours["peak_bytes"] = one_generation(data.train, data.held_out, args.order, args.smoothing, cache, seed=2,
                                         trace_memory=True)["peak_bytes"]
     # A process's first generation with intervals also pays for importing scipy.sparse and first calls; a
-    # run pays that once, so it is left out. The extra seconds are the median of three pairs of generations.
+    # run pays that once, so it is left out. The extra seconds are the median of three pairs of generations,
+    # with the columns' intervals drawn two at a time (as runs do) and, alternately, one at a time.
     one_generation(data.train, data.held_out, args.order, args.smoothing, cache, ci_rounds=100)
-    extra = []
+    as_runs_do = metrics_base.INTERVAL_THREADS
+    extra, serial = [], []
     for seed in (1, 2, 3):
-        with_intervals = one_generation(data.train, data.held_out, args.order, args.smoothing, cache, seed=seed,
-                                        ci_rounds=100)
-        without = one_generation(data.train, data.held_out, args.order, args.smoothing, cache, seed=seed)
-        extra.append(with_intervals["metrics_s"] - without["metrics_s"])
+        for threads, found in ((as_runs_do, extra), (1, serial)):
+            metrics_base.INTERVAL_THREADS = threads
+            with_intervals = one_generation(data.train, data.held_out, args.order, args.smoothing, cache, seed=seed,
+                                            ci_rounds=100)
+            without = one_generation(data.train, data.held_out, args.order, args.smoothing, cache, seed=seed)
+            found.append(with_intervals["metrics_s"] - without["metrics_s"])
+    metrics_base.INTERVAL_THREADS = as_runs_do
     processed = ours["train_tokens"] + ours["sampled_tokens"]
     ours_rate = processed / ours["total_s"]
     print(f"\nlmcollapse ngram order {args.order}: fit {ours['fit_s']:.2f}s, sample {ours['sample_s']:.2f}s "
@@ -143,7 +149,8 @@ def main() -> None:
     print(f"  throughput: {ours['train_tokens'] / ours['total_s'] / 1e6:.2f}M corpus tokens/s "
           f"({ours_rate / 1e6:.2f}M tokens/s trained + sampled), peak memory {ours['peak_bytes'] / 2**20:.0f} MiB")
     print(f"  95% intervals (ci_rounds=100, the default) add {np.median(extra):+.2f}s to the metrics (median of "
-          f"3 pairs; {', '.join(f'{e:+.2f}' for e in extra)})")
+          f"3 pairs; {', '.join(f'{e:+.2f}' for e in extra)}); drawn one column at a time "
+          f"{np.median(serial):+.2f}s ({', '.join(f'{e:+.2f}' for e in serial)})")
     print(f"  of which drawing one column's 100 half-samples of {len(data.train):,} documents (each column has "
           f"its own stream): {1000 * half_sample_draw_s(len(data.train)):.0f} ms")
     print(f"  numpy sorts {ours['sampled_tokens']:,} random int64 keys (one n's keys of the samples) in "

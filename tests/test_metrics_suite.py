@@ -50,12 +50,13 @@ def test_self_bleu_matches_nltk_sentence_bleu_with_method2():
 
 def test_self_bleu_of_many_subsets_at_once_equals_scoring_each_subset_alone():
     """self_bleu_means (every half-sample at once, no sort per subset) against self_bleu_scores on each kept
-    subset: 300 random document sets with empty and one-token documents, repeated n-grams and equal lengths
-    (a small vocabulary), and masks keeping from none to all documents."""
+    subset: 300 random document sets with empty and one-token documents, sets with no 3-gram, repeated
+    n-grams and equal lengths (a small vocabulary), and masks keeping from none to all documents."""
     rng = np.random.default_rng(0)
     for _ in range(300):
         k, vocab = int(rng.integers(4, 40)), int(rng.integers(2, 12))
-        docs = [rng.integers(0, vocab, int(rng.integers(0, 15))) for _ in range(k)]
+        longest = int(rng.choice([3, 15]))  # documents shorter than 3: no 3- or 4-gram at all
+        docs = [rng.integers(0, vocab, int(rng.integers(0, longest))) for _ in range(k)]
         masks = rng.random((9, k)) < rng.uniform(0.05, 0.9)
         masks[0], masks[1] = True, False
         masks[2] = np.arange(k) == 3  # a single document: no reference, BLEU 0
