@@ -4,6 +4,7 @@ CPU's bfloat16 matrix units (AMX, AVX-512 BF16) start to pay, and what `precisio
     python benchmarks/gpt_precision.py [--widths 64,128,192,256,384] [--seeds 3] [--n-train 1000]
     python benchmarks/gpt_precision.py --compile [--widths 256]
     python benchmarks/gpt_precision.py --attention [--widths 256]
+    python benchmarks/gpt_precision.py --profile [--widths 256]
 
 For each width (4 layers, width/64 heads, block 128, batch 32, one epoch on KJV verses, BPE 1,000) and
 precision: training tokens/s (the fastest of --repeats fits) and the held-out loss over --seeds seeds,
@@ -18,6 +19,9 @@ compiling (and recompiling for new shapes), so every fit's time is printed.
 block 128, the width's heads) three ways: cast to float32 for the fused float32 kernel (the model's
 earlier path under bfloat16 autocast), the fused bfloat16 kernel, and the two bfloat16 matmuls around a
 float32 softmax that the model uses now.
+
+--profile runs one bfloat16 fit per width under torch.profiler and prints where its time goes: the share of
+matmuls (mm, addmm, bmm) and the largest other operators.
 """
 from __future__ import annotations
 
@@ -99,6 +103,23 @@ def attention_step_ms(width: int, variant: str, repeats: int = 30) -> float:
     return 1000 * best
 
 
+def profile_fit(data, width: int, args) -> None:
+    """One bfloat16 fit (and its held-out scoring) under torch.profiler: the matmuls' share of the operators' own
+    time, then the largest others."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fit(data, width, "bf16", 0, args)  # warm up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fit(data, width, "bf16", 0, args)
+    ops = sorted(prof.key_averages(), key=lambda op: -op.self_cpu_time_total)
+    total = sum(op.self_cpu_time_total for op in ops)
+    matmuls = ("aten::mm", "aten::addmm", "aten::bmm")
+    matmul = sum(op.self_cpu_time_total for op in ops if op.key in matmuls)
+    others = [op for op in ops if op.key not in matmuls][:8]
+    print(f"width {width}, one bfloat16 fit: matmuls {100 * matmul / total:.0f}% of the operators' own time; "
+          f"then " + ", ".join(f"{op.key} {100 * op.self_cpu_time_total / total:.1f}%" for op in others))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", default="64,128,192,256,384")
@@ -109,6 +130,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.003)
     parser.add_argument("--compile", action="store_true", help="time torch.compile'd bf16 fits against eager ones")
     parser.add_argument("--attention", action="store_true", help="time the attention kernels alone")
+    parser.add_argument("--profile", action="store_true", help="where one bfloat16 fit's time goes")
     args = parser.parse_args()
 
     torch.set_num_threads(torch.get_num_threads())
@@ -125,9 +147,9 @@ def main() -> None:
                                     "tokenizer": {"name": "bpe", "vocab_size": 1000}}))
     print(f"KJV {len(data.train)} verses, {data.train.n_tokens:,} BPE tokens; {args.n_layer} layers, block 128, "
           f"batch 32, 1 epoch")
-    if args.compile:
+    if args.compile or args.profile:
         for width in (int(w) for w in args.widths.split(",")):
-            compiled_fits(data, width, args)
+            (compiled_fits if args.compile else profile_fit)(data, width, args)
         return
     # The matmul speed-up at the MLP's shape (a batch's 4,096 positions, width -> 4 width) bounds the whole
     # step's: the rest of a step (norms, GELU, softmax, optimizer) is memory-bound in either precision.
