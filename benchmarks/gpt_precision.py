@@ -26,7 +26,6 @@ matmuls (mm, addmm, bmm) and the largest other operators.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
@@ -34,6 +33,7 @@ import torch
 
 from lmcollapse.config import GPTConfig
 from lmcollapse.experiment import load_config, load_source
+from lmcollapse.models.gpt import bfloat16_cpu_attention
 from lmcollapse.models.neural import GPTModel, bf16_pays
 
 
@@ -81,16 +81,14 @@ def attention_step_ms(width: int, variant: str, repeats: int = 30) -> float:
     """Milliseconds of one causal attention forward + backward at training shapes (fastest of repeats)."""
     heads, T = max(width // 64, 1), 128
     q, k, v = (torch.randn(32, heads, T, width // heads, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
-    causal = torch.ones(T, T, dtype=torch.bool).tril()
 
     def step():
         if variant == "fused float32":
             y = torch.nn.functional.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=True)
         elif variant == "fused bfloat16":
             y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:  # as models/gpt.py under bfloat16 autocast
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
-            y = att.float().masked_fill(~causal, float("-inf")).softmax(dim=-1).to(v.dtype) @ v
+        else:  # what models/gpt.py runs under bfloat16 autocast
+            y = bfloat16_cpu_attention(q, k, v)
         y.float().sum().backward()
 
     for _ in range(3):
@@ -128,9 +126,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2, help="fits per width and precision timed (fastest kept)")
     parser.add_argument("--lr", type=float, default=0.003)
-    parser.add_argument("--compile", action="store_true", help="time torch.compile'd bf16 fits against eager ones")
-    parser.add_argument("--attention", action="store_true", help="time the attention kernels alone")
-    parser.add_argument("--profile", action="store_true", help="where one bfloat16 fit's time goes")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--compile", action="store_true", help="time torch.compile'd bf16 fits against eager ones")
+    mode.add_argument("--attention", action="store_true", help="time the attention kernels alone")
+    mode.add_argument("--profile", action="store_true", help="where one bfloat16 fit's time goes")
     args = parser.parse_args()
 
     torch.set_num_threads(torch.get_num_threads())

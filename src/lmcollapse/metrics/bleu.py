@@ -53,11 +53,11 @@ def _clipped_matches_many(doc, gram, count, masks: np.ndarray) -> np.ndarray:
     The pairs are sorted once, by count within each n-gram; in a subset, a pair's best other reference is
     then the first or the second kept pair of its n-gram, found by a running count of the kept pairs."""
     R, k = masks.shape
-    if len(doc) == 0:
-        return np.zeros((R, k))
     same = gram[1:] == gram[:-1]  # pairs come sorted by n-gram
-    shared = np.r_[False, same] | np.r_[same, False]  # an n-gram found in a single document matches
-    doc, gram, count = doc[shared], gram[shared], count[shared]  # nothing in any subset: leave it out
+    shared = np.zeros(len(gram), bool)  # an n-gram found in a single document matches nothing in any
+    shared[1:] |= same  # subset: leave it out
+    shared[:-1] |= same
+    doc, gram, count = doc[shared], gram[shared], count[shared]
     if len(doc) == 0:
         return np.zeros((R, k))
     by_gram = np.lexsort((-count, gram))  # by n-gram, largest count first

@@ -24,6 +24,20 @@ class GPTConfig:
     dropout: float = 0.0
 
 
+def bfloat16_cpu_attention(q, k, v, mask: torch.Tensor | None = None, dropout: float = 0.0) -> torch.Tensor:
+    """Causal attention (or under mask, (B, 1, T, T) boolean) of bfloat16 q, k, v (B, H, T, D) on a CPU:
+    two bfloat16 matmuls around a float32 softmax. At width 256 the CPU's fused bfloat16 kernel trains 1.3
+    to 2.3 times slower than this, and its fused float32 one (on inputs cast up) 1.2 to 1.6 times slower in
+    five of six runs, 0.8x in the sixth (benchmarks/gpt_precision.py --attention)."""
+    T = q.shape[-2]
+    if mask is None:
+        mask = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()  # (T, T) causal
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (B, H, T, T) bfloat16
+    att = att.float().masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (B, H, T, T) float32
+    att = F.dropout(att, dropout, dropout > 0)
+    return att.to(v.dtype) @ v  # (B, H, T, D) bfloat16
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -53,16 +67,7 @@ class CausalSelfAttention(nn.Module):
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (B, H, 1, start + 1)
             y = att.softmax(dim=-1) @ v  # (B, H, 1, D)
         elif q.dtype == torch.bfloat16 and q.device.type == "cpu":
-            # Under bfloat16 autocast on a CPU, attention is written as two bfloat16 matmuls around a float32
-            # softmax: at width 256 the CPU's fused bfloat16 kernel trains about 1.5 to 2.3 times slower than
-            # this, and its fused float32 one (on inputs cast up) 1.2 to 1.6 times (benchmarks/gpt_precision.py
-            # --attention; whole fits about 1.1x faster than with the float32 kernel).
-            if mask is None:
-                mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # (T, T) causal
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (B, H, T, T) bfloat16
-            att = att.float().masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (B, H, T, T) float32
-            att = F.dropout(att, self.dropout, self.training)
-            y = att.to(v.dtype) @ v  # (B, H, T, D) bfloat16
+            y = bfloat16_cpu_attention(q, k, v, mask, self.dropout if self.training else 0.0)  # (B, H, T, D)
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1,
                                                dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, D)
