@@ -18,7 +18,7 @@ compiling (and recompiling for new shapes), so every fit's time is printed.
 --attention times one training step of attention alone on bfloat16 q, k, v (forward and backward, batch 32,
 block 128, the width's heads) three ways: cast to float32 for the fused float32 kernel (the model's
 earlier path under bfloat16 autocast), the fused bfloat16 kernel, and the two bfloat16 matmuls around a
-float32 softmax that the model uses now.
+softmax summed in float32 that the model uses now.
 
 --profile runs one bfloat16 fit per width under torch.profiler and prints where its time goes: the share of
 matmuls (mm, addmm, bmm) and the largest other operators.
@@ -138,7 +138,7 @@ def main() -> None:
     if args.attention:
         for width in (int(w) for w in args.widths.split(",")):
             times = {variant: attention_step_ms(width, variant)
-                     for variant in ("fused float32", "fused bfloat16", "bfloat16 matmuls, float32 softmax")}
+                     for variant in ("fused float32", "fused bfloat16", "bfloat16 matmuls, softmax summed in float32")}
             print(f"width {width}, attention forward + backward: " + ", ".join(
                 f"{variant} {ms:.1f} ms" for variant, ms in times.items()))
         return

@@ -302,7 +302,8 @@ def test_memory_budget_bounds_scoring_and_sampling_passes(model_and_data, monkey
 def test_bf16_training_runs_the_mixed_precision_path_and_learns(monkeypatch):
     """precision=bf16 trains under bfloat16 autocast (what CUDA gets by default), here on the CPU: packed
     masks, attention and the loss work in it, and it learns about as well as float32. On the CPU attention
-    is two bfloat16 matmuls around a float32 softmax (the fused bfloat16 kernel is slow there)."""
+    is two bfloat16 matmuls around a softmax of the bfloat16 scores (the fused bfloat16 kernel is slow there;
+    the softmax kernel sums in float32, as the attention test below checks)."""
     corpus = learnable_corpus()
     fp32 = GPTModel(GPTConfig(**TINY, precision="fp32")).fit(corpus, seed=0)
     autocasts, attention = [], []
@@ -322,7 +323,7 @@ def test_bf16_training_runs_the_mixed_precision_path_and_learns(monkeypatch):
     bf16 = GPTModel(GPTConfig(**TINY, precision="bf16")).fit(corpus, seed=0)
     monkeypatch.undo()
     assert autocasts == [("cpu", torch.bfloat16)]  # training's autocast, with no float32 section inside
-    assert attention and set(attention) == {torch.float32}  # the softmax between the bfloat16 matmuls
+    assert attention and set(attention) == {torch.bfloat16}  # the softmax between the bfloat16 matmuls, no casts
     nll32 = -fp32.log_prob(corpus).sum() / (corpus.n_tokens + len(corpus))
     nll16 = -bf16.log_prob(corpus).sum() / (corpus.n_tokens + len(corpus))
     assert nll16 != nll32  # bfloat16 arithmetic did take part
@@ -348,13 +349,18 @@ def test_auto_precision_trains_in_bfloat16_where_it_pays(monkeypatch):
 
 
 def test_attention_under_cpu_bfloat16_autocast_is_float32_attention_to_bfloat16_rounding():
-    """Under CPU bfloat16 autocast attention is two bfloat16 matmuls around a float32 softmax (the fused
-    kernels train slower there: benchmarks/gpt_precision.py --attention). Its output must match float32 attention of the same projections to bfloat16 rounding, with
-    the causal mask and with packed rows' block-diagonal mask, and gradients must flow."""
+    """Under CPU bfloat16 autocast attention is two bfloat16 matmuls around a softmax of the bfloat16 scores
+    (the fused kernels train slower there: benchmarks/gpt_precision.py --attention). That softmax must sum in
+    float32 (only its output rounded to bfloat16); the output must match float32 attention of the same
+    projections to bfloat16 rounding, with the causal mask and with packed rows' block-diagonal mask, and
+    gradients must flow."""
     from lmcollapse.models.gpt import CausalSelfAttention, GPTConfig as Arch
     from lmcollapse.models.packing import attention_mask
 
     torch.manual_seed(0)
+    scores = (torch.randn(4, 2, 128, 128) * 8).to(torch.bfloat16)  # (B, H, T, T) with a wide spread
+    one_ulp = 2.0**-8  # bfloat16 keeps 8 significant bits: rounding moves a value in [0, 1] by at most this
+    assert (scores.softmax(-1).float() - scores.float().softmax(-1)).abs().max() <= one_ulp
     layer = CausalSelfAttention(Arch(vocab_size=8, block_size=16, n_layer=1, n_head=2, n_embd=32, dropout=0.0))
     x = torch.randn(3, 10, 32, requires_grad=True)
     segments = torch.tensor([[0] * 4 + [1] * 6, [0] * 10, [0] * 3 + [1] * 3 + [2] * 4])  # (3, 10) documents

@@ -66,6 +66,23 @@ def test_self_bleu_of_many_subsets_at_once_equals_scoring_each_subset_alone():
         np.testing.assert_allclose(self_bleu_means(docs, masks), alone, rtol=1e-12, equal_nan=True)
 
 
+@pytest.mark.parametrize("rounds", [1, 7, 64, 65, 130])
+def test_presence_counts_many_masks_as_one_at_a_time(rounds):
+    """count_many packs the masks 64 to a word; across word boundaries (65, 130 masks) and for types found in
+    one document or several, each mask's count must equal count()'s and a direct count of the types."""
+    from lmcollapse.metrics.occurrences import Presence
+
+    rng = np.random.default_rng(rounds)
+    n_docs = 40
+    pairs = {(int(t), int(d)) for t, d in zip(rng.zipf(1.5, 600) % 90, rng.integers(0, n_docs, 600))}
+    pair_type, pair_doc = (np.array(column, np.int64) for column in zip(*sorted(pairs)))
+    presence = Presence(pair_type, pair_doc, n_docs)
+    assert 0 < len(np.unique(presence.shared_doc)) and presence.private.sum() > 0  # both kinds of type occur
+    masks = rng.random((rounds, n_docs)) < 0.5
+    direct = [len(np.unique(pair_type[mask[pair_doc]])) for mask in masks]
+    assert presence.count_many(masks).tolist() == direct == [presence.count(mask) for mask in masks]
+
+
 def test_tail_mass_support_loss_and_coverage():
     # Real: token 0 very common, tokens 3 and 4 rare; the tail (10% of occurrences) is {3, 4}.
     real = Corpus.from_documents([[0] * 9 + [1] * 6 + [2] * 3] * 1 + [[3, 4]], vocab_size=5)

