@@ -83,6 +83,22 @@ def test_presence_counts_many_masks_as_one_at_a_time(rounds):
     assert presence.count_many(masks).tolist() == direct == [presence.count(mask) for mask in masks]
 
 
+@pytest.mark.parametrize("key_bound", [7, 2**16, 2**16 + 1, 2**32, 2**40, 2**62])
+def test_distinct_pairs_every_sort_path_agrees_with_unique(key_bound):
+    """(key, document) pairs are grouped by a one- or two-pass radix sort, a sort of key * n_docs + doc, or
+    (when that overflows) a stable argsort by key: each must give np.unique's pairs and counts."""
+    from lmcollapse.metrics.occurrences import _distinct_pairs
+
+    rng = np.random.default_rng(key_bound % 1000)
+    n_docs = 50
+    docs = np.sort(rng.integers(0, n_docs, 3000))  # occurrences come in document order
+    keys = np.minimum(rng.zipf(1.3, 3000), key_bound - 1)  # many repeats, and the largest key allowed
+    keys[::97] = key_bound - 1
+    want, counts = np.unique(np.stack([keys, docs]), axis=1, return_counts=True)
+    key, doc, count = _distinct_pairs(keys, docs, n_docs, key_bound)
+    assert key.tolist() == want[0].tolist() and doc.tolist() == want[1].tolist() and count.tolist() == counts.tolist()
+
+
 def test_tail_mass_support_loss_and_coverage():
     # Real: token 0 very common, tokens 3 and 4 rare; the tail (10% of occurrences) is {3, 4}.
     real = Corpus.from_documents([[0] * 9 + [1] * 6 + [2] * 3] * 1 + [[3, 4]], vocab_size=5)

@@ -189,3 +189,26 @@ def test_counting_in_chunks_gives_the_same_tables(monkeypatch):
     for a, b in zip(whole.table_.levels, chunked.table_.levels):
         for name in ("keys", "pair_keys", "counts", "start", "total"):
             assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_finding_contexts_by_gather_or_by_search_gives_the_same_ids_and_samples(monkeypatch):
+    """Levels with few possible keys find contexts in a dense table, the others by binary search: the ids
+    (-1 for contexts never seen, keys beyond every seen one included) and so the samples must not depend
+    on which."""
+    from lmcollapse.models import ngram_table
+
+    rng = np.random.default_rng(5)
+    docs = [rng.integers(0, 9, size=rng.integers(1, 12)).tolist() for _ in range(150)]
+    corpus = Corpus.from_documents(docs, vocab_size=10, eos_id=9)
+    sampler = Sampler(SamplerConfig(max_tokens=20))
+    dense = NGramModel(NGramConfig(order=3, smoothing=0.05)).fit(corpus)
+    assert all(level.id_of_key is not None for level in dense.table_.levels)
+    monkeypatch.setattr(ngram_table, "DENSE_FIND_MAX", 0)
+    search = NGramModel(NGramConfig(order=3, smoothing=0.05)).fit(corpus)
+    assert all(level.id_of_key is None for level in search.table_.levels)
+    for a, b in zip(dense.table_.levels, search.table_.levels):
+        queries = rng.integers(0, 11**2 + 5, 500)  # every key of a 2-token context, and beyond
+        found = a.find(queries)
+        assert np.array_equal(found, b.find(queries)) and (found >= 0).any() and (found < 0).any()
+    one, other = dense.sample(300, sampler=sampler, seed=3), search.sample(300, sampler=sampler, seed=3)
+    assert np.array_equal(one.tokens, other.tokens) and np.array_equal(one.lengths, other.lengths)

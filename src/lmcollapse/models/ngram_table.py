@@ -18,6 +18,7 @@ from ..ngrams import COUNT_CHUNK, document_chunks, horner, merge_counts, padded_
 
 MAX_KEY = 2**62
 ONE_SORT_MAX = 2**63 - 1  # (context key, token) pairs below this are counted with a single sort
+DENSE_FIND_MAX = 2**20  # a level whose keys are all below this finds contexts by a gather (4 MiB at most)
 
 
 def check_key_range(vocab_size: int, order: int) -> None:
@@ -74,8 +75,22 @@ class Level:
         the top level, where most draws happen, and the running totals elsewhere."""
         return np.repeat(np.arange(len(self.counts), dtype=np.int32), self.counts)
 
+    @cached_property
+    def id_of_key(self) -> np.ndarray | None:
+        """(key range,) int32 context id of every possible key (-1: never occurred), for levels whose keys
+        are few enough (one-token contexts, most often) that a gather beats a binary search; else None."""
+        bound = int(self.keys[-1]) + 1 if len(self.keys) else 0
+        if bound > DENSE_FIND_MAX:
+            return None
+        ids = np.full(bound, -1, np.int32)
+        ids[self.keys] = np.arange(len(self.keys), dtype=np.int32)
+        return ids
+
     def find(self, keys: np.ndarray) -> np.ndarray:
         """Context ids of keys, -1 where the context never occurred."""
+        if self.id_of_key is not None:
+            inside = keys < len(self.id_of_key)
+            return np.where(inside, self.id_of_key[np.where(inside, keys, 0)], -1).astype(np.int64)
         pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         return np.where(self.keys[pos] == keys, pos, -1)
 
