@@ -191,10 +191,10 @@ def test_counting_in_chunks_gives_the_same_tables(monkeypatch):
             assert np.array_equal(getattr(a, name), getattr(b, name)), name
 
 
-def test_finding_contexts_by_gather_or_by_search_gives_the_same_ids_and_samples(monkeypatch):
-    """Levels with few possible keys find contexts in a dense table, the others by binary search: the ids
-    (-1 for contexts never seen, keys beyond every seen one included) and so the samples must not depend
-    on which."""
+def test_finding_contexts_by_gather_or_by_hash_gives_the_binary_search_ids_and_the_same_samples(monkeypatch):
+    """Levels with few possible keys find contexts in a dense table, the others in a hash table: the ids
+    (-1 for contexts never seen, keys beyond every seen one included) must be a binary search's over the
+    sorted keys, and so the samples must not depend on which."""
     from lmcollapse.models import ngram_table
 
     rng = np.random.default_rng(5)
@@ -204,11 +204,34 @@ def test_finding_contexts_by_gather_or_by_search_gives_the_same_ids_and_samples(
     dense = NGramModel(NGramConfig(order=3, smoothing=0.05)).fit(corpus)
     assert all(level.id_of_key is not None for level in dense.table_.levels)
     monkeypatch.setattr(ngram_table, "DENSE_FIND_MAX", 0)
-    search = NGramModel(NGramConfig(order=3, smoothing=0.05)).fit(corpus)
-    assert all(level.id_of_key is None for level in search.table_.levels)
-    for a, b in zip(dense.table_.levels, search.table_.levels):
+    hashed = NGramModel(NGramConfig(order=3, smoothing=0.05)).fit(corpus)
+    assert all(level.id_of_key is None for level in hashed.table_.levels)
+    for a, b in zip(dense.table_.levels, hashed.table_.levels):
         queries = rng.integers(0, 11**2 + 5, 500)  # every key of a 2-token context, and beyond
-        found = a.find(queries)
-        assert np.array_equal(found, b.find(queries)) and (found >= 0).any() and (found < 0).any()
-    one, other = dense.sample(300, sampler=sampler, seed=3), search.sample(300, sampler=sampler, seed=3)
+        position = np.minimum(np.searchsorted(a.keys, queries), len(a.keys) - 1)
+        want = np.where(a.keys[position] == queries, position, -1)
+        assert (want >= 0).any() and (want < 0).any()
+        assert np.array_equal(a.find(queries), want) and np.array_equal(b.find(queries), want)
+    one, other = dense.sample(300, sampler=sampler, seed=3), hashed.sample(300, sampler=sampler, seed=3)
     assert np.array_equal(one.tokens, other.tokens) and np.array_equal(one.lengths, other.lengths)
+
+
+@pytest.mark.parametrize("home", ["spread", "three slots", "one slot"])
+def test_hashed_context_lookup_survives_colliding_keys(monkeypatch, home):
+    """Linear probing must find every key and no absent one however the home slots collide (the real hash
+    spreads keys; a degenerate one sends them all to a few slots, or one)."""
+    from lmcollapse.models import ngram_table
+
+    original = ngram_table.home_slot
+    if home != "spread":
+        slots = 3 if home == "three slots" else 1
+        monkeypatch.setattr(ngram_table, "home_slot", lambda keys, size: (np.asarray(keys) % slots).astype(np.int64))
+    rng = np.random.default_rng(len(home))
+    keys = np.unique(rng.integers(0, 2**61, 400))
+    level = ngram_table.Level(10, keys, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(1, np.int64),
+                              np.zeros(0, np.int64))
+    assert level.id_of_key is None and (level.id_by_hash >= 0).sum() == len(keys)
+    absent = np.setdiff1d(rng.integers(0, 2**61, 400), keys)
+    queries = np.concatenate([keys[::-1], absent, keys[:7]])
+    assert level.find(queries).tolist() == list(range(len(keys)))[::-1] + [-1] * len(absent) + list(range(7))
+    assert original(np.array([0, 1, 2**62]), 2**10).max() < 2**10  # the real hash stays inside the table

@@ -19,6 +19,14 @@ from ..ngrams import COUNT_CHUNK, document_chunks, horner, merge_counts, padded_
 MAX_KEY = 2**62
 ONE_SORT_MAX = 2**63 - 1  # (context key, token) pairs below this are counted with a single sort
 DENSE_FIND_MAX = 2**20  # a level whose keys are all below this finds contexts by a gather (4 MiB at most)
+HASH_MIN_BITS = 4
+FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: multiplying by it spreads nearby keys apart
+
+
+def home_slot(keys: np.ndarray, size: int) -> np.ndarray:
+    """(m,) int64 home slot of each non-negative key in a table of size 2^b: the top b bits of key * FIBONACCI
+    (mod 2^64)."""
+    return ((keys.astype(np.uint64) * FIBONACCI) >> np.uint64(64 - size.bit_length() + 1)).astype(np.int64)
 
 
 def check_key_range(vocab_size: int, order: int) -> None:
@@ -86,13 +94,40 @@ class Level:
         ids[self.keys] = np.arange(len(self.keys), dtype=np.int32)
         return ids
 
+    @cached_property
+    def id_by_hash(self) -> np.ndarray:
+        """An open-addressing hash table of the context ids (int32, -1 for an empty slot), at most a quarter
+        full, probed linearly from each key's home slot: a lookup reads one or two slots where a binary search
+        over every key reads about twenty."""
+        size = 1 << max(HASH_MIN_BITS, (4 * len(self.keys) - 1).bit_length())
+        table = np.full(size, -1, np.int32)
+        waiting = np.arange(len(self.keys))  # ids not placed yet
+        slot = home_slot(self.keys, size)
+        while len(waiting):
+            free = table[slot] < 0
+            # Of the ids that reach one free slot together, one takes it (whichever numpy writes last: a
+            # lookup finds an id wherever it sits on its probe path); the rest probe on.
+            table[slot[free]] = waiting[free]
+            placed = table[slot] == waiting
+            waiting, slot = waiting[~placed], (slot[~placed] + 1) & (size - 1)
+        return table
+
     def find(self, keys: np.ndarray) -> np.ndarray:
         """Context ids of keys, -1 where the context never occurred."""
         if self.id_of_key is not None:
             inside = keys < len(self.id_of_key)
             return np.where(inside, self.id_of_key[np.where(inside, keys, 0)], -1).astype(np.int64)
-        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        return np.where(self.keys[pos] == keys, pos, -1)
+        table = self.id_by_hash
+        found = np.full(len(keys), -1, np.int64)
+        todo, slot = np.arange(len(keys)), home_slot(keys, len(table))
+        while len(todo):
+            ids = table[slot]
+            hit = ids >= 0
+            hit[hit] = self.keys[ids[hit]] == keys[todo[hit]]
+            found[todo[hit]] = ids[hit]
+            go_on = ~hit & (ids >= 0)  # an empty slot ends the probe: the key is absent
+            todo, slot = todo[go_on], (slot[go_on] + 1) & (len(table) - 1)
+        return found
 
 
 class CountTable:
