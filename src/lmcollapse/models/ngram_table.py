@@ -96,10 +96,10 @@ class Level:
 
     @cached_property
     def id_by_hash(self) -> np.ndarray:
-        """An open-addressing hash table of the context ids (int32, -1 for an empty slot), at most a quarter
+        """An open-addressing hash table of the context ids (int32, -1 for an empty slot), at most half
         full, probed linearly from each key's home slot: a lookup reads one or two slots where a binary search
         over every key reads about twenty."""
-        size = 1 << max(HASH_MIN_BITS, (4 * len(self.keys) - 1).bit_length())
+        size = 1 << max(HASH_MIN_BITS, (2 * len(self.keys) - 1).bit_length())
         table = np.full(size, -1, np.int32)
         waiting = np.arange(len(self.keys))  # ids not placed yet
         slot = home_slot(self.keys, size)
