@@ -41,7 +41,11 @@ def test_a_run_of_10003_generations_killed_past_10000_resumes_to_the_numbers_of_
     proc.wait()
     checked = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "check", str(out)], capture_output=True,
                              text=True)
-    assert "generations 0-10000" in checked.stdout or "all intact" in checked.stdout, checked.stdout[-300:]
+    # The kill lands wherever the run is: mid-generation, after a commit but before metrics.jsonl's append
+    # (check says the table lags and how it is rebuilt), or after the last generation.
+    lagging = "rewrites it from the generations (nothing is lost)"
+    assert any(state in checked.stdout for state in ("generations 0-10000", "all intact", lagging)), \
+        checked.stdout[-300:]
     resumed = subprocess.run(command(out), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-500:]
     run = lmcollapse.load_run(out)

@@ -235,3 +235,18 @@ def test_hashed_context_lookup_survives_colliding_keys(monkeypatch, home):
     queries = np.concatenate([keys[::-1], absent, keys[:7]])
     assert level.find(queries).tolist() == list(range(len(keys)))[::-1] + [-1] * len(absent) + list(range(7))
     assert original(np.array([0, 1, 2**62]), 2**10).max() < 2**10  # the real hash stays inside the table
+
+
+@pytest.mark.parametrize("bound", [1, 5, 2**16, 2**16 + 1, 2**32, 2**45])
+def test_counting_keys_by_radix_or_by_sort_agrees_with_unique(bound):
+    """The fit counts (context, token) keys with a radix sort up to two 16-bit passes and a comparison sort
+    beyond: both must give np.unique's keys and counts, the largest key allowed included."""
+    from lmcollapse.ngrams import counted, radix_order
+
+    rng = np.random.default_rng(bound % 997)
+    keys = np.minimum(rng.zipf(1.2, 5000), bound - 1).astype(np.int64)
+    keys[::101] = bound - 1
+    assert (radix_order(keys, bound) is None) == (bound > 2**32)
+    got, want = counted(keys, bound), np.unique(keys, return_counts=True)
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    assert [a.tolist() for a in counted(keys[:0], bound)] == [[], []]

@@ -52,6 +52,36 @@ def sorted_distinct(keys: np.ndarray) -> np.ndarray:
     return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
 
 
+RADIX_DIGIT = 16  # bits per pass of the radix sort: numpy sorts 16-bit integers stably by counting
+RADIX_MAX_PASSES = 2  # three passes (trigram keys of a 13,697-token vocabulary) measure no faster than a sort
+
+
+def radix_order(keys: np.ndarray, bound: int) -> np.ndarray | None:
+    """The permutation that sorts non-negative keys below `bound` stably, by a least-significant-digit radix
+    sort (one counting sort per 16-bit digit), or None where that would take more than RADIX_MAX_PASSES
+    passes. One or two passes beat numpy's comparison sort of int64 keys (1.2M bigram keys on 2 cores:
+    about 20 ms against 60)."""
+    passes = -(-max(int(bound - 1).bit_length(), 1) // RADIX_DIGIT)
+    if passes > RADIX_MAX_PASSES:
+        return None
+    digit_mask = (1 << RADIX_DIGIT) - 1
+    order = np.argsort((keys & digit_mask).astype(np.uint16), kind="stable")
+    for shift in range(RADIX_DIGIT, RADIX_DIGIT * passes, RADIX_DIGIT):
+        digit = ((keys[order] >> shift) & digit_mask).astype(np.uint16)  # this digit, in the order so far
+        order = order[np.argsort(digit, kind="stable")]
+    return order
+
+
+def counted(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, return_counts=True) for non-negative keys below bound, by a radix sort where it pays."""
+    order = radix_order(keys, bound)
+    ordered = np.sort(keys) if order is None else keys[order]
+    if len(ordered) == 0:
+        return ordered.astype(np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return ordered[starts], np.diff(np.r_[starts, len(ordered)])
+
+
 def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The sorted distinct keys of a and b together."""
     return sorted_distinct(np.concatenate([a, b]))

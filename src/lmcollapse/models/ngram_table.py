@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import LmcollapseError
-from ..ngrams import COUNT_CHUNK, document_chunks, horner, merge_counts, padded_stream
+from ..ngrams import COUNT_CHUNK, counted, document_chunks, horner, merge_counts, padded_stream
 
 MAX_KEY = 2**62
 ONE_SORT_MAX = 2**63 - 1  # (context key, token) pairs below this are counted with a single sort
@@ -172,7 +172,7 @@ class CountTable:
             key = np.zeros(len(targets), dtype=np.int64)  # (P,) key of each target's j-token context
             for j in range(1, order):
                 key += stream[targets - j].astype(np.int64) * (V + 1) ** (j - 1)
-                pairs, counts = np.unique(key * V + next_tokens, return_counts=True)
+                pairs, counts = counted(key * V + next_tokens, (V + 1) ** j * V)
                 merged[j] = (pairs, counts) if merged[j] is None else merge_counts(*merged[j], pairs, counts)
         seen0 = np.flatnonzero(counts0)
         levels = [Level.from_pairs(np.zeros(1, np.int64), seen0.astype(np.int64), counts0[seen0], V)]
