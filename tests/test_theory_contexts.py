@@ -254,6 +254,7 @@ def test_kazdan_prediction_is_wright_fisher_exact_then_diffusion():
     assert how == "diffusion" and beyond / 10_000 == pytest.approx(-2 * 9 * np.log(0.9), rel=1e-12)  # 1.896 N
 
 
+@pytest.mark.slow  # 16 s of simulation; the full theory battery (slow too) runs these rows with 80 runs each
 def test_kazdan_rows_pass_and_have_power():
     """60 runs at N = 10 and 30: the mean collapse generation within Z_LIMIT of Wright-Fisher's; a
     prediction 80% too large is rejected (the collapse time spreads widely, standard deviation about 0.7 of
