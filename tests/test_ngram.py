@@ -250,3 +250,12 @@ def test_counting_keys_by_radix_or_by_sort_agrees_with_unique(bound):
     got, want = counted(keys, bound), np.unique(keys, return_counts=True)
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
     assert [a.tolist() for a in counted(keys[:0], bound)] == [[], []]
+
+
+def test_a_level_with_no_contexts_finds_none():
+    """A level that saw no context (no predicted position had that many tokens before it) answers -1."""
+    from lmcollapse.models.ngram_table import Level
+
+    empty = np.zeros(0, np.int64)
+    level = Level(5, empty, empty, empty, np.zeros(1, np.int64), empty)
+    assert level.id_of_key is None and level.find(np.array([0, 3, 2**40])).tolist() == [-1, -1, -1]

@@ -59,8 +59,8 @@ RADIX_MAX_PASSES = 2  # three passes (trigram keys of a 13,697-token vocabulary)
 def radix_order(keys: np.ndarray, bound: int) -> np.ndarray | None:
     """The permutation that sorts non-negative keys below `bound` stably, by a least-significant-digit radix
     sort (one counting sort per 16-bit digit), or None where that would take more than RADIX_MAX_PASSES
-    passes. One or two passes beat numpy's comparison sort of int64 keys (1.2M bigram keys on 2 cores:
-    about 20 ms against 60)."""
+    passes. One or two passes beat numpy's comparison sort of int64 keys (benchmarks/ngram_throughput.py
+    times both)."""
     passes = -(-max(int(bound - 1).bit_length(), 1) // RADIX_DIGIT)
     if passes > RADIX_MAX_PASSES:
         return None

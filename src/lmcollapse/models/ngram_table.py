@@ -88,7 +88,7 @@ class Level:
         """(key range,) int32 context id of every possible key (-1: never occurred), for levels whose keys
         are few enough (one-token contexts, most often) that a gather beats a binary search; else None."""
         bound = int(self.keys[-1]) + 1 if len(self.keys) else 0
-        if bound > DENSE_FIND_MAX:
+        if not 0 < bound <= DENSE_FIND_MAX:
             return None
         ids = np.full(bound, -1, np.int32)
         ids[self.keys] = np.arange(len(self.keys), dtype=np.int32)
