@@ -5,7 +5,8 @@ beside NLTK's nltk.lm MLE trigram (fit + generate) on the same tokens.
 
 Prints tokens/s for each stage (medians of three generations), the peak memory of the generation
 (tracemalloc, which sees numpy's allocations), and the same for a corpus `--scale` times larger (KJV
-repeated) to show memory grows with the corpus by a small constant factor. Needs `pip install nltk` for the reference.
+repeated) to show memory grows with the corpus by a small constant factor. Needs `pip install nltk` for
+the reference.
 """
 from __future__ import annotations
 

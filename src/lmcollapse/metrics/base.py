@@ -129,7 +129,7 @@ def _keeps_the_metric_contract(spec) -> str | None:
 
 
 METRICS = Registry("metric", check=_keeps_the_metric_contract)
-INTERVAL_THREADS = 2  # columns whose intervals are drawn at once: 0.15 s less of 0.5 s on 2 cores (KJV trigram)
+INTERVAL_THREADS = 2  # columns whose intervals are drawn at once (benchmarks/ngram_throughput.py: against one at a time)
 MEASURED_DOCS = 50_000  # generated documents the sample-based metrics look at (bounded time and memory)
 TAIL_SHARE = 0.10  # the tail: the rarest real types that together make up 10% of real occurrences
 MAX_PACKED = 2**63 - 1  # n-gram keys (context key * V + token) must stay below this
