@@ -218,8 +218,9 @@ def test_finding_contexts_by_gather_or_by_hash_gives_the_binary_search_ids_and_t
 
 @pytest.mark.parametrize("home", ["spread", "three slots", "one slot"])
 def test_hashed_context_lookup_survives_colliding_keys(monkeypatch, home):
-    """Linear probing must find every key and no absent one however the home slots collide (the real hash
-    spreads keys; a degenerate one sends them all to a few slots, or one)."""
+    """Linear probing (then a binary search for keys still unresolved after HASH_PROBES slots) must find every
+    key and no absent one however the home slots collide (the real hash spreads keys; a degenerate one sends
+    them all to a few slots, or one)."""
     from lmcollapse.models import ngram_table
 
     original = ngram_table.home_slot

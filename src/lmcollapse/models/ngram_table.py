@@ -20,6 +20,7 @@ MAX_KEY = 2**62
 ONE_SORT_MAX = 2**63 - 1  # (context key, token) pairs below this are counted with a single sort
 DENSE_FIND_MAX = 2**20  # a level whose keys are all below this finds contexts by a gather (4 MiB at most)
 HASH_MIN_BITS = 4
+HASH_PROBES = 3  # slots a lookup reads before the keys still unresolved (a few %) are binary-searched
 FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: multiplying by it spreads nearby keys apart
 
 
@@ -120,13 +121,18 @@ class Level:
         table = self.id_by_hash
         found = np.full(len(keys), -1, np.int64)
         todo, slot = np.arange(len(keys)), home_slot(keys, len(table))
-        while len(todo):
+        for _ in range(HASH_PROBES):
+            if not len(todo):
+                break
             ids = table[slot]
             hit = ids >= 0
             hit[hit] = self.keys[ids[hit]] == keys[todo[hit]]
             found[todo[hit]] = ids[hit]
             go_on = ~hit & (ids >= 0)  # an empty slot ends the probe: the key is absent
             todo, slot = todo[go_on], (slot[go_on] + 1) & (len(table) - 1)
+        if len(todo):  # the few keys on long probe paths: one binary search beats many small probe rounds
+            position = np.minimum(np.searchsorted(self.keys, keys[todo]), len(self.keys) - 1)
+            found[todo] = np.where(self.keys[position] == keys[todo], position, -1)
         return found
 
 
