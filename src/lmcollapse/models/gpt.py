@@ -29,9 +29,9 @@ def bfloat16_cpu_attention(q, k, v, mask: torch.Tensor | None = None, dropout: f
     two bfloat16 matmuls around a softmax that accumulates in float32 (the CPU's kernel converts each row to
     float32 and rounds only its output to bfloat16). The mask is added as a bias of 0 and -inf, whose backward
     passes the gradient through untouched, so neither pass spends a sweep over the (B, H, T, T) scores on
-    masking or on casts. At width 256 the CPU's fused bfloat16 kernel trains 1.3 to 2.3 times slower than
-    this, and its fused float32 one (on inputs cast up) slower still (benchmarks/gpt_precision.py
-    --attention)."""
+    masking or on casts. At width 256 the CPU's fused bfloat16 kernel trains about 3 times slower than this,
+    and its fused float32 one (on inputs cast up) about twice as slow (benchmarks/gpt_precision.py
+    --attention prints all three)."""
     T = q.shape[-2]
     if mask is None:
         mask = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()  # (T, T) causal
