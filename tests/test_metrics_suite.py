@@ -83,20 +83,30 @@ def test_presence_counts_many_masks_as_one_at_a_time(rounds):
     assert presence.count_many(masks).tolist() == direct == [presence.count(mask) for mask in masks]
 
 
-@pytest.mark.parametrize("key_bound", [7, 2**16, 2**16 + 1, 2**32, 2**40, 2**62])
-def test_distinct_pairs_every_sort_path_agrees_with_unique(key_bound):
-    """(key, document) pairs are grouped by a one- or two-pass radix sort, a sort of key * n_docs + doc, or
-    (when that overflows) a stable argsort by key: each must give np.unique's pairs and counts."""
-    from lmcollapse.metrics.occurrences import _distinct_pairs
+@pytest.mark.parametrize("vocab_size", [1, 3, 50, 2**16, 2**16 + 1, 3_000_000])
+def test_occurrence_levels_equal_counting_each_n_alone(vocab_size):
+    """Each level's (type, document) pairs come from the previous level's order by one stable sort on the
+    n-gram's first token: for every n up to 5 (or the longest that fits 63 bits) they must equal np.unique of
+    that n's occurrences counted directly, with empty and one-token documents, repeats, and vocabularies
+    on either side of the 16-bit counting sort."""
+    from lmcollapse.metrics.occurrences import occurrence_levels
+    from lmcollapse.ngrams import doc_ngrams
 
-    rng = np.random.default_rng(key_bound % 1000)
-    n_docs = 50
-    docs = np.sort(rng.integers(0, n_docs, 3000))  # occurrences come in document order
-    keys = np.minimum(rng.zipf(1.3, 3000), key_bound - 1)  # many repeats, and the largest key allowed
-    keys[::97] = key_bound - 1
-    want, counts = np.unique(np.stack([keys, docs]), axis=1, return_counts=True)
-    key, doc, count = _distinct_pairs(keys, docs, n_docs, key_bound)
-    assert key.tolist() == want[0].tolist() and doc.tolist() == want[1].tolist() and count.tolist() == counts.tolist()
+    rng = np.random.default_rng(vocab_size)
+    lengths = rng.choice([0, 1, 2, 5, 30], size=60)
+    common = rng.integers(0, vocab_size, 4)  # few distinct tokens, so that n-grams repeat within and across documents
+    docs = [np.where(rng.random(k) < 0.7, rng.choice(common, k), rng.integers(0, vocab_size, k)) for k in lengths]
+    docs[7][:] = vocab_size - 1  # the largest token
+    corpus = Corpus.from_documents(docs, vocab_size=vocab_size, origin=SYNTHETIC)
+    checked, up_to = 0, max(n for n in range(1, 6) if vocab_size ** n < 2**63)  # keys must fit 63 bits
+    for n, found in occurrence_levels(corpus, up_to):
+        keys, doc = doc_ngrams(corpus, n)
+        want, counts = np.unique(np.stack([keys, doc]), axis=1, return_counts=True)
+        assert found.distinct[found.pair_type].tolist() == want[0].tolist(), n
+        assert found.pair_doc.tolist() == want[1].tolist() and found.pair_count.tolist() == counts.tolist(), n
+        assert found.per_doc.tolist() == np.bincount(doc, minlength=len(docs)).tolist() and len(found) == len(keys)
+        checked = n
+    assert checked == up_to
 
 
 def test_tail_mass_support_loss_and_coverage():

@@ -238,19 +238,27 @@ def test_hashed_context_lookup_survives_colliding_keys(monkeypatch, home):
     assert original(np.array([0, 1, 2**62]), 2**10).max() < 2**10  # the real hash stays inside the table
 
 
-@pytest.mark.parametrize("bound", [1, 5, 2**16, 2**16 + 1, 2**32, 2**45])
-def test_counting_keys_by_radix_or_by_sort_agrees_with_unique(bound):
-    """The fit counts (context, token) keys with a radix sort up to two 16-bit passes and a comparison sort
-    beyond: both must give np.unique's keys and counts, the largest key allowed included."""
-    from lmcollapse.ngrams import counted, radix_order
+@pytest.mark.parametrize("vocab_size", [2, 40, 2**16 - 1, 2**16, 70_000])
+def test_counting_by_level_agrees_with_unique(vocab_size):
+    """Each level's (context, token) pairs come from the level below by one stable sort on the context's
+    oldest token (16-bit symbols by counting, wider ones by a comparison sort): for every level they must
+    equal np.unique of that level's pairs packed directly, pads and the largest token included."""
+    from lmcollapse.models.ngram_table import counted_by_level
+    from lmcollapse.ngrams import horner, padded_stream
 
-    rng = np.random.default_rng(bound % 997)
-    keys = np.minimum(rng.zipf(1.2, 5000), bound - 1).astype(np.int64)
-    keys[::101] = bound - 1
-    assert (radix_order(keys, bound) is None) == (bound > 2**32)
-    got, want = counted(keys, bound), np.unique(keys, return_counts=True)
-    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
-    assert [a.tolist() for a in counted(keys[:0], bound)] == [[], []]
+    rng = np.random.default_rng(vocab_size)
+    lengths = rng.choice([0, 1, 3, 12], size=80)
+    tokens = np.where(rng.random(lengths.sum()) < 0.6, rng.integers(0, 3, lengths.sum()),
+                      rng.integers(0, vocab_size, lengths.sum())).astype(np.int32)
+    tokens[::17] = vocab_size - 1
+    order = 4 if (vocab_size + 1) ** 3 * vocab_size < 2**63 else 3  # as build: pairs within one int64
+    stream, targets = padded_stream(tokens, lengths, order, vocab_size, eos_id=None)
+    levels = list(counted_by_level(stream, targets, order, vocab_size))
+    assert [j for j, _, _ in levels] == list(range(1, order))
+    for j, pairs, counts in levels:
+        context = horner([stream[targets - i] for i in range(j, 0, -1)], vocab_size + 1)  # most recent lowest
+        want = np.unique(context * vocab_size + stream[targets], return_counts=True)
+        assert pairs.tolist() == want[0].tolist() and counts.tolist() == want[1].tolist(), j
 
 
 def test_a_level_with_no_contexts_finds_none():

@@ -10,7 +10,7 @@ the corpus type and the error class.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
@@ -50,36 +50,6 @@ def sorted_distinct(keys: np.ndarray) -> np.ndarray:
         return keys
     ordered = np.sort(keys)
     return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
-
-
-RADIX_DIGIT = 16  # bits per pass of the radix sort: numpy sorts 16-bit integers stably by counting
-RADIX_MAX_PASSES = 2  # three passes (trigram keys of a 13,697-token vocabulary) measure no faster than a sort
-
-
-def radix_order(keys: np.ndarray, bound: int) -> np.ndarray | None:
-    """The permutation that sorts non-negative keys below `bound` stably, by a least-significant-digit radix
-    sort (one counting sort per 16-bit digit), or None where that would take more than RADIX_MAX_PASSES
-    passes. One or two passes beat numpy's comparison sort of int64 keys (benchmarks/ngram_throughput.py
-    times both)."""
-    passes = -(-max(int(bound - 1).bit_length(), 1) // RADIX_DIGIT)
-    if passes > RADIX_MAX_PASSES:
-        return None
-    digit_mask = (1 << RADIX_DIGIT) - 1
-    order = np.argsort((keys & digit_mask).astype(np.uint16), kind="stable")
-    for shift in range(RADIX_DIGIT, RADIX_DIGIT * passes, RADIX_DIGIT):
-        digit = ((keys[order] >> shift) & digit_mask).astype(np.uint16)  # this digit, in the order so far
-        order = order[np.argsort(digit, kind="stable")]
-    return order
-
-
-def counted(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
-    """np.unique(keys, return_counts=True) for non-negative keys below bound, by a radix sort where it pays."""
-    order = radix_order(keys, bound)
-    ordered = np.sort(keys) if order is None else keys[order]
-    if len(ordered) == 0:
-        return ordered.astype(np.int64), np.zeros(0, np.int64)
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    return ordered[starts], np.diff(np.r_[starts, len(ordered)])
 
 
 def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -144,12 +114,21 @@ def document_of_token(corpus: "Corpus") -> np.ndarray:
     return np.repeat(np.arange(len(corpus)), corpus.lengths)
 
 
+def packs(vocab_size: int, n: int) -> bool:
+    """Whether n-grams over vocab_size symbols pack into 63-bit keys."""
+    return vocab_size ** n < 2**63
+
+
+def check_fits(vocab_size: int, n: int) -> None:
+    if not packs(vocab_size, n):
+        raise LmcollapseError(f"{n}-grams over a vocabulary of {vocab_size} do not fit 63-bit keys; use a smaller n")
+
+
 def doc_ngrams(corpus: "Corpus", n: int) -> tuple[np.ndarray, np.ndarray]:
     """(keys (P,), docs (P,)): every n-gram occurrence inside a document (never across a boundary, never
     with the end token), packed in base V."""
     V = corpus.vocab_size
-    if V ** n >= 2**63:
-        raise LmcollapseError(f"{n}-grams over a vocabulary of {V} do not fit 63-bit keys; use a smaller n")
+    check_fits(V, n)
     tokens = corpus.tokens.astype(np.int64)
     doc = document_of_token(corpus)
     if len(tokens) < n:
@@ -167,3 +146,36 @@ def ngram_counts(corpus: "Corpus", n: int) -> tuple[np.ndarray, np.ndarray]:
         part_keys, part_counts = np.unique(doc_ngrams(corpus.take(np.arange(lo, hi)), n)[0], return_counts=True)
         keys, counts = merge_counts(keys, counts, part_keys, part_counts)
     return keys, counts
+
+
+def sorted_ngram_levels(corpus: "Corpus", up_to: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(n, keys (P_n,), positions (P_n,)) for n = 1 .. up_to: every n-gram inside a document, as its key and
+    the position of its last token, sorted by key and, among equal keys, by position (so by document).
+
+    Each level is made from the one before by a single stable sort on one token: key_n = first * V^(n-1) +
+    key_(n-1), so sorting a sequence already in (key_(n-1), position) order stably by the n-gram's first
+    token leaves it in (key_n, position) order, and numpy sorts 16-bit tokens stably by counting. That is
+    one counting sort per level instead of a comparison sort of every level's int64 keys."""
+    V, tokens = corpus.vocab_size, corpus.tokens
+    check_fits(V, up_to)
+    digits = tokens.astype(np.uint16) if V <= 1 << 16 else tokens.astype(np.int64)  # (N,) what the sorts read
+    lengths = corpus.lengths
+    # (N,) how many tokens of its document end at each position; no key is longer than 62 tokens, so 255 caps it
+    reach = np.arange(1, len(tokens) + 1) - np.repeat(corpus.offsets[:-1], lengths)
+    reach = np.minimum(reach, 255).astype(np.uint8)
+    del lengths
+    position = np.argsort(digits, kind="stable").astype(np.int32 if len(tokens) < 2**31 else np.int64)  # (P_1,)
+    key = tokens[position].astype(np.int64)  # (P_1,)
+    for n in range(1, up_to + 1):
+        if n > 1:
+            inside = reach[position] >= n  # the n-gram ending here starts in the same document
+            position, key = position[inside], key[inside]
+            first = digits[position - (n - 1)]  # (P_n,) the token that the longer n-gram starts with
+            order = np.argsort(first, kind="stable")
+            first = first.astype(np.int64)
+            first *= V ** (n - 1)
+            key += first
+            del first, inside
+            position, key = position[order], key[order]
+            del order
+        yield n, key, position

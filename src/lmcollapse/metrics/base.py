@@ -27,15 +27,15 @@ from ..errors import LmcollapseError
 from ..ngrams import (
     COUNT_CHUNK,
     context_keys_of_targets,
-    doc_ngrams,
     document_chunks,
     ngram_counts,
+    packs,
     padded_stream,
     sorted_union,
     unpack,
 )
 from ..registry import Registry
-from .occurrences import Occurrences
+from .occurrences import Occurrences, occurrence_levels
 from .resampling import Resampled, weighted_mean
 from .row import MetricsRow
 
@@ -130,6 +130,7 @@ def _keeps_the_metric_contract(spec) -> str | None:
 
 METRICS = Registry("metric", check=_keeps_the_metric_contract)
 INTERVAL_THREADS = 2  # columns whose intervals are drawn at once (benchmarks/ngram_throughput.py: against one at a time)
+SORTED_TOGETHER = 3  # n-gram levels the view sorts in one climb: distinct_1 to distinct_3 count up to trigrams
 MEASURED_DOCS = 50_000  # generated documents the sample-based metrics look at (bounded time and memory)
 TAIL_SHARE = 0.10  # the tail: the rarest real types that together make up 10% of real occurrences
 MAX_PACKED = 2**63 - 1  # n-gram keys (context key * V + token) must stay below this
@@ -290,9 +291,13 @@ class GenerationView:
         """The n-gram occurrences of the measured samples, sorted once and shared by every metric that
         counts them (distinct-n, repetition, tail mass, support loss)."""
         if n not in self._occurrences:
-            samples = self.measured_samples
-            keys, docs = doc_ngrams(samples, n)
-            self._occurrences[n] = Occurrences(keys, docs, len(samples), samples.vocab_size ** n)
+            # One climb from unigrams sorts every level up to n, and at least up to SORTED_TOGETHER (the
+            # levels the default metrics count), so that each is made from the one below and nothing of the
+            # climb outlives it.
+            V = self.measured_samples.vocab_size
+            up_to = max(n, *(k for k in range(1, SORTED_TOGETHER + 1) if packs(V, k)))
+            for level, found in occurrence_levels(self.measured_samples, up_to):
+                self._occurrences.setdefault(level, found)
         return self._occurrences[n]
 
     @cached_property

@@ -11,10 +11,12 @@ O(documents + shared pairs) instead of a recount of every occurrence, and gives 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Iterator
 
 import numpy as np
 
-from ..ngrams import radix_order
+from ..corpus import Corpus
+from ..ngrams import sorted_ngram_levels
 
 
 class Presence:
@@ -74,17 +76,21 @@ BIT_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitor
 
 class Occurrences:
     """The occurrences of n-grams inside documents, kept as their distinct (type, document) pairs: built from
-    each occurrence's packed key (< key_bound) and document, which are not kept (memory: the pairs only)."""
+    every occurrence's packed key and document, sorted by key then document, which are not kept (memory:
+    the pairs only)."""
 
-    def __init__(self, keys: np.ndarray, docs: np.ndarray, n_docs: int, key_bound: int):
+    def __init__(self, keys: np.ndarray, docs: np.ndarray, n_docs: int):
         self.n_docs, self.size = n_docs, len(keys)
         self.per_doc = np.bincount(docs, minlength=n_docs)  # (n_docs,) occurrences in each document
-        # pairs: the distinct (type, document) pairs sorted by type then document, (type (Q,), doc (Q,),
-        # count (Q,)), type indexing `distinct` (types,), the sorted distinct keys.
-        key, doc, self.pair_count = _distinct_pairs(keys, docs, n_docs, key_bound)
+        # pairs: the distinct (type, document) pairs in the same order, (type (Q,), doc (Q,), count (Q,)),
+        # type indexing `distinct` (types,), the sorted distinct keys.
+        starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])]) if len(keys) \
+            else np.zeros(0, np.int64)
+        key, doc = keys[starts], docs[starts]
+        self.pair_count = np.diff(np.r_[starts, len(keys)]).astype(np.int32)  # int32 as below: pairs number ~P
         first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
         self.distinct = key[first]
-        self.pair_type, self.pair_doc = np.cumsum(first) - 1, doc
+        self.pair_type, self.pair_doc = np.cumsum(first, dtype=np.int32) - 1, doc
 
     def __len__(self) -> int:
         return self.size
@@ -118,25 +124,11 @@ class Occurrences:
         return sorted_keys[position] == self.distinct
 
 
-def _distinct_pairs(keys: np.ndarray, docs: np.ndarray, n_docs: int, key_bound: int):
-    """(key (Q,), doc (Q,), count (Q,)) of the distinct (key, document) pairs, sorted by key then document.
-    The occurrences come in document order, so a stable sort by key alone leaves each key's documents in
-    order: a radix sort where that pays (ngrams.radix_order: unigrams and bigrams of vocabularies up to
-    65,536), else one sort of key * n_docs + doc, or a stable argsort by key when that overflows 63 bits."""
-    if len(keys) == 0:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, empty
-    order = radix_order(keys, key_bound)
-    if order is None and key_bound * n_docs >= 2**63:
-        order = np.argsort(keys, kind="stable")
-    if order is not None:
-        ordered, doc_all = keys[order], docs[order]
-        starts = np.flatnonzero(np.r_[True, (ordered[1:] != ordered[:-1]) | (doc_all[1:] != doc_all[:-1])])
-        key, doc = ordered[starts], doc_all[starts]
-    else:
-        combined = keys * n_docs
-        combined += docs
-        combined.sort()
-        starts = np.flatnonzero(np.r_[True, combined[1:] != combined[:-1]])
-        key, doc = np.divmod(combined[starts], n_docs)
-    return key, doc, np.diff(np.r_[starts, len(keys)])
+def occurrence_levels(corpus: Corpus, up_to: int) -> Iterator[tuple[int, Occurrences]]:
+    """(n, Occurrences of the n-grams of corpus's documents) for n = 1 .. up_to, each level's sort made from
+    the one below (ngrams.sorted_ngram_levels)."""
+    doc_of = np.repeat(np.arange(len(corpus), dtype=np.int32), corpus.lengths)  # (N,) int32: half the memory
+    for n, keys, positions in sorted_ngram_levels(corpus, up_to):
+        found = Occurrences(keys, doc_of[positions], len(corpus))
+        del keys, positions  # (P_n,) each: freed before the next level is sorted
+        yield n, found

@@ -219,8 +219,8 @@ class NGramModel(LanguageModel):
             probs = self.table_.dense_counts(depth, ctx) + self.smoothing
             return draw_categorical(sampler.transform(probs), u).astype(np.int64), follow
         # Exact inverse-CDF draw without a dense row: the distribution is the successor counts followed
-        # by alpha for every token, so one uniform lands either in the counts or in the uniform part;
-        # in the counts, it falls on one training occurrence of the context, whose successor is the draw.
+        # by alpha for every token, so one uniform lands either in the counts or in the uniform part; in
+        # the counts, it falls on one training occurrence of the context, whose token is the draw.
         a, V = self.smoothing, self.vocab_size_
         tok = np.zeros(len(ctx), dtype=np.int64)
         for j, level in enumerate(self.table_.levels):
@@ -228,21 +228,15 @@ class NGramModel(LanguageModel):
             if not len(rows):
                 continue
             c = ctx[rows]
-            total = level.total[c]
+            first, end = level.occurrence_start[c], level.occurrence_start[c + 1]  # the context's occurrences
+            total = end - first
             mass = u[rows] * (total + a * V)  # a point on [0, C) for counts, then [C, C + aV) for smoothing
             in_counts = mass < total
-            first, last = level.start[c], level.start[c + 1] - 1
-            before = np.where(first > 0, level.cum[np.maximum(first - 1, 0)], 0)  # occurrences of earlier contexts
-            if j == top and top > 0:  # most draws: one gather among the context's training occurrences
-                pick = np.minimum(before + mass.astype(np.int64), before + total - 1)
-                pair = level.occurrence_pairs[np.where(in_counts, pick, 0)].astype(np.int64)
-            else:  # the point falls on the successor whose running total first exceeds it
-                pair = np.minimum(np.searchsorted(level.cum, before + mass, side="right"), last)
-            pair = np.where(in_counts, pair, 0)
+            pick = np.where(in_counts, np.minimum(first + mass.astype(np.int64), end - 1), 0)  # an occurrence
             uniform = np.minimum(((mass - total) / a).astype(np.int64), V - 1) if a > 0 else 0
-            tok[rows] = np.where(in_counts, level.pair_keys[pair] % V, uniform)
+            tok[rows] = np.where(in_counts, level.occurrence_tokens[pick], uniform)
             if j == top and top > 0:
-                follow[rows] = np.where(in_counts, self.table_.next_context[pair], -1)
+                follow[rows] = np.where(in_counts, self.table_.occurrence_follow[pick], -1)
         return tok, follow
 
     # ---- persistence -----------------------------------------------------------------------------

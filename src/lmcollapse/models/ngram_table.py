@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import LmcollapseError
-from ..ngrams import COUNT_CHUNK, counted, document_chunks, horner, merge_counts, padded_stream
+from ..ngrams import COUNT_CHUNK, document_chunks, horner, merge_counts, padded_stream
 
 MAX_KEY = 2**62
 ONE_SORT_MAX = 2**63 - 1  # (context key, token) pairs below this are counted with a single sort
@@ -39,6 +39,26 @@ def check_key_range(vocab_size: int, order: int) -> None:
 def context_keys(contexts: np.ndarray, vocab_size: int) -> np.ndarray:
     """Keys of contexts (m, width) (pad = vocab_size, most recent token last) -> (m,) int64."""
     return horner(np.asarray(contexts, dtype=np.int64).T, vocab_size + 1)
+
+
+def counted_by_level(stream: np.ndarray, targets: np.ndarray, order: int, V: int):
+    """(j, sorted distinct pairs, their counts) for j = 1 .. order-1: the (j-token context, token) pair of
+    every target of a padded stream, as context key * V + token.
+
+    Level j's pairs come from level j-1's in one stable sort on the token j before the target: its pair is
+    that token * (V+1)^(j-1) * V + the pair of level j-1, so a sequence in level j-1's order, sorted stably
+    by that token, is in level j's. numpy sorts 16-bit symbols stably by counting, so each level costs one
+    counting sort instead of a comparison sort of its int64 pairs."""
+    digits = stream.astype(np.uint16) if V + 1 <= 1 << 16 else stream.astype(np.int64)  # (S,) what the sorts read
+    position = targets[np.argsort(digits[targets], kind="stable")]  # (P,) targets by their token
+    pair = stream[position].astype(np.int64)  # (P,) level 0's pair: the token
+    for j in range(1, order):
+        older = digits[position - j]  # (P,) the context's oldest token at this level (pad before a document)
+        by_older = np.argsort(older, kind="stable")
+        pair += older.astype(np.int64) * ((V + 1) ** (j - 1) * V)
+        position, pair = position[by_older], pair[by_older]
+        starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]]) if len(pair) else np.zeros(0, np.int64)
+        yield j, pair[starts], np.diff(np.r_[starts, len(pair)])
 
 
 @dataclass
@@ -72,17 +92,17 @@ class Level:
         return len(self.keys)
 
     @cached_property
-    def cum(self) -> np.ndarray:
-        """Running total of the counts: drawing a successor in proportion to its count is one search."""
-        return np.cumsum(self.counts)
+    def occurrence_start(self) -> np.ndarray:
+        """(n_ctx + 1,) int64 where each context's training occurrences start among occurrence_tokens (the last
+        entry: all of them); a context's occurrences number total[c] = occurrence_start[c + 1] - start."""
+        return np.r_[0, np.cumsum(self.total)]
 
     @cached_property
-    def occurrence_pairs(self) -> np.ndarray:
-        """The pair index of every training occurrence, grouped by context (int32, one per token counted).
-
-        Drawing a successor in proportion to its count is then a single gather; the sampler uses this for
-        the top level, where most draws happen, and the running totals elsewhere."""
-        return np.repeat(np.arange(len(self.counts), dtype=np.int32), self.counts)
+    def occurrence_tokens(self) -> np.ndarray:
+        """(occurrences,) int32 the token of every training occurrence, grouped by context in id order: drawing
+        a successor in proportion to its count is then one gather at a uniform position of its context's
+        stretch (4 bytes per token counted)."""
+        return np.repeat((self.pair_keys % self.vocab_size).astype(np.int32), self.counts)
 
     @cached_property
     def id_of_key(self) -> np.ndarray | None:
@@ -159,6 +179,12 @@ class CountTable:
         follow_keys = (top.keys[context_of_pair] * (V + 1) + top.pair_keys % V) % (V + 1) ** (self.order - 1)
         return top.find(follow_keys)
 
+    @cached_property
+    def occurrence_follow(self) -> np.ndarray:
+        """(top-level occurrences,) int32 next_context of each top-level occurrence, beside occurrence_tokens: a
+        draw that lands on an occurrence knows its next context without a lookup."""
+        return np.repeat(self.next_context.astype(np.int32), self.levels[-1].counts)
+
     @classmethod
     def build(cls, tokens: np.ndarray, offsets: np.ndarray, order: int, vocab_size: int,
               eos_id: int | None) -> "CountTable":
@@ -173,12 +199,8 @@ class CountTable:
         for lo, hi in document_chunks(offsets, COUNT_CHUNK):
             part = offsets[lo:hi + 1]
             stream, targets = padded_stream(tokens[part[0]:part[-1]], np.diff(part), order, V, eos_id)
-            next_tokens = stream[targets]  # (P,) int32
-            counts0 += np.bincount(next_tokens, minlength=V)  # level 0: the empty context needs no sort
-            key = np.zeros(len(targets), dtype=np.int64)  # (P,) key of each target's j-token context
-            for j in range(1, order):
-                key += stream[targets - j].astype(np.int64) * (V + 1) ** (j - 1)
-                pairs, counts = counted(key * V + next_tokens, (V + 1) ** j * V)
+            counts0 += np.bincount(stream[targets], minlength=V)  # level 0: the empty context needs no sort
+            for j, pairs, counts in counted_by_level(stream, targets, order, V):
                 merged[j] = (pairs, counts) if merged[j] is None else merge_counts(*merged[j], pairs, counts)
         seen0 = np.flatnonzero(counts0)
         levels = [Level.from_pairs(np.zeros(1, np.int64), seen0.astype(np.int64), counts0[seen0], V)]
