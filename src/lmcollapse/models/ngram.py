@@ -220,7 +220,7 @@ class NGramModel(LanguageModel):
             return draw_categorical(sampler.transform(probs), u).astype(np.int64), follow
         # Exact inverse-CDF draw without a dense row: the distribution is the successor counts followed
         # by alpha for every token, so one uniform lands either in the counts or in the uniform part; in
-        # the counts, it falls on one training occurrence of the context, whose token is the draw.
+        # the counts, it falls on one training occurrence of the context, whose successor is the draw.
         a, V = self.smoothing, self.vocab_size_
         tok = np.zeros(len(ctx), dtype=np.int64)
         for j, level in enumerate(self.table_.levels):
@@ -232,11 +232,16 @@ class NGramModel(LanguageModel):
             total = end - first
             mass = u[rows] * (total + a * V)  # a point on [0, C) for counts, then [C, C + aV) for smoothing
             in_counts = mass < total
-            pick = np.where(in_counts, np.minimum(first + mass.astype(np.int64), end - 1), 0)  # an occurrence
+            if j >= top - 1:  # nearly every draw: one gather among the context's training occurrences
+                pick = np.where(in_counts, np.minimum(first + mass.astype(np.int64), end - 1), 0)
+                pair = level.occurrence_pairs[pick]
+            else:  # the point falls on the successor whose running total first exceeds it (kept in the context)
+                point = np.minimum(first + mass, end - 0.5)
+                pair = np.minimum(np.searchsorted(level.cum, point, side="right"), len(level.cum) - 1)
             uniform = np.minimum(((mass - total) / a).astype(np.int64), V - 1) if a > 0 else 0
-            tok[rows] = np.where(in_counts, level.occurrence_tokens[pick], uniform)
+            tok[rows] = np.where(in_counts, level.pair_tokens[pair], uniform)
             if j == top and top > 0:
-                follow[rows] = np.where(in_counts, self.table_.occurrence_follow[pick], -1)
+                follow[rows] = np.where(in_counts, self.table_.next_context[pair], -1)
         return tok, follow
 
     # ---- persistence -----------------------------------------------------------------------------

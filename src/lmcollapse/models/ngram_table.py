@@ -92,17 +92,29 @@ class Level:
         return len(self.keys)
 
     @cached_property
+    def cum(self) -> np.ndarray:
+        """Running total of the counts: drawing a successor in proportion to its count is one search."""
+        return np.cumsum(self.counts)
+
+    @cached_property
     def occurrence_start(self) -> np.ndarray:
-        """(n_ctx + 1,) int64 where each context's training occurrences start among occurrence_tokens (the last
-        entry: all of them); a context's occurrences number total[c] = occurrence_start[c + 1] - start."""
+        """(n_ctx + 1,) int64 the training occurrences counted before each context (contexts in id order; the
+        last entry: all of them), so a context's occurrences are [start[c], start[c + 1])."""
         return np.r_[0, np.cumsum(self.total)]
 
     @cached_property
-    def occurrence_tokens(self) -> np.ndarray:
-        """(occurrences,) int32 the token of every training occurrence, grouped by context in id order: drawing
-        a successor in proportion to its count is then one gather at a uniform position of its context's
-        stretch (4 bytes per token counted)."""
-        return np.repeat((self.pair_keys % self.vocab_size).astype(np.int32), self.counts)
+    def occurrence_pairs(self) -> np.ndarray:
+        """The pair index of every training occurrence, grouped by context (int32, one per token counted).
+
+        Drawing a successor in proportion to its count is then a single gather; the sampler uses this for
+        the two deepest levels, where nearly every draw happens (the full context, or the back-off from an
+        unseen one), and the running totals elsewhere: each level's table costs 4 bytes per training token."""
+        return np.repeat(np.arange(len(self.counts), dtype=np.int32), self.counts)
+
+    @cached_property
+    def pair_tokens(self) -> np.ndarray:
+        """(n_pairs,) int32 the token of each (context, token) pair."""
+        return (self.pair_keys % self.vocab_size).astype(np.int32)
 
     @cached_property
     def id_of_key(self) -> np.ndarray | None:
@@ -133,23 +145,33 @@ class Level:
             waiting, slot = waiting[~placed], (slot[~placed] + 1) & (size - 1)
         return table
 
+    @cached_property
+    def key_by_hash(self) -> np.ndarray:
+        """(slots,) int64 the key of the context in each slot of id_by_hash (-1 for an empty slot): a probe
+        compares the key it reads with the one looked up, without going through the id."""
+        table = self.id_by_hash
+        return np.where(table >= 0, self.keys[np.maximum(table, 0)], -1)
+
     def find(self, keys: np.ndarray) -> np.ndarray:
         """Context ids of keys, -1 where the context never occurred."""
         if self.id_of_key is not None:
             inside = keys < len(self.id_of_key)
             return np.where(inside, self.id_of_key[np.where(inside, keys, 0)], -1).astype(np.int64)
-        table = self.id_by_hash
-        found = np.full(len(keys), -1, np.int64)
-        todo, slot = np.arange(len(keys)), home_slot(keys, len(table))
-        for _ in range(HASH_PROBES):
+        if not len(self.keys):
+            return np.full(len(keys), -1, np.int64)
+        ids, slot_keys, wrap = self.id_by_hash, self.key_by_hash, len(self.id_by_hash) - 1
+        slot = home_slot(keys, len(ids))  # (m,)
+        read = slot_keys[slot]
+        found = np.where(read == keys, ids[slot], -1).astype(np.int64)  # most keys end at their home slot
+        todo = np.flatnonzero((read != keys) & (read >= 0))  # an empty slot ends the probe: the key is absent
+        for _ in range(HASH_PROBES - 1):
             if not len(todo):
                 break
-            ids = table[slot]
-            hit = ids >= 0
-            hit[hit] = self.keys[ids[hit]] == keys[todo[hit]]
-            found[todo[hit]] = ids[hit]
-            go_on = ~hit & (ids >= 0)  # an empty slot ends the probe: the key is absent
-            todo, slot = todo[go_on], (slot[go_on] + 1) & (len(table) - 1)
+            slot[todo] = (slot[todo] + 1) & wrap
+            read = slot_keys[slot[todo]]
+            hit = read == keys[todo]
+            found[todo[hit]] = ids[slot[todo[hit]]]
+            todo = todo[~hit & (read >= 0)]
         if len(todo):  # the few keys on long probe paths: one binary search beats many small probe rounds
             position = np.minimum(np.searchsorted(self.keys, keys[todo]), len(self.keys) - 1)
             found[todo] = np.where(self.keys[position] == keys[todo], position, -1)
@@ -178,12 +200,6 @@ class CountTable:
         context_of_pair = top.pair_keys // V
         follow_keys = (top.keys[context_of_pair] * (V + 1) + top.pair_keys % V) % (V + 1) ** (self.order - 1)
         return top.find(follow_keys)
-
-    @cached_property
-    def occurrence_follow(self) -> np.ndarray:
-        """(top-level occurrences,) int32 next_context of each top-level occurrence, beside occurrence_tokens: a
-        draw that lands on an occurrence knows its next context without a lookup."""
-        return np.repeat(self.next_context.astype(np.int32), self.levels[-1].counts)
 
     @classmethod
     def build(cls, tokens: np.ndarray, offsets: np.ndarray, order: int, vocab_size: int,
