@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,6 +36,19 @@ from lmcollapse.config import GPTConfig
 from lmcollapse.experiment import load_config, load_source
 from lmcollapse.models.gpt import bfloat16_cpu_attention
 from lmcollapse.models.neural import GPTModel, bf16_pays
+
+
+def cpu_description() -> str:
+    """The CPU's model name and which bfloat16 matrix units it has: with AMX (Intel) a bfloat16 matmul runs
+    several times faster than float32; with AVX-512 BF16 alone (as on AMD EPYC) the arithmetic peak is about
+    twice float32's (an instruction does two multiply-adds per float32 lane where an FMA does one)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "CPU unknown (no /proc/cpuinfo)"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    units = [unit for unit in ("amx_bf16", "avx512_bf16") if unit in info]
+    return f"CPU {model}, bfloat16 units: {', '.join(units) or 'none'}"
 
 
 def matmul_gflops(dtype, m: int = 1024, k: int = 1024, n: int = 1024) -> float:
@@ -133,6 +147,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(torch.get_num_threads())
+    print(cpu_description())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; matmul 1024^3: "
           f"{matmul_gflops(torch.float32):.0f} GFLOP/s float32, {matmul_gflops(torch.bfloat16):.0f} GFLOP/s bfloat16")
     if args.attention:
@@ -155,12 +170,15 @@ def main() -> None:
     print(f"{'width':>5} {'params':>9} {'fp32 tok/s':>11} {'bf16 tok/s':>11} {'speed-up':>8} {'matmul':>7} "
           f"{'fp32 loss':>10} {'bf16 loss':>10} {'loss diff':>9}  auto")
     for width in (int(w) for w in args.widths.split(",")):
-        rates, losses = {}, {}
-        for precision in ("fp32", "bf16"):
-            runs = [fit(data, width, precision, seed, args) for seed in range(max(args.seeds, args.repeats))]
-            rates[precision] = max(r for r, _, _ in runs[:args.repeats])
-            losses[precision] = np.mean([loss for _, loss, _ in runs[:args.seeds]])
-            params = runs[0][2]
+        # The precisions alternate seed by seed: this shared machine's speed drifts by a quarter or more over
+        # a minute, and fitting every float32 seed before every bfloat16 one would charge the drift to one side.
+        runs = {"fp32": [], "bf16": []}
+        for seed in range(max(args.seeds, args.repeats)):
+            for precision in runs:
+                runs[precision].append(fit(data, width, precision, seed, args))
+        rates = {precision: max(r for r, _, _ in found[:args.repeats]) for precision, found in runs.items()}
+        losses = {precision: np.mean([loss for _, loss, _ in found[:args.seeds]]) for precision, found in runs.items()}
+        params = runs["fp32"][0][2]
         auto = "bf16" if bf16_pays(torch.device("cpu"), width) else "fp32"
         shape = (4096, width, 4 * width)
         matmul = matmul_gflops(torch.bfloat16, *shape) / matmul_gflops(torch.float32, *shape)

@@ -1,6 +1,6 @@
-"""The n-gram occurrences of the generated documents, sorted once and shared by every metric that counts
-them (distinct-n, repetition, tail mass, support loss), and counted again on half-samples of documents
-without going back to the tokens.
+"""The n-gram occurrences of the generated documents, sorted once (each n from the n-1 below it) and shared
+by every metric that counts them (distinct-n, repetition, tail mass, support loss), and counted again on
+half-samples of documents without going back to the tokens.
 
 A half-sample keeps a set of documents; what the counting metrics need of it is how many n-gram types
 occur in at least one kept document. Those are read from the distinct (type, document) pairs: a type found

@@ -115,9 +115,10 @@ class GPTNetwork(NetworkAdapter):
         return GPT(Architecture(n_symbols, block_size, self.n_layer, self.n_head, self.n_embd, dropout))
 
 
-# From benchmarks/gpt_precision.py on this project's CPU (AMX): bfloat16 autocast trains a 4-layer GPT of
-# width 128 about 1.15x and one of width 256 about 1.5x faster than float32, and one of width 64 slower
-# (there the casts cost more than the matmuls save).
+# From benchmarks/gpt_precision.py on this project's machine (an AMD EPYC with AVX-512 BF16, no AMX): bfloat16
+# autocast trains a 4-layer GPT of width 128 about 1.4x and one of width 256 1.7x to 1.9x faster than float32.
+# At width 64 the casts eat most of the gain (1.0x to 1.6x from run to run), and float32 there keeps the
+# default gpt's documented numbers from moving on noisy runs.
 BF16_MIN_WIDTH = 128
 
 

@@ -182,25 +182,30 @@ class NGramModel(LanguageModel):
             target_len = np.full(m, sampler.max_tokens, dtype=np.int64)
             steps = sampler.max_tokens
         out = np.zeros((m, steps), dtype=np.int32)  # (m, steps)
-        length = np.zeros(m, dtype=np.int64)
+        length = target_len.astype(np.int64)  # where a document stops unless an end token comes first
         base, width = self.vocab_size_ + 1, self.order - 1
-        # Each document's context as a table key (see ngram_table); all pads at the start.
-        history = np.full(m, context_keys(np.full((1, width), self.vocab_size_), self.vocab_size_)[0], dtype=np.int64)
-        known = np.full(m, -1, dtype=np.int64)  # top-level context id when already known, else -1
+        # The documents still being written, and beside them (in the same order) each one's context as a table
+        # key (see ngram_table; all pads at the start) and its top-level context id where known, else -1:
+        # filtered when documents finish, instead of gathered and scattered by index at every step.
         active = np.arange(m)
+        history = np.full(m, context_keys(np.full((1, width), self.vocab_size_), self.vocab_size_)[0], dtype=np.int64)
+        known = np.full(m, -1, dtype=np.int64)
         for step in range(steps):
-            active = active[target_len[active] > step]
+            going = target_len[active] > step
+            if not going.all():
+                active, history, known = active[going], history[going], known[going]
             if not len(active):
                 break
-            tok, known[active] = self._next_tokens(history[active], known[active], sampler, rng)
+            tok, known = self._next_tokens(history, known, sampler, rng)
             if self.eos_id_ is not None:
                 ended = tok == self.eos_id_
-                length[active[ended]] = step
-                active, tok = active[~ended], tok[~ended]
+                if ended.any():
+                    length[active[ended]] = step
+                    going = ~ended
+                    active, tok, history, known = active[going], tok[going], history[going], known[going]
             out[active, step] = tok
-            length[active] = step + 1
             if width:  # append the token as the lowest digit, drop the oldest
-                history[active] = (history[active] * base + tok) % base**width
+                history = (history * base + tok) % base**width
         keep = np.arange(steps)[None, :] < length[:, None]
         return out[keep], length
 

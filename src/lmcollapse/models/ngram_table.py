@@ -75,7 +75,8 @@ class Level:
     @classmethod
     def from_pairs(cls, keys, pair_keys, counts, vocab_size) -> "Level":
         counts = counts.astype(np.int64)
-        start = np.searchsorted(pair_keys, np.arange(len(keys) + 1, dtype=np.int64) * vocab_size)
+        start = np.zeros(len(keys) + 1, np.int64)  # pairs come grouped by context id: count them per id
+        np.cumsum(np.bincount(pair_keys // vocab_size, minlength=len(keys)), out=start[1:])
         total = np.add.reduceat(counts, start[:-1]) if len(counts) else np.zeros(len(keys), np.int64)
         return cls(vocab_size, keys, pair_keys, counts, start, total)
 
