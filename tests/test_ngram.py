@@ -117,6 +117,28 @@ def test_fixed_length_training_gives_fixed_length_samples():
     assert sample.origin.tolist() == [1] * 500
 
 
+def test_documents_of_mixed_lengths_keep_their_own_contexts():
+    """The sampler keeps each unfinished document's context beside it and drops finished ones as they end. Two
+    deterministic chains (0 -> 1 -> 2 -> 0 and 3 -> 4 -> 5 -> 3, no smoothing), a document picking one at its
+    first token: every sampled document must be a prefix of one chain, whichever documents ended before it,
+    with lengths drawn from training's (no end token) or ended by the end token."""
+    chains = ([0, 1, 2] * 50, [3, 4, 5] * 50)
+
+    def follows_a_chain(sample):
+        return all(any(sample.doc(i).tolist() == c[:sample.lengths[i]] for c in chains) for i in range(len(sample)))
+
+    by_length = Corpus.from_documents([c[:k] for c in chains for k in (2, 4, 6, 6)] * 5, vocab_size=6)
+    sample = NGramModel(NGramConfig(order=2, smoothing=0.0)).fit(by_length).sample(3000, seed=4)
+    assert follows_a_chain(sample)
+    shares = np.bincount(sample.lengths, minlength=7)[[2, 4, 6]] / len(sample)
+    assert np.allclose(shares, [0.25, 0.25, 0.5], atol=0.04)  # training's lengths (4 standard errors)
+    # With an end token, a chain may end after a 1 or a 2 (a 4 or a 5) and otherwise goes on.
+    ended = Corpus.from_documents([[0, 1], [0, 1, 2, 0, 1, 2], [3, 4, 5], [3, 4, 5, 3, 4]] * 4, vocab_size=7, eos_id=6)
+    sample = NGramModel(NGramConfig(order=2, smoothing=0.0)).fit(ended).sample(3000, seed=5)
+    assert follows_a_chain(sample)
+    assert len(set(sample.lengths.tolist())) >= 6  # documents end at many different steps
+
+
 def test_max_tokens_caps_end_terminated_samples(toy_corpus):
     model = NGramModel(NGramConfig(order=2, smoothing=1.0)).fit(toy_corpus)  # heavy smoothing: long documents
     sample = model.sample(300, sampler=Sampler(SamplerConfig(max_tokens=4)), seed=0)
