@@ -159,11 +159,10 @@ def sorted_ngram_levels(corpus: "Corpus", up_to: int) -> Iterator[tuple[int, np.
     V, tokens = corpus.vocab_size, corpus.tokens
     check_fits(V, up_to)
     digits = tokens.astype(np.uint16) if V <= 1 << 16 else tokens.astype(np.int64)  # (N,) what the sorts read
-    lengths = corpus.lengths
-    # (N,) how many tokens of its document end at each position; no key is longer than 62 tokens, so 255 caps it
-    reach = np.arange(1, len(tokens) + 1) - np.repeat(corpus.offsets[:-1], lengths)
+    # (N,) the longest n-gram of its document that ends at each position (its index in the document + 1),
+    # capped at 255: no key holds more than 62 tokens
+    reach = np.arange(1, len(tokens) + 1) - np.repeat(corpus.offsets[:-1], corpus.lengths)
     reach = np.minimum(reach, 255).astype(np.uint8)
-    del lengths
     position = np.argsort(digits, kind="stable").astype(np.int32 if len(tokens) < 2**31 else np.int64)  # (P_1,)
     key = tokens[position].astype(np.int64)  # (P_1,)
     for n in range(1, up_to + 1):
