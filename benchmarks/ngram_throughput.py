@@ -3,10 +3,11 @@ beside NLTK's nltk.lm MLE trigram (fit + generate) on the same tokens.
 
     python benchmarks/ngram_throughput.py [--order 3] [--scale 10] [--nltk-generate 2000]
 
-Prints tokens/s for each stage (medians of three generations), the peak memory of the generation
-(tracemalloc, which sees numpy's allocations), and the same for a corpus `--scale` times larger (KJV
-repeated) to show memory grows with the corpus by a small constant factor. Needs `pip install nltk` for
-the reference.
+Prints tokens/s for each stage (medians of six generations, three timed before NLTK's run and three after,
+as the machine's speed drifts), the peak memory of the generation (tracemalloc, which sees numpy's
+allocations), and the same for a corpus `--scale` times larger (KJV repeated) to show memory grows with the
+corpus by a small constant factor. Needs `pip install nltk` for the reference (without it, or with
+--skip-nltk, three generations).
 """
 from __future__ import annotations
 
