@@ -9,7 +9,8 @@ CPU's bfloat16 matrix units (AMX, AVX-512 BF16) start to pay, and what `precisio
 For each width (4 layers, width/64 heads, block 128, batch 32, one epoch on KJV verses, BPE 1,000) and
 precision: training tokens/s (the fastest of --repeats fits) and the held-out loss over --seeds seeds,
 then the bf16/fp32 ratios, beside the bf16/fp32 ratio of one matmul at the MLP's shape, which bounds the
-whole step's. Also the machine's matmul rate in each precision (1024 x 1024).
+whole step's (the two precisions' fits alternate seed by seed, so the machine's drift falls on both). Also
+the CPU and its bfloat16 units, and the machine's matmul rate in each precision (1024 x 1024).
 
 --compile instead times bfloat16 fits of the network wrapped in torch.compile (inductor) against eager ones,
 one seed after another in one process, as a run's generations would come: the first compiled fits pay for
