@@ -109,9 +109,9 @@ def context_keys_of_targets(stream: np.ndarray, targets: np.ndarray, width: int,
         np.zeros(len(targets), np.int64)
 
 
-def document_of_token(corpus: "Corpus") -> np.ndarray:
+def document_of_token(corpus: "Corpus", dtype=np.int64) -> np.ndarray:
     """(n_tokens,) index of the document each token belongs to."""
-    return np.repeat(np.arange(len(corpus)), corpus.lengths)
+    return np.repeat(np.arange(len(corpus), dtype=dtype), corpus.lengths)
 
 
 def packs(vocab_size: int, n: int) -> bool:
@@ -148,6 +148,27 @@ def ngram_counts(corpus: "Corpus", n: int) -> tuple[np.ndarray, np.ndarray]:
     return keys, counts
 
 
+def sort_digits(symbols: np.ndarray, bound: int) -> np.ndarray:
+    """symbols (all below bound) in the narrowest type numpy sorts stably by counting: uint16 up to 2^16
+    symbols; int64 beyond, sorted by comparison."""
+    return symbols.astype(np.uint16) if bound <= 1 << 16 else symbols.astype(np.int64)
+
+
+def prepend_older(digits: np.ndarray, position: np.ndarray, key: np.ndarray, back: int,
+                  weight: int) -> tuple[np.ndarray, np.ndarray]:
+    """One level up an n-gram climb: (position (P,), key (P,)) sorted by key, then position -> the same
+    positions with the symbol `back` places before each prepended to its key (key + symbol * weight, weight
+    above every key so far), sorted again. A stable sort on that symbol alone does it: ties keep the order
+    of the shorter keys. key is updated in place before the reorder."""
+    older = digits[position - back]  # (P,)
+    order = np.argsort(older, kind="stable")
+    older = older.astype(np.int64)
+    older *= weight
+    key += older
+    del older
+    return position[order], key[order]
+
+
 def sorted_ngram_levels(corpus: "Corpus", up_to: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """(n, keys (P_n,), positions (P_n,)) for n = 1 .. up_to: every n-gram inside a document, as its key and
     the position of its last token, sorted by key and, among equal keys, by position (so by document).
@@ -158,7 +179,7 @@ def sorted_ngram_levels(corpus: "Corpus", up_to: int) -> Iterator[tuple[int, np.
     one counting sort per level instead of a comparison sort of every level's int64 keys."""
     V, tokens = corpus.vocab_size, corpus.tokens
     check_fits(V, up_to)
-    digits = tokens.astype(np.uint16) if V <= 1 << 16 else tokens.astype(np.int64)  # (N,) what the sorts read
+    digits = sort_digits(tokens, V)  # (N,)
     # (N,) the longest n-gram of its document that ends at each position (its index in the document + 1),
     # capped at 255: no key holds more than 62 tokens
     reach = np.arange(1, len(tokens) + 1) - np.repeat(corpus.offsets[:-1], corpus.lengths)
@@ -169,12 +190,6 @@ def sorted_ngram_levels(corpus: "Corpus", up_to: int) -> Iterator[tuple[int, np.
         if n > 1:
             inside = reach[position] >= n  # the n-gram ending here starts in the same document
             position, key = position[inside], key[inside]
-            first = digits[position - (n - 1)]  # (P_n,) the token that the longer n-gram starts with
-            order = np.argsort(first, kind="stable")
-            first = first.astype(np.int64)
-            first *= V ** (n - 1)
-            key += first
-            del first, inside
-            position, key = position[order], key[order]
-            del order
+            del inside
+            position, key = prepend_older(digits, position, key, n - 1, V ** (n - 1))  # (P_n,) each
         yield n, key, position

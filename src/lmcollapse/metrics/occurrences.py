@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from ..corpus import Corpus
-from ..ngrams import sorted_ngram_levels
+from ..ngrams import document_of_token, sorted_ngram_levels
 
 
 class Presence:
@@ -127,7 +127,7 @@ class Occurrences:
 def occurrence_levels(corpus: Corpus, up_to: int) -> Iterator[tuple[int, Occurrences]]:
     """(n, Occurrences of the n-grams of corpus's documents) for n = 1 .. up_to, each level's sort made from
     the one below (ngrams.sorted_ngram_levels)."""
-    doc_of = np.repeat(np.arange(len(corpus), dtype=np.int32), corpus.lengths)  # (N,) int32: half the memory
+    doc_of = document_of_token(corpus, np.int32)  # (N,) int32: half the memory
     for n, keys, positions in sorted_ngram_levels(corpus, up_to):
         found = Occurrences(keys, doc_of[positions], len(corpus))
         del keys, positions  # (P_n,) each: freed before the next level is sorted

@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import LmcollapseError
-from ..ngrams import COUNT_CHUNK, document_chunks, horner, merge_counts, padded_stream
+from ..ngrams import COUNT_CHUNK, document_chunks, horner, merge_counts, padded_stream, prepend_older, sort_digits
 
 MAX_KEY = 2**62
 ONE_SORT_MAX = 2**63 - 1  # (context key, token) pairs below this are counted with a single sort
@@ -49,14 +49,12 @@ def counted_by_level(stream: np.ndarray, targets: np.ndarray, order: int, V: int
     that token * (V+1)^(j-1) * V + the pair of level j-1, so a sequence in level j-1's order, sorted stably
     by that token, is in level j's. numpy sorts 16-bit symbols stably by counting, so each level costs one
     counting sort instead of a comparison sort of its int64 pairs."""
-    digits = stream.astype(np.uint16) if V + 1 <= 1 << 16 else stream.astype(np.int64)  # (S,) what the sorts read
+    digits = sort_digits(stream, V + 1)  # (S,) tokens and the pad
     position = targets[np.argsort(digits[targets], kind="stable")]  # (P,) targets by their token
     pair = stream[position].astype(np.int64)  # (P,) level 0's pair: the token
     for j in range(1, order):
-        older = digits[position - j]  # (P,) the context's oldest token at this level (pad before a document)
-        by_older = np.argsort(older, kind="stable")
-        pair += older.astype(np.int64) * ((V + 1) ** (j - 1) * V)
-        position, pair = position[by_older], pair[by_older]
+        # the context's oldest token at this level (the pad before a document) joins the pair
+        position, pair = prepend_older(digits, position, pair, j, (V + 1) ** (j - 1) * V)
         starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]]) if len(pair) else np.zeros(0, np.int64)
         yield j, pair[starts], np.diff(np.r_[starts, len(pair)])
 
