@@ -6,7 +6,7 @@ import lmcollapse
 from lmcollapse.rundir import RunDir, run_dir_name
 
 SRC = Path(lmcollapse.__file__).parent
-# Names of files and folders inside a run directory (README: The run directory).
+# Names of files and folders inside a run directory (docs/run-directory.md, the layout block).
 LAYOUT_NAMES = ("config.yaml", "run.json", "metrics.jsonl", "metrics.json", "manifest.json", "tokenizer.json",
                 "probe-baseline.json", "real-train.parquet", "real-heldout.parquet", "reservoir.parquet",
                 "probe-train.parquet", "probe-test.parquet", "probe-classes.json", "train_ids.npy", "pool_ids.npy",
