@@ -23,7 +23,7 @@ def test_yaml_toml_dict_and_overrides_agree(tmp_path):
 
 def test_override_values_are_typed():
     c = load_config(None, ["corpus.probs=[0.5, 0.5]", "corpus.name=categorical", "corpus.doc_length=4",
-                           "paradigm.rate=0.25", "metrics=[heldout_nll]"])
+                           "paradigm.name=accumulate", "paradigm.rate=0.25", "metrics=[heldout_nll]"])
     assert c.corpus.probs == [0.5, 0.5] and c.paradigm.rate == 0.25 and c.metrics == ["heldout_nll"]
 
 
@@ -37,7 +37,7 @@ def test_override_values_are_typed():
     ("gates=[magic]", "gates[0]: unknown gate 'magic'"),
     ("metrics=[bleu]", "metrics: unknown metric 'bleu'"),
     ("sampler.top_p=1.5", "sampler.top_p: input should be less than or equal to 1"),
-    ("paradigm.real_fraction=1", "paradigm.real_fraction: input should be less than 1"),
+    ("paradigm.real_fraction=1", "paradigm.real_fraction: does not apply to paradigm 'replace' (only to mix)"),
 ])
 def test_bad_values_give_one_line_naming_the_key(override, expected):
     with pytest.raises(LmcollapseError) as err:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lmcollapse.config import ParadigmConfig, TokenizerConfig, section_classes
+from lmcollapse.config import applicable, section_classes, section_of
 from lmcollapse.gates import GATES
 from lmcollapse.models import MODELS
 from lmcollapse.paradigms import PARADIGMS
@@ -47,8 +47,13 @@ def test_the_unigram_and_exact_mle_count_models_keep_it_too():
 
 
 # ---- paradigms ------------------------------------------------------------------------------------------------
+def paradigm_at_half_rate(name: str):
+    """The paradigm with rate 0.5 where it has a rate (a contribution below N), else at its defaults."""
+    return PARADIGMS.build(section_of("paradigm", name)(**applicable("paradigm", {"name": name, "rate": 0.5})))
+
+
 PARADIGM_CASES = [(name, check) for name in PARADIGMS.names()
-                  for check in check_paradigm(lambda name=name: PARADIGMS.build(ParadigmConfig(name=name, rate=0.5)))]
+                  for check in check_paradigm(lambda name=name: paradigm_at_half_rate(name))]
 
 
 @pytest.mark.parametrize("name, check", PARADIGM_CASES, ids=[f"{n}-{c.__name__}" for n, c in PARADIGM_CASES])
@@ -58,7 +63,7 @@ def test_paradigm_keeps_the_contract(name, check):
 
 def test_a_paradigm_weighted_by_reweight_keeps_it_too():
     weighting = GATES.build(section_classes("gates")["reweight"]())
-    for check in check_paradigm(lambda: PARADIGMS.build(ParadigmConfig(name="accumulate-subsample"),
+    for check in check_paradigm(lambda: PARADIGMS.build(section_of("paradigm", "accumulate-subsample")(),
                                                         pool_weighting=weighting)):
         check()
 
@@ -99,7 +104,7 @@ def test_gate_keeps_the_contract(name):
 # ---- tokenizers ----------------------------------------------------------------------------------------------
 def _pretrained_file(tmp: Path) -> str:
     """A tokenizer.json as a Hugging Face checkpoint ships one (here: byte-level BPE with an end token)."""
-    bpe = TOKENIZERS.build(TokenizerConfig(name="bpe", vocab_size=300)).fit(["some text to learn merges from"] * 10)
+    bpe = TOKENIZERS.build(section_of("tokenizer", "bpe")(vocab_size=300)).fit(["some text to learn merges from"] * 10)
     bpe.hf_.add_special_tokens(["</s>"])
     bpe.hf_.save(str(tmp / "tokenizer.json"))
     return str(tmp)
@@ -108,9 +113,9 @@ def _pretrained_file(tmp: Path) -> str:
 @pytest.mark.parametrize("name", TOKENIZERS.names())
 def test_tokenizer_keeps_the_contract(name, tmp_path):
     settings = {"bpe": {"vocab_size": 400}, "pretrained": {"path": _pretrained_file(tmp_path)}}.get(name, {})
-    for check in check_tokenizer(lambda: TOKENIZERS.build(TokenizerConfig(name=name, **settings))):
+    for check in check_tokenizer(lambda: TOKENIZERS.build(section_of("tokenizer", name)(**settings))):
         check()
-    for check in check_tokenizer(lambda: TOKENIZERS.build(TokenizerConfig(name=name, lowercase=True, **settings)),
+    for check in check_tokenizer(lambda: TOKENIZERS.build(section_of("tokenizer", name)(lowercase=True, **settings)),
                                  lossless=False):
         check()
 
@@ -163,7 +168,7 @@ def test_the_suites_catch_broken_components():
             return DataState(kept.take(chosen), kept.take(chosen))
 
     assert "check_draws_only_from_the_generator_it_is_given" in _failures(
-        check_paradigm(lambda: GlobalRandom(ParadigmConfig())))
+        check_paradigm(lambda: GlobalRandom(section_of("paradigm", "replace")())))
 
     markov = section_classes("corpus")["markov"](vocab_size=5, doc_length=6, n_train=60, n_eval=30)
 

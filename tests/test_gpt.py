@@ -354,7 +354,7 @@ def test_attention_under_cpu_bfloat16_autocast_is_float32_attention_to_bfloat16_
     float32 (only its output rounded to bfloat16); the output must match float32 attention of the same
     projections to bfloat16 rounding, with the causal mask and with packed rows' block-diagonal mask, and
     gradients must flow."""
-    from lmcollapse.models.gpt import CausalSelfAttention, GPTConfig as Arch
+    from lmcollapse.models.gpt import Architecture as Arch, CausalSelfAttention
     from lmcollapse.models.packing import attention_mask
 
     torch.manual_seed(0)

@@ -1,12 +1,13 @@
 """Every registry enforces its written contract, and every config section has the component built from it."""
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
 from pydantic import BaseModel
 
 import lmcollapse
-from lmcollapse.config import NonemptyGateConfig, section_classes
+from lmcollapse.config import NonemptyGateConfig, Section, section_classes, validate
 from lmcollapse.gates import GATES, Filter, Producer
 from lmcollapse.metrics import METRICS
 from lmcollapse.metrics.base import metric
@@ -67,23 +68,43 @@ def test_a_gate_must_be_exactly_one_kind_and_a_metric_a_function_of_one_view():
         METRICS.register("bare", "a bare function")(lambda view: 0.0)
 
 
-def test_a_component_built_from_a_section_must_name_its_own():
-    class Quiet(Filter):
-        name = "quiet"
-
+def test_the_registry_names_a_component_and_its_section_from_the_one_name_it_is_given():
+    class Quiet(Filter):  # no section of its own: it has no parameters
         def keep(self, corpus, ctx, rng):
             return np.ones(len(corpus), bool), None
 
-    with pytest.raises(ContractError, match="config_class must name the config section"):
-        GATES.register("quiet", "no section")(Quiet)
-    Quiet.config_class = NonemptyGateConfig
-    with pytest.raises(ContractError, match="is the section of 'nonempty', not of 'quiet'"):
-        GATES.register("quiet", "another gate's section")(Quiet)
-    assert "quiet" not in GATES
+    class Loud(Quiet):  # a subclass under its own name: the parent's parameters, its own tag
+        pass
+
+    class Othername(Section):
+        name: Literal["nonempty"] = "nonempty"  # written by hand, and not the name it is registered under
+
+    class Misnamed(Quiet):
+        config_class = Othername
+
+    class Wrongly(Quiet):
+        name = "other"
+
+    try:
+        GATES.register("quiet", "no parameters")(Quiet)
+        GATES.register("loud", "a subclass")(Loud)
+        assert (Quiet.name, Loud.name) == ("quiet", "loud")
+        assert Quiet.config_class().model_dump() == {"name": "quiet"}
+        assert Loud.config_class().model_dump() == {"name": "loud"}
+        assert [g.name for g in validate({"gates": ["quiet", {"name": "loud"}]}).gates] == ["quiet", "loud"]
+        with pytest.raises(ContractError, match="is the section of 'nonempty', not of 'misnamed'"):
+            GATES.register("misnamed", "another gate's section")(Misnamed)
+        with pytest.raises(ContractError, match="Wrongly.name says 'other'"):
+            GATES.register("wrongly", "a second name")(Wrongly)
+        assert "misnamed" not in GATES and "wrongly" not in GATES
+    finally:
+        GATES.forget("quiet")
+        GATES.forget("loud")
 
 
 def test_every_config_section_has_a_registered_component_and_back():
-    for section, registry in (("model", MODELS), ("corpus", SOURCES), ("gates", GATES)):
+    for section, registry in (("model", MODELS), ("corpus", SOURCES), ("gates", GATES), ("tokenizer", TOKENIZERS),
+                              ("paradigm", PARADIGMS)):
         assert set(section_classes(section)) == set(registry.names()), section
         for name, cls in section_classes(section).items():
             assert registry.get(name).config_class is cls  # built from its own section (Registry.build)

@@ -37,13 +37,13 @@ def write_spec(tmp_path, data, name="spec.yaml"):
 # ---- the spec -----------------------------------------------------------------------------------------
 def test_grid_zip_and_points_multiply_and_seeds_are_their_own_axis():
     spec = load_spec({**BASE, "sweep": {"grid": {"model.order": [1, 2]},
-                                        "zip": {"paradigm.name": ["mix", "accumulate-subsample"],
+                                        "zip": {"paradigm.name": ["accumulate", "accumulate-subsample"],
                                                 "paradigm.rate": [1.0, 0.5]},
                                         "points": [{"model.smoothing": 0.01}, {"model.smoothing": 0.1}],
                                         "seeds": "0-2"}})
     points = spec.points()
     assert len(points) == 2 * 2 * 2 and spec.seeds == [0, 1, 2]
-    assert points[0].values == {"model.order": 1, "paradigm.name": "mix", "paradigm.rate": 1.0, "model.smoothing": 0.01}
+    assert points[0].values == {"model.order": 1, "paradigm.name": "accumulate", "paradigm.rate": 1.0, "model.smoothing": 0.01}
     assert points[-1].label == "model.order=2 paradigm.name=accumulate-subsample paradigm.rate=0.5 model.smoothing=0.1"
     the_plan = plan(spec, "out")
     assert len(the_plan.tasks) == 24 and len({t.run_dir for t in the_plan.tasks}) == 24

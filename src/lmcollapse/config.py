@@ -1,282 +1,132 @@
 """The typed experiment config, as pure data: read YAML/TOML/dict, apply ``key.sub=value`` overrides,
 and turn every validation problem into one line that names the key and what is allowed.
 
-The corpus and model sections are discriminated unions on `name`: each component has its own section
-class, so a key that does not apply to the chosen component is an error, and each default is written
-once, here (the components' constructors take theirs from these classes). This module imports none of
-the components it configures; experiment.py checks names against the registries.
+`Config` is assembled from the registries. Each component kind with a section of its own (corpus, model,
+tokenizer, paradigm, gates) is a discriminated union on `name`, and each component's section class lives
+beside its code: registering a component (built-in or a plugin's) names its section and joins it to its
+kind's union here (`join_union`). So a key that does not apply to the chosen component is an error, each
+default is written once, beside the component that reads it, and a registered name is written once, in
+the registry's decorator. This module imports none of the components it configures; importing
+`lmcollapse` registers the built-in ones.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Sequence, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Mapping, Sequence, Union
 
 import tomllib
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from .errors import LmcollapseError
 
 
-class _Strict(BaseModel):
+class Section(BaseModel):
+    """The base of every config section: a key it does not declare is refused, and assignments are
+    checked as construction is. A component's section declares its parameters only; the registry adds
+    `name` (named_section)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-#: The base of a component's config section, for components defined outside the package (plugins.py): a
-#: key it does not declare is refused, as in every built-in section.
-Section = _Strict
+_Strict = Section  # the name before 0.5, kept for plugins that imported it
 
-
-# ---- corpus: one section per source, told apart by `name` ------------------------------------------
-class _CorpusCommon(_Strict):
-    n_train: int = Field(5000, ge=1, description="real training documents N")
-    n_eval: int = Field(1000, ge=1, description="held-out real documents, never trained on")
-    doc_length: int | None = Field(None, ge=1, description="known truth: tokens per document; text: cap")
-
-
-class TextCorpusConfig(_CorpusCommon):
-    n_reservoir: int = Field(0, ge=0, description="real documents held back from R, E and the probe: the `fresh` "
-                                                  "paradigm's supply of new real data")
-
-
-class KJVCorpusConfig(TextCorpusConfig):
-    name: Literal["kjv"] = "kjv"
-
-
-class FilesCorpusConfig(TextCorpusConfig):
-    name: Literal["files"] = "files"
-    path: str | None = Field(None, description="a .txt/.jsonl/.parquet file or a folder to read")
-    unit: Literal["line", "paragraph", "file"] = Field("line", description=".txt: what one document is")
-    text_field: str = Field("text", description="jsonl/parquet: the column holding the text")
-
-
-class TinyStoriesCorpusConfig(TextCorpusConfig):
-    name: Literal["tinystories"] = "tinystories"
-    path: str | None = Field(None, description="a local copy (.txt with <|endoftext|>, .jsonl, parquet); "
-                                               "none: the HF hub")
-    text_field: str = Field("text", description="jsonl/parquet: the column holding the text")
-
-
-class _TruthCommon(_CorpusCommon):
-    end_prob: float | None = Field(None, gt=0, lt=1, description="end-token probability per position "
-                                                                 "(instead of doc_length)")
-
-    @model_validator(mode="after")
-    def _one_length_rule(self):
-        if (self.doc_length is None) == (self.end_prob is None):
-            raise ValueError(f"corpus {self.name}: set exactly one of corpus.doc_length (fixed-length documents) and "
-                             f"corpus.end_prob (end-token-terminated documents)")
-        return self
-
-
-class CategoricalCorpusConfig(_TruthCommon):
-    name: Literal["categorical"] = "categorical"
-    probs: list[float] | None = Field(None, description="the true token probabilities")
-    vocab_size: int | None = Field(None, ge=2, description="Zipf over this many tokens (instead of probs)")
-    zipf_exponent: float = Field(1.0, ge=0, description="p(rank i) ~ i^-exponent")
-
-
-class MarkovCorpusConfig(_TruthCommon):
-    name: Literal["markov"] = "markov"
-    vocab_size: int | None = Field(None, ge=2, description="vocabulary size")
-    order: int = Field(1, ge=1, le=4, description="tokens of context")
-    concentration: float = Field(0.5, gt=0, description="Dirichlet concentration of each row")
-    truth_seed: int | None = Field(None, ge=0, description="the seed the chain is drawn from (default: the run "
-                                                           "seed); fix it to share one truth across seeds")
-
-
-CorpusConfig = Annotated[Union[KJVCorpusConfig, FilesCorpusConfig, TinyStoriesCorpusConfig,
-                               CategoricalCorpusConfig, MarkovCorpusConfig], Field(discriminator="name")]
-
-
-class TokenizerConfig(_Strict):
-    name: str = "word"
-    lowercase: bool = False
-    min_count: int = Field(1, ge=1)
-    vocab_size: int = Field(2000, ge=260, description="bpe: vocabulary size (256 bytes + merges + specials)")
-    path: str | None = Field(None, description="pretrained: a tokenizer.json or a checkpoint directory")
-    eos_token: str | None = Field(None, description="pretrained: the end-of-document token (default: guessed)")
-
-
-# ---- model: one section per backend, told apart by `name` ------------------------------------------
-class NGramConfig(_Strict):
-    name: Literal["ngram"] = "ngram"
-    order: int = Field(2, ge=1, le=8, description="n of the n-grams (1 = unigram)")
-    smoothing: float = Field(1e-4, ge=0, description="add-alpha pseudo-count per token (0 = exact maximum "
-                                                     "likelihood)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_warm_start(cls, data):
-        if isinstance(data, dict) and "warm_start" in data:  # a common mistake, worth its own words
-            raise ValueError("model.warm_start: model 'ngram' is refitted from counts each generation; warm starts "
-                             "apply to gpt and hf")
-        return data
-
-
-class NeuralConfig(_Strict):
-    """Training shared by the neural backends (the paper's optimiser: AdamW, betas (0.9, 0.95), constant
-    learning rate)."""
-
-    block_size: int = Field(128, ge=2)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    epochs: int = Field(1, ge=1)
-    batch_size: int = Field(32, ge=1)
-    lr: float = Field(5e-4, gt=0)
-    weight_decay: float = Field(0.1, ge=0)
-    device: str = Field("auto", description="auto (CUDA when available), cpu, cuda")
-    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="training: bf16 = bfloat16 autocast; "
-                                                       "auto = bf16 on CUDA and, for models at least 128 wide, on a CPU with "
-                                                       "bfloat16 matrix units (AMX, AVX-512 BF16); fp32 elsewhere")
-    batch_memory_gb: float = Field(2.0, gt=0, description="about the most memory one forward pass may take; "
-                                                          "larger batches are split")
-    warm_start: bool = Field(False, description="each generation starts from the previous generation's weights "
-                                                "(fresh optimiser) instead of a new initialisation")
-    loss: Literal["ce", "tce"] = Field("ce", description="ce: cross-entropy; tce: truncated cross-entropy "
-                                                         "(ForTIFAI), tokens predicted above tce_gamma left out")
-    tce_gamma: float = Field(0.99, gt=0, lt=1, description="tce: a target token whose probability exceeds this "
-                                                           "is dropped from the loss")
-
-    @model_validator(mode="after")
-    def _gamma_needs_tce(self):
-        # (at its default it may stand anywhere: a stored config.yaml spells out every key)
-        if self.loss != "tce" and self.tce_gamma != type(self).model_fields["tce_gamma"].default:
-            raise ValueError("model.tce_gamma applies with model.loss: tce (truncated cross-entropy); set "
-                             "model.loss=tce or drop tce_gamma")
-        return self
-
-
-class GPTConfig(NeuralConfig):
-    name: Literal["gpt"] = "gpt"
-    n_layer: int = Field(2, ge=1)
-    n_head: int = Field(2, ge=1)
-    n_embd: int = Field(64, ge=1)
-
-    @model_validator(mode="after")
-    def _heads_divide_the_width(self):
-        if self.n_embd % self.n_head:
-            raise ValueError(f"model.n_embd ({self.n_embd}) must be a multiple of model.n_head ({self.n_head})")
-        return self
-
-
-class HFConfig(NeuralConfig):
-    name: Literal["hf"] = "hf"
-    hf_config: str = Field("tinystories-1m", description="tinystories-1m, tinystories-33m, or a config.json path")
-    hf_checkpoint: str | None = Field(None, description="a local checkpoint directory; every generation starts "
-                                                        "from its weights (fine-tuning) instead of scratch")
-
-
-ModelConfig = Annotated[Union[NGramConfig, GPTConfig, HFConfig], Field(discriminator="name")]
+#: Config key -> the registry kind whose components it names (the registries are created with these keys).
+UNION_KEYS = ("corpus", "model", "tokenizer", "paradigm", "gates")
+#: Section -> the name a section without `name` gets (a config that says `model: {order: 3}` means ngram).
+DEFAULT_NAMES = {"corpus": "kjv", "model": "ngram", "tokenizer": "word", "paradigm": "replace"}
 #: Keys a run may change without becoming another experiment: its directory's name, the check on resume and
 #: whether a sweep's run is finished ignore them (more generations extend a run; trackers only copy numbers).
 NOT_IDENTITY = frozenset({"generations", "trackers"})
-#: Section -> the name a section without `name` gets (a config that says `model: {order: 3}` means ngram).
-DEFAULT_NAMES = {"corpus": "kjv", "model": "ngram"}
+#: config key -> registered name -> its named section class; filled as components register.
+_UNIONS: dict[str, dict[str, type[Section]]] = {key: {} for key in UNION_KEYS}
 
 
-# ---- gates: one section per quality gate, told apart by `name` ------------------------------------
-class NonemptyGateConfig(_Strict):
-    name: Literal["nonempty"] = "nonempty"
+def named_section(params: type[BaseModel], name: str) -> type[Section]:
+    """The section a component registered as `name` is built from: its parameters' class plus
+    `name: Literal[name] = name` as the first field (the union's tag). A parameters class that already
+    declares this very name (a section written before 0.5) is returned as it is; one that inherits another
+    component's name (a subclass of a registered component) gets its own."""
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        raise TypeError(f"its config_class must be a pydantic section class (subclass lmcollapse.config.Section), "
+                        f"not {params!r}")
+    field = params.model_fields.get("name")
+    if field is not None:
+        if field.default == name:
+            return params
+        written = "name" in params.__dict__.get("__annotations__", {}) and "__registered_name__" not in params.__dict__
+        if written:
+            raise TypeError(f"{params.__name__} is the section of {field.default!r}, not of {name!r}; leave `name` "
+                            f"out of the section: the registry adds it")
+        named = create_model(params.__name__, __base__=params, __module__=params.__module__,
+                             name=(Literal[name], name))
+        named.__qualname__ = params.__qualname__
+    elif params is Section:  # a component without parameters
+        title = "".join(part.title() for part in name.replace("_", "-").split("-")) + "Config"
+        named = create_model(title, __base__=Section, __module__=__name__, name=(Literal[name], name))
+    else:
+        tag = create_model(f"{params.__name__}Name", __base__=Section, name=(Literal[name], name))
+        named = create_model(params.__name__, __base__=(params, tag), __module__=params.__module__)
+        named.__qualname__ = params.__qualname__
+        named.__doc__ = params.__doc__
+    named.__registered_name__ = name  # made here: a subclass's component may rename it
+    return named
 
 
-class ExactDedupGateConfig(_Strict):
-    name: Literal["exact-dedup"] = "exact-dedup"
+def join_union(key: str, section: type[Section]) -> None:
+    """Let configs name a registered component: its named section joins the union `key` is validated
+    against (built-ins and plugins alike)."""
+    _UNIONS[key][section.model_fields["name"].default] = section
+    _rebuild(key)
 
 
-class DedupGateConfig(_Strict):
-    name: Literal["dedup"] = "dedup"
-    threshold: float = Field(0.8, gt=0, le=1, description="MinHash Jaccard similarity from which a document is a "
-                                                          "near-duplicate")
-    ngram: int = Field(3, ge=1, description="tokens per shingle")
-    num_perm: int = Field(64, ge=1, description="MinHash permutations")
-    bands: int = Field(16, ge=1, description="LSH bands (num_perm must be a multiple)")
-
-    @model_validator(mode="after")
-    def _bands_divide_permutations(self):
-        if self.num_perm % self.bands:
-            raise ValueError(f"num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
-        return self
+def leave_union(key: str, name: str) -> None:
+    """The opposite of join_union (Registry.forget)."""
+    _UNIONS[key].pop(name, None)
+    _rebuild(key)
 
 
-class PerplexityGateConfig(_Strict):
-    name: Literal["perplexity"] = "perplexity"
-    low: float = Field(0.05, ge=0, le=1, description="lower quantile of held-out real documents' NLL")
-    high: float = Field(0.95, ge=0, le=1, description="upper quantile")
-
-    @model_validator(mode="after")
-    def _a_band(self):
-        if not self.low < self.high:
-            raise ValueError(f"need low < high (got low={self.low}, high={self.high})")
-        return self
+def _rebuild(key: str) -> None:
+    members = tuple(_UNIONS[key].values())
+    union = Annotated[Union[members], Field(discriminator="name")] if members else Any
+    Config.model_fields[key].annotation = list[union] if key == "gates" else union
+    Config.model_rebuild(force=True)
 
 
-class VerifierGateConfig(_Strict):
-    name: Literal["verifier"] = "verifier"
-    quantile: float = Field(0.1, ge=0, lt=1, description="the real documents' log-prob quantile a document must "
-                                                         "reach")
-    error_rate: float = Field(0.0, ge=0, le=0.5, description="share of decisions flipped (a noisy verifier)")
+def section_classes(key: str) -> dict[str, type[Section]]:
+    """name -> section class of the components a union key names ("corpus", "model", "tokenizer",
+    "paradigm" or "gates")."""
+    return dict(_UNIONS[key])
 
 
-class TokenEditGateConfig(_Strict):
-    name: Literal["token-edit"] = "token-edit"
-    threshold: float = Field(0.99, gt=0, lt=1, description="tokens the model predicts with p above this are resampled")
+def section_of(key: str, name: str) -> type[Section]:
+    """The section class of the component `name` of kind `key`, or a one-line error naming the known ones."""
+    try:
+        return _UNIONS[key][name]
+    except KeyError:
+        raise LmcollapseError(f"{key}.name: unknown {key.rstrip('s')} {name!r}; choose one of: "
+                              f"{', '.join(sorted(_UNIONS[key]))}") from None
 
 
-class ReweightGateConfig(_Strict):
-    name: Literal["reweight"] = "reweight"
-    real_weight: float = Field(4.0, gt=0, description="sampling weight of a real document")
-    age_decay: float = Field(0.5, gt=0, le=1, description="weight factor per generation of a synthetic document's age")
+def gate_names() -> list[str]:
+    return sorted(_UNIONS["gates"])
 
 
-class DetectorResampleGateConfig(_Strict):
-    name: Literal["detector-resample"] = "detector-resample"
-    upsample: float = Field(4.0, ge=1, description="candidates drawn per document the generation contributes")
-    beta: float = Field(1.0, ge=0, description="a candidate's weight is (1 - p_generated) ** beta (0: no preference)")
-    max_repeats: int = Field(2, ge=1, description="the most copies of one candidate the resample may hold")
-    features: Literal["ngrams", "hidden"] = Field("ngrams", description="the detector's input: hashed token n-grams, "
-                                                                        "or the model's final hidden state (gpt, hf)")
+def applicable(key: str, part: Mapping) -> dict:
+    """A section's mapping with the keys that its component (part's name, or the default one) does not
+    declare removed."""
+    cls = _UNIONS[key].get(part.get("name", DEFAULT_NAMES.get(key)))
+    return dict(part) if cls is None else {k: v for k, v in part.items() if k in cls.model_fields}
 
 
-_GATE_SECTIONS = [NonemptyGateConfig, ExactDedupGateConfig, DedupGateConfig, PerplexityGateConfig,
-                  VerifierGateConfig, TokenEditGateConfig, ReweightGateConfig, DetectorResampleGateConfig]
-GateConfig = Annotated[Union[tuple(_GATE_SECTIONS)], Field(discriminator="name")]
-
-
-class SamplerConfig(_Strict):
+class SamplerConfig(Section):
     temperature: float = Field(1.0, gt=0)
     top_k: int = Field(0, ge=0, description="0 = off")
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(128, ge=1)
 
 
-class ParadigmConfig(_Strict):
-    name: str = "replace"
-    rate: float = Field(1.0, gt=0, description="accumulate(-subsample)/fresh: new synthetic docs per "
-                                               "generation as a fraction of N")
-    real_fraction: float = Field(0.5, ge=0, lt=1, description="mix: share of real documents")
-    fresh_fraction: float = Field(0.1, gt=0, description="fresh: new real docs per generation / N")
-
-
-# ---- executors: where a sweep's runs go (command-line options, not part of an experiment's config) ------
-class LocalExecutorConfig(_Strict):
-    name: Literal["local"] = "local"
-    workers: int | None = Field(None, ge=1, description="parallel processes (default: one per core)")
-    gpus_per_run: float | None = Field(None, gt=0, description="GPUs per run; 0.5 packs two runs on a GPU")
-
-
-class RayExecutorConfig(_Strict):
-    name: Literal["ray"] = "ray"
-    address: str | None = Field(None, description="auto or HOST:PORT of a running cluster (default: start one)")
-    cpus_per_run: float = Field(1.0, gt=0, description="CPUs a run's task asks for")
-    gpus_per_run: float = Field(0.0, ge=0, description="GPUs a run's task asks for")
-    max_retries: int = Field(3, ge=0, description="runs again on another node after a node dies")
-    storage: str | None = Field(None, description="the sweep folder every node must see (probed at start)")
-
-
-ExecutorConfig = Annotated[Union[LocalExecutorConfig, RayExecutorConfig], Field(discriminator="name")]
-
-
-class ProbeConfig(_Strict):
+class ProbeConfig(Section):
     """The downstream probe (the paper's protocol at small scale): each generation's model, and the same
     architecture randomly initialised, classify real documents that no model of the run trains on."""
 
@@ -292,19 +142,25 @@ class ProbeConfig(_Strict):
     max_length: int = Field(64, ge=2, description="tokens of a document the probe reads (longer ones are cut)")
 
 
-class Config(_Strict):
-    """A whole experiment, as data: which components, with which settings. Whether the named components
-    exist and fit together is checked by experiment.check, which knows the registries."""
+def _default_section(key: str):
+    """The default component's section at its defaults (a factory: the union is filled at import)."""
+    return lambda: section_of(key, DEFAULT_NAMES[key])()
+
+
+class Config(Section):
+    """A whole experiment, as data: which components, with which settings. The union keys' annotations
+    are replaced as components register (join_union); whether the named components fit together is checked
+    by experiment.check, which knows the registries."""
 
     seed: int = Field(0, ge=0)
     generations: int = Field(10, ge=1, le=100_000)
-    corpus: CorpusConfig = Field(default_factory=KJVCorpusConfig)
-    tokenizer: TokenizerConfig = TokenizerConfig()
-    model: ModelConfig = Field(default_factory=NGramConfig)
+    corpus: Any = Field(default_factory=_default_section("corpus"))
+    tokenizer: Any = Field(default_factory=_default_section("tokenizer"))
+    model: Any = Field(default_factory=_default_section("model"))
     sampler: SamplerConfig = SamplerConfig()
-    paradigm: ParadigmConfig = ParadigmConfig()
+    paradigm: Any = Field(default_factory=_default_section("paradigm"))
     probe: ProbeConfig = ProbeConfig()
-    gates: list[GateConfig] = Field(default_factory=list, description="quality gates in order: a name or {name: "
+    gates: list[Any] = Field(default_factory=list, description="quality gates in order: a name or {name: "
                                     "GATE, parameter: value}")
     oversample_max: float = Field(10.0, ge=1, description="with gates: sample at most this many times the "
                                                           "contribution to fill it with accepted documents")
@@ -317,7 +173,8 @@ class Config(_Strict):
     @property
     def warm_start(self) -> bool:
         """Whether each generation's model starts from the previous one's weights (neural models only)."""
-        return isinstance(self.model, NeuralConfig) and self.model.warm_start
+        # a field of the model's section (the neural backends' training section declares it), not a guess
+        return "warm_start" in type(self.model).model_fields and self.model.warm_start
 
     @model_validator(mode="before")
     @classmethod
@@ -342,42 +199,14 @@ class Config(_Strict):
         return data
 
 
-def add_gate_section(section: type[BaseModel]) -> None:
-    """Let configs name a gate registered after this module was written (a plugin's): its section joins the
-    union `gates` entries are validated against."""
-    if section in _GATE_SECTIONS:
-        return
-    name = section.model_fields.get("name")
-    if name is None or not isinstance(name.default, str):
-        raise TypeError(f"{section.__name__} needs a field `name: Literal[NAME] = NAME`, as every gate section has")
-    _GATE_SECTIONS.append(section)
-    union = Annotated[Union[tuple(_GATE_SECTIONS)], Field(discriminator="name")]
-    Config.model_fields["gates"].annotation = list[union]
-    Config.model_rebuild(force=True)
-
-
-def section_classes(section: str) -> dict[str, type[BaseModel]]:
-    """name -> config class of the components of a union section ("corpus", "model" or "gates")."""
-    annotation = Config.model_fields[section].annotation
-    if get_origin(annotation) is list:  # gates: list[Annotated[Union[...], discriminator]]
-        annotation = get_args(get_args(annotation)[0])[0]
-    return {cls.model_fields["name"].default: cls for cls in get_args(annotation)}
-
-
-def gate_names() -> list[str]:
-    return sorted(section_classes("gates"))
-
-
 def drop_inapplicable_keys(data: Mapping) -> dict:
-    """A config dict (as lmcollapse 0.2 wrote them, with every model and corpus key) with the keys that do
-    not apply to the chosen model and corpus removed; those versions ignored them."""
+    """A config dict with the keys that do not apply to its chosen components removed: lmcollapse 0.2 wrote
+    every model and corpus key, and before 0.5 every paradigm and tokenizer key; those versions ignored the
+    keys of components not chosen."""
     data = dict(data)
-    for section, default in DEFAULT_NAMES.items():
-        part = data.get(section)
-        if isinstance(part, dict):
-            cls = section_classes(section).get(part.get("name", default))
-            if cls is not None:
-                data[section] = {k: v for k, v in part.items() if k in cls.model_fields}
+    for key in DEFAULT_NAMES:
+        if isinstance(data.get(key), dict):
+            data[key] = applicable(key, data[key])
     return data
 
 
@@ -398,9 +227,11 @@ def _format(err: ValidationError) -> str:
         allowed = _allowed_keys(loc[:-1], component)
         if component is not None:
             elsewhere = sorted(name for name, cls in section_classes(loc[0]).items() if loc[-1] in cls.model_fields)
+            own = f"its keys: {allowed}" if allowed != "name" else "it takes no parameters"
             if elsewhere:
                 return (f"{key}: does not apply to {loc[0]} {component!r} (only to {', '.join(elsewhere)}); "
-                        f"its keys: {allowed}")
+                        f"{own}")
+            return f"{key}: unknown key; allowed here: {allowed}"
         return f"{key}: unknown key; allowed here: {allowed}"
     if first["type"] == "value_error":
         return first["msg"].removeprefix("Value error, ")
@@ -525,3 +356,45 @@ def load_yaml(text: str):
 
 def to_yaml(config: Config) -> str:
     return yaml.dump(config.model_dump(), Dumper=_DUMPER, sort_keys=False)
+
+
+# ---- names that moved beside their components in 0.5, importable from here for one minor version ------
+_MOVED_SECTIONS = {  # old name -> (union key, component)
+    "KJVCorpusConfig": ("corpus", "kjv"), "FilesCorpusConfig": ("corpus", "files"),
+    "TinyStoriesCorpusConfig": ("corpus", "tinystories"), "CategoricalCorpusConfig": ("corpus", "categorical"),
+    "MarkovCorpusConfig": ("corpus", "markov"), "NGramConfig": ("model", "ngram"), "GPTConfig": ("model", "gpt"),
+    "HFConfig": ("model", "hf"), "NonemptyGateConfig": ("gates", "nonempty"),
+    "ExactDedupGateConfig": ("gates", "exact-dedup"), "DedupGateConfig": ("gates", "dedup"),
+    "PerplexityGateConfig": ("gates", "perplexity"), "VerifierGateConfig": ("gates", "verifier"),
+    "TokenEditGateConfig": ("gates", "token-edit"), "ReweightGateConfig": ("gates", "reweight"),
+    "DetectorResampleGateConfig": ("gates", "detector-resample"),
+}
+_MOVED_CLASSES = {  # old name -> the module that holds it now
+    "NeuralConfig": "lmcollapse.models.neural", "TextCorpusConfig": "lmcollapse.sources.text",
+}
+_MOVED_EXECUTORS = {"LocalExecutorConfig": "local", "RayExecutorConfig": "ray"}
+
+
+def _by_name(key: str):
+    """What `TokenizerConfig(...)` and `ParadigmConfig(...)` were before 0.5 (one flat class): the named
+    component's section, the default one's without a name."""
+    def build(name: str = DEFAULT_NAMES[key], **values):
+        return section_of(key, name)(**values)
+    return build
+
+
+def __getattr__(attr: str):
+    if attr in _MOVED_SECTIONS:
+        return section_of(*_MOVED_SECTIONS[attr])
+    if attr in _MOVED_CLASSES:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED_CLASSES[attr]), attr)
+    if attr in _MOVED_EXECUTORS:
+        import importlib
+
+        executors = importlib.import_module("lmcollapse.sweep.executors").EXECUTORS
+        return executors.get(_MOVED_EXECUTORS[attr]).config_class
+    if attr in ("TokenizerConfig", "ParadigmConfig"):
+        return _by_name(attr.removesuffix("Config").lower())
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

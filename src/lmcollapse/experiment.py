@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .config import Config, TextCorpusConfig, parse_config
+from .config import Config, parse_config
 from .corpus import REAL, Corpus, FreshSupply, real_first_id
 from .corpus_io import read_corpus, write_corpus
 from .errors import LmcollapseError
@@ -30,7 +30,7 @@ from .probes.tasks import TASK_CORPUS
 from .rundir import RunDir, disk_errors
 from .sampling import Sampler
 from .sources import SOURCES, Source, SourceData
-from .sources.text import TextSource
+from .sources.text import TextCorpusConfig, TextSource
 from .tokenizers import TOKENIZERS, Tokenizer, load_tokenizer
 from .version import __version__
 

@@ -4,16 +4,21 @@ Each registry is created with the contract its components must keep (an abstract
 plain functions a check of their own). Registering something that does not keep it fails at import
 time with a message naming what is missing, so a misfit never reaches a run.
 
+A component's registered name is written once, in the decorator: the registry sets the class's `name`.
 Components are built from their typed config section in one way, `REGISTRY.build(section, **context)`:
 the section's `name` picks the class, which is constructed with the section (already checked by
-pydantic in config.py) and whatever else it needs from the run. A kind whose contract declares
-`config_class` has a section class per component, and each component must name its own.
+pydantic) and whatever else it needs from the run. A kind whose contract declares `config_class` is built
+from a section of its own per component: the class's `config_class` lists its parameters (the contract's
+default, an empty section, for a component without any), and the registry turns it into the named
+section (config.named_section). A kind with a config key (`union_key`) also joins that section to the
+key's union in Config, so a config can name the component, built-in or a plugin's.
 """
 from __future__ import annotations
 
 import inspect
 from typing import Any, Callable
 
+from .config import join_union, leave_union, named_section
 from .errors import LmcollapseError
 
 
@@ -27,17 +32,15 @@ class Registry:
     contract: the base class every registered class must subclass, with no abstract method left
     unimplemented; or None with `check` for kinds that register functions (metrics).
     check: an extra test, called with the component, returning a problem or None.
-    on_register: called with each component once it is registered (gates add their config section to the
-    sections a config may name).
+    union_key: the Config key whose union the components' sections join ("model", "gates", ...), if any.
     """
 
     def __init__(self, kind: str, contract: type | None = None,
-                 check: Callable[[Any], str | None] | None = None,
-                 on_register: Callable[[Any], None] | None = None):
+                 check: Callable[[Any], str | None] | None = None, union_key: str | None = None):
         self.kind = kind
         self.contract = contract
         self.check = check
-        self.on_register = on_register
+        self.union_key = union_key
         self._entries: dict[str, tuple[Any, str]] = {}
 
     def register(self, name: str, description: str) -> Callable:
@@ -47,15 +50,22 @@ class Registry:
                 raise ContractError(f"{self.kind} {name!r}: {problem}")
             if name in self._entries:
                 raise ContractError(f"{self.kind} {name!r} registered twice")
-            if self.on_register is not None:
+            if self._declares("name"):
+                component.name = name
+            if self._declares("config_class"):
                 try:
-                    self.on_register(component)
+                    component.config_class = named_section(component.config_class, name)
                 except TypeError as exc:
-                    raise ContractError(f"{self.kind} {name!r}: {exc}") from None
+                    raise ContractError(f"{self.kind} {name!r}: {component.__name__}.config_class: {exc}") from None
+                if self.union_key is not None:
+                    join_union(self.union_key, component.config_class)
             self._entries[name] = (component, description)
             return component
 
         return decorate
+
+    def _declares(self, attribute: str) -> bool:
+        return attribute in getattr(self.contract, "__annotations__", {})
 
     def misfit(self, component, name: str) -> str | None:
         """Why component cannot be registered here, or None when it keeps the contract."""
@@ -66,18 +76,16 @@ class Registry:
             if missing:
                 return (f"{component.__name__} does not implement {', '.join(missing)} of the "
                         f"{self.contract.__name__} contract")
-            declared = getattr(self.contract, "__annotations__", {})
-            if "name" in declared and getattr(component, "name", None) != name:
-                return f"{component.__name__}.name must be {name!r}, the name it is registered under"
-            if "config_class" in declared:  # a kind built from a typed section of its own (Registry.build)
-                section = getattr(component, "config_class", None)
-                fields = getattr(section, "model_fields", None)
-                if fields is None:
-                    return f"{component.__name__}.config_class must name the config section it is built from"
-                if "name" in fields and fields["name"].default != name:
-                    return (f"{component.__name__}.config_class is the section of {fields['name'].default!r}, not of "
-                            f"{name!r}")
+            written = component.__dict__.get("name")
+            if self._declares("name") and written is not None and written != name:
+                return (f"{component.__name__}.name says {written!r}; leave it out (the registry sets the name it is "
+                        f"registered under)")
         return self.check(component) if self.check is not None else None
+
+    def forget(self, name: str) -> None:
+        """Unregister a component (tests, and a session that defines one again); configs can no longer name it."""
+        if self._entries.pop(name, None) is not None and self.union_key is not None:
+            leave_union(self.union_key, name)
 
     def build(self, section, **context):
         """The component a typed config section names (section.name), made from it: the one way every

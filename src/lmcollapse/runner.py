@@ -17,7 +17,7 @@ from typing import Callable, TypeVar
 import numpy as np
 
 from . import seeding, stop_signals
-from .config import NOT_IDENTITY, Config, NeuralConfig
+from .config import NOT_IDENTITY, Config
 from .corpus import REAL, Corpus
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import Experiment, build, prepare
@@ -25,6 +25,7 @@ from .gates import GateContext, ReferenceModel
 from .gates.sampling import GatedSamples, draw_gated
 from .metrics import GenerationView, RealStatistics, default_metrics, measure
 from .models import LanguageModel
+from .models.neural import NeuralConfig
 from .paradigms import DataState, initial_state
 from .probes.run import ProbeRun
 from .progress import Progress

@@ -6,7 +6,7 @@
   the paradigm when the run is built and filters nothing.
 
 All three are listed under the one `gates:` config key, in order, as a name or a mapping
-{name: GATE, parameter: value, ...}, each a typed section (config.py); every gate is built from its section
+{name: GATE, parameter: value, ...}, each a typed section declared beside the gate's code; every gate is built from its section
 (GATES.build), and build_gates sorts them by kind into a GateSet. The runner keeps the contribution fixed
 by sampling more and filtering down (gates/sampling.py).
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..config import add_gate_section
+from ..config import Section
 from ..corpus import Corpus
 from ..errors import LmcollapseError
 from ..registry import Registry
@@ -55,11 +55,11 @@ class GateContext:
 
 
 class Gate(abc.ABC):
-    """What every gate declares: its name, the config section it is built from, and whether it needs a
-    known-truth corpus."""
+    """What every gate declares: its name (set by the registry), the config section listing its parameters
+    (none: the empty default) and whether it needs a known-truth corpus."""
 
     name: ClassVar[str]
-    config_class: ClassVar[type]
+    config_class: ClassVar[type] = Section
     needs_truth: ClassVar[bool] = False
 
     def __init__(self, config=None):
@@ -97,8 +97,7 @@ def _is_one_kind(component) -> str | None:
     return None
 
 
-GATES = Registry("gate", contract=Gate, check=_is_one_kind,
-                 on_register=lambda gate: add_gate_section(gate.config_class))
+GATES = Registry("gate", contract=Gate, check=_is_one_kind, union_key="gates")
 
 
 @dataclass

@@ -13,8 +13,9 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from ..config import DedupGateConfig
+from ..config import Section
 from ..corpus import Corpus
 from ..ngrams import doc_ngrams
 from .base import GATES, Filter, GateContext
@@ -52,10 +53,23 @@ def signatures(corpus: Corpus, n: int, num_perm: int, seed: int = 0) -> np.ndarr
     return out
 
 
+class DedupGateConfig(Section):
+    threshold: float = Field(0.8, gt=0, le=1, description="MinHash Jaccard similarity from which a document is a "
+                                                          "near-duplicate")
+    ngram: int = Field(3, ge=1, description="tokens per shingle")
+    num_perm: int = Field(64, ge=1, description="MinHash permutations")
+    bands: int = Field(16, ge=1, description="LSH bands (num_perm must be a multiple)")
+
+    @model_validator(mode="after")
+    def _bands_divide_permutations(self):
+        if self.num_perm % self.bands:
+            raise ValueError(f"num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
+        return self
+
+
 @GATES.register("dedup", "drop exact and near-duplicate documents (MinHash Jaccard >= threshold over "
                          "token n-grams) of D_t, earlier keeps or earlier candidates")
 class Dedup(Filter):
-    name = "dedup"
     config_class = DedupGateConfig
 
     def __init__(self, config: DedupGateConfig | None = None):

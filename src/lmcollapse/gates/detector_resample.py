@@ -15,11 +15,14 @@ The draw: every candidate stands `max_repeats` times, each copy with key log(w) 
 its p_generated."""
 from __future__ import annotations
 
+from typing import Literal
+
 import math
 
 import numpy as np
+from pydantic import Field
 
-from ..config import DetectorResampleGateConfig
+from ..config import Section
 from ..corpus import SYNTHETIC, Corpus
 from ..detection import Detector, ngram_features
 from ..models.base import Capability
@@ -28,11 +31,18 @@ from .base import GATES, GateContext, Producer
 PROBE_LENGTH = 256  # hidden features: the state at the last of a document's first tokens
 
 
+class DetectorResampleGateConfig(Section):
+    upsample: float = Field(4.0, ge=1, description="candidates drawn per document the generation contributes")
+    beta: float = Field(1.0, ge=0, description="a candidate's weight is (1 - p_generated) ** beta (0: no preference)")
+    max_repeats: int = Field(2, ge=1, description="the most copies of one candidate the resample may hold")
+    features: Literal["ngrams", "hidden"] = Field("ngrams", description="the detector's input: hashed token n-grams, "
+                                                                        "or the model's final hidden state (gpt, hf)")
+
+
 @GATES.register("detector-resample", "candidates drawn upsample x the contribution, weighted by (1 - p_generated)"
                                      "^beta from a detector of generated text, resampled with a cap on repeats "
                                      "(replaces free sampling)")
 class DetectorResample(Producer):
-    name = "detector-resample"
     config_class = DetectorResampleGateConfig
 
     @classmethod

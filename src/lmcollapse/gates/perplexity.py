@@ -8,8 +8,9 @@ reference finds trivially predictable. Too high: noise. Score: the candidate's p
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from ..config import PerplexityGateConfig
+from ..config import Section
 from ..corpus import Corpus
 from .base import GATES, Filter, GateContext
 
@@ -20,10 +21,20 @@ def per_token_nll(model, corpus: Corpus) -> np.ndarray:
     return -np.bincount(doc, weights=logp, minlength=len(corpus)) / np.maximum(counts, 1)
 
 
+class PerplexityGateConfig(Section):
+    low: float = Field(0.05, ge=0, le=1, description="lower quantile of held-out real documents' NLL")
+    high: float = Field(0.95, ge=0, le=1, description="upper quantile")
+
+    @model_validator(mode="after")
+    def _a_band(self):
+        if not self.low < self.high:
+            raise ValueError(f"need low < high (got low={self.low}, high={self.high})")
+        return self
+
+
 @GATES.register("perplexity", "keep documents whose per-token NLL under the generation-0 model lies in the band "
                               "of held-out real documents (quantiles low..high)")
 class PerplexityBand(Filter):
-    name = "perplexity"
     config_class = PerplexityGateConfig
 
     def __init__(self, config: PerplexityGateConfig | None = None):

@@ -7,16 +7,21 @@ real and older synthetic data (closer to the real distribution) are favoured. It
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
-from ..config import ReweightGateConfig
+from ..config import Section
 from ..corpus import REAL, Corpus
 from .base import GATES, PoolWeighting
+
+
+class ReweightGateConfig(Section):
+    real_weight: float = Field(4.0, gt=0, description="sampling weight of a real document")
+    age_decay: float = Field(0.5, gt=0, le=1, description="weight factor per generation of a synthetic document's age")
 
 
 @GATES.register("reweight", "subsampling paradigms draw D_t with weight real_weight for real documents and "
                             "age_decay^(g-1) for synthetic ones born at generation g")
 class Reweight(PoolWeighting):
-    name = "reweight"
     config_class = ReweightGateConfig
 
     def __init__(self, config: ReweightGateConfig | None = None):

@@ -3,25 +3,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import ExactDedupGateConfig, NonemptyGateConfig
 from ..corpus import Corpus
 from .base import GATES, Filter, GateContext
 
 
 @GATES.register("nonempty", "drop generated documents with no tokens")
 class NonEmpty(Filter):
-    name = "nonempty"
-    config_class = NonemptyGateConfig
-
     def keep(self, corpus: Corpus, ctx: GateContext, rng) -> tuple[np.ndarray, None]:
         return corpus.lengths > 0, None
 
 
 @GATES.register("exact-dedup", "drop a generated document identical to an earlier one of this generation")
 class ExactDedup(Filter):
-    name = "exact-dedup"
-    config_class = ExactDedupGateConfig
-
     def keep(self, corpus: Corpus, ctx: GateContext, rng) -> tuple[np.ndarray, None]:
         seen = {d.tobytes() for earlier in ctx.earlier for d in (earlier.doc(i) for i in range(len(earlier)))}
         keep = np.zeros(len(corpus), dtype=bool)

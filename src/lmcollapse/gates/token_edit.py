@@ -10,18 +10,22 @@ stay as they are. Score: the share of a document's tokens that were resampled.
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
-from ..config import TokenEditGateConfig
+from ..config import Section
 from ..contexts import positions
 from ..corpus import SYNTHETIC, Corpus
 from ..sampling import draw_categorical
 from .base import GATES, GateContext, Producer
 
 
+class TokenEditGateConfig(Section):
+    threshold: float = Field(0.99, gt=0, lt=1, description="tokens the model predicts with p above this are resampled")
+
+
 @GATES.register("token-edit", "candidates are real documents whose tokens predicted with p > threshold are "
                               "resampled by the model (semi-synthetic data; replaces free sampling)")
 class TokenEdit(Producer):
-    name = "token-edit"
     config_class = TokenEditGateConfig
 
     def __init__(self, config: TokenEditGateConfig | None = None):

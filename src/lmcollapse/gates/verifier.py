@@ -9,8 +9,9 @@ Score: the candidate's per-token log-probability under the truth.
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
-from ..config import VerifierGateConfig
+from ..config import Section
 from ..contexts import truth_log_probs
 from ..corpus import Corpus
 from ..errors import LmcollapseError
@@ -22,10 +23,15 @@ def per_token(truth, corpus: Corpus) -> np.ndarray:
     return truth_log_probs(truth, corpus) / np.maximum(symbols, 1)
 
 
+class VerifierGateConfig(Section):
+    quantile: float = Field(0.1, ge=0, lt=1, description="the real documents' log-prob quantile a document must "
+                                                         "reach")
+    error_rate: float = Field(0.0, ge=0, le=0.5, description="share of decisions flipped (a noisy verifier)")
+
+
 @GATES.register("verifier", "keep documents whose per-token log-prob under the known truth reaches the real "
                             "documents' `quantile`; error_rate flips decisions (noisy verifier)")
 class Verifier(Filter):
-    name = "verifier"
     needs_truth = True
     config_class = VerifierGateConfig
 

@@ -50,9 +50,9 @@ class Capability(enum.Enum):
 class LanguageModel(abc.ABC):
     """An auto-regressive model of token documents (see the module docstring for the conventions)."""
 
-    #: The registered name, written with saved models.
+    #: The registered name (set by the registry), written with saved models.
     name: ClassVar[str]
-    #: The model config section this backend is built from (config.py).
+    #: The model config section this backend is built from, declared beside it.
     config_class: ClassVar[type]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
@@ -139,4 +139,4 @@ class LanguageModel(abc.ABC):
             raise LmcollapseError(f"model {self.name!r} cannot start from another model's parameters (warm start)")
 
 
-MODELS = Registry("model", contract=LanguageModel)
+MODELS = Registry("model", contract=LanguageModel, union_key="model")

@@ -15,7 +15,7 @@ KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: key and value bu
 
 
 @dataclass
-class GPTConfig:
+class Architecture:
     vocab_size: int
     block_size: int = 128
     n_layer: int = 2
@@ -43,7 +43,7 @@ def bfloat16_cpu_attention(q, k, v, mask: torch.Tensor | None = None, dropout: f
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: Architecture):
         super().__init__()
         assert config.n_embd % config.n_head == 0, "n_embd must be a multiple of n_head"
         self.n_head = config.n_head
@@ -80,7 +80,7 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: Architecture):
         super().__init__()
         self.up = nn.Linear(config.n_embd, 4 * config.n_embd)
         self.down = nn.Linear(4 * config.n_embd, config.n_embd)
@@ -91,7 +91,7 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: Architecture):
         super().__init__()
         self.ln1 = nn.LayerNorm(config.n_embd)
         self.attn = CausalSelfAttention(config)
@@ -104,7 +104,7 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: Architecture):
         super().__init__()
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)

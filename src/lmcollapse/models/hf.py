@@ -14,11 +14,12 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from ..config import HFConfig
+from pydantic import Field
+
 from ..errors import LmcollapseError
 from ..extras import require
 from .base import MODELS
-from .neural import NetworkAdapter, NeuralLM, _torch
+from .neural import NetworkAdapter, NeuralConfig, NeuralLM, _torch
 
 PRESETS = {
     # Sizes of the published TinyStories-1M / -33M GPT-Neo configs (Eldan and Li, 2023).
@@ -134,9 +135,14 @@ class HFNetwork(NetworkAdapter):
         return _hf_net_class()(model, block_size)
 
 
+class HFConfig(NeuralConfig):
+    hf_config: str = Field("tinystories-1m", description="tinystories-1m, tinystories-33m, or a config.json path")
+    hf_checkpoint: str | None = Field(None, description="a local checkpoint directory; every generation starts "
+                                                        "from its weights (fine-tuning) instead of scratch")
+
+
 @MODELS.register("hf", "a transformers causal LM from a preset (tinystories-1m/-33m) or config.json (extra [hf])")
 class HFModel(NeuralLM):
-    name = "hf"
     config_class = HFConfig
 
     @staticmethod

@@ -19,11 +19,12 @@ import abc
 import contextlib
 import json
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from ..config import GPTConfig
+from ..config import Section
 from ..corpus import SYNTHETIC, Corpus
 from ..errors import LmcollapseError
 from ..extras import require
@@ -87,6 +88,38 @@ def padded_rows(windows: list[np.ndarray]) -> dict[str, np.ndarray]:
     return {"x": np.where(batch[:, :-1] == IGNORE, 0, batch[:, :-1]), "y": batch[:, 1:]}
 
 
+class NeuralConfig(Section):
+    """Training shared by the neural backends (the paper's optimiser: AdamW, betas (0.9, 0.95), constant
+    learning rate)."""
+
+    block_size: int = Field(128, ge=2)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    epochs: int = Field(1, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    weight_decay: float = Field(0.1, ge=0)
+    device: str = Field("auto", description="auto (CUDA when available), cpu, cuda")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="training: bf16 = bfloat16 autocast; "
+                                                       "auto = bf16 on CUDA and, for models at least 128 wide, on a CPU with "
+                                                       "bfloat16 matrix units (AMX, AVX-512 BF16); fp32 elsewhere")
+    batch_memory_gb: float = Field(2.0, gt=0, description="about the most memory one forward pass may take; "
+                                                          "larger batches are split")
+    warm_start: bool = Field(False, description="each generation starts from the previous generation's weights "
+                                                "(fresh optimiser) instead of a new initialisation")
+    loss: Literal["ce", "tce"] = Field("ce", description="ce: cross-entropy; tce: truncated cross-entropy "
+                                                         "(ForTIFAI), tokens predicted above tce_gamma left out")
+    tce_gamma: float = Field(0.99, gt=0, lt=1, description="tce: a target token whose probability exceeds this "
+                                                           "is dropped from the loss")
+
+    @model_validator(mode="after")
+    def _gamma_needs_tce(self):
+        # (at its default it may stand anywhere: a stored config.yaml spells out every key)
+        if self.loss != "tce" and self.tce_gamma != type(self).model_fields["tce_gamma"].default:
+            raise ValueError("model.tce_gamma applies with model.loss: tce (truncated cross-entropy); set "
+                             "model.loss=tce or drop tce_gamma")
+        return self
+
+
 class NetworkAdapter(abc.ABC):
     """Builds the network a NeuralLM trains. The network (a torch Module) takes net(idx (B, T)) -> logits
     (B, T, V+1), and for decoding net(idx, cache, start=step) with new_cache(batch, device),
@@ -110,7 +143,7 @@ class GPTNetwork(NetworkAdapter):
 
     def build(self, n_symbols: int, block_size: int, dropout: float):
         from .gpt import GPT
-        from .gpt import GPTConfig as Architecture
+        from .gpt import Architecture
 
         return GPT(Architecture(n_symbols, block_size, self.n_layer, self.n_head, self.n_embd, dropout))
 
@@ -574,9 +607,20 @@ class NeuralLM(LanguageModel):
         return model
 
 
+class GPTConfig(NeuralConfig):
+    n_layer: int = Field(2, ge=1)
+    n_head: int = Field(2, ge=1)
+    n_embd: int = Field(64, ge=1)
+
+    @model_validator(mode="after")
+    def _heads_divide_the_width(self):
+        if self.n_embd % self.n_head:
+            raise ValueError(f"model.n_embd ({self.n_embd}) must be a multiple of model.n_head ({self.n_head})")
+        return self
+
+
 @MODELS.register("gpt", "nanoGPT-style transformer trained from scratch each generation (PyTorch; CPU or CUDA)")
 class GPTModel(NeuralLM):
-    name = "gpt"
     config_class = GPTConfig
 
     @staticmethod

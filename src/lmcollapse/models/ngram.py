@@ -14,8 +14,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from ..config import NGramConfig
+from ..config import Section
 from ..corpus import SYNTHETIC, Corpus
 from ..errors import LmcollapseError
 from ..ngrams import context_keys_of_targets, document_chunks, padded_stream
@@ -27,9 +28,22 @@ SAMPLE_CHUNK = 65536  # documents sampled together; bounds memory at chunk * max
 SCORE_CHUNK = 1 << 20  # tokens scored together; bounds the memory of log-probs and entropies
 
 
+class NGramConfig(Section):
+    order: int = Field(2, ge=1, le=8, description="n of the n-grams (1 = unigram)")
+    smoothing: float = Field(1e-4, ge=0, description="add-alpha pseudo-count per token (0 = exact maximum "
+                                                     "likelihood)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_warm_start(cls, data):
+        if isinstance(data, dict) and "warm_start" in data:  # a common mistake, worth its own words
+            raise ValueError("model.warm_start: model 'ngram' is refitted from counts each generation; warm starts "
+                             "apply to gpt and hf")
+        return data
+
+
 @MODELS.register("ngram", "exact count n-gram model of any order with add-alpha smoothing and back-off")
 class NGramModel(LanguageModel):
-    name = "ngram"
     config_class = NGramConfig
     capabilities = frozenset({Capability.ENUMERABLE_CONTEXTS, Capability.SUPPORT})
 

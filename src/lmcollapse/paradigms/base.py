@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from ..config import Section
 from ..corpus import Corpus, FreshSupply
 from ..registry import Registry
 
 if TYPE_CHECKING:
-    from ..config import ParadigmConfig
     from ..gates.base import PoolWeighting
 
 
@@ -28,15 +28,20 @@ class DataState:
 
 
 class Paradigm(abc.ABC):
-    """Built from the `paradigm` config section; a pool weighting (the `reweight` gate) only for paradigms
+    """Built from its `paradigm` config section; a pool weighting (the `reweight` gate) only for paradigms
     that subsample their pool."""
+
+    #: the registered name (set by the registry)
+    name: ClassVar[str]
+    #: the section listing its parameters (none: the empty default)
+    config_class: ClassVar[type] = Section
 
     #: needs a source of new real documents (experiment.check refuses a finite corpus)
     needs_fresh_real: ClassVar[bool] = False
     #: draws D_t from a larger pool, so a PoolWeighting applies
     subsamples_pool: ClassVar[bool] = False
 
-    def __init__(self, section: "ParadigmConfig", pool_weighting: "PoolWeighting | None" = None):
+    def __init__(self, section, pool_weighting: "PoolWeighting | None" = None):
         self.section = section
         self.pool_weighting = pool_weighting
 
@@ -50,7 +55,7 @@ class Paradigm(abc.ABC):
         """The data generation `generation` trains on."""
 
 
-PARADIGMS = Registry("paradigm", contract=Paradigm)
+PARADIGMS = Registry("paradigm", contract=Paradigm, union_key="paradigm")
 
 
 def initial_state(real: Corpus) -> DataState:

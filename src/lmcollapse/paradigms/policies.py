@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
+from ..config import Section
 from ..corpus import Corpus
 from ..errors import LmcollapseError
 from .base import PARADIGMS, DataState, Paradigm
@@ -25,8 +27,14 @@ class Replace(Paradigm):
         return DataState(kept, kept)
 
 
+class MixConfig(Section):
+    real_fraction: float = Field(0.5, ge=0, lt=1, description="share of real documents in each training set")
+
+
 @PARADIGMS.register("mix", "(1-paradigm.real_fraction)N generated + real_fraction*N resampled real documents")
 class Mix(Paradigm):
+    config_class = MixConfig
+
     def __init__(self, section, pool_weighting=None):
         super().__init__(section, pool_weighting)
         self.real_fraction = section.real_fraction
@@ -41,8 +49,14 @@ class Mix(Paradigm):
         return DataState(train, train)
 
 
+class RateConfig(Section):
+    rate: float = Field(1.0, gt=0, description="new generated documents per generation, as a fraction of N")
+
+
 class _AddsRateN(Paradigm):
     """Paradigms where every model contributes round(rate * N) generated documents."""
+
+    config_class = RateConfig
 
     def __init__(self, section, pool_weighting=None):
         super().__init__(section, pool_weighting)
@@ -73,8 +87,13 @@ class AccumulateSubsample(_AddsRateN):
         return DataState(pool.take(chosen), pool)
 
 
+class FreshConfig(RateConfig):
+    fresh_fraction: float = Field(0.1, gt=0, description="new real documents per generation, as a fraction of N")
+
+
 @PARADIGMS.register("fresh", "control: accumulate-subsample plus fresh_fraction*N new real docs per generation")
 class Fresh(AccumulateSubsample):
+    config_class = FreshConfig
     needs_fresh_real = True
 
     def __init__(self, section, pool_weighting=None):

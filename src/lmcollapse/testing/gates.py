@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..config import MarkovCorpusConfig, NGramConfig
+from ..config import section_of
 from ..corpus import SYNTHETIC, Corpus, synthetic_first_id
 from ..gates import Filter, GateContext, PoolWeighting, Producer, ReferenceModel
 from ..models import MODELS
@@ -31,9 +31,9 @@ class _Reference(ReferenceModel):
 @functools.lru_cache(maxsize=1)
 def _world():
     """(context, candidates): generation 1 of a run on a small Markov chain, the same for every check."""
-    source = SOURCES.build(MarkovCorpusConfig(vocab_size=6, doc_length=8, n_train=200, n_eval=100), seed=0)
+    source = SOURCES.build(section_of("corpus", "markov")(vocab_size=6, doc_length=8, n_train=200, n_eval=100), seed=0)
     data = source.load()
-    model = MODELS.build(NGramConfig(order=2, smoothing=0.1)).fit(data.train, seed=0)
+    model = MODELS.build(section_of("model", "ngram")(order=2, smoothing=0.1)).fit(data.train, seed=0)
     candidates = model.sample(120, seed=1, generation=1, first_id=synthetic_first_id(1), producer="ngram@gen-0")
     context = GateContext(1, model, data.train, data.train, data.held_out, source.truth, run=_Reference(model))
     return context, candidates

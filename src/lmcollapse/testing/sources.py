@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..config import TokenizerConfig
+from ..config import section_of
 from ..corpus import REAL
 from ..sources import Source, SourceData
 from ..tokenizers import TOKENIZERS
@@ -26,7 +26,7 @@ def check_source(factory: Factory) -> Iterator[Callable[[], None]]:
 
 
 def _load(factory: Factory, seed: int) -> SourceData:
-    return factory(seed).load(TOKENIZERS.build(TokenizerConfig(name="word")))
+    return factory(seed).load(TOKENIZERS.build(section_of("tokenizer", "word")()))
 
 
 def _texts(corpus) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..config import applicable
 from ..errors import LmcollapseError
 from ..experiment import load_config
 from ..readback import model_of_generation, stored_config
@@ -70,7 +71,8 @@ class Case:
                 "corpus": {"name": "categorical", "probs": list(self.truth), "doc_length": 1, "n_train": self.n,
                            "n_eval": 10},
                 "model": {"name": "ngram", "order": 1, "smoothing": self.alpha},
-                "paradigm": {"name": self.paradigm, "rate": self.rate, "real_fraction": self.real_fraction}}
+                "paradigm": applicable("paradigm", {"name": self.paradigm, "rate": self.rate,
+                                                    "real_fraction": self.real_fraction})}
 
 
 QUICK_GRID = [Case("replace", 0.0, 30), Case("mix", 1.0, 30, real_fraction=0.5),

@@ -20,7 +20,7 @@ import numpy as np
 from ..readback import model_of_generation, stored_config
 from ..rundir import RunDir
 from ..sampling import Sampler
-from ..config import SamplerConfig
+from ..config import SamplerConfig, applicable
 from .direction import direction_for
 from .labels import paradigm_label, slug_of
 from .per_context import ChainSpace, Setting, predict_contexts
@@ -67,7 +67,8 @@ class ChainCase:
                            "n_eval": 10, "truth_seed": TRUTH_SEED},
                 "model": {"name": "ngram", "order": 2, "smoothing": self.alpha},
                 "sampler": dict(self.sampler),
-                "paradigm": {"name": self.paradigm, "rate": self.rate, "real_fraction": self.real_fraction}}
+                "paradigm": applicable("paradigm", {"name": self.paradigm, "rate": self.rate,
+                                                    "real_fraction": self.real_fraction})}
 
     def sampler_object(self) -> Sampler:
         return Sampler(SamplerConfig(**dict(self.sampler)))

@@ -255,10 +255,9 @@ def setting_of(config) -> Setting:
                               f"model's contexts are the truth's); got model.order={config.model.order}")
     if config.gates:
         raise LmcollapseError("per-context forms cover runs without gates; remove `gates` to predict")
-    par = config.paradigm
+    par = config.paradigm  # its parameters are Setting's fields (a paradigm without one takes the defaults)
     return Setting(par.name, config.corpus.n_train, config.corpus.doc_length, config.model.smoothing,
-                   config.generations, rate=par.rate, real_fraction=par.real_fraction,
-                   fresh_fraction=par.fresh_fraction, sampler=Sampler(config.sampler))
+                   config.generations, sampler=Sampler(config.sampler), **par.model_dump(exclude={"name"}))
 
 
 def context_prediction_for(config) -> ContextPrediction:

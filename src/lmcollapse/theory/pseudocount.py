@@ -159,6 +159,6 @@ def prediction_for(config) -> Prediction:
                               "for other runs use `lmcollapse theory compare RUN_DIR` (real share and trends)")
     truth = SOURCES.build(config.corpus, seed=config.seed).truth
     p = truth.table[0, : truth.n_tokens]
-    par = config.paradigm
+    par = config.paradigm  # its parameters are predict's keywords (a paradigm without one takes the defaults)
     return predict(par.name, p / p.sum(), config.model.smoothing, config.corpus.n_train, config.generations,
-                   rate=par.rate, real_fraction=par.real_fraction, fresh_fraction=par.fresh_fraction)
+                   **par.model_dump(exclude={"name"}))

@@ -10,20 +10,23 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from ..config import TokenizerConfig
+from ..config import Section
 from ..registry import Registry
 
 
 class Tokenizer(abc.ABC):
-    """Built unfitted from the `tokenizer` config section (TOKENIZERS.build; each tokenizer reads the keys
-    that concern it), fitted once on R's text, saved with the run and read back by load_tokenizer."""
+    """Built unfitted from its `tokenizer` config section (TOKENIZERS.build), fitted once on R's text, saved
+    with the run and read back by load_tokenizer."""
 
+    #: the registered name (set by the registry)
     name: ClassVar[str]
+    #: the section listing its parameters (none: the empty default)
+    config_class: ClassVar[type] = Section
     #: the end-of-document token's id (every corpus a tokenizer makes has one)
     eos_id: int
 
-    def __init__(self, config: TokenizerConfig | None = None):
-        self.config = TokenizerConfig(name=self.name) if config is None else config
+    def __init__(self, config=None):
+        self.config = self.config_class() if config is None else config
 
     @abc.abstractmethod
     def fit(self, texts: Sequence[str]) -> "Tokenizer":
@@ -52,7 +55,7 @@ class Tokenizer(abc.ABC):
         """The tokenizer save wrote, from its parsed JSON."""
 
 
-TOKENIZERS = Registry("tokenizer", contract=Tokenizer)
+TOKENIZERS = Registry("tokenizer", contract=Tokenizer, union_key="tokenizer")
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:

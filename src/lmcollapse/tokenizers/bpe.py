@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from pydantic import Field
 
-from ..config import TokenizerConfig
 from ..errors import LmcollapseError
 from .base import TOKENIZERS, Tokenizer
-from .vocab import EOS, EOS_ID, UNK, UNK_ID
+from .vocab import EOS, EOS_ID, UNK, UNK_ID, VocabTokenizerConfig
 
 
 class HFBackedTokenizer(Tokenizer):
@@ -29,13 +29,17 @@ class HFBackedTokenizer(Tokenizer):
         return self.hf_.decode([int(t) for t in tokens], skip_special_tokens=True)
 
 
+class BPETokenizerConfig(VocabTokenizerConfig):
+    vocab_size: int = Field(2000, ge=260, description="vocabulary size (256 bytes + merges + specials)")
+
+
 @TOKENIZERS.register("bpe", "byte-level BPE (HF tokenizers) with tokenizer.vocab_size, trained on generation-0 text")
 class BPETokenizer(HFBackedTokenizer):
-    name = "bpe"
+    config_class = BPETokenizerConfig
     eos_id = EOS_ID
     unk_id = UNK_ID
 
-    def __init__(self, config: TokenizerConfig | None = None):
+    def __init__(self, config=None):
         super().__init__(config)
         self.target_vocab_size = self.config.vocab_size
         self.lowercase, self.min_count = self.config.lowercase, self.config.min_count
@@ -74,7 +78,7 @@ class BPETokenizer(HFBackedTokenizer):
     def from_saved(cls, data: dict) -> "BPETokenizer":
         from tokenizers import Tokenizer
 
-        tok = cls(TokenizerConfig(name=cls.name, vocab_size=data["vocab_size"], lowercase=data["lowercase"],
+        tok = cls(cls.config_class(vocab_size=data["vocab_size"], lowercase=data["lowercase"],
                                   min_count=data["min_count"]))
         tok.hf_ = Tokenizer.from_str(data["hf"])
         return tok

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from pydantic import Field
 
-from ..config import TokenizerConfig
+from ..config import Section
 from ..errors import LmcollapseError
 from .base import TOKENIZERS
 from .bpe import HFBackedTokenizer
@@ -21,12 +22,18 @@ from .bpe import HFBackedTokenizer
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]")
 
 
+class PretrainedTokenizerConfig(Section):
+    path: str | None = Field(None, description="a tokenizer.json or a checkpoint directory holding one")
+    eos_token: str | None = Field(None, description="the end-of-document token (default: guessed from common ones)")
+    lowercase: bool = Field(False, description="lowercase the text before it is encoded")
+
+
 @TOKENIZERS.register("pretrained", "an HF tokenizer.json from disk (tokenizer.path), e.g. a checkpoint's own")
 class PretrainedTokenizer(HFBackedTokenizer):
-    name = "pretrained"
+    config_class = PretrainedTokenizerConfig
     unk_id = None
 
-    def __init__(self, config: TokenizerConfig | None = None):
+    def __init__(self, config=None):
         super().__init__(config)
         self.path, self.eos_token, self.lowercase = self.config.path, self.config.eos_token, self.config.lowercase
 
@@ -77,7 +84,7 @@ class PretrainedTokenizer(HFBackedTokenizer):
     def from_saved(cls, data: dict) -> "PretrainedTokenizer":
         from tokenizers import Tokenizer
 
-        tok = cls(TokenizerConfig(name=cls.name, path=data["path"], eos_token=data["eos_token"],
+        tok = cls(cls.config_class(path=data["path"], eos_token=data["eos_token"],
                                   lowercase=data["lowercase"]))
         tok.hf_ = Tokenizer.from_str(data["hf"])
         tok._resolve_eos()

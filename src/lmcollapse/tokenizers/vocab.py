@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from pydantic import Field
 
-from ..config import TokenizerConfig
+from ..config import Section
 from ..errors import LmcollapseError
 from .base import TOKENIZERS, Tokenizer
 
@@ -26,10 +27,18 @@ _NO_SPACE_BEFORE = re.compile(r" ([.,;:!?)\]}'])")
 _NO_SPACE_AFTER = re.compile(r"([(\[{]) ")
 
 
+class VocabTokenizerConfig(Section):
+    lowercase: bool = Field(False, description="lowercase the text before it is split")
+    min_count: int = Field(1, ge=1, description="a symbol seen fewer times in R's text is <unk> (bpe: the fewest "
+                                                "occurrences of a pair it merges)")
+
+
 class VocabTokenizer(Tokenizer):
     """Shared machinery: a symbol list with <unk>=0 and <eos>=1, ordered by training frequency."""
 
-    def __init__(self, config: TokenizerConfig | None = None):
+    config_class = VocabTokenizerConfig
+
+    def __init__(self, config=None):
         super().__init__(config)
         self.lowercase, self.min_count = self.config.lowercase, self.config.min_count
 
@@ -76,7 +85,7 @@ class VocabTokenizer(Tokenizer):
 
     @classmethod
     def from_saved(cls, data: dict) -> "VocabTokenizer":
-        tok = cls(TokenizerConfig(name=cls.name, lowercase=data["lowercase"], min_count=data["min_count"]))
+        tok = cls(cls.config_class(lowercase=data["lowercase"], min_count=data["min_count"]))
         tok.symbols_ = data["symbols"]
         tok._index = {s: i for i, s in enumerate(tok.symbols_)}
         return tok
@@ -84,7 +93,6 @@ class VocabTokenizer(Tokenizer):
 
 @TOKENIZERS.register("word", "words (hyphenated words and numbers whole) and punctuation marks, vocabulary from generation-0 text")
 class WordTokenizer(VocabTokenizer):
-    name = "word"
 
     def split(self, text: str) -> list[str]:
         return _WORD.findall(text)
@@ -95,7 +103,6 @@ class WordTokenizer(VocabTokenizer):
 
 @TOKENIZERS.register("char", "single characters, vocabulary from generation-0 text")
 class CharTokenizer(VocabTokenizer):
-    name = "char"
 
     def split(self, text: str) -> list[str]:
         return list(text)

@@ -27,7 +27,6 @@ def _creation_lock(uri: str):
 
 @TRACKERS.register("mlflow", "MLflow runs (MLFLOW_TRACKING_URI, default sqlite:///mlflow.db here)")
 class MlflowTracker(Tracker):
-    name = "mlflow"
     module = "mlflow"
 
     def start(self, run: TrackedRun) -> str | None:

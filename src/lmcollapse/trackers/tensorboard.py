@@ -10,7 +10,6 @@ FOLDER = "tensorboard"  # inside the run directory
 
 @TRACKERS.register("tensorboard", "TensorBoard event files in RUN_DIR/tensorboard")
 class TensorboardTracker(Tracker):
-    name = "tensorboard"
     module = "tensorboard"
 
     def start(self, run: TrackedRun) -> str | None:

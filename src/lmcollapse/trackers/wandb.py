@@ -17,7 +17,6 @@ def mode() -> str:
 
 @TRACKERS.register("wandb", "Weights & Biases, offline unless logged in (RUN_DIR/wandb; wandb sync later)")
 class WandbTracker(Tracker):
-    name = "wandb"
     module = "wandb"
 
     def start(self, run: TrackedRun) -> str | None:

@@ -14,7 +14,7 @@ from ..task import RunOutcome, RunTask
 
 
 class Executor(abc.ABC):
-    """Built from its section (config.LocalExecutorConfig, RayExecutorConfig) by EXECUTORS.build."""
+    """Built from its section (declared beside each executor) by EXECUTORS.build."""
 
     name: ClassVar[str]
     config_class: ClassVar[type]

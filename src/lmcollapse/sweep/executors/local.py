@@ -18,7 +18,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Sequence
 
-from ...config import LocalExecutorConfig
+from pydantic import Field
+
+from ...config import Section
 from ...errors import LmcollapseError, RunInterrupted
 from ...stop_signals import raise_if_stopped, watch_parent
 from ..task import RunOutcome, RunTask, execute_task, one_line, thread_environment
@@ -97,9 +99,13 @@ def _pool_task(task: RunTask, threads: int) -> RunOutcome:
         _running = False
 
 
+class LocalExecutorConfig(Section):
+    workers: int | None = Field(None, ge=1, description="parallel processes (default: one per core)")
+    gpus_per_run: float | None = Field(None, gt=0, description="GPUs per run; 0.5 packs two runs on a GPU")
+
+
 @EXECUTORS.register("local", "a process pool on this machine: one run per core, or per GPU slot (default)")
 class LocalExecutor(Executor):
-    name = "local"
     config_class = LocalExecutorConfig
 
     def __init__(self, config: LocalExecutorConfig | None = None):

@@ -17,7 +17,9 @@ import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ...config import RayExecutorConfig
+from pydantic import Field
+
+from ...config import Section
 from ...errors import LmcollapseError, RunInterrupted
 from ..task import RunOutcome, RunTask, execute_task, one_line
 from .base import EXECUTORS, Executor
@@ -91,9 +93,16 @@ def probe_address(address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> No
                               f"check --address") from None
 
 
+class RayExecutorConfig(Section):
+    address: str | None = Field(None, description="auto or HOST:PORT of a running cluster (default: start one)")
+    cpus_per_run: float = Field(1.0, gt=0, description="CPUs a run's task asks for")
+    gpus_per_run: float = Field(0.0, ge=0, description="GPUs a run's task asks for")
+    max_retries: int = Field(3, ge=0, description="runs again on another node after a node dies")
+    storage: str | None = Field(None, description="the sweep folder every node must see (probed at start)")
+
+
 @EXECUTORS.register("ray", "a Ray cluster (--address auto|HOST:PORT, or a local one): each run a Ray task")
 class RayExecutor(Executor):
-    name = "ray"
     config_class = RayExecutorConfig
 
     def __init__(self, config: RayExecutorConfig | None = None):
