@@ -50,11 +50,15 @@ def test_run_show_validate_ls(tmp_path):
     (["run", "--set", "corpus.name=files", "--set", "corpus.path=empty.txt"], "error: corpus empty.txt contains no documents"),
     (["show", "nowhere"], "error: nowhere does not exist; give a run directory or a sweep folder"),
     (["ls", "gadgets"], "error: unknown kind 'gadgets'"),
+    (["run", "--set", "paradigm.real_fraction=0.3"],
+     "error: paradigm.real_fraction: does not apply to paradigm 'replace' (only to mix)"),
+    (["run", "--set", "tokenizer.vocab_size=3000"], "error: tokenizer.vocab_size: does not apply to tokenizer 'word' "
+                                                   "(only to bpe)"),
 ])
 def test_bad_input_is_one_line_and_nonzero_exit(tmp_path, args, message):
     (tmp_path / "empty.txt").write_text("")
     result = cli(*args, cwd=tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing half-made

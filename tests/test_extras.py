@@ -9,8 +9,19 @@ from lmcollapse import extras
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.experiment import load_config
 
-WITHOUT_TORCH = ("import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None; "
-                 "from lmcollapse.cli import main; sys.argv = ['lmcollapse', *sys.argv[1:]]; main()")
+# torch and transformers made unimportable by a finder ahead of the real ones (not by None in sys.modules, which
+# libraries that look there for torch, as scipy's array API helpers do, take for an imported module).
+WITHOUT_TORCH = """
+import sys
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "transformers"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Absent())
+from lmcollapse.cli import main
+sys.argv = ["lmcollapse", *sys.argv[1:]]
+main()
+"""
 
 
 def cli_without_torch(*args, cwd=None):
@@ -23,7 +34,7 @@ def cli_without_torch(*args, cwd=None):
     ({"model": {"name": "gpt"}}, "model.name=gpt needs PyTorch, which is not installed: pip install 'lmcollapse[gpt]'"),
     ({"model": {"name": "hf"}}, "model.name=hf needs transformers and PyTorch, which is not installed: pip install "
                                 "'lmcollapse[hf]'"),
-    ({"corpus": {"name": "tinystories"}}, "corpus.name=tinystories from the hub (no corpus.path) needs HF datasets"),
+    ({"corpus": {"name": "tinystories"}}, "corpus.name=tinystories needs HF datasets"),
     ({"metrics": ["embedding_diversity"]}, "metrics: embedding_diversity needs the sentence-embedding model"),
 ])
 def test_a_missing_extra_is_named_when_the_config_is_checked(config, message, monkeypatch):

@@ -143,6 +143,13 @@ def test_a_plugin_gate_is_a_row_of_the_leaderboard(tmp_path):
     shown = cli("show", out, "--plugin", PLUGIN)
     assert shown.returncode == 0 and "short" in shown.stdout and "baseline" in shown.stdout, shown.stderr
     assert lmcollapse.open_results(out).seeds == [0, 1, 2]
+    # sweep.json names the study: `report` opens with its leaderboard, and another study may not take the folder
+    assert lmcollapse.open_results(out).manifest["study"] == "mitigations"
+    reported = cli("report", out, "--out", tmp_path / "board.html", "--plugin", PLUGIN)
+    assert reported.returncode == 0 and "breakdown point" in (tmp_path / "board.html").read_text(), reported.stderr
+    taken = cli("reproduce", "quality-vs-quantity", "--quick", "--out", out, "-q")
+    assert taken.returncode == 2 and f"--out {out} holds the mitigations study, not the quality-vs-quantity study" \
+        in taken.stderr, taken.stderr
 
 
 def test_unknown_models_are_refused_in_one_line():

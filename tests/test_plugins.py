@@ -6,6 +6,7 @@ from pathlib import Path
 
 import lmcollapse
 from lmcollapse import plugins
+from lmcollapse.rundir import RunDir
 
 from helpers import cli
 
@@ -61,3 +62,44 @@ def test_gates_that_pass_nothing_under_replace_stop_the_run_in_one_line(tmp_path
     result = cli("run", config, "--plugin", PLUGIN, "--out", tmp_path / "run", "-q")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "generation 1 has no document to train on: the gates passed none" in result.stderr
+
+
+MODEL_PLUGIN = Path(__file__).parent / "plugins" / "subset_ngram.py"
+PARADIGM_PLUGIN = Path(__file__).parent / "plugins" / "anchor_paradigm.py"
+SMALL = {"generations": 2, "corpus": {"n_train": 60, "n_eval": 30}, "ci_rounds": 0, "save_models": True}
+
+
+def _run(tmp_path, name, settings, *plugin):
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(json.dumps({**SMALL, **settings}))
+    result = cli("run", config, *(a for p in plugin for a in ("--plugin", p)), "--out", tmp_path / name, "-q")
+    assert result.returncode == 0, result.stderr
+    # Read back as files: loading the plugin into this process would leave it registered for later tests.
+    return RunDir(tmp_path / name).read_metrics_jsonl()
+
+
+def test_a_plugin_model_with_its_own_section_is_built_from_it_and_saved_with_it(tmp_path):
+    """A subclass of the count model under a new name, its section extending NGramConfig by one key."""
+    subset = _run(tmp_path, "subset", {"model": {"name": "subset-ngram", "fit_share": 0.5}}, MODEL_PLUGIN)
+    plain = _run(tmp_path, "plain", {})
+    saved = json.loads((RunDir(tmp_path / "subset").generation(0).model / "params.json").read_text())
+    assert saved["name"] == "subset-ngram" and saved["config"]["fit_share"] == 0.5 and saved["config"]["order"] == 2
+    # Fitted on 30 of the 60 real documents, generation 0 predicts held-out text worse than the full fit.
+    assert subset[0]["heldout_ppl"] > 1.05 * plain[0]["heldout_ppl"]
+    # The key belongs to the plugin's section only: on the built-in model it is refused in one line.
+    config = tmp_path / "plain.yaml"
+    refused = cli("validate", config, "--plugin", MODEL_PLUGIN, "--set", "model.fit_share=0.3")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "model.fit_share: does not apply to model 'ngram' (only to subset-ngram)" in refused.stderr
+
+
+def test_a_plugin_paradigm_with_its_own_section_decides_what_each_generation_trains_on(tmp_path):
+    run = _run(tmp_path, "anchor", {"paradigm": {"name": "anchor", "anchor_share": 0.25}}, PARADIGM_PLUGIN)
+    assert "name: anchor\n  anchor_share: 0.25" in (tmp_path / "anchor" / "config.yaml").read_text()
+    # 15 fixed real documents beside the 60 generated ones: a fifth of the training set, every generation.
+    assert [m["real_fraction"] for m in run] == [1.0, 0.2]
+    config = tmp_path / "anchor.yaml"
+    wrong = cli("validate", config, "--plugin", PARADIGM_PLUGIN, "--set", "paradigm.anchor_share=2")
+    assert wrong.returncode == 2 and "paradigm.anchor_share" in wrong.stderr and wrong.stderr.count("\n") == 1
+    elsewhere = cli("validate", config, "--plugin", PARADIGM_PLUGIN, "--set", "paradigm.name=mix")
+    assert elsewhere.returncode == 2 and "does not apply to paradigm 'mix' (only to anchor)" in elsewhere.stderr

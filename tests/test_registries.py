@@ -85,9 +85,18 @@ def test_the_registry_names_a_component_and_its_section_from_the_one_name_it_is_
     class Wrongly(Quiet):
         name = "other"
 
+    class OldStyleConfig(Section):  # as sections were written for 0.4: the name three times, all equal
+        name: Literal["old-style"] = "old-style"
+        limit: int = 3
+
+    class OldStyle(Quiet):
+        name, config_class = "old-style", OldStyleConfig
+
     try:
         GATES.register("quiet", "no parameters")(Quiet)
         GATES.register("loud", "a subclass")(Loud)
+        GATES.register("old-style", "a 0.4 plugin")(OldStyle)
+        assert validate({"gates": [{"name": "old-style", "limit": 5}]}).gates[0] == OldStyleConfig(limit=5)
         assert (Quiet.name, Loud.name) == ("quiet", "loud")
         assert Quiet.config_class().model_dump() == {"name": "quiet"}
         assert Loud.config_class().model_dump() == {"name": "loud"}
@@ -98,8 +107,49 @@ def test_the_registry_names_a_component_and_its_section_from_the_one_name_it_is_
             GATES.register("wrongly", "a second name")(Wrongly)
         assert "misnamed" not in GATES and "wrongly" not in GATES
     finally:
-        GATES.forget("quiet")
-        GATES.forget("loud")
+        for name in ("quiet", "loud", "old-style"):
+            GATES.forget(name)
+
+
+def test_a_corpus_and_a_tokenizer_registered_from_outside_are_named_in_a_config_and_run(tmp_path):
+    """Plugin corpora and tokenizers join their config unions as models and paradigms do (tests/test_plugins.py):
+    each subclasses a built-in one and extends its section with one key, which reaches the component."""
+    from pydantic import Field
+
+    from lmcollapse.sources.text import KJVSource, TextCorpusConfig
+    from lmcollapse.tokenizers.vocab import VocabTokenizerConfig, WordTokenizer
+
+    class ShortVersesConfig(TextCorpusConfig):
+        max_words: int = Field(12, ge=1)
+
+    class ShortVerses(KJVSource):  # the KJV's verses of at most max_words words
+        config_class = ShortVersesConfig
+
+        def records(self, task):
+            return [r for r in super().records(task) if len(r[0].split()) <= self.section.max_words]
+
+    class BareWordsConfig(VocabTokenizerConfig):
+        keep_punctuation: bool = False
+
+    class BareWords(WordTokenizer):  # words without the punctuation marks
+        config_class = BareWordsConfig
+
+        def split(self, text):
+            return [w for w in super().split(text) if self.config.keep_punctuation or w[0].isalnum()]
+
+    SOURCES.register("short-verses", "short KJV verses")(ShortVerses)
+    TOKENIZERS.register("bare-words", "words only")(BareWords)
+    try:
+        config = {"corpus": {"name": "short-verses", "max_words": 9, "n_train": 40, "n_eval": 20},
+                  "tokenizer": {"name": "bare-words"}, "generations": 1, "ci_rounds": 0, "save_models": False}
+        run = lmcollapse.run(config, tmp_path / "run")
+        assert run.config.corpus.max_words == 9 and run.config.tokenizer.keep_punctuation is False
+        assert max(np.diff(run.real.offsets)) <= 9  # no punctuation tokens: words only, at most 9 of them
+        symbols = run.tokenizer().symbols_
+        assert "," not in symbols and "." not in symbols and "the" in symbols
+    finally:
+        SOURCES.forget("short-verses")
+        TOKENIZERS.forget("bare-words")
 
 
 def test_every_config_section_has_a_registered_component_and_back():

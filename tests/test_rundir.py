@@ -1,5 +1,6 @@
 """The run directory has one owner: rundir.py names every file in it, and no other module spells a name."""
 import ast
+import json
 from pathlib import Path
 
 import lmcollapse
@@ -82,3 +83,15 @@ def test_gated_runs_keep_the_names_0_3_gave_them_and_each_gate_its_own():
                                                 "corpus": markov})) == "markov-replace-9f3c392e"
     names = {run_dir_name(lmcollapse.load_config({"gates": [g]})) for g in ("dedup", "perplexity", "nonempty")}
     assert len(names) == 3
+
+
+def test_every_shipped_config_study_point_and_component_keeps_the_run_directory_name_0_4_0_gave_it():
+    """tests/data/run_dir_names.json was printed by tests/run_dir_names.py under lmcollapse 0.4.0, before the
+    config sections moved beside their components: a run started then resumes in the same directory now."""
+    from run_dir_names import names
+
+    recorded = json.loads((Path(__file__).parent / "data" / "run_dir_names.json").read_text())
+    assert len(recorded) > 200 and recorded["lmcollapse run (the built-in default)"] == "kjv-replace-44136fa3"
+    now = names()
+    assert {k: v for k, v in now.items() if recorded.get(k) != v} == {}
+    assert set(now) == set(recorded)

@@ -24,8 +24,7 @@ from .verdict import judge_run, judge_seeds
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import load_config, preflight
 from .experiments import load_spec as load_experiment_spec
-from .experiments import mitigations, paper
-from .experiments.quality import reproduce as reproduce_quality
+from .experiments.base import study_named, study_of
 from .gates import GATES
 from .metrics import METRICS, NEEDS, MetricsRow
 from .models import MODELS
@@ -34,7 +33,7 @@ from .report import build_report
 from .rundir import RunDir
 from .runner import execute
 from .sources import SOURCES
-from .sweep import Sweep, is_sweep, load_spec, make_executor, plan, run_sweep, seeds_base, seeds_spec, summarise, tables
+from .sweep import Sweep, SweepDir, is_sweep, load_spec, make_executor, plan, run_sweep, seeds_base, seeds_spec, summarise, tables
 from .sweep.legacy import upgrade as upgrade_legacy
 from .sweep.spec import parse_seeds
 from .tokenizers import TOKENIZERS
@@ -271,30 +270,6 @@ def preflight_tasks(tasks) -> None:
             raise LmcollapseError(f"sweep point {task.label or 'base'}: {exc}") from None
 
 
-def print_leaderboard(out: Path) -> None:
-    """The mitigation benchmark's leaderboard, one table per model, best final ratio first."""
-    import csv
-
-    with open(out / f"{mitigations.LEADERBOARD}.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    number = lambda text: float(text) if text not in ("", None) else float("nan")  # noqa: E731
-    for model in dict.fromkeys(r["model"] for r in rows):
-        mine = sorted((r for r in rows if r["model"] == model),
-                      key=lambda r: (r["setting"] == mitigations.REFERENCE, r["setting"], number(r["final_ratio"])))
-        table = Table(title=f"{out}: {model}, {mine[0]['watch']} at the last generation / generation 0 "
-                            f"(geometric mean over seeds, 95% interval)")
-        for column in ("setting", "mitigation", "ratio", "collapses at", "cost", "verdict"):
-            table.add_column(column, justify="right" if column in ("ratio", "collapses at", "cost") else "left")
-        for r in mine:
-            lo, hi = number(r["final_ratio_lo"]), number(r["final_ratio_hi"])
-            interval = f" ({lo:.3g} to {hi:.3g})" if lo == lo else ""  # NaN: too few seeds
-            cost = f"{number(r['cost_ratio']):.2g}x" if r["cost_ratio"] else ""
-            ratio = "starved" if r.get("note") else f"{number(r['final_ratio']):.3g}{interval}"
-            table.add_row(escape(r["setting"]), escape(r["mitigation"]), ratio,
-                          r["collapse_generation"] or "never", cost, r["verdict"])
-        console.print(table)
-
-
 def print_sweep_summary(out: Path) -> None:
     """One line per point: its seeds, the final value of the watched metrics with intervals, early warning."""
     watched, summaries = summarise(out)
@@ -346,10 +321,10 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds di
         elif len(r.points) == 1:
             print(run_dir)
             print_seed_table(r)
-        elif (run_dir / f"{mitigations.LEADERBOARD}.csv").is_file():  # the mitigation benchmark's folder
-            print_leaderboard(run_dir)
         else:
-            print_sweep_summary(run_dir)
+            study = study_of(r)  # a study's folder shows what the study says (the benchmark: its leaderboard)
+            if study is None or not study.show(r, console):
+                print_sweep_summary(run_dir)
         return
     inspection = r.inspect(full=True)  # every file against its checksum: a changed byte is damage too
     if inspection.damaged:
@@ -384,9 +359,17 @@ def report(run_dirs: List[Path] = typer.Argument(..., help="run directories and/
                                                             "reproduce)"),
            out: Path = typer.Option(Path("report.html"), "--out", help="the HTML file to write"),
            plugin: List[str] = plugin_option()):
-    """One self-contained HTML report comparing runs (plots also as PNGs in OUT_files/)."""
+    """One self-contained HTML report comparing runs (plots also as PNGs in OUT_files/); a study's folder's
+    report opens with the study's written outcome and figure."""
     plugins.load_all(plugin)
-    path = build_report(run_dirs, out)
+    preface = figure = None
+    study = study_of(Sweep(run_dirs[0])) if len(run_dirs) == 1 and is_sweep(run_dirs[0]) else None
+    if study is not None:
+        folder = SweepDir(run_dirs[0])
+        text_file, figure_file = study.outcome_file(folder), study.figure_file(folder)
+        preface = text_file.read_text() if text_file.is_file() else None
+        figure = figure_file.read_bytes() if figure_file.is_file() else None
+    path = build_report(run_dirs, out, preface, figure)
     print(f"report: {path} (plots also in {path.with_name(path.stem + '_files')}/)")
 
 
@@ -400,7 +383,7 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
               scale: Optional[str] = typer.Option(None, "--scale", help="paper: cpu (default), cpu-large (a "
                                                                         "1.9M-parameter GPT, 40 generations: hours) or "
                                                                         "paper (the paper's preset: GPU and internet)"),
-              dry_run: bool = typer.Option(False, "--dry-run", help="paper: check every run's config, run nothing"),
+              dry_run: bool = typer.Option(False, "--dry-run", help="check every run's config, run nothing"),
               quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
               executor: str = executor_option(),
               address: Optional[str] = address_option(),
@@ -419,34 +402,29 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
     if unknown:
         raise LmcollapseError(f"--tracker {unknown[0]!r}: choose one of: {', '.join(TRACKERS.names())}")
     spec["trackers"] = list(tracker)
-    study = {"paper": paper, "mitigations": mitigations}.get(spec.get("kind"))
-    if study is None and (model or scale or dry_run):
-        raise LmcollapseError("--model, --scale and --dry-run apply to `reproduce paper` and `reproduce mitigations`")
+    study = study_named(spec)
+    if model is not None and not study.models:
+        raise LmcollapseError(f"--model applies to the studies that run several models, not {study.name}")
+    if scale not in (None, "cpu") and scale not in spec.get("scales", {}):
+        raise LmcollapseError(f"--scale {scale!r}: {study.name} runs at "
+                              f"{', '.join(['cpu', *spec.get('scales', {})])}")
+    models = study.models if model in (None, "both", "all") else tuple(model.split(","))
+    unknown = [m for m in models if m not in study.models]
+    if unknown:
+        raise LmcollapseError(f"--model {unknown[0]!r}: choose {', '.join(study.models)} (comma-separated) or all")
+    if dry_run:
+        chosen = study.planned(spec, quick=quick, scale=scale or "cpu", models=models)
+        print(f"{len(chosen)} runs' configs (x seeds), each valid: " + ", ".join(chosen))
+        return
     suffix = ("-quick" if quick else "") + (f"-{scale}" if scale and scale != "cpu" else "")
     out = out or Path("runs") / f"reproduce-{spec['name']}{suffix}"
-
-    chosen = None if dry_run else make_executor(executor, workers=workers, address=address,
-                                                gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run, storage=out)
-    if study is not None:
-        models = study.MODELS if model in (None, "both", "all") else tuple(model.split(","))
-        unknown = [m for m in models if m not in study.MODELS]
-        if unknown:
-            raise LmcollapseError(f"--model {unknown[0]!r}: choose {', '.join(study.MODELS)} (comma-separated) or all")
-        if dry_run:
-            chosen = study.validate(study.effective_spec(spec, quick, scale or "cpu"), models)
-            print(f"{len(chosen)} runs' configs (x seeds), each valid: "
-                  + ", ".join("/".join(p.tags.values()) for p in chosen))
-            return
-        root = study.reproduce(spec, out, quick=quick, progress=not quiet, models=models,
-                               scale=scale or "cpu", executor=chosen)
-        if study is mitigations:
-            print((root / f"{mitigations.LEADERBOARD}.md").read_text())
-            print(f"results: {root}/{mitigations.LEADERBOARD}.csv (.json, .md), reports: {root}/report-*.html")
-            return
-    else:
-        root = reproduce_quality(spec, out, quick=quick, progress=not quiet, executor=chosen)
-    print((root / "summary.md").read_text())
-    print(f"results: {root}/summary.md, reports: {root}/report-*.html")
+    executor_ = make_executor(executor, workers=workers, address=address, gpus_per_run=gpus_per_run,
+                              cpus_per_run=cpus_per_run, storage=out)
+    root = study.reproduce(spec, out, quick=quick, progress=not quiet, executor=executor_, models=models,
+                           scale=scale or "cpu")
+    folder = SweepDir(root)
+    print(study.outcome_file(folder).read_text())
+    print(study.closing_line(folder))
 
 
 @app.command()

@@ -42,6 +42,23 @@ NOT_IDENTITY = frozenset({"generations", "trackers"})
 _UNIONS: dict[str, dict[str, type[Section]]] = {key: {} for key in UNION_KEYS}
 
 
+def identity_difference(old: "Config", new: "Config") -> str | None:
+    """Where two configs differ as experiments ("model.order: 2 there, 3 now"), or None when they are the same
+    run (they may differ in the keys of NOT_IDENTITY): the one comparison resume and sweeps make."""
+    return _first_difference(old.model_dump(exclude=NOT_IDENTITY), new.model_dump(exclude=NOT_IDENTITY))
+
+
+def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
+    for key in sorted(set(a) | set(b)):
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            found = _first_difference(a[key], b[key], f"{prefix}{key}.")
+            if found is not None:
+                return found
+        elif a.get(key) != b.get(key):
+            return f"{prefix}{key}: {a.get(key)!r} there, {b.get(key)!r} now"
+    return None
+
+
 def named_section(params: type[BaseModel], name: str) -> type[Section]:
     """The section a component registered as `name` is built from: its parameters' class plus
     `name: Literal[name] = name` as the first field (the union's tag). A parameters class that already
@@ -120,10 +137,12 @@ def applicable(key: str, part: Mapping) -> dict:
 
 
 class SamplerConfig(Section):
-    temperature: float = Field(1.0, gt=0)
-    top_k: int = Field(0, ge=0, description="0 = off")
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_tokens: int = Field(128, ge=1)
+    temperature: float = Field(1.0, gt=0, description="divides the logits (below 1 sharpens, above 1 flattens)")
+    top_k: int = Field(0, ge=0, description="draw among the k most probable tokens only (0 = off)")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus: draw among the most probable tokens whose "
+                                                        "probabilities add up to p (1 = off)")
+    max_tokens: int = Field(128, ge=1, description="the most tokens of a generated document (end-token-"
+                                                 "terminated documents are cut here)")
 
 
 class ProbeConfig(Section):
@@ -152,8 +171,9 @@ class Config(Section):
     are replaced as components register (join_union); whether the named components fit together is checked
     by experiment.check, which knows the registries."""
 
-    seed: int = Field(0, ge=0)
-    generations: int = Field(10, ge=1, le=100_000)
+    seed: int = Field(0, ge=0, description="every random draw is seeded from (seed, generation, stage)")
+    generations: int = Field(10, ge=1, le=100_000, description="models trained in sequence (more generations "
+                                                                    "extend a finished run)")
     corpus: Any = Field(default_factory=_default_section("corpus"))
     tokenizer: Any = Field(default_factory=_default_section("tokenizer"))
     model: Any = Field(default_factory=_default_section("model"))
@@ -166,7 +186,7 @@ class Config(Section):
                                                           "contribution to fill it with accepted documents")
     metrics: list[str] | None = Field(None, description="None = every metric that applies (opt-in ones excluded)")
     ci_rounds: int = Field(100, ge=0, description="half-samples per confidence interval (0 = no intervals)")
-    save_models: bool = True
+    save_models: bool = Field(True, description="keep each generation's model in the run directory")
     trackers: list[str] = Field(default_factory=list, description="experiment trackers each generation is also "
                                                                   "logged to: mlflow, tensorboard, wandb")
 

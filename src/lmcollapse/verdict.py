@@ -21,7 +21,7 @@ import numpy as np
 from .aggregation import few_seeds_note, mean_over_seeds, metric_matrix, too_few_seeds
 from .metrics.row import MetricsRow
 
-BOUND = 1.25
+BOUND = 1.25  # the one collapse threshold: a watched metric beyond 1.25x generation 0 (every study uses it)
 WATCHED = ("kl_to_truth", "heldout_ppl")  # in order of preference: the first a run measures
 
 

@@ -22,3 +22,6 @@ def load_spec(name_or_path: str) -> dict:
         raise LmcollapseError(f"unknown experiment {name_or_path!r}; choose one of: {', '.join(available())} "
                               f"(or give a spec file)")
     return yaml.safe_load(path.read_text())
+
+
+from . import mitigations, paper, quality  # noqa: E402,F401 - each registers its study in STUDIES

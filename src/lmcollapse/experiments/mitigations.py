@@ -48,15 +48,16 @@ from ..errors import LmcollapseError
 from ..experiment import load_config
 from ..gates import GATES
 from ..report import sweep_data, write_report
+from ..sweep import SweepDir
 from ..runner import NOTHING_TO_TRAIN_ON
+from ..verdict import BOUND
+from .base import STUDIES, Study
 from .study import generation_seconds, merged, run_study_tolerating
 
-BOUND = 1.25
 NAN = float("nan")
 MODELS = ("gpt", "ngram", "ngram-markov")
 REFERENCE = "reference"  # the setting column of the reference policies
 BASELINE = "none"
-LEADERBOARD = "leaderboard"  # OUT/leaderboard.csv, .json, .md
 COLUMNS = ("model", "setting", "mitigation", "final_ratio", "final_ratio_lo", "final_ratio_hi",
            "collapse_generation", "area_log_ratio", "downstream_gap", "repetition_change", "distinct_2_change",
            "acceptance_rate", "cost_ratio", "verdict", "seeds", "watch", "keep_good", "keep_bad",
@@ -135,8 +136,8 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     spec = effective_spec(spec, quick, scale)
     out = Path(out)
     chosen, skipped = points(spec, models)
-    sweep, starved_runs = run_study_tolerating([(p.tags, p.config) for p in chosen], spec["seeds"], out, executor,
-                                               workers, progress, tolerate=_starved,
+    sweep, starved_runs = run_study_tolerating(MitigationStudy.name, [(p.tags, p.config) for p in chosen],
+                                               spec["seeds"], out, executor, workers, progress, tolerate=_starved,
                                                trackers=spec.get("trackers", ()))
     groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
     starved = _starved_points(sweep, starved_runs)
@@ -145,10 +146,10 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     board = _with_verifier_rates(board, sweep, chosen)
     write_leaderboard(board, skipped, spec, out)
     png = summary_plot(spec, chosen, groups, out).read_bytes()
-    text = (out / f"{LEADERBOARD}.md").read_text()
+    text = SweepDir(out).leaderboard_file(".md").read_text()
     for model in models:
         mine = [p for p in sweep.points if p.tags.get("model") == model]
-        write_report(sweep_data(sweep, mine), out / f"report-{model}.html", preface=text, preface_png=png)
+        write_report(sweep_data(sweep, mine), SweepDir(out).report_file(model), preface=text, preface_png=png)
     return out
 
 
@@ -317,14 +318,14 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def write_leaderboard(rows: list[dict], skipped: list[tuple], spec: dict, out: Path) -> None:
-    with open(out / f"{LEADERBOARD}.csv", "w", newline="") as f:
+    with open(SweepDir(out).leaderboard_file(".csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows({k: r.get(k) for k in COLUMNS} for r in rows)
-    (out / f"{LEADERBOARD}.json").write_text(json.dumps({"rows": rows, "does_not_apply": [
+    SweepDir(out).leaderboard_file(".json").write_text(json.dumps({"rows": rows, "does_not_apply": [
         {"model": m, "setting": s, "mitigation": g, "reason": why} for m, s, g, why in skipped]}, indent=1,
         default=float))
-    (out / f"{LEADERBOARD}.md").write_text(leaderboard_text(rows, skipped, spec))
+    SweepDir(out).leaderboard_file(".md").write_text(leaderboard_text(rows, skipped, spec))
 
 
 def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
@@ -407,7 +408,58 @@ def summary_plot(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    path = out / "summary.png"
+    path = SweepDir(out).summary_file(".png")
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def print_leaderboard(out: Path, console) -> None:
+    """The leaderboard, one table per model, best final ratio first (what `lmcollapse show OUT` prints)."""
+    import csv
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    with open(SweepDir(out).leaderboard_file(".csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    number = lambda text: float(text) if text not in ("", None) else float("nan")  # noqa: E731
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = sorted((r for r in rows if r["model"] == model),
+                      key=lambda r: (r["setting"] == REFERENCE, r["setting"], number(r["final_ratio"])))
+        table = Table(title=f"{out}: {model}, {mine[0]['watch']} at the last generation / generation 0 "
+                            f"(geometric mean over seeds, 95% interval)")
+        for column in ("setting", "mitigation", "ratio", "collapses at", "cost", "verdict"):
+            table.add_column(column, justify="right" if column in ("ratio", "collapses at", "cost") else "left")
+        for r in mine:
+            lo, hi = number(r["final_ratio_lo"]), number(r["final_ratio_hi"])
+            interval = f" ({lo:.3g} to {hi:.3g})" if lo == lo else ""  # NaN: too few seeds
+            cost = f"{number(r['cost_ratio']):.2g}x" if r["cost_ratio"] else ""
+            ratio = "starved" if r.get("note") else f"{number(r['final_ratio']):.3g}{interval}"
+            table.add_row(escape(r["setting"]), escape(r["mitigation"]), ratio,
+                          r["collapse_generation"] or "never", cost, r["verdict"])
+        console.print(table)
+
+
+@STUDIES.register("mitigations", "the mitigation benchmark: every mitigation against none, one leaderboard")
+class MitigationStudy(Study):
+    models = MODELS
+    tags = ("model", "setting", "mitigation")
+
+    def reproduce(self, spec, out, *, quick, progress, executor, models, scale):
+        return reproduce(spec, out, quick=quick, progress=progress, models=models, scale=scale, executor=executor)
+
+    def planned(self, spec, *, quick, scale, models):
+        return ["/".join(p.tags.values()) for p in validate(effective_spec(spec, quick, scale), models)]
+
+    def outcome_file(self, folder):
+        return folder.leaderboard_file(".md")
+
+    def closing_line(self, folder):
+        return f"results: {folder.leaderboard_file('.csv')} (.json, .md), reports: {folder.reports_glob}"
+
+    def show(self, sweep, console):
+        if not SweepDir(sweep.path).leaderboard_file(".csv").is_file():
+            return False  # interrupted before its analysis: the sweep's summary says how far it got
+        print_leaderboard(sweep.path, console)
+        return True

@@ -39,7 +39,9 @@ from ..config import apply_overrides
 from ..errors import LmcollapseError
 from ..experiment import load_config
 from ..report import sweep_data, write_report
-from ..verdict import late_slopes, state_of
+from ..sweep import SweepDir
+from ..verdict import BOUND, late_slopes, state_of
+from .base import STUDIES, Study
 from .study import generation_seconds, merged, run_study
 
 MODELS = ("gpt", "ngram")
@@ -100,18 +102,19 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     out = Path(out)
     chosen = validate(spec, models)
     started = time.perf_counter()
-    sweep = run_study([(p.tags, p.config) for p in chosen], spec["seeds"], out, executor, workers, progress,
+    sweep = run_study(PaperStudy.name, [(p.tags, p.config) for p in chosen], spec["seeds"], out, executor, workers,
+                      progress,
                       trackers=spec.get("trackers", ()))
     groups = sweep.groups("model", "policy")  # (model, policy) -> each seed's rows
     claims = {model: measure_claims(spec, [p for p in chosen if p.model == model], groups) for model in models}
     claims_time = {model: generation_seconds(sweep, model=model) / 60 for model in models}
     text = summary(spec, claims, out, time.perf_counter() - started, claims_time)
-    (out / "summary.md").write_text(text)
-    (out / "summary.json").write_text(json.dumps(claims, indent=1, default=float))
+    SweepDir(out).summary_file(".md").write_text(text)
+    SweepDir(out).summary_file(".json").write_text(json.dumps(claims, indent=1, default=float))
     png = summary_plot(chosen, groups, out, models).read_bytes()
     for model in models:
         points = [p for p in sweep.points if p.tags.get("model") == model]
-        write_report(sweep_data(sweep, points), out / f"report-{model}.html", preface=text, preface_png=png)
+        write_report(sweep_data(sweep, points), SweepDir(out).report_file(model), preface=text, preface_png=png)
     return out
 
 
@@ -162,7 +165,7 @@ def policy_numbers(per_seed: list[list[dict]], bound: float) -> dict:
 
 def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]]) -> dict:
     """One model's claims; groups: (model, policy) -> each seed's rows (Sweep.groups)."""
-    bound = spec["bound"]
+    bound = BOUND
     by_label = {p.label: groups[(p.model, p.label)] for p in chosen}
     policies = {label: policy_numbers(per_seed, bound) for label, per_seed in by_label.items()}
     claims: dict = {"policies": policies, "seeds": min(len(per_seed) for per_seed in by_label.values())}
@@ -286,7 +289,7 @@ def claim_rows(claims: dict, bound: float) -> list[tuple[str, str, str, str]]:
 
 
 def summary(spec: dict, claims: dict, out: Path, seconds: float, compute: dict[str, float] | None = None) -> str:
-    bound = spec["bound"]
+    bound = BOUND
     lines = [f"# {spec['name']}: results", "",
              f"{len(spec['seeds'])} seeds x {spec['generations']} generations per policy; intervals are 95% "
              f"Student-t across seeds (from {MIN_SEEDS_FOR_INTERVAL} seeds on; with fewer there is no interval and no "
@@ -347,7 +350,23 @@ def summary_plot(chosen: list[Point], groups: dict[tuple, list[list[dict]]], out
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    path = out / "summary.png"
+    path = SweepDir(out).summary_file(".png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+@STUDIES.register("paper", "the paper's language-model experiments: every data policy, for the GPT and the count "
+                           "model")
+class PaperStudy(Study):
+    models = MODELS
+    tags = ("model", "policy")
+
+    def reproduce(self, spec, out, *, quick, progress, executor, models, scale):
+        return reproduce(spec, out, quick=quick, progress=progress, models=models, scale=scale, executor=executor)
+
+    def planned(self, spec, *, quick, scale, models):
+        return ["/".join(p.tags.values()) for p in validate(effective_spec(spec, quick, scale), models)]
+
+    def outcome_file(self, folder):
+        return folder.summary_file(".md")

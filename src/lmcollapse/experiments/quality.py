@@ -22,11 +22,14 @@ import numpy as np
 from ..aggregation import MIN_SEEDS_FOR_INTERVAL, aggregate_rows, few_seeds_note, metric_matrix, too_few_seeds
 from ..config import apply_overrides
 from ..early_warning import paired_t_departure
+from ..errors import LmcollapseError
+from ..experiment import load_config
 from ..metrics.row import MetricsRow
 from ..report import sweep_data, write_report
+from ..sweep import SweepDir
+from ..verdict import BOUND
+from .base import STUDIES, Study
 from .study import run_study
-
-BOUND = 1.25
 
 
 @dataclass
@@ -83,15 +86,16 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     spec = effective_spec(spec, quick)
     out = Path(out)
     chosen = variants(spec)
-    sweep = run_study([(v.tags, v.config) for v in chosen], spec["seeds"], out, executor, workers, progress,
+    sweep = run_study(QualityStudy.name, [(v.tags, v.config) for v in chosen], spec["seeds"], out, executor, workers,
+                      progress,
                       trackers=spec.get("trackers", ()))
     groups = sweep.groups("setting", "variant")  # (setting, variant) -> each seed's rows
     text = summary(spec, chosen, groups, out)
-    (out / "summary.md").write_text(text)
+    SweepDir(out).summary_file(".md").write_text(text)
     png = summary_plot(spec, chosen, groups, out).read_bytes()
     for setting in spec["settings"]:  # each report opens with the written verdict and the summary plot
         points = [p for p in sweep.points if p.tags.get("setting") == setting]
-        write_report(sweep_data(sweep, points), out / f"report-{setting}.html", preface=text, preface_png=png)
+        write_report(sweep_data(sweep, points), SweepDir(out).report_file(setting), preface=text, preface_png=png)
     return out
 
 
@@ -131,7 +135,7 @@ def summary_plot(spec: dict, chosen: list[Variant], groups: dict[tuple, list[lis
     fig.suptitle("accumulate-subsample: contribution rate without gates (blue) vs gates at rate "
                  f"{spec['gated_rate']:g} (dashed)", fontsize=10)
     fig.tight_layout()
-    path = out / "summary.png"
+    path = SweepDir(out).summary_file(".png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -188,7 +192,7 @@ def summary(spec: dict, chosen: list[Variant], groups: dict[tuple, list[list[dic
             lines.append(f"| {n['variant']} | {n['start']:.4g} | {n['end']:.4g}{interval} | {ratio:.2f} | "
                          f"{n['state']} | {crosses} | {departs} | {acceptance} |")
         lines += [""] + _verdict(numbers) + [""]
-    (out / "summary.json").write_text(json.dumps(results, indent=1))
+    SweepDir(out).summary_file(".json").write_text(json.dumps(results, indent=1))
     return "\n".join(lines) + "\n"
 
 
@@ -230,3 +234,23 @@ def _verdict(numbers: list[dict]) -> list[str]:
                    + (" Worse than no gate: " + ", ".join(f"{n['gate']} ({ratio(n):.2f})" for n in hurt) + "."
                       if hurt else ""))
     return out
+
+
+@STUDIES.register("quality-vs-quantity", "does limiting the synthetic data prevent collapse, and do quality gates?")
+class QualityStudy(Study):
+    tags = ("setting", "variant")
+
+    def reproduce(self, spec, out, *, quick, progress, executor, models, scale):
+        return reproduce(spec, out, quick=quick, progress=progress, executor=executor)
+
+    def planned(self, spec, *, quick, scale, models):
+        chosen = variants(effective_spec(spec, quick))
+        for v in chosen:
+            try:
+                load_config(v.config)
+            except LmcollapseError as exc:
+                raise LmcollapseError(f"{v.setting} / {v.label}: {exc}") from None
+        return ["/".join(v.tags.values()) for v in chosen]
+
+    def outcome_file(self, folder):
+        return folder.summary_file(".md")

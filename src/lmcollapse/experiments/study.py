@@ -22,15 +22,16 @@ def merged(base: dict, update: dict) -> dict:
     return out
 
 
-def run_study(variants: list[tuple[dict[str, str], dict]], seeds: list[int], out: str | Path, executor=None,
-              workers: int | None = None, progress: bool = True, trackers: list[str] = ()) -> Sweep:
-    """Run (or resume) every (variant, seed) into the sweep folder out; variants: (tags, config) pairs.
-    Failed runs do not stop the others: they are listed, then raised as one error (running again retries
-    only them). trackers: experiment trackers every run also logs to (--tracker)."""
-    return run_study_tolerating(variants, seeds, out, executor, workers, progress, trackers=trackers)[0]
+def run_study(study: str, variants: list[tuple[dict[str, str], dict]], seeds: list[int], out: str | Path,
+              executor=None, workers: int | None = None, progress: bool = True, trackers: list[str] = ()) -> Sweep:
+    """Run (or resume) every (variant, seed) of the study named `study` into the sweep folder out (sweep.json
+    records the name); variants: (tags, config) pairs. Failed runs do not stop the others: they are listed,
+    then raised as one error (running again retries only them). trackers: experiment trackers every run also
+    logs to (--tracker)."""
+    return run_study_tolerating(study, variants, seeds, out, executor, workers, progress, trackers=trackers)[0]
 
 
-def run_study_tolerating(variants, seeds, out, executor=None, workers=None, progress=True,
+def run_study_tolerating(study: str, variants, seeds, out, executor=None, workers=None, progress=True,
                          tolerate: Callable[[RunOutcome], bool] | None = None,
                          trackers: list[str] = ()) -> tuple[Sweep, list[RunOutcome]]:
     """run_study, except that failures tolerate() accepts are results, not errors (a mitigation whose gates
@@ -38,7 +39,7 @@ def run_study_tolerating(variants, seeds, out, executor=None, workers=None, prog
     if trackers:  # not part of a run's identity: the runs keep their directories
         variants = [(tags, {**config, "trackers": list(trackers)}) for tags, config in variants]
     axis = Axis("points", tuple(config for _, config in variants), tuple(tags for tags, _ in variants))
-    _, outcome = run_sweep(SweepSpec({}, [axis], list(seeds)), out, executor or make_executor("local", workers=workers),
+    _, outcome = run_sweep(SweepSpec({}, [axis], list(seeds), study=study), out, executor or make_executor("local", workers=workers),
                            progress=progress)
     accepted = [f for f in outcome.failures if tolerate is not None and tolerate(f)]
     raise_failures(dataclasses.replace(outcome, outcomes=[o for o in outcome.outcomes if o not in accepted]))

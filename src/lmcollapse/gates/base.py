@@ -21,6 +21,7 @@ import numpy as np
 from ..config import Section
 from ..corpus import Corpus
 from ..errors import LmcollapseError
+from ..extras import NeedsModules
 from ..registry import Registry
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class GateContext:
         return self.run.reference_model()
 
 
-class Gate(abc.ABC):
+class Gate(NeedsModules, abc.ABC):
     """What every gate declares: its name (set by the registry), the config section listing its parameters
     (none: the empty default) and whether it needs a known-truth corpus."""
 

@@ -43,6 +43,7 @@ class DetectorResampleGateConfig(Section):
                                      "^beta from a detector of generated text, resampled with a cap on repeats "
                                      "(replaces free sampling)")
 class DetectorResample(Producer):
+    requires = ("sklearn",)
     config_class = DetectorResampleGateConfig
 
     @classmethod

@@ -271,7 +271,7 @@ class GenerationView:
     truth: Any | None = None
     doc_length: int | None = None
     real_stats: RealStatistics | None = None  # the run's, shared across generations; else made from `real`
-    probe: Any | None = None  # the run's downstream probe (a runner.ProbeRun), when probe.task is set
+    probe: Any | None = None  # the run's downstream probe (a probes.run.ProbeRun), when probe.task is set
     max_tokens: int | None = None  # sampler.max_tokens: where end-token-terminated samples are cut
     acceptance: float | None = None  # share of drawn documents that passed the gates (runner with gates)
     _occurrences: dict = field(default_factory=dict, repr=False)

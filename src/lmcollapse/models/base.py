@@ -23,6 +23,7 @@ import numpy as np
 
 from ..contexts import context_rows
 from ..errors import LmcollapseError
+from ..extras import NeedsModules
 from ..registry import Registry
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class Capability(enum.Enum):
     HIDDEN_STATES = "hidden-states"
 
 
-class LanguageModel(abc.ABC):
+class LanguageModel(NeedsModules, abc.ABC):
     """An auto-regressive model of token documents (see the module docstring for the conventions)."""
 
     #: The registered name (set by the registry), written with saved models.

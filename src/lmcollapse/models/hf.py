@@ -144,6 +144,7 @@ class HFConfig(NeuralConfig):
 @MODELS.register("hf", "a transformers causal LM from a preset (tinystories-1m/-33m) or config.json (extra [hf])")
 class HFModel(NeuralLM):
     config_class = HFConfig
+    requires = ("transformers", "torch")
 
     @staticmethod
     def network_of(config: HFConfig) -> NetworkAdapter:

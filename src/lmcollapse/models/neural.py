@@ -92,12 +92,12 @@ class NeuralConfig(Section):
     """Training shared by the neural backends (the paper's optimiser: AdamW, betas (0.9, 0.95), constant
     learning rate)."""
 
-    block_size: int = Field(128, ge=2)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    epochs: int = Field(1, ge=1)
-    batch_size: int = Field(32, ge=1)
-    lr: float = Field(5e-4, gt=0)
-    weight_decay: float = Field(0.1, ge=0)
+    block_size: int = Field(128, ge=2, description="positions the model sees at once, the start token included")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout probability in training")
+    epochs: int = Field(1, ge=1, description="passes over the generation's training set")
+    batch_size: int = Field(32, ge=1, description="sequences per optimiser step (AdamW, betas 0.9/0.95)")
+    lr: float = Field(5e-4, gt=0, description="learning rate (constant)")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
     device: str = Field("auto", description="auto (CUDA when available), cpu, cuda")
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="training: bf16 = bfloat16 autocast; "
                                                        "auto = bf16 on CUDA and, for models at least 128 wide, on a CPU with "
@@ -177,6 +177,7 @@ class NeuralLM(LanguageModel):
     between them is the network, which self.network builds from the config section (network_of)."""
 
     capabilities = frozenset({Capability.WARM_START, Capability.HIDDEN_STATES})
+    requires = ("torch",)
 
     def __init__(self, config=None):
         super().__init__(config)
@@ -608,9 +609,9 @@ class NeuralLM(LanguageModel):
 
 
 class GPTConfig(NeuralConfig):
-    n_layer: int = Field(2, ge=1)
-    n_head: int = Field(2, ge=1)
-    n_embd: int = Field(64, ge=1)
+    n_layer: int = Field(2, ge=1, description="transformer blocks")
+    n_head: int = Field(2, ge=1, description="attention heads per block (n_embd must be a multiple)")
+    n_embd: int = Field(64, ge=1, description="width of the token embeddings and hidden states")
 
     @model_validator(mode="after")
     def _heads_divide_the_width(self):

@@ -11,6 +11,7 @@ from pydantic import Field
 from ..config import ProbeConfig, Section
 from ..corpus import Corpus
 from ..errors import LmcollapseError
+from ..extras import NeedsModules
 from ..registry import Registry
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class SourceData:
     reservoir: Corpus | None = None  # text sources: real documents held back for `fresh`
 
 
-class Source(abc.ABC):
+class Source(NeedsModules, abc.ABC):
     """Built from the corpus config section (SOURCES.build), with the run seed its draws derive from and the
     probe section (text sources cut the probe's documents from the corpus)."""
 

@@ -43,6 +43,12 @@ class TextSource(Source):
         """A separate held-out pool (e.g. a validation split); None = split it off the same documents."""
         return None
 
+    @property
+    def on_disk(self) -> bool:
+        """Whether the text is read from this machine (so that it can be counted before a run without a
+        download)."""
+        return True
+
     def _distinct(self) -> tuple[list[str], list[str | None]]:
         """The corpus's distinct documents and their labels. Exact duplicates are dropped so that no held-out
         document appears verbatim in training."""
@@ -170,6 +176,14 @@ class TinyStoriesSource(TextSource):
 
     config_class = TinyStoriesCorpusConfig
     hub_id = "roneneldan/TinyStories"
+
+    @classmethod
+    def modules_needed(cls, section) -> tuple[str, ...]:
+        return () if section.path else ("datasets",)  # the hub's copy comes through HF datasets
+
+    @property
+    def on_disk(self) -> bool:
+        return bool(self.section.path)
 
     def records(self, task: str | None) -> list[tuple[str, str | None]]:
         c = self.section

@@ -14,13 +14,14 @@ from ..rundir import RunDir, atomic_write_text
 from .engine import SweepOutcome, run_tasks
 from .executors import EXECUTORS, Executor
 from .folder import PointRuns, Sweep
-from .plan import FAILURES, SweepPlan, check_extends, is_sweep, plan, read_manifest, write_manifest
+from .plan import SweepPlan, check_extends, is_sweep, plan, read_manifest, write_manifest
 from .results import summarise, tables, write_tables
 from .spec import Axis, SweepSpec, load_spec
+from .sweepdir import SweepDir
 from .task import RunOutcome, RunTask
 
 __all__ = ["EXECUTORS", "Axis", "Executor", "PointRuns", "RunOutcome", "RunTask", "Sweep", "SweepOutcome", "SweepPlan",
-           "SweepSpec", "check_extends", "is_sweep", "load_spec", "make_executor", "plan", "read_manifest",
+           "SweepDir", "SweepSpec", "check_extends", "is_sweep", "load_spec", "make_executor", "plan", "read_manifest",
            "raise_failures", "run_seeds", "run_sweep", "run_tasks", "seeds_base", "seeds_spec", "summarise", "tables", "write_manifest", "write_tables"]
 
 
@@ -70,7 +71,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: Executor | None = None
     outcome = run_tasks(unique_tasks(the_plan.tasks), executor, progress=progress)
     write_tables(the_plan.out)
     failures = [{"run": f.run_dir, "error": f.error, "node": f.node} for f in outcome.failures]
-    atomic_write_text(the_plan.out / FAILURES, json.dumps(failures, indent=1) + "\n")
+    atomic_write_text(SweepDir(the_plan.out).failures_file, json.dumps(failures, indent=1) + "\n")
     return the_plan, outcome
 
 

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from .. import runner
+from ..config import validate
 from ..errors import RunInterrupted
-from ..config import NOT_IDENTITY
-from ..readback import stored_config
 from ..rundir import RunDir
 from .executors import Executor
 from .task import RunOutcome, RunTask
@@ -49,15 +49,11 @@ def committed(task: RunTask) -> int:
 
 
 def finished(task: RunTask) -> bool:
-    """Whether the task's run is complete and intact with this very config: nothing to do."""
-
-    rd = RunDir(task.run_dir)
-    if not rd.exists() or committed(task) < task.generations:
-        return False
+    """Whether the task's run is complete and intact with this very config (runner.finished, the one test of
+    that) and its stop rule, if any, holds: nothing to do."""
     try:
-        same = stored_config(rd.path).model_dump(exclude=NOT_IDENTITY) == {
-            k: v for k, v in task.config.items() if k not in NOT_IDENTITY}
-        return same and not rd.inspect().damaged and (task.until is None or task.until(task.run_dir))
+        return runner.finished(validate(task.config), RunDir(task.run_dir)) and (
+            task.until is None or task.until(task.run_dir))
     except Exception:  # noqa: BLE001 - anything odd: let the run itself look and say what is wrong
         return False
 

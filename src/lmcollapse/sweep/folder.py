@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..rundir import RunDir
-from .plan import TABLES, read_manifest
+from .plan import read_manifest
+from .sweepdir import SweepDir
 
 # Columns of a results row that describe it rather than measure anything.
 ROW_KEYS = ("point", "seed", "run")
@@ -72,8 +73,7 @@ class Sweep:
 
     def table_file(self, name: str, suffix: str = ".parquet") -> Path:
         """OUT/results.parquet, OUT/aggregate.csv, ..."""
-        assert name in TABLES, name
-        return self.path / f"{name}{suffix}"
+        return SweepDir(self.path).table_file(name, suffix)
 
     def results(self) -> list[dict]:
         """The rows of the results table the sweep wrote (a row per point, seed and generation)."""

@@ -16,7 +16,8 @@ from pathlib import Path
 from ..errors import LmcollapseError
 from ..readback import stored_config
 from ..rundir import RunDir
-from .plan import MARKER, RUNS, plan, write_manifest
+from .plan import plan, write_manifest
+from .sweepdir import SweepDir
 from .results import write_tables
 from .spec import Axis, SweepSpec
 
@@ -52,7 +53,7 @@ def upgrade(path: str | Path) -> Path:
     if not groups:
         raise LmcollapseError(f"{path} holds no folder of seeds written by lmcollapse 0.3 (no {SEEDS_MARKER}); "
                               f"nothing to upgrade")
-    if (path / MARKER).is_file():  # an upgrade interrupted after every run was moved: only the cleanup is left
+    if SweepDir.is_sweep(path):  # an upgrade interrupted after every run was moved: only the cleanup is left
         _remove_groups(path, groups)
         return path
     values, tags, seeds = [], [], set()
@@ -69,7 +70,7 @@ def upgrade(path: str | Path) -> Path:
     spec = SweepSpec(values[0] if single else {}, axes, sorted(seeds))
     the_plan = plan(spec, path)
     targets = {(t.point, t.seed): Path(t.run_dir) for t in the_plan.tasks}
-    (path / RUNS).mkdir(exist_ok=True)
+    SweepDir(path).runs.mkdir(exist_ok=True)
     for index, group in enumerate(groups):
         for seed in json.loads((group / SEEDS_MARKER).read_text())["seeds"]:
             old, new = group / SEED_DIR.format(seed), targets[(0 if single else index, seed)]

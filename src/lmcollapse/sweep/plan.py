@@ -1,13 +1,7 @@
-"""A sweep's folder: its manifest and one run directory per (point, seed), named by the run's config. Every
-multi-run command writes this format: `sweep`, `run --seeds` (a sweep of one point) and `reproduce` (a
-study: a sweep whose points are tagged, plus an analysis of its results).
-
-Layout:
-    OUT/sweep.json                 the spec (base config, axes, seeds) and every (point, seed) -> run directory
-    OUT/runs/<corpus>-<paradigm>-<hash>/   an ordinary run directory (resumes on its own)
-    OUT/results.parquet, .csv      a row per (point, seed, generation): tags, varied keys, seed, every metric
-    OUT/aggregate.parquet, .csv    a row per (point, generation): the mean over seeds with 95% intervals
-    OUT/failures.json              the runs that failed the last time, with their one-line errors
+"""Planning a sweep: every (point, seed) as a run task named by its config, the manifest (sweep.json) that
+records them, and the rule that an existing folder may only gain points or seeds. Every multi-run command
+writes this format: `sweep`, `run --seeds` (a sweep of one point) and `reproduce` (a study: a sweep whose
+points are tagged, plus an analysis of its results). The folder's files are named in sweepdir.py.
 
 A run directory is named by a hash of its resolved config (rundir.run_dir_name), so the same run is never
 computed twice, whichever point asks for it. On an existing OUT a spec may only add points or seeds:
@@ -23,14 +17,10 @@ from ..errors import LmcollapseError
 from ..rundir import RunDir, atomic_write_text
 from ..version import __version__
 from .spec import Point, SweepSpec, point_config
+from .sweepdir import SweepDir
 from .task import RunTask
 
-MARKER = "sweep.json"
-RUNS = "runs"  # the folder of the sweep's run directories
 FORMAT = 1
-# A sweep's table files, name -> what each row is (written by results.write_tables)
-TABLES = ("results", "aggregate")
-FAILURES = "failures.json"
 
 
 @dataclass
@@ -54,11 +44,11 @@ class SweepPlan:
 
 
 def is_sweep(path: str | Path) -> bool:
-    return (Path(path) / MARKER).is_file()
+    return SweepDir.is_sweep(path)
 
 
 def read_manifest(out: str | Path) -> dict:
-    path = Path(out) / MARKER
+    path = SweepDir(out).manifest_file
     try:
         manifest = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
@@ -77,7 +67,7 @@ def plan(spec: SweepSpec, out: str | Path) -> SweepPlan:
     for point in points:
         for seed in spec.seeds:
             config = point_config(spec, point, seed)
-            run_dir = RunDir.for_config(config, root=out / RUNS).path
+            run_dir = RunDir.for_config(config, root=SweepDir(out).runs).path
             tasks.append(RunTask(config.model_dump(), str(run_dir), point.index, seed, point.values, label=point.label,
                                  group=out.name))
     return SweepPlan(out, spec, points, tasks)
@@ -94,6 +84,10 @@ def check_extends(plan_: SweepPlan) -> None:
                                   f"empty or new folder")
         return
     old = read_manifest(plan_.out)
+    if old.get("study", plan_.spec.study) != plan_.spec.study:
+        what = lambda study: f"the {study} study" if study else "a sweep"  # noqa: E731
+        raise LmcollapseError(f"--out {plan_.out} holds {what(old['study'])}, not {what(plan_.spec.study)}; choose a "
+                              f"new --out")
     new_dirs = {r["dir"] for r in plan_.runs}
     dropped = [r for r in old.get("runs", []) if r["dir"] not in new_dirs]
     if dropped:
@@ -107,4 +101,4 @@ def check_extends(plan_: SweepPlan) -> None:
 
 def write_manifest(plan_: SweepPlan) -> None:
     plan_.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(plan_.out / MARKER, json.dumps(plan_.manifest(), indent=1, default=str) + "\n")
+    atomic_write_text(SweepDir(plan_.out).manifest_file, json.dumps(plan_.manifest(), indent=1, default=str) + "\n")

@@ -20,7 +20,7 @@ from ..config import Config
 from ..early_warning import warnings_for_run, warnings_for_seeds
 from ..metrics.row import MetricsRow
 from .folder import Sweep
-from .plan import TABLES
+from .sweepdir import TABLES, SweepDir
 
 # The metrics `show SWEEP` watches, in order of preference; the first two a sweep has are shown.
 WATCHED = ("kl_to_truth", "heldout_ppl", "downstream_acc", "support_loss", "distinct_2", "model_entropy")
@@ -47,16 +47,17 @@ def tables(out: str | Path) -> tuple[list[dict], list[dict]]:
 
 def write_tables(out: str | Path) -> tuple[Path, Path]:
     """results.parquet/.csv and aggregate.parquet/.csv in out; returns the two parquet paths."""
-    out = Path(out)
+    folder = SweepDir(out)
     written = []
     for name, rows in zip(TABLES, tables(out)):
         columns = list(dict.fromkeys(k for row in rows for k in row))
         table = pa.table({c: [row.get(c) for row in rows] for c in columns}) if rows else pa.table({})
         for suffix, write in ((".parquet", pq.write_table), (".csv", pacsv.write_csv)):
-            tmp = out / f".{name}{suffix}.tmp"
+            target = folder.table_file(name, suffix)
+            tmp = target.with_name(f".{target.name}.tmp")
             write(table, tmp)
-            tmp.replace(out / f"{name}{suffix}")
-        written.append(out / f"{name}.parquet")
+            tmp.replace(target)
+        written.append(folder.table_file(name))
     return written[0], written[1]
 
 

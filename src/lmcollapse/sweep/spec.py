@@ -60,6 +60,7 @@ class SweepSpec:
     base: dict  # the config every point starts from (raw keys, as written)
     axes: list[Axis] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0])
+    study: str | None = None  # the study (experiments/) whose sweep this is; None: a sweep of its own
 
     @property
     def varied_keys(self) -> list[str]:
@@ -89,7 +90,8 @@ class SweepSpec:
 
     def describe(self) -> dict:
         """What sweep.json records of the spec (JSON-safe)."""
-        return {"axes": [{"name": a.name, "values": list(a.values), **({"tags": list(a.tags)} if a.tags else {})}
+        return {"study": self.study,
+                "axes": [{"name": a.name, "values": list(a.values), **({"tags": list(a.tags)} if a.tags else {})}
                          for a in self.axes], "seeds": self.seeds}
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from .. import plugins
 from ..config import validate
 from ..errors import LmcollapseError, RunDirBusy, RunInterrupted
+from ..models import MODELS
 from ..runner import execute
 
 # How long a run waits for its directory's lock before it counts as busy: a run retried after its node
@@ -50,8 +51,9 @@ class RunTask:
         return int(self.config["generations"])
 
     @property
-    def neural(self) -> bool:
-        return self.config["model"]["name"] != "ngram"
+    def uses_torch(self) -> bool:
+        """Whether the run's model trains with PyTorch (as the model class declares; plugins loaded first)."""
+        return "torch" in MODELS.get(self.config["model"]["name"]).requires
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,12 @@ def execute_task(task: RunTask, threads: int | None = None, node: str | None = N
     """
 
     start = time.perf_counter()
-    if threads is not None and task.neural:
-        import torch
-
-        torch.set_num_threads(threads)
     try:
         plugins.load_all(task.plugins)  # in a worker, before the config names what they register
+        if threads is not None and task.uses_torch:
+            import torch
+
+            torch.set_num_threads(threads)
         _execute_patiently(task, task.config)
         config = task.config
         while task.until is not None and not task.until(task.run_dir):

@@ -1,4 +1,4 @@
-"""Record the reference metrics rows that tests/test_metrics_speed.py compares the metric suite against.
+"""Record the reference metrics rows that tests/test_metrics_suite.py compares the metric suite against.
 
     python tests/data/metrics/record.py [SRC]   # writes reference.json beside this file, from SRC's lmcollapse
 

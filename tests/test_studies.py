@@ -1,0 +1,49 @@
+"""The study registry: `reproduce`, `show` and `report` find a study through it (the spec's `kind`, the name
+sweep.json records), and a folder written before sweep.json named its study is recognised by its tags."""
+import json
+
+import pytest
+
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.experiments import load_spec
+from lmcollapse.experiments.base import STUDIES, Study, study_named, study_of
+from lmcollapse.sweep import Sweep, SweepDir
+
+from helpers import cli
+
+
+def test_every_shipped_spec_names_a_registered_study_and_each_plans_its_runs():
+    assert STUDIES.names() == ["mitigations", "paper", "quality-vs-quantity"]
+    for name in STUDIES.names():
+        study = study_named(load_spec(name))
+        assert isinstance(study, Study) and study.name == name
+        planned = study.planned(load_spec(name), quick=True, scale="cpu", models=study.models)
+        assert len(planned) >= 7 and len(set(planned)) == len(planned)  # a label per variant, every config valid
+        folder = SweepDir("out")
+        assert study.outcome_file(folder).parent == folder.path and study.outcome_file(folder).suffix == ".md"
+    with pytest.raises(LmcollapseError, match="kind 'survey' is not a study; set kind: to one of: mitigations"):
+        study_named({"name": "mine", "kind": "survey"})
+
+
+def _folder(tmp_path, manifest: dict):
+    (tmp_path / "sweep.json").write_text(json.dumps({"format": 1, "points": [], "runs": [], **manifest}))
+    return Sweep(tmp_path)
+
+
+def test_the_study_of_a_folder_is_the_one_sweep_json_names_or_for_an_older_folder_the_one_its_tags_say(tmp_path):
+    assert study_of(_folder(tmp_path, {"study": "paper", "tag_columns": ["setting", "variant"]})).name == "paper"
+    assert study_of(_folder(tmp_path, {"study": None, "tag_columns": ["model", "policy"]})) is None  # a plain sweep
+    older = {"tag_columns": ["setting", "variant"]}  # written by 0.4.0: no study key
+    assert study_of(_folder(tmp_path, older)).name == "quality-vs-quantity"
+    assert study_of(_folder(tmp_path, {"tag_columns": ["model", "setting", "mitigation"]})).name == "mitigations"
+    assert study_of(_folder(tmp_path, {"tag_columns": []})) is None
+
+
+def test_a_study_without_models_or_scales_refuses_those_options_in_one_line():
+    for args, message in ((["--model", "gpt"], "--model applies to the studies that run several models, not "
+                                               "quality-vs-quantity"),
+                          (["--scale", "paper"], "--scale 'paper': quality-vs-quantity runs at cpu")):
+        result = cli("reproduce", "quality-vs-quantity", "--quick", "--dry-run", *args)
+        assert result.returncode == 2 and result.stderr.strip() == f"error: {message}", result.stderr
+    dry = cli("reproduce", "quality-vs-quantity", "--quick", "--dry-run")
+    assert dry.returncode == 0 and dry.stdout.startswith("7 runs' configs (x seeds), each valid: markov/rate 1")
