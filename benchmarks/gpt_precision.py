@@ -35,8 +35,9 @@ import torch
 
 from lmcollapse.config import GPTConfig
 from lmcollapse.experiment import load_config, load_source
-from lmcollapse.models.gpt import bfloat16_cpu_attention
-from lmcollapse.models.neural import GPTModel, bf16_pays
+from lmcollapse.models.gpt import GPTModel
+from lmcollapse.models.neural.device import bf16_pays
+from lmcollapse.models.neural.transformer import bfloat16_cpu_attention
 
 
 def cpu_description() -> str:
@@ -102,7 +103,7 @@ def attention_step_ms(width: int, variant: str, repeats: int = 30) -> float:
             y = torch.nn.functional.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=True)
         elif variant == "fused bfloat16":
             y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:  # what models/gpt.py runs under bfloat16 autocast
+        else:  # what models/neural/transformer.py runs under bfloat16 autocast
             y = bfloat16_cpu_attention(q, k, v)
         y.float().sum().backward()
 

@@ -1,5 +1,5 @@
 """When to drop finished documents from the `gpt` backend's decoding batch: sampling time by the share of
-rows finished that triggers a drop (models/neural.py DROP_WHEN_FINISHED), and never dropping.
+rows finished that triggers a drop (models/neural/sampling.py DROP_WHEN_FINISHED), and never dropping.
 
     python benchmarks/gpt_sampling_drop.py [--shares 0.5,0.25,0.125,0.0625] [--samples 4096] [--rounds 2]
 
@@ -16,10 +16,9 @@ import time
 import numpy as np
 import torch
 
-from lmcollapse.config import GPTConfig
+from lmcollapse.models.gpt import GPTConfig, GPTModel
 from lmcollapse.experiment import load_config, load_source
-from lmcollapse.models import neural
-from lmcollapse.models.neural import GPTModel
+from lmcollapse.models.neural import sampling
 
 NEVER = "never"
 
@@ -42,9 +41,9 @@ def main() -> None:
     reference, tokens = None, 0
     for _ in range(args.rounds):
         for setting in settings:
-            neural.DROP_FINISHED_ROWS = setting != NEVER
+            sampling.DROP_FINISHED_ROWS = setting != NEVER
             if setting != NEVER:
-                neural.DROP_WHEN_FINISHED = setting
+                sampling.DROP_WHEN_FINISHED = setting
             start = time.perf_counter()
             samples = model.sample(args.samples, seed=1)
             best[setting] = min(best[setting], time.perf_counter() - start)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from lmcollapse.experiment import load_config, load_source
-from lmcollapse.models.neural import GPTModel
+from lmcollapse.models.gpt import GPTModel
 from lmcollapse.models.packing import pack_batch
 from lmcollapse.config import GPTConfig
 

@@ -21,7 +21,9 @@ import numpy as np
 import torch
 
 from lmcollapse.experiment import load_config, load_source
-from lmcollapse.models.neural import DECODE_ROWS, GPTModel, bf16_pays
+from lmcollapse.models.gpt import GPTModel
+from lmcollapse.models.neural.device import bf16_pays
+from lmcollapse.models.neural.sampling import DECODE_ROWS
 from lmcollapse.sampling import Sampler
 from lmcollapse.config import GPTConfig, SamplerConfig
 

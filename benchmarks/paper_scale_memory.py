@@ -20,7 +20,7 @@ import numpy as np
 
 from lmcollapse.corpus import Corpus
 from lmcollapse.models.hf import HFModel
-from lmcollapse.models.neural import TRAINING_COPIES
+from lmcollapse.models.neural.training import TRAINING_COPIES
 from lmcollapse.sampling import Sampler
 from lmcollapse.config import HFConfig, SamplerConfig
 

@@ -85,7 +85,7 @@ def test_a_key_of_another_component_is_a_one_line_error(overrides, expected):
 
 def test_each_default_is_written_once():
     from lmcollapse.models.hf import HFModel
-    from lmcollapse.models.neural import GPTModel
+    from lmcollapse.models.gpt import GPTModel
     from lmcollapse.models.ngram import NGramModel
     from lmcollapse.sampling import Sampler
 

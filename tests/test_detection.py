@@ -98,7 +98,7 @@ def test_hidden_state_features_drive_the_resample_of_a_neural_model():
     exactly n documents."""
     pytest.importorskip("torch")
     from lmcollapse.config import GPTConfig
-    from lmcollapse.models.neural import GPTModel
+    from lmcollapse.models.gpt import GPTModel
     from test_gpt import TINY, learnable_corpus
 
     corpus = learnable_corpus()

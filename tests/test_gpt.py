@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 import lmcollapse  # noqa: E402
 from lmcollapse.corpus import Corpus  # noqa: E402
-from lmcollapse.models.neural import GPTModel  # noqa: E402
+from lmcollapse.models.gpt import GPTModel  # noqa: E402
 from lmcollapse.config import GPTConfig, HFConfig, TokenizerConfig
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8, "epochs": 3, "lr": 3e-3}
@@ -182,7 +182,7 @@ def test_packed_training_batches_give_the_padded_loss_and_gradient():
     model.net_ = model._build_net()
     windows = [w for w, _ in model._windows(model._sequences(corpus), stride=model.block_size)][:24]
     results = []
-    from lmcollapse.models.neural import padded_rows
+    from lmcollapse.models.neural.rows import padded_rows
 
     for rows in (model._batch_rows(windows), padded_rows(windows)):
         model.net_.zero_grad()
@@ -199,7 +199,7 @@ def test_packed_training_batches_give_the_padded_loss_and_gradient():
 
 def test_dropping_finished_rows_does_not_change_the_samples(model_and_data, monkeypatch):
     model, corpus = model_and_data
-    from lmcollapse.models import neural
+    from lmcollapse.models.neural import sampling as neural
 
     compacted = model.sample(300, seed=5)
     monkeypatch.setattr(neural, "DROP_FINISHED_ROWS", False)
@@ -263,7 +263,7 @@ def test_micro_batches_give_the_whole_batch_gradient(name, loss, monkeypatch):
     windows = [w for w, _ in model._windows(model._sequences(corpus), stride=model.block_size)][:24]
     whole, passes, whole_positions = _batch_gradient(model, windows, 2.0, monkeypatch)
     assert passes == 1
-    from lmcollapse.models.neural import TRAINING_COPIES
+    from lmcollapse.models.neural.training import TRAINING_COPIES
 
     one_row = TRAINING_COPIES * 8 * (corpus.vocab_size + 1) * 4 / 2**30  # one full row's training pass
     split, passes, split_positions = _batch_gradient(model, windows, one_row, monkeypatch)
@@ -333,7 +333,7 @@ def test_bf16_training_runs_the_mixed_precision_path_and_learns(monkeypatch):
 def test_auto_precision_trains_in_bfloat16_where_it_pays(monkeypatch):
     """precision=auto: bfloat16 on CUDA always; on a CPU only with bfloat16 matrix units and a model at least
     BF16_MIN_WIDTH wide (narrower ones train slower in it: benchmarks/gpt_precision.py)."""
-    import lmcollapse.models.neural as neural
+    import lmcollapse.models.neural.device as neural
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     for units in (True, False):
@@ -354,7 +354,7 @@ def test_attention_under_cpu_bfloat16_autocast_is_float32_attention_to_bfloat16_
     float32 (only its output rounded to bfloat16); the output must match float32 attention of the same
     projections to bfloat16 rounding, with the causal mask and with packed rows' block-diagonal mask, and
     gradients must flow."""
-    from lmcollapse.models.gpt import Architecture as Arch, CausalSelfAttention
+    from lmcollapse.models.neural.transformer import Architecture as Arch, CausalSelfAttention
     from lmcollapse.models.packing import attention_mask
 
     torch.manual_seed(0)
@@ -396,7 +396,7 @@ def test_precision_memory_and_shape_errors_are_one_line_from_the_config():
 
 def test_samples_depend_on_the_document_index_not_on_how_many_decode_together(model_and_data, monkeypatch):
     """Random streams belong to fixed groups of documents; a pass may cover part of a group or several."""
-    from lmcollapse.models import neural
+    from lmcollapse.models.neural import sampling as neural
 
     model, _ = model_and_data
     monkeypatch.setattr(neural, "SAMPLE_GROUP", 8)
@@ -416,7 +416,7 @@ def test_long_stages_report_how_far_they_have_got(tmp_path, capsys, monkeypatch)
     config = {"generations": 1, "corpus": {"n_train": 100, "n_eval": 20}, "tokenizer": {"name": "char"},
               "model": {"name": "gpt", **TINY, "block_size": 16, "epochs": 2, "batch_size": 10},
               "sampler": {"max_tokens": 15}, "metrics": ["heldout_ppl"], "ci_rounds": 0}
-    monkeypatch.setattr("lmcollapse.models.neural.DECODE_ROWS", 40)
+    monkeypatch.setattr("lmcollapse.models.neural.sampling.DECODE_ROWS", 40)
     lmcollapse.run(config, out_dir=tmp_path / "run", progress=True)
     lines = capsys.readouterr().err.splitlines()
     steps = [line for line in lines if ": fit " in line]

@@ -53,7 +53,8 @@ def test_the_cpu_large_scale_is_the_issue_s_design():
     import torch
 
     from lmcollapse.experiment import load_config
-    from lmcollapse.models.neural import GPTModel, cpu_has_bf16_units
+    from lmcollapse.models.gpt import GPTModel
+    from lmcollapse.models.neural.device import cpu_has_bf16_units
 
     large = paper.effective_spec(load_spec("paper"), scale="cpu-large")
     chosen = paper.validate(large)

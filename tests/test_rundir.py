@@ -11,7 +11,7 @@ SRC = Path(lmcollapse.__file__).parent
 LAYOUT_NAMES = ("config.yaml", "run.json", "metrics.jsonl", "metrics.json", "manifest.json", "tokenizer.json",
                 "probe-baseline.json", "real-train.parquet", "real-heldout.parquet", "reservoir.parquet",
                 "probe-train.parquet", "probe-test.parquet", "probe-classes.json", "train_ids.npy", "pool_ids.npy",
-                "samples.parquet", "fresh.parquet", "DONE", ".partial", "gen-")
+                "samples.parquet", "fresh.parquet", "DONE", ".partial", "gen-", "theory-compare.png")
 # (module, literal) pairs that name a file of another kind of folder, not of a run directory.
 NOT_A_RUN_DIRECTORY = {("tokenizers/pretrained.py", "tokenizer.json")}  # a Hugging Face checkpoint's tokenizer
 

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 from lmcollapse.config import GPTConfig  # noqa: E402
 from lmcollapse.models.loss import finish_batch, summed_loss  # noqa: E402
-from lmcollapse.models.neural import GPTModel  # noqa: E402
+from lmcollapse.models.gpt import GPTModel  # noqa: E402
 
 from helpers import cli  # noqa: E402
 from test_gpt import TINY, learnable_corpus  # noqa: E402

@@ -9,6 +9,7 @@ nothing committed. Every other module reaches a file inside a run directory thro
     RUN/.lock                   held by the process running the directory
     RUN/trackers.json           with trackers: each tracker's id of this run, so a resumed run logs to it
     RUN/tensorboard/, RUN/wandb/    the tensorboard and wandb trackers' own files
+    RUN/theory-compare.png      written by `lmcollapse theory compare RUN`: the closed forms over the run
     RUN/docs/real-train.parquet     R, the real training documents (with provenance), written once
     RUN/docs/real-heldout.parquet   E, the held-out real documents
     RUN/docs/reservoir.parquet      with corpus.n_reservoir: real documents held back for `fresh`
@@ -192,6 +193,11 @@ class RunDir:
     @property
     def tracker_file(self) -> Path:
         return self.path / "trackers.json"
+
+    @property
+    def theory_figure_file(self) -> Path:
+        """What `lmcollapse theory compare` draws for the run (not part of the run's record)."""
+        return self.path / "theory-compare.png"
 
     @property
     def docs(self) -> Path:

@@ -1,6 +1,6 @@
 """The `hf` backend: any transformers causal LM built from a config, under the same contract as `gpt`.
 
-Training, sampling and scoring are NeuralLM's (models/neural.py); HFNetwork builds the network. `model.hf_config` names a preset (the GPT-Neo sizes of the TinyStories-1M and -33M models) or
+Training, sampling and scoring are NeuralLM's (models/neural/); HFNetwork builds the network. `model.hf_config` names a preset (the GPT-Neo sizes of the TinyStories-1M and -33M models) or
 a local config.json / directory holding one; the vocabulary then comes from the run's tokenizer (plus
 BOS), max positions from `model.block_size`, and weights start fresh every generation.
 
@@ -65,7 +65,7 @@ def _hf_net_class():
     torch = _torch()
 
     class HFNet(torch.nn.Module):
-        """Adapts a transformers causal LM to the interface of models/gpt.py: net(idx, cache, start)."""
+        """Adapts a transformers causal LM to the interface of models/neural/transformer.py: net(idx, cache, start)."""
 
         def __init__(self, model, block_size: int):
             super().__init__()

@@ -6,7 +6,7 @@ loss, so training stops sharpening what is already confident (the modes a genera
 and spends its gradient on the rest. The loss is the mean over the tokens kept. The probability tested is
 that of the target token, exp(-cross-entropy), under the current weights; it carries no gradient.
 
-A training batch may be split into micro-batches whose gradients are summed (models/neural.py). Each
+A training batch may be split into micro-batches whose gradients are summed (models/neural/training.py). Each
 micro-batch contributes sum(kept losses) / (the batch's target count); once the whole batch is seen, the
 summed gradient is rescaled by targets / kept, which makes it exactly the gradient of the mean over the
 batch's kept tokens, however the batch was split."""

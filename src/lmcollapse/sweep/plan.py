@@ -84,7 +84,9 @@ def check_extends(plan_: SweepPlan) -> None:
                                   f"empty or new folder")
         return
     old = read_manifest(plan_.out)
-    if old.get("study", plan_.spec.study) != plan_.spec.study:
+    # A study's folder is its own; a folder that names none (a sweep, or one written before sweep.json named
+    # its study, as 0.4.0 and `upgrade` wrote them) may be taken over by a study whose runs it holds.
+    if old.get("study") not in (None, plan_.spec.study):
         what = lambda study: f"the {study} study" if study else "a sweep"  # noqa: E731
         raise LmcollapseError(f"--out {plan_.out} holds {what(old['study'])}, not {what(plan_.spec.study)}; choose a "
                               f"new --out")

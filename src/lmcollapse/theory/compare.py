@@ -7,6 +7,7 @@ import numpy as np
 
 from ..api import load_run
 from ..errors import LmcollapseError
+from ..rundir import RunDir
 from .pseudocount import prediction_for
 
 
@@ -66,7 +67,7 @@ def compare_run(run_dir: str | Path) -> tuple[list[dict], Path]:
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"{run.config.paradigm.name} on {run.config.corpus.name}", fontsize=10)
     fig.tight_layout()
-    png = Path(run_dir) / "theory-compare.png"
+    png = RunDir(run_dir).theory_figure_file
     fig.savefig(png, dpi=110)
     plt.close(fig)
     return rows, png

@@ -1,0 +1,122 @@
+"""Training a neural model: AdamW over block-sized windows of the corpus, each batch's gradient accumulated
+over micro-batches that fit `batch_memory_gb`; the loss is cross-entropy or truncated cross-entropy."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...corpus import Corpus
+from ...errors import LmcollapseError
+from ..base import ProgressCallback
+from ..loss import finish_batch, summed_loss
+from ..packing import IGNORE, attention_mask
+from .device import _torch
+from .rows import packed_rows, padded_rows
+
+# A training pass holds about this many logit-sized float32 tensors at its peak (logits, log-probabilities,
+# their gradients, allocator slack): 5.8 measured by benchmarks/paper_scale_memory.py.
+TRAINING_COPIES = 6
+
+if TYPE_CHECKING:
+    from .base import NeuralLM
+
+
+class Training:
+    """NeuralLM's training (a part of the class, in its own module; self is a NeuralLM)."""
+
+    def fit(self, corpus: Corpus, *, seed: int = 0, progress: ProgressCallback | None = None,
+            init: "NeuralLM | None" = None) -> "NeuralLM":
+        """Train on corpus from a fresh initialisation, or from init's weights (warm start; the optimiser
+        starts afresh either way)."""
+        self._report = progress
+        try:
+            return self._train(corpus, seed, init)
+        finally:
+            self._report = None
+
+    def untrained(self, corpus: Corpus, *, seed: int) -> "NeuralLM":
+        """This architecture freshly initialised for corpus's vocabulary, as fit would start it, and not
+        trained: the downstream probe's random-init baseline. Returns self."""
+        return self._train(corpus, seed, None, optimise=False)
+
+    def _train(self, corpus: Corpus, seed: int, init: "NeuralLM | None", optimise: bool = True) -> "NeuralLM":
+        torch = _torch()
+
+        if len(corpus) == 0:
+            raise LmcollapseError("cannot fit a model on an empty corpus")
+        self.vocab_size_, self.eos_id_ = corpus.vocab_size, corpus.eos_id
+        lengths, counts = np.unique(corpus.lengths, return_counts=True)
+        self.length_values_, self.length_counts_ = lengths.astype(np.int64), counts.astype(np.int64)
+        device = self._device()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)  # initialisation and dropout draw from the stage's seed only
+            self.net_ = self._build_net().to(device)
+            if init is not None:
+                self.net_.load_state_dict(init.net_.state_dict())
+            windows = [w for w, _ in self._windows(self._sequences(corpus), stride=self.block_size)]
+            order_rng = np.random.default_rng(seed)
+            opt = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, betas=(0.9, 0.95),
+                                    weight_decay=self.weight_decay, fused=True)
+            autocast = self._autocast(device)
+            self.net_.train()
+            steps, step = self.epochs * -(-len(windows) // self.batch_size), 0
+            for _ in range(self.epochs if optimise else 0):
+                order = order_rng.permutation(len(windows))
+                for start in range(0, len(order), self.batch_size):
+                    self._progress("fit", step, steps)
+                    step += 1
+                    rows = self._batch_rows([windows[i] for i in order[start:start + self.batch_size]])
+                    opt.zero_grad(set_to_none=True)
+                    if self._batch_gradient(rows, device, autocast):
+                        opt.step()
+        self.net_.eval()
+        return self
+
+    def _batch_gradient(self, rows: dict[str, np.ndarray], device, autocast) -> bool:
+        """The gradient of one training batch's mean loss, accumulated into the weights' .grad over its
+        micro-batches; False when the batch has no loss to step on (tce: every target already confident)."""
+        torch = _torch()
+        n_targets = int((rows["y"] != IGNORE).sum())
+        kept = None if self.loss == "ce" else 0  # tce: targets left in the loss (models/loss.py)
+        for part in self._micro_batches(rows):
+            with autocast:
+                logits, y = self._forward_rows(part, device)  # (R, W, V+1), (R, W)
+                # Summed, over the whole batch's target count: the micro-batches' gradients add up to the
+                # gradient of the batch's mean loss.
+                loss, kept_here = summed_loss(torch, logits.flatten(0, 1).float(), y.flatten(), n_targets,
+                                              self.loss, self.tce_gamma)
+            loss.backward()
+            kept = None if kept is None else kept + kept_here
+        return finish_batch(self.net_.parameters(), n_targets, kept)  # tce: the mean over kept tokens
+
+    def _batch_rows(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """A training batch as (R, W) arrays: packed for networks that take packed rows, else padded."""
+        return packed_rows(windows, self.block_size) if self.network.packs_documents else padded_rows(windows)
+
+    def _micro_batches(self, rows: dict[str, np.ndarray]):
+        """The batch in one pass when its training pass fits batch_memory_gb; else groups of rows, longest
+        first, each cut to its own longest row, so that a split batch of documents of mixed lengths (padded
+        rows, as hf takes them) computes little padding."""
+        n_rows, width = rows["y"].shape
+        per_position = TRAINING_COPIES * (self.vocab_size_ + 1)
+        if self._rows_within(per_position * width) >= n_rows:
+            yield rows
+            return
+        has_target = rows["y"] != IGNORE  # (R, W)
+        used = np.where(has_target.any(axis=1), width - np.argmax(has_target[:, ::-1], axis=1), 1)  # (R,)
+        order = np.argsort(-used, kind="stable")
+        lo = 0
+        while lo < n_rows:
+            longest = int(used[order[lo]])
+            group = order[lo:lo + self._rows_within(per_position * longest)]
+            yield {key: a[group, :longest] for key, a in rows.items()}
+            lo += len(group)
+
+    def _forward_rows(self, rows: dict[str, np.ndarray], device):
+        """Logits (R, W, V+1) and targets (R, W) of training rows; packed rows bring positions and segments."""
+        torch = _torch()
+        t = {key: torch.from_numpy(a).to(device) for key, a in rows.items()}
+        if "segments" in t:
+            return self.net_(t["x"], positions=t["positions"], mask=attention_mask(t["segments"])), t["y"]
+        return self.net_(t["x"]), t["y"]
