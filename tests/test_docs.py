@@ -85,3 +85,17 @@ def test_the_configuration_reference_is_what_the_code_renders():
     for key in ("`model.order`", "`paradigm.real_fraction`", "`tokenizer.vocab_size`", "`gates[i].threshold`",
                 "`sampler.top_p`", "`heldout_ppl`"):
         assert key in written
+
+
+
+def test_a_plugin_loaded_in_the_same_process_leaves_the_reference_as_it_is():
+    from lmcollapse import reference
+    from lmcollapse.metrics import METRICS
+    from lmcollapse.metrics.base import metric
+
+    metric("plugin_metric", "a user's metric", True)(lambda view: 0.0)
+    try:
+        assert not METRICS.shipped("plugin_metric") and METRICS.shipped("heldout_ppl")
+        assert "plugin_metric" not in reference.render()
+    finally:
+        METRICS.forget("plugin_metric")

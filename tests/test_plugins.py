@@ -91,6 +91,9 @@ def test_a_plugin_model_with_its_own_section_is_built_from_it_and_saved_with_it(
     refused = cli("validate", config, "--plugin", MODEL_PLUGIN, "--set", "model.fit_share=0.3")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "model.fit_share: does not apply to model 'ngram' (only to subset-ngram)" in refused.stderr
+    unloaded = cli("validate", tmp_path / "subset.yaml")  # named without loading the plugin: says how to
+    assert unloaded.returncode == 2 and "unknown model 'subset-ngram'" in unloaded.stderr
+    assert "--plugin PATH" in unloaded.stderr and unloaded.stderr.count("\n") == 1
 
 
 def test_a_plugin_paradigm_with_its_own_section_decides_what_each_generation_trains_on(tmp_path):

@@ -33,7 +33,8 @@ from .report import build_report
 from .rundir import RunDir
 from .runner import execute
 from .sources import SOURCES
-from .sweep import Sweep, SweepDir, is_sweep, load_spec, make_executor, plan, run_sweep, seeds_base, seeds_spec, summarise, tables
+from .sweep import (Sweep, SweepDir, is_sweep, load_spec, make_executor, plan, run_sweep, seeds_base, seeds_spec,
+                    summarise, tables)
 from .sweep.legacy import upgrade as upgrade_legacy
 from .sweep.spec import parse_seeds
 from .tokenizers import TOKENIZERS

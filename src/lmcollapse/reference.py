@@ -39,7 +39,7 @@ NESTED = {"sampler": SamplerConfig, "probe": ProbeConfig}  # sections with one f
 
 
 def _built_in(registry: Registry) -> list[str]:
-    return [name for name in registry.names() if registry.get(name).__module__.startswith("lmcollapse.")]
+    return [name for name in registry.names() if registry.shipped(name)]
 
 
 def type_name(annotation) -> str:

@@ -102,6 +102,12 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._entries)
 
+    def shipped(self, name: str) -> bool:
+        """Whether the component was registered by lmcollapse itself rather than by a plugin."""
+        component = self._entries[name][0]
+        defined = getattr(component, "compute", component)  # a metric's spec: where its function is defined
+        return defined.__module__.startswith("lmcollapse.")
+
     def describe(self) -> dict[str, str]:
         return {name: self._entries[name][1] for name in self.names()}
 

