@@ -40,7 +40,7 @@ def test_the_run_handle_reads_every_generation_back(tmp_path):
     run = lmcollapse.run(small_truth_config(**{"paradigm.name": "accumulate", "paradigm.rate": 0.5}),
                          out_dir=tmp_path / "r")
     assert run.corpus(0).real_fraction() == 1.0 and len(run.corpus(2)) == 50 + 25 + 25
-    assert len(run.samples(1)) == 25 and run.manifest(1)["n_train"] == 75
+    assert len(run.samples(1)) == 25 and run.manifest(1).n_train == 75
     assert run.model(2).next_token_probs([]).sum() == pytest.approx(1.0)
     with pytest.raises(LmcollapseError, match="generation 3 is not committed"):
         run.model(3)

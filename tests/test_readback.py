@@ -19,7 +19,7 @@ def test_the_state_rebuilt_from_ids_is_the_state_the_run_trained_on(tmp_path):
     experiment = build(run.config, rd)
     state = training_state(experiment, rd, 2)
     assert len(state.train) == 50 and len(state.pool) == 50 + 25 + 25
-    assert run.manifest(2)["composition"] == state.train.composition()
+    assert run.manifest(2).composition == state.train.composition()
     entering = restore_state(experiment, rd, 3)  # the paradigm step replayed with its stage seed
     assert len(entering.pool) == 125 and set(state.pool.doc_id) <= set(entering.pool.doc_id)
 
@@ -60,4 +60,4 @@ def test_rebuilding_a_state_reads_only_the_generations_its_documents_were_born_a
     monkeypatch.setattr(readback, "kept_samples", lambda files: read.append(files) or original(files))
     state = training_state(experiment, rd, 12)
     assert len(read) == generations_read
-    assert run.manifest(12)["composition"] == state.train.composition()
+    assert run.manifest(12).composition == state.train.composition()

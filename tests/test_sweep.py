@@ -280,6 +280,7 @@ def test_a_ray_address_where_nothing_listens_is_refused_within_seconds(tmp_path)
 
 def _commit_timed(run_dir, generations: int, seconds: float) -> None:
     """A run directory holding `generations` committed generations whose manifests record `seconds` each."""
+    from lmcollapse.manifest import GenerationManifest
     from lmcollapse.rundir import RunDir
 
     rd = RunDir(run_dir)
@@ -288,7 +289,9 @@ def _commit_timed(run_dir, generations: int, seconds: float) -> None:
     for t in range(generations):
         files = rd.generation(t)
         files.path.mkdir(parents=True, exist_ok=True)
-        files.manifest.write_text(json.dumps({"seconds": {"fit": seconds / 2, "sample": seconds / 2}}))
+        manifest = GenerationManifest(generation=t, n_train=10, n_sampled=10, n_kept=10,
+                                      seconds={"fit": seconds / 2, "sample": seconds / 2})
+        files.manifest.write_text(json.dumps(manifest.to_json()))
         rows.append(json.dumps({"generation": t}))
     rd.metrics_file.write_text("".join(r + "\n" for r in rows))
 

@@ -10,6 +10,7 @@ from .config import Config
 from .corpus import Corpus
 from .corpus_io import read_corpus
 from .errors import LmcollapseError
+from .manifest import GenerationManifest
 from .experiment import build, load_config
 from .readback import kept_samples, model_of_generation, stored_config, training_state
 from .rundir import RunDir
@@ -96,10 +97,10 @@ class Run:
         table = pq.read_table(self._rd.generation(t).samples)
         record = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names
                   if name == "kept" or name == "rejected_by" or name.startswith("score_")}
-        record["counts"] = self.manifest(t).get("gates", {})
+        record["counts"] = self.manifest(t).gates
         return record
 
-    def manifest(self, t: int) -> dict:
+    def manifest(self, t: int) -> GenerationManifest:
         """Generation t's manifest: counts, training-set composition, gate counts, timings, environment."""
         return self._rd.generation(self._check(t)).read_manifest()
 

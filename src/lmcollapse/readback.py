@@ -13,7 +13,7 @@ from .config import Config, drop_inapplicable_keys, load_yaml, validate
 from .corpus import ID_BIRTH_SHIFT, Corpus
 from .corpus_io import read_column, read_corpus
 from .errors import LmcollapseError
-from .experiment import Experiment, check, new_model
+from .experiment import Experiment, new_model
 from .models import MODELS, LanguageModel
 from .paradigms import DataState
 from .rundir import GenerationFiles, RunDir
@@ -22,7 +22,8 @@ from .rundir import GenerationFiles, RunDir
 def stored_config(run_dir: str | Path) -> Config:
     """The config a run directory was started with. Directories written before the config sections became
     per-component (lmcollapse 0.2) hold every model and corpus key; the ones that do not apply to the
-    chosen components, which those versions ignored, are dropped."""
+    chosen components, which those versions ignored, are dropped. It is parsed, not checked: it was checked
+    when the run started, and a command that runs it again checks it once (load_config)."""
     path = RunDir(run_dir).config_file
     try:
         data = load_yaml(path.read_text(errors="replace"))
@@ -33,9 +34,7 @@ def stored_config(run_dir: str | Path) -> Config:
     if not isinstance(data, dict):
         raise LmcollapseError(f"{path} is damaged (it holds no config); restore it from a copy of the config the run "
                               f"was started with, or start a new --out")
-    config = validate(drop_inapplicable_keys(data))
-    check(config)
-    return config
+    return validate(drop_inapplicable_keys(data))
 
 
 def kept_mask(path: Path) -> np.ndarray:

@@ -103,7 +103,7 @@ def _seconds(runs) -> list[dict]:
     """Per generation, the mean over seeds of each stage's seconds (fit, sample, metrics, paradigm)."""
     out = []
     for t in range(max(n for _, n in runs)):
-        stages = [run.manifest(t).get("seconds", {}) for run, n in runs if n > t]
+        stages = [run.manifest(t).seconds for run, n in runs if n > t]
         out.append({k: float(np.mean([s.get(k, 0.0) for s in stages])) for k in sorted({k for s in stages for k in s})})
     return out
 
@@ -111,7 +111,7 @@ def _seconds(runs) -> list[dict]:
 def _composition(run, generations: int) -> list[dict]:
     out = []
     for t in range(generations):
-        out.append(run.manifest(t).get("composition", {}))
+        out.append(run.manifest(t).composition)
     return out
 
 

@@ -42,7 +42,7 @@ import re
 import shutil
 import subprocess
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +53,7 @@ from .config import DEFAULT_NAMES, NOT_IDENTITY, to_yaml
 from .corpus import Corpus
 from .corpus_io import write_corpus
 from .errors import LmcollapseError, RunDirBusy
+from .manifest import GenerationManifest
 
 if TYPE_CHECKING:
     from .config import Config
@@ -105,8 +106,8 @@ class GenerationFiles:
     def done(self) -> Path:
         return self.path / "DONE"
 
-    def read_manifest(self) -> dict:
-        return json.loads(self.manifest.read_text())
+    def read_manifest(self) -> "GenerationManifest":
+        return GenerationManifest.from_json(json.loads(self.manifest.read_text()))
 
     def read_ids(self, which: str) -> np.ndarray | None:
         """`train` or `pool` ids, or None when the generation has none of that kind."""
@@ -338,7 +339,7 @@ class RunDir:
             if record.model is not None:
                 record.model.save(files.model)
             files.metrics.write_text(json.dumps(record.metrics) + "\n")
-            files.manifest.write_text(json.dumps(record.manifest, indent=2) + "\n")
+            files.manifest.write_text(json.dumps(record.manifest.to_json(), indent=2) + "\n")
 
     def metrics_rows(self, n: int) -> list[dict]:
         return [json.loads(self.generation(t).metrics.read_text()) for t in range(n)]
@@ -478,7 +479,7 @@ class GenerationRecord:
     fresh: Corpus | None  # new real documents entering at t + 1
     model: "LanguageModel | None"  # M_t, when models are saved
     metrics: dict  # the metrics row
-    manifest: dict = field(default_factory=dict)  # counts, composition, timings, environment
+    manifest: GenerationManifest  # counts, composition, timings, environment
 
 
 def _fsync_dir(path: Path) -> None:

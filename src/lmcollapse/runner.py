@@ -8,6 +8,7 @@ committed generations back readback.py's.
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
@@ -23,6 +24,7 @@ from .errors import LmcollapseError, RunInterrupted
 from .experiment import Experiment, build, prepare
 from .gates import GateContext, ReferenceModel
 from .gates.sampling import GatedSamples, draw_gated
+from .manifest import GenerationManifest
 from .metrics import GenerationView, RealStatistics, default_metrics, measure
 from .models import LanguageModel
 from .models.neural import NeuralConfig
@@ -76,70 +78,109 @@ def execute(config: Config, out_dir: str | Path, progress: bool = True, group: s
             values: dict | None = None) -> Path:
     """Run (or resume) the experiment in out_dir until config.generations are committed. group, values: for a
     run of a sweep, the sweep folder's name and the point's varied keys (what the trackers group it by)."""
-    rd = RunDir(out_dir)
-    if rd.path.exists() and not rd.path.is_dir():
-        raise LmcollapseError(f"--out {rd.path} is a file, not a run directory; choose another --out")
-    fresh_dir = not rd.path.exists()
-    if not fresh_dir and not rd.exists():
-        foreign = rd.foreign_entries()
-        if foreign:
-            raise LmcollapseError(f"{rd.path} is not empty and is not an lmcollapse run directory (it holds "
-                                  f"{foreign[0]!r}); choose a new or empty --out")
+    rd = _usable_run_dir(out_dir)
     if finished(config, rd):  # nothing to do, and nothing written: a finished run may sit on read-only storage
         stored = stored_config(rd.path).generations
         if progress and config.generations < stored:
             print(f"[lmcollapse] {fewer_note(rd.path, stored, config.generations)}", file=sys.stderr)
         return rd.path
-    env = environment(device_of(config))
-    with rd.lock():
-        notes = _open_or_start(config, rd, fresh_dir, env)
-        rd.drop_partial()
-        inspection = rd.inspect(full=True)  # every file against its checksum: a resume never builds on damage
-        if inspection.damaged:  # recompute the damaged generation and all after it (the stage seeds make it exact)
-            notes.append(f"{rd.path}: {inspection.summary()}; recomputing generations {inspection.intact} onwards")
-            rd.discard_from(inspection.intact)
-        experiment = build(config, rd)
-        done = inspection.intact  # after the discard, every generation left is intact
-        rows = rd.metrics_rows(done)
-        rd.write_metrics_jsonl(rows)  # repairs a file cut short by a crash
-        bar = Progress(config.generations, done, enabled=progress)
-        try:
-            for note in notes:
-                bar.message(note)
-            if done:
-                bar.message(f"resuming {rd.path} after generation {done - 1}")
-            cap_note = length_cap_note(experiment)
-            if cap_note:
-                bar.message(cap_note)
-            state = RunState(experiment, rd)
-            data = restore_state(experiment, rd, done) if done else initial_state(experiment.real)
-            tracked = _trackers(config, rd, group, values) if done < config.generations else None
-            try:
-                for t in range(done, config.generations):
-                    stop_signals.raise_if_stopped()  # a Ctrl-C whose KeyboardInterrupt a finaliser swallowed
-                    started = time.perf_counter()
-                    row, data = run_generation(experiment, state, rd, t, data, bar, env)
-                    rows.append(row)
-                    rd.append_metrics_row(row)
-                    if tracked is not None:  # a copy for the lab's tracker; the directory is the record
-                        tracked.log(t, row)
-                    bar.generation_done(t, row, time.perf_counter() - started)
-            except KeyboardInterrupt:
-                # The generation in flight is abandoned: its scratch directory is dropped on the next start. What
-                # is committed is read from the directory: the signal may land just after a commit, before the
-                # loop has moved on to the next generation.
-                n = rd.inspect().intact
-                raise RunInterrupted(f"interrupted: {rd.path} has generations 0-{n - 1} committed; generation {n} was "
-                                     f"in progress and is abandoned; run the same command again (or lmcollapse run "
-                                     f"--out {rd.path}) to resume" if n else
-                                     f"interrupted during generation 0 of {rd.path} (abandoned); run the same command "
-                                     f"again to start it over") from None
-            finally:
-                if tracked is not None:
-                    tracked.finish()
-        finally:
-            bar.close()
+    with RunSession(config, rd, progress, group, values) as session:
+        experiment = session.experiment
+        state = RunState(experiment, rd)
+        data = restore_state(experiment, rd, session.done) if session.done else initial_state(experiment.real)
+        for t in session.generations_left():
+            row, data = run_generation(experiment, state, rd, t, data, session.bar, session.env)
+            session.committed(t, row)
     return rd.path
+
+
+def _usable_run_dir(out_dir: str | Path) -> RunDir:
+    """out_dir as a run directory, refused when it is a file or a folder of something else."""
+    rd = RunDir(out_dir)
+    if rd.path.exists() and not rd.path.is_dir():
+        raise LmcollapseError(f"--out {rd.path} is a file, not a run directory; choose another --out")
+    if rd.path.exists() and not rd.exists():
+        foreign = rd.foreign_entries()
+        if foreign:
+            raise LmcollapseError(f"{rd.path} is not empty and is not an lmcollapse run directory (it holds "
+                                  f"{foreign[0]!r}); choose a new or empty --out")
+    return rd
+
+
+class RunSession:
+    """One execution of a run, as a context manager: on entry it takes the directory's lock, starts the run or
+    checks the stored one against the config, recomputes from the first damaged generation, builds the parts
+    and opens the progress bar and trackers; on exit it closes them and releases the lock, and turns Ctrl-C or
+    SIGTERM into a RunInterrupted that says what is committed."""
+
+    def __init__(self, config: Config, rd: RunDir, progress: bool, group: str | None, values: dict | None):
+        self.config, self.rd = config, rd
+        self._progress, self._group, self._values = progress, group, values
+        self._resources = contextlib.ExitStack()
+        self.env = environment(device_of(config))
+        self._started = 0.0
+
+    def __enter__(self) -> "RunSession":
+        config, rd = self.config, self.rd
+        fresh_dir = not rd.path.exists()
+        with contextlib.ExitStack() as opening:  # undone if anything below fails
+            opening.enter_context(rd.lock())
+            notes = _open_or_start(config, rd, fresh_dir, self.env)
+            rd.drop_partial()
+            inspection = rd.inspect(full=True)  # every file against its checksum: a resume never builds on damage
+            if inspection.damaged:  # recompute the damaged generation and all after it (stage seeds make it exact)
+                notes.append(f"{rd.path}: {inspection.summary()}; recomputing generations {inspection.intact} "
+                             f"onwards")
+                rd.discard_from(inspection.intact)
+            self.experiment = build(config, rd)
+            self.done = inspection.intact  # after the discard, every generation left is intact
+            rd.write_metrics_jsonl(rd.metrics_rows(self.done))  # repairs a file cut short by a crash
+            self.bar = Progress(config.generations, self.done, enabled=self._progress)
+            opening.callback(self.bar.close)
+            for note in notes:
+                self.bar.message(note)
+            if self.done:
+                self.bar.message(f"resuming {rd.path} after generation {self.done - 1}")
+            cap_note = length_cap_note(self.experiment)
+            if cap_note:
+                self.bar.message(cap_note)
+            self.tracked = _trackers(config, rd, self._group, self._values) if self.done < config.generations else None
+            if self.tracked is not None:
+                opening.callback(self.tracked.finish)
+            self._resources = opening.pop_all()
+        return self
+
+    def generations_left(self):
+        """The generations still to run, in order; a stop requested between two of them ends the loop."""
+        for t in range(self.done, self.config.generations):
+            stop_signals.raise_if_stopped()  # a Ctrl-C whose KeyboardInterrupt a finaliser swallowed
+            self._started = time.perf_counter()
+            yield t
+
+    def committed(self, t: int, row: dict) -> None:
+        """Generation t is in the directory: its row joins metrics.jsonl, the trackers and the progress bar."""
+        self.rd.append_metrics_row(row)
+        if self.tracked is not None:  # a copy for the lab's tracker; the directory is the record
+            self.tracked.log(t, row)
+        self.bar.generation_done(t, row, time.perf_counter() - self._started)
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        with self._resources:  # trackers finished, bar closed, lock released, whatever happens below
+            if kind is not None and issubclass(kind, KeyboardInterrupt):
+                raise self._interrupted() from None
+        return False
+
+    def _interrupted(self) -> RunInterrupted:
+        # The generation in flight is abandoned: its scratch directory is dropped on the next start. What is
+        # committed is read from the directory: the signal may land just after a commit, before the loop has
+        # moved on to the next generation.
+        n, path = self.rd.inspect().intact, self.rd.path
+        if n:
+            return RunInterrupted(f"interrupted: {path} has generations 0-{n - 1} committed; generation {n} was in "
+                                  f"progress and is abandoned; run the same command again (or lmcollapse run --out "
+                                  f"{path}) to resume")
+        return RunInterrupted(f"interrupted during generation 0 of {path} (abandoned); run the same command again "
+                              f"to start it over")
 
 
 def _trackers(config: Config, rd: RunDir, group: str | None, values: dict | None):
@@ -290,9 +331,9 @@ def _record(experiment: Experiment, t: int, model: LanguageModel, data: DataStat
         columns["rejected_by"] = drawn.rejected_by.astype(str)
     pool = next_data.pool
     fresh = pool.take(np.flatnonzero((pool.origin == REAL) & (pool.generation == t + 1)))
-    manifest = {"generation": t, "n_train": len(data.train), "n_sampled": len(drawn.candidates), "n_kept": len(kept),
-                "gates": drawn.counts, "sampling_rounds": drawn.rounds, "composition": data.train.composition(),
-                "seconds": seconds, "environment": env}
+    manifest = GenerationManifest(generation=t, n_train=len(data.train), n_sampled=len(drawn.candidates),
+                                  n_kept=len(kept), gates=drawn.counts, sampling_rounds=drawn.rounds,
+                                  composition=data.train.composition(), seconds=seconds, environment=env)
     return GenerationRecord(train_ids=data.train.doc_id, pool_ids=None if data.pool is data.train else data.pool.doc_id,
                             samples=drawn.candidates, sample_columns=columns, fresh=fresh,
                             model=model if experiment.config.save_models else None, metrics=row, manifest=manifest)

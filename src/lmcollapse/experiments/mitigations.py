@@ -184,7 +184,7 @@ def _documents_kept(sweep, chosen: list[Point]) -> dict[tuple, float]:
         kept = []
         for path in point.started():
             run = load_run(path)
-            kept += [run.manifest(t)["n_kept"] for t in range(run.generations_done)]
+            kept += [run.manifest(t).n_kept for t in range(run.generations_done)]
         out[(point.tags["model"], point.tags["setting"], point.tags["mitigation"])] = float(np.mean(kept)) if kept else None
     return out
 

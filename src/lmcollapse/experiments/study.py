@@ -54,5 +54,5 @@ def generation_seconds(sweep: Sweep, **tags: str) -> float:
         if all(point.tags.get(k) == v for k, v in tags.items()):
             for path in point.started():
                 run = load_run(path)
-                total += sum(sum(run.manifest(t)["seconds"].values()) for t in range(run.generations_done))
+                total += sum(run.manifest(t).work_seconds for t in range(run.generations_done))
     return total

@@ -7,8 +7,9 @@ Accepted documents beyond the contribution are marked "surplus" and left out, in
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -17,7 +18,7 @@ from .. import seeding
 from ..corpus import Corpus, synthetic_first_id
 from ..models.base import LanguageModel, ProgressCallback
 from ..sampling import Sampler
-from .base import GateContext, GateSet, apply_filters
+from .base import GateContext, GateOutcome, GateSet, apply_filters
 
 MIN_ACCEPTANCE = 0.02  # never plan a round as if fewer than 2% would pass
 
@@ -37,58 +38,98 @@ class GatedSamples:
         return passed / len(self.candidates) if len(self.candidates) else float("nan")
 
 
+@dataclass
+class SamplingRound:
+    """One round of drawing: the documents, what the filters decided, and a producer's per-document score."""
+
+    batch: Corpus
+    outcome: GateOutcome
+    produced_score: np.ndarray | None  # (batch,) the producing gate's score (e.g. edited share), if one drew
+
+    @property
+    def n_kept(self) -> int:
+        return int(self.outcome.keep.sum())
+
+
+@dataclass
+class GatedDraw:
+    """The rounds of one generation's gated sampling so far, and what they add up to."""
+
+    n_new: int  # the contribution: documents wanted
+    budget: int  # at most this many drawn (oversample_max x n_new)
+    rounds: list[SamplingRound] = field(default_factory=list)
+
+    @property
+    def drawn(self) -> int:
+        return sum(len(r.batch) for r in self.rounds)
+
+    @property
+    def kept(self) -> int:
+        return sum(r.n_kept for r in self.rounds)
+
+    def wanted_next(self) -> int:
+        """How many to draw in the next round: the contribution first, then as many more as the acceptance
+        rate so far says are missing (10% spare), within the budget."""
+        if not self.rounds:
+            return self.n_new
+        rate = max(self.kept / self.drawn, MIN_ACCEPTANCE)
+        return min(self.budget - self.drawn, int(math.ceil((self.n_new - self.kept) / rate * 1.1)) + 1)
+
+    def more_needed(self) -> bool:
+        return self.kept < self.n_new and self.drawn < self.budget
+
+    def kept_documents(self) -> list[Corpus]:
+        """The documents kept in each round so far: what a later round's filters compare against."""
+        return [r.batch.take(np.flatnonzero(r.outcome.keep)) for r in self.rounds]
+
+    def result(self, producer_name: str | None) -> GatedSamples:
+        """The rounds as one set of candidates; kept documents beyond the contribution marked "surplus"."""
+        batches = [r.batch for r in self.rounds]
+        candidates = Corpus.concat(batches) if len(batches) > 1 else batches[0]
+        keep = np.concatenate([r.outcome.keep for r in self.rounds])
+        rejected_by = np.concatenate([r.outcome.rejected_by for r in self.rounds])
+        surplus = np.flatnonzero(keep)[self.n_new:]
+        keep[surplus] = False
+        rejected_by[surplus] = "surplus"
+        counts: dict[str, list[int]] = {}
+        for r in self.rounds:
+            for name, (seen, passed) in r.outcome.counts.items():
+                total = counts.setdefault(name, [0, 0])
+                total[0] += seen
+                total[1] += passed
+        names = sorted({name for r in self.rounds for name in r.outcome.scores})
+        scores = {name: np.concatenate([r.outcome.scores.get(name, np.full(len(r.batch), np.nan))
+                                        for r in self.rounds]) for name in names}
+        if producer_name is not None:
+            scores[producer_name] = np.concatenate([r.produced_score for r in self.rounds])
+        return GatedSamples(candidates, keep, scores, rejected_by, counts, len(self.rounds))
+
+
 def draw_gated(n_new: int, model: LanguageModel, gates: GateSet, ctx: GateContext, *, root: int, t: int,
                sampler: Sampler, producer: str, oversample_max: float, decode: Callable[[Corpus], Corpus],
                progress: ProgressCallback | None = None) -> GatedSamples:
     """Draw candidates (model samples, or the producer's) and filter them until n_new pass. decode adds the
-    text to each batch of candidates (text corpora) before the filters see it."""
+    text to each batch of candidates (text corpora) before the filters see it. ctx is left as it was: each
+    round's filters see the documents kept by the rounds before it in their own context."""
     generator = gates.producer
-    filtering = bool(gates.filters)  # without a filter, one round is the contribution
-    parts, keeps, rejected, score_parts, counts, generated_scores = [], [], [], [], {}, []
-    drawn, kept = 0, 0
-    budget = int(math.ceil(oversample_max * n_new))
-    rounds = 0
-    while kept < n_new and drawn < budget:
-        stage = "sample" if rounds == 0 else f"sample-{rounds}"
-        if rounds == 0:
-            want = n_new
-        else:
-            rate = max(kept / drawn, MIN_ACCEPTANCE)
-            want = min(budget - drawn, int(math.ceil((n_new - kept) / rate * 1.1)) + 1)
-        seed = seeding.derived_seed(root, t, stage)
-        first_id = synthetic_first_id(t + 1) + drawn
+    draw = GatedDraw(n_new, budget=int(math.ceil(oversample_max * n_new)))
+    while draw.more_needed():
+        k = len(draw.rounds)
+        want = draw.wanted_next()
+        seed = seeding.derived_seed(root, t, "sample" if k == 0 else f"sample-{k}")
+        first_id = synthetic_first_id(t + 1) + draw.drawn
+        produced_score = None
         if generator is not None:
-            batch, edited = generator.generate(want, ctx, seed=seed, generation=t + 1, first_id=first_id,
-                                               producer=producer)
-            generated_scores.append(edited)
+            batch, produced_score = generator.generate(want, ctx, seed=seed, generation=t + 1, first_id=first_id,
+                                                       producer=producer)
         else:
             batch = model.sample(want, sampler=sampler, seed=seed, generation=t + 1, first_id=first_id,
                                  producer=producer, progress=progress)
         batch = decode(batch)
-        outcome = apply_filters(gates.filters, batch, ctx, seeding.rng(root, t, "filter" if rounds == 0 else f"filter-{rounds}"))
-        parts.append(batch)
-        keeps.append(outcome.keep)
-        rejected.append(outcome.rejected_by)
-        score_parts.append(outcome.scores)
-        for name, (seen, passed) in outcome.counts.items():
-            total = counts.setdefault(name, [0, 0])
-            total[0] += seen
-            total[1] += passed
-        ctx.earlier.append(batch.take(np.flatnonzero(outcome.keep)))
-        drawn += len(batch)
-        kept += int(outcome.keep.sum())
-        rounds += 1
-        if not filtering:
+        round_ctx = dataclasses.replace(ctx, earlier=draw.kept_documents())
+        outcome = apply_filters(gates.filters, batch, round_ctx,
+                                seeding.rng(root, t, "filter" if k == 0 else f"filter-{k}"))
+        draw.rounds.append(SamplingRound(batch, outcome, produced_score))
+        if not gates.filters:  # without a filter, one round is the contribution
             break
-    candidates = Corpus.concat(parts) if len(parts) > 1 else parts[0]
-    keep = np.concatenate(keeps)
-    rejected_by = np.concatenate(rejected)
-    surplus = np.flatnonzero(keep)[n_new:]
-    keep[surplus] = False
-    rejected_by[surplus] = "surplus"
-    names = sorted({name for s in score_parts for name in s})
-    scores = {name: np.concatenate([s.get(name, np.full(len(p), np.nan)) for s, p in zip(score_parts, parts)])
-              for name in names}
-    if generator is not None:
-        scores[generator.name] = np.concatenate(generated_scores)
-    return GatedSamples(candidates, keep, scores, rejected_by, counts, rounds)
+    return draw.result(None if generator is None else generator.name)

@@ -84,7 +84,7 @@ class WorkClock:
         rd = RunDir(task.run_dir)
         for t in range(timed, min(committed(task), task.generations)):
             try:
-                seconds += sum(rd.generation(t).read_manifest().get("seconds", {}).values())
+                seconds += rd.generation(t).read_manifest().work_seconds
             except (OSError, ValueError):
                 break  # not written yet, or gone with a collect: read again later
             timed = t + 1
