@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from lmcollapse.config import GPTConfig
-from lmcollapse.experiment import load_config, load_source
+from lmcollapse.running.parts import load_config, load_source
 from lmcollapse.models.gpt import GPTModel
 from lmcollapse.models.neural.device import bf16_pays
 from lmcollapse.models.neural.transformer import bfloat16_cpu_attention

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from lmcollapse.models.gpt import GPTConfig, GPTModel
-from lmcollapse.experiment import load_config, load_source
+from lmcollapse.running.parts import load_config, load_source
 from lmcollapse.models.neural import sampling
 
 NEVER = "never"

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from lmcollapse.experiment import load_config, load_source
+from lmcollapse.running.parts import load_config, load_source
 from lmcollapse.models.gpt import GPTModel
 from lmcollapse.models.packing import pack_batch
 from lmcollapse.config import GPTConfig

@@ -20,11 +20,11 @@ import time
 import numpy as np
 import torch
 
-from lmcollapse.experiment import load_config, load_source
+from lmcollapse.running.parts import load_config, load_source
 from lmcollapse.models.gpt import GPTModel
 from lmcollapse.models.neural.device import bf16_pays
 from lmcollapse.models.neural.sampling import DECODE_ROWS
-from lmcollapse.sampling import Sampler
+from lmcollapse.models.decoding import Sampler
 from lmcollapse.config import GPTConfig, SamplerConfig
 
 

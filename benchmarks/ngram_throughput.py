@@ -21,15 +21,15 @@ import tracemalloc
 
 import numpy as np
 
-from lmcollapse.experiment import load_source
-from lmcollapse.experiment import load_config
-from lmcollapse.corpus import Corpus
+from lmcollapse.running.parts import load_source
+from lmcollapse.running.parts import load_config
+from lmcollapse.corpora.corpus import Corpus
 from lmcollapse.metrics import GenerationView, default_metrics, measure
 from lmcollapse.metrics import base as metrics_base
 from lmcollapse.metrics.base import RealStatistics
 from lmcollapse.metrics.resampling import Resampled
 from lmcollapse.models.ngram import NGramModel
-from lmcollapse.sampling import Sampler
+from lmcollapse.models.decoding import Sampler
 from lmcollapse.config import NGramConfig, SamplerConfig
 
 

@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
-from lmcollapse.corpus import Corpus
+from lmcollapse.corpora.corpus import Corpus
 from lmcollapse.models.hf import HFModel
 from lmcollapse.models.neural.training import TRAINING_COPIES
-from lmcollapse.sampling import Sampler
+from lmcollapse.models.decoding import Sampler
 from lmcollapse.config import HFConfig, SamplerConfig
 
 VOCAB = 50257

@@ -15,7 +15,7 @@ import tempfile
 
 import lmcollapse
 from lmcollapse.config import ProbeConfig
-from lmcollapse.experiment import new_model
+from lmcollapse.running.parts import new_model
 from lmcollapse.probes.protocol import probe
 from lmcollapse.probes.split import ProbeSplit
 

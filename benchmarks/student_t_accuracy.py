@@ -1,5 +1,5 @@
 """How far lmcollapse 0.4.0's hand-written Student-t (Simpson's rule over a tangent substitution) was from
-scipy.stats, which lmcollapse.stats now calls: the largest absolute difference of the tail probability
+scipy.stats, which lmcollapse.analysis.stats now calls: the largest absolute difference of the tail probability
 P(T > t) over t in [-8, 8] and of the quantiles at 0.9, 0.95, 0.975 and 0.995, per degrees of freedom.
 
     python benchmarks/student_t_accuracy.py     # from the repository (reads 0.4.0's stats.py from git)

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from lmcollapse.experiment import load_config
+from lmcollapse.running.parts import load_config
 from lmcollapse.sweep.folder import Sweep
 from lmcollapse.theory.direction import direction_for
 

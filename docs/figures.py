@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lmcollapse.theory import predict  # noqa: E402
-from lmcollapse.theory.check import (COLLAPSE_ALPHA, COLLAPSE_EPS, COLLAPSE_N, COLLAPSE_TRUTH, Case,  # noqa: E402
+from lmcollapse.studies.theory_check import (COLLAPSE_ALPHA, COLLAPSE_EPS, COLLAPSE_N, COLLAPSE_TRUTH, Case,  # noqa: E402
                                      check_collapse_time, simulate)
 from lmcollapse.theory.collapse_time import forgetting_collapse, forgetting_collapse_asymptotic  # noqa: E402
 

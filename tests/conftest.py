@@ -1,7 +1,7 @@
 import pytest
 
 from lmcollapse.config import apply_overrides
-from lmcollapse.corpus import Corpus
+from lmcollapse.corpora.corpus import Corpus
 
 
 def small_truth_config(**overrides) -> dict:

@@ -56,7 +56,7 @@ def two_seed_study(out, kind: str):
     """The summary numbers of a quick study folder (three seeds) recomputed from seeds 0 and 1 alone: what the
     recorded 0.3.0 summaries hold."""
     import lmcollapse
-    from lmcollapse.experiments import load_spec, paper, quality
+    from lmcollapse.studies import load_spec, paper, quality
 
     sweep = lmcollapse.open_results(out)
     if kind == "paper":

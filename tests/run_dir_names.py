@@ -11,9 +11,9 @@ from pathlib import Path
 
 from lmcollapse import load_config
 from lmcollapse.config import parse_config
-from lmcollapse.experiments import load_spec as load_study
-from lmcollapse.experiments import mitigations, paper, quality
-from lmcollapse.rundir import run_dir_name
+from lmcollapse.studies import load_spec as load_study
+from lmcollapse.studies import mitigations, paper, quality
+from lmcollapse.running.rundir import run_dir_name
 from lmcollapse.sweep.spec import load_spec as load_sweep
 from lmcollapse.sweep.spec import point_config
 

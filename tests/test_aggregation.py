@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from lmcollapse.aggregation import aggregate_rows, metric_matrix
+from lmcollapse.analysis.aggregation import aggregate_rows, metric_matrix
 from lmcollapse.metrics import MetricsRow
-from lmcollapse.stats import t_half_width
+from lmcollapse.analysis.stats import t_half_width
 
 
 def test_aggregate_is_the_mean_and_a_student_t_interval():

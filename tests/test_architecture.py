@@ -71,3 +71,17 @@ def test_the_count_model_path_never_imports_torch(tmp_path):
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r")], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# ---- tests mirror the package -----------------------------------------------------------------------
+# Test modules about no single source module: the package's shape, every kind's conformance suite, the
+# documentation, and the metric suite's stored reference values.
+CROSS_CUTTING = {"architecture", "conformance", "docs", "readme", "metrics_suite"}
+
+
+def test_every_test_module_is_named_after_a_source_module_a_package_or_a_story():
+    sources = {p.stem for p in SRC.rglob("*.py") if p.stem != "__init__"} | {p.name for p in SRC.rglob("*") if p.is_dir()}
+    tests = sorted(p.stem.removeprefix("test_") for p in Path(__file__).parent.glob("test_*.py"))
+    stray = [t for t in tests if t not in sources and t not in CROSS_CUTTING and not t.startswith("story_")]
+    assert not stray, (f"test modules named after no module or package: {stray}; name a test after what it tests "
+                       f"(test_<module>.py), or test_story_<what>.py for a scenario across the CLI")

@@ -3,7 +3,7 @@ import pytest
 
 from lmcollapse.config import apply_overrides
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.experiment import load_config
+from lmcollapse.running.parts import load_config
 
 
 def test_defaults_are_the_demo():
@@ -87,7 +87,7 @@ def test_each_default_is_written_once():
     from lmcollapse.models.hf import HFModel
     from lmcollapse.models.gpt import GPTModel
     from lmcollapse.models.ngram import NGramModel
-    from lmcollapse.sampling import Sampler
+    from lmcollapse.models.decoding import Sampler
 
     config = load_config(None)
     assert NGramModel().smoothing == config.model.smoothing and NGramModel().order == config.model.order

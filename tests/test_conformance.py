@@ -126,7 +126,7 @@ def test_executor_keeps_the_contract(name):
     if name == "ray":
         pytest.importorskip("ray")
         if not os.environ.get("LMCOLLAPSE_RAY_CONFORMANCE"):
-            pytest.skip("a local Ray cluster takes ~20 s to start: tests/test_sweep_ray.py covers Ray; set "
+            pytest.skip("a local Ray cluster takes ~20 s to start: tests/test_ray_cluster.py covers Ray; set "
                         "LMCOLLAPSE_RAY_CONFORMANCE=1 to run this suite on it too")
     options = {"local": {"workers": 2}, "ray": {}}[name]
     for check in check_executor(lambda out: make_executor(name, storage=out, **options) if name == "ray"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from lmcollapse.corpus import REAL, SYNTHETIC, Corpus
-from lmcollapse.corpus_io import read_corpus, write_corpus
+from lmcollapse.corpora.corpus import REAL, SYNTHETIC, Corpus
+from lmcollapse.corpora.parquet import read_corpus, write_corpus
 
 
 def test_take_concat_and_select(toy_corpus):
@@ -56,7 +56,7 @@ def test_writing_text_takes_memory_in_proportion_to_the_text_not_documents_times
     3,001 x 100,000 x 4 bytes = 1.2 GB; the text itself is 0.2 MB."""
     import tracemalloc
 
-    from lmcollapse.corpus_io import read_corpus, write_corpus
+    from lmcollapse.corpora.parquet import read_corpus, write_corpus
 
     texts = ["short verse"] * 3000 + ["x" * 100_000]
     corpus = Corpus.from_documents([[1]] * 3001, vocab_size=3, text=texts)

@@ -6,8 +6,8 @@ import pytest
 
 import lmcollapse
 from lmcollapse.config import NGramConfig
-from lmcollapse.corpus import Corpus
-from lmcollapse.experiment import load_config, load_source
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.running.parts import load_config, load_source
 from lmcollapse.metrics.divergence import exact_divergence
 from lmcollapse.models.ngram import NGramModel
 from lmcollapse.sources import SOURCES
@@ -105,7 +105,7 @@ def test_the_held_out_kl_estimate_agrees_with_the_exact_kl():
     """The estimator used for neural models, applied to a count model whose KL is known exactly: over 20
     independent held-out sets it lands within 4 of its own standard errors of the exact value, and its
     95% interval covers the exact value at least 16 times (binomial, p = 0.95: P(< 16) < 0.003)."""
-    from lmcollapse.experiment import load_source
+    from lmcollapse.running.parts import load_source
     from lmcollapse.metrics import GenerationView
     from lmcollapse.metrics.model import kl_to_truth
     from lmcollapse.models.ngram import NGramModel

@@ -66,11 +66,11 @@ def test_the_check_finds_what_is_missing_and_skips_what_is_not_a_repository_path
     doc.write_text("See `tests/test_no_such_file.py`, benchmarks/no_such_script.py, [a](no-such.md) and\n"
                    "[b](docs/img/no-such.png); not `RUN/docs/real-train.parquet`, runs/x/gen-0007/DONE,\n"
                    "`configs/<name>.yaml`, tests/test_*.py, https://example.org/docs/x.md or [c](https://x.org/a.md).\n"
-                   "Present: `src/lmcollapse/rundir.py`, tests/test_docs.py, `.ci/run`, configs/demo.yaml.\n")
+                   "Present: `src/lmcollapse/running/rundir.py`, tests/test_docs.py, `.ci/run`, configs/demo.yaml.\n")
     text = doc.read_text()
     written = {w for w, _ in named_paths(text, ROOT)}
     assert written == {"tests/test_no_such_file.py", "benchmarks/no_such_script.py", "no-such.md", "docs/img/no-such.png",
-                       "src/lmcollapse/rundir.py", "tests/test_docs.py", ".ci/run", "configs/demo.yaml"}
+                       "src/lmcollapse/running/rundir.py", "tests/test_docs.py", ".ci/run", "configs/demo.yaml"}
     assert sorted(missing_in(text, ROOT)) == ["benchmarks/no_such_script.py", "docs/img/no-such.png", "no-such.md",
                                               "tests/test_no_such_file.py"]
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from lmcollapse.early_warning import ALPHA, Z_CI, paired_t_departure, warnings_for_run, z_departure
-from lmcollapse.stats import t_quantile, t_sf
+from lmcollapse.analysis.early_warning import ALPHA, Z_CI, paired_t_departure, warnings_for_run, z_departure
+from lmcollapse.analysis.stats import t_quantile, t_sf
 
 TRIALS = 2000
 # Binomial standard error of a 5% rate over 2,000 trials is 0.49 points: 4 s.e. above 5% is 7%.
@@ -59,7 +59,7 @@ def test_warnings_for_run_reads_intervals_from_metrics_rows():
 def test_a_cut_interval_keeps_its_uncut_width_for_the_z_test():
     """A share near 0: its interval is cut at 0, but the z-test reads the half-width from the uncut side, so
     the same rows with and without the cut give the same flags."""
-    from lmcollapse.early_warning import warnings_for_run
+    from lmcollapse.analysis.early_warning import warnings_for_run
 
     uncut = [{"generation": t, "support_loss": v, "support_loss_lo": v - 0.03, "support_loss_hi": v + 0.03}
              for t, v in enumerate([0.01, 0.012, 0.02, 0.09])]

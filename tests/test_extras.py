@@ -7,7 +7,7 @@ import pytest
 
 from lmcollapse import extras
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.experiment import load_config
+from lmcollapse.running.parts import load_config
 
 # torch and transformers made unimportable by a finder ahead of the real ones (not by None in sys.modules, which
 # libraries that look there for torch, as scipy's array API helpers do, take for an imported module).

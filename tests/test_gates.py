@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 import lmcollapse
-from lmcollapse.experiment import load_source
-from lmcollapse.experiment import load_config
-from lmcollapse.corpus import SYNTHETIC, Corpus
-from lmcollapse.corpus_io import read_column
+from lmcollapse.running.parts import load_source
+from lmcollapse.running.parts import load_config
+from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
+from lmcollapse.corpora.parquet import read_column
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.gates import GateContext, ReferenceModel, apply_filters, build_gates
 from lmcollapse.gates.dedup import signatures

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import lmcollapse  # noqa: E402
-from lmcollapse.corpus import Corpus  # noqa: E402
+from lmcollapse.corpora.corpus import Corpus  # noqa: E402
 from lmcollapse.models.gpt import GPTModel  # noqa: E402
 from lmcollapse.config import GPTConfig, HFConfig, TokenizerConfig
 
@@ -385,7 +385,7 @@ def test_attention_under_cpu_bfloat16_autocast_is_float32_attention_to_bfloat16_
 def test_precision_memory_and_shape_errors_are_one_line_from_the_config():
     """The model section is checked once, by the config; the backend is built from the checked section."""
     from lmcollapse.errors import LmcollapseError
-    from lmcollapse.experiment import load_config
+    from lmcollapse.running.parts import load_config
 
     for key, value, message in [("precision", "fp16", "model.precision: input should be 'auto', 'fp32' or 'bf16'"),
                                 ("batch_memory_gb", 0, "model.batch_memory_gb: input should be greater than 0"),
@@ -410,7 +410,7 @@ def test_samples_depend_on_the_document_index_not_on_how_many_decode_together(mo
 
 def test_long_stages_report_how_far_they_have_got(tmp_path, capsys, monkeypatch):
     """Without a terminal, training steps and sampled documents appear in log lines within a generation."""
-    from lmcollapse import progress
+    from lmcollapse.running import progress
 
     monkeypatch.setattr(progress, "LOG_EVERY", 0.0)
     config = {"generations": 1, "corpus": {"n_train": 100, "n_eval": 20}, "tokenizer": {"name": "char"},
@@ -454,7 +454,7 @@ def test_a_resumed_warm_started_run_equals_an_uninterrupted_one(tmp_path):
 
 
 def test_warm_start_refusals_are_one_line():
-    from lmcollapse.experiment import load_config
+    from lmcollapse.running.parts import load_config
     from lmcollapse.errors import LmcollapseError
 
     with pytest.raises(LmcollapseError, match="needs save_models: true"):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lmcollapse.api import open_results
-from lmcollapse.manifest import GenerationManifest
+from lmcollapse.running.manifest import GenerationManifest
 
 V030 = Path(__file__).parent / "data" / "v0.3.0" / "reproduce-quality-quick" / "markov" / "rate-1" / "seed-0"
 

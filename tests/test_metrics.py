@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lmcollapse.corpus import Corpus
+from lmcollapse.corpora.corpus import Corpus
 from lmcollapse.metrics import METRICS, NEEDS, GenerationView, MetricsRow, measure, measured_columns
 from lmcollapse.models.ngram import NGramModel
 from lmcollapse.config import NGramConfig

@@ -5,7 +5,7 @@ import pytest
 import lmcollapse
 
 from lmcollapse.metrics.bleu import self_bleu_means, self_bleu_scores
-from lmcollapse.corpus import SYNTHETIC, Corpus
+from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
 from lmcollapse.metrics import METRICS, GenerationView, default_metrics, measure
 from lmcollapse.models.ngram import NGramModel
 from lmcollapse.metrics.resampling import weighted_mean
@@ -90,7 +90,7 @@ def test_occurrence_levels_equal_counting_each_n_alone(vocab_size):
     that n's occurrences counted directly, with empty and one-token documents, repeats, and vocabularies
     on either side of the 16-bit counting sort."""
     from lmcollapse.metrics.occurrences import occurrence_levels
-    from lmcollapse.ngrams import doc_ngrams
+    from lmcollapse.corpora.ngrams import doc_ngrams
 
     rng = np.random.default_rng(vocab_size)
     lengths = rng.choice([0, 1, 2, 5, 30], size=60)

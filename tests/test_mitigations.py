@@ -10,7 +10,7 @@ import yaml
 
 import lmcollapse
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.experiments import load_spec, mitigations
+from lmcollapse.studies import load_spec, mitigations
 
 from helpers import cli
 

@@ -4,10 +4,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from lmcollapse.corpus import Corpus
+from lmcollapse.corpora.corpus import Corpus
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.models.ngram import NGramModel
-from lmcollapse.sampling import Sampler
+from lmcollapse.models.decoding import Sampler
 from lmcollapse.config import NGramConfig, SamplerConfig
 
 PAD = "pad"
@@ -169,7 +169,7 @@ def test_context_entropy_matches_definition(toy_corpus):
 
 
 def test_bad_hyperparameters_and_data():
-    from lmcollapse.experiment import load_config
+    from lmcollapse.running.parts import load_config
 
     with pytest.raises(LmcollapseError, match="model.order: input should be greater than or equal to 1"):
         load_config({"model": {"order": 0}})
@@ -266,7 +266,7 @@ def test_counting_by_level_agrees_with_unique(vocab_size):
     oldest token (16-bit symbols by counting, wider ones by a comparison sort): for every level they must
     equal np.unique of that level's pairs packed directly, pads and the largest token included."""
     from lmcollapse.models.ngram_table import counted_by_level
-    from lmcollapse.ngrams import horner, padded_stream
+    from lmcollapse.corpora.ngrams import horner, padded_stream
 
     rng = np.random.default_rng(vocab_size)
     lengths = rng.choice([0, 1, 3, 12], size=80)

@@ -12,8 +12,8 @@ import pytest
 
 import lmcollapse
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.experiments import load_spec, paper
-from lmcollapse.rundir import RunDir
+from lmcollapse.studies import load_spec, paper
+from lmcollapse.running.rundir import RunDir
 
 from helpers import cli, measured_as_in_0_3, same_numbers, two_seed_study
 
@@ -52,7 +52,7 @@ def test_the_cpu_large_scale_is_the_issue_s_design():
     the CPU pays (precision auto)."""
     import torch
 
-    from lmcollapse.experiment import load_config
+    from lmcollapse.running.parts import load_config
     from lmcollapse.models.gpt import GPTModel
     from lmcollapse.models.neural.device import cpu_has_bf16_units
 
@@ -109,7 +109,7 @@ def test_the_claims_table_says_what_the_numbers_say():
 def test_a_ratio_interval_stays_positive_and_few_seeds_give_none():
     """Perplexity ratios are summarised on the log scale: the 0.3 arithmetic interval of 2 seeds at 1.3 and
     3.9 ran from -14 to 18; the geometric mean of 0.5 and 2 is 1."""
-    from lmcollapse.aggregation import mean_over_seeds
+    from lmcollapse.analysis.aggregation import mean_over_seeds
 
     assert mean_over_seeds(np.array([0.5, 2.0]), log=True)[0] == pytest.approx(1.0)
     assert np.isnan(mean_over_seeds(np.array([1.3, 3.9]), log=True)[1:]).all()  # two seeds: no interval
@@ -188,7 +188,7 @@ def test_a_killed_reproduce_run_resumes_without_redoing_committed_generations(tm
 @pytest.mark.slow
 def test_the_paper_scale_grid_passes_through_at_toy_scale(tmp_path):
     pytest.importorskip("transformers")
-    from test_presets import tiny_stories_file
+    from test_story_presets import tiny_stories_file
 
     stories = tiny_stories_file(tmp_path / "TinyStories-train.txt", n=120)
     spec = paper.effective_spec(load_spec("paper"), scale="paper")

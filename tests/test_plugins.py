@@ -6,7 +6,7 @@ from pathlib import Path
 
 import lmcollapse
 from lmcollapse import plugins
-from lmcollapse.rundir import RunDir
+from lmcollapse.running.rundir import RunDir
 
 from helpers import cli
 

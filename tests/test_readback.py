@@ -5,9 +5,9 @@ import pytest
 
 import lmcollapse
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.experiment import build
-from lmcollapse.readback import model_of_generation, restore_state, stored_config, training_state
-from lmcollapse.rundir import RunDir
+from lmcollapse.running.parts import build
+from lmcollapse.running.readback import model_of_generation, restore_state, stored_config, training_state
+from lmcollapse.running.rundir import RunDir
 
 from conftest import small_truth_config
 
@@ -50,7 +50,7 @@ def test_rebuilding_a_state_reads_only_the_generations_its_documents_were_born_a
                                                                                   paradigm, generations_read):
     """D_12 under replace or mix holds documents born at generation 12 only: one generation's files are read,
     not twelve (a resume after 10,000 generations used to read them all); accumulate needs every one."""
-    import lmcollapse.readback as readback
+    import lmcollapse.running.readback as readback
 
     run = lmcollapse.run(small_truth_config(**{"paradigm.name": paradigm, "generations": 13}), out_dir=tmp_path / "r")
     rd = RunDir(run.path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lmcollapse.experiment import load_config
+from lmcollapse.running.parts import load_config
 
 ROOT = Path(__file__).parent.parent
 

@@ -7,9 +7,9 @@ import pytest
 
 import lmcollapse
 from lmcollapse.metrics import METRICS
-from lmcollapse.experiment import load_config
+from lmcollapse.running.parts import load_config
 from lmcollapse.sweep import run_seeds
-from lmcollapse.report import build_report
+from lmcollapse.analysis.report import build_report
 
 SMALL = {"generations": 4, "corpus": {"n_train": 300, "n_eval": 100}, "ci_rounds": 20}
 

@@ -1,10 +1,10 @@
-"""The run directory has one owner: rundir.py names every file in it, and no other module spells a name."""
+"""The run directory has one owner: running/rundir.py names every file in it, and no other module spells a name."""
 import ast
 import json
 from pathlib import Path
 
 import lmcollapse
-from lmcollapse.rundir import RunDir, run_dir_name
+from lmcollapse.running.rundir import RunDir, run_dir_name
 
 SRC = Path(lmcollapse.__file__).parent
 # Names of files and folders inside a run directory (docs/run-directory.md, the layout block).
@@ -30,7 +30,7 @@ def test_no_module_but_rundir_names_a_file_inside_a_run_directory():
     found = []
     for path in sorted(SRC.rglob("*.py")):
         module = path.relative_to(SRC).as_posix()
-        if module == "rundir.py":
+        if module == "running/rundir.py":
             continue
         for line, text in _string_literals(ast.parse(path.read_text())):
             for name in LAYOUT_NAMES:
@@ -38,7 +38,7 @@ def test_no_module_but_rundir_names_a_file_inside_a_run_directory():
                 if (text == name or f"/{name}" in text or text.startswith(name)) and \
                         (module, name) not in NOT_A_RUN_DIRECTORY and not (name in ("DONE",) and " " in text):
                     found.append(f"{module}:{line}: {text!r}")
-    assert not found, "run-directory names outside rundir.py:\n" + "\n".join(found)
+    assert not found, "run-directory names outside running/rundir.py:\n" + "\n".join(found)
 
 
 def test_the_check_above_finds_a_name_where_one_is_spelled():

@@ -5,8 +5,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lmcollapse.experiment import load_source
-from lmcollapse.experiment import load_config
+from lmcollapse.running.parts import load_source
+from lmcollapse.running.parts import load_config
 from lmcollapse.errors import LmcollapseError
 
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.experiments import load_spec
-from lmcollapse.experiments.base import STUDIES, Study, study_named, study_of
+from lmcollapse.studies import load_spec
+from lmcollapse.studies.base import STUDIES, Study, study_named, study_of
 from lmcollapse.sweep import Sweep, SweepDir
 
 from helpers import cli

@@ -149,7 +149,7 @@ def test_a_sweep_gives_one_tidy_table_whose_runs_equal_single_runs(tmp_path):
     point_lines = [line for line in shown.stdout.splitlines() if "model.order=" in line and "verdict" not in line]
     assert len(point_lines) == 4 and all(" to " in line for line in point_lines), shown.stdout  # now intervals
     # report draws the points side by side, one line each, labelled by their values
-    from lmcollapse.report import build_report
+    from lmcollapse.analysis.report import build_report
 
     page = build_report([tmp_path / "sw"], tmp_path / "report.html").read_text()
     assert page.count("model.order=1 paradigm.name=mix") >= 1 and (tmp_path / "report_files" / "kl_to_truth.png").is_file()
@@ -280,8 +280,8 @@ def test_a_ray_address_where_nothing_listens_is_refused_within_seconds(tmp_path)
 
 def _commit_timed(run_dir, generations: int, seconds: float) -> None:
     """A run directory holding `generations` committed generations whose manifests record `seconds` each."""
-    from lmcollapse.manifest import GenerationManifest
-    from lmcollapse.rundir import RunDir
+    from lmcollapse.running.manifest import GenerationManifest
+    from lmcollapse.running.rundir import RunDir
 
     rd = RunDir(run_dir)
     rd.path.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import pytest
 
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.theory import predict
-from lmcollapse.theory.check import QUICK_GRID, battery, check_case
+from lmcollapse.studies.theory_check import QUICK_GRID, battery, check_case
 from lmcollapse.theory.collapse_time import (forgetting_collapse, forgetting_collapse_asymptotic,
                                              real_share_collapse)
 from lmcollapse.theory.wright_fisher import WrightFisher
@@ -94,7 +94,7 @@ def test_collapse_time_is_finite_for_every_rate_and_scales_like_one_over_r():
 
 def test_the_check_has_power_against_a_wrong_closed_form(monkeypatch):
     """Shift the predicted impurity by one generation's decay: the battery must notice."""
-    from lmcollapse.theory import check
+    from lmcollapse.studies import theory_check as check
 
     real_predict = check.predict
 

@@ -128,7 +128,7 @@ def test_a_tracker_that_fails_is_one_warning_and_the_run_goes_on(offline, monkey
 
 def test_a_tracker_not_installed_names_its_extra(tmp_path, monkeypatch):
     from lmcollapse import trackers
-    from lmcollapse.rundir import RunDir
+    from lmcollapse.running.rundir import RunDir
 
     monkeypatch.setattr(trackers, "installed", lambda module: False)
     said = []
@@ -145,8 +145,8 @@ def test_a_missing_tracker_leaves_the_results_as_they_are(tmp_path, monkeypatch)
     monkeypatch.setattr(trackers, "installed", lambda module: False)
     tracked = lmcollapse.run({**config, "trackers": ["mlflow"]}, out_dir=tmp_path / "tracked", progress=False)
     assert tracked.metrics == plain and not (tmp_path / "tracked" / "trackers.json").exists()
-    from lmcollapse.experiment import load_config
-    from lmcollapse.rundir import run_dir_name
+    from lmcollapse.running.parts import load_config
+    from lmcollapse.running.rundir import run_dir_name
 
     # trackers are not part of a run's identity: the same directory name with or without them
     assert run_dir_name(load_config(config)) == run_dir_name(load_config({**config, "trackers": ["mlflow"]}))

@@ -1,8 +1,8 @@
-"""Did it collapse? verdict.py's rule on seed groups and single runs, with numbers whose answer is known."""
+"""Did it collapse? analysis/verdict.py's rule on seed groups and single runs, with numbers whose answer is known."""
 import numpy as np
 import pytest
 
-from lmcollapse.verdict import BOUND, judge_run, judge_seeds, state_of
+from lmcollapse.analysis.verdict import BOUND, judge_run, judge_seeds, state_of
 
 
 def _seeds(curve, seeds=3, spread=0.02, metric="heldout_ppl"):

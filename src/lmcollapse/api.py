@@ -6,18 +6,18 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .config import Config
-from .corpus import Corpus
-from .corpus_io import read_corpus
-from .errors import LmcollapseError
-from .manifest import GenerationManifest
-from .experiment import build, load_config
-from .readback import kept_samples, model_of_generation, stored_config, training_state
-from .rundir import RunDir
-from .runner import execute
-from .sweep import Sweep, is_sweep
-from .sweep.legacy import legacy_kind
-from .tokenizers import load_tokenizer
+from lmcollapse.config import Config
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.corpora.parquet import read_corpus
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.running.manifest import GenerationManifest
+from lmcollapse.running.parts import build, load_config
+from lmcollapse.running.readback import kept_samples, model_of_generation, stored_config, training_state
+from lmcollapse.running.rundir import RunDir
+from lmcollapse.running.loop import execute
+from lmcollapse.sweep import Sweep, is_sweep
+from lmcollapse.sweep.legacy import legacy_kind
+from lmcollapse.tokenizers import load_tokenizer
 
 
 class Run:

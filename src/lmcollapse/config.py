@@ -18,7 +18,7 @@ import tomllib
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from .errors import LmcollapseError
+from lmcollapse.errors import LmcollapseError
 
 
 class Section(BaseModel):

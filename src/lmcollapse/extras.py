@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from typing import ClassVar
 
-from .errors import LmcollapseError
+from lmcollapse.errors import LmcollapseError
 
 # module -> (what it is, the extra that installs it)
 EXTRAS = {"torch": ("PyTorch", "gpt"), "transformers": ("transformers", "hf"), "datasets": ("HF datasets", "hf"),

@@ -13,7 +13,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from .errors import LmcollapseError
+from lmcollapse.errors import LmcollapseError
 
 _loaded: list[str] = []  # in import order; importing twice would register everything twice
 

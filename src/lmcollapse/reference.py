@@ -17,17 +17,17 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from .config import Config, ProbeConfig, SamplerConfig, section_of
-from .gates import GATES
-from .metrics import METRICS
-from .metrics.base import CONCERNS, NEEDS
-from .models import MODELS
-from .paradigms import PARADIGMS
-from .registry import Registry
-from .sources import SOURCES
-from .sweep.executors import EXECUTORS
-from .tokenizers import TOKENIZERS
-from .trackers import TRACKERS
+from lmcollapse.config import Config, ProbeConfig, SamplerConfig, section_of
+from lmcollapse.gates import GATES
+from lmcollapse.metrics import METRICS
+from lmcollapse.metrics.base import CONCERNS, NEEDS
+from lmcollapse.models import MODELS
+from lmcollapse.paradigms import PARADIGMS
+from lmcollapse.registry import Registry
+from lmcollapse.sources import SOURCES
+from lmcollapse.sweep.executors import EXECUTORS
+from lmcollapse.tokenizers import TOKENIZERS
+from lmcollapse.trackers import TRACKERS
 
 #: The document's path in the repository (tests/test_docs.py compares it to render()).
 DOCUMENT = Path("docs") / "configuration.md"

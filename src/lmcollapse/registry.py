@@ -18,8 +18,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-from .config import join_union, leave_union, named_section
-from .errors import LmcollapseError
+from lmcollapse.config import join_union, leave_union, named_section
+from lmcollapse.errors import LmcollapseError
 
 
 class ContractError(TypeError):

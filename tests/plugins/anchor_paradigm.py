@@ -5,7 +5,7 @@ import numpy as np
 from pydantic import Field
 
 from lmcollapse.config import Section
-from lmcollapse.corpus import Corpus
+from lmcollapse.corpora.corpus import Corpus
 from lmcollapse.paradigms import PARADIGMS, Paradigm
 from lmcollapse.paradigms.base import DataState
 

@@ -1,6 +1,7 @@
 """Quality gates: filters, producers and pool weightings (see base.py), and the gated sampler."""
-from . import dedup, detector_resample, perplexity, reweight, simple, token_edit, verifier  # noqa: F401  (each registers its gates)
-from .base import (
+from lmcollapse.gates import (  # noqa: F401  (each registers its gates)
+    dedup, detector_resample, perplexity, reweight, simple, token_edit, verifier)
+from lmcollapse.gates.base import (
                    GATES,
                    Filter,
                    GateContext,

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..config import Section
-from ..corpus import Corpus
-from ..errors import LmcollapseError
-from ..extras import NeedsModules
-from ..registry import Registry
+from lmcollapse.config import Section
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.extras import NeedsModules
+from lmcollapse.registry import Registry
 
 if TYPE_CHECKING:
-    from ..models.base import LanguageModel
-    from ..sampling import Sampler
+    from lmcollapse.models.base import LanguageModel
+    from lmcollapse.models.decoding import Sampler
 
 
 class ReferenceModel(abc.ABC):

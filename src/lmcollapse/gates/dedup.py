@@ -15,10 +15,10 @@ import zlib
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..config import Section
-from ..corpus import Corpus
-from ..ngrams import doc_ngrams
-from .base import GATES, Filter, GateContext
+from lmcollapse.config import Section
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.corpora.ngrams import doc_ngrams
+from lmcollapse.gates.base import GATES, Filter, GateContext
 
 MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 MAX_COMPARED = 50  # earlier members of one LSH bucket a document is checked against

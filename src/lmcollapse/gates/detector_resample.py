@@ -2,7 +2,7 @@
 "Machine-generated text detection prevents language model collapse").
 
 Each generation the model writes `upsample` times as many candidates as it contributes. A detector
-(detection.py) learns to tell them from real documents, and each candidate is weighted by
+(probes/detector.py) learns to tell them from real documents, and each candidate is weighted by
 (1 - p_generated) ** beta: what reads as real is favoured, what is obviously generated is avoided. The
 contribution is then drawn from the candidates in proportion to those weights, with at most `max_repeats`
 copies of any one candidate, so the number of documents entering the data is the same as without the gate
@@ -22,11 +22,11 @@ import math
 import numpy as np
 from pydantic import Field
 
-from ..config import Section
-from ..corpus import SYNTHETIC, Corpus
-from ..detection import Detector, ngram_features
-from ..models.base import Capability
-from .base import GATES, GateContext, Producer
+from lmcollapse.config import Section
+from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
+from lmcollapse.probes.detector import Detector, ngram_features
+from lmcollapse.models.base import Capability
+from lmcollapse.gates.base import GATES, GateContext, Producer
 
 PROBE_LENGTH = 256  # hidden features: the state at the last of a document's first tokens
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..config import Section
-from ..corpus import Corpus
-from .base import GATES, Filter, GateContext
+from lmcollapse.config import Section
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.gates.base import GATES, Filter, GateContext
 
 
 def per_token_nll(model, corpus: Corpus) -> np.ndarray:

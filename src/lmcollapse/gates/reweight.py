@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..config import Section
-from ..corpus import REAL, Corpus
-from .base import GATES, PoolWeighting
+from lmcollapse.config import Section
+from lmcollapse.corpora.corpus import REAL, Corpus
+from lmcollapse.gates.base import GATES, PoolWeighting
 
 
 class ReweightGateConfig(Section):

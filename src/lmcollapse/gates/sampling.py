@@ -14,11 +14,11 @@ from typing import Callable
 
 import numpy as np
 
-from .. import seeding
-from ..corpus import Corpus, synthetic_first_id
-from ..models.base import LanguageModel, ProgressCallback
-from ..sampling import Sampler
-from .base import GateContext, GateOutcome, GateSet, apply_filters
+from lmcollapse import seeding
+from lmcollapse.corpora.corpus import Corpus, synthetic_first_id
+from lmcollapse.models.base import LanguageModel, ProgressCallback
+from lmcollapse.models.decoding import Sampler
+from lmcollapse.gates.base import GateContext, GateOutcome, GateSet, apply_filters
 
 MIN_ACCEPTANCE = 0.02  # never plan a round as if fewer than 2% would pass
 

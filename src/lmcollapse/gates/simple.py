@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..corpus import Corpus
-from .base import GATES, Filter, GateContext
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.gates.base import GATES, Filter, GateContext
 
 
 @GATES.register("nonempty", "drop generated documents with no tokens")

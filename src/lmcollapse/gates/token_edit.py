@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..config import Section
-from ..contexts import positions
-from ..corpus import SYNTHETIC, Corpus
-from ..sampling import draw_categorical
-from .base import GATES, GateContext, Producer
+from lmcollapse.config import Section
+from lmcollapse.corpora.contexts import positions
+from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
+from lmcollapse.models.decoding import draw_categorical
+from lmcollapse.gates.base import GATES, GateContext, Producer
 
 
 class TokenEditGateConfig(Section):

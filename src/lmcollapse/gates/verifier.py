@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..config import Section
-from ..contexts import truth_log_probs
-from ..corpus import Corpus
-from ..errors import LmcollapseError
-from .base import GATES, Filter, GateContext
+from lmcollapse.config import Section
+from lmcollapse.corpora.contexts import truth_log_probs
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.gates.base import GATES, Filter, GateContext
 
 
 def per_token(truth, corpus: Corpus) -> np.ndarray:

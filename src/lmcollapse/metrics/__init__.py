@@ -1,7 +1,8 @@
 """Collapse measurements (see base.py for the contract) and their helpers: BLEU, exact divergences,
 sentence embeddings and half-sampling confidence intervals."""
-from . import detection, diversity, downstream, model, real  # noqa: F401  (each registers its metrics)
-from .base import (
+from lmcollapse.metrics import (
+    detectability, diversity, downstream, model, real)  # noqa: F401  (each registers its metrics)
+from lmcollapse.metrics.base import (
                    METRICS,
                    NEEDS,
                    Column,
@@ -15,7 +16,7 @@ from .base import (
                    measured_columns,
                    reference_of,
 )
-from .row import MetricsRow
+from lmcollapse.metrics.row import MetricsRow
 
 __all__ = ["METRICS", "NEEDS", "Column", "GenerationView", "MetricSpec", "MetricsRow", "RealStatistics",
            "column_direction",

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from .. import seeding
-from ..corpus import Corpus
-from ..errors import LmcollapseError
-from ..ngrams import (
+from lmcollapse import seeding
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.corpora.ngrams import (
     COUNT_CHUNK,
     context_keys_of_targets,
     document_chunks,
@@ -34,13 +34,13 @@ from ..ngrams import (
     sorted_union,
     unpack,
 )
-from ..registry import Registry
-from .occurrences import Occurrences, occurrence_levels
-from .resampling import Resampled, weighted_mean
-from .row import MetricsRow
+from lmcollapse.registry import Registry
+from lmcollapse.metrics.occurrences import Occurrences, occurrence_levels
+from lmcollapse.metrics.resampling import Resampled, weighted_mean
+from lmcollapse.metrics.row import MetricsRow
 
 if TYPE_CHECKING:
-    from ..models.base import LanguageModel
+    from lmcollapse.models.base import LanguageModel
 
 
 #: What a metric may need beyond the generation's documents and model; a metric whose need is not met

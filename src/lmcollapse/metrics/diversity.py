@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import NON_NEGATIVE, SHARE, GenerationView, metric
-from .bleu import self_bleu_means, self_bleu_scores
-from .resampling import Resampled, weighted_mean
+from lmcollapse.metrics.base import NON_NEGATIVE, SHARE, GenerationView, metric
+from lmcollapse.metrics.bleu import self_bleu_means, self_bleu_scores
+from lmcollapse.metrics.resampling import Resampled, weighted_mean
 
 SUBSET_DOCS = 200  # documents for the quadratic metrics (self-BLEU, embedding diversity); i.i.d. samples
 ZIPF_MAX_RANK = 1000
@@ -145,7 +145,7 @@ def self_bleu(view: GenerationView) -> Resampled | None:
                                "generated texts (all-MiniLM-L6-v2; extra [embed]; only when listed)", True,
         default=False, needs=("text", "extra:embed"))
 def embedding_diversity(view: GenerationView) -> Resampled | None:
-    from .embeddings import embed
+    from lmcollapse.metrics.embeddings import embed
 
     s = view.samples
     if s.text is None or len(s) < 4:

@@ -2,7 +2,7 @@
 initialised (probes/protocol.py), on labelled real documents that no model of the run trains on."""
 from __future__ import annotations
 
-from .base import SHARE, GenerationView, metric
+from lmcollapse.metrics.base import SHARE, GenerationView, metric
 
 COLUMNS = {
     "downstream_acc": ("accuracy of the probe on M_t on the probe's test documents", True, SHARE),

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..extras import modules_of_extra, require
+from lmcollapse.extras import modules_of_extra, require
 
 BATCH = 64
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contexts import context_rows, positions, truth_log_probs
-from ..models.base import Capability
-from .base import NON_NEGATIVE, SHARE, GenerationView, metric, weighted_mean_ratio
-from .divergence import exact_divergence
-from .resampling import Resampled, transformed
+from lmcollapse.corpora.contexts import context_rows, positions, truth_log_probs
+from lmcollapse.models.base import Capability
+from lmcollapse.metrics.base import NON_NEGATIVE, SHARE, GenerationView, metric, weighted_mean_ratio
+from lmcollapse.metrics.divergence import exact_divergence
+from lmcollapse.metrics.resampling import Resampled, transformed
 
 ENTROPY_POSITIONS = 200_000  # sampled positions averaged for model_entropy (standard error ~1e-3 nats)
 

@@ -15,8 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..corpus import Corpus
-from ..ngrams import document_of_token, sorted_ngram_levels
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.corpora.ngrams import document_of_token, sorted_ngram_levels
 
 
 class Presence:

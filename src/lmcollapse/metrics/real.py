@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SHARE, TAIL_SHARE, GenerationView, metric, rare_keys  # noqa: F401  (rare_keys: used by tests)
-from .resampling import Resampled, weighted_mean
+from lmcollapse.metrics.base import (
+    SHARE, TAIL_SHARE, GenerationView, metric, rare_keys)  # noqa: F401  (rare_keys: used by tests)
+from lmcollapse.metrics.resampling import Resampled, weighted_mean
 
 
 def _tail_mass(view: GenerationView, n: int) -> Resampled | None:

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Callable, ClassVar
 
 import numpy as np
 
-from ..contexts import context_rows
-from ..errors import LmcollapseError
-from ..extras import NeedsModules
-from ..registry import Registry
+from lmcollapse.corpora.contexts import context_rows
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.extras import NeedsModules
+from lmcollapse.registry import Registry
 
 if TYPE_CHECKING:
-    from ..corpus import Corpus
-    from ..sampling import Sampler
+    from lmcollapse.corpora.corpus import Corpus
+    from lmcollapse.models.decoding import Sampler
 
 #: Called as progress(stage, done, total) during long stages ("fit": optimiser steps, "sample": documents).
 ProgressCallback = Callable[[str, int, int], None]

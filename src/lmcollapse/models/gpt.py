@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from .base import MODELS
-from .neural import NetworkAdapter, NeuralConfig, NeuralLM
+from lmcollapse.models.base import MODELS
+from lmcollapse.models.neural import NetworkAdapter, NeuralConfig, NeuralLM
 
 
 class GPTNetwork(NetworkAdapter):
@@ -17,7 +17,7 @@ class GPTNetwork(NetworkAdapter):
         self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd
 
     def build(self, n_symbols: int, block_size: int, dropout: float):
-        from .neural.transformer import GPT, Architecture  # torch: only once a network is built
+        from lmcollapse.models.neural.transformer import GPT, Architecture  # torch: only once a network is built
 
         return GPT(Architecture(n_symbols, block_size, self.n_layer, self.n_head, self.n_embd, dropout))
 
@@ -50,7 +50,7 @@ _NETWORK = {"Architecture", "GPT", "CausalSelfAttention", "MLP", "Block", "KVCac
 
 def __getattr__(name: str):
     if name in _NETWORK:
-        from .neural import transformer
+        from lmcollapse.models.neural import transformer
 
         return getattr(transformer, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from pydantic import Field
 
-from ..errors import LmcollapseError
-from ..extras import require
-from .base import MODELS
-from .neural import NetworkAdapter, NeuralConfig, NeuralLM, _torch
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.extras import require
+from lmcollapse.models.base import MODELS
+from lmcollapse.models.neural import NetworkAdapter, NeuralConfig, NeuralLM, _torch
 
 PRESETS = {
     # Sizes of the published TinyStories-1M / -33M GPT-Neo configs (Eldan and Li, 2023).

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from .packing import IGNORE
+from lmcollapse.models.packing import IGNORE
 
 
 def summed_loss(torch, logits, y, n_targets: int, loss: str, gamma: float):

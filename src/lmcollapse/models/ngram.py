@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..config import Section
-from ..corpus import SYNTHETIC, Corpus
-from ..errors import LmcollapseError
-from ..ngrams import context_keys_of_targets, document_chunks, padded_stream
-from ..sampling import Sampler, draw_categorical
-from .base import MODELS, Capability, LanguageModel, ProgressCallback
-from .ngram_table import CountTable, check_key_range, context_keys
+from lmcollapse.config import Section
+from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.corpora.ngrams import context_keys_of_targets, document_chunks, padded_stream
+from lmcollapse.models.decoding import Sampler, draw_categorical
+from lmcollapse.models.base import MODELS, Capability, LanguageModel, ProgressCallback
+from lmcollapse.models.ngram_table import CountTable, check_key_range, context_keys
 
 SAMPLE_CHUNK = 65536  # documents sampled together; bounds memory at chunk * max_tokens
 SCORE_CHUNK = 1 << 20  # tokens scored together; bounds the memory of log-probs and entropies

@@ -13,8 +13,9 @@ from functools import cached_property
 
 import numpy as np
 
-from ..errors import LmcollapseError
-from ..ngrams import COUNT_CHUNK, document_chunks, horner, merge_counts, padded_stream, prepend_older, sort_digits
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.corpora.ngrams import (
+    COUNT_CHUNK, document_chunks, horner, merge_counts, padded_stream, prepend_older, sort_digits)
 
 MAX_KEY = 2**62
 ONE_SORT_MAX = 2**63 - 1  # (context key, token) pairs below this are counted with a single sort

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ..config import Section
-from ..corpus import Corpus, FreshSupply
-from ..registry import Registry
+from lmcollapse.config import Section
+from lmcollapse.corpora.corpus import Corpus, FreshSupply
+from lmcollapse.registry import Registry
 
 if TYPE_CHECKING:
-    from ..gates.base import PoolWeighting
+    from lmcollapse.gates.base import PoolWeighting
 
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..config import Section
-from ..corpus import Corpus
-from ..errors import LmcollapseError
-from .base import PARADIGMS, DataState, Paradigm
+from lmcollapse.config import Section
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.paradigms.base import PARADIGMS, DataState, Paradigm
 
 
 def _count(fraction: float, n: int, key: str) -> int:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import ProbeConfig
-from ..metrics.resampling import Resampled, weighted_mean
-from ..models.base import LanguageModel
-from .split import ProbeSplit
+from lmcollapse.config import ProbeConfig
+from lmcollapse.metrics.resampling import Resampled, weighted_mean
+from lmcollapse.models.base import LanguageModel
+from lmcollapse.probes.split import ProbeSplit
 
 WEIGHT_DECAY = 0.01  # finetune
 L2 = 1e-3  # linear: penalty on the weights of standardised features

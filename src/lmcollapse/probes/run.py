@@ -7,13 +7,13 @@ import json
 
 import numpy as np
 
-from .. import seeding
-from ..config import Config
-from ..corpus import Corpus
-from ..models.base import LanguageModel
-from ..rundir import RunDir, atomic_write_text
-from .protocol import ProbeScores, probe
-from .split import ProbeSplit
+from lmcollapse import seeding
+from lmcollapse.config import Config
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.models.base import LanguageModel
+from lmcollapse.running.rundir import RunDir, atomic_write_text
+from lmcollapse.probes.protocol import ProbeScores, probe
+from lmcollapse.probes.split import ProbeSplit
 
 
 class ProbeRun:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..corpus import Corpus
-from ..corpus_io import read_column, read_corpus, write_corpus
-from ..rundir import RunDir
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.corpora.parquet import read_column, read_corpus, write_corpus
+from lmcollapse.running.rundir import RunDir
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from ..errors import LmcollapseError
+from lmcollapse.errors import LmcollapseError
 
 #: task -> the corpus whose documents it labels
 TASK_CORPUS = {"kjv-testament": "kjv", "kjv-genre": "kjv", "files-label": "files"}

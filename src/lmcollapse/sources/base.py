@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from ..config import ProbeConfig, Section
-from ..corpus import Corpus
-from ..errors import LmcollapseError
-from ..extras import NeedsModules
-from ..registry import Registry
+from lmcollapse.config import ProbeConfig, Section
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.extras import NeedsModules
+from lmcollapse.registry import Registry
 
 if TYPE_CHECKING:
-    from ..tokenizers.base import Tokenizer
+    from lmcollapse.tokenizers.base import Tokenizer
 
 
 

@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from ..errors import LmcollapseError
+from lmcollapse.errors import LmcollapseError
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 MAX_DOCUMENT_CHARS = 1 << 20  # a document longer than this (a whole book on one line, a dump) is refused

@@ -13,14 +13,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from .. import seeding
-from ..corpus import REAL, Corpus, real_first_id
-from ..errors import LmcollapseError
-from ..extras import require
-from ..probes.split import ProbeSplit
-from ..probes.tasks import kjv_label
-from .base import SOURCES, CorpusSection, Source, SourceData
-from .readers import read_records, read_text_file
+from lmcollapse import seeding
+from lmcollapse.corpora.corpus import REAL, Corpus, real_first_id
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.extras import require
+from lmcollapse.probes.split import ProbeSplit
+from lmcollapse.probes.tasks import kjv_label
+from lmcollapse.sources.base import SOURCES, CorpusSection, Source, SourceData
+from lmcollapse.sources.readers import read_records, read_text_file
 
 TINYSTORIES_SEPARATOR = "<|endoftext|>"
 

@@ -11,12 +11,12 @@ import abc
 import numpy as np
 from pydantic import Field, model_validator
 
-from .. import seeding
-from ..corpus import REAL, Corpus, real_first_id
-from ..errors import LmcollapseError
-from ..ngrams import horner
-from ..sampling import draw_categorical
-from .base import SOURCES, CorpusSection, Source, SourceData
+from lmcollapse import seeding
+from lmcollapse.corpora.corpus import REAL, Corpus, real_first_id
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.corpora.ngrams import horner
+from lmcollapse.models.decoding import draw_categorical
+from lmcollapse.sources.base import SOURCES, CorpusSection, Source, SourceData
 
 MAX_TABLE_ENTRIES = 20_000_000
 

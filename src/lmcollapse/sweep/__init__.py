@@ -8,17 +8,17 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..config import Config
-from ..errors import LmcollapseError
-from ..rundir import RunDir, atomic_write_text
-from .engine import SweepOutcome, run_tasks
-from .executors import EXECUTORS, Executor
-from .folder import PointRuns, Sweep
-from .plan import SweepPlan, check_extends, is_sweep, plan, read_manifest, write_manifest
-from .results import summarise, tables, write_tables
-from .spec import Axis, SweepSpec, load_spec
-from .sweepdir import SweepDir
-from .task import RunOutcome, RunTask
+from lmcollapse.config import Config
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.running.rundir import RunDir, atomic_write_text
+from lmcollapse.sweep.engine import SweepOutcome, run_tasks
+from lmcollapse.sweep.executors import EXECUTORS, Executor
+from lmcollapse.sweep.folder import PointRuns, Sweep
+from lmcollapse.sweep.plan import SweepPlan, check_extends, is_sweep, plan, read_manifest, write_manifest
+from lmcollapse.sweep.results import summarise, tables, write_tables
+from lmcollapse.sweep.spec import Axis, SweepSpec, load_spec
+from lmcollapse.sweep.sweepdir import SweepDir
+from lmcollapse.sweep.task import RunOutcome, RunTask
 
 __all__ = ["EXECUTORS", "Axis", "Executor", "PointRuns", "RunOutcome", "RunTask", "Sweep", "SweepOutcome", "SweepPlan",
            "SweepDir", "SweepSpec", "check_extends", "is_sweep", "load_spec", "make_executor", "plan", "read_manifest",

@@ -11,12 +11,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .. import runner
-from ..config import validate
-from ..errors import RunInterrupted
-from ..rundir import RunDir
-from .executors import Executor
-from .task import RunOutcome, RunTask
+from lmcollapse.running import loop as runner
+from lmcollapse.config import validate
+from lmcollapse.errors import RunInterrupted
+from lmcollapse.running.rundir import RunDir
+from lmcollapse.sweep.executors import Executor
+from lmcollapse.sweep.task import RunOutcome, RunTask
 
 
 @dataclass

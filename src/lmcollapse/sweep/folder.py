@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..rundir import RunDir
-from .plan import read_manifest
-from .sweepdir import SweepDir
+from lmcollapse.running.rundir import RunDir
+from lmcollapse.sweep.plan import read_manifest
+from lmcollapse.sweep.sweepdir import SweepDir
 
 # Columns of a results row that describe it rather than measure anything.
 ROW_KEYS = ("point", "seed", "run")

@@ -13,13 +13,13 @@ import json
 import shutil
 from pathlib import Path
 
-from ..errors import LmcollapseError
-from ..readback import stored_config
-from ..rundir import RunDir
-from .plan import plan, write_manifest
-from .sweepdir import SweepDir
-from .results import write_tables
-from .spec import Axis, SweepSpec
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.running.readback import stored_config
+from lmcollapse.running.rundir import RunDir
+from lmcollapse.sweep.plan import plan, write_manifest
+from lmcollapse.sweep.sweepdir import SweepDir
+from lmcollapse.sweep.results import write_tables
+from lmcollapse.sweep.spec import Axis, SweepSpec
 
 SEEDS_MARKER = "seeds.json"  # 0.3's marker of a seed group
 SEED_DIR = "seed-{}"

@@ -13,12 +13,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LmcollapseError
-from ..rundir import RunDir, atomic_write_text
-from ..version import __version__
-from .spec import Point, SweepSpec, point_config
-from .sweepdir import SweepDir
-from .task import RunTask
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.running.rundir import RunDir, atomic_write_text
+from lmcollapse.version import __version__
+from lmcollapse.sweep.spec import Point, SweepSpec, point_config
+from lmcollapse.sweep.sweepdir import SweepDir
+from lmcollapse.sweep.task import RunTask
 
 FORMAT = 1
 

@@ -15,12 +15,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ..aggregation import aggregate_rows
-from ..config import Config
-from ..early_warning import warnings_for_run, warnings_for_seeds
-from ..metrics.row import MetricsRow
-from .folder import Sweep
-from .sweepdir import TABLES, SweepDir
+from lmcollapse.analysis.aggregation import aggregate_rows
+from lmcollapse.config import Config
+from lmcollapse.analysis.early_warning import warnings_for_run, warnings_for_seeds
+from lmcollapse.metrics.row import MetricsRow
+from lmcollapse.sweep.folder import Sweep
+from lmcollapse.sweep.sweepdir import TABLES, SweepDir
 
 # The metrics `show SWEEP` watches, in order of preference; the first two a sweep has are shown.
 WATCHED = ("kl_to_truth", "heldout_ppl", "downstream_acc", "support_loss", "distinct_2", "model_entropy")

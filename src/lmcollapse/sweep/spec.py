@@ -23,9 +23,9 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from ..config import Config, apply_overrides, read_config_file
-from ..errors import LmcollapseError
-from ..experiment import load_config
+from lmcollapse.config import Config, apply_overrides, read_config_file
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.running.parts import load_config
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class SweepSpec:
     base: dict  # the config every point starts from (raw keys, as written)
     axes: list[Axis] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0])
-    study: str | None = None  # the study (experiments/) whose sweep this is; None: a sweep of its own
+    study: str | None = None  # the study (studies/) whose sweep this is; None: a sweep of its own
 
     @property
     def varied_keys(self) -> list[str]:

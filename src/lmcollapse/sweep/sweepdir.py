@@ -1,11 +1,11 @@
-"""A sweep or study folder's layout: the one module that names the files in it, as rundir.py does for a run.
+"""A sweep or study folder's layout: the one module that names the files in it, as running/rundir.py does for a run.
 
     OUT/sweep.json                  the spec, the study that wrote the folder (if any), every (point, seed) -> run
-    OUT/runs/<corpus>-<paradigm>-<hash>/   an ordinary run directory (rundir.py)
+    OUT/runs/<corpus>-<paradigm>-<hash>/   an ordinary run directory (running/rundir.py)
     OUT/results.parquet, .csv       a row per (point, seed, generation)
     OUT/aggregate.parquet, .csv     a row per (point, generation): the mean over seeds with 95% intervals
     OUT/failures.json               the runs that failed the last time, with their one-line errors
-    a study's analysis (experiments/):
+    a study's analysis (studies/):
     OUT/summary.md, .json, .png     the claims or findings, in words, as numbers and as a figure
     OUT/leaderboard.csv, .json, .md the mitigation benchmark's table
     OUT/report-<label>.html         an HTML report per model or setting (its plots in report-<label>_files/)

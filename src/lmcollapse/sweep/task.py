@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .. import plugins
-from ..config import validate
-from ..errors import LmcollapseError, RunDirBusy, RunInterrupted
-from ..models import MODELS
-from ..runner import execute
+from lmcollapse import plugins
+from lmcollapse.config import validate
+from lmcollapse.errors import LmcollapseError, RunDirBusy, RunInterrupted
+from lmcollapse.models import MODELS
+from lmcollapse.running.loop import execute
 
 # How long a run waits for its directory's lock before it counts as busy: a run retried after its node
 # died may find the lock still held for a moment by the dying worker on shared storage.

@@ -7,13 +7,13 @@ component (tests/test_conformance.py); a new component passes its kind's suite b
     for check in check_paradigm(lambda: MyParadigm(section)):
         check()
 """
-from .executors import check_executor
-from .gates import check_gate
-from .models import check_language_model, toy_corpus
-from .paradigms import check_paradigm
-from .sources import check_source
-from .tokenizers import check_tokenizer
-from .trackers import check_tracker
+from lmcollapse.testing.executors import check_executor
+from lmcollapse.testing.gates import check_gate
+from lmcollapse.testing.models import check_language_model, toy_corpus
+from lmcollapse.testing.paradigms import check_paradigm
+from lmcollapse.testing.sources import check_source
+from lmcollapse.testing.tokenizers import check_tokenizer
+from lmcollapse.testing.trackers import check_tracker
 
 __all__ = ["check_executor", "check_gate", "check_language_model", "check_paradigm", "check_source",
            "check_tokenizer", "check_tracker", "toy_corpus"]

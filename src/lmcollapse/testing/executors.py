@@ -7,9 +7,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..sweep import Executor, Sweep, SweepSpec, load_spec, run_sweep
-from ..sweep.executors.local import LocalExecutor
-from ._suite import bound
+from lmcollapse.sweep import Executor, Sweep, SweepSpec, load_spec, run_sweep
+from lmcollapse.sweep.executors.local import LocalExecutor
+from lmcollapse.testing._suite import bound
 
 # The factory gets the sweep folder (an executor on several machines checks that every node sees it).
 Factory = Callable[[Path], Executor]

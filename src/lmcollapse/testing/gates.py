@@ -10,12 +10,12 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..config import section_of
-from ..corpus import SYNTHETIC, Corpus, synthetic_first_id
-from ..gates import Filter, GateContext, PoolWeighting, Producer, ReferenceModel
-from ..models import MODELS
-from ..sources import SOURCES
-from ._suite import bound
+from lmcollapse.config import section_of
+from lmcollapse.corpora.corpus import SYNTHETIC, Corpus, synthetic_first_id
+from lmcollapse.gates import Filter, GateContext, PoolWeighting, Producer, ReferenceModel
+from lmcollapse.models import MODELS
+from lmcollapse.sources import SOURCES
+from lmcollapse.testing._suite import bound
 
 Factory = Callable[[], object]
 

@@ -18,11 +18,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..config import SamplerConfig
-from ..contexts import context_rows, positions
-from ..corpus import SYNTHETIC, Corpus
-from ..models.base import Capability, LanguageModel
-from ..sampling import Sampler
+from lmcollapse.config import SamplerConfig
+from lmcollapse.corpora.contexts import context_rows, positions
+from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
+from lmcollapse.models.base import Capability, LanguageModel
+from lmcollapse.models.decoding import Sampler
 
 Factory = Callable[[], LanguageModel]
 SUM_TOLERANCE = 1e-9  # every next-token law sums to 1 within this

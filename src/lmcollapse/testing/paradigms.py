@@ -7,10 +7,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..corpus import REAL, SYNTHETIC, Corpus, real_first_id, synthetic_first_id
-from ..paradigms import DataState, Paradigm, initial_state
-from ._suite import bound
-from .models import toy_corpus
+from lmcollapse.corpora.corpus import REAL, SYNTHETIC, Corpus, real_first_id, synthetic_first_id
+from lmcollapse.paradigms import DataState, Paradigm, initial_state
+from lmcollapse.testing._suite import bound
+from lmcollapse.testing.models import toy_corpus
 
 Factory = Callable[[], Paradigm]
 

@@ -8,11 +8,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..config import section_of
-from ..corpus import REAL
-from ..sources import Source, SourceData
-from ..tokenizers import TOKENIZERS
-from ._suite import bound
+from lmcollapse.config import section_of
+from lmcollapse.corpora.corpus import REAL
+from lmcollapse.sources import Source, SourceData
+from lmcollapse.tokenizers import TOKENIZERS
+from lmcollapse.testing._suite import bound
 
 Factory = Callable[[int], Source]
 

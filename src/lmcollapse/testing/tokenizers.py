@@ -6,8 +6,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..tokenizers import Tokenizer, load_tokenizer
-from ._suite import bound
+from lmcollapse.tokenizers import Tokenizer, load_tokenizer
+from lmcollapse.testing._suite import bound
 
 Factory = Callable[[], Tokenizer]
 TEXTS = ["And God said, Let there be light: and there was light.", "In the beginning was the Word.",

@@ -7,8 +7,8 @@ from __future__ import annotations
 import tempfile
 from typing import Callable, Iterator
 
-from ..trackers import TrackedRun
-from ._suite import bound
+from lmcollapse.trackers import TrackedRun
+from lmcollapse.testing._suite import bound
 
 Factory = Callable[[], object]
 

@@ -6,4 +6,4 @@ wright_fisher: exact maximum likelihood under replace as a Wright-Fisher chain (
 collapse_time: the generation at which a stated collapse criterion is met, as a function of the rate r.
 check:       the battery that runs the real simulator over many seeds against these predictions.
 """
-from .pseudocount import Prediction, predict, prediction_for  # noqa: F401
+from lmcollapse.theory.pseudocount import Prediction, predict, prediction_for  # noqa: F401

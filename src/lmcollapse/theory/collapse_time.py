@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .pseudocount import predict
+from lmcollapse.theory.pseudocount import predict
 
 
 def real_share_collapse(rate: float, eps: float) -> int:

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma
 
-from ..sampling import Sampler
-from .per_context import ChainSpace, document_moments, setting_of
+from lmcollapse.models.decoding import Sampler
+from lmcollapse.theory.per_context import ChainSpace, document_moments, setting_of
 
 CLOSURE_DRAWS = 4000  # Dirichlet draws per generation for E[T(M)] under a decoding
 CLOSURE_SEED = 20241219
@@ -194,7 +194,7 @@ def entropy_path(truth: np.ndarray, n_docs: int, length: int, alpha: float, samp
 
 def direction_for(config):
     """entropy_path for a config per_context covers (replace): the path of the model_entropy metric."""
-    from ..sources import SOURCES
+    from lmcollapse.sources import SOURCES
 
     setting = setting_of(config)
     truth = SOURCES.build(config.corpus, seed=config.seed).truth

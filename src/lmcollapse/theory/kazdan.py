@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rundir import RunDir
-from .wright_fisher import MAX_N, WrightFisher, diffusion_collapse_generation
+from lmcollapse.running.rundir import RunDir
+from lmcollapse.theory.wright_fisher import MAX_N, WrightFisher, diffusion_collapse_generation
 
 OUTCOMES = 10
 SIZES = (10, 30, 100, 300, 1000, 3000, 10_000)  # Kazdan et al.'s range of N

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .pseudocount import predict
+from lmcollapse.theory.pseudocount import predict
 
 
 def accumulate_squared_error(p, n_real: int, rate: float, generations: int) -> np.ndarray:

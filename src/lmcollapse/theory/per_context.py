@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import LmcollapseError
-from ..sampling import Sampler
-from ..sources.truth import KnownTruth
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.models.decoding import Sampler
+from lmcollapse.sources.truth import KnownTruth
 
 APPROXIMATION_MIN_COUNT = 10.0  # expected context count from which the second-order form is claimed to hold
 
@@ -261,7 +261,7 @@ def setting_of(config) -> Setting:
 
 
 def context_prediction_for(config) -> ContextPrediction:
-    from ..sources import SOURCES
+    from lmcollapse.sources import SOURCES
 
     setting = setting_of(config)
     truth = SOURCES.build(config.corpus, seed=config.seed).truth

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import LmcollapseError
-from ..sources import SOURCES
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.sources import SOURCES
 
 PARADIGMS = ("replace", "mix", "accumulate", "accumulate-subsample", "fresh")
 

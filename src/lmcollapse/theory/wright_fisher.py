@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import LmcollapseError
+from lmcollapse.errors import LmcollapseError
 
 MAX_N = 2000  # the chain is dense: (N+1)^2 entries
 

@@ -10,8 +10,8 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from ..config import Section
-from ..registry import Registry
+from lmcollapse.config import Section
+from lmcollapse.registry import Registry
 
 
 class Tokenizer(abc.ABC):

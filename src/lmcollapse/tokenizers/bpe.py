@@ -12,9 +12,9 @@ from typing import Sequence
 import numpy as np
 from pydantic import Field
 
-from ..errors import LmcollapseError
-from .base import TOKENIZERS, Tokenizer
-from .vocab import EOS, EOS_ID, UNK, UNK_ID, VocabTokenizerConfig
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.tokenizers.base import TOKENIZERS, Tokenizer
+from lmcollapse.tokenizers.vocab import EOS, EOS_ID, UNK, UNK_ID, VocabTokenizerConfig
 
 
 class HFBackedTokenizer(Tokenizer):

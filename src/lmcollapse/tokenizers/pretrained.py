@@ -13,10 +13,10 @@ from typing import Sequence
 import numpy as np
 from pydantic import Field
 
-from ..config import Section
-from ..errors import LmcollapseError
-from .base import TOKENIZERS
-from .bpe import HFBackedTokenizer
+from lmcollapse.config import Section
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.tokenizers.base import TOKENIZERS
+from lmcollapse.tokenizers.bpe import HFBackedTokenizer
 
 # End-of-document tokens of common checkpoints, tried in order when tokenizer.eos_token is not set.
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]")

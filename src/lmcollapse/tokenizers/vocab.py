@@ -11,9 +11,9 @@ from typing import Sequence
 import numpy as np
 from pydantic import Field
 
-from ..config import Section
-from ..errors import LmcollapseError
-from .base import TOKENIZERS, Tokenizer
+from lmcollapse.config import Section
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.tokenizers.base import TOKENIZERS, Tokenizer
 
 UNK, EOS = "<unk>", "<eos>"
 UNK_ID, EOS_ID = 0, 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from ..extras import installed
-from . import mlflow, tensorboard, wandb  # noqa: F401  (each registers its tracker)
-from .base import TRACKERS, TrackedRun, Tracker
+from lmcollapse.extras import installed
+from lmcollapse.trackers import mlflow, tensorboard, wandb  # noqa: F401  (each registers its tracker)
+from lmcollapse.trackers.base import TRACKERS, TrackedRun, Tracker
 
 __all__ = ["TRACKERS", "TrackedRun", "Tracker", "TrackerSet", "open_trackers", "flat_params"]
 

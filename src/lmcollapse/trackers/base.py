@@ -16,7 +16,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..registry import Registry
+from lmcollapse.registry import Registry
 
 
 @dataclass

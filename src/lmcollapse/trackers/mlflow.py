@@ -7,7 +7,7 @@ import logging
 import os
 import time
 
-from .base import TRACKERS, TrackedRun, Tracker
+from lmcollapse.trackers.base import TRACKERS, TrackedRun, Tracker
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 PARAM_CHARS = 6000  # MLflow refuses longer parameter values

@@ -3,7 +3,7 @@ with TensorBoard's own writer, no TensorFlow or PyTorch needed. That writer has 
 the run directory's config.yaml beside them."""
 from __future__ import annotations
 
-from .base import TRACKERS, TrackedRun, Tracker
+from lmcollapse.trackers.base import TRACKERS, TrackedRun, Tracker
 
 FOLDER = "tensorboard"  # inside the run directory
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from .base import TRACKERS, TrackedRun, Tracker
+from lmcollapse.trackers.base import TRACKERS, TrackedRun, Tracker
 
 PROJECT = "lmcollapse"
 

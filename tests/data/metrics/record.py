@@ -18,12 +18,12 @@ HERE = Path(__file__).parent
 
 def cases():
     """(name, view) for each reference case: KJV verses under a trigram and a unigram, a Markov chain under top-p."""
-    from lmcollapse.config import NGramConfig, SamplerConfig
-    from lmcollapse.experiment import load_config, load_source
+    from lmcollapse.config import SamplerConfig
+    from lmcollapse.running.parts import load_config, load_source
     from lmcollapse.metrics import GenerationView
     from lmcollapse.metrics.base import RealStatistics
-    from lmcollapse.models.ngram import NGramModel
-    from lmcollapse.sampling import Sampler
+    from lmcollapse.models.ngram import NGramConfig, NGramModel
+    from lmcollapse.models.decoding import Sampler
 
     kjv = load_source(load_config({"corpus": {"name": "kjv", "n_train": 1500, "n_eval": 200}}))
     markov = load_source(load_config({"corpus": {"name": "markov", "vocab_size": 30, "order": 1, "doc_length": 40,

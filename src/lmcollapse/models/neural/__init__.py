@@ -13,11 +13,11 @@ tensors, or the KV cache when sampling) stays within `batch_memory_gb`; a traini
 is split into micro-batches whose gradients add up to the whole batch's (gradient accumulation). The
 sizes depend on the configuration only, never on the machine, so results do not change with hardware.
 """
-from .base import NetworkAdapter, NeuralConfig, NeuralLM
-from .device import BF16_MIN_WIDTH, _torch, bf16_pays, cpu_has_bf16_units
-from .rows import pad_rows, padded_rows
-from .sampling import DECODE_ROWS
-from .training import TRAINING_COPIES
+from lmcollapse.models.neural.base import NetworkAdapter, NeuralConfig, NeuralLM
+from lmcollapse.models.neural.device import BF16_MIN_WIDTH, _torch, bf16_pays, cpu_has_bf16_units
+from lmcollapse.models.neural.rows import pad_rows, padded_rows
+from lmcollapse.models.neural.sampling import DECODE_ROWS
+from lmcollapse.models.neural.training import TRAINING_COPIES
 
 __all__ = ["BF16_MIN_WIDTH", "DECODE_ROWS", "TRAINING_COPIES", "NetworkAdapter", "NeuralConfig", "NeuralLM", "_torch",
            "bf16_pays", "cpu_has_bf16_units", "pad_rows", "padded_rows"]

@@ -11,14 +11,14 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from ...config import Section
-from ...corpus import Corpus
-from ..base import Capability, LanguageModel, ProgressCallback
-from .device import _torch, bf16_pays
-from .rows import pad_rows
-from .sampling import Sampling
-from .scoring import Scoring
-from .training import Training
+from lmcollapse.config import Section
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.models.base import Capability, LanguageModel, ProgressCallback
+from lmcollapse.models.neural.device import _torch, bf16_pays
+from lmcollapse.models.neural.rows import pad_rows
+from lmcollapse.models.neural.sampling import Sampling
+from lmcollapse.models.neural.scoring import Scoring
+from lmcollapse.models.neural.training import Training
 
 
 class NeuralConfig(Section):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...extras import require
+from lmcollapse.extras import require
 
 
 def _torch():

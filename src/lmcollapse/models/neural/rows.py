@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..packing import IGNORE, pack_batch
+from lmcollapse.models.packing import IGNORE, pack_batch
 
 
 def pad_rows(rows: list[np.ndarray], value: int) -> np.ndarray:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...corpus import SYNTHETIC, Corpus
-from ...sampling import Sampler
-from ..base import ProgressCallback
-from .device import _torch
+from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
+from lmcollapse.models.decoding import Sampler
+from lmcollapse.models.base import ProgressCallback
+from lmcollapse.models.neural.device import _torch
 
 # Sampling: documents decoded together, memory permitting (wide batches make each step's matmuls efficient:
 # 1,024 rows sample 1.6x faster per token than 256 for a small CPU model; a GPU wants them wider still),

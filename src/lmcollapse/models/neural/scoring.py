@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...corpus import Corpus
-from .device import _torch
-from .rows import by_length, pad_rows
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.models.neural.device import _torch
+from lmcollapse.models.neural.rows import by_length, pad_rows
 
 
 class Scoring:

@@ -6,20 +6,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...corpus import Corpus
-from ...errors import LmcollapseError
-from ..base import ProgressCallback
-from ..loss import finish_batch, summed_loss
-from ..packing import IGNORE, attention_mask
-from .device import _torch
-from .rows import packed_rows, padded_rows
+from lmcollapse.corpora.corpus import Corpus
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.models.base import ProgressCallback
+from lmcollapse.models.loss import finish_batch, summed_loss
+from lmcollapse.models.packing import IGNORE, attention_mask
+from lmcollapse.models.neural.device import _torch
+from lmcollapse.models.neural.rows import packed_rows, padded_rows
 
 # A training pass holds about this many logit-sized float32 tensors at its peak (logits, log-probabilities,
 # their gradients, allocator slack): 5.8 measured by benchmarks/paper_scale_memory.py.
 TRAINING_COPIES = 6
 
 if TYPE_CHECKING:
-    from .base import NeuralLM
+    from lmcollapse.models.neural.base import NeuralLM
 
 
 class Training:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import abc
 from typing import Callable, ClassVar, Sequence
 
-from ...registry import Registry
-from ..task import RunOutcome, RunTask
+from lmcollapse.registry import Registry
+from lmcollapse.sweep.task import RunOutcome, RunTask
 
 
 class Executor(abc.ABC):

@@ -20,11 +20,11 @@ from typing import Callable, Sequence
 
 from pydantic import Field
 
-from ...config import Section
-from ...errors import LmcollapseError, RunInterrupted
-from ...stop_signals import raise_if_stopped, watch_parent
-from ..task import RunOutcome, RunTask, execute_task, one_line, thread_environment
-from .base import EXECUTORS, Executor
+from lmcollapse.config import Section
+from lmcollapse.errors import LmcollapseError, RunInterrupted
+from lmcollapse.running.stop_signals import raise_if_stopped, watch_parent
+from lmcollapse.sweep.task import RunOutcome, RunTask, execute_task, one_line, thread_environment
+from lmcollapse.sweep.executors.base import EXECUTORS, Executor
 
 
 def visible_gpus() -> list[str]:

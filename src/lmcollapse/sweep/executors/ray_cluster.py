@@ -19,10 +19,10 @@ from typing import Callable, Sequence
 
 from pydantic import Field
 
-from ...config import Section
-from ...errors import LmcollapseError, RunInterrupted
-from ..task import RunOutcome, RunTask, execute_task, one_line
-from .base import EXECUTORS, Executor
+from lmcollapse.config import Section
+from lmcollapse.errors import LmcollapseError, RunInterrupted
+from lmcollapse.sweep.task import RunOutcome, RunTask, execute_task, one_line
+from lmcollapse.sweep.executors.base import EXECUTORS, Executor
 
 PROBE = ".lmcollapse-storage-probe"
 

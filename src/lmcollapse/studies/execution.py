@@ -1,0 +1,58 @@
+"""A study (`lmcollapse reproduce NAME`) is a sweep plus an analysis: its variants are the points of one
+tagged axis (each tag a column of the results table, e.g. model and policy), every variant runs with every
+seed, and the analysis reads the sweep's results table back, grouped by those tags."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+from lmcollapse.api import load_run
+from lmcollapse.sweep import Axis, Sweep, SweepSpec, make_executor, raise_failures, run_sweep
+from lmcollapse.sweep.task import RunOutcome
+
+
+def merged(base: dict, update: dict) -> dict:
+    """base with update's keys laid over it, mappings merged key by key (a spec's quick or scale section)."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if both else copy.deepcopy(value)
+    return out
+
+
+def run_study(study: str, variants: list[tuple[dict[str, str], dict]], seeds: list[int], out: str | Path,
+              executor=None, workers: int | None = None, progress: bool = True, trackers: list[str] = ()) -> Sweep:
+    """Run (or resume) every (variant, seed) of the study named `study` into the sweep folder out (sweep.json
+    records the name); variants: (tags, config) pairs. Failed runs do not stop the others: they are listed,
+    then raised as one error (running again retries only them). trackers: experiment trackers every run also
+    logs to (--tracker)."""
+    return run_study_tolerating(study, variants, seeds, out, executor, workers, progress, trackers=trackers)[0]
+
+
+def run_study_tolerating(study: str, variants, seeds, out, executor=None, workers=None, progress=True,
+                         tolerate: Callable[[RunOutcome], bool] | None = None,
+                         trackers: list[str] = ()) -> tuple[Sweep, list[RunOutcome]]:
+    """run_study, except that failures tolerate() accepts are results, not errors (a mitigation whose gates
+    pass nothing has failed as a mitigation): they come back with the sweep, the others are raised."""
+    if trackers:  # not part of a run's identity: the runs keep their directories
+        variants = [(tags, {**config, "trackers": list(trackers)}) for tags, config in variants]
+    axis = Axis("points", tuple(config for _, config in variants), tuple(tags for tags, _ in variants))
+    spec = SweepSpec({}, [axis], list(seeds), study=study)
+    _, outcome = run_sweep(spec, out, executor or make_executor("local", workers=workers), progress=progress)
+    accepted = [f for f in outcome.failures if tolerate is not None and tolerate(f)]
+    raise_failures(dataclasses.replace(outcome, outcomes=[o for o in outcome.outcomes if o not in accepted]))
+    return Sweep(out), accepted
+
+
+def generation_seconds(sweep: Sweep, **tags: str) -> float:
+    """Seconds of generation work (fit, sample, metrics, paradigm) recorded in the manifests of the runs of the
+    points with these tags, summed: the same however many invocations the work took."""
+    total = 0.0
+    for point in sweep.points:
+        if all(point.tags.get(k) == v for k, v in tags.items()):
+            for path in point.started():
+                run = load_run(path)
+                total += sum(run.manifest(t).work_seconds for t in range(run.generations_done))
+    return total

@@ -1,0 +1,465 @@
+"""`lmcollapse reproduce mitigations`: the mitigation benchmark. Every mitigation (data-quality gates, a
+learner-side loss, decodings, and any gate a `--plugin` registers) under the same protocol (spec:
+studies/mitigations.yaml), ranked on one leaderboard.
+
+The study is a sweep whose points are tagged (model, setting, mitigation): each mitigation's overrides laid
+over each model's base config under each hard setting (replace, accumulate-subsample r = 1), plus the
+reference policies without a mitigation (setting "reference"). A mitigation that a model or setting cannot
+take (the config check refuses it: a verifier without a known truth, reweight without a pool to subsample,
+tce on a count model) is listed as not applying, with the check's reason.
+
+Leaderboard rules, per (model, setting, mitigation), from the results table; W is the model's watched
+metric (held-out perplexity, or KL to the truth on the Markov chain), ratio_t = W_t / W_0 per seed:
+- final_ratio: the geometric mean over seeds of the last generation's ratio, its 95% interval on the log
+  scale (aggregation.mean_over_seeds; none with fewer than 3 seeds);
+- collapse_generation: the first generation whose geometric-mean ratio exceeds BOUND (None: never);
+- area_log_ratio: the area under the mean log-ratio curve over generations (trapezoids, one per step): the
+  damage summed over the run, 0 for a model that never departs from generation 0;
+- downstream_gap: the probe's accuracy minus the random-init baseline's at the last generation (GPT);
+- repetition_change, distinct_2_change: last generation minus generation 0, means over seeds;
+- acceptance_rate: the share of drawn documents the gates passed, over all generations (None without gates);
+- contribution: synthetic documents entering per generation over those of `none` (1 when the gates filled
+  the contribution; less when `oversample_max` ran out first);
+- cost_ratio: generation process-seconds (recorded in the manifests) over those of `none` in the same model
+  and setting (references: over replace's `none`);
+- verdict, against the baseline B = `none` in the same model and setting (references: replace's `none`):
+  *prevents* when the final ratio's interval lies below BOUND and B's does not; *harms* when the interval
+  lies above B's, or it collapses earlier than B; *delays* when the interval lies below B's, or it collapses
+  later than B or not at all while B does; *no effect* otherwise; *baseline* for B itself; *too few seeds*
+  without intervals; a mitigation whose gates pass no document, leaving the model nothing to train on in
+  some seed, *harms* (its note says so; it has no numbers).
+- the verifiers (known truth only): phi and psi, the shares of good and of bad candidates they keep (good:
+  per-token truth log-probability at least the verifier's threshold), and the breakdown point Feng et al.
+  (2024) derive from them, p* = 1 / (1 + psi / phi).
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lmcollapse.analysis.aggregation import (
+    MIN_SEEDS_FOR_INTERVAL, aggregate_rows, mean_over_seeds, metric_matrix, too_few_seeds)
+from lmcollapse.config import apply_overrides
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.running.parts import load_config
+from lmcollapse.gates import GATES
+from lmcollapse.analysis.report import sweep_data, write_report
+from lmcollapse.sweep import SweepDir
+from lmcollapse.running.loop import NOTHING_TO_TRAIN_ON
+from lmcollapse.analysis.verdict import BOUND
+from lmcollapse.studies.base import STUDIES, Study
+from lmcollapse.studies.execution import generation_seconds, merged, run_study_tolerating
+
+NAN = float("nan")
+MODELS = ("gpt", "ngram", "ngram-markov")
+REFERENCE = "reference"  # the setting column of the reference policies
+BASELINE = "none"
+COLUMNS = ("model", "setting", "mitigation", "final_ratio", "final_ratio_lo", "final_ratio_hi",
+           "collapse_generation", "area_log_ratio", "downstream_gap", "repetition_change", "distinct_2_change",
+           "acceptance_rate", "cost_ratio", "verdict", "seeds", "watch", "keep_good", "keep_bad",
+           "breakdown_point", "contribution", "note")
+
+
+CUT_REASON = "not run: cut from the CPU run to fit one working session (docs/mitigations.md)"
+
+
+@dataclass
+class Point:
+    model: str
+    setting: str  # a hard setting's label, or REFERENCE
+    mitigation: str  # a mitigation's label, or a reference policy's
+    config: dict
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"model": self.model, "setting": self.setting, "mitigation": self.mitigation}
+
+
+def effective_spec(spec: dict, quick: bool = False, scale: str = "cpu") -> dict:
+    """The spec at a scale (a scale's models replace those of the same name), shrunk when quick."""
+    spec = copy.deepcopy(spec)
+    if scale != "cpu":
+        if scale not in spec.get("scales", {}):
+            raise LmcollapseError(f"--scale {scale!r}: choose cpu or one of {', '.join(spec.get('scales', {}))}")
+        chosen = copy.deepcopy(spec["scales"][scale])
+        spec["models"].update(chosen.pop("models", {}))
+        spec.update(chosen)
+    if quick:
+        spec = merged(spec, spec.get("quick", {}))
+    return spec
+
+
+def plugin_mitigations() -> dict[str, dict]:
+    """A mitigation per gate registered from outside the package (--plugin), at its defaults."""
+    return {name: {"gates": [name]} for name in GATES.names() if not GATES.shipped(name)}
+
+
+def points(spec: dict, models: tuple[str, ...] = MODELS) -> tuple[list[Point], list[tuple[str, str, str, str]]]:
+    """(the points to run, (model, setting, mitigation, reason) for each combination that does not apply)."""
+    mitigations = {**spec["mitigations"], **plugin_mitigations()}
+    chosen, skipped = [], []
+    for model in models:
+        base = apply_overrides(spec["models"][model]["base"], {"generations": spec["generations"]})
+        candidates = [(setting, label, merged(base, {"paradigm": paradigm, **overrides}))
+                      for setting, paradigm in spec["settings"].items() for label, overrides in mitigations.items()]
+        references = spec["models"][model].get("references", list(spec["references"]))  # a model may run fewer
+        candidates += [(REFERENCE, label, merged(base, {"paradigm": paradigm}))
+                       for label, paradigm in spec["references"].items() if label in references]
+        runs_only = spec["models"][model].get("runs_only", {})  # setting -> the mitigations it runs (a cut)
+        for setting, label, config in candidates:
+            if setting in runs_only and label not in runs_only[setting]:
+                skipped.append((model, setting, label, CUT_REASON))
+                continue
+            try:
+                load_config(config)
+            except LmcollapseError as exc:
+                if label == BASELINE or setting == REFERENCE:
+                    raise LmcollapseError(f"{model} / {setting} / {label}: {exc}") from None
+                skipped.append((model, setting, label, str(exc)))
+                continue
+            chosen.append(Point(model, setting, label, config))
+    return chosen, skipped
+
+
+def validate(spec: dict, models: tuple[str, ...] = MODELS) -> list[Point]:
+    return points(spec, models)[0]
+
+
+def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | None = None, progress: bool = True,
+              models: tuple[str, ...] = MODELS, scale: str = "cpu", executor=None) -> Path:
+    """Run every (model, setting, mitigation) x seed into out, then the leaderboard from its results table."""
+    spec = effective_spec(spec, quick, scale)
+    out = Path(out)
+    chosen, skipped = points(spec, models)
+    sweep, starved_runs = run_study_tolerating(MitigationStudy.name, [(p.tags, p.config) for p in chosen],
+                                               spec["seeds"], out, executor, workers, progress, tolerate=_starved,
+                                               trackers=spec.get("trackers", ()))
+    groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
+    starved = _starved_points(sweep, starved_runs)
+    board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen), starved=starved,
+                        kept=_documents_kept(sweep, chosen))
+    board = _with_verifier_rates(board, sweep, chosen)
+    write_leaderboard(board, skipped, spec, out)
+    png = summary_plot(spec, chosen, groups, out).read_bytes()
+    text = SweepDir(out).leaderboard_file(".md").read_text()
+    for model in models:
+        mine = [p for p in sweep.points if p.tags.get("model") == model]
+        write_report(sweep_data(sweep, mine), SweepDir(out).report_file(model), preface=text, preface_png=png)
+    return out
+
+
+def _starved(outcome) -> bool:
+    """A run that stopped because its gates passed no document: the mitigation's result, not a failure."""
+    return NOTHING_TO_TRAIN_ON in (outcome.error or "")
+
+
+def _starved_points(sweep, runs) -> dict[tuple, str]:
+    """(model, setting, mitigation) -> what the leaderboard says of a mitigation some seeds could not run."""
+    failed = {str(r.run_dir): r.error for r in runs}
+    out = {}
+    for point in sweep.points:
+        errors = [failed[str(d)] for d in point.run_dirs if str(d) in failed]
+        if errors:
+            key = (point.tags["model"], point.tags["setting"], point.tags["mitigation"])
+            if key[2] == BASELINE or key[1] == REFERENCE:
+                raise LmcollapseError(f"{' / '.join(key)}: {errors[0]}")
+            out[key] = f"starves the model in {len(errors)} of {len(point.run_dirs)} seeds ({errors[0]})"
+    return out
+
+
+def _seconds(sweep, chosen: list[Point]) -> dict[tuple, float]:
+    return {tuple(p.tags.values()): generation_seconds(sweep, **p.tags) for p in chosen}
+
+
+def _documents_kept(sweep, chosen: list[Point]) -> dict[tuple, float]:
+    """Per point, the mean number of synthetic documents that entered per generation (the manifests' n_kept)."""
+    from lmcollapse.api import load_run
+
+    out = {}
+    for point in sweep.points:
+        kept = []
+        for path in point.started():
+            run = load_run(path)
+            kept += [run.manifest(t).n_kept for t in range(run.generations_done)]
+        out[(point.tags["model"], point.tags["setting"], point.tags["mitigation"])] = float(np.mean(kept)) if kept else None
+    return out
+
+
+# ---- the numbers of one row --------------------------------------------------------------------------------
+def _ratios(per_seed: list[list[dict]], watch: str) -> np.ndarray:
+    """(seeds, generations) W_t / W_0 per seed."""
+    values = metric_matrix(per_seed, watch)
+    return values / values[:, :1]
+
+
+def row_numbers(per_seed: list[list[dict]], watch: str) -> dict:
+    ratio = _ratios(per_seed, watch)
+    final, low, high = mean_over_seeds(ratio[:, -1], log=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_curve = np.array([np.nanmean(np.log(ratio[:, t])) if np.isfinite(ratio[:, t]).any() else np.nan
+                              for t in range(ratio.shape[1])])
+    above = np.flatnonzero(np.exp(log_curve) > BOUND)
+    rows = aggregate_rows(per_seed)
+    first, last = rows[0], rows[-1]
+
+    def change(metric: str):
+        return None if first.get(metric) is None or last.get(metric) is None else last[metric] - first[metric]
+
+    acceptance = [r["acceptance_rate"] for seed in per_seed for r in seed if r.get("acceptance_rate") is not None]
+    finite = log_curve[np.isfinite(log_curve)]
+    return {"final_ratio": final, "final_ratio_lo": low, "final_ratio_hi": high,
+            "collapse_generation": int(above[0]) if len(above) else None,
+            "area_log_ratio": float(np.sum((finite[1:] + finite[:-1]) / 2)) if len(finite) > 1 else 0.0,
+            "downstream_gap": last.get("downstream_gap"), "repetition_change": change("repetition"),
+            "distinct_2_change": change("distinct_2"),
+            "acceptance_rate": float(np.mean(acceptance)) if acceptance else None,
+            "seeds": len(per_seed), "generations": ratio.shape[1]}
+
+
+def verdict(row: dict, baseline: dict) -> str:
+    """The rule in the module docstring, against the baseline row."""
+    if row is baseline:
+        return "baseline"
+    if too_few_seeds(row["seeds"]) or too_few_seeds(baseline["seeds"]):
+        return "too few seeds"
+    bounded = row["final_ratio_hi"] < BOUND
+    base_collapses, collapses = baseline["collapse_generation"], row["collapse_generation"]
+    if bounded and not baseline["final_ratio_hi"] < BOUND:
+        return "prevents"
+    if row["final_ratio_lo"] > baseline["final_ratio_hi"] or (
+            collapses is not None and (base_collapses is None or collapses < base_collapses)):
+        return "harms"
+    if row["final_ratio_hi"] < baseline["final_ratio_lo"] or (
+            base_collapses is not None and (collapses is None or collapses > base_collapses)):
+        return "delays"
+    return "no effect"
+
+
+def starved_numbers(seeds: int) -> dict:
+    """The row of a mitigation under which the model had nothing to train on: no numbers, verdict harms."""
+    return {"final_ratio": NAN, "final_ratio_lo": NAN, "final_ratio_hi": NAN, "collapse_generation": None,
+            "area_log_ratio": None, "downstream_gap": None, "repetition_change": None, "distinct_2_change": None,
+            "acceptance_rate": 0.0, "seeds": seeds}
+
+
+def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]],
+                seconds: dict[tuple, float], starved: dict[tuple, str] | None = None,
+                kept: dict[tuple, float] | None = None) -> list[dict]:
+    """One row per point, in the spec's order, with its verdict against its baseline; starved: the points
+    whose gates left the model nothing to train on in some seed, with the note to print."""
+    starved = starved or {}
+    rows = []
+    for p in chosen:
+        watch = spec["models"][p.model]["watch"]
+        key = tuple(p.tags.values())
+        numbers = starved_numbers(len(spec["seeds"])) if key in starved else row_numbers(groups[key], watch)
+        rows.append({**p.tags, **numbers, "watch": watch, "note": starved.get(key)})
+    by_key = {(r["model"], r["setting"], r["mitigation"]): r for r in rows}
+    first_setting = next(iter(spec["settings"]))
+    for r in rows:
+        setting = first_setting if r["setting"] == REFERENCE else r["setting"]
+        base = by_key[(r["model"], setting, BASELINE)]
+        r["verdict"] = "harms" if r["note"] else verdict(r, base)
+        spent = seconds.get((base["model"], base["setting"], BASELINE))
+        mine = seconds.get((r["model"], r["setting"], r["mitigation"]))
+        r["cost_ratio"] = mine / spent if spent and mine is not None else None
+        ours, theirs = (kept or {}).get((r["model"], r["setting"], r["mitigation"])), \
+            (kept or {}).get((base["model"], base["setting"], BASELINE))
+        r["contribution"] = ours / theirs if ours is not None and theirs else None
+    return rows
+
+
+# ---- the verifiers' keep rates -------------------------------------------------------------------------
+def _with_verifier_rates(rows: list[dict], sweep, chosen: list[Point]) -> list[dict]:
+    """phi, psi and the breakdown point for the rows whose gates include a verifier."""
+    from lmcollapse.api import load_run
+    from lmcollapse.running.parts import load_source
+    from lmcollapse.gates.verifier import per_token
+
+    by_tags = {tuple(p.tags.values()): p for p in chosen}
+    for r in rows:
+        point = by_tags[(r["model"], r["setting"], r["mitigation"])]
+        verifiers = [g for g in point.config.get("gates", []) if (g if isinstance(g, str) else g["name"]) == "verifier"]
+        if not verifiers:
+            continue
+        quantile = 0.1 if isinstance(verifiers[0], str) else verifiers[0].get("quantile", 0.1)
+        good_kept = good = bad_kept = bad = 0
+        runs = next(sp for sp in sweep.points if sp.tags == point.tags).started()
+        for path in runs:
+            run = load_run(path)
+            data = load_source(run.config)
+            threshold = float(np.quantile(per_token(data.truth, run.real), quantile))
+            for t in range(run.generations_done - 1):
+                record = run.gate_record(t)
+                scored = np.isfinite(record["score_verifier"])  # the candidates the verifier saw
+                is_good = record["score_verifier"] >= threshold
+                kept = record["rejected_by"] != "verifier"
+                good += int((scored & is_good).sum())
+                good_kept += int((scored & is_good & kept).sum())
+                bad += int((scored & ~is_good).sum())
+                bad_kept += int((scored & ~is_good & kept).sum())
+        phi = good_kept / good if good else None
+        psi = bad_kept / bad if bad else None
+        r.update(keep_good=phi, keep_bad=psi,
+                 breakdown_point=1 / (1 + psi / phi) if phi and psi is not None else None)
+    return rows
+
+
+# ---- writing it ----------------------------------------------------------------------------------------
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def write_leaderboard(rows: list[dict], skipped: list[tuple], spec: dict, out: Path) -> None:
+    with open(SweepDir(out).leaderboard_file(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows({k: r.get(k) for k in COLUMNS} for r in rows)
+    SweepDir(out).leaderboard_file(".json").write_text(json.dumps({"rows": rows, "does_not_apply": [
+        {"model": m, "setting": s, "mitigation": g, "reason": why} for m, s, g, why in skipped]}, indent=1,
+        default=float))
+    SweepDir(out).leaderboard_file(".md").write_text(leaderboard_text(rows, skipped, spec))
+
+
+def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
+    seeds = len(spec["seeds"])
+    lines = [f"# {spec['name']}: the leaderboard", "",
+             f"{seeds} seeds x {spec['generations']} generations per row; the same number of synthetic documents "
+             f"enters the data every generation in every row. *ratio*: the watched metric at the last generation "
+             f"over generation 0, geometric mean over seeds with its 95% interval on the log scale (from "
+             f"{MIN_SEEDS_FOR_INTERVAL} seeds on); *collapses at*: the first generation whose mean ratio exceeds "
+             f"{BOUND}; *area*: the area under the mean log-ratio curve; *documents in*: synthetic documents entering per "
+             f"generation over `none`'s; *cost*: generation process-seconds over "
+             f"`none`'s in the same model and setting. Verdicts against `none` in the same setting (references: "
+             f"against replace's): prevents, delays, no effect, harms (rules: lmcollapse/studies/mitigations.py).",
+             ""]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == model]
+        lines += [f"## {model} (watching `{mine[0]['watch']}`)", "",
+                  "| setting | mitigation | ratio (95% CI) | collapses at | area | probe gap | repetition | distinct-2 "
+                  "| acceptance | documents in | cost | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in sorted(mine, key=lambda r: (r["setting"] == REFERENCE, r["setting"], np.nan_to_num(r["final_ratio"],
+                                                                                                  nan=np.inf))):
+            interval = (f" ({_fmt(r['final_ratio_lo'])} to {_fmt(r['final_ratio_hi'])})"
+                        if np.isfinite(r["final_ratio_lo"]) else "")
+            collapse = "never" if r["collapse_generation"] is None else str(r["collapse_generation"])
+            lines.append(f"| {r['setting']} | {r['mitigation']} | {_fmt(r['final_ratio'])}{interval} | {collapse} | "
+                         f"{_fmt(r['area_log_ratio'])} | {_fmt(r['downstream_gap'])} | "
+                         f"{_fmt(r['repetition_change'])} | {_fmt(r['distinct_2_change'])} | "
+                         f"{_fmt(r['acceptance_rate'], 2)} | {_fmt(r.get('contribution'), 2)} | "
+                         f"{_fmt(r['cost_ratio'], 2)} | **{r['verdict']}** |")
+        notes = [f"- {r['setting']} / {r['mitigation']}: {r['note']}" for r in mine if r.get("note")]
+        lines += [""] + notes if notes else []
+        verifiers = [r for r in mine if r.get("keep_good") is not None]
+        if verifiers:
+            lines += ["", "Verifiers: the share of good (phi) and bad (psi) candidates kept, and the breakdown point "
+                          "p* = 1 / (1 + psi / phi) that Feng et al. (2024) derive from them:", ""]
+            lines += [f"- {r['setting']} / {r['mitigation']}: phi {_fmt(r['keep_good'])}, psi {_fmt(r['keep_bad'])}, "
+                      f"p* {_fmt(r['breakdown_point'])}; measured: {r['verdict']}" for r in verifiers]
+        lines.append("")
+    cut = [(m, s, g) for m, s, g, why in skipped if why == CUT_REASON]
+    if cut:
+        lines += ["## Not run (the CPU run's cut)", "", "These rows were left out of the CPU run so that it fits one working session on 2 cores "
+                  "(docs/mitigations.md says why these):", ""]
+        lines += [f"- {m} / {s} / {g}" for m, s, g in cut]
+        lines.append("")
+    if len(cut) < len(skipped):
+        lines += ["## Does not apply", ""]
+        lines += [f"- {m} / {s} / {g}: {why}" for m, s, g, why in skipped if why != CUT_REASON]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def summary_plot(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]], out: Path) -> Path:
+    """summary.png: per model and setting, the mean ratio to generation 0 over generations of every row (log
+    scale), the baseline in black, the bound dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(m, s) for m in dict.fromkeys(p.model for p in chosen) for s in spec["settings"]]
+    fig, axes = plt.subplots(len(panels) // len(spec["settings"]), len(spec["settings"]),
+                             figsize=(6.4 * len(spec["settings"]), 3.8 * len(panels) // len(spec["settings"])),
+                             squeeze=False)
+    labels = list(dict.fromkeys(p.mitigation for p in chosen if p.setting != REFERENCE))
+    colour = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    for ax, (model, setting) in zip(axes.flat, panels):
+        watch = spec["models"][model]["watch"]
+        for p in (x for x in chosen if x.model == model and x.setting == setting):
+            ratio = _ratios(groups[tuple(p.tags.values())], watch)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                curve = np.exp(np.nanmean(np.log(ratio), axis=0))
+            style = {"color": "black", "linewidth": 2.2} if p.mitigation == BASELINE else \
+                {"color": colour[p.mitigation], "linewidth": 1.2, "linestyle": "--" if labels.index(p.mitigation) >= 10
+                 else "-"}
+            ax.plot(np.arange(len(curve)), curve, label=p.mitigation, **style)
+        ax.axhline(BOUND, color="grey", linestyle=":", linewidth=1)
+        ax.set_yscale("log")
+        ax.set_title(f"{model}, {setting}: {watch} / generation 0", fontsize=10)
+        ax.set_xlabel("generation")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    path = SweepDir(out).summary_file(".png")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def print_leaderboard(out: Path, console) -> None:
+    """The leaderboard, one table per model, best final ratio first (what `lmcollapse show OUT` prints)."""
+    import csv
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    with open(SweepDir(out).leaderboard_file(".csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    number = lambda text: float(text) if text not in ("", None) else float("nan")  # noqa: E731
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = sorted((r for r in rows if r["model"] == model),
+                      key=lambda r: (r["setting"] == REFERENCE, r["setting"], number(r["final_ratio"])))
+        table = Table(title=f"{out}: {model}, {mine[0]['watch']} at the last generation / generation 0 "
+                            f"(geometric mean over seeds, 95% interval)")
+        for column in ("setting", "mitigation", "ratio", "collapses at", "cost", "verdict"):
+            table.add_column(column, justify="right" if column in ("ratio", "collapses at", "cost") else "left")
+        for r in mine:
+            lo, hi = number(r["final_ratio_lo"]), number(r["final_ratio_hi"])
+            interval = f" ({lo:.3g} to {hi:.3g})" if lo == lo else ""  # NaN: too few seeds
+            cost = f"{number(r['cost_ratio']):.2g}x" if r["cost_ratio"] else ""
+            ratio = "starved" if r.get("note") else f"{number(r['final_ratio']):.3g}{interval}"
+            table.add_row(escape(r["setting"]), escape(r["mitigation"]), ratio,
+                          r["collapse_generation"] or "never", cost, r["verdict"])
+        console.print(table)
+
+
+@STUDIES.register("mitigations", "the mitigation benchmark: every mitigation against none, one leaderboard")
+class MitigationStudy(Study):
+    models = MODELS
+    tags = ("model", "setting", "mitigation")
+
+    def reproduce(self, spec, out, *, quick, progress, executor, models, scale):
+        return reproduce(spec, out, quick=quick, progress=progress, models=models, scale=scale, executor=executor)
+
+    def planned(self, spec, *, quick, scale, models):
+        return ["/".join(p.tags.values()) for p in validate(effective_spec(spec, quick, scale), models)]
+
+    def outcome_file(self, folder):
+        return folder.leaderboard_file(".md")
+
+    def closing_line(self, folder):
+        return f"results: {folder.leaderboard_file('.csv')} (.json, .md), reports: {folder.reports_glob}"
+
+    def show(self, sweep, console):
+        if not SweepDir(sweep.path).leaderboard_file(".csv").is_file():
+            return False  # interrupted before its analysis: the sweep's summary says how far it got
+        print_leaderboard(sweep.path, console)
+        return True
