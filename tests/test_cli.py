@@ -54,6 +54,14 @@ def test_run_show_validate_ls(tmp_path):
      "error: paradigm.real_fraction: does not apply to paradigm 'replace' (only to mix)"),
     (["run", "--set", "tokenizer.vocab_size=3000"], "error: tokenizer.vocab_size: does not apply to tokenizer 'word' "
                                                    "(only to bpe)"),
+    # counts that round to nothing: 0.4.0 started the run (and validate, sweep --dry-run called it valid)
+    (["run", "--set", "paradigm.name=accumulate-subsample", "--set", "paradigm.rate=0.001", "--set",
+      "corpus.n_train=200"], "error: paradigm.rate x corpus.n_train = 0.001 x 200 rounds to 0 documents"),
+    (["validate", "--set", "paradigm.name=fresh", "--set", "paradigm.fresh_fraction=0.001", "--set",
+      "corpus.name=categorical", "--set", "corpus.doc_length=5", "--set", "corpus.n_train=200"],
+     "error: paradigm.fresh_fraction x corpus.n_train = 0.001 x 200 rounds to 0 documents"),
+    (["sweep", "--grid", "paradigm.rate=0.5,0.001", "--set", "paradigm.name=accumulate-subsample", "--set",
+      "corpus.n_train=200", "--dry-run"], "error: sweep axis --grid paradigm.rate = 0.001: paradigm.rate x"),
 ])
 def test_bad_input_is_one_line_and_nonzero_exit(tmp_path, args, message):
     (tmp_path / "empty.txt").write_text("")

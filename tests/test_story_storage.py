@@ -83,3 +83,20 @@ def test_a_storage_error_at_the_boundary_is_one_line(monkeypatch, capsys, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: cannot write {tmp_path / 'r' / '.lock'}: permission denied; choose a writable --out "
                    f"(committed results, if any, are intact)"]
+
+
+def test_a_finished_seeds_folder_reruns_from_read_only_storage(tmpfs):
+    """0.4.0 refused it ("cannot write .../sweep.json.tmp") where a finished single run reran fine."""
+    point, read_only = tmpfs
+    first = cli("run", "--seeds", "0-2", "--set", "generations=3", "--set", "corpus.n_train=100", "--out",
+                point / "seeds", "-q")
+    assert first.returncode == 0, first.stderr
+    files = {p: p.stat().st_mtime_ns for p in (point / "seeds").rglob("*") if p.is_file()}
+    again = cli("run", "--seeds", "0-2", "--set", "generations=3", "--set", "corpus.n_train=100", "--out",
+                point / "seeds", "-q")  # on writable storage first: a rerun that changes nothing writes nothing
+    assert again.returncode == 0 and {p: p.stat().st_mtime_ns for p in files} == files
+    read_only()
+    again = cli("run", "--seeds", "0-2", "--set", "generations=3", "--set", "corpus.n_train=100", "--out",
+                point / "seeds", "-q")
+    assert again.returncode == 0 and "cannot write" not in again.stderr, again.stderr
+    assert "verdict:" in again.stdout

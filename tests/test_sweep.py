@@ -329,3 +329,33 @@ def test_the_first_run_of_each_kind_of_model_starts_first_and_the_rest_keep_thei
     tasks = [RunTask({"generations": 1, "model": {"name": m}}, f"r{i}")
              for i, m in enumerate(["gpt", "gpt", "gpt", "ngram", "ngram", "hf"])]
     assert [t.run_dir for t in each_kind_timed_early(tasks)] == ["r0", "r3", "r5", "r1", "r2", "r4"]
+
+
+def test_each_points_verdict_names_the_departure_its_table_row_shows(tmp_path):
+    """0.4.0 printed "no early warning" under every point while the table beside it showed "warns at"."""
+    import re
+
+    from conftest import small_truth_config
+
+    config = small_truth_config(generations=12, **{"corpus.n_train": 100, "ci_rounds": 0, "model.smoothing": 0.01,
+                                                   "corpus.probs": [0.3, 0.2, 0.15, 0.1, 0.08, 0.07, 0.05, 0.05]})
+    spec = load_spec({**config, "sweep": {"grid": {"paradigm.name": ["replace", "accumulate"]}, "seeds": [0, 1, 2]}})
+    run_sweep(spec, tmp_path / "sw", make_executor("local", workers=1), progress=False)
+    shown = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "show", str(tmp_path / "sw")],
+                           capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    from lmcollapse.sweep import summarise
+
+    watched, summaries = summarise(tmp_path / "sw")
+    verdicts = {m.group(1): m.group(2) for m in re.finditer(r"^verdict: (\S+): (.*)$", shown.stdout, re.M)}
+    assert len(verdicts) == 2
+    warned = 0
+    for point in summaries:
+        departs = point.departs.get("kl_to_truth")
+        line = verdicts[point.label]
+        if departs is None:
+            assert "no early warning" in line, line
+        else:
+            warned += 1
+            assert f"departs from generation 0 at {departs}" in line, line
+    assert warned >= 1  # replace with no smoothing loses tokens: its KL departs

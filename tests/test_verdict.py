@@ -43,3 +43,32 @@ def test_the_rule_reads_the_interval_against_the_bound():
     assert state_of(1.3, 1.5, True) == "collapsing" and state_of(1.3, 1.5, False) == "levelled off"
     assert state_of(1.0, 1.2, True) == "bounded" and state_of(1.1, 1.4, True) == "unclear"
     assert state_of(float("nan"), float("nan"), True, seeds=2) == "too few seeds"
+
+
+def test_seeds_without_a_finite_ratio_are_not_counted_as_seeds_that_could_give_an_interval():
+    """0.4.0 wrote "no interval: 3 seeds, 3 or more needed" for a point of 3 seeds of which some had starved
+    (stopped before the last generation) or whose metric was infinite."""
+    per_seed = _seeds(lambda t: 1.2 ** t, seeds=3)
+    per_seed[1] = per_seed[1][:4]  # starved after generation 3: no value at the last generation
+    per_seed[2][-1]["heldout_ppl"] = float("inf")
+    v = judge_seeds("s", per_seed)
+    assert (v.seeds, v.finite_seeds, v.state) == (3, 1, "too few seeds")
+    assert v.interval_text() == "no interval: 1 of 3 seeds have a finite ratio, 3 or more needed"
+    assert judge_seeds("two", _seeds(lambda t: 1.2 ** t, seeds=2)).interval_text() == \
+        "no interval: 2 seeds, 3 or more needed"
+
+
+def test_an_infinite_watched_metric_says_what_happened_instead_of_claiming_it_is_not_measured():
+    """0.4.0 said "no verdict (it measures neither kl_to_truth nor heldout_ppl)" on the Wright-Fisher run, which
+    measures both: exact maximum likelihood gives a token it never saw probability 0, so both are infinite."""
+    rows = [{"generation": t, "kl_to_truth": None, "heldout_ppl": None, "support_fraction": 1 - 0.1 * t,
+             "tv_to_truth": 0.1 + 0.05 * t} for t in range(5)]
+    v = judge_run("wf", rows)
+    assert (v.metric, v.state) == ("kl_to_truth", "infinite")
+    assert v.line() == ("wf: no verdict (kl_to_truth is infinite from generation 0: the model gives probability 0 to "
+                        "tokens the truth has, absent from its training data; support_fraction 1 -> 0.6, "
+                        "tv_to_truth 0.1 -> 0.3)")
+    later = [{"generation": t, "heldout_ppl": 100.0 + t if t < 3 else None} for t in range(6)]
+    assert judge_seeds("s", [later, later, later]).line().startswith(
+        "s: no verdict (heldout_ppl is infinite from generation 3")  # 0.4.0 judged generations 0-2 only
+    assert judge_run("kjv", [{"generation": t, "heldout_ppl": 100.0 * (1 + t)} for t in range(3)]).note is None

@@ -20,13 +20,13 @@ import numpy as np
 from lmcollapse.analysis.aggregation import MIN_SEEDS_FOR_INTERVAL, aggregate_rows
 from lmcollapse.api import load_run, open_results
 from lmcollapse.config import to_yaml
-from lmcollapse.analysis.early_warning import ALPHA, p_text, warnings_for_run, warnings_for_seeds
+from lmcollapse.analysis.early_warning import ALPHA, p_text
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.metrics import MetricsRow, column_direction, describe_column, measured_columns, reference_of
 from lmcollapse.metrics.base import CONCERNS, column_concern
 from lmcollapse.sweep import PointRuns, Sweep
 from lmcollapse.theory.real_share import expected_real_share
-from lmcollapse.analysis.verdict import BOUND, Verdict, in_words, judge_run, judge_seeds
+from lmcollapse.analysis.verdict import BOUND, Verdict, in_words, judge
 
 SAMPLES_SHOWN = 3
 
@@ -79,13 +79,8 @@ def group_data(label: str, dirs: list[Path], where: str) -> RunData:
         raise LmcollapseError(f"{where} has no committed generation yet; run it first")
     first = runs[0][0]
     per_seed = [rows for _, rows in runs]
-    if len(per_seed) > 1:
-        rows, departures, seeds = aggregate_rows(per_seed), warnings_for_seeds(per_seed), len(per_seed)
-        verdict = judge_seeds(label, per_seed, departures)
-    else:
-        rows, seeds = per_seed[0], 1
-        departures = warnings_for_run(rows)
-        verdict = judge_run(label, rows, departures)
+    verdict, departures = judge(label, per_seed)
+    rows, seeds = (aggregate_rows(per_seed), len(per_seed)) if len(per_seed) > 1 else (per_seed[0], 1)
     done = intact[first.path]
     data = RunData(label, first.config, rows, departures, _composition(first, done), seeds=seeds, damage=damage,
                    verdict=verdict, seconds=_seconds([(run, len(rows)) for run, rows in runs]))

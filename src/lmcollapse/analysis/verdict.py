@@ -10,7 +10,8 @@ grow as a model degrades. The ratio is W at the last generation over W at genera
 State: *bounded* when the whole interval lies below BOUND; *collapsing* when it lies above and log W still
 rises over the second half of the run (the interval of its slope across seeds above 0; for one run, the
 ratio of the last generation to the middle one above 1 by the same conservative interval); *levelled off*
-when above BOUND but no longer rising; *unclear* otherwise. From which generation: the early warning's
+when above BOUND but no longer rising; *unclear* otherwise; *infinite* when W is infinite from some
+generation on (a token lost: the verdict names the generation and the support and TV, which stay finite). From which generation: the early warning's
 first departure of W from generation 0 (analysis/early_warning.py)."""
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmcollapse.analysis.aggregation import few_seeds_note, mean_over_seeds, metric_matrix, too_few_seeds
+from lmcollapse.analysis.aggregation import (
+    MIN_SEEDS_FOR_INTERVAL, few_seeds_note, mean_over_seeds, metric_matrix, too_few_seeds)
+from lmcollapse.analysis.early_warning import Departure, warnings_for_run, warnings_for_seeds
 from lmcollapse.metrics.row import MetricsRow
 
 BOUND = 1.25  # the one collapse threshold: a watched metric beyond 1.25x generation 0 (every study uses it)
@@ -36,16 +39,25 @@ class Verdict:
     departs: int | None = None  # the early warning's first departure of the metric
     seeds: int = 1
     generations: int = 0
+    finite_seeds: int | None = None  # seeds whose ratio is finite (a starved or infinite seed has none)
+    note: str | None = None  # why there is no ratio to judge, when the metric is measured but infinite
 
     def interval_text(self) -> str:
+        if self.note is not None:
+            return self.note
         if np.isfinite(self.low):
             return f"95% CI {self.low:.3g} to {self.high:.3g}"
+        if self.seeds > 1 and self.finite_seeds is not None and self.finite_seeds < self.seeds:
+            return (f"no interval: {self.finite_seeds} of {self.seeds} seeds have a finite ratio, "
+                    f"{MIN_SEEDS_FOR_INTERVAL} or more needed")
         return few_seeds_note(self.seeds) if self.seeds > 1 else "no interval"
 
     def line(self) -> str:
         """One line, as `show` prints it."""
         if self.metric is None:
             return f"{self.label}: no verdict (it measures neither {' nor '.join(WATCHED)})"
+        if self.note is not None:
+            return f"{self.label}: no verdict ({self.note})"
         if self.generations < 2:
             return f"{self.label}: no verdict yet (one generation)"
         departs = "no early warning" if self.departs is None else f"departs from generation 0 at {self.departs}"
@@ -66,7 +78,32 @@ def state_of(low: float, high: float, still_rising: bool, seeds: int | None = No
 
 
 def watched_metric(rows: list[dict]) -> str | None:
-    return next((m for m in WATCHED if any(r.get(m) is not None for r in rows)), None)
+    """The first watched metric the rows measure (a row holds the key, with None where it is infinite)."""
+    return next((m for m in WATCHED if any(m in r for r in rows)), None)
+
+
+# What stays finite when a model gives probability 0 to a token: how much of the real support it keeps, and
+# the total variation distance to the truth (known-truth corpora).
+FINITE_STAND_INS = ("support_fraction", "tv_to_truth")
+
+
+def infinity_note(per_seed: list[list[dict]], metric: str) -> str | None:
+    """Why the rows give no ratio, when the watched metric is measured but infinite from some generation on
+    (stored as None: the model gives probability 0 to a token the truth or the held-out text has)."""
+    lost = [r["generation"] for rows in per_seed for r in rows if metric in r and r[metric] is None]
+    if not lost:
+        return None
+    first = min(lost)
+    whom = "the truth" if metric == "kl_to_truth" else "held-out text"
+    note = (f"{metric} is infinite from generation {first}: the model gives probability 0 to tokens {whom} has, "
+            f"absent from its training data")
+    ends = []
+    for name in FINITE_STAND_INS:
+        start = [rows[0][name] for rows in per_seed if rows and rows[0].get(name) is not None]
+        end = [rows[-1][name] for rows in per_seed if rows and rows[-1].get(name) is not None]
+        if start and end:
+            ends.append(f"{name} {np.mean(start):.3g} -> {np.mean(end):.3g}")
+    return note + (f"; {', '.join(ends)}" if ends else "")
 
 
 def late_slopes(values: np.ndarray) -> np.ndarray:
@@ -80,16 +117,32 @@ def late_slopes(values: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def judge(label: str, per_seed: list[list[dict]]) -> tuple[Verdict, list[Departure]]:
+    """The verdict of one run or of several seeds of one config, with the early warning's departures it names:
+    the one entry point, so that every table, `show` line and report says the same about the same rows."""
+    if len(per_seed) >= 2:
+        departures = warnings_for_seeds(per_seed)
+        return judge_seeds(label, per_seed, departures), departures
+    departures = warnings_for_run(per_seed[0])
+    return judge_run(label, per_seed[0], departures), departures
+
+
 def judge_seeds(label: str, per_seed: list[list[dict]], departures=()) -> Verdict:
     """The verdict of several seeds of one config (each seed's rows)."""
     metric = watched_metric([r for rows in per_seed for r in rows])
     if metric is None:
         return Verdict(label, None, seeds=len(per_seed))
+    note = infinity_note(per_seed, metric)
+    if note is not None:
+        return Verdict(label, metric, float("inf"), state="infinite", seeds=len(per_seed),
+                       generations=max(len(rows) for rows in per_seed), note=note)
     values = metric_matrix(per_seed, metric)  # (seeds, generations)
-    ratio, low, high = mean_over_seeds(values[:, -1] / values[:, 0], log=True)
+    ratios = values[:, -1] / values[:, 0]  # (seeds,)
+    ratio, low, high = mean_over_seeds(ratios, log=True)
     rising = mean_over_seeds(late_slopes(values))[1] > 0
-    return Verdict(label, metric, ratio, low, high, state_of(low, high, rising, len(per_seed)),
-                   _departure(departures, metric), len(per_seed), values.shape[1])
+    finite = int((np.isfinite(ratios) & (ratios > 0)).sum())
+    return Verdict(label, metric, ratio, low, high, state_of(low, high, rising, finite), _departure(departures, metric),
+                   len(per_seed), values.shape[1], finite_seeds=finite)
 
 
 def judge_run(label: str, rows: list[dict], departures=()) -> Verdict:
@@ -97,6 +150,9 @@ def judge_run(label: str, rows: list[dict], departures=()) -> Verdict:
     metric = watched_metric(rows)
     if metric is None:
         return Verdict(label, None)
+    note = infinity_note([rows], metric)
+    if note is not None:
+        return Verdict(label, metric, float("inf"), state="infinite", generations=len(rows), note=note)
     parsed = [MetricsRow.from_json(r) for r in rows if r.get(metric) is not None]
     if len(parsed) < 2:
         return Verdict(label, metric, generations=len(parsed))
@@ -135,7 +191,8 @@ def in_words(verdicts: list[Verdict]) -> str:
     first = min((v for v in judged if v.departs is not None), key=lambda v: v.departs, default=None)
     text = (f"Judged by {', '.join(sorted({v.metric for v in judged}))} at the last generation against generation 0 "
             f"(collapsing: the whole 95% interval above {BOUND}x and still rising; levelled off: above but no longer "
-            f"rising; bounded: below {BOUND}x): " + "; ".join(parts)
+            f"rising; bounded: below {BOUND}x"
+            + ("; infinite: a token lost, see the table" if "infinite" in by_state else "") + "): " + "; ".join(parts)
             + f". The largest ratio is {worst.label}'s, {worst.ratio:.3g}x.")
     if first is not None:
         text += f" The earliest departure from generation 0 is {first.label}'s, at generation {first.departs}."

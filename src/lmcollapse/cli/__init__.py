@@ -20,8 +20,8 @@ from lmcollapse.analysis.aggregation import MIN_SEEDS_FOR_INTERVAL, aggregate_ro
 from lmcollapse.api import load_run, open_results, resolve_config
 from lmcollapse.config import to_yaml
 from lmcollapse.config import validate as validate_config
-from lmcollapse.analysis.early_warning import ALPHA, p_text, warnings_for_run, warnings_for_seeds
-from lmcollapse.analysis.verdict import judge_run, judge_seeds
+from lmcollapse.analysis.early_warning import ALPHA, p_text
+from lmcollapse.analysis.verdict import judge
 from lmcollapse.errors import LmcollapseError, RunInterrupted
 from lmcollapse.running.parts import load_config, preflight
 from lmcollapse.studies import load_spec as load_experiment_spec
@@ -199,9 +199,7 @@ def print_seed_table(sweep: "Sweep") -> None:
         return
     rows = with_seed_counts(aggregate_rows(per_seed))
     console.print(metrics_table(rows, title=seeds_title(rows, len(sweep.seeds))))
-    departures = warnings_for_seeds(per_seed) if len(per_seed) >= 2 else warnings_for_run(per_seed[0])
-    verdict = judge_seeds(str(sweep.path), per_seed, departures) if len(per_seed) >= 2 else \
-        judge_run(str(sweep.path), per_seed[0], departures)
+    verdict, departures = judge(str(sweep.path), per_seed)
     print(f"verdict: {verdict.line()}")
     print_departures(departures)
 
@@ -298,8 +296,7 @@ def print_sweep_summary(out: Path) -> None:
     for point in Sweep(out).points:  # the same verdict as the report's, per point
         per_seed = [rows for rows in point.per_seed_rows() if rows]
         if per_seed:
-            verdict = judge_seeds(point.label, per_seed) if len(per_seed) >= 2 else judge_run(point.label, per_seed[0])
-            print(f"verdict: {verdict.line()}")
+            print(f"verdict: {judge(point.label, per_seed)[0].line()}")
 
 
 @app.command()
@@ -344,8 +341,8 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds di
     print(f"corpus {c.corpus.name} N={c.corpus.n_train}, model {c.model.name} {settings}, "
           f"paradigm {c.paradigm.name}, seed {c.seed}")
     if len(rows) > 1:
-        departures = warnings_for_run(rows)
-        print(f"verdict: {judge_run(str(run_dir), rows, departures).line()}")
+        verdict, departures = judge(str(run_dir), [rows])
+        print(f"verdict: {verdict.line()}")
         print_departures(departures)
     if samples and inspection.intact:
         for t in sorted({0, inspection.intact - 1}):

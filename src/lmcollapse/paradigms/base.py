@@ -49,6 +49,11 @@ class Paradigm(abc.ABC):
     def n_synthetic(self, n_real: int) -> int:
         """How many generated documents each model contributes, for a real corpus of n_real documents."""
 
+    def check_counts(self, n_real: int) -> None:
+        """Refuse, before anything runs, settings whose document counts round to nothing for a real corpus of
+        n_real documents (a run would start, then stop at its first generation)."""
+        self.n_synthetic(n_real)
+
     @abc.abstractmethod
     def next_state(self, state: DataState, kept: Corpus, real: Corpus, rng: np.random.Generator,
                    fresh: FreshSupply | None, generation: int) -> DataState:

@@ -100,6 +100,10 @@ class Fresh(AccumulateSubsample):
         super().__init__(section, pool_weighting)
         self.fresh_fraction = section.fresh_fraction
 
+    def check_counts(self, n_real: int) -> None:
+        super().check_counts(n_real)
+        _count(self.fresh_fraction, n_real, "paradigm.fresh_fraction")
+
     def _new_real(self, fresh, generation, n_real) -> list[Corpus]:
         if fresh is None:
             raise LmcollapseError("paradigm fresh needs a corpus that can produce new real documents "

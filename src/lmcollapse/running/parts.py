@@ -60,6 +60,7 @@ def check(config: Config) -> None:
         if not config.save_models:
             raise LmcollapseError("model.warm_start needs save_models: true (a resumed run starts from the saved "
                                   "weights of the generation before)")
+    PARADIGMS.build(config.paradigm).check_counts(config.corpus.n_train)
     if paradigm_class.needs_fresh_real:
         _check_fresh_supply(config, source_class)
     if config.probe.task is not None:

@@ -127,6 +127,18 @@ def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     os.replace(tmp, path)
 
 
+def write_text_if_changed(path: Path, text: str) -> bool:
+    """atomic_write_text unless path already holds text: a rerun that changes nothing writes nothing, so a
+    finished run or sweep can be rerun from read-only storage. Whether it wrote."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write_text(path, text)
+    return True
+
+
 @contextmanager
 def disk_errors(what: str):
     """Turn a full disk into a one-line error that says the run can be resumed."""

@@ -10,14 +10,14 @@ from pydantic import ValidationError
 
 from lmcollapse.config import Config
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.running.rundir import RunDir, atomic_write_text
+from lmcollapse.running.rundir import RunDir, write_text_if_changed
 from lmcollapse.sweep.engine import SweepOutcome, run_tasks
 from lmcollapse.sweep.executors import EXECUTORS, Executor
 from lmcollapse.sweep.folder import PointRuns, Sweep
 from lmcollapse.sweep.plan import SweepPlan, check_extends, is_sweep, plan, read_manifest, write_manifest
 from lmcollapse.sweep.results import summarise, tables, write_tables
 from lmcollapse.sweep.spec import Axis, SweepSpec, load_spec
-from lmcollapse.sweep.sweepdir import SweepDir
+from lmcollapse.sweep.sweepdir import TABLES, SweepDir
 from lmcollapse.sweep.task import RunOutcome, RunTask
 
 __all__ = ["EXECUTORS", "Axis", "Executor", "PointRuns", "RunOutcome", "RunTask", "Sweep", "SweepOutcome", "SweepPlan",
@@ -67,11 +67,16 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: Executor | None = None
     if longer and progress:
         print(f"[lmcollapse] note: {len(longer)} runs of this sweep hold more generations than it asks for; they "
               f"are kept, and the tables show every committed generation", file=sys.stderr)
-    write_manifest(the_plan)
-    outcome = run_tasks(unique_tasks(the_plan.tasks), executor, progress=progress)
-    write_tables(the_plan.out)
+    grew = write_manifest(the_plan)
+    tasks = unique_tasks(the_plan.tasks)
+    outcome = run_tasks(tasks, executor, progress=progress)
+    folder = SweepDir(the_plan.out)
+    # A rerun of a finished sweep writes nothing (it may sit on read-only storage): the tables are rebuilt
+    # only when a run was computed, the plan changed, or one of them is missing.
+    if grew or outcome.skipped < len(tasks) or not all(folder.table_file(name).is_file() for name in TABLES):
+        write_tables(the_plan.out)
     failures = [{"run": f.run_dir, "error": f.error, "node": f.node} for f in outcome.failures]
-    atomic_write_text(SweepDir(the_plan.out).failures_file, json.dumps(failures, indent=1) + "\n")
+    write_text_if_changed(folder.failures_file, json.dumps(failures, indent=1) + "\n")
     return the_plan, outcome
 
 

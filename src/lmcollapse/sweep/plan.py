@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.running.rundir import RunDir, atomic_write_text
+from lmcollapse.running.rundir import RunDir, write_text_if_changed
 from lmcollapse.version import __version__
 from lmcollapse.sweep.spec import Point, SweepSpec, point_config
 from lmcollapse.sweep.sweepdir import SweepDir
@@ -101,6 +101,9 @@ def check_extends(plan_: SweepPlan) -> None:
                               f"old spec's axes and values, or choose a new --out")
 
 
-def write_manifest(plan_: SweepPlan) -> None:
-    plan_.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(SweepDir(plan_.out).manifest_file, json.dumps(plan_.manifest(), indent=1, default=str) + "\n")
+def write_manifest(plan_: SweepPlan) -> bool:
+    """sweep.json for the plan, unless the folder already holds it; whether it wrote."""
+    text = json.dumps(plan_.manifest(), indent=1, default=str) + "\n"
+    if not plan_.out.exists():
+        plan_.out.mkdir(parents=True)
+    return write_text_if_changed(SweepDir(plan_.out).manifest_file, text)
