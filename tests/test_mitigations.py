@@ -87,7 +87,7 @@ def test_row_numbers_follow_their_definitions():
     assert n["acceptance_rate"] is None and n["downstream_gap"] is None
 
 
-def test_a_mitigation_that_starves_the_model_harms_and_says_why():
+def test_a_mitigation_that_starves_the_model_has_a_verdict_of_its_own_and_says_why():
     """Gates that pass no document under replace leave the next model nothing to train on: the benchmark
     keeps going, and the row says what happened instead of showing the one generation that ran."""
     spec = {"seeds": [0, 1, 2], "settings": {"replace": {"name": "replace"}},
@@ -98,9 +98,12 @@ def test_a_mitigation_that_starves_the_model_harms_and_says_why():
     rows = mitigations.leaderboard(spec, chosen, groups, seconds={},
                                    starved={("ngram", "replace", "strict"): "starves the model in 3 of 3 seeds"})
     assert rows[0]["verdict"] == "baseline" and rows[0]["final_ratio"] > 3
-    assert rows[1]["verdict"] == "harms" and np.isnan(rows[1]["final_ratio"]) and rows[1]["note"].startswith("starves")
+    # 0.4.0: "starved / collapses at never / harms", three claims about numbers the row does not have
+    assert rows[1]["verdict"] == "starves the model" and np.isnan(rows[1]["final_ratio"])
+    assert rows[1]["note"].startswith("starves")
     text = mitigations.leaderboard_text(rows, [], {"name": "t", "seeds": [0, 1, 2], "generations": 4})
-    assert "| replace | strict | - | never |" in text and "documents in" in text and "- replace / strict: starves the model" in text
+    assert "| replace | strict | - | - |" in text and "**starves the model** |" in text and "documents in" in text
+    assert "- replace / strict: starves the model" in text
 
 
 def _small_spec(tmp_path) -> Path:
@@ -166,12 +169,30 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     rows = {(r["model"], r["setting"], r["mitigation"]): r for r in board["rows"]}
     chosen, skipped = mitigations.points(mitigations.effective_spec(load_spec("mitigations"), quick=True))
     assert set(rows) == {tuple(p.tags.values()) for p in chosen} and len(board["does_not_apply"]) == len(skipped)
-    assert all(r["verdict"] in ("baseline", "prevents", "delays", "no effect", "harms") for r in rows.values())
+    assert all(r["verdict"] in ("baseline", "prevents", "delays", "no effect", "harms", "starves the model")
+               for r in rows.values())
     gpt = rows[("gpt", "replace", "none")]
     assert gpt["downstream_gap"] is not None and gpt["final_ratio"] > 1  # the GPT degrades without mitigation
     measured = [r for r in rows.values() if not r["note"]]  # a starved row (its gates passed nothing) has no ratio
     assert all(0 < r["final_ratio_lo"] <= r["final_ratio"] <= r["final_ratio_hi"] for r in measured)
-    assert all(r["verdict"] == "harms" and "starves the model" in r["note"] for r in rows.values() if r["note"])
+    assert all(r["verdict"] == "starves the model" and "starves the model" in r["note"]
+               for r in rows.values() if r["note"])
     assert ("gpt", "replace", "tce") in rows and (out / "report-gpt.html").is_file()
     with pytest.raises(LmcollapseError, match="unknown experiment"):
         load_spec("mitigation")
+
+
+@pytest.mark.parametrize("missing, library, first", [
+    ("sklearn", "scikit-learn", "detector-resample"),  # 0.4.0: those rows quietly became "does not apply"
+    ("torch", "PyTorch", "gpt / replace / none"),
+])
+def test_a_missing_library_refuses_the_benchmark_whichever_rows_need_it(monkeypatch, missing, library, first):
+    from lmcollapse import extras
+
+    real = extras.installed
+    monkeypatch.setattr(extras, "installed", lambda module: module != missing and real(module))
+    with pytest.raises(LmcollapseError) as refused:
+        mitigations.points(mitigations.effective_spec(load_spec("mitigations")))
+    message = str(refused.value)
+    assert f"need {library}, which is not installed" in message and first in message
+    assert "pip install 'lmcollapse[" in message and "\n" not in message

@@ -18,7 +18,9 @@ def test_every_shipped_spec_names_a_registered_study_and_each_plans_its_runs():
         study = study_named(load_spec(name))
         assert isinstance(study, Study) and study.name == name
         planned = study.planned(load_spec(name), quick=True, scale="cpu", models=study.models)
-        assert len(planned) >= 7 and len(set(planned)) == len(planned)  # a label per variant, every config valid
+        labels = planned.points  # a label per variant, every config valid
+        assert len(labels) >= 7 and len(set(labels)) == len(labels) and len(planned.seeds) >= 2
+        assert planned.runs == len(labels) * len(planned.seeds)
         folder = SweepDir("out")
         assert study.outcome_file(folder).parent == folder.path and study.outcome_file(folder).suffix == ".md"
     with pytest.raises(LmcollapseError, match="kind 'survey' is not a study; set kind: to one of: mitigations"):
@@ -46,4 +48,17 @@ def test_a_study_without_models_or_scales_refuses_those_options_in_one_line():
         result = cli("reproduce", "quality-vs-quantity", "--quick", "--dry-run", *args)
         assert result.returncode == 2 and result.stderr.strip() == f"error: {message}", result.stderr
     dry = cli("reproduce", "quality-vs-quantity", "--quick", "--dry-run")
-    assert dry.returncode == 0 and dry.stdout.startswith("7 runs' configs (x seeds), each valid: markov/rate 1")
+    assert dry.returncode == 0 and dry.stdout.splitlines()[:2] == [
+        "quality-vs-quantity quick: 7 points x 3 seeds = 21 runs, every config valid; --out "
+        "runs/reproduce-quality-vs-quantity-quick", "  markov/rate 1"]
+
+
+def test_the_benchmarks_dry_run_counts_seeds_and_runs_and_says_what_it_leaves_out():
+    """0.4.0 printed one 2,341-character line with neither the seeds, the number of runs nor the folder."""
+    dry = cli("reproduce", "mitigations", "--quick", "--dry-run", "--out", "board")
+    lines = dry.stdout.splitlines()
+    assert dry.returncode == 0 and lines[0] == ("mitigations quick: 63 points x 3 seeds = 189 runs, every config "
+                                                "valid; --out board")
+    assert lines[1].startswith("not run: 9 rows cut from the CPU run under gpt / accumulate-subsample r=1 (")
+    assert lines[2].startswith("not run: 13 rows whose mitigation does not apply")
+    assert len(lines) == 3 + 63 and max(len(line) for line in lines) < 300

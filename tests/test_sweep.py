@@ -322,6 +322,24 @@ def test_the_time_left_weighs_each_generation_by_what_its_kind_of_model_costs(tm
     assert clock.wall_seconds_left(100.0, {gpt_a.run_dir}) == pytest.approx(10 * 50.0 * 100.0 / 100.0)
 
 
+def _absorbed(run_dir: str) -> bool:
+    return False
+
+
+def test_runs_of_unknown_length_get_no_time_estimate(tmp_path):
+    """0.4.0's theory check said "about 1 h 26 min left" for a job that took 42 s: its runs are extended until
+    one token is left, so their length is not known in advance."""
+    from lmcollapse.sweep.engine import ProgressWatcher
+    from lmcollapse.sweep.task import RunTask
+
+    tasks = [RunTask({"generations": 10, "model": {"name": "ngram"}}, str(tmp_path / f"r{i}"), until=_absorbed,
+                     max_generations=1000) for i in range(2)]
+    watcher = ProgressWatcher(tasks, "here", show=False)
+    _commit_timed(tasks[0].run_dir, 4, 0.01)
+    line = watcher.line()
+    assert "no time estimate" in line and "left" not in line and "4/20 generations" in line
+
+
 def test_the_first_run_of_each_kind_of_model_starts_first_and_the_rest_keep_their_order():
     from lmcollapse.sweep.engine import each_kind_timed_early
     from lmcollapse.sweep.task import RunTask

@@ -116,3 +116,51 @@ def test_quick_battery_passes_on_the_real_simulator():
     quantities = {r["quantity"] for r in rows}
     assert {"impurity", "mean coef", "real share", "collapse generation", "tokens alive"} <= \
         {q.split(" (")[0] for q in quantities}
+
+
+def test_theory_tables_read_in_full_when_piped():
+    """0.4.0 cut `theory` tables to 80 columns without a terminal ("alpha=0…", "tempera…")."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = Path(__file__).parent.parent / "configs" / "markov-contexts.yaml"
+    out = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "theory", "predict", str(config), "--set",
+                          "sampler.temperature=0.7"], capture_output=True, text=True, timeout=300,
+                         env={k: v for k, v in __import__("os").environ.items() if k != "COLUMNS"})
+    assert out.returncode == 0, out.stderr
+    assert "…" not in out.stdout and max(len(line) for line in out.stdout.splitlines()) > 80
+
+
+def test_predict_on_wright_fisher_says_tokens_die_and_prints_no_float_noise_for_zero():
+    """0.4.0 printed KL(p || E(M)) = 8.95e-18 on the Wright-Fisher config and nothing about tokens dying, and
+    with no config answered with an error about per-context forms."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lmcollapse.theory.wright_fisher import WrightFisher
+
+    config = Path(__file__).parent.parent / "configs" / "wright-fisher.yaml"
+    out = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "theory", "predict", str(config)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "e-1" not in out.stdout and "E(tokens alive)" in out.stdout
+    rows = [line.split("│")[1:-1] for line in out.stdout.splitlines() if line.startswith("│")]
+    assert all(float(r[4]) == 0.0 for r in rows)  # the expected model is the truth: KL 0
+    from lmcollapse.theory import prediction_for
+
+    pred = prediction_for(lmcollapse_config(config))  # the truth p the config's Zipf law gives
+    alive = WrightFisher(pred.p, pred.n_real).expected_alive(len(rows))
+    assert [float(r[6]) for r in rows] == pytest.approx(alive, rel=1e-3)
+    assert "loses tokens for good" in out.stdout
+    bare = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "theory", "predict"], capture_output=True,
+                          text=True, timeout=300)
+    assert bare.returncode == 2 and bare.stderr.startswith("error: theory predict: the closed forms need a "
+                                                           "known-truth corpus (categorical or markov), not kjv")
+
+
+def lmcollapse_config(path):
+    from lmcollapse import load_config
+
+    return load_config(path)

@@ -150,3 +150,19 @@ def test_a_missing_tracker_leaves_the_results_as_they_are(tmp_path, monkeypatch)
 
     # trackers are not part of a run's identity: the same directory name with or without them
     assert run_dir_name(load_config(config)) == run_dir_name(load_config({**config, "trackers": ["mlflow"]}))
+
+
+def test_a_tracker_that_is_not_installed_is_said_once_per_sweep_not_once_per_run(tmp_path, monkeypatch, capfd):
+    """0.4.0: a study printed the same warning 72 times, once per run."""
+    import lmcollapse.trackers as trackers_module
+    from lmcollapse.sweep import load_spec, make_executor, run_sweep
+
+    real = trackers_module.installed
+    monkeypatch.setattr(trackers_module, "installed", lambda module: module != "wandb" and real(module))
+    spec = load_spec({"generations": 2, "trackers": ["wandb"], "ci_rounds": 0,
+                      "corpus": {"name": "markov", "vocab_size": 4, "doc_length": 4, "n_train": 30, "n_eval": 20},
+                      "sweep": {"grid": {"model.order": [1, 2]}, "seeds": [0, 1, 2]}})
+    _, outcome = run_sweep(spec, tmp_path / "sw", make_executor("local", workers=1), progress=False)
+    assert not outcome.failures and len(outcome.outcomes) == 6
+    err = capfd.readouterr().err
+    assert err.count("tracker wandb is not installed") == 1 and "the 6 runs go on without it" in err

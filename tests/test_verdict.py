@@ -72,3 +72,15 @@ def test_an_infinite_watched_metric_says_what_happened_instead_of_claiming_it_is
     assert judge_seeds("s", [later, later, later]).line().startswith(
         "s: no verdict (heldout_ppl is infinite from generation 3")  # 0.4.0 judged generations 0-2 only
     assert judge_run("kjv", [{"generation": t, "heldout_ppl": 100.0 * (1 + t)} for t in range(3)]).note is None
+
+
+def test_the_paragraph_counts_many_verdicts_instead_of_naming_each():
+    """0.4.0's 63-point mitigation report opened with a 23-line paragraph naming every point."""
+    from lmcollapse.analysis.verdict import NAMED_IN_WORDS, in_words
+
+    many = [judge_seeds(f"point {i}", _seeds(lambda t: 1.2 ** t if i % 3 else 1 + 0.01 * t)) for i in range(30)]
+    text = in_words(many)
+    assert "collapsing: 20 of 30" in text and "bounded: 10 of 30" in text and "point 7" not in text.split(". ")[0]
+    few = in_words(many[:NAMED_IN_WORDS])
+    assert "point 1" in few and "point 5" in few
+    assert len(text) < 600

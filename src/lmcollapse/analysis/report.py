@@ -26,7 +26,7 @@ from lmcollapse.metrics import MetricsRow, column_direction, describe_column, me
 from lmcollapse.metrics.base import CONCERNS, column_concern
 from lmcollapse.sweep import PointRuns, Sweep
 from lmcollapse.theory.real_share import expected_real_share
-from lmcollapse.analysis.verdict import BOUND, Verdict, in_words, judge
+from lmcollapse.analysis.verdict import BOUND, NAMED_IN_WORDS, Verdict, in_words, judge
 
 SAMPLES_SHOWN = 3
 
@@ -110,15 +110,22 @@ def _composition(run, generations: int) -> list[dict]:
     return out
 
 
+LOG_SCALE_SPAN = 10  # a plot whose positive values span more than this factor gets a log axis
+
+
 def _finished(fig, ax, title: str, **legend) -> bytes:
-    """A plot over generations made ready: whole generations on the x axis, its title and legend, as PNG."""
+    """A plot over generations made ready: whole generations on the x axis, a log scale where the values span
+    orders of magnitude, its title, and its legend beside the plot rather than over the curves, as PNG."""
     import matplotlib.pyplot as plt
 
     ax.set_xlabel("generation")
     ax.xaxis.get_major_locator().set_params(integer=True)  # generations are whole numbers
     ax.set_title(title, fontsize=10)
-    ax.legend(**legend)
-    fig.tight_layout()
+    low, high = ax.dataLim.y0, ax.dataLim.y1  # the data's extent (vertical markers do not extend it)
+    if np.isfinite([low, high]).all() and low > 0 and high / low > LOG_SCALE_SPAN:
+        ax.set_yscale("log")
+    ax.legend(**{"loc": "upper left", "bbox_to_anchor": (1.0, 1.0), **legend})
+    fig.set_layout_engine("constrained")  # makes room for outside legends; tight_layout warns
     png = _figure_png(fig)
     plt.close(fig)
     return png
@@ -190,8 +197,6 @@ def headline_plot(runs: list[RunData]):
         if run.verdict.departs is not None:
             ax.axvline(run.verdict.departs, color=f"C{i % 10}", linestyle=":", linewidth=1)
     ax.axhline(BOUND, color="grey", linestyle="--", linewidth=1, label=f"{BOUND}x generation 0")
-    if ax.get_ylim()[1] > 10:  # a log scale only where ratios span orders of magnitude
-        ax.set_yscale("log")
     ax.set_ylabel(" / ".join(sorted(metrics)) + " / generation 0" if metrics else "")
     return _finished(fig, ax, "Did it collapse? The watched metric against generation 0", fontsize=7,
                      loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -214,7 +219,7 @@ def composition_plot(run: RunData):
     ax.set_title(f"{run.label}: training-set composition", fontsize=10)
     if len(sources) <= 12:
         ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
-    fig.tight_layout()
+    fig.set_layout_engine("constrained")  # makes room for outside legends; tight_layout warns
     png = _figure_png(fig)
     plt.close(fig)
     return png
@@ -315,9 +320,12 @@ def _verdict_section(runs: list[RunData], headline: bytes) -> str:
         f'<tr><td>{html.escape(v.label)}</td><td class="state {v.state.replace(" ", "-")}">{v.state}</td>'
         f"<td>{html.escape(v.metric or '-')}</td><td>{v.ratio:.3g}x</td><td>{html.escape(v.interval_text())}</td>"
         f"<td>{'-' if v.departs is None else v.departs}</td><td>{v.seeds}</td></tr>" for v in verdicts)
-    return (f'<section id="verdict"><h2>Verdict</h2><p class="verdict">{html.escape(in_words(verdicts))}</p>'
-            f'<table><tr><th>run</th><th>state</th><th>watched</th><th>last / first</th><th>interval</th>'
-            f'<th>departs at</th><th>seeds</th></tr>{rows}</table>{_img(headline, "headline")}</section>')
+    table = (f'<table><tr><th>run</th><th>state</th><th>watched</th><th>last / first</th><th>interval</th>'
+             f'<th>departs at</th><th>seeds</th></tr>{rows}</table>')
+    words = f'<p class="verdict">{html.escape(in_words(verdicts))}</p>'
+    # a few runs: the sentence first, it says it all; many: the table first, the sentence only counts them
+    body = words + table if len(verdicts) <= NAMED_IN_WORDS else table + words
+    return f'<section id="verdict"><h2>Verdict</h2>{body}{_img(headline, "headline")}</section>'
 
 
 def _img(png: bytes, alt: str) -> str:

@@ -52,7 +52,7 @@ def compare_run(run_dir: str | Path) -> tuple[list[dict], Path]:
         ax.set_xlabel("generation")
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"{run.config.paradigm.name} on {run.config.corpus.name}", fontsize=10)
-    fig.tight_layout()
+    fig.set_layout_engine("constrained")  # makes room for outside legends; tight_layout warns
     png = RunDir(run_dir).theory_figure_file
     fig.savefig(png, dpi=110)
     plt.close(fig)

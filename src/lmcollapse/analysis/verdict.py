@@ -177,6 +177,9 @@ def _departure(departures, metric: str) -> int | None:
     return next((d.generation for d in departures if d.metric == metric), None)
 
 
+NAMED_IN_WORDS = 6  # up to this many runs, the verdicts' paragraph names each; beyond, it counts them
+
+
 def in_words(verdicts: list[Verdict]) -> str:
     """A short paragraph saying what the verdicts say."""
     judged = [v for v in verdicts if v.metric is not None and v.generations >= 2]
@@ -185,8 +188,11 @@ def in_words(verdicts: list[Verdict]) -> str:
     by_state: dict[str, list[str]] = {}
     for v in judged:
         by_state.setdefault(v.state, []).append(v.label)
-    parts = [f"{state}: {', '.join(names)}" if len(judged) > 1 else f"{names[0]} is {state}"
-             for state, names in by_state.items()]
+    if len(judged) > NAMED_IN_WORDS:  # many runs: the table names them; the paragraph counts them
+        parts = [f"{state}: {len(names)} of {len(judged)}" for state, names in by_state.items()]
+    else:
+        parts = [f"{state}: {', '.join(names)}" if len(judged) > 1 else f"{names[0]} is {state}"
+                 for state, names in by_state.items()]
     worst = max(judged, key=lambda v: v.ratio if np.isfinite(v.ratio) else -np.inf)
     first = min((v for v in judged if v.departs is not None), key=lambda v: v.departs, default=None)
     text = (f"Judged by {', '.join(sorted({v.metric for v in judged}))} at the last generation against generation 0 "

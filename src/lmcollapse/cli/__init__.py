@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -39,13 +38,11 @@ from lmcollapse.sweep import (Sweep, SweepDir, is_sweep, load_spec, make_executo
 from lmcollapse.sweep.legacy import upgrade as upgrade_legacy
 from lmcollapse.sweep.spec import parse_seeds
 from lmcollapse.tokenizers import TOKENIZERS
+from lmcollapse.cli.output import console, err_console
 from lmcollapse.version import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Study model collapse: train language "
                   "models generation after generation on data their predecessors generated.")
-# Without a terminal (a pipe, a log) rich would cut tables to 80 columns: give them room instead.
-console = Console() if sys.stdout.isatty() else Console(width=240)
-err_console = Console(stderr=True)
 
 TABLE_COLUMNS = {"generation": "gen", "seeds": "seeds", "real_fraction": "real", "heldout_ppl": "ppl", "kl_to_truth": "KL",
                  "tv_to_truth": "TV", "model_entropy": "entropy", "support_fraction": "support",
@@ -411,12 +408,12 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
     unknown = [m for m in models if m not in study.models]
     if unknown:
         raise LmcollapseError(f"--model {unknown[0]!r}: choose {', '.join(study.models)} (comma-separated) or all")
-    if dry_run:
-        chosen = study.planned(spec, quick=quick, scale=scale or "cpu", models=models)
-        print(f"{len(chosen)} runs' configs (x seeds), each valid: " + ", ".join(chosen))
-        return
     suffix = ("-quick" if quick else "") + (f"-{scale}" if scale and scale != "cpu" else "")
     out = out or Path("runs") / f"reproduce-{spec['name']}{suffix}"
+    if dry_run:
+        the_plan = study.planned(spec, quick=quick, scale=scale or "cpu", models=models)
+        print("\n".join(the_plan.lines(f"{spec['name']}{suffix.replace('-', ' ')}", out)))
+        return
     executor_ = make_executor(executor, workers=workers, address=address, gpus_per_run=gpus_per_run,
                               cpus_per_run=cpus_per_run, storage=out)
     root = study.reproduce(spec, out, quick=quick, progress=not quiet, executor=executor_, models=models,

@@ -10,7 +10,6 @@ from typing import List, Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -24,10 +23,10 @@ from lmcollapse.theory.collapse_time import forgetting_collapse, forgetting_coll
 from lmcollapse.analysis.theory_compare import compare_run
 from lmcollapse.theory.direction import direction_for
 from lmcollapse.theory.per_context import context_prediction_for
+from lmcollapse.cli.output import console
 from lmcollapse.models.decoding import Sampler
 
 app = typer.Typer(add_completion=False, help="The paper's theorem as closed forms, checked against the simulator.")
-console = Console()
 
 
 def _fmt(x) -> str:
@@ -77,6 +76,11 @@ def predict_command(config: Optional[Path] = typer.Argument(None, help="a run co
     which way the entropy goes."""
 
     resolved = load_config(config, set_)
+    if resolved.corpus.name not in KNOWN_TRUTH:
+        demo = " (the built-in demo, used without a config)" if config is None else ""
+        raise LmcollapseError(f"theory predict: the closed forms need a known-truth corpus ({' or '.join(KNOWN_TRUTH)}), "
+                              f"not {resolved.corpus.name}{demo}; try: lmcollapse theory predict "
+                              f"configs/wright-fisher.yaml (or configs/markov-contexts.yaml)")
     if resolved.corpus.name == "markov" or (resolved.model.name == "ngram" and resolved.model.order > 1):
         _predict_contexts(resolved, json_out)
         return
@@ -90,12 +94,35 @@ def predict_command(config: Optional[Path] = typer.Argument(None, help="a run co
         print("[lmcollapse] note: documents longer than one token: means are exact, impurity approximate",
               file=sys.stderr)
     table = Table(title=f"{pred.paradigm}, alpha={pred.alpha}, N={pred.n_real}: E(M_t) = q + c_t (p - q)")
-    for column in ("gen", "c_t", "E(impurity)", "TV(E(M), p)", "KL(p || E(M))", "real share"):
+    alive = _tokens_alive(pred, resolved)
+    for column in ("gen", "c_t", "E(impurity)", "TV(E(M), p)", "KL(p || E(M))", "real share") + \
+            (("E(tokens alive)",) if alive is not None else ()):
         table.add_column(column, justify="right")
     kl, tv = pred.kl_mean_model(), pred.tv_mean_model()
     for t in range(len(pred.c)):
-        table.add_row(str(t), _fmt(pred.c[t]), _fmt(pred.impurity[t]), _fmt(tv[t]), _fmt(kl[t]), _fmt(pred.real_share[t]))
+        table.add_row(str(t), _fmt(pred.c[t]), _fmt(pred.impurity[t]), _fmt(tv[t]), _fmt(kl[t]), _fmt(pred.real_share[t]),
+                      *((_fmt(float(alive[t])),) if alive is not None else ()))
     console.print(table)
+    if alive is not None:
+        print(f"Exact maximum likelihood under replace: the expected model stays the truth (its KL is 0), yet every "
+              f"run loses tokens for good: E(tokens alive) falls from {alive[0]:.4g} to {alive[-1]:.4g} of "
+              f"{pred.vocab_size} over {len(alive)} generations (a Wright-Fisher chain; `lmcollapse theory "
+              f"collapse-time` and docs/theory.md give when one is left).")
+
+
+KNOWN_TRUTH = ("categorical", "markov")  # the corpora whose law the closed forms start from
+WRIGHT_FISHER_MAX_N = 2000  # its transition matrix has (N+1)^2 entries
+
+
+def _tokens_alive(pred, config) -> "np.ndarray | None":
+    """E(number of tokens with a positive count in D_t) where the run is an exact Wright-Fisher chain (exact
+    MLE, replace, single-token documents); None elsewhere."""
+    exact = pred.paradigm == "replace" and pred.alpha == 0 and config.corpus.doc_length == 1
+    if not exact or pred.n_real > WRIGHT_FISHER_MAX_N:
+        return None
+    from lmcollapse.theory.wright_fisher import WrightFisher
+
+    return WrightFisher(pred.p, pred.n_real).expected_alive(len(pred.c))
 
 
 def _predict_contexts(config, json_out: bool) -> None:

@@ -4,6 +4,7 @@ name). Each study registers itself in STUDIES under the `kind` its spec file nam
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -15,6 +16,26 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from lmcollapse.sweep import Sweep
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """What `reproduce --dry-run` prints: every point (its config checked), the seeds each runs with, and
+    what the study leaves out and why."""
+
+    points: list[str]  # each point's label
+    seeds: list[int]
+    left_out: list[str] = field(default_factory=list)  # one line per kind of row not run, with the reason
+
+    @property
+    def runs(self) -> int:
+        return len(self.points) * len(self.seeds)
+
+    def lines(self, name: str, out: Path) -> list[str]:
+        """The dry run's report: a headline with the counts and the folder, then a line per point."""
+        head = (f"{name}: {len(self.points)} points x {len(self.seeds)} seeds = {self.runs} runs, every config "
+                f"valid; --out {out}")
+        return [head, *self.left_out, *(f"  {label}" for label in self.points)]
 
 
 class Study(abc.ABC):
@@ -34,8 +55,8 @@ class Study(abc.ABC):
         """Run (or resume) every variant and seed into out, then write the analysis; returns out."""
 
     @abc.abstractmethod
-    def planned(self, spec: dict, *, quick: bool, scale: str, models: tuple[str, ...]) -> list[str]:
-        """`--dry-run`: every variant's config checked (one line for the first problem); their labels."""
+    def planned(self, spec: dict, *, quick: bool, scale: str, models: tuple[str, ...]) -> StudyPlan:
+        """`--dry-run`: every variant's config checked (one line for the first problem); what would run."""
 
     @abc.abstractmethod
     def outcome_file(self, folder: SweepDir) -> Path:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 from pathlib import Path
-from typing import Callable
 
 from lmcollapse.api import load_run
 from lmcollapse.sweep import Axis, Sweep, SweepSpec, make_executor, raise_failures, run_sweep
+from lmcollapse.sweep.engine import ExpectedEnd
 from lmcollapse.sweep.task import RunOutcome
 
 
@@ -32,16 +32,17 @@ def run_study(study: str, variants: list[tuple[dict[str, str], dict]], seeds: li
 
 
 def run_study_tolerating(study: str, variants, seeds, out, executor=None, workers=None, progress=True,
-                         tolerate: Callable[[RunOutcome], bool] | None = None,
+                         tolerate: ExpectedEnd | None = None,
                          trackers: list[str] = ()) -> tuple[Sweep, list[RunOutcome]]:
-    """run_study, except that failures tolerate() accepts are results, not errors (a mitigation whose gates
+    """run_study, except that failures tolerate accepts are results, not errors (a mitigation whose gates
     pass nothing has failed as a mitigation): they come back with the sweep, the others are raised."""
     if trackers:  # not part of a run's identity: the runs keep their directories
         variants = [(tags, {**config, "trackers": list(trackers)}) for tags, config in variants]
     axis = Axis("points", tuple(config for _, config in variants), tuple(tags for tags, _ in variants))
     spec = SweepSpec({}, [axis], list(seeds), study=study)
-    _, outcome = run_sweep(spec, out, executor or make_executor("local", workers=workers), progress=progress)
-    accepted = [f for f in outcome.failures if tolerate is not None and tolerate(f)]
+    _, outcome = run_sweep(spec, out, executor or make_executor("local", workers=workers), progress=progress,
+                           expected_end=tolerate)
+    accepted = [f for f in outcome.failures if tolerate is not None and tolerate.applies(f)]
     raise_failures(dataclasses.replace(outcome, outcomes=[o for o in outcome.outcomes if o not in accepted]))
     return Sweep(out), accepted
 

@@ -46,7 +46,7 @@ def plot(rows: list[dict], path: Path) -> Path:
     ax.set_ylabel("generations to total collapse")
     ax.set_title(f"Kazdan et al.: K = {OUTCOMES} uniform, exact MLE, replace")
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("constrained")  # makes room for outside legends; tight_layout warns
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

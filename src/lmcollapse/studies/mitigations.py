@@ -26,8 +26,9 @@ metric (held-out perplexity, or KL to the truth on the Markov chain), ratio_t = 
   *prevents* when the final ratio's interval lies below BOUND and B's does not; *harms* when the interval
   lies above B's, or it collapses earlier than B; *delays* when the interval lies below B's, or it collapses
   later than B or not at all while B does; *no effect* otherwise; *baseline* for B itself; *too few seeds*
-  without intervals; a mitigation whose gates pass no document, leaving the model nothing to train on in
-  some seed, *harms* (its note says so; it has no numbers).
+  without intervals; *starves the model* for a mitigation whose gates pass no document, leaving the model
+  nothing to train on in some seed (its note says in how many; it has no numbers, so no ratio, no
+  collapse generation and no comparison).
 - the verifiers (known truth only): phi and psi, the shares of good and of bad candidates they keep (good:
   per-token truth log-probability at least the verifier's threshold), and the breakdown point Feng et al.
   (2024) derive from them, p* = 1 / (1 + psi / phi).
@@ -44,20 +45,23 @@ import numpy as np
 
 from lmcollapse.analysis.aggregation import (
     MIN_SEEDS_FOR_INTERVAL, aggregate_rows, mean_over_seeds, metric_matrix, too_few_seeds)
-from lmcollapse.config import apply_overrides
+from lmcollapse.config import apply_overrides, parse_config
 from lmcollapse.errors import LmcollapseError
-from lmcollapse.running.parts import load_config
+from lmcollapse import extras
+from lmcollapse.running.parts import load_config, optional_modules
 from lmcollapse.gates import GATES
 from lmcollapse.analysis.report import sweep_data, write_report
 from lmcollapse.sweep import SweepDir
+from lmcollapse.sweep.engine import ExpectedEnd
 from lmcollapse.running.loop import NOTHING_TO_TRAIN_ON
 from lmcollapse.analysis.verdict import BOUND
-from lmcollapse.studies.base import STUDIES, Study
+from lmcollapse.studies.base import STUDIES, Study, StudyPlan
 from lmcollapse.studies.execution import generation_seconds, merged, run_study_tolerating
 
 NAN = float("nan")
 MODELS = ("gpt", "ngram", "ngram-markov")
 REFERENCE = "reference"  # the setting column of the reference policies
+STARVES = "starves the model"  # the verdict of a row whose gates left the model nothing to train on
 BASELINE = "none"
 COLUMNS = ("model", "setting", "mitigation", "final_ratio", "final_ratio_lo", "final_ratio_hi",
            "collapse_generation", "area_log_ratio", "downstream_gap", "repetition_change", "distinct_2_change",
@@ -102,7 +106,7 @@ def plugin_mitigations() -> dict[str, dict]:
 def points(spec: dict, models: tuple[str, ...] = MODELS) -> tuple[list[Point], list[tuple[str, str, str, str]]]:
     """(the points to run, (model, setting, mitigation, reason) for each combination that does not apply)."""
     mitigations = {**spec["mitigations"], **plugin_mitigations()}
-    chosen, skipped = [], []
+    chosen, skipped, lacking = [], [], {}
     for model in models:
         base = apply_overrides(spec["models"][model]["base"], {"generations": spec["generations"]})
         candidates = [(setting, label, merged(base, {"paradigm": paradigm, **overrides}))
@@ -115,6 +119,10 @@ def points(spec: dict, models: tuple[str, ...] = MODELS) -> tuple[list[Point], l
             if setting in runs_only and label not in runs_only[setting]:
                 skipped.append((model, setting, label, CUT_REASON))
                 continue
+            missing = _missing_modules(config)
+            if missing:  # a library not installed: the whole command is refused below, whichever row needs it
+                lacking.setdefault(missing[0], []).append(f"{model} / {setting} / {label}")
+                continue
             try:
                 load_config(config)
             except LmcollapseError as exc:
@@ -123,7 +131,23 @@ def points(spec: dict, models: tuple[str, ...] = MODELS) -> tuple[list[Point], l
                 skipped.append((model, setting, label, str(exc)))
                 continue
             chosen.append(Point(model, setting, label, config))
+    if lacking:
+        module, rows = next(iter(lacking.items()))
+        what, extra = extras.EXTRAS[module]
+        raise LmcollapseError(f"{len(rows)} rows of the benchmark need {what}, which is not installed (the first: "
+                              f"{rows[0]}): pip install 'lmcollapse[{extra}]'{extras.HINTS.get(extra, '')}; the benchmark "
+                              f"runs every row of the models it is given or none (--model chooses the models)")
     return chosen, skipped
+
+
+def _missing_modules(config: dict) -> list[str]:
+    """The optional libraries a row's components import that are not installed ([] for a config that does not
+    parse: load_config then says what is wrong with it)."""
+    try:
+        parsed = parse_config(config)
+    except LmcollapseError:
+        return []
+    return [m for _, modules in optional_modules(parsed) for m in modules if not extras.installed(m)]
 
 
 def validate(spec: dict, models: tuple[str, ...] = MODELS) -> list[Point]:
@@ -137,7 +161,7 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     out = Path(out)
     chosen, skipped = points(spec, models)
     sweep, starved_runs = run_study_tolerating(MitigationStudy.name, [(p.tags, p.config) for p in chosen],
-                                               spec["seeds"], out, executor, workers, progress, tolerate=_starved,
+                                               spec["seeds"], out, executor, workers, progress, tolerate=STARVED,
                                                trackers=spec.get("trackers", ()))
     groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
     starved = _starved_points(sweep, starved_runs)
@@ -153,9 +177,8 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     return out
 
 
-def _starved(outcome) -> bool:
-    """A run that stopped because its gates passed no document: the mitigation's result, not a failure."""
-    return NOTHING_TO_TRAIN_ON in (outcome.error or "")
+# A run that stopped because its gates passed no document: the mitigation's result, not a failure.
+STARVED = ExpectedEnd(lambda outcome: NOTHING_TO_TRAIN_ON in (outcome.error or ""), "starved by their gates (a result)")
 
 
 def _starved_points(sweep, runs) -> dict[tuple, str]:
@@ -241,7 +264,7 @@ def verdict(row: dict, baseline: dict) -> str:
 
 
 def starved_numbers(seeds: int) -> dict:
-    """The row of a mitigation under which the model had nothing to train on: no numbers, verdict harms."""
+    """The row of a mitigation under which the model had nothing to train on: no numbers, its own verdict."""
     return {"final_ratio": NAN, "final_ratio_lo": NAN, "final_ratio_hi": NAN, "collapse_generation": None,
             "area_log_ratio": None, "downstream_gap": None, "repetition_change": None, "distinct_2_change": None,
             "acceptance_rate": 0.0, "seeds": seeds}
@@ -264,7 +287,7 @@ def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[d
     for r in rows:
         setting = first_setting if r["setting"] == REFERENCE else r["setting"]
         base = by_key[(r["model"], setting, BASELINE)]
-        r["verdict"] = "harms" if r["note"] else verdict(r, base)
+        r["verdict"] = STARVES if r["note"] else verdict(r, base)
         spent = seconds.get((base["model"], base["setting"], BASELINE))
         mine = seconds.get((r["model"], r["setting"], r["mitigation"]))
         r["cost_ratio"] = mine / spent if spent and mine is not None else None
@@ -311,6 +334,13 @@ def _with_verifier_rates(rows: list[dict], sweep, chosen: list[Point]) -> list[d
 
 
 # ---- writing it ----------------------------------------------------------------------------------------
+def _collapse_text(row: dict) -> str:
+    """The collapses-at cell: a generation, "never", or "-" for a starved row, which has no curve to read."""
+    if row.get("note") or row.get("verdict") == STARVES:
+        return "-"
+    return "never" if row["collapse_generation"] in (None, "") else str(row["collapse_generation"])
+
+
 def _fmt(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "-"
@@ -338,7 +368,8 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
              f"{BOUND}; *area*: the area under the mean log-ratio curve; *documents in*: synthetic documents entering per "
              f"generation over `none`'s; *cost*: generation process-seconds over "
              f"`none`'s in the same model and setting. Verdicts against `none` in the same setting (references: "
-             f"against replace's): prevents, delays, no effect, harms (rules: lmcollapse/studies/mitigations.py).",
+             f"against replace's): prevents, delays, no effect, harms, or starves the model (its gates passed no "
+             f"document; no numbers) (rules: lmcollapse/studies/mitigations.py).",
              ""]
     for model in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == model]
@@ -349,7 +380,7 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
                                                                                                   nan=np.inf))):
             interval = (f" ({_fmt(r['final_ratio_lo'])} to {_fmt(r['final_ratio_hi'])})"
                         if np.isfinite(r["final_ratio_lo"]) else "")
-            collapse = "never" if r["collapse_generation"] is None else str(r["collapse_generation"])
+            collapse = _collapse_text(r)
             lines.append(f"| {r['setting']} | {r['mitigation']} | {_fmt(r['final_ratio'])}{interval} | {collapse} | "
                          f"{_fmt(r['area_log_ratio'])} | {_fmt(r['downstream_gap'])} | "
                          f"{_fmt(r['repetition_change'])} | {_fmt(r['distinct_2_change'])} | "
@@ -407,7 +438,7 @@ def summary_plot(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[
         ax.set_xlabel("generation")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
+    fig.set_layout_engine("constrained")  # makes room for outside legends; tight_layout warns
     path = SweepDir(out).summary_file(".png")
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -437,7 +468,7 @@ def print_leaderboard(out: Path, console) -> None:
             cost = f"{number(r['cost_ratio']):.2g}x" if r["cost_ratio"] else ""
             ratio = "starved" if r.get("note") else f"{number(r['final_ratio']):.3g}{interval}"
             table.add_row(escape(r["setting"]), escape(r["mitigation"]), ratio,
-                          r["collapse_generation"] or "never", cost, r["verdict"])
+                          _collapse_text(r), cost, r["verdict"])
         console.print(table)
 
 
@@ -450,7 +481,19 @@ class MitigationStudy(Study):
         return reproduce(spec, out, quick=quick, progress=progress, models=models, scale=scale, executor=executor)
 
     def planned(self, spec, *, quick, scale, models):
-        return ["/".join(p.tags.values()) for p in validate(effective_spec(spec, quick, scale), models)]
+        spec = effective_spec(spec, quick, scale)
+        chosen, skipped = points(spec, models)
+        cut: dict[str, list[str]] = {}
+        for m, s, g, why in skipped:
+            if why == CUT_REASON:
+                cut.setdefault(f"{m} / {s}", []).append(g)
+        left_out = [f"not run: {len(rows)} rows cut from the CPU run under {where} ({', '.join(rows)}; "
+                    f"docs/mitigations.md says why)" for where, rows in cut.items()]
+        inapplicable = len(skipped) - sum(len(rows) for rows in cut.values())
+        if inapplicable:
+            left_out.append(f"not run: {inapplicable} rows whose mitigation does not apply to their model or corpus "
+                            f"(the leaderboard lists them with the reason)")
+        return StudyPlan(["/".join(p.tags.values()) for p in chosen], list(spec["seeds"]), left_out)
 
     def outcome_file(self, folder):
         return folder.leaderboard_file(".md")

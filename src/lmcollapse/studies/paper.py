@@ -42,7 +42,7 @@ from lmcollapse.running.parts import load_config
 from lmcollapse.analysis.report import sweep_data, write_report
 from lmcollapse.sweep import SweepDir
 from lmcollapse.analysis.verdict import BOUND, late_slopes, state_of
-from lmcollapse.studies.base import STUDIES, Study
+from lmcollapse.studies.base import STUDIES, Study, StudyPlan
 from lmcollapse.studies.execution import generation_seconds, merged, run_study
 
 MODELS = ("gpt", "ngram")
@@ -350,7 +350,7 @@ def summary_plot(chosen: list[Point], groups: dict[tuple, list[list[dict]]], out
         ax.set_xlabel("generation")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.set_layout_engine("constrained")  # makes room for outside legends; tight_layout warns
     path = SweepDir(out).summary_file(".png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -367,7 +367,8 @@ class PaperStudy(Study):
         return reproduce(spec, out, quick=quick, progress=progress, models=models, scale=scale, executor=executor)
 
     def planned(self, spec, *, quick, scale, models):
-        return ["/".join(p.tags.values()) for p in validate(effective_spec(spec, quick, scale), models)]
+        spec = effective_spec(spec, quick, scale)
+        return StudyPlan(["/".join(p.tags.values()) for p in validate(spec, models)], list(spec["seeds"]))
 
     def outcome_file(self, folder):
         return folder.summary_file(".md")

@@ -29,7 +29,7 @@ from lmcollapse.metrics.row import MetricsRow
 from lmcollapse.analysis.report import sweep_data, write_report
 from lmcollapse.sweep import SweepDir
 from lmcollapse.analysis.verdict import BOUND
-from lmcollapse.studies.base import STUDIES, Study
+from lmcollapse.studies.base import STUDIES, Study, StudyPlan
 from lmcollapse.studies.execution import run_study
 
 
@@ -135,7 +135,7 @@ def summary_plot(spec: dict, chosen: list[Variant], groups: dict[tuple, list[lis
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle("accumulate-subsample: contribution rate without gates (blue) vs gates at rate "
                  f"{spec['gated_rate']:g} (dashed)", fontsize=10)
-    fig.tight_layout()
+    fig.set_layout_engine("constrained")  # makes room for outside legends; tight_layout warns
     path = SweepDir(out).summary_file(".png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -245,13 +245,14 @@ class QualityStudy(Study):
         return reproduce(spec, out, quick=quick, progress=progress, executor=executor)
 
     def planned(self, spec, *, quick, scale, models):
-        chosen = variants(effective_spec(spec, quick))
+        spec = effective_spec(spec, quick)
+        chosen = variants(spec)
         for v in chosen:
             try:
                 load_config(v.config)
             except LmcollapseError as exc:
                 raise LmcollapseError(f"{v.setting} / {v.label}: {exc}") from None
-        return ["/".join(v.tags.values()) for v in chosen]
+        return StudyPlan(["/".join(v.tags.values()) for v in chosen], list(spec["seeds"]))
 
     def outcome_file(self, folder):
         return folder.summary_file(".md")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from lmcollapse.config import Config
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.running.rundir import RunDir, write_text_if_changed
-from lmcollapse.sweep.engine import SweepOutcome, run_tasks
+from lmcollapse.sweep.engine import ExpectedEnd, SweepOutcome, run_tasks
 from lmcollapse.sweep.executors import EXECUTORS, Executor
 from lmcollapse.sweep.folder import PointRuns, Sweep
 from lmcollapse.sweep.plan import SweepPlan, check_extends, is_sweep, plan, read_manifest, write_manifest
@@ -56,7 +56,7 @@ def unique_tasks(tasks: list[RunTask]) -> list[RunTask]:
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, executor: Executor | None = None,
-              progress: bool = True) -> tuple[SweepPlan, SweepOutcome]:
+              progress: bool = True, expected_end: ExpectedEnd | None = None) -> tuple[SweepPlan, SweepOutcome]:
     """Plan (every config checked first), refuse a changed spec on an existing out, run what is missing,
     write results; failed runs are in the outcome (and the failures file), not raised."""
     executor = executor or make_executor()
@@ -69,7 +69,11 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: Executor | None = None
               f"are kept, and the tables show every committed generation", file=sys.stderr)
     grew = write_manifest(the_plan)
     tasks = unique_tasks(the_plan.tasks)
-    outcome = run_tasks(tasks, executor, progress=progress)
+    if any(task.config.get("trackers") for task in tasks):  # imports the trackers' registry only when asked for
+        from lmcollapse.trackers import drop_missing
+
+        tasks = drop_missing(tasks, lambda message: print(f"[lmcollapse] {message}", file=sys.stderr, flush=True))
+    outcome = run_tasks(tasks, executor, progress=progress, expected_end=expected_end)
     folder = SweepDir(the_plan.out)
     # A rerun of a finished sweep writes nothing (it may sit on read-only storage): the tables are rebuilt
     # only when a run was computed, the plan changed, or one of them is missing.

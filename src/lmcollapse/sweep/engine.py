@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 from lmcollapse.running import loop as runner
 from lmcollapse.config import validate
@@ -112,17 +112,28 @@ class WorkClock:
         return work_left * elapsed / made
 
 
+@dataclass(frozen=True)
+class ExpectedEnd:
+    """Runs that stop with an error that is a result of the study, not a failure (a mitigation whose gates
+    pass no document has failed as a mitigation): the progress line counts them under their own label."""
+
+    applies: Callable[[RunOutcome], bool]
+    label: str  # e.g. "starved by their gates"
+
+
 class ProgressWatcher:
     """Runs done, generations done, failures and the time left, read from the run directories (so it works
     for runs on other machines too); a bar on a terminal, a line every 10% or 30 s otherwise."""
 
-    def __init__(self, tasks: Sequence[RunTask], where: str, show: bool):
+    def __init__(self, tasks: Sequence[RunTask], where: str, show: bool, expected_end: ExpectedEnd | None = None):
         self.tasks = list(tasks)
         self.reported: set[str] = set()
         self.total = sum(t.generations for t in self.tasks)
         self.start_done = self.generations_done()
         self.runs_done = 0
         self.failures = 0
+        self.ended = 0  # runs that stopped as expected_end says a run may
+        self.expected_end = expected_end
         self.where = where
         self.show = show
         self.started = time.monotonic()
@@ -141,12 +152,18 @@ class ProgressWatcher:
         made = done - self.start_done
         elapsed = time.monotonic() - self.started
         left = ""
-        if made > 0 and done < self.total:
+        if any(task.until is not None for task in self.tasks):
+            # a run extended until a condition holds (theory check) has no known length: an estimate from its
+            # initial length is no estimate (0.4.0 said "about 1 h 26 min left" for a job of 42 s)
+            left = ", runs of unknown length: no time estimate"
+        elif made > 0 and done < self.total:
             seconds = self.work.wall_seconds_left(elapsed, self.reported)
             if seconds is None:  # no timings to go by: every generation counted alike
                 seconds = elapsed / made * (self.total - done)
             left = f", about {_duration(seconds)} left"
         failed = f", {self.failures} failed" if self.failures else ""
+        if self.ended:
+            failed += f", {self.ended} {self.expected_end.label}"
         return (f"{self.runs_done}/{len(self.tasks)} runs, {done}/{self.total} generations{failed}, "
                 f"{_duration(elapsed)} elapsed{left}")
 
@@ -201,8 +218,10 @@ def each_kind_timed_early(todo: list[RunTask]) -> list[RunTask]:
     return first + rest
 
 
-def run_tasks(tasks: Sequence[RunTask], executor: Executor, progress: bool = True) -> SweepOutcome:
-    """Run what is not finished yet; RunInterrupted on Ctrl-C says how much is committed."""
+def run_tasks(tasks: Sequence[RunTask], executor: Executor, progress: bool = True,
+              expected_end: ExpectedEnd | None = None) -> SweepOutcome:
+    """Run what is not finished yet; RunInterrupted on Ctrl-C says how much is committed. expected_end: the
+    runs whose error is a result (counted apart from failures in the progress line)."""
     todo, done = [], []
     for t in tasks:
         (done if finished(t) else todo).append(t)
@@ -213,13 +232,16 @@ def run_tasks(tasks: Sequence[RunTask], executor: Executor, progress: bool = Tru
     if not todo:
         return result
     todo = each_kind_timed_early(todo)
-    watcher = ProgressWatcher(tasks, executor.start(len(todo)), progress)
+    watcher = ProgressWatcher(tasks, executor.start(len(todo)), progress, expected_end)
     watcher.runs_done = result.skipped
 
     def report(outcome: RunOutcome) -> None:
         result.outcomes.append(outcome)
         watcher.runs_done += 1
-        watcher.failures += not outcome.ok
+        if not outcome.ok and expected_end is not None and expected_end.applies(outcome):
+            watcher.ended += 1
+        else:
+            watcher.failures += not outcome.ok
         if outcome.ok:
             watcher.reported.add(outcome.run_dir)
 

@@ -29,6 +29,9 @@ from lmcollapse.sources import SOURCES
 PARADIGMS = ("replace", "mix", "accumulate", "accumulate-subsample", "fresh")
 
 
+KL_ROUNDING = 1e-12  # a KL below this is the rounding of sums over the vocabulary, not a divergence
+
+
 @dataclass
 class Prediction:
     """Expected quantities of models 0..T-1 (index t = generation)."""
@@ -71,7 +74,8 @@ class Prediction:
         for t in range(len(self.c)):
             m = self.mean_model(t)
             support = self.p > 0
-            out[t] = max(0.0, float((self.p[support] * np.log(self.p[support] / m[support])).sum()))
+            kl = float((self.p[support] * np.log(self.p[support] / m[support])).sum())
+            out[t] = 0.0 if kl < KL_ROUNDING else kl  # E[M_t] = p up to rounding: 0, not 8.95e-18
         return out
 
 

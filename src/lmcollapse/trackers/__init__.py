@@ -1,6 +1,7 @@
 """Experiment trackers (MLflow, TensorBoard, W&B): see base.py for the contract and what they are told."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Callable
 
@@ -53,6 +54,25 @@ class TrackerSet:
         self._each("finish", lambda t: t.finish())
 
 
+def not_installed_note(name: str) -> str:
+    return (f"warning: tracker {name} is not installed (pip install 'lmcollapse[{EXTRA[name]}]'); the run goes on "
+            f"without it")
+
+
+def drop_missing(tasks: list, warn: Callable[[str], None]) -> list:
+    """The sweep's run tasks without the trackers that are not installed, each said once here rather than once
+    per run by every worker (a study of 72 runs warned 72 times). Trackers are not part of a run's identity,
+    so the runs keep their directories."""
+    missing = sorted({name for task in tasks for name in task.config.get("trackers") or []
+                      if name in TRACKERS and not installed(TRACKERS.get(name).module)})
+    if not missing:
+        return list(tasks)
+    for name in missing:
+        warn(not_installed_note(name).replace("the run goes on", f"the {len(tasks)} runs go on"))
+    return [dataclasses.replace(task, config={**task.config, "trackers": [
+        n for n in task.config.get("trackers") or [] if n not in missing]}) for task in tasks]
+
+
 def open_trackers(names: list[str], rd, config_data: dict, warn: Callable[[str], None], group: str | None = None,
                   values: dict | None = None) -> TrackerSet:
     """Start the named trackers for run directory rd (ids of earlier invocations from its trackers.json)."""
@@ -62,8 +82,7 @@ def open_trackers(names: list[str], rd, config_data: dict, warn: Callable[[str],
     for name in names:
         cls = TRACKERS.get(name)
         if not installed(cls.module):
-            warn(f"warning: tracker {name} is not installed (pip install 'lmcollapse[{EXTRA[name]}]'); the run goes "
-                 f"on without it")
+            warn(not_installed_note(name))
             continue
         tracker = cls()
         run = TrackedRun(str(rd.path), rd.path.name, group, params, ids.get(name), {"lmcollapse.run_dir": str(rd.path)})
