@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -54,6 +55,11 @@ def cpu_name() -> str:
     return f"{model}, {widest}" if widest else model
 
 
+def prose(text: str) -> str:
+    """A sentence of the docs, wrapped as they are (110 columns)."""
+    return textwrap.fill(text, width=110, break_on_hyphens=False, break_long_words=False)
+
+
 def fenced(text: str) -> str:
     return "```\n" + "\n".join(line.rstrip() for line in text.strip("\n").splitlines()) + "\n```"
 
@@ -85,9 +91,10 @@ def seeds_verdict(scratch: Path) -> str:
     states = f"both policies are {r.state}" if r.state == a.state else f"replace is {r.state}, accumulate {a.state}"
     departs = (f"both departing from generation 0 at generation {r.departs}" if r.departs == a.departs
                else f"departing from generation 0 at generations {r.departs} and {a.departs}")
-    return (f"The report opens with the verdict: here {states}, held-out perplexity {r.ratio:.3g}x generation 0\n"
-            f"after {r.generations - 1} generations under replace (95% CI {r.low:.3g} to {r.high:.3g}) and "
-            f"{a.ratio:.3g}x under accumulate ({a.low:.3g}\nto {a.high:.3g}), {departs}.")
+    return prose(f"The report opens with the verdict: here {states}, held-out perplexity {r.ratio:.3g}x generation 0 "
+                 f"after {r.generations - 1} generations under replace (95% CI {r.low:.3g} to {r.high:.3g}) and "
+                 f"{a.ratio:.3g}x under accumulate ({a.low:.3g} to {a.high:.3g}), {departs}. Its first screen at "
+                 f"1400 x 900 (`python docs/screenshots.py` makes it):")
 
 
 GPT_CHAR = ["run", "--set", "model.name=gpt", "--set", "tokenizer.name=char", "--set", "corpus.n_train=1000",
@@ -100,8 +107,8 @@ def gpt_char(scratch: Path) -> str:
     rows = [json.loads(line) for line in (scratch / "runs/gpt-char/metrics.jsonl").read_text().splitlines()]
     ppl = ", ".join(f"{r['heldout_ppl']:.2f}" for r in rows)
     capped = [100 * r["capped_fraction"] for r in rows]
-    return (f"Held-out perplexity per generation: {ppl}; {min(capped):.1f}-{max(capped):.1f}% of the model's samples "
-            f"reach\nthe length cap (printed on {cpu_name()}).")
+    return prose(f"Held-out perplexity per generation: {ppl}; {min(capped):.1f}-{max(capped):.1f}% of the model's "
+                 f"samples reach the length cap (printed on {cpu_name()}).")
 
 
 @dataclass(frozen=True)

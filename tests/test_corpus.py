@@ -76,5 +76,34 @@ def test_a_document_longer_than_the_limit_is_refused_in_one_line(tmp_path):
 
     path = tmp_path / "dump.txt"
     path.write_text("a short line\n" + "word " * (MAX_DOCUMENT_CHARS // 5 + 10) + "\n")
-    with pytest.raises(LmcollapseError, match=r"document 2 has 1,048,6\d\d characters, more than the 1,048,576"):
+    with pytest.raises(LmcollapseError, match=r"document 2 has 1,048,6\d\d characters, more than "
+                                              r"corpus.max_document_chars = 1,048,576; raise"):
         read_documents(path)
+
+
+def test_the_document_limit_is_a_setting_and_its_advice_applies_to_the_unit(tmp_path):
+    """0.4.0: an undocumented 1 MiB cap whose advice (corpus.unit=paragraph or line) did not apply to a line
+    that was already one line, and that corpus.doc_length did not get around."""
+    import lmcollapse
+    from lmcollapse.errors import LmcollapseError
+    from lmcollapse.running.parts import load_source
+
+    line = "In the beginning " * 200_000  # 3.4 million characters on one line
+    path = tmp_path / "book.txt"
+    path.write_text("\n".join([f"a short line number {i}" for i in range(40)] + [line]) + "\n")
+    base = {"corpus": {"name": "files", "path": str(path), "n_train": 30, "n_eval": 10}}
+
+    def refusal(**corpus):
+        with pytest.raises(LmcollapseError) as refused:
+            load_source(lmcollapse.load_config({"corpus": {**base["corpus"], **corpus}}))
+        return str(refused.value)
+
+    by_line = refusal()
+    assert "more than corpus.max_document_chars = 1,048,576; raise corpus.max_document_chars" in by_line
+    assert "corpus.unit=" not in by_line  # the unit is already a line: no advice to split by lines
+    assert "corpus.unit=paragraph or line splits it" in refusal(unit="file")
+    assert "corpus.unit=line splits it" in refusal(unit="paragraph")
+    raised = load_source(lmcollapse.load_config({"corpus": {**base["corpus"], "max_document_chars": 4_000_000}}))
+    assert max(raised.train.lengths.max(), raised.held_out.lengths.max()) > 500_000  # the book is one document
+    cut = load_source(lmcollapse.load_config({"corpus": {**base["corpus"], "doc_length": 64}}))
+    assert max(cut.train.lengths.max(), cut.held_out.lengths.max()) <= 64

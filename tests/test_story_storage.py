@@ -1,6 +1,7 @@
 """Storage faults: an --out that is a file, and read-only storage for a new run, a resume and a report: one
 line, a non-zero exit, nothing committed lost."""
 import errno
+import re
 import shutil
 import subprocess
 import sys
@@ -100,3 +101,29 @@ def test_a_finished_seeds_folder_reruns_from_read_only_storage(tmpfs):
                 point / "seeds", "-q")
     assert again.returncode == 0 and "cannot write" not in again.stderr, again.stderr
     assert "verdict:" in again.stdout
+
+
+@pytest.fixture
+def full_disk():
+    """A tmpfs of 600 KiB: a few small runs fill it. Skipped where this process may not mount."""
+    point = Path("/tmp") / f"lmcollapse-full-{uuid.uuid4().hex[:8]}"
+    point.mkdir()
+    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs",
+                                                        str(point)], capture_output=True).returncode != 0:
+        point.rmdir()
+        pytest.skip("mounting a tmpfs needs root")
+    yield point
+    subprocess.run(["umount", str(point)], check=False)
+    point.rmdir()
+
+
+def test_a_full_disk_during_seeds_names_the_file_and_says_to_free_space_not_to_move(full_disk):
+    """0.4.0: "cannot write: the disk is full; choose a writable --out", no path, advice for read-only storage."""
+    args = ("run", "--seeds", "0-2", "--set", "generations=6", "--set", "corpus.n_train=300", "--out",
+            full_disk / "seeds", "-q")
+    result = cli(*args)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert re.match(rf"error: cannot write {full_disk}/seeds/\S+: the disk is full; free some space and run the "
+                    rf"same command again", lines[0]), lines[0]
+    assert "choose a writable --out" not in lines[0]

@@ -251,7 +251,19 @@ def test_check_verifies_every_run_of_a_sweep_and_a_rerun_repairs_the_damage(tmp_
     victim.write_bytes(b"garbage")
     check = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "check", str(out)], capture_output=True, text=True)
     assert check.returncode == 1 and "generation 1: samples.parquet" in check.stdout
+    # 0.4.0's show said nothing of the damage
+    shown = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "show", str(out)], capture_output=True, text=True)
+    assert shown.returncode == 0 and "warning: 1 of 4 runs of" in shown.stderr and "are damaged" in shown.stderr
     assert sweep_cli(spec, "--out", out, "-q").returncode == 0  # recomputes the damaged run from generation 1
+    assert pq.read_table(out / "results.parquet").equals(before)
+    # a missing table: the reader rebuilds its rows from the runs (0.4.0: a bare FileNotFoundError), check says
+    # so, and the sweep's command writes it again without recomputing a run
+    (out / "results.parquet").unlink()
+    assert lmcollapse.open_results(out).results() == before.to_pylist()
+    check = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "check", str(out)], capture_output=True, text=True)
+    assert check.returncode == 1 and "results.parquet (or its .csv) is missing; running the sweep's command" in \
+        check.stdout
+    assert sweep_cli(spec, "--out", out, "-q").returncode == 0
     assert pq.read_table(out / "results.parquet").equals(before)
 
 

@@ -36,7 +36,9 @@ from lmcollapse.sources import SOURCES
 from lmcollapse.sweep import (Sweep, SweepDir, is_sweep, load_spec, make_executor, plan, run_sweep, seeds_base, seeds_spec,
                     summarise, tables)
 from lmcollapse.sweep.legacy import upgrade as upgrade_legacy
+from lmcollapse.sweep.folder import table_problem
 from lmcollapse.sweep.spec import parse_seeds
+from lmcollapse.sweep.sweepdir import TABLES
 from lmcollapse.tokenizers import TOKENIZERS
 from lmcollapse.cli.output import console, err_console
 from lmcollapse.version import __version__
@@ -188,6 +190,16 @@ def exit_on_failures(outcome) -> None:
         raise typer.Exit(1)
 
 
+def warn_of_damaged_runs(sweep: "Sweep") -> None:
+    """One line on stderr when runs of a sweep are damaged: its tables may show numbers of damaged files."""
+    damaged = sweep.damaged_runs()
+    if damaged:
+        path, why = damaged[0]
+        err_console.print(f"warning: {len(damaged)} of {len(sweep.started_runs())} runs of {sweep.path} are damaged "
+                          f"(first: {path}: {why}); lmcollapse check {sweep.path} lists them; running the sweep's "
+                          f"command again recomputes them", markup=False, soft_wrap=True)
+
+
 def print_seed_table(sweep: "Sweep") -> None:
     """A sweep of one point (several seeds of one config): the mean over seeds per generation, early warning."""
     per_seed = [rows for rows in sweep.points[0].per_seed_rows() if rows]
@@ -311,6 +323,7 @@ def show(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds di
             first = next((d for d in r.started_runs()), None)
             raise LmcollapseError("--samples shows one run's documents; give one of the sweep's runs"
                                   + (f" (lmcollapse show {first} --samples {samples})" if first else ""))
+        warn_of_damaged_runs(r)
         if as_json:
             for row in tables(run_dir)[1]:
                 print(json.dumps(row))
@@ -433,6 +446,13 @@ def check(run_dir: Path = typer.Argument(..., help="a run directory, a --seeds d
     # a sweep: every run it has started
     runs = [load_run(p) for p in results.started_runs()] if isinstance(results, Sweep) else [results]
     damaged = False
+    if isinstance(results, Sweep):  # the folder's tables, which the runs' files rebuild
+        for name in TABLES:
+            problem = table_problem(results.path, name)
+            if problem is not None:
+                damaged = True
+                print(f"{results.path}: {problem}; running the sweep's command again rebuilds it from the runs "
+                      f"(no run is recomputed)")
     for r in runs:
         path = r.path
         inspection = r.inspect(full=True)
@@ -529,8 +549,14 @@ STORAGE_ERRORS = {errno.EROFS: "the file system is read-only", errno.EACCES: "pe
                   errno.EISDIR: "it is a folder", errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is full"}
 
 
+FULL = (errno.ENOSPC, errno.EDQUOT)  # storage that is writable, only full: the same --out resumes once there is room
+
+
 def storage_problem(exc: OSError) -> str:
     where = f" {exc.filename}" if exc.filename else ""
+    if exc.errno in FULL:
+        return (f"cannot write{where}: {STORAGE_ERRORS[exc.errno]}; free some space and run the same command "
+                f"again: it goes on from what is committed (committed results are intact)")
     return (f"cannot write{where}: {STORAGE_ERRORS[exc.errno]}; choose a writable --out (committed results, "
             f"if any, are intact)")
 

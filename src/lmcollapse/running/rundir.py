@@ -119,11 +119,17 @@ def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     """Write via a temporary file and rename, so readers see the old or the new text, never a mix.
     durable=False skips the fsync, for files that can be rebuilt from committed generations."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None:  # a write or flush that failed names no file: say which
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     os.replace(tmp, path)
 
 

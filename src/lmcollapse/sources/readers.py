@@ -11,7 +11,10 @@ from pathlib import Path
 from lmcollapse.errors import LmcollapseError
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
-MAX_DOCUMENT_CHARS = 1 << 20  # a document longer than this (a whole book on one line, a dump) is refused
+# A document longer than this is refused unless the corpus section raises it (corpus.max_document_chars):
+# one "document" of millions of characters is usually a file read whole by mistake (a book on one line, a
+# dump), which would become one enormous training document.
+MAX_DOCUMENT_CHARS = 1 << 20
 
 
 def read_text_file(path: Path) -> str:
@@ -80,10 +83,11 @@ def read_parquet(path: Path, field: str, label_field: str | None = None) -> list
 
 
 def read_records(path: str | Path, unit: str = "line", field: str = "text", separator: str | None = None,
-                 label_field: str | None = None, label: str | None = None) -> list[tuple[str, str | None]]:
+                 label_field: str | None = None, label: str | None = None,
+                 max_chars: int | None = MAX_DOCUMENT_CHARS) -> list[tuple[str, str | None]]:
     """(document, label) of all documents under path, whitespace-normalised, empty ones dropped. The label
     is the named field of a .jsonl/parquet row, else `label` (for files of a folder: the file's path within
-    the folder, without suffix)."""
+    the folder, without suffix). A document longer than max_chars is refused (None: no limit)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise LmcollapseError(f"corpus path {path} does not exist")
@@ -92,7 +96,7 @@ def read_records(path: str | Path, unit: str = "line", field: str = "text", sepa
         if not files:
             raise LmcollapseError(f"folder {path} has no .txt, .jsonl or .parquet files")
         records = [r for f in files for r in read_records(f, unit, field, separator, label_field,
-                                                          str(f.relative_to(path).with_suffix("")))]
+                                                          str(f.relative_to(path).with_suffix("")), max_chars)]
     elif path.suffix == ".jsonl":
         records = [(t, lab if label_field else label) for t, lab in read_jsonl(path, field, label_field)]
     elif path.suffix == ".parquet":
@@ -106,10 +110,13 @@ def read_records(path: str | Path, unit: str = "line", field: str = "text", sepa
     if not records:
         raise LmcollapseError(f"corpus {path} contains no documents (it is empty or only whitespace)")
     longest = max(range(len(records)), key=lambda i: len(records[i][0]))
-    if len(records[longest][0]) > MAX_DOCUMENT_CHARS:
+    if max_chars is not None and len(records[longest][0]) > max_chars:
+        split = (f"corpus.unit={'paragraph or line' if unit == 'file' else 'line'} splits it, " if
+                 path.suffix == ".txt" and separator is None and unit != "line" else "")
         raise LmcollapseError(f"{path}: document {longest + 1} has {len(records[longest][0]):,} characters, more than "
-                              f"the {MAX_DOCUMENT_CHARS:,} one document may have; split it (for a .txt, "
-                              f"corpus.unit=paragraph or line) or remove it")
+                              f"corpus.max_document_chars = {max_chars:,}; {split}raise corpus.max_document_chars if "
+                              f"documents this long are meant, or set corpus.doc_length to cut every document to "
+                              f"that many tokens")
     return records
 
 

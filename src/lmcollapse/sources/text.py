@@ -20,7 +20,7 @@ from lmcollapse.extras import require
 from lmcollapse.probes.split import ProbeSplit
 from lmcollapse.probes.tasks import kjv_label
 from lmcollapse.sources.base import SOURCES, CorpusSection, Source, SourceData
-from lmcollapse.sources.readers import read_records, read_text_file
+from lmcollapse.sources.readers import MAX_DOCUMENT_CHARS, read_records, read_text_file
 
 TINYSTORIES_SEPARATOR = "<|endoftext|>"
 
@@ -136,13 +136,24 @@ class TextCorpusConfig(CorpusSection):
                                                   "paradigm's supply of new real data")
 
 
-class FilesCorpusConfig(TextCorpusConfig):
+class LongDocumentsConfig(TextCorpusConfig):
+    """The keys of corpora read from the user's files, whose documents may be of any length."""
+
+    max_document_chars: int = Field(MAX_DOCUMENT_CHARS, ge=1, description="a longer document is refused (most "
+                                    "often a file read whole by mistake); no limit with corpus.doc_length, "
+                                    "which cuts every document anyway")
+
+    def document_limit(self) -> int | None:
+        return None if self.doc_length is not None else self.max_document_chars
+
+
+class FilesCorpusConfig(LongDocumentsConfig):
     path: str | None = Field(None, description="a .txt/.jsonl/.parquet file or a folder to read")
     unit: Literal["line", "paragraph", "file"] = Field("line", description=".txt: what one document is")
     text_field: str = Field("text", description="jsonl/parquet: the column holding the text")
 
 
-class TinyStoriesCorpusConfig(TextCorpusConfig):
+class TinyStoriesCorpusConfig(LongDocumentsConfig):
     path: str | None = Field(None, description="a local copy (.txt with <|endoftext|>, .jsonl, parquet); "
                                                "none: the HF hub")
     text_field: str = Field("text", description="jsonl/parquet: the column holding the text")
@@ -166,7 +177,7 @@ class FilesSource(TextSource):
         if not c.path:
             raise LmcollapseError("corpus.name=files needs corpus.path (a .txt/.jsonl/.parquet file or a folder)")
         label_field = self.probe_config.label_field if task == "files-label" else None
-        return read_records(c.path, c.unit, c.text_field, label_field=label_field)
+        return read_records(c.path, c.unit, c.text_field, label_field=label_field, max_chars=c.document_limit())
 
 
 @SOURCES.register("tinystories", "TinyStories (the paper's corpus): HF datasets online, or a local copy via corpus.path")
@@ -188,7 +199,8 @@ class TinyStoriesSource(TextSource):
     def records(self, task: str | None) -> list[tuple[str, str | None]]:
         c = self.section
         if c.path:
-            return read_records(c.path, "file", c.text_field, separator=TINYSTORIES_SEPARATOR)
+            return read_records(c.path, "file", c.text_field, separator=TINYSTORIES_SEPARATOR,
+                                max_chars=c.document_limit())
         return [(text, None) for text in self._hub_split("train")]
 
     def held_out_documents(self) -> list[str] | None:

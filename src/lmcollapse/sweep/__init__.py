@@ -13,7 +13,7 @@ from lmcollapse.errors import LmcollapseError
 from lmcollapse.running.rundir import RunDir, write_text_if_changed
 from lmcollapse.sweep.engine import ExpectedEnd, SweepOutcome, run_tasks
 from lmcollapse.sweep.executors import EXECUTORS, Executor
-from lmcollapse.sweep.folder import PointRuns, Sweep
+from lmcollapse.sweep.folder import PointRuns, Sweep, table_problem
 from lmcollapse.sweep.plan import SweepPlan, check_extends, is_sweep, plan, read_manifest, write_manifest
 from lmcollapse.sweep.results import summarise, tables, write_tables
 from lmcollapse.sweep.spec import Axis, SweepSpec, load_spec
@@ -77,7 +77,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: Executor | None = None
     folder = SweepDir(the_plan.out)
     # A rerun of a finished sweep writes nothing (it may sit on read-only storage): the tables are rebuilt
     # only when a run was computed, the plan changed, or one of them is missing.
-    if grew or outcome.skipped < len(tasks) or not all(folder.table_file(name).is_file() for name in TABLES):
+    if grew or outcome.skipped < len(tasks) or any(table_problem(folder.path, name) for name in TABLES):
         write_tables(the_plan.out)
     failures = [{"run": f.run_dir, "error": f.error, "node": f.node} for f in outcome.failures]
     write_text_if_changed(folder.failures_file, json.dumps(failures, indent=1) + "\n")

@@ -3,6 +3,7 @@ it wrote. The one reader of the many-runs format, used by show, check, report, t
 studies' analyses."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,25 @@ class PointRuns:
     def started(self) -> list[Path]:
         """The run directories that exist (a run has written its setup)."""
         return [d for d in self.run_dirs if RunDir.is_run(d)]
+
+
+def _cell(value):
+    return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
+
+
+def table_problem(folder: str | Path, name: str) -> str | None:
+    """What is wrong with one of a sweep folder's tables (missing, or a Parquet file that does not read), or
+    None when it is whole."""
+    import pyarrow.parquet as pq
+
+    path = SweepDir(folder).table_file(name)
+    if not path.is_file() or not SweepDir(folder).table_file(name, ".csv").is_file():
+        return f"{path.name} (or its .csv) is missing"
+    try:
+        pq.read_metadata(path)
+    except Exception:  # noqa: BLE001 - whatever pyarrow raises for a cut or overwritten file
+        return f"{path.name} is damaged (it does not read as Parquet)"
+    return None
 
 
 class Sweep:
@@ -76,10 +96,39 @@ class Sweep:
         return SweepDir(self.path).table_file(name, suffix)
 
     def results(self) -> list[dict]:
-        """The rows of the results table the sweep wrote (a row per point, seed and generation)."""
+        """The rows of the results table (a row per point, seed and generation): the one the sweep wrote, or,
+        where that file is missing or damaged, the same rows read from the run directories (nothing is
+        written: the folder may be read-only)."""
         import pyarrow.parquet as pq
 
-        return pq.read_table(self.table_file("results")).to_pylist()
+        if table_problem(self.path, "results") is None:
+            return pq.read_table(self.table_file("results")).to_pylist()
+        return self.rows_from_runs()
+
+    def point_keys(self, point: "PointRuns") -> dict:
+        """The columns that name a point in the tables: its index, tags and varied keys (lists or mappings as
+        JSON text)."""
+        return {"point": point.index, **{c: point.tags.get(c) for c in self.tag_columns},
+                **{k: _cell(point.values.get(k)) for k in self.varied}}
+
+    def rows_from_runs(self) -> list[dict]:
+        """The results table's rows, read from the run directories: a row per point, seed and generation."""
+        rows = []
+        for point in self.points:
+            keys = self.point_keys(point)
+            for seed, run_dir, metrics in zip(point.seeds, point.run_dirs, point.per_seed_rows()):
+                rows += [{**keys, "seed": seed, "run": run_dir.name, **row} for row in metrics]
+        return rows
+
+    def damaged_runs(self) -> list[tuple[Path, str]]:
+        """(run directory, what is wrong) for each started run whose committed files do not match their
+        sizes (a quick look; `lmcollapse check` compares checksums)."""
+        out = []
+        for path in self.started_runs():
+            inspection = RunDir(path).inspect()
+            if inspection.damaged:
+                out.append((path, inspection.summary()))
+        return out
 
     def groups(self, *columns: str) -> dict[tuple, list[list[dict]]]:
         """From the results table: per value of the tag columns, each seed's metrics rows (by generation, the

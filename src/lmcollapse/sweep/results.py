@@ -7,7 +7,6 @@ aggregate: a row per (point, generation): per metric the mean over the seeds tha
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,23 +25,15 @@ from lmcollapse.sweep.sweepdir import TABLES, SweepDir
 WATCHED = ("kl_to_truth", "heldout_ppl", "downstream_acc", "support_loss", "distinct_2", "model_entropy")
 
 
-def _cell(value):
-    return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
-
-
 def tables(out: str | Path) -> tuple[list[dict], list[dict]]:
     """(results rows, aggregate rows) of the sweep in out, from its run directories."""
     sweep = Sweep(out)
-    results, aggregate = [], []
+    aggregate = []
     for point in sweep.points:
-        keys = {"point": point.index, **{c: point.tags.get(c) for c in sweep.tag_columns},
-                **{k: _cell(point.values.get(k)) for k in sweep.varied}}
         per_seed = point.per_seed_rows()
-        for seed, run_dir, rows in zip(point.seeds, point.run_dirs, per_seed):
-            results += [{**keys, "seed": seed, "run": run_dir.name, **row} for row in rows]
         if any(per_seed):
-            aggregate += [{**keys, **row} for row in aggregate_rows([r for r in per_seed if r])]
-    return results, aggregate
+            aggregate += [{**sweep.point_keys(point), **row} for row in aggregate_rows([r for r in per_seed if r])]
+    return sweep.rows_from_runs(), aggregate
 
 
 def write_tables(out: str | Path) -> tuple[Path, Path]:
@@ -55,7 +46,11 @@ def write_tables(out: str | Path) -> tuple[Path, Path]:
         for suffix, write in ((".parquet", pq.write_table), (".csv", pacsv.write_csv)):
             target = folder.table_file(name, suffix)
             tmp = target.with_name(f".{target.name}.tmp")
-            write(table, tmp)
+            try:
+                write(table, tmp)
+            except OSError as exc:  # pyarrow's errors name no file: the message at the boundary should
+                tmp.unlink(missing_ok=True)
+                raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
             tmp.replace(target)
         written.append(folder.table_file(name))
     return written[0], written[1]

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Sequence
@@ -130,6 +131,7 @@ class LocalExecutor(Executor):
             return
         # spawn: a fresh interpreter per worker, safe with torch and threads in the parent
         context = multiprocessing.get_context("spawn")
+        _start_resource_tracker_quietly()
         stop_event = context.Event()
         slots = None
         if self.slots is not None:
@@ -157,6 +159,25 @@ class LocalExecutor(Executor):
             except (KeyboardInterrupt, RunInterrupted):
                 _stop(pool, list(futures), stop_event)
                 raise RunInterrupted("runs in progress were abandoned") from None
+
+
+def _start_resource_tracker_quietly() -> None:
+    """Start multiprocessing's resource tracker (the helper process that unlinks the pool's semaphores if this
+    process dies) with its stderr on /dev/null. It inherits stderr, and after a SIGKILL of this process it
+    cleans up and writes "There appear to be 10 leaked semaphore objects" there: the last line of the log of
+    a sweep that then resumes exactly, reading like damage. The clean-up is unchanged; only that line goes.
+    A tracker already running (an earlier pool in this process) is left as it is."""
+    from multiprocessing import resource_tracker
+
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)  # the tracker is started with fd 2 as it is now
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _stop(pool: ProcessPoolExecutor, futures, stop_event, patience: float = 60.0) -> None:
