@@ -111,6 +111,39 @@ def gpt_char(scratch: Path) -> str:
                  f"samples reach the length cap (printed on {cpu_name()}).")
 
 
+def statistics_simulation(scratch: Path) -> str:
+    """docs/statistics.md's table: the statistics layer on synthetic studies with known answers."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from lmcollapse.analysis import statistics
+    from lmcollapse.testing.statistics import FOUND, simulate
+
+    sd, family, studies = 0.14, 12, 400
+    seeds = statistics.seeds_for(1.3, sd, family)
+    null = [1.0] * (family - 1)
+    rows = [
+        ("a 1.3x effect among 11 nulls: found (harms)", seeds, f"{statistics.POWER:.0%} (the MDE's promise)",
+         simulate([1.3] + null, sd, seeds, studies, seed=1).share(0, ("harms",))),
+        ("no effect anywhere: any claim in the family", seeds, f"at most {statistics.ALPHA:.0%}",
+         simulate([1.0] * family, sd, seeds, studies, seed=2).any_share(FOUND)),
+        ("a 1.12x effect (outside +-10%): no effect claimed", 12, f"at most {statistics.ALPHA:.0%}",
+         simulate([1.12], sd, 12, studies, seed=3).share(0, ("no effect",))),
+        ("no effect, spread 0.05: no effect claimed", 12, "high (equivalence shown)",
+         simulate([1.0], 0.05, 12, studies, seed=4).share(0, ("no effect",))),
+        ("a 2x effect among 11 nulls, 3 seeds: found", 3, "0 (2/8 > 5%)",
+         simulate([2.0] + null, sd, 3, studies, seed=5).share(0, FOUND)),
+    ]
+    lines = [f"| scenario ({studies} studies, per-seed spread {sd} unless stated) | seeds | expected | measured |",
+             "|---|---|---|---|"]
+    lines += [f"| {what} | {n} | {expected} | {share:.3f} |" for what, n, expected, share in rows]
+    lines += ["", f"Minimal detectable effect (a ratio) at {statistics.POWER:.0%} power for a per-seed spread of {sd}:",
+              "", "| seeds | alone (5%) | strictest of 12 (Holm: 5%/12) |", "|---|---|---|"]
+    for n in (3, 5, 6, 8, 10, 12, 16):
+        alone, strict = statistics.mde(sd, n), statistics.mde(sd, n, family)
+        show = lambda m: "none possible" if m == float("inf") else f"{m:.2f}x"  # noqa: E731
+        lines.append(f"| {n} | {show(alone)} | {show(strict)} |")
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Example:
     document: str
@@ -124,6 +157,7 @@ EXAMPLES = {
     "demo-samples": Example("README.md", demo_samples),
     "seeds-verdict": Example("README.md", seeds_verdict, slow=True),
     "gpt-char": Example("docs/configuration-guide.md", gpt_char, slow=True, machine_dependent=True),
+    "statistics-simulation": Example("docs/statistics.md", statistics_simulation, slow=True),
 }
 
 

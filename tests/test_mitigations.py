@@ -129,13 +129,18 @@ def test_a_plugin_gate_is_a_row_of_the_leaderboard(tmp_path):
                          for m in ("none", "verifier noisy 0.2", "temperature 0.7", "short")} | {("reference", "mix 0.5")}
     for setting in ("replace", "accumulate-subsample r=1"):
         short = mine[(setting, "short")]
-        assert short["verdict"] in ("prevents", "delays", "no effect", "harms")
-        assert 0 < float(short["acceptance_rate"]) <= 1 and float(short["cost_ratio"]) > 0
+        # the chain's documents are all shorter than the gate's limit: it passed every one, the runs equal
+        # none's in every seed, and the row says the gate never acted instead of ranking it (0.4.0: "no effect")
+        assert float(short["acceptance_rate"]) == 1.0 and short["verdict"] == "inactive"
+        assert float(short["effect"]) == 1.0 and float(short["cost_ratio"]) > 0
         assert float(short["contribution"]) == 1.0  # as many documents entered as without a gate
         assert float(short["final_ratio_lo"]) <= float(short["final_ratio"]) <= float(short["final_ratio_hi"])
         assert mine[(setting, "none")]["verdict"] == "baseline"
         noisy = mine[(setting, "verifier noisy 0.2")]  # Feng et al.'s rates: about 0.8 of good, 0.2 of bad kept
         assert abs(float(noisy["keep_good"]) - 0.8) < 0.08 and abs(float(noisy["keep_bad"]) - 0.2) < 0.08
+        # 3 seeds: no sign-flip p-value is below 2/8, so nothing is detected and no effect can be shown
+        assert noisy["mde"] == "inf" and float(noisy["p"]) >= 0.25 and noisy["verdict"] in ("not detected",
+                                                                                             "uncertain")
         assert float(noisy["breakdown_point"]) == pytest.approx(
             1 / (1 + float(noisy["keep_bad"]) / float(noisy["keep_good"])))
     board = json.loads((out / "leaderboard.json").read_text())
@@ -196,3 +201,23 @@ def test_a_missing_library_refuses_the_benchmark_whichever_rows_need_it(monkeypa
     message = str(refused.value)
     assert f"need {library}, which is not installed" in message and first in message
     assert "pip install 'lmcollapse[" in message and "\n" not in message
+
+
+def test_seeds_by_power_extend_every_row_up_to_the_budget_and_name_the_rows_short_of_their_target(tmp_path):
+    spec = yaml.safe_load(_small_spec(tmp_path).read_text())
+    spec["power"] = {"target_mde": {"ngram-markov": 1.01}, "seed_budget": 5}  # a target no row reaches
+    path = tmp_path / "power.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "board"
+    result = cli("reproduce", path, "--quick", "--model", "ngram-markov", "--seeds", "auto", "--out", out,
+                 "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert "seeds by power: 3 seeds leave rows short of their target MDE; extending every row to 5 seeds" in \
+        result.stderr
+    assert lmcollapse.open_results(out).seeds == [0, 1, 2, 3, 4]
+    with open(out / "leaderboard.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    compared = [r for r in rows if r["p"] not in ("", None) and r["verdict"] != "inactive"]
+    assert compared and all(r["power"].endswith("at 5 seeds (the budget)") for r in compared)
+    refused = cli("reproduce", "quality-vs-quantity", "--seeds", "auto", "--dry-run")
+    assert refused.returncode == 2 and "--seeds auto needs a power section in the spec" in refused.stderr

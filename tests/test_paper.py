@@ -76,10 +76,10 @@ def _claims(**overrides):
     claims = {"seeds": 3, "a": {"slope": 0.1, "slope_lo": 0.05, "slope_hi": 0.15, "sign": 1, "rises": 9, "steps": 9},
               "b": {"rates": [{"rate": 1.0, **policy}, {"rate": 0.1, **policy, "crossing_mean": 9.0}],
                     "all_collapsing": True, "all_rise": True, "some_does_not_rise": False, "later_for_smaller": True,
-                    "fit": {"a": 3.0, "b": 0.6, "rates": [1, 0.1]}},
+                    "fit": {"a": 3.0, "b": 0.6, "rates": [1, 0.1, 0.03], "rms_residual": 0.4}},
               "c": {"mix 0.5": {**policy, "ratio": 1.1, "ratio_lo": 1.0, "ratio_hi": 1.2, "state": "bounded"}},
               "d": {"generation_0_beats_baseline": True, "enters_baseline": 4, "baseline_acc": 0.27,
-                    "acc": [0.36, 0.3, 0.28]},
+                    "acc": [0.36, 0.3, 0.28], "equivalent_at_end": True, "margin": 0.02},
               "e": {m: {"slope": 0.01, "slope_lo": 0.005, "slope_hi": 0.02} for m in ("repetition", "self_bleu",
                                                                                      "distinct_2")} | {"direction": 1}}
     for key, value in overrides.items():
@@ -91,7 +91,7 @@ def test_the_claims_table_says_what_the_numbers_say():
     verdicts = [row[3] for row in paper.claim_rows(_claims(), 1.25)]
     assert verdicts == ["agrees", "agrees", "bounded", "agrees", "agrees"]
     contradicted = paper.claim_rows(_claims(a={"sign": -1, "slope": -0.1}, e={"direction": -1},
-                                            d={"enters_baseline": None},
+                                            d={"enters_baseline": None, "equivalent_at_end": False},
                                             b={"later_for_smaller": False}), 1.25)
     assert [row[3] for row in contradicted] == ["contradicts", "partly", "bounded", "not within the run",
                                                 "contradicts: less repetitive"]
@@ -100,7 +100,14 @@ def test_the_claims_table_says_what_the_numbers_say():
     assert stalled[1][3] == "contradicts"
     untestable = paper.claim_rows(_claims(d={"generation_0_beats_baseline": False}), 1.25)
     assert untestable[3][3] == "untestable" and "cannot tell them apart" in untestable[3][2]
-    assert "fit n*(r) = 3 + 0.6/r" in paper.claim_rows(_claims(), 1.25)[1][2]
+    assert "fit n*(r) = 3 + 0.6/r (rms residual 0.4 generations)" in paper.claim_rows(_claims(), 1.25)[1][2]
+    # 0.4.0 printed "n*(r) = 0.62 + 1.71/r" through two points: exact by construction, so no fit now
+    two = paper.claim_rows(_claims(b={"fit": {"refusal": "no fit: 2 points for 2 parameters (a fit needs 3 or "
+                                                           "more, to leave a residual)"}}), 1.25)
+    assert "n*(r) = a + b/r: no fit: 2 points for 2 parameters" in two[1][2]
+    # (d) is a claim of equality: an interval that reaches 0 is not enough, equivalence must be shown
+    unshown = paper.claim_rows(_claims(d={"equivalent_at_end": False}), 1.25)
+    assert unshown[3][3] == "not shown" and "equality within +-0.02 is not shown" in unshown[3][2]
     few = paper.claim_rows(_claims(seeds=2), 1.25)  # two seeds: no interval printed, no verdict drawn from one
     assert {row[3] for row in few} == {"too few seeds (2)"}
     assert "no interval: 2 seeds, 3 or more needed" in few[0][2] and "95% CI" not in " ".join(r[2] for r in few)

@@ -393,6 +393,9 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
                                                                         "1.9M-parameter GPT, 40 generations: hours) or "
                                                                         "paper (the paper's preset: GPU and internet)"),
               dry_run: bool = typer.Option(False, "--dry-run", help="check every run's config, run nothing"),
+              seeds: Optional[str] = typer.Option(None, "--seeds", help="seeds instead of the spec's (0-9 or "
+                                                  "0,3,7); mitigations: auto extends every row until its MDE "
+                                                  "reaches the spec's target or its seed budget"),
               quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
               executor: str = executor_option(),
               address: Optional[str] = address_option(),
@@ -417,6 +420,14 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
     if scale not in (None, "cpu") and scale not in spec.get("scales", {}):
         raise LmcollapseError(f"--scale {scale!r}: {study.name} runs at "
                               f"{', '.join(['cpu', *spec.get('scales', {})])}")
+    if seeds == "auto":
+        if "power" not in spec:
+            raise LmcollapseError(f"--seeds auto needs a power section in the spec (a target MDE per model and a "
+                                  f"seed budget); {study.name}'s has none: give the seeds, e.g. --seeds 0-9")
+        spec["seeds_auto"] = True
+    elif seeds is not None:
+        spec["seeds"] = parse_seeds(seeds)
+        spec.get("quick", {}).pop("seeds", None)  # the seeds asked for, at either size
     models = study.models if model in (None, "both", "all") else tuple(model.split(","))
     unknown = [m for m in models if m not in study.models]
     if unknown:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ from lmcollapse.analysis.report import sweep_data, write_report
 from lmcollapse.sweep import SweepDir
 from lmcollapse.sweep.engine import ExpectedEnd
 from lmcollapse.running.loop import NOTHING_TO_TRAIN_ON
+from lmcollapse.analysis import statistics
 from lmcollapse.analysis.verdict import BOUND
 from lmcollapse.studies.base import STUDIES, Study, StudyPlan
 from lmcollapse.studies.execution import generation_seconds, merged, run_study_tolerating
@@ -62,11 +64,15 @@ NAN = float("nan")
 MODELS = ("gpt", "ngram", "ngram-markov")
 REFERENCE = "reference"  # the setting column of the reference policies
 STARVES = "starves the model"  # the verdict of a row whose gates left the model nothing to train on
+INACTIVE = "inactive"  # a row whose numbers equal its baseline's in every seed: not evidence, not ranked
+UNCERTAIN = "uncertain"  # a verdict that fewer than STABLE_SHARE of the seed resamples reproduce
+EQUIVALENCE_MARGIN = 0.10  # "no effect" needs the effect shown within +-10% of the baseline's ratio
 BASELINE = "none"
 COLUMNS = ("model", "setting", "mitigation", "final_ratio", "final_ratio_lo", "final_ratio_hi",
            "collapse_generation", "area_log_ratio", "downstream_gap", "repetition_change", "distinct_2_change",
            "acceptance_rate", "cost_ratio", "verdict", "seeds", "watch", "keep_good", "keep_bad",
-           "breakdown_point", "contribution", "note")
+           "breakdown_point", "contribution", "note", "effect", "effect_lo", "effect_hi", "p", "p_adjusted", "mde",
+           "stability", "paired_seeds", "test", "tentative", "verdict_0_4", "sd", "power")
 
 
 CUT_REASON = "not run: cut from the CPU run to fit one working session (docs/mitigations.md)"
@@ -160,13 +166,22 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     spec = effective_spec(spec, quick, scale)
     out = Path(out)
     chosen, skipped = points(spec, models)
-    sweep, starved_runs = run_study_tolerating(MitigationStudy.name, [(p.tags, p.config) for p in chosen],
-                                               spec["seeds"], out, executor, workers, progress, tolerate=STARVED,
-                                               trackers=spec.get("trackers", ()))
-    groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
-    starved = _starved_points(sweep, starved_runs)
-    board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen), starved=starved,
-                        kept=_documents_kept(sweep, chosen))
+    while True:  # with seeds "auto", until every row's MDE reaches its target or the seeds reach the budget
+        sweep, starved_runs = run_study_tolerating(MitigationStudy.name, [(p.tags, p.config) for p in chosen],
+                                                   spec["seeds"], out, executor, workers, progress, tolerate=STARVED,
+                                                   trackers=spec.get("trackers", ()))
+        groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
+        starved = _starved_points(sweep, starved_runs)
+        board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen), starved=starved,
+                            kept=_documents_kept(sweep, chosen))
+        more = seeds_needed(board, spec) if spec.get("seeds_auto") else len(spec["seeds"])
+        if more <= len(spec["seeds"]):
+            break
+        if progress:
+            print(f"[lmcollapse] seeds by power: {len(spec['seeds'])} seeds leave rows short of their target MDE; "
+                  f"extending every row to {more} seeds", file=sys.stderr, flush=True)
+        spec["seeds"] = list(spec["seeds"]) + [max(spec["seeds"]) + 1 + i for i in range(more - len(spec["seeds"]))]
+    _mark_power(board, spec)
     board = _with_verifier_rates(board, sweep, chosen)
     write_leaderboard(board, skipped, spec, out)
     png = summary_plot(spec, chosen, groups, out).read_bytes()
@@ -244,8 +259,87 @@ def row_numbers(per_seed: list[list[dict]], watch: str) -> dict:
             "seeds": len(per_seed), "generations": ratio.shape[1]}
 
 
+def power_settings(spec: dict) -> tuple[dict[str, float], int]:
+    """(model -> target MDE as a ratio, seed budget) of the spec's `power` section."""
+    power = spec.get("power", {})
+    return dict(power.get("target_mde", {})), int(power.get("seed_budget", len(spec["seeds"])))
+
+
+def seeds_needed(board: list[dict], spec: dict) -> int:
+    """How many seeds every row should have for each compared row's MDE to reach its model's target, at the
+    row's Holm level, from the measured spreads; at most the budget (statistics.seeds_for)."""
+    targets, budget = power_settings(spec)
+    family = sum(1 for r in board if r.get("p") is not None and np.isfinite(r["p"]))
+    needed = len(spec["seeds"])
+    for r in board:
+        target, sd = targets.get(r["model"]), r.get("sd")
+        if target is None or r.get("mde") is None or r["mde"] <= target:
+            continue
+        enough = statistics.seeds_for(target, sd, family, budget) if sd is not None and np.isfinite(sd) else None
+        needed = max(needed, budget if enough is None else enough)
+    return min(needed, budget)
+
+
+def _mark_power(board: list[dict], spec: dict) -> None:
+    """Each row's `power` note: where seeds by power stopped at the budget short of the row's target."""
+    targets, budget = power_settings(spec)
+    for r in board:
+        target = targets.get(r["model"])
+        if target is not None and r.get("mde") is not None and r["mde"] > target:
+            r["power"] = (f"MDE {_mde_text(r['mde'])} short of the target {target:g}x at {len(spec['seeds'])} seeds"
+                          + (" (the budget)" if len(spec["seeds"]) >= budget else ""))
+
+
+def final_ratios(per_seed: list[list[dict]] | dict[int, list[dict]], watch: str) -> dict[int, float]:
+    """Seed -> W at the last generation over W at generation 0 (seeds in order when given as a list)."""
+    by_seed = per_seed if isinstance(per_seed, dict) else dict(enumerate(per_seed))
+    out = {}
+    for seed, rows in by_seed.items():
+        values = [r.get(watch) for r in sorted(rows, key=lambda r: r["generation"])]
+        if len(values) > 1 and values[0] and values[-1] is not None:
+            out[seed] = float(values[-1]) / float(values[0])
+    return out
+
+
+def compare_with_baselines(rows: list[dict], ratios: dict[tuple, dict[int, float]], margin: float) -> None:
+    """Every measured row against its baseline (row["baseline"]), seed by seed: p, Holm's adjustment over the
+    whole leaderboard (the family), effect, mde, stability and the verdict, written into the rows."""
+    compared = [r for r in rows if r["verdict"] is None]
+    pairs = {id(r): statistics.differences(ratios[_key(r)], ratios[r["baseline"]]) for r in compared}
+    results = {id(r): statistics.paired(pairs[id(r)]) for r in compared}
+    pvalues = [results[id(r)].p for r in compared]
+    for r, adjusted, factor in zip(compared, statistics.holm(pvalues), statistics.holm_factors(pvalues)):
+        d, result = pairs[id(r)], results[id(r)]
+        factor = 1.0 if not np.isfinite(factor) else factor
+        r.update(effect=result.effect, effect_lo=result.low, effect_hi=result.high, p=result.p, p_adjusted=adjusted,
+                 sd=result.sd,
+                 mde=statistics.mde(result.sd, result.n, factor), paired_seeds=result.n, test=statistics.SIGN_FLIP)
+        if result.identical:  # the same numbers as the baseline in every seed: the mitigation did nothing
+            r["verdict"], r["stability"] = INACTIVE, None
+            continue
+        bounded = bool(r["final_ratio_hi"] < BOUND)
+        base = r["baseline_row"]
+        base_bounded = bool(base["final_ratio_hi"] < BOUND)
+        decided = lambda sample: statistics.paired_verdict(sample, factor, bounded, base_bounded, margin)  # noqa: E731
+        r["verdict"] = decided(d)
+        r["stability"] = statistics.stability(d, decided) if r["verdict"] != "too few seeds" else None
+        if r["stability"] is not None and r["stability"] < statistics.STABLE_SHARE:
+            r["tentative"], r["verdict"] = r["verdict"], UNCERTAIN
+
+
+def verdict_text(row: dict) -> str:
+    """The verdict as the tables print it: an uncertain one with its flip probability."""
+    if row.get("verdict") == UNCERTAIN and row.get("stability") not in (None, ""):
+        return f"uncertain (p_flip {1 - float(row['stability']):.2f})"
+    return str(row.get("verdict"))
+
+
+def _key(row: dict) -> tuple:
+    return row["model"], row["setting"], row["mitigation"]
+
+
 def verdict(row: dict, baseline: dict) -> str:
-    """The rule in the module docstring, against the baseline row."""
+    """0.4's rule (unpaired intervals, no multiplicity), kept for comparison: re-analysis tables print both."""
     if row is baseline:
         return "baseline"
     if too_few_seeds(row["seeds"]) or too_few_seeds(baseline["seeds"]):
@@ -287,13 +381,20 @@ def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[d
     for r in rows:
         setting = first_setting if r["setting"] == REFERENCE else r["setting"]
         base = by_key[(r["model"], setting, BASELINE)]
-        r["verdict"] = STARVES if r["note"] else verdict(r, base)
+        r["baseline"], r["baseline_row"] = _key(base), base
+        r["verdict_0_4"] = STARVES if r["note"] else verdict(r, base)
+        r["verdict"] = STARVES if r["note"] else ("baseline" if r is base else None)
         spent = seconds.get((base["model"], base["setting"], BASELINE))
         mine = seconds.get((r["model"], r["setting"], r["mitigation"]))
         r["cost_ratio"] = mine / spent if spent and mine is not None else None
         ours, theirs = (kept or {}).get((r["model"], r["setting"], r["mitigation"])), \
             (kept or {}).get((base["model"], base["setting"], BASELINE))
         r["contribution"] = ours / theirs if ours is not None and theirs else None
+    ratios = {tuple(p.tags.values()): final_ratios(groups[tuple(p.tags.values())], spec["models"][p.model]["watch"])
+              for p in chosen if tuple(p.tags.values()) not in starved}
+    compare_with_baselines(rows, ratios, float(spec.get("equivalence_margin", EQUIVALENCE_MARGIN)))
+    for r in rows:
+        r.pop("baseline_row")
     return rows
 
 
@@ -334,6 +435,30 @@ def _with_verifier_rates(rows: list[dict], sweep, chosen: list[Point]) -> list[d
 
 
 # ---- writing it ----------------------------------------------------------------------------------------
+def _number_or_none(text):
+    """A csv cell as a number (None where empty)."""
+    return None if text in (None, "") else float(text)
+
+
+def _numbers(row: dict) -> dict:
+    return {k: _number_or_none(row.get(k)) for k in ("effect", "effect_lo", "effect_hi")}
+
+
+def _paired_text(row: dict) -> str:
+    """The row's ratio over its baseline's, paired by seed, with its interval ("-" for the baseline)."""
+    effect = row.get("effect")
+    if effect is None or not np.isfinite(effect):
+        return "-"
+    low, high = row.get("effect_lo"), row.get("effect_hi")
+    return f"{effect:.3g}x" + (f" ({low:.3g} to {high:.3g})" if low is not None and np.isfinite(low) else "")
+
+
+def _mde_text(value) -> str:
+    if value is None:
+        return "-"
+    return "none possible" if not np.isfinite(value) else f"{value:.2g}x"
+
+
 def _collapse_text(row: dict) -> str:
     """The collapses-at cell: a generation, "never", or "-" for a starved row, which has no curve to read."""
     if row.get("note") or row.get("verdict") == STARVES:
@@ -367,26 +492,37 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
              f"{MIN_SEEDS_FOR_INTERVAL} seeds on); *collapses at*: the first generation whose mean ratio exceeds "
              f"{BOUND}; *area*: the area under the mean log-ratio curve; *documents in*: synthetic documents entering per "
              f"generation over `none`'s; *cost*: generation process-seconds over "
-             f"`none`'s in the same model and setting. Verdicts against `none` in the same setting (references: "
-             f"against replace's): prevents, delays, no effect, harms, or starves the model (its gates passed no "
-             f"document; no numbers) (rules: lmcollapse/studies/mitigations.py).",
+             f"`none`'s in the same model and setting. *vs none, paired*: the row's ratio over `none`'s in the same "
+             f"setting (references: replace's), seed by seed, with its t-interval; *p adj.*: "
+             f"{statistics.SIGN_FLIP} over every row of the leaderboard; *MDE*: the smallest such effect "
+             f"detectable with {statistics.POWER:.0%} power at that level (\"none possible\": too few seeds for "
+             f"the test to reach it); *stable*: the share of seed resamples giving the same verdict. Verdicts: "
+             f"prevents, delays, harms (a difference found), no effect (equivalence within "
+             f"+-{spec.get('equivalence_margin', EQUIVALENCE_MARGIN):.0%} shown), not detected (neither), inactive "
+             f"(the same numbers as `none` in every seed: the mitigation changed nothing), uncertain (stable in "
+             f"fewer than {statistics.STABLE_SHARE:.0%} of resamples), starves the model (its gates passed no "
+             f"document; no numbers). Rules: lmcollapse/studies/mitigations.py and docs/statistics.md.",
              ""]
     for model in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == model]
         lines += [f"## {model} (watching `{mine[0]['watch']}`)", "",
-                  "| setting | mitigation | ratio (95% CI) | collapses at | area | probe gap | repetition | distinct-2 "
-                  "| acceptance | documents in | cost | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| setting | mitigation | ratio (95% CI) | vs none, paired (95% CI) | p adj. | MDE | stable | "
+                  "collapses at | area | probe gap | repetition | distinct-2 | acceptance | documents in | cost | "
+                  "verdict |", "|" + "---|" * 16]
         for r in sorted(mine, key=lambda r: (r["setting"] == REFERENCE, r["setting"], np.nan_to_num(r["final_ratio"],
                                                                                                   nan=np.inf))):
             interval = (f" ({_fmt(r['final_ratio_lo'])} to {_fmt(r['final_ratio_hi'])})"
                         if np.isfinite(r["final_ratio_lo"]) else "")
             collapse = _collapse_text(r)
-            lines.append(f"| {r['setting']} | {r['mitigation']} | {_fmt(r['final_ratio'])}{interval} | {collapse} | "
+            lines.append(f"| {r['setting']} | {r['mitigation']} | {_fmt(r['final_ratio'])}{interval} | "
+                         f"{_paired_text(r)} | {_fmt(r.get('p_adjusted'), 2)} | {_mde_text(r.get('mde'))} | "
+                         f"{_fmt(r.get('stability'), 2)} | {collapse} | "
                          f"{_fmt(r['area_log_ratio'])} | {_fmt(r['downstream_gap'])} | "
                          f"{_fmt(r['repetition_change'])} | {_fmt(r['distinct_2_change'])} | "
                          f"{_fmt(r['acceptance_rate'], 2)} | {_fmt(r.get('contribution'), 2)} | "
-                         f"{_fmt(r['cost_ratio'], 2)} | **{r['verdict']}** |")
+                         f"{_fmt(r['cost_ratio'], 2)} | **{verdict_text(r)}** |")
         notes = [f"- {r['setting']} / {r['mitigation']}: {r['note']}" for r in mine if r.get("note")]
+        notes += [f"- {r['setting']} / {r['mitigation']}: {r['power']}" for r in mine if r.get("power")]
         lines += [""] + notes if notes else []
         verifiers = [r for r in mine if r.get("keep_good") is not None]
         if verifiers:
@@ -460,15 +596,16 @@ def print_leaderboard(out: Path, console) -> None:
                       key=lambda r: (r["setting"] == REFERENCE, r["setting"], number(r["final_ratio"])))
         table = Table(title=f"{out}: {model}, {mine[0]['watch']} at the last generation / generation 0 "
                             f"(geometric mean over seeds, 95% interval)")
-        for column in ("setting", "mitigation", "ratio", "collapses at", "cost", "verdict"):
-            table.add_column(column, justify="right" if column in ("ratio", "collapses at", "cost") else "left")
+        for column in ("setting", "mitigation", "ratio", "vs none", "p adj.", "MDE", "cost", "verdict"):
+            table.add_column(column, justify="left" if column in ("setting", "mitigation", "verdict") else "right")
         for r in mine:
             lo, hi = number(r["final_ratio_lo"]), number(r["final_ratio_hi"])
             interval = f" ({lo:.3g} to {hi:.3g})" if lo == lo else ""  # NaN: too few seeds
             cost = f"{number(r['cost_ratio']):.2g}x" if r["cost_ratio"] else ""
             ratio = "starved" if r.get("note") else f"{number(r['final_ratio']):.3g}{interval}"
-            table.add_row(escape(r["setting"]), escape(r["mitigation"]), ratio,
-                          _collapse_text(r), cost, r["verdict"])
+            table.add_row(escape(r["setting"]), escape(r["mitigation"]), ratio, _paired_text(_numbers(r)),
+                          _fmt(_number_or_none(r.get("p_adjusted")), 2), _mde_text(_number_or_none(r.get("mde"))),
+                          cost, verdict_text(r))
         console.print(table)
 
 

@@ -42,10 +42,12 @@ from lmcollapse.running.parts import load_config
 from lmcollapse.analysis.report import sweep_data, write_report
 from lmcollapse.sweep import SweepDir
 from lmcollapse.analysis.verdict import BOUND, late_slopes, state_of
+from lmcollapse.analysis import statistics
 from lmcollapse.studies.base import STUDIES, Study, StudyPlan
 from lmcollapse.studies.execution import generation_seconds, merged, run_study
 
 MODELS = ("gpt", "ngram")
+PROBE_EQUIVALENCE_MARGIN = 0.02  # claim (d): "no better than random init" means within +-2 points of accuracy
 
 
 @dataclass
@@ -182,11 +184,14 @@ def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[lis
         per_rate = [{"rate": r, **policies[label]} for r, label in rates]
         bounds = [n["crossing_bound"] for n in per_rate]  # seeds that never cross count as the last generation
         complete = [(n["rate"], n["crossing_mean"]) for n in per_rate if n["crossing_mean"] is not None]
-        fit = None
-        if len(complete) >= 2:
+        refusal = statistics.fit_refusal(len(complete), 2)  # a + b / r through two points is exact
+        fit = {"refusal": refusal}
+        if refusal is None:
             x = np.array([1 / r for r, _ in complete])
-            b, a = np.polyfit(x, np.array([c for _, c in complete]), 1)
-            fit = {"a": float(a), "b": float(b), "rates": [r for r, _ in complete]}
+            y = np.array([c for _, c in complete])
+            b, a = np.polyfit(x, y, 1)
+            residual = float(np.sqrt(np.mean((y - (a + b * x)) ** 2)))
+            fit = {"a": float(a), "b": float(b), "rates": [r for r, _ in complete], "rms_residual": residual}
         claims["b"] = {"rates": per_rate, "all_collapsing": all(n["state"] == "collapsing" for n in per_rate),
                        "all_rise": all(n["ratio_lo"] > 1 for n in per_rate),
                        "some_does_not_rise": any(n["ratio_hi"] <= 1 for n in per_rate),
@@ -198,7 +203,9 @@ def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[lis
         per_generation = [mean_over_seeds(gap[:, t], column="downstream_gap") for t in range(gap.shape[1])]
         start_beats = per_generation[0][1] > 0
         enters = next((t for t, (_, low, _) in enumerate(per_generation) if not low > 0), None)
-        claims["d"] = {"gap": [g[0] for g in per_generation], "gap_lo": [g[1] for g in per_generation],
+        margin = float(spec.get("probe_equivalence_margin", PROBE_EQUIVALENCE_MARGIN))
+        claims["d"] = {"equivalent_at_end": statistics.within(gap[:, -1], margin), "margin": margin,
+                       "gap": [g[0] for g in per_generation], "gap_lo": [g[1] for g in per_generation],
                        "gap_hi": [g[2] for g in per_generation], "generation_0_beats_baseline": bool(start_beats),
                        "enters_baseline": enters,
                        "baseline_acc": float(np.nanmean(_values(replace, "downstream_baseline_acc")[:, 0])),
@@ -248,9 +255,12 @@ def claim_rows(claims: dict, bound: float) -> list[tuple[str, str, str, str]]:
                          f"{n['state']}, {crossing}")
         parts.append("crossings " + ("do not come earlier" if b["later_for_smaller"] else "come EARLIER for some "
                                      "smaller r") + " as r falls")
-        fit = b["fit"]
-        if fit:
-            parts.append(f"fit n*(r) = {_fmt(fit['a'])} + {_fmt(fit['b'])}/r")
+        fit = b["fit"] or {}
+        if fit.get("refusal"):
+            parts.append(f"n*(r) = a + b/r: {fit['refusal']}")
+        elif "a" in fit:
+            parts.append(f"fit n*(r) = {_fmt(fit['a'])} + {_fmt(fit['b'])}/r (rms residual "
+                         f"{_fmt(fit['rms_residual'])} generations)")
         verdict = ("agrees" if b["all_collapsing"] and b["later_for_smaller"] else
                    "contradicts" if b["some_does_not_rise"] else "partly" if b["all_rise"] else "unclear")
         rows.append(("(b) accumulate-subsample: rises for every r, later for smaller r",
@@ -269,13 +279,19 @@ def claim_rows(claims: dict, bound: float) -> list[tuple[str, str, str, str]]:
             measured, verdict = (f"generation 0 does not beat the random-init baseline ({_fmt(d['baseline_acc'])}) "
                                  f"beyond its interval: the probe cannot tell them apart at this scale", "untestable")
         else:
-            entered = d["enters_baseline"]
-            measured = (f"accuracy {_fmt(d['acc'][0])} at 0, {_fmt(d['acc'][-1])} at {len(d['acc']) - 1}; baseline "
-                        f"{_fmt(d['baseline_acc'])}; gap interval reaches 0 at generation "
-                        f"{entered}" if entered is not None else
-                        f"accuracy {_fmt(d['acc'][0])} at 0, {_fmt(d['acc'][-1])} at {len(d['acc']) - 1}; baseline "
-                        f"{_fmt(d['baseline_acc'])}; still above the baseline at the last generation")
-            verdict = "agrees" if entered is not None else "not within the run"
+            # "no better than random init" is a claim of equality: shown by equivalence (two one-sided tests
+            # within the stated margin), not by an interval that merely contains 0
+            entered, shown = d["enters_baseline"], d.get("equivalent_at_end", False)
+            base = (f"accuracy {_fmt(d['acc'][0])} at 0, {_fmt(d['acc'][-1])} at {len(d['acc']) - 1}; baseline "
+                    f"{_fmt(d['baseline_acc'])}; ")
+            if shown:
+                measured, verdict = base + f"equal to it within +-{_fmt(d['margin'])} at the last generation " \
+                                           f"(equivalence shown)", "agrees"
+            elif entered is not None:
+                measured, verdict = base + f"the gap's interval reaches 0 at generation {entered}, but equality " \
+                                           f"within +-{_fmt(d['margin'])} is not shown", "not shown"
+            else:
+                measured, verdict = base + "still above the baseline at the last generation", "not within the run"
         rows.append(("(d) replace: downstream accuracy falls to the random-init baseline",
                      "collapsed models no better than random init", measured, verdict))
     if "e" in claims:
