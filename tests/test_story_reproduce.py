@@ -36,10 +36,13 @@ def test_verdict_states_what_the_numbers_say():
     numbers = [{**base, "rate": 1.0, "gate": None, "end": 3.0, "crosses": 2, "state": "collapsing"},
                {**base, "rate": 0.1, "gate": None, "end": 1.1, "crosses": None, "state": "bounded"},
                {**base, "rate": 1.0, "gate": "verifier", "variant": "rate 1 + verifier", "end": 1.1,
-                "crosses": None, "state": "bounded"}]
+                "crosses": None, "state": "bounded", "effect": 0.37, "p_adjusted": 0.25, "mde": float("inf"),
+                "verdict": "not detected", "margin": 0.1}]
     text = "\n".join(_verdict(numbers))
     assert "1 of 2 rates cross" in text and "rate 0.1 not within 10" in text
     assert "may still do so" in text and "rate 1 + verifier: bounded" in text
+    # 0.4.0 called a gate helpful when its mean ratio was 20% below, with no uncertainty; now a paired test
+    assert "verifier not detected (x0.37, p adj. 0.25, MDE none possible)" in text
     numbers[1].update(crosses=1, end=2.0, state="collapsing")  # the smaller rate crossing first
     assert "NOT later in every case" in "\n".join(_verdict(numbers))
 
@@ -56,7 +59,7 @@ def test_quick_reproduce_runs_end_to_end(tmp_path):
     assert len(numbers) == 7 and all(n["generations"] == 6 for n in numbers)
     assert (out / "summary.png").stat().st_size > 10_000
     report = (out / "report-markov.html").read_text()
-    assert "Gates that keep it bounded" in report and 'alt="summary"' in report  # the verdict opens the report
+    assert "Against ungated rate 1, paired by seed" in report and 'alt="summary"' in report  # the verdict opens it
     ungated = [n for n in numbers if n["setting"] == "kjv" and n["gate"] is None]
     assert all(n["end"] > n["start"] for n in ungated)  # held-out perplexity rises without new real data
     # three seeds: every variant has an interval inside its metric's range (KL >= 0, perplexity >= 1) and a state

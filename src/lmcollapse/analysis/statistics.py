@@ -57,6 +57,17 @@ class Paired:
         return self.n > 0 and self.mean == 0 and self.sd == 0
 
 
+def final_ratios(per_seed: list[list[dict]] | dict[int, list[dict]], watch: str) -> dict[int, float]:
+    """Seed -> W at the last generation over W at generation 0 (seeds in order when given as a list)."""
+    by_seed = per_seed if isinstance(per_seed, dict) else dict(enumerate(per_seed))
+    out = {}
+    for seed, rows in by_seed.items():
+        values = [r.get(watch) for r in sorted(rows, key=lambda r: r["generation"])]
+        if len(values) > 1 and values[0] and values[-1] is not None:
+            out[seed] = float(values[-1]) / float(values[0])
+    return out
+
+
 def differences(row: dict[int, float], baseline: dict[int, float]) -> np.ndarray:
     """Per seed both have a finite positive value for: log(row) - log(baseline), in seed order."""
     seeds = sorted(s for s in set(row) & set(baseline)

@@ -290,17 +290,6 @@ def _mark_power(board: list[dict], spec: dict) -> None:
                           + (" (the budget)" if len(spec["seeds"]) >= budget else ""))
 
 
-def final_ratios(per_seed: list[list[dict]] | dict[int, list[dict]], watch: str) -> dict[int, float]:
-    """Seed -> W at the last generation over W at generation 0 (seeds in order when given as a list)."""
-    by_seed = per_seed if isinstance(per_seed, dict) else dict(enumerate(per_seed))
-    out = {}
-    for seed, rows in by_seed.items():
-        values = [r.get(watch) for r in sorted(rows, key=lambda r: r["generation"])]
-        if len(values) > 1 and values[0] and values[-1] is not None:
-            out[seed] = float(values[-1]) / float(values[0])
-    return out
-
-
 def compare_with_baselines(rows: list[dict], ratios: dict[tuple, dict[int, float]], margin: float) -> None:
     """Every measured row against its baseline (row["baseline"]), seed by seed: p, Holm's adjustment over the
     whole leaderboard (the family), effect, mde, stability and the verdict, written into the rows."""
@@ -390,7 +379,7 @@ def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[d
         ours, theirs = (kept or {}).get((r["model"], r["setting"], r["mitigation"])), \
             (kept or {}).get((base["model"], base["setting"], BASELINE))
         r["contribution"] = ours / theirs if ours is not None and theirs else None
-    ratios = {tuple(p.tags.values()): final_ratios(groups[tuple(p.tags.values())], spec["models"][p.model]["watch"])
+    ratios = {tuple(p.tags.values()): statistics.final_ratios(groups[tuple(p.tags.values())], spec["models"][p.model]["watch"])
               for p in chosen if tuple(p.tags.values()) not in starved}
     compare_with_baselines(rows, ratios, float(spec.get("equivalence_margin", EQUIVALENCE_MARGIN)))
     for r in rows:
@@ -530,6 +519,14 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
                           "p* = 1 / (1 + psi / phi) that Feng et al. (2024) derive from them:", ""]
             lines += [f"- {r['setting']} / {r['mitigation']}: phi {_fmt(r['keep_good'])}, psi {_fmt(r['keep_bad'])}, "
                       f"p* {_fmt(r['breakdown_point'])}; measured: {r['verdict']}" for r in verifiers]
+        lines.append("")
+    changed = [r for r in rows if r.get("verdict_0_4") not in (None, r["verdict"])]
+    if changed:  # what the paired, multiplicity-corrected rules say differently from 0.4's unpaired intervals
+        lines += ["## Verdicts that differ from 0.4's rule", "",
+                  f"{len(changed)} of {len(rows)} rows: 0.4 compared unpaired 95% intervals, one row at a time, "
+                  f"and called an undetected difference \"no effect\" (docs/statistics.md).", ""]
+        lines += [f"- {r['model']} / {r['setting']} / {r['mitigation']}: {r['verdict_0_4']} -> {verdict_text(r)}"
+                  for r in changed]
         lines.append("")
     cut = [(m, s, g) for m, s, g, why in skipped if why == CUT_REASON]
     if cut:

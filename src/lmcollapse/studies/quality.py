@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from lmcollapse.running.parts import load_config
 from lmcollapse.metrics.row import MetricsRow
 from lmcollapse.analysis.report import sweep_data, write_report
 from lmcollapse.sweep import SweepDir
+from lmcollapse.analysis import statistics
 from lmcollapse.analysis.verdict import BOUND
 from lmcollapse.studies.base import STUDIES, Study, StudyPlan
 from lmcollapse.studies.execution import run_study
@@ -40,6 +41,7 @@ class Variant:
     rate: float
     gate: object | None  # a gates entry, as the spec writes it
     config: dict
+    comparison: dict = field(default_factory=dict)  # against ungated rate 1, paired (compare_gates)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -176,9 +178,11 @@ def summary(spec: dict, chosen: list[Variant], groups: dict[tuple, list[list[dic
              f"*Departs*: early warning, a paired t-test across seeds with Bonferroni over generations "
              f"(conservative with few seeds).", ""]
     results = []
+    compare_gates(spec, chosen, groups)  # paired, Holm over every gate of every setting (statistics.py)
     for setting, s in spec["settings"].items():
         watch = s["watch"]
-        numbers = [_variant_numbers(v, groups[(v.setting, v.label)], watch) for v in chosen if v.setting == setting]
+        numbers = [{**_variant_numbers(v, groups[(v.setting, v.label)], watch), **v.comparison}
+                   for v in chosen if v.setting == setting]
         results += numbers
         lines += [f"## {setting} (watching `{watch}`)", "",
                   f"| variant | {watch} at 0 | at {numbers[0]['generations'] - 1} (95% CI) | ratio | state | crosses | "
@@ -197,10 +201,43 @@ def summary(spec: dict, chosen: list[Variant], groups: dict[tuple, list[list[dic
     return "\n".join(lines) + "\n"
 
 
+EQUIVALENCE_MARGIN = 0.10  # "no effect" of a gate: its paired effect shown within +-10%
+
+
+def spec_margin(numbers: list[dict]) -> float:
+    return next((n["margin"] for n in numbers if n.get("margin") is not None), EQUIVALENCE_MARGIN)
+
+
+def compare_gates(spec: dict, chosen: list, groups: dict[tuple, list[list[dict]]]) -> None:
+    """Each gated variant against the ungated variant of the highest rate in its setting, seed by seed: the
+    effect, p, Holm over every gated variant of the study, MDE and verdict, set as variant.comparison."""
+    margin = float(spec.get("equivalence_margin", EQUIVALENCE_MARGIN))
+    for v in chosen:
+        v.comparison = {}
+    gated = [v for v in chosen if v.gate is not None]
+    pairs = {}
+    for v in gated:
+        watch = spec["settings"][v.setting]["watch"]
+        base = max((b for b in chosen if b.setting == v.setting and b.gate is None), key=lambda b: b.rate)
+        pairs[v.label, v.setting] = (statistics.differences(statistics.final_ratios(groups[(v.setting, v.label)], watch),
+                                                            statistics.final_ratios(groups[(base.setting, base.label)], watch)))
+    results = {key: statistics.paired(d) for key, d in pairs.items()}
+    pvalues = [results[v.label, v.setting].p for v in gated]
+    for v, adjusted, factor in zip(gated, statistics.holm(pvalues), statistics.holm_factors(pvalues)):
+        d, result = pairs[v.label, v.setting], results[v.label, v.setting]
+        factor = 1.0 if not np.isfinite(factor) else factor
+        verdict = ("inactive" if result.identical else
+                   statistics.paired_verdict(d, factor, False, False, margin))
+        v.comparison = {"effect": result.effect, "effect_lo": result.low, "effect_hi": result.high, "p": result.p,
+                        "p_adjusted": adjusted, "mde": statistics.mde(result.sd, result.n, factor),
+                        "verdict": verdict, "margin": margin}
+
+
 def _verdict(numbers: list[dict]) -> list[str]:
     ungated = sorted((n for n in numbers if n["gate"] is None), key=lambda n: -n["rate"])
     gated = [n for n in numbers if n["gate"] is not None]
     T = ungated[0]["generations"]
+    worst = ungated[0]
     crossed = [n for n in ungated if n["crosses"] is not None]
     out = [f"- Without gates, {len(crossed)} of {len(ungated)} rates cross {BOUND}x generation 0 within {T} "
            f"generations: " + ", ".join(f"rate {n['rate']:g} at {n['crosses']}" if n["crosses"] is not None
@@ -222,18 +259,14 @@ def _verdict(numbers: list[dict]) -> list[str]:
     if any(n["state"] == "too few seeds" for n in numbers):
         out.append(f"- No state is given: it compares an interval across seeds with the bound, and that needs "
                    f"{MIN_SEEDS_FOR_INTERVAL} seeds or more.")
-    if gated:
-        bounded = [n["gate"] for n in gated if n["state"] == "bounded"]
-        ratio = lambda n: n["end"] / n["start"]  # noqa: E731
-        helped = sorted((n for n in gated if ratio(n) < 0.8 * ratio(worst)), key=ratio)
-        hurt = [n for n in gated if ratio(n) > 1.1 * ratio(worst)]
-        out.append(f"- **Gates that keep it bounded: {', '.join(bounded) if bounded else 'none'}.** "
-                   if not any(n["state"] == "too few seeds" for n in gated) else "- "
-                   + (f"Gates that cut the damage by 20% or more against ungated rate {worst['rate']:g}: "
-                      + ", ".join(f"{n['gate']} ({ratio(n):.2f})" for n in helped) + "." if helped else
-                      "No gate cuts the damage by 20% or more.")
-                   + (" Worse than no gate: " + ", ".join(f"{n['gate']} ({ratio(n):.2f})" for n in hurt) + "."
-                      if hurt else ""))
+    if gated:  # each gate against ungated rate 1, seed by seed (docs/statistics.md)
+        out.append(f"- Against ungated rate {worst['rate']:g}, paired by seed ({statistics.SIGN_FLIP} over every "
+                   f"gate of every setting; no effect means equivalence within "
+                   f"+-{spec_margin(numbers):.0%} shown): " + "; ".join(
+                       f"{n['gate']} {n['verdict']} (x{n['effect']:.2f}, p adj. {n['p_adjusted']:.2g}, MDE "
+                       f"{'none possible' if not np.isfinite(n['mde']) else format(n['mde'], '.2g') + 'x'})"
+                       if n.get("effect") is not None and np.isfinite(n["effect"]) else f"{n['gate']} {n['verdict']}"
+                       for n in gated) + ".")
     return out
 
 
