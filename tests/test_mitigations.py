@@ -174,8 +174,11 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     rows = {(r["model"], r["setting"], r["mitigation"]): r for r in board["rows"]}
     chosen, skipped = mitigations.points(mitigations.effective_spec(load_spec("mitigations"), quick=True))
     assert set(rows) == {tuple(p.tags.values()) for p in chosen} and len(board["does_not_apply"]) == len(skipped)
-    assert all(r["verdict"] in ("baseline", "prevents", "delays", "no effect", "harms", "starves the model")
-               for r in rows.values())
+    assert all(r["verdict"] in ("baseline", "prevents", "delays", "no effect", "harms", "starves the model",
+                                "not detected", "inactive", "uncertain", "too few seeds") for r in rows.values())
+    # 3 seeds: no paired difference can reach significance, so the new rules claim none (docs/statistics.md)
+    assert not any(r["verdict"] in ("prevents", "delays", "harms") for r in rows.values())
+    assert all(r["mde"] == float("inf") for r in rows.values() if r.get("mde") is not None)
     gpt = rows[("gpt", "replace", "none")]
     assert gpt["downstream_gap"] is not None and gpt["final_ratio"] > 1  # the GPT degrades without mitigation
     measured = [r for r in rows.values() if not r["note"]]  # a starved row (its gates passed nothing) has no ratio

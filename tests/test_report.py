@@ -133,3 +133,24 @@ def test_report_opens_in_headless_chromium_without_errors_and_no_blank_plot(repo
         assert plots[0]["width"] == 0 and errors  # a missing image is a console error
     finally:
         driver.quit()
+
+
+def test_two_seed_groups_of_the_same_seeds_are_compared_seed_by_seed(tmp_path):
+    """The tour's report of replace against accumulate: 0.4.0 set two unpaired intervals side by side; now the
+    second group is compared with the first seed by seed (docs/statistics.md)."""
+    from lmcollapse.analysis.report import load_data, paired_rows
+
+    config = {"generations": 6, "ci_rounds": 0, "save_models": False, "model": {"order": 1, "smoothing": 0.01},
+              "corpus": {"name": "categorical", "probs": [0.3, 0.2, 0.15, 0.1, 0.08, 0.07, 0.05, 0.05],
+                         "n_train": 100, "n_eval": 50, "doc_length": 1}}
+    seeds = list(range(10))
+    run_seeds(load_config(config), seeds, tmp_path / "replace", workers=2, progress=False)
+    run_seeds(load_config({**config, "paradigm": {"name": "accumulate"}}), seeds, tmp_path / "accumulate",
+              workers=2, progress=False)
+    groups = load_data(tmp_path / "replace") + load_data(tmp_path / "accumulate")
+    [row] = paired_rows(groups)
+    assert row["baseline"] == "replace" and row["n"] == 10
+    assert row["effect"] < 1 and row["p_adjusted"] <= 2 / 2 ** 10 * 1.0001  # every seed: accumulate below
+    assert row["verdict"] in ("delays", "prevents") and 1 < row["mde"] < float("inf")
+    html = build_report([tmp_path / "replace", tmp_path / "accumulate"], tmp_path / "r.html").read_text()
+    assert "Paired against replace" in html and row["verdict"] in html

@@ -26,6 +26,7 @@ from lmcollapse.metrics import MetricsRow, column_direction, describe_column, me
 from lmcollapse.metrics.base import CONCERNS, column_concern
 from lmcollapse.sweep import PointRuns, Sweep
 from lmcollapse.theory.real_share import expected_real_share
+from lmcollapse.analysis import statistics
 from lmcollapse.analysis.verdict import BOUND, NAMED_IN_WORDS, Verdict, in_words, judge
 
 SAMPLES_SHOWN = 3
@@ -43,6 +44,7 @@ class RunData:
     damage: list[str] = field(default_factory=list)  # one line per damaged run: only its intact prefix is drawn
     verdict: Verdict | None = None  # did it collapse (analysis/verdict.py)
     seconds: list[dict] = field(default_factory=list)  # per generation: stage -> seconds (mean over seeds)
+    final_by_seed: dict[int, float] = field(default_factory=dict)  # run seed -> watched metric, last / first
 
 
 def load_data(path: str | Path) -> list[RunData]:
@@ -84,6 +86,9 @@ def group_data(label: str, dirs: list[Path], where: str) -> RunData:
     done = intact[first.path]
     data = RunData(label, first.config, rows, departures, _composition(first, done), seeds=seeds, damage=damage,
                    verdict=verdict, seconds=_seconds([(run, len(rows)) for run, rows in runs]))
+    if verdict.metric is not None:  # what a paired comparison with another group of the same seeds needs
+        by_seed = {run.config.seed: rows for run, rows in runs}
+        data.final_by_seed = statistics.final_ratios(by_seed, verdict.metric)
     tokenizer = first.tokenizer()
     for t in sorted({0, done // 2, done - 1}) if done else []:
         docs = first.samples(t)
@@ -110,6 +115,7 @@ def _composition(run, generations: int) -> list[dict]:
     return out
 
 
+EQUIVALENCE_MARGIN = 0.10  # a report's "no effect": the paired effect shown within +-10%
 LOG_SCALE_SPAN = 10  # a plot whose positive values span more than this factor gets a log axis
 
 
@@ -314,6 +320,46 @@ def _constant_text(name: str, runs: list[RunData]) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def paired_rows(runs: list[RunData], margin: float = EQUIVALENCE_MARGIN) -> list[dict]:
+    """Every group after the first against the first, seed by seed where they share seeds and a watched
+    metric (docs/statistics.md): effect, p, Holm over these comparisons, MDE, verdict. [] when none pair."""
+    base = runs[0] if runs else None
+    pairable = [r for r in runs[1:] if base is not None and r.verdict and base.verdict
+                and r.verdict.metric == base.verdict.metric
+                and len(set(r.final_by_seed) & set(base.final_by_seed)) >= statistics.MIN_PAIRED_SEEDS]
+    if not pairable:
+        return []
+    diffs = [statistics.differences(r.final_by_seed, base.final_by_seed) for r in pairable]
+    results = [statistics.paired(d) for d in diffs]
+    pvalues = [r.p for r in results]
+    rows = []
+    for run, d, result, adjusted, factor in zip(pairable, diffs, results, statistics.holm(pvalues),
+                                                statistics.holm_factors(pvalues)):
+        bounded, base_bounded = run.verdict.high < BOUND, base.verdict.high < BOUND
+        rows.append({"label": run.label, "baseline": base.label, "n": result.n, "effect": result.effect,
+                     "low": result.low, "high": result.high, "p": result.p, "p_adjusted": adjusted,
+                     "mde": statistics.mde(result.sd, result.n, factor),
+                     "verdict": ("inactive" if result.identical else
+                                 statistics.paired_verdict(d, factor, bounded, base_bounded, margin))})
+    return rows
+
+
+def _paired_section(runs: list[RunData]) -> str:
+    rows = paired_rows(runs)
+    if not rows:
+        return ""
+    cell = lambda x, digits=3: "-" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"  # noqa: E731
+    body = "".join(
+        f"<tr><td>{html.escape(r['label'])}</td><td>{cell(r['effect'])}x ({cell(r['low'])} to {cell(r['high'])})"
+        f"</td><td>{cell(r['p_adjusted'], 2)}</td><td>{'none possible' if not np.isfinite(r['mde']) else cell(r['mde'], 2) + 'x'}"
+        f"</td><td>{r['n']}</td><td>{html.escape(r['verdict'])}</td></tr>" for r in rows)
+    return (f'<h3>Paired against {html.escape(rows[0]["baseline"])}</h3><p>Seed by seed: each row\'s ratio '
+            f'(last / first generation) over the baseline\'s with the same seed; {html.escape(statistics.SIGN_FLIP)}'
+            f' over these rows; MDE at {statistics.POWER:.0%} power; no effect only where equivalence within '
+            f'+-{EQUIVALENCE_MARGIN:.0%} is shown (docs/statistics.md).</p><table><tr><th>run</th><th>effect (95% CI)'
+            f'</th><th>p adj.</th><th>MDE</th><th>seeds</th><th>verdict</th></tr>{body}</table>')
+
+
 def _verdict_section(runs: list[RunData], headline: bytes) -> str:
     verdicts = [r.verdict for r in runs if r.verdict is not None]
     rows = "".join(
@@ -325,7 +371,7 @@ def _verdict_section(runs: list[RunData], headline: bytes) -> str:
     words = f'<p class="verdict">{html.escape(in_words(verdicts))}</p>'
     # a few runs: the sentence first, it says it all; many: the table first, the sentence only counts them
     body = words + table if len(verdicts) <= NAMED_IN_WORDS else table + words
-    return f'<section id="verdict"><h2>Verdict</h2>{body}{_img(headline, "headline")}</section>'
+    return f'<section id="verdict"><h2>Verdict</h2>{body}{_paired_section(runs)}{_img(headline, "headline")}</section>'
 
 
 def _img(png: bytes, alt: str) -> str:

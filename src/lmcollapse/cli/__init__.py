@@ -15,81 +15,36 @@ from rich.table import Table
 
 from lmcollapse import plugins
 from lmcollapse.running import stop_signals
-from lmcollapse.analysis.aggregation import MIN_SEEDS_FOR_INTERVAL, aggregate_rows
 from lmcollapse.api import load_run, open_results, resolve_config
 from lmcollapse.config import to_yaml
 from lmcollapse.config import validate as validate_config
-from lmcollapse.analysis.early_warning import ALPHA, p_text
 from lmcollapse.analysis.verdict import judge
 from lmcollapse.errors import LmcollapseError, RunInterrupted
 from lmcollapse.running.parts import load_config, preflight
 from lmcollapse.studies import load_spec as load_experiment_spec
 from lmcollapse.studies.base import study_named, study_of
 from lmcollapse.gates import GATES
-from lmcollapse.metrics import METRICS, NEEDS, MetricsRow
+from lmcollapse.metrics import METRICS, NEEDS
 from lmcollapse.models import MODELS
 from lmcollapse.paradigms import PARADIGMS
 from lmcollapse.analysis.report import build_report
 from lmcollapse.running.rundir import RunDir
 from lmcollapse.running.loop import execute
 from lmcollapse.sources import SOURCES
-from lmcollapse.sweep import (Sweep, SweepDir, is_sweep, load_spec, make_executor, plan, run_sweep, seeds_base, seeds_spec,
-                    summarise, tables)
+from lmcollapse.sweep import (Sweep, SweepDir, is_sweep, load_spec, make_executor, plan, run_sweep, seeds_base,
+                              seeds_spec, tables)
 from lmcollapse.sweep.legacy import upgrade as upgrade_legacy
 from lmcollapse.sweep.folder import table_problem
 from lmcollapse.sweep.spec import parse_seeds
 from lmcollapse.sweep.sweepdir import TABLES
 from lmcollapse.tokenizers import TOKENIZERS
 from lmcollapse.cli.output import console, err_console
+from lmcollapse.cli.tables import (
+    metrics_table, print_departures, print_seed_table, print_sweep_summary, warn_of_damaged_runs)
 from lmcollapse.version import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Study model collapse: train language "
                   "models generation after generation on data their predecessors generated.")
-
-TABLE_COLUMNS = {"generation": "gen", "seeds": "seeds", "real_fraction": "real", "heldout_ppl": "ppl", "kl_to_truth": "KL",
-                 "tv_to_truth": "TV", "model_entropy": "entropy", "support_fraction": "support",
-                 "tail_mass_2": "tail-2", "distinct_2": "distinct-2", "self_bleu": "self-BLEU"}
-
-
-def metrics_table(rows: list[dict], title: str | None = None) -> Table:
-    """The headline metrics (every metric is in metrics.jsonl; `show --json` prints them all)."""
-    present = [c for c in TABLE_COLUMNS if any(c in r for r in rows)]
-    table = Table(title=title)
-    for column in present:
-        table.add_column(TABLE_COLUMNS.get(column, column), justify="right")
-    for row in rows:
-        table.add_row(*[_cell(row.get(c, "")) for c in present])
-    return table
-
-
-def with_seed_counts(rows: list[dict]) -> list[dict]:
-    """Aggregated rows with how many seeds each generation's mean is over (unfinished seeds have fewer rows)."""
-    return [{**row, "seeds": max(MetricsRow.from_json(row).counts.values(), default=0)} for row in rows]
-
-
-def seeds_title(rows: list[dict], n_seeds: int) -> str:
-    if all(row["seeds"] == n_seeds for row in rows):
-        return f"mean over {n_seeds} seeds"
-    return f"mean over up to {n_seeds} seeds (the seeds column: how many have each generation)"
-
-
-def print_departures(departures) -> None:
-    if not departures:
-        print(f"early warning: no metric departs from generation 0 (false-flag rate <= {ALPHA:.0%} per metric)")
-        return
-    print(f"early warning, first generation departing from generation 0 ({departures[0].test}; "
-          f"Bonferroni over generations, false-flag rate <= {ALPHA:.0%} per metric):")
-    for d in sorted(departures, key=lambda d: (d.generation, d.metric)):
-        print(f"  {d.metric:<20} generation {d.generation:<3} {d.direction:<4} {p_text(d.p_value)}")
-
-
-def _cell(value) -> str:
-    if value is None:
-        return "inf/NA"
-    if isinstance(value, float):
-        return f"{int(value)}" if value.is_integer() and abs(value) > 1 else f"{value:.4g}"
-    return str(value)
-
 
 def executor_option():
     return typer.Option("local", "--executor", help="where runs go: local (a process pool) or ray")
@@ -190,29 +145,6 @@ def exit_on_failures(outcome) -> None:
         raise typer.Exit(1)
 
 
-def warn_of_damaged_runs(sweep: "Sweep") -> None:
-    """One line on stderr when runs of a sweep are damaged: its tables may show numbers of damaged files."""
-    damaged = sweep.damaged_runs()
-    if damaged:
-        path, why = damaged[0]
-        err_console.print(f"warning: {len(damaged)} of {len(sweep.started_runs())} runs of {sweep.path} are damaged "
-                          f"(first: {path}: {why}); lmcollapse check {sweep.path} lists them; running the sweep's "
-                          f"command again recomputes them", markup=False, soft_wrap=True)
-
-
-def print_seed_table(sweep: "Sweep") -> None:
-    """A sweep of one point (several seeds of one config): the mean over seeds per generation, early warning."""
-    per_seed = [rows for rows in sweep.points[0].per_seed_rows() if rows]
-    if not per_seed:
-        print(f"{sweep.path}: no generation committed yet")
-        return
-    rows = with_seed_counts(aggregate_rows(per_seed))
-    console.print(metrics_table(rows, title=seeds_title(rows, len(sweep.seeds))))
-    verdict, departures = judge(str(sweep.path), per_seed)
-    print(f"verdict: {verdict.line()}")
-    print_departures(departures)
-
-
 @app.command()
 def sweep(
     spec: Optional[Path] = typer.Argument(None, help="a config file; its sweep: block (grid, zip, points, seeds) "
@@ -277,35 +209,6 @@ def preflight_tasks(tasks) -> None:
             preflight(config)
         except LmcollapseError as exc:
             raise LmcollapseError(f"sweep point {task.label or 'base'}: {exc}") from None
-
-
-def print_sweep_summary(out: Path) -> None:
-    """One line per point: its seeds, the final value of the watched metrics with intervals, early warning."""
-    watched, summaries = summarise(out)
-    table = Table(title=f"{out}: final generation, mean over seeds (95% interval, from "
-                        f"{MIN_SEEDS_FOR_INTERVAL} seeds on)")
-    table.add_column("point")
-    table.add_column("seeds", justify="right")
-    table.add_column("gens", justify="right")
-    for m in watched:
-        table.add_column(TABLE_COLUMNS.get(m, m), justify="right")
-        table.add_column("warns at", justify="right")
-    for p in summaries:
-        cells = [escape(p.label), f"{p.seeds_done}/{p.seeds}", str(p.generations)]
-        for m in watched:
-            value = p.finals.get(m)
-            if value is None:
-                cells += ["", ""]
-                continue
-            mean, lo, hi = value
-            cells.append(_cell(mean) + (f" ({_cell(lo)} to {_cell(hi)})" if lo is not None else ""))
-            cells.append("" if p.departs.get(m) is None else str(p.departs[m]))
-        table.add_row(*cells)
-    console.print(table)
-    for point in Sweep(out).points:  # the same verdict as the report's, per point
-        per_seed = [rows for rows in point.per_seed_rows() if rows]
-        if per_seed:
-            print(f"verdict: {judge(point.label, per_seed)[0].line()}")
 
 
 @app.command()

@@ -251,7 +251,7 @@ class ReservoirSupply:
 def prepare(config: Config, rd: RunDir, environment: dict) -> None:
     """First start: draw the real data once and write everything the run depends on."""
     data = load_source(config)
-    with disk_errors("the run's real documents"):
+    with disk_errors(f"the real documents of {rd.path}"):
         rd.docs.mkdir(parents=True, exist_ok=True)
         write_corpus(data.train, rd.real_train_file)
         write_corpus(data.held_out, rd.held_out_file)

@@ -334,7 +334,7 @@ class RunDir:
         final = self.gen(t)
         partial = final.with_name(final.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        with disk_errors(f"generation {t}"):
+        with disk_errors(f"generation {t} of {self.path}"):
             partial.mkdir(parents=True)
             yield partial
             files = {str(f.relative_to(partial)): {"bytes": f.stat().st_size, "sha256": _sha256(f)}
@@ -400,7 +400,7 @@ class RunDir:
         return None
 
     def write_metrics_jsonl(self, rows: list[dict]) -> None:
-        with disk_errors("metrics.jsonl"):
+        with disk_errors(str(self.metrics_file)):
             # Rebuilt from gen-*/metrics.json on every start, so it needs no fsync of its own.
             atomic_write_text(self.metrics_file, "".join(json.dumps(r) + "\n" for r in rows), durable=False)
 
@@ -408,7 +408,7 @@ class RunDir:
         """One committed generation's row at the end of metrics.jsonl: a line, not the whole file again (long
         runs would rewrite it every generation). A crash can cut the line short; the file is rebuilt from the
         generations on the next start, and readers stop at a cut line."""
-        with disk_errors("metrics.jsonl"), open(self.metrics_file, "a", encoding="utf-8") as fh:
+        with disk_errors(str(self.metrics_file)), open(self.metrics_file, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
 
 

@@ -231,6 +231,31 @@ def _interval(low, high, seeds: int, label: str = "95% CI ") -> str:
     return f"{label}{_fmt(low)} to {_fmt(high)}"
 
 
+def _claim_d(d: dict, few: bool) -> tuple[str, str]:
+    """(what was measured, verdict) of claim (d): downstream accuracy under replace against random init."""
+    if few:
+        measured, verdict = (f"accuracy {_fmt(d['acc'][0])} at 0, {_fmt(d['acc'][-1])} at {len(d['acc']) - 1}; "
+                             f"baseline {_fmt(d['baseline_acc'])}", "unclear")
+    elif not d["generation_0_beats_baseline"]:
+        measured, verdict = (f"generation 0 does not beat the random-init baseline ({_fmt(d['baseline_acc'])}) "
+                             f"beyond its interval: the probe cannot tell them apart at this scale", "untestable")
+    else:
+        # "no better than random init" is a claim of equality: shown by equivalence (two one-sided tests
+        # within the stated margin), not by an interval that merely contains 0
+        entered, shown = d["enters_baseline"], d.get("equivalent_at_end", False)
+        base = (f"accuracy {_fmt(d['acc'][0])} at 0, {_fmt(d['acc'][-1])} at {len(d['acc']) - 1}; baseline "
+                f"{_fmt(d['baseline_acc'])}; ")
+        if shown:
+            measured, verdict = base + f"equal to it within +-{_fmt(d['margin'])} at the last generation " \
+                                       f"(equivalence shown)", "agrees"
+        elif entered is not None:
+            measured, verdict = base + f"the gap's interval reaches 0 at generation {entered}, but equality " \
+                                       f"within +-{_fmt(d['margin'])} is not shown", "not shown"
+        else:
+            measured, verdict = base + "still above the baseline at the last generation", "not within the run"
+    return measured, verdict
+
+
 def claim_rows(claims: dict, bound: float) -> list[tuple[str, str, str, str]]:
     """(claim, the paper says, measured, verdict) for one model's claims. Every verdict rests on intervals
     across seeds: with too few seeds for one, each says so."""
@@ -271,29 +296,8 @@ def claim_rows(claims: dict, bound: float) -> list[tuple[str, str, str, str]]:
                      f"ratio {_fmt(n['ratio'])} ({_interval(n['ratio_lo'], n['ratio_hi'], seeds)}), {n['state']}",
                      n["state"]))
     if "d" in claims:
-        d = claims["d"]
-        if few:
-            measured, verdict = (f"accuracy {_fmt(d['acc'][0])} at 0, {_fmt(d['acc'][-1])} at {len(d['acc']) - 1}; "
-                                 f"baseline {_fmt(d['baseline_acc'])}", "unclear")
-        elif not d["generation_0_beats_baseline"]:
-            measured, verdict = (f"generation 0 does not beat the random-init baseline ({_fmt(d['baseline_acc'])}) "
-                                 f"beyond its interval: the probe cannot tell them apart at this scale", "untestable")
-        else:
-            # "no better than random init" is a claim of equality: shown by equivalence (two one-sided tests
-            # within the stated margin), not by an interval that merely contains 0
-            entered, shown = d["enters_baseline"], d.get("equivalent_at_end", False)
-            base = (f"accuracy {_fmt(d['acc'][0])} at 0, {_fmt(d['acc'][-1])} at {len(d['acc']) - 1}; baseline "
-                    f"{_fmt(d['baseline_acc'])}; ")
-            if shown:
-                measured, verdict = base + f"equal to it within +-{_fmt(d['margin'])} at the last generation " \
-                                           f"(equivalence shown)", "agrees"
-            elif entered is not None:
-                measured, verdict = base + f"the gap's interval reaches 0 at generation {entered}, but equality " \
-                                           f"within +-{_fmt(d['margin'])} is not shown", "not shown"
-            else:
-                measured, verdict = base + "still above the baseline at the last generation", "not within the run"
         rows.append(("(d) replace: downstream accuracy falls to the random-init baseline",
-                     "collapsed models no better than random init", measured, verdict))
+                     "collapsed models no better than random init", *_claim_d(claims["d"], few)))
     if "e" in claims:
         e = claims["e"]
         rows.append(("(e) replace: samples grow more repetitive", "more repetitive",
