@@ -75,8 +75,8 @@ def test_the_count_model_path_never_imports_torch(tmp_path):
 
 # ---- tests mirror the package -----------------------------------------------------------------------
 # Test modules about no single source module: the package's shape, every kind's conformance suite, the
-# documentation, and the metric suite's stored reference values.
-CROSS_CUTTING = {"architecture", "conformance", "docs", "readme", "metrics_suite"}
+# documentation, the metric suite's stored reference values, and the benchmark scripts' dry paths.
+CROSS_CUTTING = {"architecture", "conformance", "docs", "readme", "metrics_suite", "benchmarks"}
 
 
 def test_every_test_module_is_named_after_a_source_module_a_package_or_a_story():
