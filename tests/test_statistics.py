@@ -51,6 +51,7 @@ def test_holm_adjusts_step_down_and_keeps_order():
 
 def test_the_mde_is_infinite_where_the_test_cannot_reach_its_level():
     assert statistics.mde(0.1, 3) == float("inf")  # 2/8 > 0.05
+    assert statistics.mde(0.0, 3) == float("inf")  # no spread (a row identical to its baseline): still none
     assert statistics.mde(0.1, 6) < statistics.mde(0.1, 6 + 4) * 2  # finite from 6 seeds at 5%
     assert statistics.mde(0.1, 6, factor=12) == float("inf")  # 2/64 > 0.05/12
     assert statistics.mde(0.1, 12) < statistics.mde(0.2, 12) < float("inf")

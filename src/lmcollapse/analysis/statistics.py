@@ -137,9 +137,10 @@ def mde(sd: float, n: int, factor: float = 1.0) -> float:
     """The smallest effect (a ratio, >= 1) a paired comparison of n seeds with spread sd detects with POWER at
     level ALPHA / factor (factor: the row's Holm multiplier), for the sign-flip test itself; infinite where
     that test cannot reach the level with n seeds, or the spread is unknown."""
-    if n < 2 or not np.isfinite(sd):
-        return float("inf")
-    return float(np.exp(standard_mde(n, ALPHA / factor) * sd))
+    standard = standard_mde(n, ALPHA / factor) if n >= 2 else float("inf")
+    if not np.isfinite(standard) or not np.isfinite(sd):
+        return float("inf")  # (an infinite standard MDE times a zero spread is no number)
+    return float(np.exp(standard * sd))
 
 
 POWER_DRAWS = 200  # normal samples behind a standardised MDE (common to every effect size tried)
