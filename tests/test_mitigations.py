@@ -206,6 +206,7 @@ def test_a_missing_library_refuses_the_benchmark_whichever_rows_need_it(monkeypa
     assert "pip install 'lmcollapse[" in message and "\n" not in message
 
 
+@pytest.mark.slow  # two rounds of the benchmark on the Markov chain: about 8 s
 def test_seeds_by_power_extend_every_row_up_to_the_budget_and_name_the_rows_short_of_their_target(tmp_path):
     spec = yaml.safe_load(_small_spec(tmp_path).read_text())
     spec["power"] = {"target_mde": {"ngram-markov": 1.01}, "seed_budget": 5}  # a target no row reaches
