@@ -49,6 +49,7 @@ NEEDS = {"truth": "a known-truth corpus (categorical, markov)",
          "support": "a model that records which continuations it saw in training (the count model)",
          "probe": "probe.task set, and a model with hidden states (gpt, hf)",
          "gates": "quality gates in the config",
+         "neural": "a neural model (gpt, hf): what its training recorded",
          "text": "a text corpus (documents with text)",
          "extra:embed": "pip install 'lmcollapse[embed]'",
          "extra:detect": "pip install 'lmcollapse[detect]'"}
@@ -64,10 +65,14 @@ CONCERNS = {
               "model loses."),
     "composition": ("The data's composition", "What the models train on: how much of it is real, and what the "
                     "gates let through. These are set by the paradigm, not learnt."),
+    "fit": ("How well the model fits its data", "Whether generation t's model learnt its training set: its "
+            "training loss, and how much probability it gives the tokens it was trained on. An under-fit model "
+            "writes noisier text than it reads, whatever the data."),
     "downstream": ("Downstream probe", "What the model's features are still good for, against the same "
                    "architecture randomly initialised."),
 }
 SHARE = (0.0, 1.0)  # the range of a share, a fraction, an accuracy
+ENTROPY_POSITIONS = 200_000  # sampled positions averaged for the samples' entropy (standard error ~1e-3 nats)
 NON_NEGATIVE = (0.0, None)  # divergences, entropies, NLL, lengths
 
 
@@ -309,6 +314,18 @@ class GenerationView:
         doc, logp = self.heldout_scores
         n = len(self.held_out)
         return weighted_mean_ratio(-np.bincount(doc, weights=logp, minlength=n), np.bincount(doc, minlength=n))
+
+    @cached_property
+    def samples_entropy(self) -> float | None:
+        """The mean entropy (nats) of M_t's next-token law over contexts of its own samples (model_entropy,
+        and the dispersion gap beside the held-out cross-entropy); None without a position to read."""
+        s = self.samples
+        if s.n_tokens == 0 and s.eos_id is None:
+            return None
+        # Generated documents are i.i.d., so the first ones covering ENTROPY_POSITIONS positions are an
+        # unbiased sample of the model's contexts; using every position costs time and adds nothing visible.
+        enough = int(np.searchsorted(s.offsets, ENTROPY_POSITIONS)) + 1
+        return float(self.model.context_entropies(s.take(np.arange(min(enough, len(s))))).mean())
 
 
 def weighted_mean_ratio(sums: np.ndarray, counts: np.ndarray) -> Resampled:

@@ -2,6 +2,7 @@
 over micro-batches that fit `batch_memory_gb`; the loss is cross-entropy or truncated cross-entropy."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,22 @@ TRAINING_COPIES = 6
 
 if TYPE_CHECKING:
     from lmcollapse.models.neural.base import NeuralLM
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """What training recorded: the objective's mean per target in each epoch (the last: the model's training
+    loss, as the fit diagnostics report it)."""
+
+    epoch_losses: list[float]
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.epoch_losses)
+
+    @property
+    def train_loss(self) -> float:
+        return self.epoch_losses[-1] if self.epoch_losses else float("nan")
 
 
 class Training:
@@ -61,24 +78,32 @@ class Training:
             autocast = self._autocast(device)
             self.net_.train()
             steps, step = self.epochs * -(-len(windows) // self.batch_size), 0
+            epoch_losses = []  # the training objective's mean per target, epoch by epoch
             for _ in range(self.epochs if optimise else 0):
                 order = order_rng.permutation(len(windows))
+                total, targets = 0.0, 0
                 for start in range(0, len(order), self.batch_size):
                     self._progress("fit", step, steps)
                     step += 1
                     rows = self._batch_rows([windows[i] for i in order[start:start + self.batch_size]])
                     opt.zero_grad(set_to_none=True)
-                    if self._batch_gradient(rows, device, autocast):
+                    stepped, batch_loss, n_targets = self._batch_gradient(rows, device, autocast)
+                    if stepped:
                         opt.step()
+                    total, targets = total + batch_loss * n_targets, targets + n_targets
+                epoch_losses.append(total / max(targets, 1))
         self.net_.eval()
+        self.fit_record_ = FitRecord(epoch_losses) if optimise else None
         return self
 
-    def _batch_gradient(self, rows: dict[str, np.ndarray], device, autocast) -> bool:
+    def _batch_gradient(self, rows: dict[str, np.ndarray], device, autocast) -> tuple[bool, float, int]:
         """The gradient of one training batch's mean loss, accumulated into the weights' .grad over its
-        micro-batches; False when the batch has no loss to step on (tce: every target already confident)."""
+        micro-batches; (whether there is a loss to step on (tce: not when every target is already
+        confident), the batch's mean loss per target, its targets)."""
         torch = _torch()
         n_targets = int((rows["y"] != IGNORE).sum())
         kept = None if self.loss == "ce" else 0  # tce: targets left in the loss (models/loss.py)
+        batch_loss = 0.0
         for part in self._micro_batches(rows):
             with autocast:
                 logits, y = self._forward_rows(part, device)  # (R, W, V+1), (R, W)
@@ -87,8 +112,10 @@ class Training:
                 loss, kept_here = summed_loss(torch, logits.flatten(0, 1).float(), y.flatten(), n_targets,
                                               self.loss, self.tce_gamma)
             loss.backward()
+            batch_loss += float(loss.detach())
             kept = None if kept is None else kept + kept_here
-        return finish_batch(self.net_.parameters(), n_targets, kept)  # tce: the mean over kept tokens
+        # tce: the mean over kept tokens
+        return finish_batch(self.net_.parameters(), n_targets, kept), batch_loss, n_targets
 
     def _batch_rows(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
         """A training batch as (R, W) arrays: packed for networks that take packed rows, else padded."""
