@@ -116,6 +116,7 @@ def _small_spec(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow  # about 12 s: the default run keeps to its 5 minutes; CI runs it
 def test_a_plugin_gate_is_a_row_of_the_leaderboard(tmp_path):
     out = tmp_path / "board"
     result = cli("reproduce", _small_spec(tmp_path), "--quick", "--model", "ngram-markov", "--plugin", PLUGIN,

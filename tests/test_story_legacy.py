@@ -39,6 +39,7 @@ def test_a_03_folder_is_refused_in_one_line_naming_the_upgrade(which, request, t
         assert f"lmcollapse upgrade {path}" in result.stderr
 
 
+@pytest.mark.slow  # about 9 s: the default run keeps to its 5 minutes; CI runs it
 def test_an_upgraded_seeds_folder_is_a_one_point_sweep_with_the_same_numbers(old_seeds, tmp_path):
     old_aggregate = [json.loads(line) for line in (old_seeds / "aggregate.jsonl").read_text().splitlines()]
     old_seed_rows = [lmcollapse.load_run(old_seeds / f"seed-{s}").metrics for s in (0, 1)]

@@ -389,3 +389,19 @@ def test_each_points_verdict_names_the_departure_its_table_row_shows(tmp_path):
             warned += 1
             assert f"departs from generation 0 at {departs}" in line, line
     assert warned >= 1  # replace with no smoothing loses tokens: its KL departs
+
+
+def test_a_rerun_that_computes_nothing_still_rebuilds_tables_a_run_outgrew(tmp_path):
+    """Sweep files are written only when they change (so a finished sweep reruns from read-only storage), but a
+    run extended on its own since the tables were written makes them stale: the rerun rebuilds them."""
+    spec = load_spec({**BASE, "sweep": {"grid": {"model.order": [1, 2]}, "seeds": [0]}})
+    run_sweep(spec, tmp_path / "sw", make_executor("local", workers=1), progress=False)
+    table = tmp_path / "sw" / "results.parquet"
+    before = table.stat().st_mtime_ns
+    run_sweep(spec, tmp_path / "sw", make_executor("local", workers=1), progress=False)
+    assert table.stat().st_mtime_ns == before  # nothing new: nothing written
+    run_dir = sorted((tmp_path / "sw" / "runs").iterdir())[0]
+    lmcollapse.run(None, out_dir=run_dir, overrides=["generations=5"])  # extended outside the sweep
+    run_sweep(spec, tmp_path / "sw", make_executor("local", workers=1), progress=False)
+    rows = [r for r in pq.read_table(table).to_pylist() if r["run"] == run_dir.name]
+    assert len(rows) == 5

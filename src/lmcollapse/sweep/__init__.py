@@ -77,11 +77,20 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: Executor | None = None
     folder = SweepDir(the_plan.out)
     # A rerun of a finished sweep writes nothing (it may sit on read-only storage): the tables are rebuilt
     # only when a run was computed, the plan changed, or one of them is missing.
-    if grew or outcome.skipped < len(tasks) or any(table_problem(folder.path, name) for name in TABLES):
+    if grew or outcome.skipped < len(tasks) or any(table_problem(folder.path, name) for name in TABLES) or \
+            _runs_newer_than_tables(tasks, folder):
         write_tables(the_plan.out)
     failures = [{"run": f.run_dir, "error": f.error, "node": f.node} for f in outcome.failures]
     write_text_if_changed(folder.failures_file, json.dumps(failures, indent=1) + "\n")
     return the_plan, outcome
+
+
+def _runs_newer_than_tables(tasks: list[RunTask], folder: SweepDir) -> bool:
+    """Whether a run's metrics changed after the tables were written (a run extended on its own, outside the
+    sweep): then the tables are stale even though this call computed nothing."""
+    written = folder.table_file("results").stat().st_mtime
+    return any(RunDir(t.run_dir).metrics_file.stat().st_mtime > written for t in tasks
+               if RunDir(t.run_dir).metrics_file.is_file())
 
 
 def seeds_spec(config: Config, seeds: list[int]) -> SweepSpec:
