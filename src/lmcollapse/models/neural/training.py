@@ -81,7 +81,7 @@ class Training:
             epoch_losses = []  # the training objective's mean per target, epoch by epoch
             for _ in range(self.epochs if optimise else 0):
                 order = order_rng.permutation(len(windows))
-                total, targets = 0.0, 0
+                total, targets = 0.0, 0  # total: a tensor on the device, read once per epoch (no sync per batch)
                 for start in range(0, len(order), self.batch_size):
                     self._progress("fit", step, steps)
                     step += 1
@@ -91,7 +91,7 @@ class Training:
                     if stepped:
                         opt.step()
                     total, targets = total + batch_loss * n_targets, targets + n_targets
-                epoch_losses.append(total / max(targets, 1))
+                epoch_losses.append(float(total) / max(targets, 1))
         self.net_.eval()
         self.fit_record_ = FitRecord(epoch_losses) if optimise else None
         return self
@@ -99,11 +99,11 @@ class Training:
     def _batch_gradient(self, rows: dict[str, np.ndarray], device, autocast) -> tuple[bool, float, int]:
         """The gradient of one training batch's mean loss, accumulated into the weights' .grad over its
         micro-batches; (whether there is a loss to step on (tce: not when every target is already
-        confident), the batch's mean loss per target, its targets)."""
+        confident), the batch's mean loss per target as a tensor on the device, its targets)."""
         torch = _torch()
         n_targets = int((rows["y"] != IGNORE).sum())
         kept = None if self.loss == "ce" else 0  # tce: targets left in the loss (models/loss.py)
-        batch_loss = 0.0
+        batch_loss = 0.0  # becomes a 0-d tensor: summed on the device, not read here
         for part in self._micro_batches(rows):
             with autocast:
                 logits, y = self._forward_rows(part, device)  # (R, W, V+1), (R, W)
@@ -112,7 +112,7 @@ class Training:
                 loss, kept_here = summed_loss(torch, logits.flatten(0, 1).float(), y.flatten(), n_targets,
                                               self.loss, self.tce_gamma)
             loss.backward()
-            batch_loss += float(loss.detach())
+            batch_loss = batch_loss + loss.detach()
             kept = None if kept is None else kept + kept_here
         # tce: the mean over kept tokens
         return finish_batch(self.net_.parameters(), n_targets, kept), batch_loss, n_targets
