@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import lmcollapse
+from lmcollapse.running import activity
 from lmcollapse.running.parts import load_source
 from lmcollapse.running.parts import load_config
 from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
@@ -128,6 +129,15 @@ def test_token_edit_resamples_only_confident_tokens():
     smoothed = NGramModel(NGramConfig(order=2, smoothing=1.0)).fit(real)
     out, share = never.generate(50, context(real, model=smoothed), seed=4, generation=1, first_id=0, producer="e")
     assert share.max() == 0.0
+    # its activity (running/activity.py): nothing edited, so a row of it is "inactive"
+    assert never.activity(out, share) == {"edited_token_share": 0.0, "edited_document_share": 0.0}
+    assert activity.never_acted([never.activity(out, share)] * 3)
+    out, share = editor.generate(200, ctx, seed=3, generation=1, first_id=10**6, producer="edit")
+    acted = editor.activity(out, share)
+    confident = sum(int(((np.array(d[:-1]) == 0)).sum()) for d in  # each 0 followed by a 1 gets edited
+                    (out.tokens[o:o + n] for o, n in zip(out.offsets, out.lengths)))
+    assert acted["edited_token_share"] == pytest.approx(confident / out.lengths.sum(), abs=0.02)
+    assert 0.5 < acted["edited_document_share"] <= 1.0 and not activity.never_acted([acted])
 
 
 def test_runner_samples_more_to_keep_the_contribution_fixed(tmp_path):
@@ -151,6 +161,10 @@ def test_runner_samples_more_to_keep_the_contribution_fixed(tmp_path):
     # Half of the truth's documents clear the median at first; models trained on verified data then
     # write ever more such documents: the verifier pulls the data towards the mode.
     assert 0.35 < acceptance[0] < 0.65 and acceptance[2] > acceptance[0]
+    # the manifest records the gate's activity and the training set's real share (replace: all real at 0)
+    manifests = [run.manifest(t) for t in range(3)]
+    assert [m.activity["acceptance"] for m in manifests] == pytest.approx(acceptance, abs=1e-12)
+    assert manifests[0].real_token_share == 1.0 and manifests[1].real_token_share == 0.0
     lmcollapse.run({**config, "generations": 1}, out_dir=tmp_path / "short")
     lmcollapse.run({**config, "generations": 3}, out_dir=tmp_path / "short")  # resumed from generation 1
     assert lmcollapse.load_run(tmp_path / "short").metrics == run.metrics

@@ -237,7 +237,7 @@ def _batch_gradient(model, windows, memory_gb, monkeypatch):
     forward = type(model)._forward_rows
     monkeypatch.setattr(model, "_forward_rows", lambda part, device: passes.append(part["y"].size) or
                         forward(model, part, device))
-    stepped = model._batch_gradient(model._batch_rows(windows), torch.device("cpu"), contextlib.nullcontext())
+    stepped, *_ = model._batch_gradient(model._batch_rows(windows), torch.device("cpu"), contextlib.nullcontext())
     monkeypatch.undo()
     assert stepped
     return [p.grad.clone() for p in model.net_.parameters()], len(passes), sum(passes)

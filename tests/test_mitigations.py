@@ -106,6 +106,33 @@ def test_a_mitigation_that_starves_the_model_has_a_verdict_of_its_own_and_says_w
     assert "- replace / strict: starves the model" in text
 
 
+def test_a_mitigation_that_never_acted_is_inactive_and_not_ranked_whatever_its_numbers():
+    """0.4.0 ranked token-edit "prevents" where it had edited no token (under replace it handed the learner R
+    unchanged). A row whose activity measures sit at their idle values in every generation and seed is
+    inactive, though its numbers differ from none's; one that acted in some generation is compared."""
+    spec = {"seeds": list(range(6)), "settings": {"replace": {"name": "replace"}},
+            "models": {"ngram": {"watch": "heldout_ppl"}}}
+    chosen = [mitigations.Point("ngram", "replace", m, {}) for m in ("none", "idle edit", "real edit")]
+    grow = [[{"generation": t, "heldout_ppl": 10.0 * (1.5 + 0.1 * s) ** t} for t in range(4)] for s in range(6)]
+    flat = [[{"generation": t, "heldout_ppl": 10.0 * (1.0 + 0.01 * s) ** t} for t in range(4)] for s in range(6)]
+    groups = {("ngram", "replace", "none"): grow, ("ngram", "replace", "idle edit"): flat,
+              ("ngram", "replace", "real edit"): flat}
+    idle = {"edited_token_share": 0.0, "edited_document_share": 0.0}
+    activity = {("ngram", "replace", "none"): [{}] * 24, ("ngram", "replace", "idle edit"): [idle] * 24,
+                ("ngram", "replace", "real edit"): [idle] * 23 + [{"edited_token_share": 0.01,
+                                                                   "edited_document_share": 0.1}]}
+    rows = {r["mitigation"]: r for r in mitigations.leaderboard(spec, chosen, groups, seconds={},
+                                                                  activity=activity)}
+    assert rows["idle edit"]["verdict"] == "inactive" and rows["idle edit"]["stability"] is None
+    assert rows["real edit"]["verdict"] == "prevents" and rows["real edit"]["p"] == pytest.approx(1 / 32)
+    assert "edited token share 0.000417" in rows["real edit"]["activity"]
+    text = mitigations.leaderboard_text(list(rows.values()), [], {"name": "t", "seeds": spec["seeds"],
+                                                                  "generations": 4})
+    table = [line for line in text.splitlines() if line.startswith("| replace |")]
+    assert [line.split(" | ")[1] for line in table] == ["real edit", "none", "idle edit"]  # inactive: last
+    assert "- replace / idle edit: activity (mean over generations and seeds): edited document share 0" in text
+
+
 def _small_spec(tmp_path) -> Path:
     """The benchmark's protocol on the Markov chain only, three mitigations and one reference: seconds."""
     spec = load_spec("mitigations")

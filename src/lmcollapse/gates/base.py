@@ -84,6 +84,12 @@ class Producer(Gate):
                  producer: str) -> tuple[Corpus, np.ndarray]:
         """(n candidate documents with synthetic provenance, a score per document)."""
 
+    def activity(self, produced: Corpus, score: np.ndarray) -> dict[str, float]:
+        """How much this producer changed what the learner sees, from the documents it produced in a generation
+        and their scores: measures named in running/activity.py (IDLE), at their idle value where it changed
+        nothing. The default: none reported."""
+        return {}
+
 
 class PoolWeighting(Gate):
     @abc.abstractmethod

@@ -53,3 +53,10 @@ class TokenEdit(Producer):
                                origin=SYNTHETIC, generation=generation, producer=producer, seed=seed,
                                first_id=first_id)
         return out, edited_share
+
+    def activity(self, produced: Corpus, score: np.ndarray) -> dict[str, float]:
+        """The shares of tokens and of documents edited: both 0 when no token passed the threshold (the
+        producer then hands the learner real documents unchanged)."""
+        lengths = np.maximum(produced.lengths, 1)  # the score is edited tokens over the document's length
+        return {"edited_token_share": float((score * lengths).sum() / lengths.sum()),
+                "edited_document_share": float((score > 0).mean())}

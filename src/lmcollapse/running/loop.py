@@ -25,6 +25,7 @@ from lmcollapse.errors import LmcollapseError, RunInterrupted
 from lmcollapse.running.parts import Experiment, build, prepare
 from lmcollapse.gates import GateContext, ReferenceModel
 from lmcollapse.gates.sampling import GatedSamples, draw_gated
+from lmcollapse.running.activity import generation_activity
 from lmcollapse.running.manifest import GenerationManifest
 from lmcollapse.metrics import GenerationView, RealStatistics, default_metrics, measure
 from lmcollapse.models import LanguageModel
@@ -334,7 +335,15 @@ def _record(experiment: Experiment, t: int, model: LanguageModel, data: DataStat
     fresh = pool.take(np.flatnonzero((pool.origin == REAL) & (pool.generation == t + 1)))
     manifest = GenerationManifest(generation=t, n_train=len(data.train), n_sampled=len(drawn.candidates),
                                   n_kept=len(kept), gates=drawn.counts, sampling_rounds=drawn.rounds,
-                                  composition=data.train.composition(), seconds=seconds, environment=env)
+                                  composition=data.train.composition(), seconds=seconds,
+                                  activity=generation_activity(drawn, experiment.gates, model),
+                                  real_token_share=_real_token_share(data.train), environment=env)
     return GenerationRecord(train_ids=data.train.doc_id, pool_ids=None if data.pool is data.train else data.pool.doc_id,
                             samples=drawn.candidates, sample_columns=columns, fresh=fresh,
                             model=model if experiment.config.save_models else None, metrics=row, manifest=manifest)
+
+
+def _real_token_share(train: Corpus) -> float | None:
+    """The share of the training set's tokens that are real text (None for an empty set)."""
+    total = int(train.lengths.sum())
+    return float(train.lengths[train.origin == REAL].sum()) / total if total else None

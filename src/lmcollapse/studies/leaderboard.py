@@ -11,6 +11,7 @@ metric (held-out perplexity, or KL to the truth on the Markov chain), ratio_t = 
 - downstream_gap: the probe's accuracy minus the random-init baseline's at the last generation (GPT);
 - repetition_change, distinct_2_change: last generation minus generation 0, means over seeds;
 - acceptance_rate: the share of drawn documents the gates passed, over all generations (None without gates);
+- activity: the mitigation's activity measures, means over generations and seeds (running/activity.py);
 - contribution: synthetic documents entering per generation over those of `none` (1 when the gates filled
   the contribution; less when `oversample_max` ran out first);
 - cost_ratio: generation process-seconds (recorded in the manifests) over those of `none` in the same model
@@ -21,8 +22,10 @@ metric (held-out perplexity, or KL to the truth on the Markov chain), ratio_t = 
   and the share of seed resamples keeping the verdict (analysis/statistics.py, docs/statistics.md);
 - verdict: *prevents*, *delays* or *harms* where the paired test finds a difference at the row's Holm level
   (prevents: the row's own interval below BOUND where B's is not); *no effect* where equivalence within the
-  spec's margin is shown; *not detected* otherwise; *inactive* where every seed's numbers equal B's (the
-  mitigation changed nothing the learner saw); *uncertain* where fewer than 90% of seed resamples keep the
+  spec's margin is shown; *not detected* otherwise; *inactive* where every seed's numbers equal B's, or the
+  mitigation's activity measures (running/activity.py: acceptance 1 with no document changed, no token
+  edited, no target masked) sit at their idle values in every generation and seed: the mitigation changed
+  nothing the learner saw; *uncertain* where fewer than 90% of seed resamples keep the
   verdict (`tentative` holds it); *baseline* for B; *too few seeds* under 3 paired seeds; *starves the
   model* for a mitigation whose gates pass no document, leaving the model nothing to train on in some seed
   (its note says in how many; no numbers, no comparison). `verdict_0_4` keeps 0.4's rule (unpaired
@@ -45,6 +48,7 @@ from lmcollapse.analysis import statistics
 from lmcollapse.analysis.aggregation import (
     MIN_SEEDS_FOR_INTERVAL, aggregate_rows, mean_over_seeds, metric_matrix, too_few_seeds)
 from lmcollapse.analysis.verdict import BOUND
+from lmcollapse.running.activity import never_acted, summary as activity_summary
 from lmcollapse.sweep import SweepDir
 
 if TYPE_CHECKING:
@@ -53,7 +57,7 @@ if TYPE_CHECKING:
 NAN = float("nan")
 REFERENCE = "reference"  # the setting column of the reference policies
 STARVES = "starves the model"  # the verdict of a row whose gates left the model nothing to train on
-INACTIVE = "inactive"  # a row whose numbers equal its baseline's in every seed: not evidence, not ranked
+INACTIVE = "inactive"  # a row whose mitigation changed nothing the learner saw: not evidence, not ranked
 UNCERTAIN = "uncertain"  # a verdict that fewer than STABLE_SHARE of the seed resamples reproduce
 EQUIVALENCE_MARGIN = 0.10  # "no effect" needs the effect shown within +-10% of the baseline's ratio
 BASELINE = "none"
@@ -61,7 +65,7 @@ COLUMNS = ("model", "setting", "mitigation", "final_ratio", "final_ratio_lo", "f
            "collapse_generation", "area_log_ratio", "downstream_gap", "repetition_change", "distinct_2_change",
            "acceptance_rate", "cost_ratio", "verdict", "seeds", "watch", "keep_good", "keep_bad",
            "breakdown_point", "contribution", "note", "effect", "effect_lo", "effect_hi", "p", "p_adjusted", "mde",
-           "stability", "paired_seeds", "test", "tentative", "verdict_0_4", "sd", "power")
+           "stability", "paired_seeds", "test", "tentative", "verdict_0_4", "sd", "power", "activity")
 
 
 CUT_REASON = "not run: cut from the CPU run to fit one working session (docs/mitigations.md)"
@@ -142,7 +146,9 @@ def compare_with_baselines(rows: list[dict], ratios: dict[tuple, dict[int, float
         r.update(effect=result.effect, effect_lo=result.low, effect_hi=result.high, p=result.p, p_adjusted=adjusted,
                  sd=result.sd,
                  mde=statistics.mde(result.sd, result.n, factor), paired_seeds=result.n, test=statistics.SIGN_FLIP)
-        if result.identical:  # the same numbers as the baseline in every seed: the mitigation did nothing
+        if result.identical or r["never_acted"]:
+            # the same numbers as the baseline in every seed, or its activity measures at their idle values in
+            # every generation: the mitigation changed nothing the learner saw
             r["verdict"], r["stability"] = INACTIVE, None
             continue
         bounded = bool(r["final_ratio_hi"] < BOUND)
@@ -194,16 +200,19 @@ def starved_numbers(seeds: int) -> dict:
 
 def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]],
                 seconds: dict[tuple, float], starved: dict[tuple, str] | None = None,
-                kept: dict[tuple, float] | None = None) -> list[dict]:
+                kept: dict[tuple, float] | None = None, activity: dict[tuple, list[dict]] | None = None) -> list[dict]:
     """One row per point, in the spec's order, with its verdict against its baseline; starved: the points
-    whose gates left the model nothing to train on in some seed, with the note to print."""
-    starved = starved or {}
+    whose gates left the model nothing to train on in some seed, with the note to print; activity: each
+    point's mitigation activity records, one per generation and seed (running/activity.py)."""
+    starved, activity = starved or {}, activity or {}
     rows = []
     for p in chosen:
         watch = spec["models"][p.model]["watch"]
         key = tuple(p.tags.values())
         numbers = starved_numbers(len(spec["seeds"])) if key in starved else row_numbers(groups[key], watch)
-        rows.append({**p.tags, **numbers, "watch": watch, "note": starved.get(key)})
+        records = activity.get(key, [])
+        rows.append({**p.tags, **numbers, "watch": watch, "note": starved.get(key),
+                     "activity": activity_summary(records), "never_acted": never_acted(records)})
     by_key = {(r["model"], r["setting"], r["mitigation"]): r for r in rows}
     first_setting = next(iter(spec["settings"]))
     for r in rows:
@@ -223,6 +232,7 @@ def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[d
     compare_with_baselines(rows, ratios, float(spec.get("equivalence_margin", EQUIVALENCE_MARGIN)))
     for r in rows:
         r.pop("baseline_row")
+        r.pop("never_acted")
     return rows
 
 
@@ -311,6 +321,12 @@ def write_leaderboard(rows: list[dict], skipped: list[tuple], spec: dict, out: P
     SweepDir(out).leaderboard_file(".md").write_text(leaderboard_text(rows, skipped, spec))
 
 
+def _table_order(row: dict) -> tuple:
+    """Settings in turn, references last; within one, rows by final ratio, the inactive ones (not ranked) last."""
+    return (row["setting"] == REFERENCE, row["setting"], row.get("verdict") == INACTIVE,
+            np.nan_to_num(row["final_ratio"], nan=np.inf))
+
+
 def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
     seeds = len(spec["seeds"])
     lines = [f"# {spec['name']}: the leaderboard", "",
@@ -327,7 +343,8 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
              f"the test to reach it); *stable*: the share of seed resamples giving the same verdict. Verdicts: "
              f"prevents, delays, harms (a difference found), no effect (equivalence within "
              f"+-{spec.get('equivalence_margin', EQUIVALENCE_MARGIN):.0%} shown), not detected (neither), inactive "
-             f"(the same numbers as `none` in every seed: the mitigation changed nothing), uncertain (stable in "
+             f"(the same numbers as `none` in every seed, or no document filtered, token edited or target masked: "
+             f"the mitigation changed nothing the learner saw; not ranked), uncertain (stable in "
              f"fewer than {statistics.STABLE_SHARE:.0%} of resamples), starves the model (its gates passed no "
              f"document; no numbers). Rules: lmcollapse/studies/mitigations.py and docs/statistics.md.",
              ""]
@@ -337,8 +354,7 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
                   "| setting | mitigation | ratio (95% CI) | vs none, paired (95% CI) | p adj. | MDE | stable | "
                   "collapses at | area | probe gap | repetition | distinct-2 | acceptance | documents in | cost | "
                   "verdict |", "|" + "---|" * 16]
-        for r in sorted(mine, key=lambda r: (r["setting"] == REFERENCE, r["setting"], np.nan_to_num(r["final_ratio"],
-                                                                                                  nan=np.inf))):
+        for r in sorted(mine, key=_table_order):
             interval = (f" ({_fmt(r['final_ratio_lo'])} to {_fmt(r['final_ratio_hi'])})"
                         if np.isfinite(r["final_ratio_lo"]) else "")
             collapse = _collapse_text(r)
@@ -351,6 +367,8 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
                          f"{_fmt(r['cost_ratio'], 2)} | **{verdict_text(r)}** |")
         notes = [f"- {r['setting']} / {r['mitigation']}: {r['note']}" for r in mine if r.get("note")]
         notes += [f"- {r['setting']} / {r['mitigation']}: {r['power']}" for r in mine if r.get("power")]
+        notes += [f"- {r['setting']} / {r['mitigation']}: activity (mean over generations and seeds): {r['activity']}"
+                  for r in mine if r.get("activity")]
         lines += [""] + notes if notes else []
         verifiers = [r for r in mine if r.get("keep_good") is not None]
         if verifiers:

@@ -132,8 +132,9 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
                                                    trackers=spec.get("trackers", ()))
         groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
         starved = _starved_points(sweep, starved_runs)
-        board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen), starved=starved,
-                            kept=_documents_kept(sweep, chosen))
+        kept, activity = _manifest_facts(sweep)
+        board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen), starved=starved, kept=kept,
+                            activity=activity)
         more = seeds_needed(board, spec) if spec.get("seeds_auto") else len(spec["seeds"])
         if more <= len(spec["seeds"]):
             break
@@ -174,18 +175,23 @@ def _seconds(sweep, chosen: list[Point]) -> dict[tuple, float]:
     return {tuple(p.tags.values()): generation_seconds(sweep, **p.tags) for p in chosen}
 
 
-def _documents_kept(sweep, chosen: list[Point]) -> dict[tuple, float]:
-    """Per point, the mean number of synthetic documents that entered per generation (the manifests' n_kept)."""
+def _manifest_facts(sweep) -> tuple[dict[tuple, float | None], dict[tuple, list[dict]]]:
+    """Per point, from its runs' manifests: the mean number of synthetic documents that entered per generation
+    (n_kept), and every generation's mitigation activity (running/activity.py), all seeds together."""
     from lmcollapse.api import load_run
 
-    out = {}
+    kept_mean, activity = {}, {}
     for point in sweep.points:
-        kept = []
+        kept, records = [], []
         for path in point.started():
             run = load_run(path)
-            kept += [run.manifest(t).n_kept for t in range(run.generations_done)]
-        out[(point.tags["model"], point.tags["setting"], point.tags["mitigation"])] = float(np.mean(kept)) if kept else None
-    return out
+            manifests = [run.manifest(t) for t in range(run.generations_done)]
+            kept += [m.n_kept for m in manifests]
+            records += [m.activity for m in manifests]
+        key = (point.tags["model"], point.tags["setting"], point.tags["mitigation"])
+        kept_mean[key] = float(np.mean(kept)) if kept else None
+        activity[key] = records
+    return kept_mean, activity
 
 
 @STUDIES.register("mitigations", "the mitigation benchmark: every mitigation against none, one leaderboard")

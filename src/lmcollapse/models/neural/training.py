@@ -26,9 +26,11 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class FitRecord:
     """What training recorded: the objective's mean per target in each epoch (the last: the model's training
-    loss, as the fit diagnostics report it)."""
+    loss, as the fit diagnostics report it), and under truncated cross-entropy the share of training targets
+    its loss dropped (over every epoch; None under plain cross-entropy): the mitigation's activity."""
 
     epoch_losses: list[float]
+    masked_share: float | None = None
 
     @property
     def epochs_run(self) -> int:
@@ -79,6 +81,7 @@ class Training:
             self.net_.train()
             steps, step = self.epochs * -(-len(windows) // self.batch_size), 0
             epoch_losses = []  # the training objective's mean per target, epoch by epoch
+            seen, kept_all = 0, 0  # targets trained on, and (tce) those left in the loss, over every epoch
             for _ in range(self.epochs if optimise else 0):
                 order = order_rng.permutation(len(windows))
                 total, targets = 0.0, 0  # total: a tensor on the device, read once per epoch (no sync per batch)
@@ -87,19 +90,22 @@ class Training:
                     step += 1
                     rows = self._batch_rows([windows[i] for i in order[start:start + self.batch_size]])
                     opt.zero_grad(set_to_none=True)
-                    stepped, batch_loss, n_targets = self._batch_gradient(rows, device, autocast)
+                    stepped, batch_loss, n_targets, kept = self._batch_gradient(rows, device, autocast)
                     if stepped:
                         opt.step()
                     total, targets = total + batch_loss * n_targets, targets + n_targets
+                    seen, kept_all = seen + n_targets, kept_all + (kept or 0)
                 epoch_losses.append(float(total) / max(targets, 1))
         self.net_.eval()
-        self.fit_record_ = FitRecord(epoch_losses) if optimise else None
+        masked = 1.0 - kept_all / seen if self.loss != "ce" and optimise and seen else None
+        self.fit_record_ = FitRecord(epoch_losses, masked) if optimise else None
         return self
 
-    def _batch_gradient(self, rows: dict[str, np.ndarray], device, autocast) -> tuple[bool, float, int]:
+    def _batch_gradient(self, rows: dict[str, np.ndarray], device, autocast) -> tuple[bool, float, int, int | None]:
         """The gradient of one training batch's mean loss, accumulated into the weights' .grad over its
         micro-batches; (whether there is a loss to step on (tce: not when every target is already
-        confident), the batch's mean loss per target as a tensor on the device, its targets)."""
+        confident), the batch's mean loss per target as a tensor on the device, its targets, the targets
+        left in the loss (tce; None under cross-entropy))."""
         torch = _torch()
         n_targets = int((rows["y"] != IGNORE).sum())
         kept = None if self.loss == "ce" else 0  # tce: targets left in the loss (models/loss.py)
@@ -115,7 +121,7 @@ class Training:
             batch_loss = batch_loss + loss.detach()
             kept = None if kept is None else kept + kept_here
         # tce: the mean over kept tokens
-        return finish_batch(self.net_.parameters(), n_targets, kept), batch_loss, n_targets
+        return finish_batch(self.net_.parameters(), n_targets, kept), batch_loss, n_targets, kept
 
     def _batch_rows(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
         """A training batch as (R, W) arrays: packed for networks that take packed rows, else padded."""
