@@ -178,11 +178,13 @@ def summary(spec: dict, chosen: list[Variant], groups: dict[tuple, list[list[dic
              f"*Departs*: early warning, a paired t-test across seeds with Bonferroni over generations "
              f"(conservative with few seeds).", ""]
     results = []
-    compare_gates(spec, chosen, groups)  # paired, Holm over every gate of every setting (statistics.py)
+    own = {(v.setting, v.label): _variant_numbers(v, groups[(v.setting, v.label)], spec["settings"][v.setting]["watch"])
+           for v in chosen}
+    # paired, Holm over every gate of every setting (statistics.py)
+    compare_gates(spec, chosen, groups, {key: n["state"] for key, n in own.items()})
     for setting, s in spec["settings"].items():
         watch = s["watch"]
-        numbers = [{**_variant_numbers(v, groups[(v.setting, v.label)], watch), **v.comparison}
-                   for v in chosen if v.setting == setting]
+        numbers = [{**own[(v.setting, v.label)], **v.comparison} for v in chosen if v.setting == setting]
         results += numbers
         lines += [f"## {setting} (watching `{watch}`)", "",
                   f"| variant | {watch} at 0 | at {numbers[0]['generations'] - 1} (95% CI) | ratio | state | crosses | "
@@ -208,17 +210,20 @@ def spec_margin(numbers: list[dict]) -> float:
     return next((n["margin"] for n in numbers if n.get("margin") is not None), EQUIVALENCE_MARGIN)
 
 
-def compare_gates(spec: dict, chosen: list, groups: dict[tuple, list[list[dict]]]) -> None:
+def compare_gates(spec: dict, chosen: list, groups: dict[tuple, list[list[dict]]], states: dict[tuple, str]) -> None:
     """Each gated variant against the ungated variant of the highest rate in its setting, seed by seed: the
-    effect, p, Holm over every gated variant of the study, MDE and verdict, set as variant.comparison."""
+    effect, p, Holm over every gated variant of the study, MDE and verdict, set as variant.comparison. states:
+    (setting, label) -> the variant's state at the last generation; a gate found lower than its baseline
+    *prevents* where it is bounded and the baseline is not, else *delays*."""
     margin = float(spec.get("equivalence_margin", EQUIVALENCE_MARGIN))
     for v in chosen:
         v.comparison = {}
     gated = [v for v in chosen if v.gate is not None]
-    pairs = {}
+    pairs, bases = {}, {}
     for v in gated:
         watch = spec["settings"][v.setting]["watch"]
         base = max((b for b in chosen if b.setting == v.setting and b.gate is None), key=lambda b: b.rate)
+        bases[v.label, v.setting] = base
         pairs[v.label, v.setting] = (statistics.differences(statistics.final_ratios(groups[(v.setting, v.label)], watch),
                                                             statistics.final_ratios(groups[(base.setting, base.label)], watch)))
     results = {key: statistics.paired(d) for key, d in pairs.items()}
@@ -226,8 +231,10 @@ def compare_gates(spec: dict, chosen: list, groups: dict[tuple, list[list[dict]]
     for v, adjusted, factor in zip(gated, statistics.holm(pvalues), statistics.holm_factors(pvalues)):
         d, result = pairs[v.label, v.setting], results[v.label, v.setting]
         factor = 1.0 if not np.isfinite(factor) else factor
+        base = bases[v.label, v.setting]
+        bounded, base_bounded = (states[x.setting, x.label] == "bounded" for x in (v, base))
         verdict = ("inactive" if result.identical else
-                   statistics.paired_verdict(d, factor, False, False, margin))
+                   statistics.paired_verdict(d, factor, bounded, base_bounded, margin))
         v.comparison = {"effect": result.effect, "effect_lo": result.low, "effect_hi": result.high, "p": result.p,
                         "p_adjusted": adjusted, "mde": statistics.mde(result.sd, result.n, factor),
                         "verdict": verdict, "margin": margin}
