@@ -36,3 +36,4 @@ def test_a_count_model_has_no_fit_columns_and_show_prints_them_for_a_gpt(tmp_pat
     shown = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "show", str(run.path)], capture_output=True,
                            text=True, timeout=300)
     assert shown.returncode == 0 and "train loss" in shown.stdout and "p(target)" in shown.stdout
+    assert "epochs" in shown.stdout

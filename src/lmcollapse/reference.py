@@ -45,6 +45,8 @@ def _built_in(registry: Registry) -> list[str]:
 def type_name(annotation) -> str:
     """A field's type as a config author writes it: `int`, `float | null`, `"word" | "file"`, `list[str]`."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:  # a constrained member of a union, e.g. int >= 1 | "auto"
+        return type_name(args[0])
     if origin is typing.Literal:
         return " \\| ".join(f'"{a}"' if isinstance(a, str) else str(a) for a in args)
     if origin in (typing.Union, types.UnionType):
@@ -81,7 +83,11 @@ def _default(field) -> str:
 
 def _constraints(field) -> str:
     words = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
-    return ", ".join(f"{words[k]} {getattr(m, k)}" for m in field.metadata for k in words if hasattr(m, k))
+    metadata = list(field.metadata)
+    for member in typing.get_args(field.annotation):  # constraints on a member of a union (int >= 1 | "auto")
+        if typing.get_origin(member) is typing.Annotated:
+            metadata += [m for extra in typing.get_args(member)[1:] for m in getattr(extra, "metadata", [extra])]
+    return ", ".join(f"{words[k]} {getattr(m, k)}" for m in metadata for k in words if hasattr(m, k))
 
 
 def _cell(text: str) -> str:

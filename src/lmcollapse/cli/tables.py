@@ -19,7 +19,8 @@ TABLE_COLUMNS = {"generation": "gen", "seeds": "seeds", "real_fraction": "real",
                  "tv_to_truth": "TV", "model_entropy": "entropy", "support_fraction": "support",
                  "tail_mass_2": "tail-2", "distinct_2": "distinct-2", "self_bleu": "self-BLEU",
                  # the fit diagnostics of neural models (count models have none: the columns stay out)
-                 "train_loss": "train loss", "target_prob_p50": "p(target)", "dispersion_gap": "gap"}
+                 "train_loss": "train loss", "validation_loss": "val loss", "epochs_run": "epochs",
+                 "target_prob_p50": "p(target)", "dispersion_gap": "gap"}
 
 
 def metrics_table(rows: list[dict], title: str | None = None) -> Table:

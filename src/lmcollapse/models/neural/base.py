@@ -6,7 +6,7 @@ import abc
 import contextlib
 import json
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -21,13 +21,23 @@ from lmcollapse.models.neural.scoring import Scoring
 from lmcollapse.models.neural.training import Training
 
 
+AUTO_VALIDATION = 0.1  # the validation share early stopping uses unless model.validation says otherwise
+
+
 class NeuralConfig(Section):
     """Training shared by the neural backends (the paper's optimiser: AdamW, betas (0.9, 0.95), constant
     learning rate)."""
 
     block_size: int = Field(128, ge=2, description="positions the model sees at once, the start token included")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout probability in training")
-    epochs: int = Field(1, ge=1, description="passes over the generation's training set")
+    epochs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        1, description="passes over the generation's training set, or auto: early stopping on the validation split "
+                       "(at most max_epochs; the weights of the epoch with the lowest validation loss are kept)")
+    validation: float | None = Field(None, ge=0, lt=0.5, description="share of D_t's documents held back from "
+                                     "training to measure the fit (never E); default: 0.1 under epochs auto, else 0")
+    patience: int = Field(3, ge=1, description="epochs auto: stop after this many epochs without a lower "
+                                               "validation loss")
+    max_epochs: int = Field(60, ge=1, description="epochs auto: the most epochs trained")
     batch_size: int = Field(32, ge=1, description="sequences per optimiser step (AdamW, betas 0.9/0.95)")
     lr: float = Field(5e-4, gt=0, description="learning rate (constant)")
     weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
@@ -45,12 +55,27 @@ class NeuralConfig(Section):
                                                            "is dropped from the loss")
 
     @model_validator(mode="after")
-    def _gamma_needs_tce(self):
-        # (at its default it may stand anywhere: a stored config.yaml spells out every key)
-        if self.loss != "tce" and self.tce_gamma != type(self).model_fields["tce_gamma"].default:
+    def _keys_need_their_mode(self):
+        # (at its default a key may stand anywhere: a stored config.yaml spells out every key)
+        fields = type(self).model_fields
+        if self.loss != "tce" and self.tce_gamma != fields["tce_gamma"].default:
             raise ValueError("model.tce_gamma applies with model.loss: tce (truncated cross-entropy); set "
                              "model.loss=tce or drop tce_gamma")
+        for key in ("patience", "max_epochs"):
+            if self.epochs != "auto" and getattr(self, key) != fields[key].default:
+                raise ValueError(f"model.{key} applies with model.epochs: auto (early stopping); set "
+                                 f"model.epochs=auto or drop {key}")
+        if self.epochs == "auto" and self.validation == 0:
+            raise ValueError("model.epochs: auto stops on a validation split: set model.validation above 0 "
+                             "(e.g. 0.1) or give a number of epochs")
         return self
+
+    @property
+    def validation_share(self) -> float:
+        """The share of D_t held back for validation: as set, else 0.1 under epochs auto and 0 otherwise."""
+        if self.validation is not None:
+            return self.validation
+        return AUTO_VALIDATION if self.epochs == "auto" else 0.0
 
 
 class NetworkAdapter(abc.ABC):
@@ -81,6 +106,7 @@ class NeuralLM(Training, Scoring, Sampling, LanguageModel):
         self.lr, self.weight_decay, self.device = c.lr, c.weight_decay, c.device
         self.precision, self.batch_memory_gb, self.warm_start = c.precision, c.batch_memory_gb, c.warm_start
         self.loss, self.tce_gamma = c.loss, c.tce_gamma
+        self.validation_share, self.patience, self.max_epochs = c.validation_share, c.patience, c.max_epochs
         self._report: ProgressCallback | None = None
 
     @staticmethod

@@ -2,7 +2,7 @@
 over micro-batches that fit `batch_memory_gb`; the loss is cross-entropy or truncated cross-entropy."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,22 +23,39 @@ if TYPE_CHECKING:
     from lmcollapse.models.neural.base import NeuralLM
 
 
+VALIDATION_STREAM = 1  # the validation split's draw: its own stream of the fit seed, beside the batch order's
+
+
 @dataclass(frozen=True)
 class FitRecord:
-    """What training recorded: the objective's mean per target in each epoch (the last: the model's training
-    loss, as the fit diagnostics report it), and under truncated cross-entropy the share of training targets
-    its loss dropped (over every epoch; None under plain cross-entropy): the mitigation's activity."""
+    """What training recorded, epoch by epoch: the objective's mean per target, and the mean negative
+    log-likelihood per token of the validation split held back from D_t (when there is one); the epoch whose
+    weights the model kept (the last, or under epochs auto the one with the lowest validation loss); under
+    truncated cross-entropy the share of training targets its loss dropped (over every epoch; None under
+    plain cross-entropy): the mitigation's activity."""
 
     epoch_losses: list[float]
     masked_share: float | None = None
+    validation_losses: list[float] = field(default_factory=list)
+    kept_epoch: int | None = None  # index into the lists; None: the last
 
     @property
     def epochs_run(self) -> int:
         return len(self.epoch_losses)
 
     @property
+    def _kept(self) -> int:
+        return len(self.epoch_losses) - 1 if self.kept_epoch is None else self.kept_epoch
+
+    @property
     def train_loss(self) -> float:
-        return self.epoch_losses[-1] if self.epoch_losses else float("nan")
+        """The training objective in the epoch whose weights were kept."""
+        return self.epoch_losses[self._kept] if self.epoch_losses else float("nan")
+
+    @property
+    def validation_loss(self) -> float | None:
+        """The kept weights' loss on the validation split (None without one)."""
+        return self.validation_losses[self._kept] if self.validation_losses else None
 
 
 class Training:
@@ -73,16 +90,20 @@ class Training:
             self.net_ = self._build_net().to(device)
             if init is not None:
                 self.net_.load_state_dict(init.net_.state_dict())
-            windows = [w for w, _ in self._windows(self._sequences(corpus), stride=self.block_size)]
+            train, validation = self._split(corpus, seed)
+            windows = [w for w, _ in self._windows(self._sequences(train), stride=self.block_size)]
             order_rng = np.random.default_rng(seed)
             opt = torch.optim.AdamW(self.net_.parameters(), lr=self.lr, betas=(0.9, 0.95),
                                     weight_decay=self.weight_decay, fused=True)
             autocast = self._autocast(device)
             self.net_.train()
-            steps, step = self.epochs * -(-len(windows) // self.batch_size), 0
-            epoch_losses = []  # the training objective's mean per target, epoch by epoch
+            epochs = self.max_epochs if self.epochs == "auto" else self.epochs
+            steps, step = epochs * -(-len(windows) // self.batch_size), 0
+            epoch_losses, validation_losses = [], []  # per epoch: the training objective's mean per target, and
+            # the validation split's mean negative log-likelihood per token
             seen, kept_all = 0, 0  # targets trained on, and (tce) those left in the loss, over every epoch
-            for _ in range(self.epochs if optimise else 0):
+            best = None  # epochs auto: (validation loss, epoch, a copy of the weights) of the best epoch so far
+            for epoch in range(epochs if optimise else 0):
                 order = order_rng.permutation(len(windows))
                 total, targets = 0.0, 0  # total: a tensor on the device, read once per epoch (no sync per batch)
                 for start in range(0, len(order), self.batch_size):
@@ -96,10 +117,41 @@ class Training:
                     total, targets = total + batch_loss * n_targets, targets + n_targets
                     seen, kept_all = seen + n_targets, kept_all + (kept or 0)
                 epoch_losses.append(float(total) / max(targets, 1))
+                if validation is None:
+                    continue
+                validation_losses.append(self._mean_nll(validation))
+                if self.epochs != "auto":
+                    continue
+                if best is None or validation_losses[-1] < best[0]:
+                    best = (validation_losses[-1], epoch, {k: v.detach().clone() for k, v in self.net_.state_dict().items()})
+                elif epoch - best[1] >= self.patience:
+                    break  # no lower validation loss for `patience` epochs
+            if best is not None:
+                self.net_.load_state_dict(best[2])  # the weights of the best epoch, not of the last
         self.net_.eval()
         masked = 1.0 - kept_all / seen if self.loss != "ce" and optimise and seen else None
-        self.fit_record_ = FitRecord(epoch_losses, masked) if optimise else None
+        self.fit_record_ = FitRecord(epoch_losses, masked, validation_losses,
+                                     None if best is None else best[1]) if optimise else None
         return self
+
+    def _split(self, corpus: Corpus, seed: int) -> tuple[Corpus, Corpus | None]:
+        """(the documents trained on, the validation split held back from them, or None): a share of D_t
+        drawn from the fit seed's own stream, at least one document each way."""
+        if self.validation_share == 0 or len(corpus) < 2:
+            return corpus, None
+        n = min(max(1, int(round(self.validation_share * len(corpus)))), len(corpus) - 1)
+        held = np.zeros(len(corpus), dtype=bool)
+        held[np.random.default_rng([seed, VALIDATION_STREAM]).choice(len(corpus), size=n, replace=False)] = True
+        return corpus.take(np.flatnonzero(~held)), corpus.take(np.flatnonzero(held))
+
+    def _mean_nll(self, corpus: Corpus) -> float:
+        """The network's mean negative log-likelihood per token of corpus (end tokens included), in eval mode."""
+        self.net_.eval()
+        try:
+            _, logp = self.token_log_probs(corpus)
+        finally:
+            self.net_.train()
+        return float(-logp.mean())
 
     def _batch_gradient(self, rows: dict[str, np.ndarray], device, autocast) -> tuple[bool, float, int, int | None]:
         """The gradient of one training batch's mean loss, accumulated into the weights' .grad over its
