@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,21 +35,8 @@ import torch
 from lmcollapse.config import GPTConfig
 from lmcollapse.running.parts import load_config, load_source
 from lmcollapse.models.gpt import GPTModel
-from lmcollapse.models.neural.device import bf16_pays
+from lmcollapse.models.neural.device import bf16_pays, cpu_description
 from lmcollapse.models.neural.transformer import bfloat16_cpu_attention
-
-
-def cpu_description() -> str:
-    """The CPU's model name and which bfloat16 matrix units it has: with AMX (Intel) a bfloat16 matmul runs
-    several times faster than float32; with AVX-512 BF16 alone (as on AMD EPYC) the arithmetic peak is about
-    twice float32's (an instruction does two multiply-adds per float32 lane where an FMA does one)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "CPU unknown (no /proc/cpuinfo)"
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    units = [unit for unit in ("amx_bf16", "avx512_bf16") if unit in info]
-    return f"CPU {model}, bfloat16 units: {', '.join(units) or 'none'}"
 
 
 def matmul_gflops(dtype, m: int = 1024, k: int = 1024, n: int = 1024) -> float:

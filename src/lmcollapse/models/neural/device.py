@@ -11,9 +11,22 @@ def _torch():
     require(["torch"], "a neural model")
     import torch
 
+    global _SUBNORMALS_FLUSHED
+    if not _SUBNORMALS_FLUSHED:
+        torch.set_flush_denormal(True)
+        _SUBNORMALS_FLUSHED = True
     return torch
 
 
+# Subnormal floats are flushed to zero in every process that computes a neural model, from the first time
+# lmcollapse loads torch. AdamW's moment estimates of a parameter that gets no gradient in a step (the
+# embedding row of a token absent from the batch: most of a BPE vocabulary) decay by beta each step into the
+# subnormal range, where x86 arithmetic is tens of times slower: 16 epochs of `reproduce paper`'s GPT took
+# 349 process-seconds without this and 59 with it, every epoch's loss equal in all 16 printed digits
+# (benchmarks/gpt_fit.py --subnormals). Set once and left on, before torch starts its worker threads where
+# possible: a thread takes the setting from the thread that creates it, so switching it on and off around
+# training would leave workers created earlier slow. Numbers below about 1e-38 become 0.
+_SUBNORMALS_FLUSHED = False
 
 
 # From benchmarks/gpt_precision.py on this project's machine (an AMD EPYC with AVX-512 BF16, no AMX): bfloat16
@@ -30,6 +43,20 @@ def cpu_has_bf16_units() -> bool:
     except OSError:
         return False
     return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def cpu_description() -> str:
+    """The CPU's model name and which bfloat16 matrix units it has (what every benchmark prints): with AMX
+    (Intel) a bfloat16 matmul runs several times faster than float32; with AVX-512 BF16 alone (as on AMD
+    EPYC) the arithmetic peak is about twice float32's (an instruction does two multiply-adds per float32
+    lane where an FMA does one); with neither (AVX2 only) bfloat16 is emulated and slower."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "CPU unknown (no /proc/cpuinfo)"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    units = [unit for unit in ("amx_bf16", "avx512_bf16") if unit in info]
+    return f"CPU {model}, bfloat16 units: {', '.join(units) or 'none'}"
 
 
 def bf16_pays(device, width: int | None) -> bool:
