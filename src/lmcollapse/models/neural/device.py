@@ -11,22 +11,7 @@ def _torch():
     require(["torch"], "a neural model")
     import torch
 
-    global _SUBNORMALS_FLUSHED
-    if not _SUBNORMALS_FLUSHED:
-        torch.set_flush_denormal(True)
-        _SUBNORMALS_FLUSHED = True
     return torch
-
-
-# Subnormal floats are flushed to zero in every process that computes a neural model, from the first time
-# lmcollapse loads torch. AdamW's moment estimates of a parameter that gets no gradient in a step (the
-# embedding row of a token absent from the batch: most of a BPE vocabulary) decay by beta each step into the
-# subnormal range, where x86 arithmetic is tens of times slower: 16 epochs of `reproduce paper`'s GPT took
-# 349 process-seconds without this and 59 with it, every epoch's loss equal in all 16 printed digits
-# (benchmarks/gpt_fit.py --subnormals). Set once and left on, before torch starts its worker threads where
-# possible: a thread takes the setting from the thread that creates it, so switching it on and off around
-# training would leave workers created earlier slow. Numbers below about 1e-38 become 0.
-_SUBNORMALS_FLUSHED = False
 
 
 # From benchmarks/gpt_precision.py on this project's machine (an AMD EPYC with AVX-512 BF16, no AMX): bfloat16
