@@ -191,10 +191,16 @@ class Config(Section):
                                                                   "logged to: mlflow, tensorboard, wandb")
 
     @property
-    def warm_start(self) -> bool:
-        """Whether each generation's model starts from the previous one's weights (neural models only)."""
+    def init(self) -> str:
+        """Where each generation's training starts: scratch, previous (the previous generation's weights) or
+        base (a fixed base model); neural models declare it, count models always start from scratch."""
         # a field of the model's section (the neural backends' training section declares it), not a guess
-        return "warm_start" in type(self.model).model_fields and self.model.warm_start
+        return self.model.start if "init" in type(self.model).model_fields else "scratch"
+
+    @property
+    def warm_start(self) -> bool:
+        """Whether each generation's model starts from the previous one's weights (init: previous)."""
+        return self.init == "previous"
 
     @model_validator(mode="before")
     @classmethod

@@ -20,7 +20,7 @@ from lmcollapse.config import to_yaml
 from lmcollapse.config import validate as validate_config
 from lmcollapse.analysis.verdict import judge
 from lmcollapse.errors import LmcollapseError, RunInterrupted
-from lmcollapse.running.parts import load_config, preflight
+from lmcollapse.running.parts import load_config, load_source, preflight
 from lmcollapse.studies import load_spec as load_experiment_spec
 from lmcollapse.studies.base import study_named, study_of
 from lmcollapse.gates import GATES
@@ -407,6 +407,25 @@ def validate(config: Optional[Path] = typer.Argument(None, help="a YAML/TOML con
     preflight(resolved)
     console.print(to_yaml(resolved), end="", markup=False)
     err_console.print(f"{config or 'the built-in demo'}: valid")
+
+
+@app.command()
+def pretrain(config: Optional[Path] = typer.Argument(None, help="the config of the runs that will fine-tune the base "
+                                                               "(its corpus, tokenizer, seed and model section)"),
+             out: Path = typer.Option(..., "--out", help="where base models live; the base goes to OUT/base-<hash>"),
+             set_: List[str] = typer.Option([], "--set", help="override a key (as in run), e.g. model.epochs=auto"),
+             documents: Optional[int] = typer.Option(None, "--documents", min=1, help="pretrain on at most this many "
+                                                     "of the left-over documents (default: all)"),
+             plugin: List[str] = plugin_option()):
+    """Train a base model once on the corpus's real text that no run of CONFIG sees (for the fine-tuning regime,
+    model.init: base); a base already pretrained for the same config is reused."""
+    from lmcollapse.running.base_model import pretrain as pretrain_base
+
+    plugins.load_all(plugin)
+    resolved = load_config(config, set_, for_pretraining=True)
+    folder = pretrain_base(resolved, out, lambda: load_source(resolved), documents,
+                           progress=lambda line: print(line, file=sys.stderr))
+    print(folder)
 
 
 @app.command("ls")

@@ -34,7 +34,7 @@ from lmcollapse.paradigms import DataState, initial_state
 from lmcollapse.probes.run import ProbeRun
 from lmcollapse.running.progress import Progress
 from lmcollapse.running.provenance import environment, torch_device
-from lmcollapse.running.readback import model_of_generation, restore_state, stored_config
+from lmcollapse.running.readback import model_of_generation, restore_state, starting_weights, stored_config
 from lmcollapse.running.rundir import GenerationRecord, RunDir
 from lmcollapse.version import __version__
 
@@ -42,7 +42,7 @@ T = TypeVar("T")
 
 class RunState(ReferenceModel):
     """What one execution of a run keeps across generations (typed, owned here): the generation-0 model that
-    gates compare against, the previous model a warm start begins from, statistics of the real data, the
+    gates compare against, the previous model init: previous begins from, statistics of the real data, the
     downstream probe and its baseline."""
 
     def __init__(self, experiment: Experiment, rd: RunDir):
@@ -70,6 +70,16 @@ class RunState(ReferenceModel):
         if self._latest is not None and self._latest[0] == t - 1:
             return self._latest[1]
         return model_of_generation(self.experiment.config, self.rd, t - 1, train=None)
+
+    def starting_model(self, t: int) -> LanguageModel | None:
+        """The weights generation t's training starts from: none (init: scratch), generation t-1's model (init:
+        previous; none at generation 0), or the base model (init: base, every generation)."""
+        init = self.experiment.config.init
+        if init == "previous" and t > 0:
+            return self.previous_model(t)
+        if init == "base":
+            return starting_weights(self.experiment.config, t)
+        return None
 
 
 def device_of(config: Config) -> str:
@@ -282,8 +292,8 @@ def run_generation(experiment: Experiment, state: RunState, rd: RunDir, t: int, 
     def report(name: str, done: int, total: int) -> None:  # long stages (neural) say how far they have got
         bar.within(t, name, done, total)
 
-    # M_t = fit(a fresh model, D_t), or from M_t-1's weights with a warm start
-    init = state.previous_model(t) if cfg.warm_start and t > 0 else None
+    # M_t = fit(a fresh model, D_t), or from M_t-1's weights (init: previous), or from the base (init: base)
+    init = state.starting_model(t)
     if t > 0 and not len(data.train):  # gates that passed nothing under a policy that keeps only new documents
         raise LmcollapseError(f"generation {t} {NOTHING_TO_TRAIN_ON}: the gates passed none of those drawn at "
                               f"generation {t - 1} (its acceptance_rate is 0); loosen the gates or raise "

@@ -36,10 +36,15 @@ from lmcollapse.version import __version__
 
 
 def load_config(source: "str | Path | Mapping | Config | None" = None,
-                overrides: Sequence[str] | Mapping[str, Any] | None = None) -> Config:
+                overrides: Sequence[str] | Mapping[str, Any] | None = None, for_pretraining: bool = False) -> Config:
     """A Config from a path, a dict, a Config or None (the built-in demo), plus overrides, whose
-    components exist and fit together; any problem is an LmcollapseError of one line."""
+    components exist and fit together; any problem is an LmcollapseError of one line. for_pretraining: the
+    config as `lmcollapse pretrain` trains its base with, from scratch (a model.base it names need not exist
+    yet)."""
     config = parse_config(source, overrides)
+    if for_pretraining and "init" in type(config.model).model_fields:
+        config = config.model_copy(update={"model": config.model.model_copy(
+            update={"init": "scratch", "base": None, "warm_start": False})})
     check(config)
     return config
 
@@ -53,13 +58,16 @@ def check(config: Config) -> None:
             raise LmcollapseError(f"{key}: unknown {registry.kind} {name!r}; choose one of: {', '.join(registry.names())}")
     model_class, source_class = MODELS.get(config.model.name), SOURCES.get(config.corpus.name)
     paradigm_class = PARADIGMS.get(config.paradigm.name)
-    if config.warm_start:
-        if Capability.WARM_START not in model_class.capabilities:
-            raise LmcollapseError(f"model.warm_start: model {config.model.name!r} cannot start from another "
-                                  f"model's weights; warm starts apply to {models_with(Capability.WARM_START)}")
-        if not config.save_models:
-            raise LmcollapseError("model.warm_start needs save_models: true (a resumed run starts from the saved "
-                                  "weights of the generation before)")
+    if config.init != "scratch" and Capability.WARM_START not in model_class.capabilities:
+        raise LmcollapseError(f"model.init: model {config.model.name!r} cannot start from another model's weights; "
+                              f"init previous and base apply to {models_with(Capability.WARM_START)}")
+    if config.warm_start and not config.save_models:
+        raise LmcollapseError("model.init: previous needs save_models: true (a resumed run starts from the saved "
+                              "weights of the generation before)")
+    if config.init == "base":
+        from lmcollapse.running.base_model import check_base
+
+        check_base(config)
     PARADIGMS.build(config.paradigm).check_counts(config.corpus.n_train)
     if paradigm_class.needs_fresh_real:
         _check_fresh_supply(config, source_class)

@@ -91,4 +91,15 @@ def model_of_generation(config: Config, rd: RunDir, t: int, train: Callable[[], 
     if (config.warm_start and t > 0) or train is None:
         raise LmcollapseError(f"{rd.generation(t).path} holds no saved model, and a warm-started model cannot be refitted "
                               f"without its predecessors; rerun the experiment with save_models: true")
-    return new_model(config).fit(train(), seed=seeding.derived_seed(config.seed, t, "fit"))
+    return new_model(config).fit(train(), seed=seeding.derived_seed(config.seed, t, "fit"),
+                                 init=starting_weights(config, t))
+
+
+def starting_weights(config: Config, t: int) -> LanguageModel | None:
+    """The model generation t's fit starts from where that does not depend on the run's earlier generations:
+    the base model under init: base (loaded afresh: fitting never changes the model it starts from), else none."""
+    if config.init != "base":
+        return None
+    from lmcollapse.running.base_model import load_base
+
+    return load_base(config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, Callable, ClassVar, TYPE_CHECKING
 
 from pydantic import Field
 
@@ -35,6 +35,9 @@ class SourceData:
     truth: Any | None = None  # known-truth sources: exact next-token probabilities
     probe: Any | None = None  # text sources with a probe task: the probe's labelled documents (a ProbeSplit)
     reservoir: Corpus | None = None  # text sources: real documents held back for `fresh`
+    # text sources: the documents left over once R, E, the probe and the reservoir are cut (what
+    # `lmcollapse pretrain` trains a base model on), tokenized only when asked for
+    leftover: Callable[[], Corpus] | None = None
 
 
 class Source(NeedsModules, abc.ABC):

@@ -90,6 +90,7 @@ class TextSource(Source):
         n_probe = probe.n_train + probe.n_test if probe.task else 0
         probe_rows = order[need:need + n_probe]
         reservoir_rows = order[need + n_probe:need + n_probe + c.n_reservoir]
+        leftover_rows = order[need + n_probe + c.n_reservoir:]
         tokenizer = tokenizer.fit(train_text)
         split_seed = seeding.derived_seed(self.seed, seeding.SETUP, "split")
         # Ids: R from 0, then the probe's and the reservoir's documents (never trained on as they are: fresh
@@ -107,6 +108,7 @@ class TextSource(Source):
             tokenizer=tokenizer,
             probe=probe_split,
             reservoir=corpus(reservoir_rows, real_first_id(0) + c.n_train + n_probe) if c.n_reservoir else None,
+            leftover=lambda: corpus(leftover_rows, real_first_id(0) + c.n_train + n_probe + c.n_reservoir),
         )
 
     def _corpus(self, texts, tokenizer, first_id, seed) -> Corpus:

@@ -47,8 +47,12 @@ class NeuralConfig(Section):
                                                        "bfloat16 matrix units (AMX, AVX-512 BF16); fp32 elsewhere")
     batch_memory_gb: float = Field(2.0, gt=0, description="about the most memory one forward pass may take; "
                                                           "larger batches are split")
-    warm_start: bool = Field(False, description="each generation starts from the previous generation's weights "
-                                                "(fresh optimiser) instead of a new initialisation")
+    init: Literal["scratch", "previous", "base"] = Field(
+        "scratch", description="where each generation's training starts: scratch (a new initialisation), previous "
+                               "(the previous generation's weights), base (the base model of model.base, every "
+                               "generation: the fine-tuning regime); the optimiser starts afresh each time")
+    base: str | None = Field(None, description="init base: the base model's folder (`lmcollapse pretrain` writes one)")
+    warm_start: bool = Field(False, description="before 0.5: true is init: previous")
     loss: Literal["ce", "tce"] = Field("ce", description="ce: cross-entropy; tce: truncated cross-entropy "
                                                          "(ForTIFAI), tokens predicted above tce_gamma left out")
     tce_gamma: float = Field(0.99, gt=0, lt=1, description="tce: a target token whose probability exceeds this "
@@ -65,10 +69,23 @@ class NeuralConfig(Section):
             if self.epochs != "auto" and getattr(self, key) != fields[key].default:
                 raise ValueError(f"model.{key} applies with model.epochs: auto (early stopping); set "
                                  f"model.epochs=auto or drop {key}")
+        if self.base is not None and self.init != "base":
+            raise ValueError("model.base applies with model.init: base (fine-tuning a base model every generation); "
+                             "set model.init=base or drop base")
+        if self.init == "base" and self.base is None:
+            raise ValueError("model.init: base needs model.base: the folder of a base model (write one with "
+                             "`lmcollapse pretrain CONFIG --out DIR`)")
+        if self.warm_start and self.init != "scratch":
+            raise ValueError("model.warm_start is the old name of model.init: previous; give only model.init")
         if self.epochs == "auto" and self.validation == 0:
             raise ValueError("model.epochs: auto stops on a validation split: set model.validation above 0 "
                              "(e.g. 0.1) or give a number of epochs")
         return self
+
+    @property
+    def start(self) -> str:
+        """Where training starts each generation: init, with 0.4's warm_start: true read as previous."""
+        return "previous" if self.warm_start else self.init
 
     @property
     def validation_share(self) -> float:

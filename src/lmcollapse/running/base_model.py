@@ -1,0 +1,125 @@
+"""Base models for the fine-tuning regime (`model.init: base`): `lmcollapse pretrain CONFIG --out DIR` trains
+a neural model once on the corpus's real text that no run of that config ever sees (for a text corpus, the
+documents left over once R, E, the probe and the reservoir are cut), and every generation of a run with
+`model.init: base, model.base: FOLDER` then fine-tunes that base on its D_t: Shumailov et al.'s setup
+(a pretrained model fine-tuned on each generation's data) in miniature.
+
+The base's folder is named after the hash of what it depends on (the corpus and tokenizer sections and the
+seed, which fix R and so the tokenizer and the leftover text, and the model section it was trained with),
+so `pretrain` on the same config finds and reuses it. BASE_RECORD in the folder says what it was trained
+on, and a run refuses a base pretrained for another corpus, tokenizer, seed or architecture: its token ids
+or its weights would not fit, or its text could overlap R and E."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from lmcollapse import seeding
+from lmcollapse.config import Config
+from lmcollapse.errors import LmcollapseError
+from lmcollapse.models import MODELS, LanguageModel
+from lmcollapse.models.base import Capability
+from lmcollapse.running.rundir import atomic_write_text
+from lmcollapse.sources.base import SourceData
+from lmcollapse.version import __version__
+
+BASE_RECORD = "pretrain.json"  # in a base's folder: what it was trained on, and its held-out loss
+MODEL_FOLDER = "model"  # in a base's folder: the saved model
+# The model keys that only say how a run trains, not what network it builds: a base fits any run whose
+# other model keys equal its own.
+TRAINING_KEYS = frozenset({"init", "base", "warm_start", "epochs", "validation", "patience", "max_epochs", "lr",
+                           "batch_size", "weight_decay", "dropout", "loss", "tce_gamma", "device", "precision",
+                           "batch_memory_gb"})
+
+
+def _network(config: Config) -> dict:
+    return {k: v for k, v in config.model.model_dump().items() if k not in TRAINING_KEYS}
+
+
+def _depends_on(config: Config, documents: int | None = None) -> dict:
+    """What a base model depends on: the data that fixes R, the tokenizer and the leftover text, and the
+    model section it is trained with (and how many leftover documents, when not all)."""
+    return {"corpus": config.corpus.model_dump(), "tokenizer": config.tokenizer.model_dump(), "seed": config.seed,
+            "probe": config.probe.model_dump(), "documents": documents,
+            "model": config.model.model_dump(exclude={"init", "base", "warm_start"})}
+
+
+def base_folder(config: Config, out: str | Path, documents: int | None = None) -> Path:
+    what = json.dumps(_depends_on(config, documents), sort_keys=True, default=str)
+    return Path(out) / f"base-{hashlib.sha256(what.encode()).hexdigest()[:12]}"
+
+
+def pretrain(config: Config, out: str | Path, load_data: Callable[[], SourceData], documents: int | None = None,
+             progress=print) -> Path:
+    """Train the base model of config on its leftover real text (all of it, or the first `documents` in the
+    source's fixed order) into out/base-<hash>, or find it there; returns the folder (what model.base names).
+    load_data: config's R, E and leftover text (parts.load_source)."""
+    model_class = MODELS.get(config.model.name)
+    if Capability.WARM_START not in model_class.capabilities:
+        raise LmcollapseError(f"pretrain: model {config.model.name!r} does not start from another model's weights; "
+                              f"pretrain a neural model (model.name=gpt or hf)")
+    folder = base_folder(config, out, documents)
+    if (folder / BASE_RECORD).is_file():
+        progress(f"[lmcollapse] base model found: {folder} (the same config was pretrained before)")
+        return folder
+    data = load_data()
+    if data.leftover is None:
+        raise LmcollapseError(f"pretrain: corpus {config.corpus.name!r} has no text left over from R and E to "
+                              f"pretrain on; use a text corpus (kjv, tinystories, text, jsonl)")
+    text = data.leftover()
+    if documents is not None:
+        text = text.take(np.arange(min(documents, len(text))))
+    if len(text) == 0:
+        raise LmcollapseError(f"pretrain: corpus {config.corpus.name!r} has no documents left over once R, E, the "
+                              f"probe and the reservoir are cut; lower corpus.n_train, n_eval or n_reservoir")
+    progress(f"[lmcollapse] pretraining a base model on {len(text)} documents ({text.n_tokens:,} tokens) that no "
+             f"run of this config sees")
+    start = time.process_time()
+    model = MODELS.build(config.model).fit(text, seed=seeding.derived_seed(config.seed, seeding.SETUP, "pretrain"))
+    seconds = time.process_time() - start
+    _, logp = model.token_log_probs(data.held_out)
+    partial = folder.with_name(folder.name + ".partial")
+    model.save(partial / MODEL_FOLDER)
+    record = {"depends_on": _depends_on(config, documents), "documents": len(text), "tokens": int(text.n_tokens),
+              "heldout_nll": float(-logp.mean()), "process_seconds": seconds, "lmcollapse": __version__,
+              "fit": None if getattr(model, "fit_record_", None) is None else
+              {"epochs_run": model.fit_record_.epochs_run, "train_loss": model.fit_record_.train_loss,
+               "validation_loss": model.fit_record_.validation_loss}}
+    atomic_write_text(partial / BASE_RECORD, json.dumps(record, indent=1, default=str))
+    partial.replace(folder)  # all of it or nothing: a killed pretraining leaves only a .partial folder
+    progress(f"[lmcollapse] base model: {folder} (held-out loss {record['heldout_nll']:.3f} nats per token, "
+             f"{seconds:.0f} process-s); use it with --set model.init=base --set model.base={folder}")
+    return folder
+
+
+def check_base(config: Config) -> None:
+    """Refuse, in one line, a model.base that is not a base model pretrained for this config's data and
+    network."""
+    folder = Path(config.model.base)
+    record_path = folder / BASE_RECORD
+    if not record_path.is_file():
+        raise LmcollapseError(f"model.base {folder}: not a base model folder (no {BASE_RECORD}); write one with "
+                              f"`lmcollapse pretrain CONFIG --out DIR`")
+    try:
+        depends_on = json.loads(record_path.read_text())["depends_on"]
+    except (ValueError, KeyError) as exc:
+        raise LmcollapseError(f"model.base {folder}: its {BASE_RECORD} is damaged ({exc}); pretrain it again") from None
+    mine = json.loads(json.dumps(_depends_on(config), default=str))
+    for key in ("corpus", "tokenizer", "seed", "probe"):
+        if depends_on.get(key) != mine[key]:
+            raise LmcollapseError(f"model.base {folder}: pretrained for another {key} than this run's (its text could "
+                                  f"overlap R and E, its token ids differ); pretrain with this run's config")
+    theirs = {k: v for k, v in depends_on["model"].items() if k not in TRAINING_KEYS}
+    if theirs != json.loads(json.dumps(_network(config), default=str)):
+        raise LmcollapseError(f"model.base {folder}: its network ({theirs}) is not this run's; pretrain with this "
+                              f"run's model section")
+
+
+def load_base(config: Config) -> LanguageModel:
+    """The base model a run with init: base fine-tunes every generation."""
+    return MODELS.get(config.model.name).load(Path(config.model.base) / MODEL_FOLDER)
