@@ -61,8 +61,10 @@ def test_a_base_that_does_not_fit_the_run_is_refused_in_one_line(tmp_path):
         load_config({**tuned, "seed": 1})
     with pytest.raises(LmcollapseError, match="its network .* is not this run's"):
         load_config({**tuned, "model": {**tuned["model"], "n_embd": 32}})
-    with pytest.raises(LmcollapseError, match="not a base model folder"):
-        load_config({**tuned, "model": {**tuned["model"], "base": str(tmp_path)}})
+    with pytest.raises(LmcollapseError, match="not a folder; name a base model's folder or a folder of bases"):
+        load_config({**tuned, "model": {**tuned["model"], "base": str(tmp_path / "config.json")}})
+    # a folder of bases without this run's base is accepted: the run pretrains it when it starts
+    assert load_config({**tuned, "model": {**tuned["model"], "base": str(tmp_path / "empty")}}).init == "base"
     with pytest.raises(LmcollapseError, match="model.init: base needs model.base"):
         load_config({**CONFIG, "model": {**CONFIG["model"], "init": "base"}})
     with pytest.raises(LmcollapseError, match="model.base applies with model.init: base"):
@@ -72,3 +74,20 @@ def test_a_base_that_does_not_fit_the_run_is_refused_in_one_line(tmp_path):
     assert load_config({**tuned, "model": {**tuned["model"], "lr": 0.001, "epochs": 2}}).init == "base"
     counted = cli("pretrain", "--out", tmp_path / "b", "--set", "model.name=ngram")
     assert counted.returncode == 2 and "pretrain a neural model" in counted.stderr, counted.stderr
+
+
+def test_a_folder_of_bases_gives_each_seed_its_own_base_pretrained_when_first_needed(tmp_path):
+    """model.base may name pretrain's --out: each run takes its own config's base there, and the first run
+    that misses it pretrains it; a second seed gets a second base, a second run of a seed reuses its base."""
+    lines = [f"verse {i}: and the {('lamb', 'lion', 'dove')[i % 3]} went up {i % 7} times" for i in range(260)]
+    (tmp_path / "verses.txt").write_text("\n".join(lines))
+    small = {**CONFIG, "generations": 1, "corpus": {"name": "files", "path": str(tmp_path / "verses.txt"),
+                                                    "n_train": 60, "n_eval": 30}}  # 170 verses left over
+    tuned = {**small, "model": {**small["model"], "init": "base", "base": str(tmp_path / "bases")}}
+    lmcollapse.run(tuned, out_dir=tmp_path / "s0", progress=False)
+    lmcollapse.run({**tuned, "seed": 1}, out_dir=tmp_path / "s1", progress=False)
+    bases = sorted(p.name for p in (tmp_path / "bases").iterdir())
+    assert len(bases) == 2 and all(b.startswith("base-") for b in bases)
+    lmcollapse.run({**tuned, "paradigm": {"name": "mix", "real_fraction": 0.5}}, out_dir=tmp_path / "mix",
+                   progress=False)
+    assert sorted(p.name for p in (tmp_path / "bases").iterdir()) == bases  # the same seed's base, reused

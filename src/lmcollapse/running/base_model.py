@@ -6,13 +6,17 @@ documents left over once R, E, the probe and the reservoir are cut), and every g
 
 The base's folder is named after the hash of what it depends on (the corpus and tokenizer sections and the
 seed, which fix R and so the tokenizer and the leftover text, and the model section it was trained with),
-so `pretrain` on the same config finds and reuses it. BASE_RECORD in the folder says what it was trained
-on, and a run refuses a base pretrained for another corpus, tokenizer, seed or architecture: its token ids
+so `pretrain` on the same config finds and reuses it. `model.base` names a base's folder, or a folder of
+bases (pretrain's --out): then each run takes the base of its own config there, and the first run that finds
+it missing pretrains it (so a study with several seeds trains one base per seed, once). BASE_RECORD in the
+folder says what it was trained on, and a run refuses a base pretrained for another corpus, tokenizer, seed or architecture: its token ids
 or its weights would not fit, or its text could overlap R and E."""
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -64,7 +68,7 @@ def pretrain(config: Config, out: str | Path, load_data: Callable[[], SourceData
         raise LmcollapseError(f"pretrain: model {config.model.name!r} does not start from another model's weights; "
                               f"pretrain a neural model (model.name=gpt or hf)")
     folder = base_folder(config, out, documents)
-    if (folder / BASE_RECORD).is_file():
+    if is_base(folder):
         progress(f"[lmcollapse] base model found: {folder} (the same config was pretrained before)")
         return folder
     data = load_data()
@@ -83,7 +87,7 @@ def pretrain(config: Config, out: str | Path, load_data: Callable[[], SourceData
     model = MODELS.build(config.model).fit(text, seed=seeding.derived_seed(config.seed, seeding.SETUP, "pretrain"))
     seconds = time.process_time() - start
     _, logp = model.token_log_probs(data.held_out)
-    partial = folder.with_name(folder.name + ".partial")
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")  # two runs may pretrain one base at once
     model.save(partial / MODEL_FOLDER)
     record = {"depends_on": _depends_on(config, documents), "documents": len(text), "tokens": int(text.n_tokens),
               "heldout_nll": float(-logp.mean()), "process_seconds": seconds, "lmcollapse": __version__,
@@ -91,20 +95,53 @@ def pretrain(config: Config, out: str | Path, load_data: Callable[[], SourceData
               {"epochs_run": model.fit_record_.epochs_run, "train_loss": model.fit_record_.train_loss,
                "validation_loss": model.fit_record_.validation_loss}}
     atomic_write_text(partial / BASE_RECORD, json.dumps(record, indent=1, default=str))
-    partial.replace(folder)  # all of it or nothing: a killed pretraining leaves only a .partial folder
+    try:
+        partial.rename(folder)  # all of it or nothing: a killed pretraining leaves only a .partial folder
+    except OSError:  # another process finished the same base first: the same training, so keep theirs
+        if not is_base(folder):
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
     progress(f"[lmcollapse] base model: {folder} (held-out loss {record['heldout_nll']:.3f} nats per token, "
              f"{seconds:.0f} process-s); use it with --set model.init=base --set model.base={folder}")
     return folder
 
 
+def is_base(folder: Path) -> bool:
+    return (folder / BASE_RECORD).is_file()
+
+
+def resolve_base(config: Config) -> tuple[Path, bool]:
+    """(the folder of this run's base, whether it exists): model.base itself when it is a base, else the
+    base of this config inside the folder of bases model.base names."""
+    named = Path(config.model.base)
+    if is_base(named):
+        return named, True
+    folder = base_folder(config.model_copy(update={"model": config.model.model_copy(
+        update={"init": "scratch", "base": None, "warm_start": False})}), named)
+    return folder, is_base(folder)
+
+
+def ensure_base(config: Config, load_data: Callable[[], SourceData], progress=print) -> None:
+    """Before a run with init: base starts: pretrain its base into the folder of bases if it is not there."""
+    folder, exists = resolve_base(config)
+    if not exists:
+        pretrain(config.model_copy(update={"model": config.model.model_copy(
+            update={"init": "scratch", "base": None, "warm_start": False})}), folder.parent, load_data,
+            progress=progress)
+    check_base(config)
+
+
 def check_base(config: Config) -> None:
     """Refuse, in one line, a model.base that is not a base model pretrained for this config's data and
-    network."""
-    folder = Path(config.model.base)
+    network (a folder of bases that lacks this run's base passes: the run pretrains it when it starts)."""
+    named = Path(config.model.base)
+    folder, exists = resolve_base(config)
+    if not exists:
+        if named.exists() and not named.is_dir():
+            raise LmcollapseError(f"model.base {named}: not a folder; name a base model's folder or a folder of "
+                                  f"bases (`lmcollapse pretrain CONFIG --out DIR` writes both)")
+        return
     record_path = folder / BASE_RECORD
-    if not record_path.is_file():
-        raise LmcollapseError(f"model.base {folder}: not a base model folder (no {BASE_RECORD}); write one with "
-                              f"`lmcollapse pretrain CONFIG --out DIR`")
     try:
         depends_on = json.loads(record_path.read_text())["depends_on"]
     except (ValueError, KeyError) as exc:
@@ -122,4 +159,8 @@ def check_base(config: Config) -> None:
 
 def load_base(config: Config) -> LanguageModel:
     """The base model a run with init: base fine-tunes every generation."""
-    return MODELS.get(config.model.name).load(Path(config.model.base) / MODEL_FOLDER)
+    folder, exists = resolve_base(config)
+    if not exists:
+        raise LmcollapseError(f"model.base: no base model at {folder}; pretrain it with `lmcollapse pretrain CONFIG "
+                              f"--out {config.model.base}`")
+    return MODELS.get(config.model.name).load(folder / MODEL_FOLDER)

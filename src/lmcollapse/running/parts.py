@@ -10,6 +10,7 @@ supply of new real documents), and each is built through its registry (Registry.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -257,8 +258,13 @@ class ReservoirSupply:
 
 
 def prepare(config: Config, rd: RunDir, environment: dict) -> None:
-    """First start: draw the real data once and write everything the run depends on."""
+    """First start: draw the real data once and write everything the run depends on (and, under init: base
+    with a folder of bases that lacks this run's base, pretrain it there)."""
     data = load_source(config)
+    if config.init == "base":
+        from lmcollapse.running.base_model import ensure_base
+
+        ensure_base(config, lambda: data, progress=lambda line: print(line, file=sys.stderr))
     with disk_errors(f"the real documents of {rd.path}"):
         rd.docs.mkdir(parents=True, exist_ok=True)
         write_corpus(data.train, rd.real_train_file)
