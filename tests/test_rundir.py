@@ -92,6 +92,10 @@ def test_every_shipped_config_study_point_and_component_keeps_the_run_directory_
 
     recorded = json.loads((Path(__file__).parent / "data" / "run_dir_names.json").read_text())
     assert len(recorded) > 200 and recorded["lmcollapse run (the built-in default)"] == "kjv-replace-44136fa3"
-    now = names()
+    now = names(as_of_0_4=True)  # the presets P19 retuned, at their 0.4.0 values (run_dir_names.py)
     assert {k: v for k, v in now.items() if recorded.get(k) != v} == {}
     assert set(now) == set(recorded)
+    # and the retuned presets are other experiments: new directories, never a 0.4.0 run resumed under them
+    retuned = {k for k, v in names().items() if k in recorded and recorded[k] != v}
+    assert {k.split()[0] for k in retuned} == {"configs/cpu-gpt.yaml", "paper", "mitigations"}
+    assert all(" gpt " in k for k in retuned if not k.startswith("configs/"))

@@ -87,7 +87,7 @@ def pretrain(config: Config, out: str | Path, load_data: Callable[[], SourceData
     model = MODELS.build(config.model).fit(text, seed=seeding.derived_seed(config.seed, seeding.SETUP, "pretrain"))
     seconds = time.process_time() - start
     _, logp = model.token_log_probs(data.held_out)
-    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")  # two runs may pretrain one base at once
+    partial = folder.with_name(f"{folder.name}-{os.getpid()}.unfinished")  # two runs may pretrain one base at once
     model.save(partial / MODEL_FOLDER)
     record = {"depends_on": _depends_on(config, documents), "documents": len(text), "tokens": int(text.n_tokens),
               "heldout_nll": float(-logp.mean()), "process_seconds": seconds, "lmcollapse": __version__,
@@ -96,7 +96,7 @@ def pretrain(config: Config, out: str | Path, load_data: Callable[[], SourceData
                "validation_loss": model.fit_record_.validation_loss}}
     atomic_write_text(partial / BASE_RECORD, json.dumps(record, indent=1, default=str))
     try:
-        partial.rename(folder)  # all of it or nothing: a killed pretraining leaves only a .partial folder
+        partial.rename(folder)  # all of it or nothing: a killed pretraining leaves only an .unfinished folder
     except OSError:  # another process finished the same base first: the same training, so keep theirs
         if not is_base(folder):
             raise
