@@ -86,8 +86,12 @@ def test_a_folder_of_bases_gives_each_seed_its_own_base_pretrained_when_first_ne
     tuned = {**small, "model": {**small["model"], "init": "base", "base": str(tmp_path / "bases")}}
     lmcollapse.run(tuned, out_dir=tmp_path / "s0", progress=False)
     lmcollapse.run({**tuned, "seed": 1}, out_dir=tmp_path / "s1", progress=False)
-    bases = sorted(p.name for p in (tmp_path / "bases").iterdir())
+    bases = sorted(p.name for p in (tmp_path / "bases").iterdir() if p.is_dir())
     assert len(bases) == 2 and all(b.startswith("base-") for b in bases)
     lmcollapse.run({**tuned, "paradigm": {"name": "mix", "real_fraction": 0.5}}, out_dir=tmp_path / "mix",
                    progress=False)
-    assert sorted(p.name for p in (tmp_path / "bases").iterdir()) == bases  # the same seed's base, reused
+    assert sorted(p.name for p in (tmp_path / "bases").iterdir() if p.is_dir()) == bases  # the seed's base, reused
+    capped = {**tuned, "model": {**tuned["model"], "base_documents": 40}}  # fewer documents: another base
+    lmcollapse.run(capped, out_dir=tmp_path / "capped", progress=False)
+    records = [json.loads((p / BASE_RECORD).read_text()) for p in (tmp_path / "bases").iterdir() if p.is_dir()]
+    assert sorted(r["documents"] for r in records) == [40, 170, 170]

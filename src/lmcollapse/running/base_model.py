@@ -13,6 +13,7 @@ folder says what it was trained on, and a run refuses a base pretrained for anot
 or its weights would not fit, or its text could overlap R and E."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -36,7 +37,7 @@ BASE_RECORD = "pretrain.json"  # in a base's folder: what it was trained on, and
 MODEL_FOLDER = "model"  # in a base's folder: the saved model
 # The model keys that only say how a run trains, not what network it builds: a base fits any run whose
 # other model keys equal its own.
-TRAINING_KEYS = frozenset({"init", "base", "warm_start", "epochs", "validation", "patience", "max_epochs", "lr",
+TRAINING_KEYS = frozenset({"init", "base", "base_documents", "warm_start", "epochs", "validation", "patience", "max_epochs", "lr",
                            "batch_size", "weight_decay", "dropout", "loss", "tce_gamma", "device", "precision",
                            "batch_memory_gb"})
 
@@ -50,7 +51,7 @@ def _depends_on(config: Config, documents: int | None = None) -> dict:
     model section it is trained with (and how many leftover documents, when not all)."""
     return {"corpus": config.corpus.model_dump(), "tokenizer": config.tokenizer.model_dump(), "seed": config.seed,
             "probe": config.probe.model_dump(), "documents": documents,
-            "model": config.model.model_dump(exclude={"init", "base", "warm_start"})}
+            "model": config.model.model_dump(exclude={"init", "base", "base_documents", "warm_start"})}
 
 
 def base_folder(config: Config, out: str | Path, documents: int | None = None) -> Path:
@@ -110,24 +111,34 @@ def is_base(folder: Path) -> bool:
     return (folder / BASE_RECORD).is_file()
 
 
+def as_pretrained(config: Config) -> Config:
+    """The config a run's base is pretrained with: the run's, its model trained from scratch."""
+    return config.model_copy(update={"model": config.model.model_copy(
+        update={"init": "scratch", "base": None, "base_documents": None, "warm_start": False})})
+
+
 def resolve_base(config: Config) -> tuple[Path, bool]:
     """(the folder of this run's base, whether it exists): model.base itself when it is a base, else the
     base of this config inside the folder of bases model.base names."""
     named = Path(config.model.base)
     if is_base(named):
         return named, True
-    folder = base_folder(config.model_copy(update={"model": config.model.model_copy(
-        update={"init": "scratch", "base": None, "warm_start": False})}), named)
+    folder = base_folder(as_pretrained(config), named, config.model.base_documents)
     return folder, is_base(folder)
 
 
 def ensure_base(config: Config, load_data: Callable[[], SourceData], progress=print) -> None:
-    """Before a run with init: base starts: pretrain its base into the folder of bases if it is not there."""
+    """Before a run with init: base starts: pretrain its base into the folder of bases if it is not there.
+    Runs of one study that need the same base (one seed, several policies) wait for each other on a lock,
+    so that it is trained once."""
     folder, exists = resolve_base(config)
     if not exists:
-        pretrain(config.model_copy(update={"model": config.model.model_copy(
-            update={"init": "scratch", "base": None, "warm_start": False})}), folder.parent, load_data,
-            progress=progress)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when the process dies
+            if not is_base(folder):
+                pretrain(as_pretrained(config), folder.parent, load_data, config.model.base_documents,
+                         progress=progress)
     check_base(config)
 
 

@@ -45,7 +45,7 @@ def load_config(source: "str | Path | Mapping | Config | None" = None,
     config = parse_config(source, overrides)
     if for_pretraining and "init" in type(config.model).model_fields:
         config = config.model_copy(update={"model": config.model.model_copy(
-            update={"init": "scratch", "base": None, "warm_start": False})})
+            update={"init": "scratch", "base": None, "base_documents": None, "warm_start": False})})
     check(config)
     return config
 

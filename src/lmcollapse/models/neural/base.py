@@ -51,7 +51,11 @@ class NeuralConfig(Section):
         "scratch", description="where each generation's training starts: scratch (a new initialisation), previous "
                                "(the previous generation's weights), base (the base model of model.base, every "
                                "generation: the fine-tuning regime); the optimiser starts afresh each time")
-    base: str | None = Field(None, description="init base: the base model's folder (`lmcollapse pretrain` writes one)")
+    base: str | None = Field(None, description="init base: the base model's folder, or a folder of bases where a "
+                                               "run finds (or first pretrains) its own (`lmcollapse pretrain` writes both)")
+    base_documents: int | None = Field(None, ge=1, description="init base with a folder of bases: a missing base is "
+                                                               "pretrained on at most this many left-over documents "
+                                                               "(default all)")
     warm_start: bool = Field(False, description="before 0.5: true is init: previous")
     loss: Literal["ce", "tce"] = Field("ce", description="ce: cross-entropy; tce: truncated cross-entropy "
                                                          "(ForTIFAI), tokens predicted above tce_gamma left out")
@@ -72,6 +76,8 @@ class NeuralConfig(Section):
         if self.base is not None and self.init != "base":
             raise ValueError("model.base applies with model.init: base (fine-tuning a base model every generation); "
                              "set model.init=base or drop base")
+        if self.base_documents is not None and self.init != "base":
+            raise ValueError("model.base_documents applies with model.init: base; set model.init=base or drop it")
         if self.init == "base" and self.base is None:
             raise ValueError("model.init: base needs model.base: the folder of a base model (write one with "
                              "`lmcollapse pretrain CONFIG --out DIR`)")
