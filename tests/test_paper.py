@@ -142,8 +142,8 @@ def test_quick_reproduce_paper_runs_end_to_end(tmp_path):
     for claim in ("(a) replace", "(b) accumulate-subsample", "(c) mix 0.5", "(c) fresh", "(d) replace", "(e) replace"):
         assert claim in summary.split("## Claims, ngram")[0], claim
     numbers = json.loads((out / "summary.json").read_text())
-    assert set(numbers) == {"gpt", "ngram"} and len(numbers["gpt"]["policies"]) == 7
-    for model in ("gpt", "ngram"):  # three seeds: intervals, inside what each quantity allows
+    assert set(numbers) == {"gpt", "ngram", "gpt-finetune", "gpt-markov"} and len(numbers["gpt"]["policies"]) == 7
+    for model in numbers:  # three seeds: intervals, inside what each quantity allows
         assert numbers[model]["seeds"] == 3 and "too few seeds" not in summary
         for n in numbers[model]["policies"].values():
             assert 0 < n["ratio_lo"] <= n["ratio"] <= n["ratio_hi"] and n["state"] != "too few seeds"
@@ -166,7 +166,13 @@ def test_quick_reproduce_paper_runs_end_to_end(tmp_path):
     sweep = lmcollapse.open_results(out)  # a study is a sweep: one point per (model, policy)
     assert [p.tags for p in sweep.points][:2] == [{"model": "gpt", "policy": "replace"},
                                                   {"model": "gpt", "policy": "accumulate-subsample r=1"}]
-    assert len(sweep.points) == 14 and sweep.seeds == [0, 1, 2]
+    assert len(sweep.points) == 28 and sweep.seeds == [0, 1, 2]
+    # the fine-tuning regime: one base per seed, pretrained by the study on verses no run sees, then shared
+    bases = [json.loads((b / "pretrain.json").read_text()) for b in (out / "bases").iterdir() if b.is_dir()]
+    assert sorted(b["depends_on"]["seed"] for b in bases) == [0, 1, 2] and {b["documents"] for b in bases} == {200}
+    assert "d" in numbers["gpt-finetune"] and "d" not in numbers["gpt-markov"]  # the chain has no probe
+    markov = next(p for p in sweep.points if p.tags == {"model": "gpt-markov", "policy": "replace"})
+    assert all(0 < row["kl_to_truth"] for row in lmcollapse.load_run(markov.run_dirs[0]).metrics)
 
 
 @pytest.mark.slow

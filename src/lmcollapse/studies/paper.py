@@ -46,7 +46,8 @@ from lmcollapse.analysis import statistics
 from lmcollapse.studies.base import STUDIES, Study, StudyPlan
 from lmcollapse.studies.execution import generation_seconds, merged, run_study
 
-MODELS = ("gpt", "ngram")
+MODELS = ("gpt", "ngram", "gpt-finetune", "gpt-markov")  # the rows a scale's spec defines, in this order
+STUDY_BASES = "study"  # model.base: study: the study pretrains each seed's base into OUT/bases (P19's regime)
 PROBE_EQUIVALENCE_MARGIN = 0.02  # claim (d): "no better than random init" means within +-2 points of accuracy
 
 
@@ -76,19 +77,24 @@ def effective_spec(spec: dict, quick: bool = False, scale: str = "cpu") -> dict:
     return spec
 
 
-def points(spec: dict, models: tuple[str, ...] = MODELS) -> list[Point]:
+def points(spec: dict, models: tuple[str, ...] = MODELS, out_dir: str | Path | None = None) -> list[Point]:
+    """Every (model, policy) of the spec, for the chosen models the spec defines (a scale may define fewer).
+    A model with model.base: study fine-tunes bases the study pretrains into out_dir/bases."""
     out = []
-    for model in models:
+    for model in (m for m in models if m in spec["models"]):
         base = apply_overrides(spec["models"][model], {"generations": spec["generations"]})
+        if base.get("model", {}).get("base") == STUDY_BASES:
+            bases = Path(out_dir if out_dir is not None else "runs/reproduce-paper") / "bases"
+            base = apply_overrides(base, {"model.base": str(bases)})
         for entry in spec["paradigms"]:
             out.append(Point(model, entry["label"], entry["paradigm"],
                              apply_overrides(base, {"paradigm": entry["paradigm"]})))
     return out
 
 
-def validate(spec: dict, models: tuple[str, ...] = MODELS) -> list[Point]:
+def validate(spec: dict, models: tuple[str, ...] = MODELS, out_dir: str | Path | None = None) -> list[Point]:
     """Every point's config, checked (one line for the first problem) before anything runs."""
-    chosen = points(spec, models)
+    chosen = points(spec, models, out_dir)
     for p in chosen:
         try:
             load_config(p.config)
@@ -103,7 +109,8 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     executor: where the runs go (sweep.make_executor); default a local pool of `workers`."""
     spec = effective_spec(spec, quick, scale)
     out = Path(out)
-    chosen = validate(spec, models)
+    chosen = validate(spec, models, out)
+    models = tuple(dict.fromkeys(p.model for p in chosen))
     started = time.perf_counter()
     sweep = run_study(PaperStudy.name, [(p.tags, p.config) for p in chosen], spec["seeds"], out, executor, workers,
                       progress,
