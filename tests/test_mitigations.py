@@ -214,6 +214,13 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     assert all(r["verdict"] == "starves the model" and "starves the model" in r["note"]
                for r in rows.values() if r["note"])
     assert ("gpt", "replace", "tce") in rows and (out / "report-gpt.html").is_file()
+    # the fine-tuning regime and the neural known-truth setting are rows too; tce reports what it masked,
+    # token-edit what it edited, the verifier its acceptance (the activity a row is judged inactive by)
+    assert "masked token share" in rows[("gpt-finetune", "replace", "tce")]["activity"]
+    assert "edited token share" in rows[("gpt-finetune", "replace", "token-edit")]["activity"]
+    assert "acceptance" in rows[("gpt-markov", "replace", "verifier")]["activity"]
+    assert rows[("gpt-markov", "replace", "none")]["watch"] == "kl_to_truth"
+    assert len([b for b in (out / "bases").iterdir() if b.is_dir()]) == 3  # one base per seed, shared by rows
     with pytest.raises(LmcollapseError, match="unknown experiment"):
         load_spec("mitigation")
 

@@ -112,9 +112,13 @@ def is_base(folder: Path) -> bool:
 
 
 def as_pretrained(config: Config) -> Config:
-    """The config a run's base is pretrained with: the run's, its model trained from scratch."""
+    """The config a run's base is pretrained with: the run's, its model trained from scratch with plain
+    cross-entropy. A learner-side mitigation (model.loss: tce) acts in the fine-tuning only, so that its rows
+    and the rows without it fine-tune the same base."""
+    fields = type(config.model).model_fields
     return config.model_copy(update={"model": config.model.model_copy(
-        update={"init": "scratch", "base": None, "base_documents": None, "warm_start": False})})
+        update={"init": "scratch", "base": None, "base_documents": None, "warm_start": False, "loss": "ce",
+                "tce_gamma": fields["tce_gamma"].default})})
 
 
 def resolve_base(config: Config) -> tuple[Path, bool]:

@@ -44,8 +44,9 @@ def load_config(source: "str | Path | Mapping | Config | None" = None,
     yet)."""
     config = parse_config(source, overrides)
     if for_pretraining and "init" in type(config.model).model_fields:
-        config = config.model_copy(update={"model": config.model.model_copy(
-            update={"init": "scratch", "base": None, "base_documents": None, "warm_start": False})})
+        from lmcollapse.running.base_model import as_pretrained
+
+        config = as_pretrained(config)
     check(config)
     return config
 

@@ -13,6 +13,17 @@ from lmcollapse.sweep.engine import ExpectedEnd
 from lmcollapse.sweep.task import RunOutcome
 
 
+STUDY_BASES = "study"  # model.base: study: the study pretrains each seed's base into OUT/bases (init: base)
+
+
+def with_study_bases(config: dict, out: str | Path | None, default_out: str) -> dict:
+    """config, its model.base: study pointing at the study folder's bases (out, else the study's default
+    folder): each run finds its seed's base there, and the first run that misses it pretrains it."""
+    if config.get("model", {}).get("base") != STUDY_BASES:
+        return config
+    return merged(config, {"model": {"base": str(Path(out if out is not None else default_out) / "bases")}})
+
+
 def merged(base: dict, update: dict) -> dict:
     """base with update's keys laid over it, mappings merged key by key (a spec's quick or scale section)."""
     out = copy.deepcopy(base)

@@ -33,9 +33,9 @@ from lmcollapse.studies.leaderboard import (  # noqa: F401 - the leaderboard's n
     BASELINE, COLUMNS, CUT_REASON, EQUIVALENCE_MARGIN, INACTIVE, REFERENCE, STARVES, UNCERTAIN, _mark_power,
     _with_verifier_rates, leaderboard, leaderboard_text, print_leaderboard, row_numbers, seeds_needed,
     starved_numbers, summary_plot, verdict, verdict_text, write_leaderboard)
-from lmcollapse.studies.execution import generation_seconds, merged, run_study_tolerating
+from lmcollapse.studies.execution import generation_seconds, merged, run_study_tolerating, with_study_bases
 
-MODELS = ("gpt", "ngram", "ngram-markov")
+MODELS = ("gpt", "ngram", "ngram-markov", "gpt-finetune", "gpt-markov")  # the rows a spec defines, in this order
 
 
 @dataclass
@@ -69,12 +69,16 @@ def plugin_mitigations() -> dict[str, dict]:
     return {name: {"gates": [name]} for name in GATES.names() if not GATES.shipped(name)}
 
 
-def points(spec: dict, models: tuple[str, ...] = MODELS) -> tuple[list[Point], list[tuple[str, str, str, str]]]:
-    """(the points to run, (model, setting, mitigation, reason) for each combination that does not apply)."""
+def points(spec: dict, models: tuple[str, ...] = MODELS,
+           out_dir: str | Path | None = None) -> tuple[list[Point], list[tuple[str, str, str, str]]]:
+    """(the points to run, (model, setting, mitigation, reason) for each combination that does not apply), for
+    the chosen models the spec defines; a model with model.base: study fine-tunes bases pretrained into
+    out_dir/bases."""
     mitigations = {**spec["mitigations"], **plugin_mitigations()}
     chosen, skipped, lacking = [], [], {}
-    for model in models:
-        base = apply_overrides(spec["models"][model]["base"], {"generations": spec["generations"]})
+    for model in (m for m in models if m in spec["models"]):
+        base = with_study_bases(apply_overrides(spec["models"][model]["base"], {"generations": spec["generations"]}),
+                                out_dir, "runs/reproduce-mitigations")
         candidates = [(setting, label, merged(base, {"paradigm": paradigm, **overrides}))
                       for setting, paradigm in spec["settings"].items() for label, overrides in mitigations.items()]
         references = spec["models"][model].get("references", list(spec["references"]))  # a model may run fewer
@@ -116,8 +120,8 @@ def _missing_modules(config: dict) -> list[str]:
     return [m for _, modules in optional_modules(parsed) for m in modules if not extras.installed(m)]
 
 
-def validate(spec: dict, models: tuple[str, ...] = MODELS) -> list[Point]:
-    return points(spec, models)[0]
+def validate(spec: dict, models: tuple[str, ...] = MODELS, out_dir: str | Path | None = None) -> list[Point]:
+    return points(spec, models, out_dir)[0]
 
 
 def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | None = None, progress: bool = True,
@@ -125,7 +129,8 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     """Run every (model, setting, mitigation) x seed into out, then the leaderboard from its results table."""
     spec = effective_spec(spec, quick, scale)
     out = Path(out)
-    chosen, skipped = points(spec, models)
+    chosen, skipped = points(spec, models, out)
+    models = tuple(dict.fromkeys(p.model for p in chosen))
     while True:  # with seeds "auto", until every row's MDE reaches its target or the seeds reach the budget
         sweep, starved_runs = run_study_tolerating(MitigationStudy.name, [(p.tags, p.config) for p in chosen],
                                                    spec["seeds"], out, executor, workers, progress, tolerate=STARVED,

@@ -44,10 +44,9 @@ from lmcollapse.sweep import SweepDir
 from lmcollapse.analysis.verdict import BOUND, late_slopes, state_of
 from lmcollapse.analysis import statistics
 from lmcollapse.studies.base import STUDIES, Study, StudyPlan
-from lmcollapse.studies.execution import generation_seconds, merged, run_study
+from lmcollapse.studies.execution import generation_seconds, merged, run_study, with_study_bases
 
 MODELS = ("gpt", "ngram", "gpt-finetune", "gpt-markov")  # the rows a scale's spec defines, in this order
-STUDY_BASES = "study"  # model.base: study: the study pretrains each seed's base into OUT/bases (P19's regime)
 PROBE_EQUIVALENCE_MARGIN = 0.02  # claim (d): "no better than random init" means within +-2 points of accuracy
 
 
@@ -82,10 +81,8 @@ def points(spec: dict, models: tuple[str, ...] = MODELS, out_dir: str | Path | N
     A model with model.base: study fine-tunes bases the study pretrains into out_dir/bases."""
     out = []
     for model in (m for m in models if m in spec["models"]):
-        base = apply_overrides(spec["models"][model], {"generations": spec["generations"]})
-        if base.get("model", {}).get("base") == STUDY_BASES:
-            bases = Path(out_dir if out_dir is not None else "runs/reproduce-paper") / "bases"
-            base = apply_overrides(base, {"model.base": str(bases)})
+        base = with_study_bases(apply_overrides(spec["models"][model], {"generations": spec["generations"]}),
+                                out_dir, "runs/reproduce-paper")
         for entry in spec["paradigms"]:
             out.append(Point(model, entry["label"], entry["paradigm"],
                              apply_overrides(base, {"paradigm": entry["paradigm"]})))
