@@ -79,6 +79,8 @@ def names(as_of_0_4: bool = False) -> dict[str, str]:
         shipped = [p for p in mitigations.points(spec)[0]  # not a gate a test loaded with --plugin
                    if p.mitigation in spec["mitigations"] or p.setting == mitigations.REFERENCE]
         for p in shipped:
+            if as_of_0_4 and p.model in ADDED_SINCE_0_4:
+                continue
             out[f"mitigations{suffix} {' '.join(p.tags.values())}"] = run_dir_name(load_config(p.config))
         spec = quality.effective_spec(load_study(str(ROOT / "configs" / "quality-vs-quantity.yaml")), quick)
         for v in quality.variants(spec):

@@ -57,8 +57,11 @@ def test_the_benchmarks_dry_run_counts_seeds_and_runs_and_says_what_it_leaves_ou
     """0.4.0 printed one 2,341-character line with neither the seeds, the number of runs nor the folder."""
     dry = cli("reproduce", "mitigations", "--quick", "--dry-run", "--out", "board")
     lines = dry.stdout.splitlines()
-    assert dry.returncode == 0 and lines[0] == ("mitigations quick: 63 points x 3 seeds = 189 runs, every config "
+    assert dry.returncode == 0 and lines[0] == ("mitigations quick: 81 points x 3 seeds = 243 runs, every config "
                                                 "valid; --out board")
     assert lines[1].startswith("not run: 9 rows cut from the CPU run under gpt / accumulate-subsample r=1 (")
-    assert lines[2].startswith("not run: 13 rows whose mitigation does not apply")
-    assert len(lines) == 3 + 63 and max(len(line) for line in lines) < 300
+    assert [line.split(" under ")[1].split(" (")[0] for line in lines[2:6]] == [
+        "gpt-finetune / replace", "gpt-finetune / accumulate-subsample r=1", "gpt-markov / replace",
+        "gpt-markov / accumulate-subsample r=1"]
+    assert lines[6].startswith("not run: 13 rows whose mitigation does not apply")
+    assert len(lines) == 7 + 81 and max(len(line) for line in lines) < 300
