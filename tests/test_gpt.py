@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 
 import lmcollapse  # noqa: E402
 from lmcollapse.corpora.corpus import Corpus  # noqa: E402
+from lmcollapse.errors import LmcollapseError  # noqa: E402
 from lmcollapse.models.gpt import GPTModel  # noqa: E402
 from lmcollapse.config import GPTConfig, HFConfig, TokenizerConfig
 
@@ -61,7 +62,6 @@ def test_training_reduces_loss_and_is_deterministic():
 
 def test_hf_config_errors_are_one_line(tmp_path):
     pytest.importorskip("transformers")
-    from lmcollapse.errors import LmcollapseError
     from lmcollapse.models.hf import HFModel
 
     with pytest.raises(LmcollapseError, match="neither a preset"):
@@ -157,11 +157,17 @@ def test_run_fine_tunes_a_checkpoint_with_its_own_tokenizer(tmp_path):
     first = run.tokenizer().decode(real.doc(0))
     assert np.array_equal(real.doc(0), hf_tok.encode(first).ids)  # the checkpoint's token ids, not new ones
     assert real.eos_id == hf_tok.token_to_id("<|endoftext|>")
+    # 0.5's spelling of the same regime: model.init base with the checkpoint as model.base, same numbers
+    base = {**config, "model": {"name": "hf", "init": "base", "base": str(tmp_path), "block_size": 32, "epochs": 1}}
+    assert lmcollapse.run(base, out_dir=tmp_path / "base-run").metrics == run.metrics
+    with pytest.raises(LmcollapseError, match="hf_checkpoint is the old spelling"):
+        lmcollapse.load_config({**base, "model": {**base["model"], "hf_checkpoint": str(tmp_path)}})
+    with pytest.raises(LmcollapseError, match="is a transformers checkpoint: it fits model.name=hf"):
+        lmcollapse.load_config({**config, "model": {"name": "gpt", "init": "base", "base": str(tmp_path)}})
 
 
 def test_hf_checkpoint_errors_are_one_line(tmp_path):
     pytest.importorskip("transformers")
-    from lmcollapse.errors import LmcollapseError
     from lmcollapse.models.hf import HFModel
 
     with pytest.raises(LmcollapseError, match="not a checkpoint directory"):
@@ -384,7 +390,7 @@ def test_attention_under_cpu_bfloat16_autocast_is_float32_attention_to_bfloat16_
 
 def test_precision_memory_and_shape_errors_are_one_line_from_the_config():
     """The model section is checked once, by the config; the backend is built from the checked section."""
-    from lmcollapse.errors import LmcollapseError
+    pass
     from lmcollapse.running.parts import load_config
 
     for key, value, message in [("precision", "fp16", "model.precision: input should be 'auto', 'fp32' or 'bf16'"),
@@ -455,7 +461,7 @@ def test_a_resumed_warm_started_run_equals_an_uninterrupted_one(tmp_path):
 
 def test_warm_start_refusals_are_one_line():
     from lmcollapse.running.parts import load_config
-    from lmcollapse.errors import LmcollapseError
+    pass
 
     with pytest.raises(LmcollapseError, match="needs save_models: true"):
         load_config({**WARM, "save_models": False})

@@ -4,8 +4,10 @@ Training, sampling and scoring are NeuralLM's (models/neural/); HFNetwork builds
 a local config.json / directory holding one; the vocabulary then comes from the run's tokenizer (plus
 BOS), max positions from `model.block_size`, and weights start fresh every generation.
 
-`model.hf_checkpoint` instead names a local checkpoint directory (save_pretrained's layout): every
-generation starts from its weights, i.e. is fine-tuned rather than trained from scratch. Its token ids
+`model.init: base` with `model.base` naming a local checkpoint directory (save_pretrained's layout; 0.4's
+spelling: `model.hf_checkpoint`) instead starts every generation from its weights, i.e. fine-tunes it
+rather than training from scratch: the fine-tuning regime of running/base_model.py with a base trained
+elsewhere. Its token ids
 must be the run's, so pair it with `tokenizer.name=pretrained` and `tokenizer.path` set to the same
 directory. The embedding gains one row for the BOS input symbol when the checkpoint has no spare id.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.extras import require
@@ -137,8 +139,30 @@ class HFNetwork(NetworkAdapter):
 
 class HFConfig(NeuralConfig):
     hf_config: str = Field("tinystories-1m", description="tinystories-1m, tinystories-33m, or a config.json path")
-    hf_checkpoint: str | None = Field(None, description="a local checkpoint directory; every generation starts "
-                                                        "from its weights (fine-tuning) instead of scratch")
+    hf_checkpoint: str | None = Field(None, description="before 0.5: a local checkpoint directory every generation "
+                                                        "starts from; now model.init: base with model.base: DIR")
+
+    @model_validator(mode="after")
+    def _one_spelling(self):
+        if self.hf_checkpoint is not None and self.init != "scratch":
+            raise ValueError("model.hf_checkpoint is the old spelling of model.init: base with model.base: DIR; "
+                             "give only one")
+        return self
+
+    @property
+    def checkpoint(self) -> str | None:
+        """The transformers checkpoint every generation starts from: hf_checkpoint, or a model.base that is
+        one (a folder with a config.json rather than lmcollapse's own base)."""
+        if self.hf_checkpoint is not None:
+            return self.hf_checkpoint
+        if self.init == "base" and self.base is not None and is_transformers_checkpoint(Path(self.base)):
+            return self.base
+        return None
+
+
+def is_transformers_checkpoint(folder: Path) -> bool:
+    """A folder save_pretrained wrote (config.json), not a base `lmcollapse pretrain` wrote (pretrain.json)."""
+    return (folder / "config.json").is_file() and not (folder / "pretrain.json").is_file()
 
 
 @MODELS.register("hf", "a transformers causal LM from a preset (tinystories-1m/-33m) or config.json (extra [hf])")
@@ -148,7 +172,7 @@ class HFModel(NeuralLM):
 
     @staticmethod
     def network_of(config: HFConfig) -> NetworkAdapter:
-        return HFNetwork(config.hf_config, config.hf_checkpoint)
+        return HFNetwork(config.hf_config, config.checkpoint)
 
 
 def load_checkpoint(path: str, vocab_size: int, block_size: int):

@@ -135,6 +135,8 @@ def ensure_base(config: Config, load_data: Callable[[], SourceData], progress=pr
     """Before a run with init: base starts: pretrain its base into the folder of bases if it is not there.
     Runs of one study that need the same base (one seed, several policies) wait for each other on a lock,
     so that it is trained once."""
+    if getattr(config.model, "checkpoint", None) is not None:
+        return  # a transformers checkpoint (hf): trained elsewhere, loaded as the network itself
     folder, exists = resolve_base(config)
     if not exists:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +152,11 @@ def check_base(config: Config) -> None:
     """Refuse, in one line, a model.base that is not a base model pretrained for this config's data and
     network (a folder of bases that lacks this run's base passes: the run pretrains it when it starts)."""
     named = Path(config.model.base)
+    if getattr(config.model, "checkpoint", None) is not None:
+        return  # a transformers checkpoint for the hf backend: its loader checks its ids and positions
+    if (named / "config.json").is_file() and not is_base(named):
+        raise LmcollapseError(f"model.base {named} is a transformers checkpoint: it fits model.name=hf (with "
+                              f"tokenizer.name=pretrained and tokenizer.path={named})")
     folder, exists = resolve_base(config)
     if not exists:
         if named.exists() and not named.is_dir():

@@ -98,8 +98,8 @@ def model_of_generation(config: Config, rd: RunDir, t: int, train: Callable[[], 
 def starting_weights(config: Config, t: int) -> LanguageModel | None:
     """The model generation t's fit starts from where that does not depend on the run's earlier generations:
     the base model under init: base (loaded afresh: fitting never changes the model it starts from), else none."""
-    if config.init != "base":
-        return None
+    if config.init != "base" or getattr(config.model, "checkpoint", None) is not None:
+        return None  # a transformers checkpoint: the network is built from it (models/hf.py)
     from lmcollapse.running.base_model import load_base
 
     return load_base(config)
