@@ -63,6 +63,8 @@ def test_a_base_that_does_not_fit_the_run_is_refused_in_one_line(tmp_path):
         load_config({**tuned, "model": {**tuned["model"], "n_embd": 32}})
     with pytest.raises(LmcollapseError, match="not a folder; name a base model's folder or a folder of bases"):
         load_config({**tuned, "model": {**tuned["model"], "base": str(tmp_path / "config.json")}})
+    with pytest.raises(LmcollapseError, match="no base model there"):  # one base's name, mistyped
+        load_config({**tuned, "model": {**tuned["model"], "base": folder + "x"}})
     # a folder of bases without this run's base is accepted: the run pretrains it when it starts
     assert load_config({**tuned, "model": {**tuned["model"], "base": str(tmp_path / "empty")}}).init == "base"
     with pytest.raises(LmcollapseError, match="model.init: base needs model.base"):

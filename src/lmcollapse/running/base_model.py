@@ -162,6 +162,9 @@ def check_base(config: Config) -> None:
         if named.exists() and not named.is_dir():
             raise LmcollapseError(f"model.base {named}: not a folder; name a base model's folder or a folder of "
                                   f"bases (`lmcollapse pretrain CONFIG --out DIR` writes both)")
+        if named.name.startswith("base-"):  # meant as one base (pretrain names them so): a typo, or never written
+            raise LmcollapseError(f"model.base {named}: no base model there (no {BASE_RECORD}); check the path, or "
+                                  f"name the folder of bases it is in")
         return
     record_path = folder / BASE_RECORD
     try:
