@@ -10,13 +10,15 @@ the held-out set E (mean negative log-likelihood per token, nats; E is never use
 - as is: the preset's fixed epochs;
 - best reachable: early stopping on a validation split of R (10%) with a long patience (--long-patience)
   and up to --max-epochs epochs: the reference "best held-out loss reachable at that size";
-- epochs auto: early stopping with the library's default patience: what the retuned presets use;
+- epochs auto: early stopping with the library's default patience;
 - with --lrs, early stopping at other learning rates; with --fixed, fixed numbers of epochs.
-Printed: epochs run, the first epoch whose validation loss came within 5% of the fit's lowest, held-out loss and perplexity, the gap to the best reachable loss (in loss, the 5% the
-issue states), and the process-seconds each fit took. The CPU is printed first: timings depend on it.
+Printed: epochs run, the first epoch whose validation loss came within 5% of the fit's lowest, held-out loss
+and perplexity, the gap to the best reachable loss (in loss, the 5% the issue states), and the process-seconds
+each fit took. The CPU is printed first: timings depend on it. The presets' epochs were chosen from this
+table (8 for the paper's GPT and cpu-gpt.yaml: the cheapest count within a few percent of the best).
 Torch runs --threads threads (default 1): with two threads, a GPT this small spends most of its time at
-thread barriers as soon as anything else runs on the machine (a 4-epoch fit measured 1.4 process-s with one
-thread and 92 with two while a sweep ran beside it), so only one-thread timings compare across runs.
+thread barriers as soon as anything else runs on the machine (a 4-epoch fit of configs/markov-gpt.yaml's GPT
+measured 1.4 process-s with one thread and 92 with two while a sweep ran beside it), so only one-thread timings compare across runs.
 """
 from __future__ import annotations
 
@@ -88,7 +90,8 @@ def main() -> None:
             "best reachable": {**model, "epochs": "auto", "patience": args.long_patience,
                                "max_epochs": args.max_epochs},
             "epochs auto": {**model, "epochs": "auto"},
-            **{f"epochs auto, lr {lr}": {**model, "epochs": "auto", "lr": float(lr)} for lr in filter(None, args.lrs.split(","))},
+            **{f"epochs auto, lr {lr}": {**model, "epochs": "auto", "lr": float(lr)}
+               for lr in filter(None, args.lrs.split(","))},
             **{f"{n} epochs": {**model, "epochs": int(n)} for n in filter(None, args.fixed.split(","))},
         }
         print(f"\n## {name}: {model['n_layer']} layers, width {model['n_embd']}, lr {model['lr']}; "

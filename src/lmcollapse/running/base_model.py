@@ -37,9 +37,9 @@ BASE_RECORD = "pretrain.json"  # in a base's folder: what it was trained on, and
 MODEL_FOLDER = "model"  # in a base's folder: the saved model
 # The model keys that only say how a run trains, not what network it builds: a base fits any run whose
 # other model keys equal its own.
-TRAINING_KEYS = frozenset({"init", "base", "base_documents", "warm_start", "epochs", "validation", "patience", "max_epochs", "lr",
-                           "batch_size", "weight_decay", "dropout", "loss", "tce_gamma", "device", "precision",
-                           "batch_memory_gb"})
+TRAINING_KEYS = frozenset({"init", "base", "base_documents", "warm_start", "epochs", "validation", "patience",
+                           "max_epochs", "lr", "batch_size", "weight_decay", "dropout", "loss", "tce_gamma", "device",
+                           "precision", "batch_memory_gb"})
 
 
 def _network(config: Config) -> dict:
