@@ -75,7 +75,7 @@ def pretrain(config: Config, out: str | Path, load_data: Callable[[], SourceData
     data = load_data()
     if data.leftover is None:
         raise LmcollapseError(f"pretrain: corpus {config.corpus.name!r} has no text left over from R and E to "
-                              f"pretrain on; use a text corpus (kjv, tinystories, text, jsonl)")
+                              f"pretrain on; use a text corpus (kjv, tinystories, files)")
     text = data.leftover()
     if documents is not None:
         text = text.take(np.arange(min(documents, len(text))))

@@ -52,6 +52,7 @@ class RunState(ReferenceModel):
             experiment.config, experiment.probe, experiment.real, experiment.held_out, experiment.new_model, rd)
         self._reference: LanguageModel | None = None
         self._latest: tuple[int, LanguageModel] | None = None
+        self._base: LanguageModel | None = None  # init: base: loaded once (a fit copies its weights, never changes it)
 
     def fitted(self, t: int, model: LanguageModel) -> None:
         """Generation t's model has just been trained."""
@@ -78,7 +79,9 @@ class RunState(ReferenceModel):
         if init == "previous" and t > 0:
             return self.previous_model(t)
         if init == "base":
-            return starting_weights(self.experiment.config, t)
+            if self._base is None:
+                self._base = starting_weights(self.experiment.config, t)
+            return self._base
         return None
 
 

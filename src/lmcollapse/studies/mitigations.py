@@ -33,7 +33,7 @@ from lmcollapse.studies.leaderboard import (  # noqa: F401 - the leaderboard's n
     BASELINE, COLUMNS, CUT_REASON, EQUIVALENCE_MARGIN, INACTIVE, REFERENCE, STARVES, UNCERTAIN, _mark_power,
     _with_verifier_rates, leaderboard, leaderboard_text, print_leaderboard, row_numbers, seeds_needed,
     starved_numbers, summary_plot, verdict, verdict_text, write_leaderboard)
-from lmcollapse.studies.execution import generation_seconds, merged, run_study_tolerating, with_study_bases
+from lmcollapse.studies.execution import merged, run_study_tolerating, with_study_bases
 
 MODELS = ("gpt", "ngram", "ngram-markov", "gpt-finetune", "gpt-markov")  # the rows a spec defines, in this order
 
@@ -137,9 +137,8 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
                                                    trackers=spec.get("trackers", ()))
         groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
         starved = _starved_points(sweep, starved_runs)
-        kept, activity = _manifest_facts(sweep)
-        board = leaderboard(spec, chosen, groups, seconds=_seconds(sweep, chosen), starved=starved, kept=kept,
-                            activity=activity)
+        seconds, kept, activity = _manifest_facts(sweep)
+        board = leaderboard(spec, chosen, groups, seconds=seconds, starved=starved, kept=kept, activity=activity)
         more = seeds_needed(board, spec) if spec.get("seeds_auto") else len(spec["seeds"])
         if more <= len(spec["seeds"]):
             break
@@ -176,27 +175,24 @@ def _starved_points(sweep, runs) -> dict[tuple, str]:
     return out
 
 
-def _seconds(sweep, chosen: list[Point]) -> dict[tuple, float]:
-    return {tuple(p.tags.values()): generation_seconds(sweep, **p.tags) for p in chosen}
-
-
-def _manifest_facts(sweep) -> tuple[dict[tuple, float | None], dict[tuple, list[dict]]]:
-    """Per point, from its runs' manifests: the mean number of synthetic documents that entered per generation
-    (n_kept), and every generation's mitigation activity (running/activity.py), all seeds together."""
+def _manifest_facts(sweep) -> tuple[dict[tuple, float], dict[tuple, float | None], dict[tuple, list[dict]]]:
+    """Per point, from its runs' manifests, read once: the generation work in process-seconds (all seeds
+    summed, as execution.generation_seconds counts it), the mean number of synthetic documents that entered
+    per generation (n_kept), and every generation's mitigation activity (running/activity.py)."""
     from lmcollapse.api import load_run
 
-    kept_mean, activity = {}, {}
+    seconds, kept_mean, activity = {}, {}, {}
     for point in sweep.points:
-        kept, records = [], []
+        work, kept, records = 0.0, [], []
         for path in point.started():
             run = load_run(path)
             manifests = [run.manifest(t) for t in range(run.generations_done)]
+            work += sum(m.work_seconds for m in manifests)
             kept += [m.n_kept for m in manifests]
             records += [m.activity for m in manifests]
         key = (point.tags["model"], point.tags["setting"], point.tags["mitigation"])
-        kept_mean[key] = float(np.mean(kept)) if kept else None
-        activity[key] = records
-    return kept_mean, activity
+        seconds[key], kept_mean[key], activity[key] = work, float(np.mean(kept)) if kept else None, records
+    return seconds, kept_mean, activity
 
 
 @STUDIES.register("mitigations", "the mitigation benchmark: every mitigation against none, one leaderboard")
