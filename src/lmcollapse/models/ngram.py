@@ -20,7 +20,8 @@ from lmcollapse.config import Section
 from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.corpora.ngrams import context_keys_of_targets, document_chunks, padded_stream
-from lmcollapse.models.decoding import Sampler, draw_categorical
+from lmcollapse.models.decoding import Sampler
+from lmcollapse.models.truncated import TruncatedLaws
 from lmcollapse.models.base import MODELS, Capability, LanguageModel, ProgressCallback
 from lmcollapse.models.ngram_table import CountTable, check_key_range, context_keys
 
@@ -178,8 +179,9 @@ class NGramModel(LanguageModel):
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         prov_seed = 0 if isinstance(seed, np.random.Generator) else int(seed)
         pieces, lengths = [], []
+        laws = None if sampler.is_pure else TruncatedLaws(self.table_, self.smoothing, sampler)
         for start in range(0, n, SAMPLE_CHUNK):
-            toks, lens = self._sample_chunk(min(SAMPLE_CHUNK, n - start), sampler, rng)
+            toks, lens = self._sample_chunk(min(SAMPLE_CHUNK, n - start), sampler, laws, rng)
             pieces.append(toks)
             lengths.append(lens)
         tokens = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
@@ -188,7 +190,7 @@ class NGramModel(LanguageModel):
                                 origin=SYNTHETIC, generation=generation, producer=producer or f"ngram{self.order}",
                                 seed=prov_seed, first_id=first_id)
 
-    def _sample_chunk(self, m: int, sampler: Sampler, rng: np.random.Generator):
+    def _sample_chunk(self, m: int, sampler: Sampler, laws: TruncatedLaws | None, rng: np.random.Generator):
         if self.eos_id_ is None:  # lengths come from the training data, not from an end token
             target_len = rng.choice(self.length_values_, size=m, p=self.length_counts_ / self.length_counts_.sum())
             steps = int(target_len.max()) if m else 0
@@ -210,7 +212,7 @@ class NGramModel(LanguageModel):
                 active, history, known = active[going], history[going], known[going]
             if not len(active):
                 break
-            tok, known = self._next_tokens(history, known, sampler, rng)
+            tok, known = self._next_tokens(history, known, laws, rng)
             if self.eos_id_ is not None:
                 ended = tok == self.eos_id_
                 if ended.any():
@@ -223,8 +225,10 @@ class NGramModel(LanguageModel):
         keep = np.arange(steps)[None, :] < length[:, None]
         return out[keep], length
 
-    def _next_tokens(self, history: np.ndarray, known: np.ndarray, sampler: Sampler, rng: np.random.Generator):
-        """One token for each document from its context key (history), reusing known top-level context ids.
+    def _next_tokens(self, history: np.ndarray, known: np.ndarray, laws: TruncatedLaws | None,
+                     rng: np.random.Generator):
+        """One token for each document from its context key (history), reusing known top-level context ids;
+        from the sampler's reshaped laws where it truncates (laws), else from the model's own law.
 
         Returns (tokens, the top-level context id after each token where it is known without a lookup, else -1).
         """
@@ -234,9 +238,8 @@ class NGramModel(LanguageModel):
         depth[lookup], ctx[lookup] = self.table_.deepest(history[lookup])
         u = rng.random(len(ctx))
         follow = np.full(len(ctx), -1, dtype=np.int64)
-        if not sampler.is_pure:
-            probs = self.table_.dense_counts(depth, ctx) + self.smoothing
-            return draw_categorical(sampler.transform(probs), u).astype(np.int64), follow
+        if laws is not None:
+            return laws.draw(depth, ctx, u), follow
         # Exact inverse-CDF draw without a dense row: the distribution is the successor counts followed
         # by alpha for every token, so one uniform lands either in the counts or in the uniform part; in
         # the counts, it falls on one training occurrence of the context, whose successor is the draw.
