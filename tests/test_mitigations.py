@@ -193,6 +193,16 @@ def test_unknown_models_are_refused_in_one_line():
     assert result.returncode == 2 and "--model 'lstm'" in result.stderr and result.stderr.count("\n") == 1
 
 
+def test_shared_bases_are_refused_where_no_row_fine_tunes_a_base(tmp_path):
+    """--bases names where fine-tuning rows find their bases; asked of rows that train from scratch, it would
+    silently do nothing (tests/test_paper.py shows two studies sharing one folder)."""
+    result = cli("reproduce", "mitigations", "--model", "ngram,gpt", "--bases", tmp_path, "--dry-run")
+    assert result.returncode == 2 and "--bases applies to rows that fine-tune" in result.stderr
+    assert result.stderr.count("\n") == 1
+    fine = cli("reproduce", "mitigations", "--model", "gpt-finetune", "--bases", tmp_path, "--dry-run")
+    assert fine.returncode == 0, fine.stderr
+
+
 @pytest.mark.slow  # every model, every mitigation, tiny: 57 to 67 s on 2 cores; CI runs it
 def test_quick_benchmark_runs_end_to_end(tmp_path):
     out = tmp_path / "mq"

@@ -156,7 +156,9 @@ def test_quick_reproduce_paper_runs_end_to_end(tmp_path):
     recorded = json.loads((DATA / "paper-quick-summary.json").read_text())
     two = two_seed_study(out, "paper")
     assert same_numbers(measured_as_in_0_3(two["ngram"]), measured_as_in_0_3(recorded["ngram"])) == []
-    assert same_numbers(measured_as_in_0_3(two["gpt"]), measured_as_in_0_3(recorded["gpt"]), rel=1e-6) == []
+    # (1e-4: an Intel CPU with AMX gave a late slope 2.5e-5 away in relative terms, the recording machine's
+    # AMD 0; a change of logic moves these numbers by percents)
+    assert same_numbers(measured_as_in_0_3(two["gpt"]), measured_as_in_0_3(recorded["gpt"]), rel=1e-4) == []
     assert {row[3] for model in two for row in paper.claim_rows(two[model], 1.25)} == {"too few seeds (2)"}
     assert [n["rate"] for n in numbers["gpt"]["b"]["rates"]] == [1.0, 0.3, 0.1]
     assert len(numbers["gpt"]["d"]["acc"]) == 3 and "d" not in numbers["ngram"]  # the count model has no probe
@@ -173,6 +175,15 @@ def test_quick_reproduce_paper_runs_end_to_end(tmp_path):
     assert "d" in numbers["gpt-finetune"] and "d" not in numbers["gpt-markov"]  # the chain has no probe
     markov = next(p for p in sweep.points if p.tags == {"model": "gpt-markov", "policy": "replace"})
     assert all(0 < row["kl_to_truth"] for row in lmcollapse.load_run(markov.run_dirs[0]).metrics)
+    # a second study fine-tunes the same bases (--bases): it finds them and pretrains nothing
+    before = {b.name: (b / "pretrain.json").stat().st_mtime_ns for b in (out / "bases").iterdir() if b.is_dir()}
+    second = cli("reproduce", "mitigations", "--quick", "--model", "gpt-finetune", "--seeds", "0", "--bases",
+                 out / "bases", "--out", tmp_path / "mq", "--workers", "2", "-q")
+    assert second.returncode == 0, second.stderr
+    assert {b.name: (b / "pretrain.json").stat().st_mtime_ns for b in (out / "bases").iterdir() if b.is_dir()} \
+        == before and not (tmp_path / "mq" / "bases").exists()
+    tuned = lmcollapse.open_results(tmp_path / "mq").points[0].run_dirs[0]
+    assert lmcollapse.load_run(tuned).config.model.base == str((out / "bases").resolve())
 
 
 @pytest.mark.slow

@@ -36,6 +36,7 @@ from lmcollapse.sweep import (Sweep, SweepDir, is_sweep, load_spec, make_executo
 from lmcollapse.sweep.legacy import upgrade as upgrade_legacy
 from lmcollapse.sweep.folder import table_problem
 from lmcollapse.sweep.spec import parse_seeds
+from lmcollapse.studies.execution import SHARED_BASES, uses_study_bases
 from lmcollapse.sweep.sweepdir import TABLES
 from lmcollapse.tokenizers import TOKENIZERS
 from lmcollapse.cli.output import console, err_console
@@ -299,6 +300,9 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
               seeds: Optional[str] = typer.Option(None, "--seeds", help="seeds instead of the spec's (0-9 or "
                                                   "0,3,7); mitigations: auto extends every row until its MDE "
                                                   "reaches the spec's target or its seed budget"),
+              bases: Optional[Path] = typer.Option(None, "--bases", help="the folder of pretrained bases for the "
+                                                   "fine-tuning rows (model.base: study), shared between studies: "
+                                                   "a base already there is reused (default OUT/bases)"),
               quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
               executor: str = executor_option(),
               address: Optional[str] = address_option(),
@@ -335,6 +339,11 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
     unknown = [m for m in models if m not in study.models]
     if unknown:
         raise LmcollapseError(f"--model {unknown[0]!r}: choose {', '.join(study.models)} (comma-separated) or all")
+    if bases is not None:
+        if not uses_study_bases(spec, models):
+            raise LmcollapseError(f"--bases applies to rows that fine-tune a study's base (model.base: study); "
+                                  f"{study.name} runs none{' among --model ' + model if model else ''}: leave it out")
+        spec[SHARED_BASES] = str(bases.resolve())  # absolute: every run's config names the same folder
     suffix = ("-quick" if quick else "") + (f"-{scale}" if scale and scale != "cpu" else "")
     out = out or Path("runs") / f"reproduce-{spec['name']}{suffix}"
     if dry_run:

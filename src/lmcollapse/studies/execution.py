@@ -14,14 +14,24 @@ from lmcollapse.sweep.task import RunOutcome
 
 
 STUDY_BASES = "study"  # model.base: study: the study pretrains each seed's base into OUT/bases (init: base)
+SHARED_BASES = "bases"  # the spec key `reproduce --bases DIR` sets: the folder of bases instead of OUT/bases
 
 
-def with_study_bases(config: dict, out: str | Path | None, default_out: str) -> dict:
-    """config, its model.base: study pointing at the study folder's bases (out, else the study's default
-    folder): each run finds its seed's base there, and the first run that misses it pretrains it."""
+def with_study_bases(config: dict, spec: dict, out: str | Path | None, default_out: str) -> dict:
+    """config, its model.base: study pointing at the study's bases: the folder `reproduce --bases` put in the
+    spec (bases shared between studies), else OUT/bases (out, else the study's default folder). Each run finds
+    its seed's base there, and the first run that misses it pretrains it."""
     if config.get("model", {}).get("base") != STUDY_BASES:
         return config
-    return merged(config, {"model": {"base": str(Path(out if out is not None else default_out) / "bases")}})
+    folder = spec.get(SHARED_BASES) or Path(out if out is not None else default_out) / "bases"
+    return merged(config, {"model": {"base": str(folder)}})
+
+
+def uses_study_bases(spec: dict, models: tuple[str, ...]) -> bool:
+    """Whether any of the chosen models of a study spec fine-tunes a base the study pretrains (model.base: study;
+    a paper spec's model section holds the config, a mitigation spec's holds it under `base`)."""
+    sections = [spec.get("models", {}).get(m, {}) for m in models]
+    return any(section.get("base", section).get("model", {}).get("base") == STUDY_BASES for section in sections)
 
 
 def merged(base: dict, update: dict) -> dict:

@@ -78,7 +78,7 @@ def points(spec: dict, models: tuple[str, ...] = MODELS,
     chosen, skipped, lacking = [], [], {}
     for model in (m for m in models if m in spec["models"]):
         base = with_study_bases(apply_overrides(spec["models"][model]["base"], {"generations": spec["generations"]}),
-                                out_dir, "runs/reproduce-mitigations")
+                                spec, out_dir, "runs/reproduce-mitigations")
         candidates = [(setting, label, merged(base, {"paradigm": paradigm, **overrides}))
                       for setting, paradigm in spec["settings"].items() for label, overrides in mitigations.items()]
         references = spec["models"][model].get("references", list(spec["references"]))  # a model may run fewer

@@ -82,7 +82,7 @@ def points(spec: dict, models: tuple[str, ...] = MODELS, out_dir: str | Path | N
     out = []
     for model in (m for m in models if m in spec["models"]):
         base = with_study_bases(apply_overrides(spec["models"][model], {"generations": spec["generations"]}),
-                                out_dir, "runs/reproduce-paper")
+                                spec, out_dir, "runs/reproduce-paper")
         for entry in spec["paradigms"]:
             out.append(Point(model, entry["label"], entry["paradigm"],
                              apply_overrides(base, {"paradigm": entry["paradigm"]})))
