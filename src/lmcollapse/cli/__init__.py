@@ -302,7 +302,8 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
                                                   "reaches the spec's target or its seed budget"),
               bases: Optional[Path] = typer.Option(None, "--bases", help="the folder of pretrained bases for the "
                                                    "fine-tuning rows (model.base: study), shared between studies: "
-                                                   "a base already there is reused (default OUT/bases)"),
+                                                   "a base already there is reused (default OUT/bases); give it again "
+                                                   "when resuming"),
               quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
               executor: str = executor_option(),
               address: Optional[str] = address_option(),
