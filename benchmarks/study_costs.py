@@ -7,7 +7,8 @@ generation work extrapolated from them (P19: "say what it costs"; P20 plans from
 Printed per row: the process-seconds of each stage (fit, sample, metrics) per generation, the epochs early
 stopping ran where it does, a base's pretraining (the fine-tuning row pretrains one per seed), and the
 extrapolation: rows x policies x seeds x generations of the spec at that per-generation cost, plus the
-bases, in core-minutes (divide by the workers for wall time on an otherwise idle machine). Other policies
+bases, in core-minutes (divide by the workers for wall time on an otherwise idle machine). Beside the measured
+costs: the prior a study schedules its runs by before any is timed (sweep/cost.py), to see how far off it is. Other policies
 cost about what replace costs except where the training set grows (accumulate). The CPU is printed first.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ import lmcollapse
 from lmcollapse.models.neural.device import cpu_description
 from lmcollapse.running.base_model import BASE_RECORD
 from lmcollapse.studies import load_spec, paper
+from lmcollapse.sweep.cost import generation_estimates
+from lmcollapse.sweep.task import RunTask
 
 
 def main() -> None:
@@ -39,8 +42,9 @@ def main() -> None:
     runs = len(spec["paradigms"]) * len(spec["seeds"])
     print(f"reproduce paper: {len(chosen)} model rows x {len(spec['paradigms'])} policies x {len(spec['seeds'])} "
           f"seeds x {spec['generations']} generations\n")
-    print("| row | fit s/gen | sample s/gen | metrics s/gen | epochs run | base pretraining s | study core-minutes |")
-    print("|---|---|---|---|---|---|---|")
+    print("| row | fit s/gen | sample s/gen | metrics s/gen | scheduling prior s/gen | epochs run | base pretraining s "
+          "| study core-minutes |")
+    print("|---|---|---|---|---|---|---|---|")
     total = 0.0
     for p in chosen:
         run = lmcollapse.run({**p.config, "generations": args.generations}, out_dir=out / p.model, progress=False)
@@ -51,7 +55,8 @@ def main() -> None:
         pretrain = float(np.mean([_record_seconds(b) for b in bases])) if bases else 0.0
         minutes = (sum(mean.values()) * runs * spec["generations"] + pretrain * len(spec["seeds"])) / 60
         total += minutes
-        print(f"| {p.model} | {mean['fit']:.1f} | {mean['sample']:.1f} | {mean['metrics']:.1f} | "
+        prior = float(np.mean(generation_estimates(RunTask(p.config, ""), args.generations)))
+        print(f"| {p.model} | {mean['fit']:.1f} | {mean['sample']:.1f} | {mean['metrics']:.1f} | {prior:.1f} | "
               f"{'-' if epochs[0] is None else ' / '.join(str(int(e)) for e in epochs)} | "
               f"{pretrain:.0f} | {minutes:.0f} |")
     print(f"\nthe study's generation work, extrapolated: about {total:.0f} core-minutes")

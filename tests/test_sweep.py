@@ -327,11 +327,17 @@ def test_the_time_left_weighs_each_generation_by_what_its_kind_of_model_costs(tm
     assert left == pytest.approx(801.0 / 2.01, rel=1e-9)
     # Counting generations alike would have said 100 s / 14 generations x 26 left = 186 s: 2.1 times too soon.
     assert left / (100.0 / 14 * 26) > 2
-    # A kind not timed yet costs the mean of all generations timed; a reported run costs nothing more.
-    lone = task("h1", "hf")
+    # A kind not timed yet costs its prior at the measured-to-prior ratio of the kinds timed; a reported run
+    # costs nothing more. Here GPT generations measured 50 s: the count model's prior is scaled alike.
+    from lmcollapse.sweep.cost import generation_estimates
+
+    lone = task("n3", "ngram")
     clock = WorkClock([gpt_a, lone])
     _commit_timed(gpt_a.run_dir, 6, 50.0)
-    assert clock.wall_seconds_left(100.0, {gpt_a.run_dir}) == pytest.approx(10 * 50.0 * 100.0 / 100.0)
+    gpt_prior, ngram_prior = generation_estimates(gpt_a)[0], generation_estimates(lone)[0]
+    assert gpt_prior > 10 * ngram_prior  # the priors know a GPT generation from a count model's
+    assert clock.wall_seconds_left(100.0, {gpt_a.run_dir}) == pytest.approx(
+        10 * ngram_prior * 50.0 / gpt_prior * 100.0 / 100.0)
 
 
 def _absorbed(run_dir: str) -> bool:
@@ -352,13 +358,50 @@ def test_runs_of_unknown_length_get_no_time_estimate(tmp_path):
     assert "no time estimate" in line and "left" not in line and "4/20 generations" in line
 
 
-def test_the_first_run_of_each_kind_of_model_starts_first_and_the_rest_keep_their_order():
-    from lmcollapse.sweep.engine import each_kind_timed_early
+def test_runs_are_handed_out_longest_first_by_their_work_left(tmp_path):
+    from lmcollapse.sweep.cost import longest_first, run_estimate
     from lmcollapse.sweep.task import RunTask
 
-    tasks = [RunTask({"generations": 1, "model": {"name": m}}, f"r{i}")
-             for i, m in enumerate(["gpt", "gpt", "gpt", "ngram", "ngram", "hf"])]
-    assert [t.run_dir for t in each_kind_timed_early(tasks)] == ["r0", "r3", "r5", "r1", "r2", "r4"]
+    def task(name, model, paradigm="replace", **extra):
+        return RunTask({"generations": 20, "model": {"name": model}, "paradigm": {"name": paradigm, **extra}},
+                       str(tmp_path / name))
+
+    ngram, gpt, grows, resumed = (task("n", "ngram"), task("g", "gpt"), task("a", "gpt", "accumulate", rate=0.5),
+                                  task("r", "gpt"))
+    order = longest_first([ngram, gpt, resumed, grows], done={resumed.run_dir: 15})
+    assert [t.run_dir for t in order] == [grows.run_dir, gpt.run_dir, resumed.run_dir, ngram.run_dir]
+    # accumulate at rate 0.5 trains on (1 + 0.5 t) N documents, so each generation's fit costs more by a constant
+    from lmcollapse.sweep.cost import generation_estimates
+
+    import numpy as np
+
+    steps = np.diff(generation_estimates(grows))
+    assert steps.min() > 0 and steps.max() == pytest.approx(steps.min(), rel=1e-9)
+    assert run_estimate(resumed, 15) == pytest.approx(run_estimate(gpt) / 4)
+
+
+def test_longest_first_packs_the_paper_grid_no_later_than_its_spec_order(tmp_path):
+    """Two workers, each taking the next run when free, on the paper grid's priors: the spec's order starts
+    the count models' runs between GPT runs; longest first ends within 4/3 of the best packing (Graham)."""
+    import heapq
+
+    from lmcollapse.studies import load_spec, paper
+    from lmcollapse.sweep.cost import longest_first, run_estimate
+    from lmcollapse.sweep.task import RunTask
+
+    spec = paper.effective_spec(load_spec("paper"))
+    tasks = [RunTask({**p.config, "seed": seed}, str(tmp_path / f"{p.model}-{p.label}-{seed}"))
+             for p in paper.points(spec, out_dir=tmp_path) for seed in spec["seeds"]]
+
+    def makespan(order, workers=2):
+        free = [0.0] * workers
+        for t in order:
+            heapq.heappush(free, heapq.heappop(free) + run_estimate(t))
+        return max(free)
+
+    lower_bound = max(sum(map(run_estimate, tasks)) / 2, max(map(run_estimate, tasks)))
+    assert makespan(longest_first(tasks)) <= makespan(tasks)
+    assert makespan(longest_first(tasks)) <= 4 / 3 * lower_bound
 
 
 def test_each_points_verdict_names_the_departure_its_table_row_shows(tmp_path):

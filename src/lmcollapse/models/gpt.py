@@ -42,6 +42,11 @@ class GPTModel(NeuralLM):
     def network_of(config: GPTConfig) -> NetworkAdapter:
         return GPTNetwork(config.n_layer, config.n_head, config.n_embd)
 
+    @classmethod
+    def parameters_estimate(cls, section: GPTConfig) -> float:
+        # 12 d^2 per block (attention 4 d^2, MLP 8 d^2) and the tied embedding of a 1,000-symbol vocabulary
+        return 12 * section.n_layer * section.n_embd ** 2 + 1000 * section.n_embd
+
 
 # The network's names, here in 0.4 (models/gpt.py was the transformer): import aliases for one minor version,
 # loaded on first use so that importing the backend does not import torch.

@@ -49,6 +49,11 @@ class Paradigm(abc.ABC):
     def n_synthetic(self, n_real: int) -> int:
         """How many generated documents each model contributes, for a real corpus of n_real documents."""
 
+    def training_documents(self, n_real: int, generation: int) -> int:
+        """About how many documents generation `generation` trains on (a prior for scheduling runs; the
+        training set stays the size of R unless a paradigm says otherwise)."""
+        return n_real
+
     def check_counts(self, n_real: int) -> None:
         """Refuse, before anything runs, settings whose document counts round to nothing for a real corpus of
         n_real documents (a run would start, then stop at its first generation)."""

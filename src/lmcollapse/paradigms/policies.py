@@ -68,6 +68,9 @@ class _AddsRateN(Paradigm):
 
 @PARADIGMS.register("accumulate", "train on everything so far: D_t+1 = D_t + rate*N new generated documents")
 class Accumulate(_AddsRateN):
+    def training_documents(self, n_real: int, generation: int) -> int:
+        return n_real + generation * self.n_synthetic(n_real)  # every generation's documents are kept
+
     def next_state(self, state, kept, real, rng, fresh, generation) -> DataState:
         train = Corpus.concat([state.train, kept])
         return DataState(train, train)

@@ -15,6 +15,7 @@ from lmcollapse.running import loop as runner
 from lmcollapse.config import validate
 from lmcollapse.errors import RunInterrupted
 from lmcollapse.running.rundir import RunDir
+from lmcollapse.sweep.cost import generation_estimates, longest_first
 from lmcollapse.sweep.executors import Executor
 from lmcollapse.sweep.task import RunOutcome, RunTask
 
@@ -59,18 +60,20 @@ def finished(task: RunTask) -> bool:
 
 
 class WorkClock:
-    """The time left to a sweep, weighing each generation by what generations of its kind of model cost.
+    """The time left to a sweep, weighing each generation by what it costs.
 
     Generations are not alike: in `reproduce paper --scale cpu-large` a GPT generation takes minutes and a
     count-model one under a second, so counting generations alone forecast 8 hours for 2.5. Each generation
-    committed while the watch runs has its process-seconds read from its manifest (earlier ones are not
-    read: a resumed run may hold thousands); a run's generations left cost the mean of its model kind's
-    generations timed so far (of all kinds, for a kind not yet timed), and that work is turned into wall
-    time at the rate work was done since the watch began (which counts the workers, and their neighbours
-    on the machine)."""
+    has a prior cost (cost.py: the model's work estimate, on a training set that grows under accumulate);
+    each generation committed while the watch runs has its process-seconds read from its manifest (earlier
+    ones are not read: a resumed run may hold thousands). A kind of model's generations left cost their
+    priors times that kind's measured-to-prior ratio so far (the ratio of all kinds timed, for a kind not
+    timed yet), and that work is turned into wall time at the rate work was done since the watch began
+    (which counts the workers, and their neighbours on the machine)."""
 
     def __init__(self, tasks: Sequence[RunTask]):
         self.tasks = list(tasks)
+        self.prior = {t.run_dir: generation_estimates(t) for t in self.tasks}
         # run_dir -> (generations committed, seconds of those committed since the watch began)
         self.read = {t.run_dir: (min(committed(t), t.generations), 0.0) for t in self.tasks}
         self.start = {run_dir: timed for run_dir, (timed, _) in self.read.items()}
@@ -99,15 +102,16 @@ class WorkClock:
         made = sum(seconds for _, seconds in self.read.values())
         if made <= 0 or elapsed <= 0:
             return None
-        by_kind: dict[str, list[float]] = {}
+        by_kind: dict[str, list[float]] = {}  # kind -> [measured seconds, prior seconds] of the timed generations
         for task in self.tasks:
             timed, seconds = self.read[task.run_dir]
             if timed > self.start[task.run_dir]:
-                totals = by_kind.setdefault(self.kind(task), [0, 0.0])
-                totals[0], totals[1] = totals[0] + timed - self.start[task.run_dir], totals[1] + seconds
-        overall = sum(s for _, s in by_kind.values()) / max(sum(n for n, _ in by_kind.values()), 1)
-        mean = {kind: s / n for kind, (n, s) in by_kind.items()}
-        work_left = sum(max(task.generations - self.read[task.run_dir][0], 0) * mean.get(self.kind(task), overall)
+                totals = by_kind.setdefault(self.kind(task), [0.0, 0.0])
+                totals[0] += seconds
+                totals[1] += sum(self.prior[task.run_dir][self.start[task.run_dir]:timed])
+        overall = sum(m for m, _ in by_kind.values()) / max(sum(p for _, p in by_kind.values()), 1e-12)
+        ratio = {kind: m / p if p > 0 else overall for kind, (m, p) in by_kind.items()}
+        work_left = sum(sum(self.prior[task.run_dir][self.read[task.run_dir][0]:]) * ratio.get(self.kind(task), overall)
                         for task in self.tasks if task.run_dir not in reported)
         return work_left * elapsed / made
 
@@ -206,18 +210,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def each_kind_timed_early(todo: list[RunTask]) -> list[RunTask]:
-    """The first run of each kind of model first, then the rest in the order given: the time left is known
-    for every kind after the first few generations (otherwise a kind not timed yet is costed as the mean of
-    the others, and the paper grid's count-model runs, which take seconds, would be costed as GPT ones)."""
-    seen: set[str] = set()
-    first, rest = [], []
-    for task in todo:
-        (rest if WorkClock.kind(task) in seen else first).append(task)
-        seen.add(WorkClock.kind(task))
-    return first + rest
-
-
 def run_tasks(tasks: Sequence[RunTask], executor: Executor, progress: bool = True,
               expected_end: ExpectedEnd | None = None) -> SweepOutcome:
     """Run what is not finished yet; RunInterrupted on Ctrl-C says how much is committed. expected_end: the
@@ -231,7 +223,8 @@ def run_tasks(tasks: Sequence[RunTask], executor: Executor, progress: bool = Tru
             result.outcomes.append(RunOutcome(t.run_dir, True, value=t.collect(t.run_dir)))
     if not todo:
         return result
-    todo = each_kind_timed_early(todo)
+    # longest first: a long run started last would leave the other workers idle at the end (cost.py)
+    todo = longest_first(todo, {t.run_dir: committed(t) for t in todo})
     watcher = ProgressWatcher(tasks, executor.start(len(todo)), progress, expected_end)
     watcher.runs_done = result.skipped
 

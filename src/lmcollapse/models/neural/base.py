@@ -101,6 +101,12 @@ class NeuralConfig(Section):
         return AUTO_VALIDATION if self.epochs == "auto" else 0.0
 
 
+# work_estimate's scale: a KJV verse is about 43 tokens of the 1,000-symbol BPE, and the paper grid's GPT
+# (168k parameters, 8 epochs on 64.5k tokens: 5.2e11 training flops) fits in about 10 s on one core.
+TOKENS_PER_DOCUMENT = 43
+FLOPS_PER_CORE_SECOND = 5e10
+
+
 class NetworkAdapter(abc.ABC):
     """Builds the network a NeuralLM trains. The network (a torch Module) takes net(idx (B, T)) -> logits
     (B, T, V+1), and for decoding net(idx, cache, start=step) with new_cache(batch, device),
@@ -136,6 +142,21 @@ class NeuralLM(Training, Scoring, Sampling, LanguageModel):
     @abc.abstractmethod
     def network_of(config) -> NetworkAdapter:
         """The adapter that builds this backend's network from its config section."""
+
+    @classmethod
+    def work_estimate(cls, section, documents: int, samples: int) -> float:
+        """Training's 6 flops per parameter and token, epochs times, plus sampling's 2 per parameter and token
+        (samples run to about half their cap), at the rate the paper grid's GPT reaches on one core."""
+        parameters = cls.parameters_estimate(section)
+        epochs = section.epochs if section.epochs != "auto" else section.max_epochs / 4  # early stopping ends sooner
+        train = 6 * parameters * documents * TOKENS_PER_DOCUMENT * epochs
+        sample = 2 * parameters * samples * section.block_size / 2
+        return (train + sample) / FLOPS_PER_CORE_SECOND
+
+    @classmethod
+    def parameters_estimate(cls, section) -> float:
+        """About how many parameters the network has (a backend that knows better overrides it)."""
+        return 1e6
 
     @property
     def context_width(self) -> int:
