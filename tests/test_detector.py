@@ -107,3 +107,20 @@ def test_hidden_state_features_drive_the_resample_of_a_neural_model():
     gate = GATES.build(DetectorResampleGateConfig(features="hidden", upsample=2))
     made, p = gate.generate(40, ctx, seed=3, generation=2, first_id=synthetic_first_id(2), producer="gpt@gen-1")
     assert len(made) == 40 and ((0 <= p) & (p <= 1)).all() and p.std() > 0
+
+
+def test_dropping_the_columns_no_document_uses_changes_no_probability(verses):
+    """The gate fits its detectors on the columns its documents use (liblinear sweeps the whole weight vector
+    each iteration); a logistic regression is 0 on an unused column, so the probabilities stay those of the
+    full-width fit, to the solver's rounding."""
+    from lmcollapse.probes.detector import fit_classifier, used_columns
+
+    real, other = verses.train.take(np.arange(0, 400)), verses.train.take(np.arange(400, 800))
+    scored = verses.held_out.take(np.arange(300))
+    x_real, x_other, x_scored = ngram_features(real), ngram_features(other), ngram_features(scored)
+    full = fit_classifier(x_real, x_other).predict_proba(x_scored)[:, 1]
+    c_real, c_other, c_scored = used_columns(x_real, x_other, x_scored)
+    assert c_real.shape[1] < x_real.shape[1] / 10  # most hashed columns are empty
+    narrow = fit_classifier(c_real, c_other).predict_proba(c_scored)[:, 1]
+    assert np.max(np.abs(narrow - full)) < 1e-9
+    assert np.std(full) > 0.01  # and the probabilities are not all alike (the comparison could fail)

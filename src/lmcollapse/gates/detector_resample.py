@@ -24,7 +24,7 @@ from pydantic import Field
 
 from lmcollapse.config import Section
 from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
-from lmcollapse.probes.detector import Detector, ngram_features
+from lmcollapse.probes.detector import fit_classifier, ngram_features, used_columns
 from lmcollapse.models.base import Capability
 from lmcollapse.gates.base import GATES, GateContext, Producer
 
@@ -69,16 +69,22 @@ class DetectorResample(Producer):
         return out, p_generated[chosen]
 
     def _cross_fitted(self, candidates: Corpus, ctx: GateContext, rng: np.random.Generator) -> np.ndarray:
-        """p_generated of every candidate from a detector fitted without it."""
+        """p_generated of every candidate from a detector fitted without it. Every document is featurized
+        once (a row of the whole set's features is the document's own: rows are normalised one by one)."""
+        from scipy import sparse
+
         featurize = self._features(ctx)
         order = rng.permutation(len(candidates))
         halves = [np.sort(order[0::2]), np.sort(order[1::2])]
-        real = ctx.real.take(rng.permutation(len(ctx.real)))
-        real_halves = [real.take(np.arange(0, len(real), 2)), real.take(np.arange(1, len(real), 2))]
+        real_order = rng.permutation(len(ctx.real))
+        x_candidates, x_real = featurize(candidates), featurize(ctx.real.take(real_order))  # (m, F), (N, F)
+        if sparse.issparse(x_candidates):
+            x_candidates, x_real = used_columns(x_candidates, x_real)
+        real_halves = [np.arange(0, len(real_order), 2), np.arange(1, len(real_order), 2)]
         p = np.empty(len(candidates))
         for fit_half, score_half, real_half in ((0, 1, 0), (1, 0, 1)):
-            detector = Detector.fit(real_halves[real_half], candidates.take(halves[fit_half]), featurize)
-            p[halves[score_half]] = detector.p_generated(candidates.take(halves[score_half]))
+            classifier = fit_classifier(x_real[real_halves[real_half]], x_candidates[halves[fit_half]])
+            p[halves[score_half]] = classifier.predict_proba(x_candidates[halves[score_half]])[:, 1]
         return p
 
     def _features(self, ctx: GateContext):

@@ -50,8 +50,10 @@ def ngram_features(corpus: Corpus):
     columns = ((keys * _MULTIPLIER) >> np.uint64(64 - HASH_BITS)).astype(np.int64)  # the top bits
     matrix = sparse.csr_matrix((np.ones(len(keys)), (rows, columns)), shape=(n, HASH_DIM))
     matrix.sum_duplicates()
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    return sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ matrix
+    row_of = np.repeat(np.arange(n), np.diff(matrix.indptr))  # (stored entries,)
+    norms = np.sqrt(np.bincount(row_of, weights=matrix.data * matrix.data, minlength=n))  # exact: integer sums
+    matrix.data *= (1.0 / np.maximum(norms, 1e-12))[row_of]  # each row scaled in place, not by a diagonal matmul
+    return matrix
 
 
 @dataclass
@@ -64,18 +66,11 @@ class Detector:
     @classmethod
     def fit(cls, real: Corpus, generated: Corpus, featurize=ngram_features, C: float = 1.0) -> "Detector":
         """Fitted on equally many real and generated documents (the first ones of the larger set)."""
-        LogisticRegression, _ = _sklearn()
-        from scipy import sparse
-
         n = min(len(real), len(generated))
         if n < 2:
             raise ValueError("a detector needs at least two real and two generated documents")
-        x_real, x_gen = featurize(real.take(np.arange(n))), featurize(generated.take(np.arange(n)))
-        stack = sparse.vstack if sparse.issparse(x_real) else np.vstack
-        x = stack([x_real, x_gen])
-        y = np.concatenate([np.zeros(n), np.ones(n)])
-        classifier = LogisticRegression(C=C, solver="liblinear", random_state=0).fit(x, y)
-        return cls(classifier, featurize)
+        return cls(fit_classifier(featurize(real.take(np.arange(n))), featurize(generated.take(np.arange(n))), C),
+                   featurize)
 
     def p_generated(self, corpus: Corpus) -> np.ndarray:
         """(documents,) the probability that each was generated."""
@@ -89,6 +84,38 @@ class Detector:
         p = np.concatenate([self.p_generated(real), self.p_generated(generated)])
         y = np.concatenate([np.zeros(len(real)), np.ones(len(generated))])
         return float(roc_auc_score(y, p))
+
+
+def fit_classifier(x_real, x_generated, C: float = 1.0):
+    """The logistic regression on feature rows (sparse or dense) of real and generated documents: the first
+    n of the larger set, n the smaller set's size. Its predict_proba(rows)[:, 1] is p_generated."""
+    LogisticRegression, _ = _sklearn()
+    from scipy import sparse
+
+    n = min(x_real.shape[0], x_generated.shape[0])
+    if n < 2:
+        raise ValueError("a detector needs at least two real and two generated documents")
+    stack = sparse.vstack if sparse.issparse(x_real) else np.vstack
+    x = stack([x_real[:n], x_generated[:n]])
+    y = np.concatenate([np.zeros(n), np.ones(n)])
+    return LogisticRegression(C=C, solver="liblinear", random_state=0).fit(x, y)
+
+
+def used_columns(*matrices):
+    """The matrices (sparse, with the same columns) restricted to the columns any of them uses. A logistic
+    regression's solution is 0 on a column no document uses, so dropping them changes no probability, and
+    liblinear's iterations, which sweep the whole weight vector, get cheaper: hashed n-grams fill a few
+    thousand of HASH_DIM's 262,144 columns."""
+    from scipy import sparse
+
+    matrices = [sparse.csr_matrix(m) for m in matrices]
+    width = matrices[0].shape[1]
+    used = np.zeros(width, dtype=bool)
+    for m in matrices:
+        used[m.indices] = True
+    new_column = np.cumsum(used) - 1  # (width,) increasing: each row's columns keep their sorted order
+    return [sparse.csr_matrix((m.data, new_column[m.indices], m.indptr), shape=(m.shape[0], int(used.sum())))
+            for m in matrices]
 
 
 def held_out_auc(real_fit: Corpus, generated_fit: Corpus, real_test: Corpus, generated_test: Corpus) -> float:
