@@ -2,14 +2,21 @@
 Trainer + model.generate(do_sample=True, top_k=0)), same model size, same data, same token counts.
 
     pip install -e '.[gpt]' transformers 'accelerate>=1.1'
-    python benchmarks/gpt_vs_transformers.py [--n-train 2000] [--n-embd 64] [--n-layer 2] [--samples 500]
+    python benchmarks/gpt_vs_transformers.py [--n-train 2000] [--n-embd 64] [--n-layer 4] [--samples 2000]
                                              [--device cpu|cuda]
 
-Prints training and sampling tokens/s, held-out loss after training (nats per token, scored the same way
-for both), the machine's measured matmul GFLOP/s and each training run's model FLOPs utilisation
-(6 x parameters x tokens/s over the matmul rate). Both pipelines train in the precision lmcollapse's
-`precision: auto` picks (bfloat16 on CUDA, and on a CPU with bfloat16 matrix units from width 128 on;
-autocast in lmcollapse, bf16=True in the Trainer), and the matmul rate is measured in that precision.
+Prints the CPU (and its bfloat16 units), training and sampling tokens/s, held-out loss after training (nats
+per token, scored the same way for both), the machine's measured matmul GFLOP/s and each training run's
+model FLOPs utilisation (6 x parameters x tokens/s over the matmul rate). Both pipelines train in the
+precision lmcollapse's `precision: auto` picks (bfloat16 on CUDA, and on a CPU with bfloat16 matrix units
+from width 128 on; autocast in lmcollapse, bf16=True in the Trainer), and the matmul rate is measured in
+that precision.
+
+Then the whole generation (P20 item 6): one generation of an lmcollapse run of the same model, data and
+sample count (`lmcollapse.run`, its manifest's fit, sample and metrics seconds, the default metrics with
+their intervals) against the transformers pipeline's training plus generation, and the metrics' share of
+the generation. The defaults are the issue's setting: 4 layers, width 64, 2,000 verses, 1 epoch, 64-token
+blocks, as many documents drawn as there are training documents (a generation under replace).
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ import torch
 
 from lmcollapse.running.parts import load_config, load_source
 from lmcollapse.models.gpt import GPTModel
-from lmcollapse.models.neural.device import bf16_pays
+from lmcollapse.models.neural.device import bf16_pays, cpu_description
 from lmcollapse.models.neural.sampling import DECODE_ROWS
 from lmcollapse.models.decoding import Sampler
 from lmcollapse.config import GPTConfig, SamplerConfig
@@ -144,17 +151,19 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=2000)
-    parser.add_argument("--n-layer", type=int, default=2)
+    parser.add_argument("--n-layer", type=int, default=4)
     parser.add_argument("--n-head", type=int, default=4)
     parser.add_argument("--n-embd", type=int, default=64)
     parser.add_argument("--block-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--samples", type=int, default=None,
+                        help="documents drawn (default: --n-train, as a generation under replace draws)")
     parser.add_argument("--vocab-size", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=5, help="runs per pipeline, alternating; the fastest counts")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per pipeline, alternating; the fastest counts")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()
+    args.samples = args.n_train if args.samples is None else args.samples
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: PyTorch sees no CUDA device")
     args.tmp = tempfile.mkdtemp()
@@ -174,7 +183,7 @@ def main() -> None:
     precisions = {"lmcollapse gpt": dtype, "transformers GPT-Neo + Trainer + generate": dtype}
     peaks = {dtype: matmul_gflops(args.device, dtype) for dtype in set(precisions.values())}
     where = (torch.cuda.get_device_name() if args.device == "cuda"
-             else f"{os.cpu_count()} cores, {torch.get_num_threads()} threads")
+             else f"{cpu_description()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads")
     print(f"{where}, torch {torch.__version__}; matmul " +
           ", ".join(f"{str(dtype).split('.')[-1]} {rate:.1f} GFLOP/s" for dtype, rate in peaks.items()))
     print(f"data: {len(data.train)} KJV verses, BPE vocabulary {data.train.vocab_size}, {train_tokens:,} training "
@@ -209,6 +218,34 @@ def main() -> None:
     paired = sorted(per_token(b) / per_token(a) for a, b in zip(*runs.values()))
     print(f"speed-up of each back-to-back pair of runs: median {np.median(paired):.2f}x, range {paired[0]:.2f}x to "
           f"{paired[-1]:.2f}x over {len(paired)} pairs")
+    whole_generation(args, results["transformers GPT-Neo + Trainer + generate"])
+
+
+def whole_generation(args, ref: dict) -> None:
+    """One generation of an lmcollapse run (fit, sample, metrics, as its manifest times them) against the
+    transformers pipeline's fastest training plus generation of the same documents."""
+    import lmcollapse
+
+    config = {"corpus": {"n_train": args.n_train, "n_eval": 200}, "tokenizer": {"name": "bpe", "vocab_size": args.vocab_size},
+              "model": {"name": "gpt", "n_layer": args.n_layer, "n_head": args.n_head, "n_embd": args.n_embd,
+                        "block_size": args.block_size, "epochs": 1, "batch_size": args.batch_size, "lr": args.lr,
+                        "device": args.device},
+              "sampler": {"max_tokens": args.block_size - 1}, "generations": 1}
+    best = None
+    for repeat in range(args.repeats):  # the fastest, as for the pipelines above
+        run = lmcollapse.run(config, out_dir=os.path.join(args.tmp, f"run-{repeat}"), progress=False)
+        seconds = run.manifest(0).seconds
+        if best is None or sum(seconds.values()) < sum(best[0].values()):
+            best = (seconds, run.metrics[0])
+    seconds, row = best
+    fit, sample, metrics = seconds["fit"], seconds["sample"], seconds["metrics"]
+    whole = fit + sample + metrics + seconds.get("paradigm", 0.0)
+    theirs = ref["train_s"] + ref["sample_s"] * args.n_train / args.samples
+    print(f"\nwhole generation ({args.n_train} documents drawn; lmcollapse's default metrics, with intervals): "
+          f"lmcollapse {whole:.1f}s (fit {fit:.1f}, sample {sample:.1f}, metrics {metrics:.1f}: "
+          f"{100 * metrics / whole:.0f}% of it) against transformers' train + generate {theirs:.1f}s: "
+          f"{theirs / whole:.2f}x; held-out loss {np.log(row['heldout_ppl']):.3f} nats/token against "
+          f"{ref['loss']:.3f}")
 
 
 if __name__ == "__main__":
