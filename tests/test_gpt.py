@@ -467,3 +467,47 @@ def test_warm_start_refusals_are_one_line():
         load_config({**WARM, "save_models": False})
     with pytest.raises(LmcollapseError, match="warm starts apply to gpt and hf"):
         load_config({"model": {"name": "ngram", "warm_start": True}})
+
+
+def _scored_entropy_sums(model, corpus: Corpus) -> np.ndarray:
+    doc, _, entropy = model._score(corpus)  # per predicted position, as context_entropies gives them
+    return np.bincount(doc, weights=entropy, minlength=len(corpus))
+
+
+@pytest.mark.parametrize("sampler", [{"max_tokens": 4}, {"temperature": 0.7, "max_tokens": 20}])
+def test_sampling_records_each_documents_entropy_as_scoring_would_count_it(model_and_data, sampler):
+    """model_entropy reads the entropies the sampler computed instead of scoring the samples again (P20): per
+    document they must be the sum scoring gives, over its tokens and its end, the model's own law (not the
+    sampler's reshaped one), capped documents (whose end law takes one more decoding step; at temperature
+    0.7 and block 8 the cap is the block's last position) and ended ones alike."""
+    from lmcollapse.config import SamplerConfig
+    from lmcollapse.models.decoding import Sampler
+
+    model, _ = model_and_data
+    samples = model.sample(300, sampler=Sampler(SamplerConfig(**sampler)), seed=3)
+    cap = min(sampler["max_tokens"], model.block_size - 1)
+    assert (samples.lengths == cap).sum() > 20 and (samples.lengths < cap).sum() > 20  # both kinds are there
+    assert samples.entropy_model == id(model)
+    np.testing.assert_allclose(samples.entropy_sums, _scored_entropy_sums(model, samples), rtol=1e-5, atol=1e-5)
+    # kept by take(); a corpus built anew (as a gate's edits are) has none, and a metric then scores it
+    part = samples.take(np.arange(0, 300, 7))
+    np.testing.assert_array_equal(part.entropy_sums, samples.entropy_sums[::7])
+    rebuilt = Corpus.from_documents([samples.doc(i) for i in range(10)], vocab_size=6, eos_id=5)
+    assert rebuilt.entropy_sums is None
+
+
+def test_samples_entropy_uses_the_recorded_sums_only_for_the_model_that_wrote_them(model_and_data, monkeypatch):
+    from lmcollapse.metrics.base import GenerationView
+
+    model, corpus = model_and_data
+    samples = model.sample(200, seed=4)
+    scored = float(model.context_entropies(samples).mean())
+
+    def view(of_model):
+        return GenerationView(0, of_model, corpus, corpus, samples, samples, corpus, corpus)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(model), "context_entropies", lambda self, c: pytest.fail("scored again"))
+        assert view(model).samples_entropy == pytest.approx(scored, rel=1e-6)
+    other = GPTModel(GPTConfig(**TINY)).fit(corpus, seed=1)  # another model's law: its own scoring
+    assert view(other).samples_entropy == pytest.approx(float(other.context_entropies(samples).mean()), rel=1e-12)

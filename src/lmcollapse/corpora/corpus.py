@@ -38,6 +38,12 @@ class Corpus:
     vocab_size: int
     eos_id: int | None = None
     text: np.ndarray | None = field(default=None)  # (n_docs,) object (str) or None
+    # (n_docs,) float64 or None: the sum, over each document's predicted positions (its tokens and its end), of
+    # the entropy of the next-token law of the model that wrote it, recorded while it sampled (a neural model
+    # computes each law anyway), so that model_entropy need not score the samples again. Kept by take() and
+    # concat(); anything that builds documents anew (a gate's edits, a file) starts without it.
+    entropy_sums: np.ndarray | None = field(default=None)
+    entropy_model: int | None = None  # id() of the model whose laws entropy_sums sums: they count for it alone
 
     def __post_init__(self):
         n = len(self.offsets) - 1
@@ -46,8 +52,12 @@ class Corpus:
                 raise ValueError(f"corpus column {name} has {len(getattr(self, name))} rows, expected {n}")
         if self.text is not None and len(self.text) != n:
             raise ValueError("corpus text column has the wrong length")
+        if self.entropy_sums is not None and len(self.entropy_sums) != n:
+            raise ValueError("corpus entropy_sums column has the wrong length")
         for arr in (self.tokens, self.offsets, self.doc_id, self.origin, self.generation, self.seed):
             arr.setflags(write=False)
+        if self.entropy_sums is not None:
+            self.entropy_sums.setflags(write=False)
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -72,7 +82,8 @@ class Corpus:
     @classmethod
     def from_flat(cls, tokens: np.ndarray, lengths: np.ndarray, *, vocab_size: int, eos_id: int | None,
                   origin: int, generation: int, producer: str, seed: int, first_id: int,
-                  text: Sequence[str] | None = None) -> "Corpus":
+                  text: Sequence[str] | None = None, entropy_sums: np.ndarray | None = None,
+                  entropy_model: int | None = None) -> "Corpus":
         n = len(lengths)
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -87,6 +98,8 @@ class Corpus:
             vocab_size=int(vocab_size),
             eos_id=eos_id,
             text=None if text is None else np.asarray(list(text), dtype=object),
+            entropy_sums=None if entropy_sums is None else np.asarray(entropy_sums, dtype=np.float64),
+            entropy_model=entropy_model,
         )
 
     @classmethod
@@ -113,6 +126,7 @@ class Corpus:
             vocab_size=first.vocab_size,
             eos_id=first.eos_id,
             text=np.concatenate([p.text for p in parts]) if has_text else None,
+            **_joined_entropies(parts),
         )
 
     # ---- queries --------------------------------------------------------------------------------
@@ -169,6 +183,8 @@ class Corpus:
             origin=self.origin[index], generation=self.generation[index], producer=self.producer[index],
             seed=self.seed[index], vocab_size=self.vocab_size, eos_id=self.eos_id,
             text=None if self.text is None else self.text[index],
+            entropy_sums=None if self.entropy_sums is None else self.entropy_sums[index],
+            entropy_model=self.entropy_model,
         )
 
     def select_ids(self, ids: np.ndarray) -> "Corpus":
@@ -184,7 +200,16 @@ class Corpus:
 
     def with_text(self, text: Sequence[str]) -> "Corpus":
         return Corpus(self.tokens, self.offsets, self.doc_id, self.origin, self.generation, self.producer,
-                      self.seed, self.vocab_size, self.eos_id, np.asarray(list(text), dtype=object))
+                      self.seed, self.vocab_size, self.eos_id, np.asarray(list(text), dtype=object), self.entropy_sums,
+                      self.entropy_model)
+
+
+def _joined_entropies(parts: list[Corpus]) -> dict:
+    """The recorded entropies of concatenated corpora: kept when every part has them from one model."""
+    models = {p.entropy_model for p in parts}
+    if len(models) != 1 or any(p.entropy_sums is None for p in parts):
+        return {"entropy_sums": None, "entropy_model": None}
+    return {"entropy_sums": np.concatenate([p.entropy_sums for p in parts]), "entropy_model": models.pop()}
 
 
 # Document ids encode where a document came from, so ids never collide across generations or resumes:

@@ -325,7 +325,11 @@ class GenerationView:
         # Generated documents are i.i.d., so the first ones covering ENTROPY_POSITIONS positions are an
         # unbiased sample of the model's contexts; using every position costs time and adds nothing visible.
         enough = int(np.searchsorted(s.offsets, ENTROPY_POSITIONS)) + 1
-        return float(self.model.context_entropies(s.take(np.arange(min(enough, len(s))))).mean())
+        first = s.take(np.arange(min(enough, len(s))))
+        if first.entropy_sums is not None and first.entropy_model == id(self.model):  # recorded while M_t sampled
+            positions = first.n_tokens + (len(first) if first.eos_id is not None else 0)
+            return float(first.entropy_sums.sum() / positions) if positions else None
+        return float(self.model.context_entropies(first).mean())
 
 
 def weighted_mean_ratio(sums: np.ndarray, counts: np.ndarray) -> Resampled:

@@ -47,6 +47,7 @@ class Sampling:
         else:
             target = np.full(n, min(sampler.max_tokens, limit))
         docs: list[np.ndarray] = []
+        entropy_sums: list[np.ndarray] = []
         # Up to DECODE_ROWS documents decode together, fewer when their KV cache or per-step probabilities
         # (logits, probabilities, float64 CDF: about 4 float32 copies) would exceed batch_memory_gb.
         per_row = max(self.net_.cache_elements_per_row(), 4 * (self.vocab_size_ + 1))
@@ -54,11 +55,15 @@ class Sampling:
         with torch.no_grad():
             for lo in range(0, n, at_once):
                 self._progress("sample", lo, n)
-                docs += self._sample_rows(target, range(lo, min(lo + at_once, n)), sampler, seed, device)
+                rows, sums = self._sample_rows(target, range(lo, min(lo + at_once, n)), sampler, seed, device)
+                docs += rows
+                entropy_sums.append(sums)
         lengths = np.array([len(d) for d in docs], dtype=np.int64)
         tokens = np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32)
         return Corpus.from_flat(tokens, lengths, vocab_size=self.vocab_size_, eos_id=self.eos_id_, origin=SYNTHETIC,
-                                generation=generation, producer=producer or self.name, seed=int(seed), first_id=first_id)
+                                generation=generation, producer=producer or self.name, seed=int(seed), first_id=first_id,
+                                entropy_sums=np.concatenate(entropy_sums) if entropy_sums else np.zeros(0),
+                                entropy_model=id(self))
 
     @staticmethod
     def _group_uniforms(n: int, members: range, seed: int, device):
@@ -84,20 +89,30 @@ class Sampling:
         return draw
 
     def _sample_rows(self, target: np.ndarray, members: range, sampler: Sampler, seed: int,
-                     device) -> list[np.ndarray]:
+                     device) -> tuple[list[np.ndarray], np.ndarray]:
         """Decode documents `members` out of len(target), whose final lengths are `target` (end tokens cut
-        them short)."""
+        them short); and (m,) each one's sum of the entropies of the model's own next-token laws (before the
+        sampler reshapes them) over its predicted positions, as scoring it would count them: its tokens and
+        its end. A document cut at its length cap takes one more step for the law at its end position."""
         torch = _torch()
         uniforms = self._group_uniforms(len(target), members, seed, device)
         m, steps = len(members), int(target[members.start:members.stop].max()) if len(members) else 0
-        out = torch.zeros((m, steps), dtype=torch.long, device=device)
+        # With end tokens, a capped document's end position is predicted at step `length`: one more step.
+        end_step = int(self.eos_id_ is not None)
+        out = torch.zeros((m, steps + end_step), dtype=torch.long, device=device)
         length = torch.from_numpy(target[members.start:members.stop].copy()).to(device)  # (m,)
+        entropy = torch.zeros(m, dtype=torch.float64, device=device)  # (m,)
         rows = torch.arange(m, device=device)  # (r,) which documents the batch still decodes
         x = torch.full((m, 1), self.vocab_size_, dtype=torch.long, device=device)  # (r, 1): BOS
         cache = self.net_.new_cache(m, device)
-        for step in range(steps):
+        for step in range(steps + end_step):
             logits = self.net_(x, cache, start=step)  # (r, 1, V+1)
-            probs = self._transform(self._log_softmax(logits[:, -1]).exp(), sampler)  # (r, V)
+            log_probs = self._log_softmax(logits[:, -1])  # (r, V) the model's law
+            model_probs = log_probs.exp()  # (r, V)
+            # position `step` is predicted for a document still open, and for a capped one's end
+            counted = (length[rows] > step) | ((length[rows] == step) & (end_step == 1))  # (r,)
+            entropy[rows] += torch.where(counted, -(model_probs * log_probs).sum(-1), 0.0).double()
+            probs = self._transform(model_probs, sampler)  # (r, V)
             # Inverse-CDF draw: much faster than torch.multinomial for wide vocabularies.
             cdf = probs.double().cumsum(dim=-1)  # (r, V)
             u = uniforms()[rows] * cdf[:, -1:]  # (r, 1)
@@ -106,7 +121,8 @@ class Sampling:
             if self.eos_id_ is not None:
                 ended = (tok == self.eos_id_) & (length[rows] > step)  # only documents still open
                 length[rows[ended]] = step
-            going = length[rows] > step + 1  # (r,)
+                # An ended document's end was predicted at this step: no extra step for it (length < step + 1).
+            going = (length[rows] > step + 1) | ((length[rows] == step + 1) & (end_step == 1))  # (r,)
             if not bool(going.any()):
                 break
             x = tok.unsqueeze(1)  # (r, 1)
@@ -115,7 +131,7 @@ class Sampling:
                 keep = going.nonzero().squeeze(1)  # (r',)
                 rows, x, cache = rows[keep], x[keep], self.net_.select_cache(cache, keep, filled=step + 1)
         out, length = out.cpu().numpy(), length.cpu().numpy()
-        return [out[i, :length[i]] for i in range(m)]
+        return [out[i, :length[i]] for i in range(m)], entropy.cpu().numpy()
 
     @staticmethod
     def _transform(probs, sampler: Sampler):
