@@ -57,6 +57,12 @@ def loss_of(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1), y.flatten())  # logits (B, T, V), y (B, T)
 
 
+def one_step(net, opt, x, y) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss_of(net(x), y).backward()
+    opt.step()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=4, help="networks stacked (S)")
@@ -83,9 +89,7 @@ def main() -> None:
 
     def separate():
         for i, (net, opt) in enumerate(zip(nets, optimisers)):
-            opt.zero_grad(set_to_none=True)
-            loss_of(net(x[i]), y[i]).backward()
-            opt.step()
+            one_step(net, opt, x[i], y[i])
 
     from torch.func import functional_call, stack_module_state, vmap
 
@@ -117,6 +121,8 @@ def main() -> None:
                  (("separate", separate), ("vmap", vmapped), ("one-net", one_net))}
     tokens = S * B * T
     rate = matmul_gflops()
+    one_row = best_seconds(lambda: one_step(nets[0], optimisers[0], x[0, :1], y[0, :1]), args.repeats)
+    full = best_seconds(lambda: one_step(nets[0], optimisers[0], x[0], y[0]), args.repeats)
     print("| technique | ms per step of all members | tokens/s | speed-up over separate | MFU |")
     print("|---|---|---|---|---|")
     for name, seconds in times.items():
@@ -124,6 +130,8 @@ def main() -> None:
         print(f"| {name} | {seconds * 1000:.0f} | {tokens / seconds:,.0f} | {times['separate'] / seconds:.2f}x | "
               f"{mfu:.0%} |")
     print(f"\nthe core's float32 matmul rate (512 x 512): {rate:.0f} GFLOP/s")
+    print(f"one network's step: {one_row * 1000:.1f} ms on 1 row, {full * 1000:.1f} ms on {B} rows: the part of a step "
+          f"that does not grow with the batch (overhead) is at most {one_row / full:.0%} of it")
     single_mfu = 6 * parameters * tokens / times["separate"] / 1e9 / rate
     print(f"one network alone runs at {single_mfu:.0%} of the matmul rate: batching can give at most "
           f"{1 / single_mfu:.1f}x even at the full rate; S-times larger operations gave "
