@@ -106,7 +106,7 @@ def main() -> None:
     plot(replace, "held-out perplexity (replace)", OUT / "finetune-vs-scratch.png", log=True)
     markov = curves(Sweep(args.markov) if args.markov else study, "gpt-markov", "kl_to_truth")
     table("gpt-markov: kl_to_truth (nats per token), mean over seeds (range)", markov, 3)
-    plot(markov, "KL rate to the Markov source (nats/token)", OUT / "markov-kl.png", log=False)
+    plot(markov, "KL rate to the Markov source (nats/token)", OUT / "markov-kl.png", log=True)
     finished_claims(args.study, "gpt-finetune")
     finished_claims(args.markov or args.study, "gpt-markov")
 
