@@ -84,7 +84,7 @@ def main() -> None:
         gated_generation = gated["fit"] + gated["sample"] - gated["old"] + gated["metrics"]
         print(f"| {model} | {none['fit']:.2f} + {none['sample']:.2f} + {none['metrics']:.2f} = {generation:.2f} | "
               f"{gated_generation:.2f} | {gated['old']:.3f} / {gated['detector']:.3f} "
-              f"({gated['old'] / gated['detector']:.2f}x) | {gated["detector"] / generation:.3f} | "
+              f"({gated['old'] / gated['detector']:.2f}x) | {gated['detector'] / generation:.3f} | "
               f"{extra_sampling:.2f} | {gated['difference']:.1e} |")
     DetectorResample._cross_fitted = original
 
