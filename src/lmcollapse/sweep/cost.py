@@ -41,7 +41,7 @@ def longest_first(tasks: Sequence[RunTask], done: dict[str, int] | None = None) 
 
 
 def _key(config: dict) -> str:
-
+    """What a run's cost depends on, as text (the cache's key)."""
     return json.dumps({k: config[k] for k in ("corpus", "model", "paradigm") if k in config}, sort_keys=True,
                       default=str)
 
@@ -50,7 +50,6 @@ def _key(config: dict) -> str:
 def _estimates(key: str):
     """For one (corpus, model, paradigm): generation t -> prior core-seconds (cached: the progress line asks
     every few seconds, and a sweep repeats each configuration over its seeds)."""
-
     try:
         config = validate(json.loads(key))
         model = MODELS.get(config.model.name)
