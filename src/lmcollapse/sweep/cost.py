@@ -59,7 +59,7 @@ def _estimates(key: str):
     n_real = int(getattr(config.corpus, "n_train", 1000))
     try:
         samples = paradigm.n_synthetic(n_real)
-    except Exception:  # noqa: BLE001 - counts the run itself will refuse: cost it as a generation of N
+    except LmcollapseError:  # counts the run itself will refuse: cost it as a generation of N
         samples = n_real
 
     def per_generation(t: int) -> float:
