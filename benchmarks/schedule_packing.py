@@ -19,6 +19,7 @@ from pathlib import Path
 
 from scipy.stats import spearmanr
 
+from lmcollapse.errors import LmcollapseError
 from lmcollapse.running.readback import stored_config
 from lmcollapse.running.rundir import RunDir
 from lmcollapse.sweep.cost import longest_first, run_estimate
@@ -73,4 +74,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except LmcollapseError as exc:  # a folder that is not a finished study: one line, not a traceback
+        raise SystemExit(f"error: {exc}")

@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from lmcollapse.errors import LmcollapseError  # noqa: E402
 from lmcollapse.studies import load_spec, paper  # noqa: E402
 from lmcollapse.sweep.folder import Sweep  # noqa: E402
 
@@ -112,4 +113,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except LmcollapseError as exc:  # a folder that is not a finished study: one line, not a traceback
+        raise SystemExit(f"error: {exc}")
