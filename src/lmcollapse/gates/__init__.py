@@ -1,6 +1,7 @@
 """Quality gates: filters, producers and pool weightings (see base.py), and the gated sampler."""
 from lmcollapse.gates import (  # noqa: F401  (each registers its gates)
-    dedup, detector_resample, perplexity, reweight, simple, token_edit, verifier)
+    curation, dedup, detector_importance, detector_resample, perplexity, rejection, reweight, simple, surprise,
+    token_edit, verifier)
 from lmcollapse.gates.base import (
                    GATES,
                    Filter,
@@ -9,10 +10,11 @@ from lmcollapse.gates.base import (
                    GateSet,
                    PoolWeighting,
                    Producer,
+                   Resampler,
                    ReferenceModel,
                    apply_filters,
                    build_gates,
 )
 
 __all__ = ["GATES", "Filter", "GateContext", "GateOutcome", "GateSet", "PoolWeighting", "Producer",
-           "ReferenceModel", "apply_filters", "build_gates"]
+           "ReferenceModel", "Resampler", "apply_filters", "build_gates"]

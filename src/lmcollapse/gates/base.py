@@ -3,7 +3,10 @@
 - Filter: keeps or rejects candidate documents (nonempty, exact-dedup, dedup, perplexity, verifier);
 - Producer: makes the candidates instead of free sampling (token-edit);
 - PoolWeighting: changes how a subsampling paradigm draws D_t from its pool (reweight); it is handed to
-  the paradigm when the run is built and filters nothing.
+  the paradigm when the run is built and filters nothing;
+- Resampler: redraws the training set the learner sees at generations t >= 1 from D_t (and R, where the
+  method brings real data back), repeats allowed (detector importance resampling); the data state (D_t, the pool) is left as the paradigm built it, so a policy that
+  keeps its training set (accumulate) never compounds the repeats.
 
 All three are listed under the one `gates:` config key, in order, as a name or a mapping
 {name: GATE, parameter: value, ...}, each a typed section declared beside the gate's code; every gate is built from its section
@@ -42,7 +45,7 @@ class GateContext:
     """What a gate may look at for generation t."""
 
     generation: int
-    model: "LanguageModel"  # M_t, the model that generated the candidates
+    model: "LanguageModel"  # M_t, the model that generated the candidates (None for a Resampler: M_t is not yet fit)
     train: Corpus  # D_t
     real: Corpus  # R
     held_out: Corpus  # E
@@ -97,10 +100,20 @@ class PoolWeighting(Gate):
         """(len(pool),) probabilities with which a subsampling paradigm draws D_t from the pool."""
 
 
+class Resampler(Gate):
+    @abc.abstractmethod
+    def resample(self, train: Corpus, ctx: GateContext, rng: np.random.Generator) -> tuple[Corpus, dict[str, float]]:
+        """(the training set the learner of generation ctx.generation sees: documents of train or of R, repeats
+        allowed; activity measures named in running/activity.py)."""
+
+
+KINDS = (Filter, Producer, PoolWeighting, Resampler)
+
+
 def _is_one_kind(component) -> str | None:
-    kinds = [k for k in (Filter, Producer, PoolWeighting) if issubclass(component, k)]
+    kinds = [k for k in KINDS if issubclass(component, k)]
     if len(kinds) != 1:
-        return f"{component.__name__} must be exactly one of Filter, Producer, PoolWeighting"
+        return f"{component.__name__} must be exactly one of {', '.join(k.__name__ for k in KINDS)}"
     return None
 
 
@@ -114,9 +127,11 @@ class GateSet:
     filters: list[Filter] = field(default_factory=list)
     producer: Producer | None = None
     pool_weighting: PoolWeighting | None = None
+    resampler: Resampler | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.filters) or self.producer is not None or self.pool_weighting is not None
+        return (bool(self.filters) or self.producer is not None or self.pool_weighting is not None
+                or self.resampler is not None)
 
 
 def build_gates(sections) -> GateSet:
@@ -130,6 +145,10 @@ def build_gates(sections) -> GateSet:
             if gates.producer is not None:
                 raise LmcollapseError("gates: at most one producing gate (token-edit, detector-resample) per run")
             gates.producer = gate
+        elif isinstance(gate, Resampler):
+            if gates.resampler is not None:
+                raise LmcollapseError("gates: at most one resampling gate (detector-importance) per run")
+            gates.resampler = gate
         else:
             gates.pool_weighting = gate
     return gates

@@ -24,7 +24,7 @@ from pydantic import Field
 
 from lmcollapse.config import Section
 from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
-from lmcollapse.probes.detector import fit_classifier, ngram_features, used_columns
+from lmcollapse.probes.detector import _sklearn, fit_classifier, ngram_features, used_columns
 from lmcollapse.models.base import Capability
 from lmcollapse.gates.base import GATES, GateContext, Producer
 
@@ -82,10 +82,18 @@ class DetectorResample(Producer):
             x_candidates, x_real = used_columns(x_candidates, x_real)
         real_halves = [np.arange(0, len(real_order), 2), np.arange(1, len(real_order), 2)]
         p = np.empty(len(candidates))
+        p_real = np.empty(len(real_order))  # R's documents, each scored by the detector fitted on the other half
         for fit_half, score_half, real_half in ((0, 1, 0), (1, 0, 1)):
             classifier = fit_classifier(x_real[real_halves[real_half]], x_candidates[halves[fit_half]])
             p[halves[score_half]] = classifier.predict_proba(x_candidates[halves[score_half]])[:, 1]
+            p_real[real_halves[1 - real_half]] = classifier.predict_proba(x_real[real_halves[1 - real_half]])[:, 1]
+        _, roc_auc_score = _sklearn()
+        self._auc = float(roc_auc_score(np.r_[np.zeros(len(p_real)), np.ones(len(p))], np.r_[p_real, p]))
         return p
+
+    def activity(self, produced: Corpus, score: np.ndarray) -> dict[str, float]:
+        """The held-out AUC of the detector whose scores weighted the candidates (of the last round drawn)."""
+        return {"detector_auc": self._auc} if getattr(self, "_auc", None) is not None else {}
 
     def _features(self, ctx: GateContext):
         if self.config.features == "ngrams":

@@ -15,12 +15,18 @@ from lmcollapse.config import Section
 from lmcollapse.corpora.contexts import truth_log_probs
 from lmcollapse.corpora.corpus import Corpus
 from lmcollapse.errors import LmcollapseError
+from lmcollapse.gates import selection
 from lmcollapse.gates.base import GATES, Filter, GateContext
 
 
 def per_token(truth, corpus: Corpus) -> np.ndarray:
-    symbols = corpus.lengths + (1 if corpus.eos_id is not None else 0)
-    return truth_log_probs(truth, corpus) / np.maximum(symbols, 1)
+    """(documents,) each document's per-token log-probability under the truth."""
+    return selection.per_token(truth_log_probs(truth, corpus), corpus)
+
+
+def good_threshold(truth, real: Corpus, quantile: float) -> float:
+    """The per-token truth log-probability a document needs to count as good: the real documents' quantile."""
+    return float(np.quantile(per_token(truth, real), quantile))
 
 
 class VerifierGateConfig(Section):
@@ -45,7 +51,7 @@ class Verifier(Filter):
             raise LmcollapseError("filter verifier needs a known-truth corpus (categorical or markov); a text "
                                   "corpus has no true source to verify against")
         if self._threshold is None:
-            self._threshold = float(np.quantile(per_token(ctx.truth, ctx.real), self.quantile))
+            self._threshold = good_threshold(ctx.truth, ctx.real, self.quantile)
         score = per_token(ctx.truth, corpus)
         decision = score >= self._threshold
         flip = rng.random(len(corpus)) < self.error_rate

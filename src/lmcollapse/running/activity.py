@@ -8,6 +8,9 @@ Each measure has an idle value, the value it takes when the mitigation did nothi
   handed on (0: real documents passed on unchanged);
 - masked_token_share: the share of training targets truncated cross-entropy dropped from the loss (0: it was
   plain cross-entropy).
+Reported beside them, with no idle value (they say how much a mitigation had to go on, not whether it acted):
+- detector_auc: the held-out AUC of the detector a detector gate weighted documents by (0.5: it could not tell
+  generated from real text, so its weights carried nothing).
 Policies' own effects (mixing, accumulating) and decoding changes always act and report nothing here."""
 from __future__ import annotations
 

@@ -301,8 +301,15 @@ def run_generation(experiment: Experiment, state: RunState, rd: RunDir, t: int, 
         raise LmcollapseError(f"generation {t} {NOTHING_TO_TRAIN_ON}: the gates passed none of those drawn at "
                               f"generation {t - 1} (its acceptance_rate is 0); loosen the gates or raise "
                               f"oversample_max")
+    # what the learner sees: D_t, or at t >= 1 a resample of it (a resampling gate); D_t itself stays as built
+    learner_set, resampled = data.train, {}
+    if t > 0 and experiment.gates.resampler is not None:
+        resample_context = GateContext(t, None, data.train, experiment.real, experiment.held_out, experiment.truth,
+                                       run=state, sampler=experiment.sampler)
+        learner_set, resampled = stage("resample", lambda: experiment.gates.resampler.resample(
+            data.train, resample_context, seeding.rng(root, t, "resample")))
     model = stage("fit", lambda: experiment.new_model().fit(
-        data.train, seed=seeding.derived_seed(root, t, "fit"), progress=report, init=init))
+        learner_set, seed=seeding.derived_seed(root, t, "fit"), progress=report, init=init))
     state.fitted(t, model)
     # S_t and K_t: sample (or produce) candidates and filter them until the contribution is full
     n_new = experiment.paradigm.n_synthetic(len(experiment.real))
@@ -324,7 +331,8 @@ def run_generation(experiment: Experiment, state: RunState, rd: RunDir, t: int, 
     next_data = stage("paradigm", lambda: experiment.paradigm.next_state(
         data, kept, experiment.real, seeding.rng(root, t, "paradigm"), experiment.fresh_supply(), t + 1))
     # commit generation t: all of its files or none
-    rd.commit_generation(t, _record(experiment, t, model, data, next_data, drawn, kept, row, seconds, env))
+    rd.commit_generation(t, _record(experiment, t, model, data, next_data, drawn, kept, row, seconds, env,
+                                    learner_set, resampled))
     return row, next_data
 
 
@@ -340,7 +348,8 @@ def _view(experiment: Experiment, state: RunState, t: int, model: LanguageModel,
 
 
 def _record(experiment: Experiment, t: int, model: LanguageModel, data: DataState, next_data: DataState,
-            drawn: GatedSamples, kept: Corpus, row: dict, seconds: dict, env: dict) -> GenerationRecord:
+            drawn: GatedSamples, kept: Corpus, row: dict, seconds: dict, env: dict, learner_set: Corpus,
+            resampled: dict) -> GenerationRecord:
     columns = {"kept": drawn.keep, **{f"score_{name}": v for name, v in drawn.scores.items()}}
     if experiment.gates:
         columns["rejected_by"] = drawn.rejected_by.astype(str)
@@ -349,8 +358,8 @@ def _record(experiment: Experiment, t: int, model: LanguageModel, data: DataStat
     manifest = GenerationManifest(generation=t, n_train=len(data.train), n_sampled=len(drawn.candidates),
                                   n_kept=len(kept), gates=drawn.counts, sampling_rounds=drawn.rounds,
                                   composition=data.train.composition(), seconds=seconds,
-                                  activity=generation_activity(drawn, experiment.gates, model),
-                                  real_token_share=_real_token_share(data.train), environment=env)
+                                  activity={**generation_activity(drawn, experiment.gates, model), **resampled},
+                                  real_token_share=_real_token_share(learner_set), environment=env)
     return GenerationRecord(train_ids=data.train.doc_id, pool_ids=None if data.pool is data.train else data.pool.doc_id,
                             samples=drawn.candidates, sample_columns=columns, fresh=fresh,
                             model=model if experiment.config.save_models else None, metrics=row, manifest=manifest)

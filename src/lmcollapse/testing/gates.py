@@ -1,6 +1,7 @@
 """The gate suite (gates/base.py), by kind: a Filter returns a mask (and scores) per candidate and the same
 decisions for the same generator, a Producer makes n synthetic candidates with their provenance, a
-PoolWeighting gives a probability per pool document. No gate changes the documents it is shown.
+PoolWeighting gives a probability per pool document, a Resampler indices into the training set it is shown,
+the same for the same generator. No gate changes the documents it is shown.
 
 The factory returns a fresh gate; checks run it on a known-truth Markov corpus with a bigram model."""
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from lmcollapse.config import section_of
 from lmcollapse.corpora.corpus import SYNTHETIC, Corpus, synthetic_first_id
-from lmcollapse.gates import Filter, GateContext, PoolWeighting, Producer, ReferenceModel
+from lmcollapse.gates import Filter, GateContext, PoolWeighting, Producer, ReferenceModel, Resampler
 from lmcollapse.models import MODELS
 from lmcollapse.sources import SOURCES
 from lmcollapse.testing._suite import bound
@@ -43,7 +44,8 @@ def check_gate(factory: Factory) -> Iterator[Callable[[], None]]:
     gate = factory()
     kind = {Filter: [check_a_filter_decides_every_candidate_and_reproducibly],
             Producer: [check_a_producer_makes_n_synthetic_candidates],
-            PoolWeighting: [check_a_pool_weighting_is_a_distribution_over_the_pool]}
+            PoolWeighting: [check_a_pool_weighting_is_a_distribution_over_the_pool],
+            Resampler: [check_a_resampler_draws_from_the_training_set_reproducibly]}
     checks = next(c for k, c in kind.items() if isinstance(gate, k))
     return bound(checks + [check_the_gate_is_built_from_its_section], factory)
 
@@ -81,3 +83,17 @@ def check_a_pool_weighting_is_a_distribution_over_the_pool(factory: Factory) -> 
     weights = factory().weights(pool)
     assert weights.shape == (len(pool),) and (weights >= 0).all(), "a non-negative weight per pool document"
     assert abs(weights.sum() - 1) < 1e-9, "weights are probabilities"
+
+
+def check_a_resampler_draws_from_the_training_set_reproducibly(factory: Factory) -> None:
+    context, candidates = _world()
+    train = Corpus.concat([context.real.take(np.arange(50)), candidates])  # a training set of both kinds
+    tokens = train.tokens.copy()
+    learner_set, activity = factory().resample(train, context, np.random.default_rng(0))
+    again, _ = factory().resample(train, context, np.random.default_rng(0))
+    assert isinstance(learner_set, Corpus) and len(learner_set) > 0, "a resample is a corpus with documents"
+    assert np.isin(learner_set.doc_id, np.r_[train.doc_id, context.real.doc_id]).all(), \
+        "a resample holds documents of the training set or of R, under their own ids"
+    assert isinstance(activity, dict) and all(isinstance(v, float) for v in activity.values()), "activity: floats"
+    np.testing.assert_array_equal(learner_set.doc_id, again.doc_id, err_msg="the same generator gave another resample")
+    np.testing.assert_array_equal(train.tokens, tokens, err_msg="the resampler changed the training set")
