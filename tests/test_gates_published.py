@@ -7,9 +7,8 @@ import pytest
 
 import lmcollapse
 from lmcollapse.config import NGramConfig, section_of, validate
-from lmcollapse.corpora.contexts import truth_log_probs
+from lmcollapse.corpora.contexts import positions, truth_log_probs
 from lmcollapse.corpora.corpus import REAL, Corpus
-from lmcollapse.corpora.parquet import read_column
 from lmcollapse.gates import GateContext, ReferenceModel, build_gates
 from lmcollapse.gates.selection import per_token
 from lmcollapse.models.ngram import NGramModel
@@ -134,3 +133,52 @@ def test_gates_that_need_a_truth_say_so(tmp_path):
     with pytest.raises(lmcollapse.LmcollapseError, match="needs a known-truth corpus"):
         lmcollapse.run({"corpus": {"name": "kjv", "n_train": 20, "n_eval": 10}, "generations": 1,
                         "gates": ["oracle-rejection"]}, out_dir=tmp_path / "r")
+
+
+class Untouchable:
+    """A model that fails when asked anything: proves that a gate does not use the generation's model."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the generation's model was used ({name})")
+
+
+def test_toedit_as_published_edits_the_training_set_with_the_fixed_prior_at_its_calibrated_share():
+    shares, realised = [], []
+    for seed in range(3):
+        data, truth, prior = markov_world(seed, smoothing=0.01)
+        train = prior.sample(300, seed=seed, generation=1, first_id=10**6, producer="m")  # D_t: not R
+        ctx = GateContext(1, Untouchable(), train, data.train, data.held_out, truth, run=Reference(prior))
+        toedit = built({"name": "token-edit", "editor": "reference", "source": "train", "top_k": 1,
+                        "edited_share": 0.2})
+        out, score = toedit.generate(300, ctx, seed=seed, generation=2, first_id=0, producer="e")
+        base = train.take(np.sort(np.random.default_rng(seed).choice(300, size=300, replace=False)))
+        assert np.array_equal(out.lengths, base.lengths)  # the documents of D_t, edited in place
+        threshold = toedit.calibrated()["threshold"]
+        # the rule: the prior puts 20% of R's tokens above the threshold
+        doc, logp = prior.token_log_probs(data.train)
+        _, pos, _ = positions(data.train)
+        p_real = np.exp(logp)[pos < data.train.lengths[doc]]  # the end token is never edited
+        achievable = [(p_real > v).mean() for v in np.r_[0.0, np.unique(p_real)]]  # ties: not every share is
+        assert abs((p_real > threshold).mean() - 0.2) == pytest.approx(min(abs(np.array(achievable) - 0.2)))
+        realised.append((p_real > threshold).mean())
+        shares.append(toedit.activity(out, score)["edited_token_share"])
+    assert np.mean(realised) == pytest.approx(0.2, abs=0.05), realised
+    # D_t was written by the prior itself: it puts about as many of D_t's tokens above the threshold as of R's
+    assert np.mean(shares) == pytest.approx(0.2, abs=0.08), shares
+
+
+def test_token_edit_top_k_and_beta_shape_the_replacement_law():
+    data, truth, model = markov_world(0, smoothing=0.01)
+    ctx = GateContext(1, model, data.train, data.train, data.held_out, truth, run=Reference(model))
+    out, score = built({"name": "token-edit", "threshold": 0.5, "top_k": 1}).generate(
+        200, ctx, seed=0, generation=1, first_id=0, producer="e")
+    base = data.train.take(np.sort(np.random.default_rng(0).choice(len(data.train), size=200, replace=False)))
+    changed = out.tokens != base.tokens
+    assert score.mean() > 0.1  # edits happened
+    assert not changed.any()  # top_k 1 at p > 0.5: a confident token's likeliest replacement is itself
+    out, score = built({"name": "token-edit", "threshold": 0.5, "beta": 1e6}).generate(
+        200, ctx, seed=0, generation=1, first_id=0, producer="e")
+    edited = out.tokens != base.tokens  # beta -> infinity: replacements uniform over the vocabulary but the end
+    assert edited.sum() / (score * np.maximum(out.lengths, 1)).sum() > 0.6  # most edits now change the token
+    with pytest.raises(lmcollapse.LmcollapseError, match="not both"):
+        lmcollapse.run({"gates": [{"name": "token-edit", "threshold": 0.9, "edited_share": 0.1}]}, out_dir="/tmp/no")

@@ -82,3 +82,29 @@ def test_tce_refusals_are_one_line():
     with pytest.raises(LmcollapseError, match="model.tce_gamma.*less than 1"):
         load_config(None, ["model.name=gpt", "model.loss=tce", "model.tce_gamma=1"])
     assert load_config(None, ["model.name=gpt", "model.loss=tce"]).model.tce_gamma == 0.99
+
+
+def test_tce_calibrated_to_a_masked_share_of_generation_0s_own_samples(tmp_path):
+    """model.tce_masked_share: generation 0 trains with cross-entropy (the same M_0 as the row without tce), and
+    from generation 1 tce_gamma is the probability above which M_0 puts that share of its samples' tokens."""
+    import lmcollapse
+    from lmcollapse.calibration import threshold_for_share
+
+    base = {"seed": 0, "generations": 2, "ci_rounds": 0, "metrics": ["heldout_ppl"], "save_models": True,
+            "corpus": {"name": "markov", "vocab_size": 8, "doc_length": 10, "n_train": 200, "n_eval": 100},
+            "model": {"name": "gpt", "n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16, "epochs": 3}}
+    plain = lmcollapse.run(base, out_dir=tmp_path / "ce", progress=False)
+    gammas = {}
+    for share in (0.1, 0.5):
+        run = lmcollapse.run({**base, "model": {**base["model"], "loss": "tce", "tce_masked_share": share,
+                                                "tce_mean": "all"}}, out_dir=tmp_path / f"tce{share}", progress=False)
+        assert run.metrics[0]["heldout_ppl"] == plain.metrics[0]["heldout_ppl"]  # the same M_0: a paired row
+        assert run.manifest(0)["calibrated"] == {} and "masked_token_share" not in run.manifest(0)["activity"]
+        gamma = run.manifest(1)["calibrated"]["model.tce_gamma"]
+        m0 = run.model(0)
+        _, logp = m0.token_log_probs(run.samples(0))
+        assert gamma == threshold_for_share(np.exp(logp), share)
+        assert abs((np.exp(logp) > gamma).mean() - share) < 0.02  # the rule, on M_0's samples
+        assert run.manifest(1)["activity"]["masked_token_share"] > 0
+        gammas[share] = gamma
+    assert gammas[0.5] < gammas[0.1]  # masking more means a lower cut

@@ -74,6 +74,11 @@ class Gate(NeedsModules, abc.ABC):
         """The model capability (models/base.py: Capability) this gate needs with this section, if any."""
         return None
 
+    def calibrated(self) -> dict[str, float]:
+        """The parameters this gate set from the run's own generation 0 (by a rule its section names), once
+        set: they are recorded in every manifest, so the leaderboard shows what each row ran with."""
+        return {}
+
 
 class Filter(Gate):
     @abc.abstractmethod

@@ -3,7 +3,8 @@
 Truncated cross-entropy (`tce`; Shabgahi et al. 2025, "ForTIFAI") is a learner-side mitigation of model
 collapse: a token the model already predicts with probability above `model.tce_gamma` is dropped from the
 loss, so training stops sharpening what is already confident (the modes a generated corpus over-represents)
-and spends its gradient on the rest. The loss is the mean over the tokens kept. The probability tested is
+and spends its gradient on the rest. The loss is the mean over the tokens kept (`tce_mean: kept`, 0.4's), or,
+as the authors' code computes it, over all targets, dropped ones counting 0 (`tce_mean: all`). The probability tested is
 that of the target token, exp(-cross-entropy), under the current weights; it carries no gradient.
 
 A training batch may be split into micro-batches whose gradients are summed (models/neural/training.py). Each
@@ -29,10 +30,12 @@ def summed_loss(torch, logits, y, n_targets: int, loss: str, gamma: float):
     return (per_token * keep).sum() / n_targets, int(keep.sum())
 
 
-def finish_batch(parameters, n_targets: int, kept: int | None) -> bool:
+def finish_batch(parameters, n_targets: int, kept: int | None, mean: str = "kept") -> bool:
     """Rescale the summed gradient to the mean over kept tokens; False when the step is to be skipped (every
-    token of the batch was confident: no loss, so no update, weight decay included)."""
-    if kept is None:
+    token of the batch was confident: no loss, so no update, weight decay included). With mean "all"
+    (ForTIFAI's own code: dropped tokens still count in the denominator) the gradient stays the mean over
+    every target and every step is taken."""
+    if kept is None or mean == "all":
         return True
     if kept == 0:
         return False

@@ -21,6 +21,8 @@ from lmcollapse import seeding
 from lmcollapse.running import stop_signals
 from lmcollapse.config import Config, identity_difference
 from lmcollapse.corpora.corpus import REAL, Corpus
+from lmcollapse.calibration import threshold_for_share
+from lmcollapse.corpora.parquet import read_corpus
 from lmcollapse.errors import LmcollapseError, RunInterrupted
 from lmcollapse.running.parts import Experiment, build, prepare
 from lmcollapse.gates import GateContext, ReferenceModel
@@ -53,6 +55,20 @@ class RunState(ReferenceModel):
         self._reference: LanguageModel | None = None
         self._latest: tuple[int, LanguageModel] | None = None
         self._base: LanguageModel | None = None  # init: base: loaded once (a fit copies its weights, never changes it)
+        self._tce_gamma: float | None = None  # model.tce_masked_share: calibrated once, from generation 0
+
+    def model_parameters(self, t: int) -> dict:
+        """Model parameters generation t >= 1 trains with beyond its config: under model.tce_masked_share the
+        calibrated tce_gamma, the probability above which M_0 (trained with plain cross-entropy: parts.new_model)
+        puts that share of the tokens of its own samples (generation 0's, in the run directory), the data the
+        learner of generation 1 trains on."""
+        share = getattr(self.experiment.config.model, "tce_masked_share", None)
+        if share is None or t == 0:
+            return {}
+        if self._tce_gamma is None:
+            _, logp = self.reference_model().token_log_probs(read_corpus(self.rd.generation(0).samples))
+            self._tce_gamma = min(max(threshold_for_share(np.exp(logp), share), 1e-6), 1 - 1e-9)
+        return {"tce_gamma": self._tce_gamma}
 
     def fitted(self, t: int, model: LanguageModel) -> None:
         """Generation t's model has just been trained."""
@@ -308,7 +324,8 @@ def run_generation(experiment: Experiment, state: RunState, rd: RunDir, t: int, 
                                        run=state, sampler=experiment.sampler)
         learner_set, resampled = stage("resample", lambda: experiment.gates.resampler.resample(
             data.train, resample_context, seeding.rng(root, t, "resample")))
-    model = stage("fit", lambda: experiment.new_model().fit(
+    calibrated = state.model_parameters(t)
+    model = stage("fit", lambda: experiment.new_model(t, **calibrated).fit(
         learner_set, seed=seeding.derived_seed(root, t, "fit"), progress=report, init=init))
     state.fitted(t, model)
     # S_t and K_t: sample (or produce) candidates and filter them until the contribution is full
@@ -331,8 +348,11 @@ def run_generation(experiment: Experiment, state: RunState, rd: RunDir, t: int, 
     next_data = stage("paradigm", lambda: experiment.paradigm.next_state(
         data, kept, experiment.real, seeding.rng(root, t, "paradigm"), experiment.fresh_supply(), t + 1))
     # commit generation t: all of its files or none
+    calibrated = {f"model.{k}": v for k, v in calibrated.items() if k == "tce_gamma"}
+    for gate in (*experiment.gates.filters, experiment.gates.producer, experiment.gates.resampler):
+        calibrated.update({f"gates.{gate.name}.{k}": v for k, v in gate.calibrated().items()} if gate else {})
     rd.commit_generation(t, _record(experiment, t, model, data, next_data, drawn, kept, row, seconds, env,
-                                    learner_set, resampled))
+                                    learner_set, resampled, calibrated))
     return row, next_data
 
 
@@ -349,7 +369,7 @@ def _view(experiment: Experiment, state: RunState, t: int, model: LanguageModel,
 
 def _record(experiment: Experiment, t: int, model: LanguageModel, data: DataState, next_data: DataState,
             drawn: GatedSamples, kept: Corpus, row: dict, seconds: dict, env: dict, learner_set: Corpus,
-            resampled: dict) -> GenerationRecord:
+            resampled: dict, calibrated: dict) -> GenerationRecord:
     columns = {"kept": drawn.keep, **{f"score_{name}": v for name, v in drawn.scores.items()}}
     if experiment.gates:
         columns["rejected_by"] = drawn.rejected_by.astype(str)
@@ -359,7 +379,8 @@ def _record(experiment: Experiment, t: int, model: LanguageModel, data: DataStat
                                   n_kept=len(kept), gates=drawn.counts, sampling_rounds=drawn.rounds,
                                   composition=data.train.composition(), seconds=seconds,
                                   activity={**generation_activity(drawn, experiment.gates, model), **resampled},
-                                  real_token_share=_real_token_share(learner_set), environment=env)
+                                  calibrated=calibrated, real_token_share=_real_token_share(learner_set),
+                                  environment=env)
     return GenerationRecord(train_ids=data.train.doc_id, pool_ids=None if data.pool is data.train else data.pool.doc_id,
                             samples=drawn.candidates, sample_columns=columns, fresh=fresh,
                             model=model if experiment.config.save_models else None, metrics=row, manifest=manifest)

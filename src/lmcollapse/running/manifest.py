@@ -20,6 +20,7 @@ class GenerationManifest:
     composition: dict[str, int] = field(default_factory=dict)  # D_t's documents by origin ("real", "synthetic@s")
     seconds: dict[str, float] = field(default_factory=dict)  # stage -> process-seconds (fit, sample, ...)
     activity: dict[str, float] = field(default_factory=dict)  # the mitigation's measures (running/activity.py)
+    calibrated: dict[str, float] = field(default_factory=dict)  # parameters set from generation 0 ("model.tce_gamma")
     real_token_share: float | None = None  # the share of real text in the tokens the learner saw (D_t or its resample)
     environment: dict = field(default_factory=dict)  # provenance.environment() of the process that wrote it
 

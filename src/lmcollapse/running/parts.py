@@ -188,9 +188,15 @@ def _check_label_field(path: Path, field: str) -> None:
                                   f"{', '.join(sorted(row))})")
 
 
-def new_model(config: Config) -> LanguageModel:
-    """A fresh, unfitted model of the configured backend."""
-    return MODELS.build(config.model)
+def new_model(config: Config, generation: int | None = None, **calibrated) -> LanguageModel:
+    """A fresh, unfitted model of the configured backend, for a generation, with the parameters the run
+    calibrated (running/loop.py: RunState.model_parameters). A calibrated tce (model.tce_masked_share)
+    trains generation 0 with plain cross-entropy: the rule is applied to M_0, which every row of a seed
+    shares."""
+    section = config.model
+    if generation == 0 and getattr(section, "tce_masked_share", None) is not None:
+        calibrated = {"loss": "ce", "tce_masked_share": None, "tce_mean": "kept"}  # plain cross-entropy
+    return MODELS.build(section.model_copy(update=calibrated)) if calibrated else MODELS.build(section)
 
 
 def new_source(config: Config) -> Source:
@@ -225,8 +231,8 @@ class Experiment:
     def truth(self):
         return self.source.truth
 
-    def new_model(self) -> LanguageModel:
-        return new_model(self.config)
+    def new_model(self, generation: int | None = None, **calibrated) -> LanguageModel:
+        return new_model(self.config, generation, **calibrated)
 
     def fresh_supply(self) -> FreshSupply | None:
         if self.reservoir is not None:

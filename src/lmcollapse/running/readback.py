@@ -91,7 +91,7 @@ def model_of_generation(config: Config, rd: RunDir, t: int, train: Callable[[], 
     if (config.warm_start and t > 0) or train is None:
         raise LmcollapseError(f"{rd.generation(t).path} holds no saved model, and a warm-started model cannot be refitted "
                               f"without its predecessors; rerun the experiment with save_models: true")
-    return new_model(config).fit(train(), seed=seeding.derived_seed(config.seed, t, "fit"),
+    return new_model(config, t).fit(train(), seed=seeding.derived_seed(config.seed, t, "fit"),
                                  init=starting_weights(config, t))
 
 

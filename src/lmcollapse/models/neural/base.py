@@ -61,14 +61,22 @@ class NeuralConfig(Section):
                                                          "(ForTIFAI), tokens predicted above tce_gamma left out")
     tce_gamma: float = Field(0.99, gt=0, lt=1, description="tce: a target token whose probability exceeds this "
                                                            "is dropped from the loss")
+    tce_masked_share: float | None = Field(None, gt=0, lt=1, description="tce: calibrate tce_gamma instead, to the "
+                                           "probability the generation-0 model gives this share of its own samples' "
+                                           "tokens above")
+    tce_mean: Literal["kept", "all"] = Field("kept", description="tce: the loss is the mean over the tokens kept, or "
+                                             "over all targets, dropped ones counting 0 (ForTIFAI's code)")
 
     @model_validator(mode="after")
     def _keys_need_their_mode(self):
         # (at its default a key may stand anywhere: a stored config.yaml spells out every key)
         fields = type(self).model_fields
-        if self.loss != "tce" and self.tce_gamma != fields["tce_gamma"].default:
-            raise ValueError("model.tce_gamma applies with model.loss: tce (truncated cross-entropy); set "
-                             "model.loss=tce or drop tce_gamma")
+        for key in ("tce_gamma", "tce_masked_share", "tce_mean"):
+            if self.loss != "tce" and getattr(self, key) != fields[key].default:
+                raise ValueError(f"model.{key} applies with model.loss: tce (truncated cross-entropy); set "
+                                 f"model.loss=tce or drop {key}")
+        if self.tce_masked_share is not None and self.tce_gamma != fields["tce_gamma"].default:
+            raise ValueError("model: set tce_gamma or tce_masked_share (which calibrates it), not both")
         for key in ("patience", "max_epochs"):
             if self.epochs != "auto" and getattr(self, key) != fields[key].default:
                 raise ValueError(f"model.{key} applies with model.epochs: auto (early stopping); set "
@@ -134,7 +142,7 @@ class NeuralLM(Training, Scoring, Sampling, LanguageModel):
         self.block_size, self.dropout, self.epochs, self.batch_size = c.block_size, c.dropout, c.epochs, c.batch_size
         self.lr, self.weight_decay, self.device = c.lr, c.weight_decay, c.device
         self.precision, self.batch_memory_gb, self.warm_start = c.precision, c.batch_memory_gb, c.warm_start
-        self.loss, self.tce_gamma = c.loss, c.tce_gamma
+        self.loss, self.tce_gamma, self.tce_mean = c.loss, c.tce_gamma, c.tce_mean
         self.validation_share, self.patience, self.max_epochs = c.validation_share, c.patience, c.max_epochs
         self._report: ProgressCallback | None = None
 

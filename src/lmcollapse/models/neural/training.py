@@ -173,7 +173,7 @@ class Training:
             batch_loss = batch_loss + loss.detach()
             kept = None if kept is None else kept + kept_here
         # tce: the mean over kept tokens
-        return finish_batch(self.net_.parameters(), n_targets, kept), batch_loss, n_targets, kept
+        return finish_batch(self.net_.parameters(), n_targets, kept, self.tce_mean), batch_loss, n_targets, kept
 
     def _batch_rows(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
         """A training batch as (R, W) arrays: packed for networks that take packed rows, else padded."""
