@@ -28,6 +28,18 @@ def test_replace_is_fully_synthetic_after_generation_zero(tmp_path):
     assert set(d2.generation.tolist()) == {2} and d2.producer[0] == "ngram@gen-1"
 
 
+def test_replay_trains_on_the_real_documents_every_generation(tmp_path):
+    """The ceiling control: every training set is R itself, so a count model is the same law in every
+    generation (KL to the truth constant to rounding), while models still write the documents metrics read."""
+    r = run({"name": "replay"}, tmp_path)
+    assert column(r, "real_fraction").tolist() == [1] * 5
+    assert r.corpus(3).composition() == {"real": N}
+    kl = column(r, "kl_to_truth")
+    np.testing.assert_allclose(kl, kl[0], rtol=1e-9)
+    replace_kl = column(run({"name": "replace"}, tmp_path), "kl_to_truth")
+    assert replace_kl[-1] > 2 * kl[-1]
+
+
 def test_mix_keeps_exactly_the_real_fraction(tmp_path):
     r = run({"name": "mix", "real_fraction": 0.3}, tmp_path)
     assert column(r, "real_fraction").tolist() == [1, 0.3, 0.3, 0.3, 0.3]

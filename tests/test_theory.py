@@ -32,6 +32,10 @@ def test_expected_model_under_each_paradigm():
     # Mix keeps a fixed point away from the prior: c* = rho lambda / (1 - (1 - rho) lambda).
     c_mix = predict("mix", P, 1.0, 50, 300, real_fraction=0.5).c
     assert c_mix[-1] == pytest.approx(lam * 0.5 / (1 - 0.5 * lam), rel=1e-9)
+    # Replay: every model is generation 0's, mean and impurity alike.
+    replay = predict("replay", P, 1.0, 50, 20)
+    np.testing.assert_allclose(replay.c, lam, rtol=1e-12)
+    np.testing.assert_allclose(replay.impurity, replay.impurity[0], rtol=1e-12)
 
 
 def test_real_shares():

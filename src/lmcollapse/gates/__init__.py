@@ -1,7 +1,7 @@
 """Quality gates: filters, producers and pool weightings (see base.py), and the gated sampler."""
 from lmcollapse.gates import (  # noqa: F401  (each registers its gates)
-    curation, dedup, detector_importance, detector_resample, perplexity, rejection, reweight, simple, surprise,
-    token_edit, verifier)
+    curation, dedup, detector_importance, detector_resample, entropy_select, perplexity, rejection, reweight,
+    self_correct, simple, surprise, token_edit, verifier)
 from lmcollapse.gates.base import (
                    GATES,
                    Filter,

@@ -23,7 +23,6 @@ from lmcollapse.corpora.corpus import Corpus
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.gates import selection
 from lmcollapse.gates.base import GATES, Filter, GateContext
-from lmcollapse.gates.verifier import good_threshold
 
 
 class OracleRejectionGateConfig(Section):

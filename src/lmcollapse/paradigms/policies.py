@@ -1,4 +1,5 @@
-"""The five data policies of the README: replace, mix, accumulate, accumulate-subsample and fresh."""
+"""The data policies of the README: replace, mix, accumulate, accumulate-subsample and fresh, and the replay
+control (train on R every generation), the ceiling a mitigation is measured against."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,6 +26,19 @@ class Replace(Paradigm):
     def next_state(self, state: DataState, kept: Corpus, real: Corpus, rng, fresh,
                    generation: int) -> DataState:
         return DataState(kept, kept)
+
+
+@PARADIGMS.register("replay", "control: train on the N real documents every generation (the ceiling no data policy "
+                               "that keeps generated text can beat)")
+class Replay(Paradigm):
+    """Every model still writes N documents (its samples feed the sample metrics and the gates' activity), but
+    none of them reaches a training set: what is left of collapse under replay is the learner's own error."""
+
+    def n_synthetic(self, n_real: int) -> int:
+        return n_real
+
+    def next_state(self, state, kept, real, rng, fresh, generation) -> DataState:
+        return DataState(real, real)
 
 
 class MixConfig(Section):

@@ -3,9 +3,11 @@ saw? A mitigation that never acted is not evidence about that mitigation, so the
 *inactive* and do not rank them (studies/leaderboard.py).
 
 Each measure has an idle value, the value it takes when the mitigation did nothing:
-- acceptance: the share of drawn documents the filtering gates passed (1: every document kept);
+- acceptance: the share of drawn documents the filtering gates passed, or a selecting producer kept (bt-curation,
+  high-surprise, entropy-select; 1: every document kept);
 - edited_token_share, edited_document_share: what a producing gate (token-edit) changed in the documents it
   handed on (0: real documents passed on unchanged);
+- corrected_share: the share of the contribution a corrector wrote (self-correct; 0: the model's own documents);
 - masked_token_share: the share of training targets truncated cross-entropy dropped from the loss (0: it was
   plain cross-entropy).
 Reported beside them, with no idle value (they say how much a mitigation had to go on, not whether it acted):
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
     from lmcollapse.gates.sampling import GatedSamples
     from lmcollapse.models.base import LanguageModel
 
-IDLE = {"acceptance": 1.0, "edited_token_share": 0.0, "edited_document_share": 0.0, "masked_token_share": 0.0}
+IDLE = {"acceptance": 1.0, "edited_token_share": 0.0, "edited_document_share": 0.0, "masked_token_share": 0.0,
+        "corrected_share": 0.0}
 
 
 def generation_activity(drawn: "GatedSamples", gates: "GateSet", model: "LanguageModel") -> dict[str, float]:

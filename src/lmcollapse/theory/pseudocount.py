@@ -26,7 +26,7 @@ import numpy as np
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.sources import SOURCES
 
-PARADIGMS = ("replace", "mix", "accumulate", "accumulate-subsample", "fresh")
+PARADIGMS = ("replace", "mix", "accumulate", "accumulate-subsample", "fresh", "replay")
 
 
 KL_ROUNDING = 1e-12  # a KL below this is the rounding of sums over the vocabulary, not a divergence
@@ -111,7 +111,11 @@ def predict(paradigm: str, p, alpha: float, n_real: int, generations: int, *, ra
         out["train_size"][t] = n
         return lam
 
-    if paradigm == "replace":
+    if paradigm == "replay":  # every model is fit to R itself: generation 0 again and again
+        for t in range(generations):
+            model_moments(t, N, 1.0, F)
+            out["real_share"][t] = out["pool_real_share"][t] = 1.0
+    elif paradigm == "replace":
         mean_c, g = 1.0, F
         for t in range(generations):
             lam = model_moments(t, N, mean_c, g)
