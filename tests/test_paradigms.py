@@ -4,6 +4,7 @@ import pytest
 
 import lmcollapse
 from lmcollapse.errors import LmcollapseError
+from lmcollapse.theory.real_share import expected_real_share
 
 from conftest import small_truth_config
 
@@ -32,7 +33,7 @@ def test_replay_trains_on_the_real_documents_every_generation(tmp_path):
     """The ceiling control: every training set is R itself, so a count model is the same law in every
     generation (KL to the truth constant to rounding), while models still write the documents metrics read."""
     r = run({"name": "replay"}, tmp_path)
-    assert column(r, "real_fraction").tolist() == [1] * 5
+    assert column(r, "real_fraction").tolist() == [1] * 5 == expected_real_share(r.config, 5).tolist()
     assert r.corpus(3).composition() == {"real": N}
     kl = column(r, "kl_to_truth")
     np.testing.assert_allclose(kl, kl[0], rtol=1e-9)

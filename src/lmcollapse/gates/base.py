@@ -70,6 +70,12 @@ class Gate(NeedsModules, abc.ABC):
         self.config = self.config_class() if config is None else config
 
     @classmethod
+    def truth_needed(cls, section) -> bool:
+        """Whether this gate needs a known-truth corpus with this section (a gate may need it in one setting
+        only: self-correct's corrector, bt-curation's reward)."""
+        return cls.needs_truth
+
+    @classmethod
     def model_needs(cls, section) -> str | None:
         """The model capability (models/base.py: Capability) this gate needs with this section, if any."""
         return None

@@ -34,6 +34,10 @@ class BTCurationGateConfig(Section):
 class BTCuration(Producer):
     config_class = BTCurationGateConfig
 
+    @classmethod
+    def truth_needed(cls, section) -> bool:
+        return section.reward == "truth"
+
     def generate(self, n: int, ctx: GateContext, *, seed: int, generation: int, first_id: int,
                  producer: str) -> tuple[Corpus, np.ndarray]:
         c = self.config

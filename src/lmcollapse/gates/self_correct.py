@@ -35,6 +35,10 @@ class SelfCorrectGateConfig(Section):
 class SelfCorrect(Producer):
     config_class = SelfCorrectGateConfig
 
+    @classmethod
+    def truth_needed(cls, section) -> bool:
+        return section.corrector == "truth"
+
     def generate(self, n: int, ctx: GateContext, *, seed: int, generation: int, first_id: int,
                  producer: str) -> tuple[Corpus, np.ndarray]:
         c = self.config

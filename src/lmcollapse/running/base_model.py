@@ -38,12 +38,13 @@ MODEL_FOLDER = "model"  # in a base's folder: the saved model
 # The model keys that only say how a run trains, not what network it builds: a base fits any run whose
 # other model keys equal its own.
 TRAINING_KEYS = frozenset({"init", "base", "base_documents", "warm_start", "epochs", "validation", "patience",
-                           "max_epochs", "lr", "batch_size", "weight_decay", "dropout", "loss", "tce_gamma", "device",
-                           "precision", "batch_memory_gb"})
+                           "max_epochs", "lr", "batch_size", "weight_decay", "dropout", "device", "precision",
+                           "batch_memory_gb"})  # and the loss's keys (NeuralConfig.plain_loss)
 
 
 def _network(config: Config) -> dict:
-    return {k: v for k, v in config.model.model_dump().items() if k not in TRAINING_KEYS}
+    loss_keys = set(config.model.plain_loss())
+    return {k: v for k, v in config.model.model_dump().items() if k not in TRAINING_KEYS | loss_keys}
 
 
 def _depends_on(config: Config, documents: int | None = None) -> dict:
@@ -115,10 +116,9 @@ def as_pretrained(config: Config) -> Config:
     """The config a run's base is pretrained with: the run's, its model trained from scratch with plain
     cross-entropy. A learner-side mitigation (model.loss: tce) acts in the fine-tuning only, so that its rows
     and the rows without it fine-tune the same base."""
-    fields = type(config.model).model_fields
     return config.model_copy(update={"model": config.model.model_copy(
-        update={"init": "scratch", "base": None, "base_documents": None, "warm_start": False, "loss": "ce",
-                "tce_gamma": fields["tce_gamma"].default})})
+        update={"init": "scratch", "base": None, "base_documents": None, "warm_start": False,
+                **config.model.plain_loss()})})
 
 
 def resolve_base(config: Config) -> tuple[Path, bool]:
@@ -176,7 +176,7 @@ def check_base(config: Config) -> None:
         if depends_on.get(key) != mine[key]:
             raise LmcollapseError(f"model.base {folder}: pretrained for another {key} than this run's (its text could "
                                   f"overlap R and E, its token ids differ); pretrain with this run's config")
-    theirs = {k: v for k, v in depends_on["model"].items() if k not in TRAINING_KEYS}
+    theirs = {k: v for k, v in depends_on["model"].items() if k not in TRAINING_KEYS | set(config.model.plain_loss())}
     if theirs != json.loads(json.dumps(_network(config), default=str)):
         raise LmcollapseError(f"model.base {folder}: its network ({theirs}) is not this run's; pretrain with this "
                               f"run's model section")

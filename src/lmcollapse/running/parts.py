@@ -89,7 +89,7 @@ def check(config: Config) -> None:
     producers = 0
     for index, section in enumerate(config.gates):  # each section's keys and values: checked by config.py
         gate_class = GATES.get(section.name)
-        if gate_class.needs_truth and not source_class.has_truth:
+        if gate_class.truth_needed(section) and not source_class.has_truth:
             raise LmcollapseError(f"gates[{index}] ({section.name}) needs a known-truth corpus (categorical or "
                                   f"markov); corpus.name={config.corpus.name} has no true source to verify against")
         if issubclass(gate_class, PoolWeighting) and not paradigm_class.subsamples_pool:
@@ -195,7 +195,7 @@ def new_model(config: Config, generation: int | None = None, **calibrated) -> La
     shares."""
     section = config.model
     if generation == 0 and getattr(section, "tce_masked_share", None) is not None:
-        calibrated = {"loss": "ce", "tce_masked_share": None, "tce_mean": "kept"}  # plain cross-entropy
+        calibrated = section.plain_loss()
     return MODELS.build(section.model_copy(update=calibrated)) if calibrated else MODELS.build(section)
 
 

@@ -31,9 +31,24 @@ metric (held-out perplexity, or KL to the truth on the Markov chain), ratio_t = 
   (its note says in how many; no numbers, no comparison). `verdict_0_4` keeps 0.4's rule (unpaired
   intervals against B's, collapse generations compared without uncertainty) for re-analysis;
 - power: where seeds by power (--seeds auto) stopped short of the model's target MDE.
-- the verifiers (known truth only): phi and psi, the shares of good and of bad candidates they keep (good:
-  per-token truth log-probability at least the verifier's threshold), and the breakdown point Feng et al.
-  (2024) derive from them, p* = 1 / (1 + psi / phi).
+- real_share: the realised share of real text in the tokens the learner saw, generations 1 on (manifests);
+  detector_auc: the mean held-out AUC of a detector gate's detector; calibrated: the parameters a calibration
+  rule set from generation 0 (calibration.py), with their range over seeds;
+- vs_mix (a control, for every row that keeps more real data than its baseline): the row's final ratio over
+  that of `mix` at the row's realised real share, seed by seed. `mix` runs at a grid of real shares (the
+  reference rows named "mix ..."; `replay` is the share-1 end and replace's `none` the share-0 end), and the
+  matched value is interpolated per seed, linearly in the measured shares, on the log scale. An effect here
+  is what the mitigation adds beyond keeping that much real data; p is the unadjusted sign-flip p-value;
+- the verifiers (known truth only): phi and psi, the shares of good and of bad candidates they keep, and the
+  breakdown point Feng et al. (2024) derive from them, p* = 1 / (1 + psi / phi). Good: per-token truth
+  log-probability at least a quantile of the real documents'. For `verifier` that quantile is its own
+  acceptance threshold, so phi = 1 and psi = error rate by construction (a tautology the table flags);
+  `oracle-rejection` accepts by a different rule (rejection sampling towards the truth), so its phi and psi
+  are measured;
+- reproduce_first (the spec's `reproduce_first`): each peer's headline claim checked in its paper's regime
+  (model and setting) before its rows are read elsewhere: "yes" where the row's verdict goes the paper's way
+  (prevents or delays), "no" where it harms or is shown equivalent, otherwise the verdict that stopped it
+  (not detected, uncertain, inactive, not run).
 """
 from __future__ import annotations
 
@@ -65,7 +80,11 @@ COLUMNS = ("model", "setting", "mitigation", "final_ratio", "final_ratio_lo", "f
            "collapse_generation", "area_log_ratio", "downstream_gap", "repetition_change", "distinct_2_change",
            "acceptance_rate", "cost_ratio", "verdict", "seeds", "watch", "keep_good", "keep_bad",
            "breakdown_point", "contribution", "note", "effect", "effect_lo", "effect_hi", "p", "p_adjusted", "mde",
-           "stability", "paired_seeds", "test", "tentative", "verdict_0_4", "sd", "power", "activity")
+           "stability", "paired_seeds", "test", "tentative", "verdict_0_4", "sd", "power", "activity", "real_share",
+           "detector_auc", "calibrated", "matched_share", "vs_mix", "vs_mix_lo", "vs_mix_hi", "vs_mix_p",
+           "work_seconds")
+DATA_KEEPING = 0.05  # a row keeps real data when its realised real share exceeds its baseline's by this much
+REPRODUCES = {"prevents": "yes", "delays": "yes", "harms": "no", "no effect": "no"}  # verdict -> reproduce-first
 
 
 CUT_REASON = "not run: cut from the CPU run to fit one working session (docs/mitigations.md)"
@@ -200,19 +219,26 @@ def starved_numbers(seeds: int) -> dict:
 
 def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]],
                 seconds: dict[tuple, float], starved: dict[tuple, str] | None = None,
-                kept: dict[tuple, float] | None = None, activity: dict[tuple, list[dict]] | None = None) -> list[dict]:
+                kept: dict[tuple, float] | None = None, activity: dict[tuple, list[dict]] | None = None,
+                real_share: dict[tuple, float | None] | None = None,
+                calibrated: dict[tuple, dict[str, list[float]]] | None = None) -> list[dict]:
     """One row per point, in the spec's order, with its verdict against its baseline; starved: the points
     whose gates left the model nothing to train on in some seed, with the note to print; activity: each
-    point's mitigation activity records, one per generation and seed (running/activity.py)."""
-    starved, activity = starved or {}, activity or {}
+    point's mitigation activity records, one per generation and seed (running/activity.py); real_share and
+    calibrated: each point's realised real-token share and calibrated parameters (studies/mitigations.py)."""
+    starved, activity, real_share, calibrated = starved or {}, activity or {}, real_share or {}, calibrated or {}
     rows = []
     for p in chosen:
         watch = spec["models"][p.model]["watch"]
         key = tuple(p.tags.values())
         numbers = starved_numbers(len(spec["seeds"])) if key in starved else row_numbers(groups[key], watch)
         records = activity.get(key, [])
+        aucs = [r["detector_auc"] for r in records if r.get("detector_auc") is not None]
         rows.append({**p.tags, **numbers, "watch": watch, "note": starved.get(key),
-                     "activity": activity_summary(records), "never_acted": never_acted(records)})
+                     "activity": activity_summary(records), "never_acted": never_acted(records),
+                     "real_share": real_share.get(key), "detector_auc": float(np.mean(aucs)) if aucs else None,
+                     "calibrated": calibrated_text(calibrated.get(key, {})),
+                     "work_seconds": seconds.get(key)})
     by_key = {(r["model"], r["setting"], r["mitigation"]): r for r in rows}
     first_setting = next(iter(spec["settings"]))
     for r in rows:
@@ -230,13 +256,89 @@ def leaderboard(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[d
     ratios = {tuple(p.tags.values()): statistics.final_ratios(groups[tuple(p.tags.values())], spec["models"][p.model]["watch"])
               for p in chosen if tuple(p.tags.values()) not in starved}
     compare_with_baselines(rows, ratios, float(spec.get("equivalence_margin", EQUIVALENCE_MARGIN)))
+    compare_with_matched_mix(rows, ratios)
     for r in rows:
         r.pop("baseline_row")
         r.pop("never_acted")
     return rows
 
 
+def calibrated_text(values: dict[str, list[float]]) -> str:
+    """"model.tce_gamma 0.93 (0.91-0.95)": each calibrated parameter's mean over seeds and its range."""
+    parts = []
+    for name, v in sorted(values.items()):
+        spread = f" ({min(v):.3g}-{max(v):.3g})" if max(v) > min(v) else ""
+        parts.append(f"{name} {np.mean(v):.3g}{spread}")
+    return "; ".join(parts)
+
+
+# ---- the matched-mix control ---------------------------------------------------------------------------
+def _mix_grid(rows: list[dict], ratios: dict[tuple, dict[int, float]], model: str) -> list[tuple[float, dict]]:
+    """(measured real share, seed -> final ratio) of the model's share grid, by share: its `mix` references,
+    `replay`, and replace's `none` (every generation after the first fully synthetic: share 0)."""
+    grid = []
+    for r in rows:
+        if r["model"] != model or r.get("real_share") is None or _key(r) not in ratios:
+            continue
+        if (r["setting"] == REFERENCE and (r["mitigation"].startswith("mix") or r["mitigation"] == "replay")) or \
+                (r["setting"] == "replace" and r["mitigation"] == BASELINE):
+            grid.append((float(r["real_share"]), ratios[_key(r)]))
+    return sorted(grid, key=lambda g: g[0])
+
+
+def matched_mix_ratios(grid: list[tuple[float, dict]], share: float) -> dict[int, float] | None:
+    """seed -> the final ratio of `mix` at this real share, interpolated per seed on the log scale between the
+    two grid points around it (None outside the grid)."""
+    below = [g for g in grid if g[0] <= share]
+    above = [g for g in grid if g[0] >= share]
+    if not below or not above:
+        return None
+    (x0, r0), (x1, r1) = below[-1], above[0]
+    w = 0.0 if x1 == x0 else (share - x0) / (x1 - x0)
+    return {s: float(np.exp((1 - w) * np.log(r0[s]) + w * np.log(r1[s]))) for s in set(r0) & set(r1)
+            if r0[s] > 0 and r1[s] > 0}
+
+
+def compare_with_matched_mix(rows: list[dict], ratios: dict[tuple, dict[int, float]]) -> None:
+    """vs_mix for each data-keeping row: its final ratio over mix's at its own realised real share."""
+    grids: dict[str, list] = {}
+    for r in rows:
+        base = r["baseline_row"]
+        if r is base or r["setting"] == REFERENCE or r.get("real_share") is None or _key(r) not in ratios or \
+                base.get("real_share") is None or r["real_share"] <= base["real_share"] + DATA_KEEPING:
+            continue
+        grid = grids.setdefault(r["model"], _mix_grid(rows, ratios, r["model"]))
+        matched = matched_mix_ratios(grid, r["real_share"])
+        if matched is None:
+            continue
+        result = statistics.paired(statistics.differences(ratios[_key(r)], matched))
+        r.update(matched_share=r["real_share"], vs_mix=result.effect, vs_mix_lo=result.low, vs_mix_hi=result.high,
+                 vs_mix_p=result.p)
+
+
+# ---- reproduce first -----------------------------------------------------------------------------------
+def reproduce_first(rows: list[dict], spec: dict) -> list[dict]:
+    """One line per peer in the spec's `reproduce_first`: its paper's claim, the row in its paper's regime,
+    the measured effect against none there, and whether the paper's direction reproduces."""
+    by_key = {_key(r): r for r in rows}
+    out = []
+    for mitigation, claim in spec.get("reproduce_first", {}).items():
+        model, setting = claim["regime"]
+        r = by_key.get((model, setting, mitigation))
+        verdict_ = verdict_text(r) if r else "not run"
+        out.append({"mitigation": mitigation, "paper": claim["paper"], "claim": claim["claim"], "model": model,
+                    "setting": setting, "effect": r.get("effect") if r else None,
+                    "effect_lo": r.get("effect_lo") if r else None, "effect_hi": r.get("effect_hi") if r else None,
+                    "p_adjusted": r.get("p_adjusted") if r else None, "verdict": verdict_,
+                    "reproduces": REPRODUCES.get(r["verdict"], verdict_) if r else "not run"})
+    return out
+
+
 # ---- the verifiers' keep rates -------------------------------------------------------------------------
+VERIFIERS = {"verifier": "quantile", "oracle-rejection": "good_quantile"}  # gate -> its "good" quantile key
+TAUTOLOGY = "verifier"  # good is its own acceptance threshold: phi = 1 and psi = its error rate by construction
+
+
 def _with_verifier_rates(rows: list[dict], sweep, chosen: list[Point]) -> list[dict]:
     """phi, psi and the breakdown point for the rows whose gates include a verifier."""
     from lmcollapse.api import load_run
@@ -246,10 +348,12 @@ def _with_verifier_rates(rows: list[dict], sweep, chosen: list[Point]) -> list[d
     by_tags = {tuple(p.tags.values()): p for p in chosen}
     for r in rows:
         point = by_tags[(r["model"], r["setting"], r["mitigation"])]
-        verifiers = [g for g in point.config.get("gates", []) if (g if isinstance(g, str) else g["name"]) == "verifier"]
+        gates = [g if isinstance(g, dict) else {"name": g} for g in point.config.get("gates", [])]
+        verifiers = [g for g in gates if g["name"] in VERIFIERS]
         if not verifiers:
             continue
-        quantile = 0.1 if isinstance(verifiers[0], str) else verifiers[0].get("quantile", 0.1)
+        gate = verifiers[0]["name"]
+        quantile = verifiers[0].get(VERIFIERS[gate], 0.1)
         good_kept = good = bad_kept = bad = 0
         runs = next(sp for sp in sweep.points if sp.tags == point.tags).started()
         for path in runs:
@@ -258,16 +362,17 @@ def _with_verifier_rates(rows: list[dict], sweep, chosen: list[Point]) -> list[d
             threshold = float(np.quantile(per_token(data.truth, run.real), quantile))
             for t in range(run.generations_done - 1):
                 record = run.gate_record(t)
-                scored = np.isfinite(record["score_verifier"])  # the candidates the verifier saw
-                is_good = record["score_verifier"] >= threshold
-                kept = record["rejected_by"] != "verifier"
+                scores = record[f"score_{gate}"]
+                scored = np.isfinite(scores)  # the candidates the verifier saw
+                is_good = scores >= threshold
+                kept = record["rejected_by"] != gate
                 good += int((scored & is_good).sum())
                 good_kept += int((scored & is_good & kept).sum())
                 bad += int((scored & ~is_good).sum())
                 bad_kept += int((scored & ~is_good & kept).sum())
         phi = good_kept / good if good else None
         psi = bad_kept / bad if bad else None
-        r.update(keep_good=phi, keep_bad=psi,
+        r.update(keep_good=phi, keep_bad=psi, verifier_gate=gate,
                  breakdown_point=1 / (1 + psi / phi) if phi and psi is not None else None)
     return rows
 
@@ -297,6 +402,32 @@ def _mde_text(value) -> str:
     return "none possible" if not np.isfinite(value) else f"{value:.2g}x"
 
 
+def _vs_mix_text(row: dict) -> str:
+    """The row's ratio over mix's at its realised real share, with its interval ("-": not a data-keeping row)."""
+    effect = row.get("vs_mix")
+    if effect in (None, "") or not np.isfinite(float(effect)):
+        return "-"
+    low, high = row.get("vs_mix_lo"), row.get("vs_mix_hi")
+    interval = f" ({float(low):.3g} to {float(high):.3g})" if low not in (None, "") and np.isfinite(float(low)) else ""
+    return f"{float(effect):.3g}x{interval}"
+
+
+def _reproduce_first_text(lines_: list[dict]) -> list[str]:
+    """The reproduce-first table: each peer's headline claim in its paper's regime, before the rankings."""
+    if not lines_:
+        return []
+    out = ["## Reproduce first", "", "Before a peer's method is ranked, its paper's headline direction in its paper's "
+           "regime: *vs none* is the row's ratio over `none`'s there, paired by seed (95% interval), *reproduces* "
+           "yes where the verdict goes the paper's way, no where it harms or is shown equivalent, otherwise what "
+           "stopped it.", "",
+           "| mitigation | paper | claim | regime | vs none, paired | p adj. | verdict | reproduces |",
+           "|" + "---|" * 8]
+    for x in lines_:
+        out.append(f"| {x['mitigation']} | {x['paper']} | {x['claim']} | {x['model']} / {x['setting']} | "
+                   f"{_paired_text(x)} | {_fmt(x['p_adjusted'], 2)} | {x['verdict']} | **{x['reproduces']}** |")
+    return out + [""]
+
+
 def _collapse_text(row: dict) -> str:
     """The collapses-at cell: a generation, "never", or "-" for a starved row, which has no curve to read."""
     if row.get("note") or row.get("verdict") == STARVES:
@@ -316,8 +447,8 @@ def write_leaderboard(rows: list[dict], skipped: list[tuple], spec: dict, out: P
         writer.writeheader()
         writer.writerows({k: r.get(k) for k in COLUMNS} for r in rows)
     SweepDir(out).leaderboard_file(".json").write_text(json.dumps({"rows": rows, "does_not_apply": [
-        {"model": m, "setting": s, "mitigation": g, "reason": why} for m, s, g, why in skipped]}, indent=1,
-        default=float))
+        {"model": m, "setting": s, "mitigation": g, "reason": why} for m, s, g, why in skipped],
+        "reproduce_first": reproduce_first(rows, spec)}, indent=1, default=float))
     SweepDir(out).leaderboard_file(".md").write_text(leaderboard_text(rows, skipped, spec))
 
 
@@ -346,14 +477,19 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
              f"(the same numbers as `none` in every seed, or no document filtered, token edited or target masked: "
              f"the mitigation changed nothing the learner saw; not ranked), uncertain (stable in "
              f"fewer than {statistics.STABLE_SHARE:.0%} of resamples), starves the model (its gates passed no "
-             f"document; no numbers). Rules: lmcollapse/studies/mitigations.py and docs/statistics.md.",
+             f"document; no numbers). *real share*: the realised share of real text in the tokens the learner saw "
+             f"(generations 1 on); *vs mix*: for a row that keeps more real data than `none`, its ratio over `mix`'s "
+             f"at that same real share (interpolated per seed between the mix rows; unadjusted p in the notes); "
+             f"*calibrated*: parameters a calibration rule set from generation 0, mean over seeds (range). "
+             f"Rules: lmcollapse/studies/leaderboard.py and docs/statistics.md.",
              ""]
+    lines += _reproduce_first_text(reproduce_first(rows, spec))
     for model in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == model]
         lines += [f"## {model} (watching `{mine[0]['watch']}`)", "",
                   "| setting | mitigation | ratio (95% CI) | vs none, paired (95% CI) | p adj. | MDE | stable | "
                   "collapses at | area | probe gap | repetition | distinct-2 | acceptance | documents in | cost | "
-                  "verdict |", "|" + "---|" * 16]
+                  "real share | vs mix | calibrated | verdict |", "|" + "---|" * 19]
         for r in sorted(mine, key=_table_order):
             interval = (f" ({_fmt(r['final_ratio_lo'])} to {_fmt(r['final_ratio_hi'])})"
                         if np.isfinite(r["final_ratio_lo"]) else "")
@@ -364,18 +500,24 @@ def leaderboard_text(rows: list[dict], skipped: list[tuple], spec: dict) -> str:
                          f"{_fmt(r['area_log_ratio'])} | {_fmt(r['downstream_gap'])} | "
                          f"{_fmt(r['repetition_change'])} | {_fmt(r['distinct_2_change'])} | "
                          f"{_fmt(r['acceptance_rate'], 2)} | {_fmt(r.get('contribution'), 2)} | "
-                         f"{_fmt(r['cost_ratio'], 2)} | **{verdict_text(r)}** |")
+                         f"{_fmt(r['cost_ratio'], 2)} | {_fmt(r.get('real_share'), 2)} | "
+                         f"{_vs_mix_text(r)} | {r.get('calibrated') or '-'} | **{verdict_text(r)}** |")
         notes = [f"- {r['setting']} / {r['mitigation']}: {r['note']}" for r in mine if r.get("note")]
         notes += [f"- {r['setting']} / {r['mitigation']}: {r['power']}" for r in mine if r.get("power")]
         notes += [f"- {r['setting']} / {r['mitigation']}: activity (mean over generations and seeds): {r['activity']}"
                   for r in mine if r.get("activity")]
+        notes += [f"- {r['setting']} / {r['mitigation']}: vs mix at real share {_fmt(r['matched_share'], 2)}: "
+                  f"{_fmt(r['vs_mix'])}x, unadjusted p {_fmt(r['vs_mix_p'], 2)}" for r in mine
+                  if r.get("vs_mix") is not None]
         lines += [""] + notes if notes else []
         verifiers = [r for r in mine if r.get("keep_good") is not None]
         if verifiers:
             lines += ["", "Verifiers: the share of good (phi) and bad (psi) candidates kept, and the breakdown point "
                           "p* = 1 / (1 + psi / phi) that Feng et al. (2024) derive from them:", ""]
             lines += [f"- {r['setting']} / {r['mitigation']}: phi {_fmt(r['keep_good'])}, psi {_fmt(r['keep_bad'])}, "
-                      f"p* {_fmt(r['breakdown_point'])}; measured: {r['verdict']}" for r in verifiers]
+                      f"p* {_fmt(r['breakdown_point'])}; measured: {r['verdict']}"
+                      + (" (phi and psi by construction: good is this verifier's own threshold)"
+                         if r.get("verifier_gate") == TAUTOLOGY else "") for r in verifiers]
         lines.append("")
     changed = [r for r in rows if r.get("verdict_0_4") not in (None, r["verdict"])]
     if changed:  # what the paired, multiplicity-corrected rules say differently from 0.4's unpaired intervals
@@ -450,7 +592,8 @@ def print_leaderboard(out: Path, console) -> None:
                       key=lambda r: (r["setting"] == REFERENCE, r["setting"], number(r["final_ratio"])))
         table = Table(title=f"{out}: {model}, {mine[0]['watch']} at the last generation / generation 0 "
                             f"(geometric mean over seeds, 95% interval)")
-        for column in ("setting", "mitigation", "ratio", "vs none", "p adj.", "MDE", "cost", "verdict"):
+        for column in ("setting", "mitigation", "ratio", "vs none", "p adj.", "MDE", "cost", "real share", "vs mix",
+                       "verdict"):
             table.add_column(column, justify="left" if column in ("setting", "mitigation", "verdict") else "right")
         for r in mine:
             lo, hi = number(r["final_ratio_lo"]), number(r["final_ratio_hi"])
@@ -459,5 +602,15 @@ def print_leaderboard(out: Path, console) -> None:
             ratio = "starved" if r.get("note") else f"{number(r['final_ratio']):.3g}{interval}"
             table.add_row(escape(r["setting"]), escape(r["mitigation"]), ratio, _paired_text(_numbers(r)),
                           _fmt(_number_or_none(r.get("p_adjusted")), 2), _mde_text(_number_or_none(r.get("mde"))),
-                          cost, verdict_text(r))
+                          cost, _fmt(_number_or_none(r.get("real_share")), 2), _vs_mix_text(r), verdict_text(r))
+        console.print(table)
+    board = json.loads(SweepDir(out).leaderboard_file(".json").read_text())
+    first = board.get("reproduce_first", [])
+    if first:
+        table = Table(title="Reproduce first: each peer's headline direction in its paper's regime")
+        for column in ("mitigation", "paper", "regime", "vs none", "verdict", "reproduces"):
+            table.add_column(column)
+        for x in first:
+            table.add_row(escape(x["mitigation"]), escape(x["paper"]), escape(f"{x['model']} / {x['setting']}"),
+                          _paired_text(x), escape(x["verdict"]), x["reproduces"])
         console.print(table)

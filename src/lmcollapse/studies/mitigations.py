@@ -31,8 +31,8 @@ from lmcollapse.running.loop import NOTHING_TO_TRAIN_ON
 from lmcollapse.studies.base import STUDIES, Study, StudyPlan
 from lmcollapse.studies.leaderboard import (  # noqa: F401 - the leaderboard's names, also read from here
     BASELINE, COLUMNS, CUT_REASON, EQUIVALENCE_MARGIN, INACTIVE, REFERENCE, STARVES, UNCERTAIN, _mark_power,
-    _with_verifier_rates, leaderboard, leaderboard_text, print_leaderboard, row_numbers, seeds_needed,
-    starved_numbers, summary_plot, verdict, verdict_text, write_leaderboard)
+    _with_verifier_rates, calibrated_text, leaderboard, leaderboard_text, print_leaderboard, reproduce_first,
+    row_numbers, seeds_needed, starved_numbers, summary_plot, verdict, verdict_text, write_leaderboard)
 from lmcollapse.studies.execution import merged, run_study_tolerating, with_study_bases
 
 MODELS = ("gpt", "ngram", "ngram-markov", "gpt-finetune", "gpt-markov")  # the rows a spec defines, in this order
@@ -86,19 +86,22 @@ def points(spec: dict, models: tuple[str, ...] = MODELS,
                        for label, paradigm in spec["references"].items() if label in references]
         runs_only = spec["models"][model].get("runs_only", {})  # setting -> the mitigations it runs (a cut)
         for setting, label, config in candidates:
-            if setting in runs_only and label not in runs_only[setting]:
-                skipped.append((model, setting, label, CUT_REASON))
-                continue
+            cut = setting in runs_only and label not in runs_only[setting]
             missing = _missing_modules(config)
-            if missing:  # a library not installed: the whole command is refused below, whichever row needs it
+            if missing and not cut:  # a library not installed: the whole command is refused below
                 lacking.setdefault(missing[0], []).append(f"{model} / {setting} / {label}")
+            if missing:
+                skipped += [(model, setting, label, CUT_REASON)] if cut else []
                 continue
             try:
                 load_config(config)
-            except LmcollapseError as exc:
+            except LmcollapseError as exc:  # does not apply: said so even where the cut would leave it out
                 if label == BASELINE or setting == REFERENCE:
                     raise LmcollapseError(f"{model} / {setting} / {label}: {exc}") from None
                 skipped.append((model, setting, label, str(exc)))
+                continue
+            if cut:
+                skipped.append((model, setting, label, CUT_REASON))
                 continue
             chosen.append(Point(model, setting, label, config))
     if lacking:
@@ -137,8 +140,9 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
                                                    trackers=spec.get("trackers", ()))
         groups = sweep.groups("model", "setting", "mitigation")  # -> each seed's rows
         starved = _starved_points(sweep, starved_runs)
-        seconds, kept, activity = _manifest_facts(sweep)
-        board = leaderboard(spec, chosen, groups, seconds=seconds, starved=starved, kept=kept, activity=activity)
+        facts = _manifest_facts(sweep)
+        board = leaderboard(spec, chosen, groups, seconds=facts.seconds, starved=starved, kept=facts.kept,
+                            activity=facts.activity, real_share=facts.real_share, calibrated=facts.calibrated)
         more = seeds_needed(board, spec) if spec.get("seeds_auto") else len(spec["seeds"])
         if more <= len(spec["seeds"]):
             break
@@ -175,24 +179,38 @@ def _starved_points(sweep, runs) -> dict[tuple, str]:
     return out
 
 
-def _manifest_facts(sweep) -> tuple[dict[tuple, float], dict[tuple, float | None], dict[tuple, list[dict]]]:
-    """Per point, from its runs' manifests, read once: the generation work in process-seconds (all seeds
-    summed, as execution.generation_seconds counts it), the mean number of synthetic documents that entered
-    per generation (n_kept), and every generation's mitigation activity (running/activity.py)."""
+@dataclass
+class ManifestFacts:
+    """Per point (model, setting, mitigation), from its runs' manifests, read once."""
+
+    seconds: dict[tuple, float]  # generation work in process-seconds, all seeds summed (as generation_seconds)
+    kept: dict[tuple, float | None]  # mean synthetic documents entering per generation (n_kept)
+    activity: dict[tuple, list[dict]]  # every generation's mitigation activity (running/activity.py)
+    real_share: dict[tuple, float | None]  # mean real-token share of what the learner saw, generations 1 on
+    calibrated: dict[tuple, dict[str, list[float]]]  # parameter -> the value each seed calibrated (calibration.py)
+
+
+def _manifest_facts(sweep) -> ManifestFacts:
     from lmcollapse.api import load_run
 
-    seconds, kept_mean, activity = {}, {}, {}
+    facts = ManifestFacts({}, {}, {}, {}, {})
     for point in sweep.points:
-        work, kept, records = 0.0, [], []
+        work, kept, records, shares, calibrated = 0.0, [], [], [], {}
         for path in point.started():
             run = load_run(path)
             manifests = [run.manifest(t) for t in range(run.generations_done)]
             work += sum(m.work_seconds for m in manifests)
             kept += [m.n_kept for m in manifests]
             records += [m.activity for m in manifests]
+            # generation 0 trains on R in every row: the share that differs between rows is the later ones'
+            shares += [m.real_token_share for m in manifests[1:] if m.real_token_share is not None]
+            for name, value in (manifests[-1].calibrated if manifests else {}).items():  # set once, kept
+                calibrated.setdefault(name, []).append(float(value))
         key = (point.tags["model"], point.tags["setting"], point.tags["mitigation"])
-        seconds[key], kept_mean[key], activity[key] = work, float(np.mean(kept)) if kept else None, records
-    return seconds, kept_mean, activity
+        facts.seconds[key], facts.activity[key], facts.calibrated[key] = work, records, calibrated
+        facts.kept[key] = float(np.mean(kept)) if kept else None
+        facts.real_share[key] = float(np.mean(shares)) if shares else None
+    return facts
 
 
 @STUDIES.register("mitigations", "the mitigation benchmark: every mitigation against none, one leaderboard")

@@ -11,6 +11,8 @@ def expected_real_share(config, generations: int) -> np.ndarray:
     t = np.arange(generations)
     if par.name == "replace":
         return (t == 0).astype(float)
+    if par.name == "replay":
+        return np.ones(generations)
     if par.name == "mix":
         return np.where(t == 0, 1.0, round(par.real_fraction * n) / n)
     m = round(par.rate * n)

@@ -67,12 +67,18 @@ class NeuralConfig(Section):
     tce_mean: Literal["kept", "all"] = Field("kept", description="tce: the loss is the mean over the tokens kept, or "
                                              "over all targets, dropped ones counting 0 (ForTIFAI's code)")
 
+    def plain_loss(self) -> dict:
+        """The keys that train this model with plain cross-entropy, each truncated-loss key at its default (a
+        base's pretraining and a calibrated tce's generation 0 train so)."""
+        fields = type(self).model_fields
+        return {"loss": "ce", **{key: fields[key].default for key in ("tce_gamma", "tce_masked_share", "tce_mean")}}
+
     @model_validator(mode="after")
     def _keys_need_their_mode(self):
         # (at its default a key may stand anywhere: a stored config.yaml spells out every key)
         fields = type(self).model_fields
-        for key in ("tce_gamma", "tce_masked_share", "tce_mean"):
-            if self.loss != "tce" and getattr(self, key) != fields[key].default:
+        for key in self.plain_loss():
+            if key != "loss" and self.loss != "tce" and getattr(self, key) != fields[key].default:
                 raise ValueError(f"model.{key} applies with model.loss: tce (truncated cross-entropy); set "
                                  f"model.loss=tce or drop {key}")
         if self.tce_masked_share is not None and self.tce_gamma != fields["tce_gamma"].default:
