@@ -314,6 +314,11 @@ def test_seeds_by_power_extend_every_row_up_to_the_budget_and_name_the_rows_shor
         rows = list(csv.DictReader(f))
     compared = [r for r in rows if r["p"] not in ("", None) and r["verdict"] != "inactive"]
     assert compared and all(r["power"].endswith("at 5 seeds (the budget)") for r in compared)
+    # run again (to re-judge, or after a kill): it starts from the 5 seeds the folder holds, not the spec's 3
+    again = cli("reproduce", path, "--quick", "--model", "ngram-markov", "--seeds", "auto", "--out", out,
+                "--workers", "2", "-q")
+    assert again.returncode == 0, again.stderr
+    assert lmcollapse.open_results(out).seeds == [0, 1, 2, 3, 4]
     refused = cli("reproduce", "quality-vs-quantity", "--seeds", "auto", "--dry-run")
     assert refused.returncode == 2 and "--seeds auto needs a power section in the spec" in refused.stderr
 
@@ -326,6 +331,8 @@ def test_a_data_keeping_row_is_matched_against_mix_at_its_own_real_share():
     spec = {"seeds": list(seeds), "settings": {"replace": {"name": "replace"}},
             "models": {"ngram": {"watch": "heldout_ppl"}},
             "reproduce_first": {"keeps 3/4": {"paper": "P", "claim": "c", "regime": ["ngram", "replace"]},
+                                "keeps half": {"paper": "R", "claim": "e", "regime": ["ngram", "replace"],
+                                               "expects": "higher"},
                                 "absent": {"paper": "Q", "claim": "d", "regime": ["gpt", "replace"]}}}
     final = {"none": 4.0, "mix 0.5": 2.0, "replay": 1.0, "keeps 3/4": np.sqrt(2.0), "keeps half": 1.0}
     shares = {"none": 0.0, "mix 0.5": 0.5, "replay": 1.0, "keeps 3/4": 0.75, "keeps half": 0.5}
@@ -345,5 +352,6 @@ def test_a_data_keeping_row_is_matched_against_mix_at_its_own_real_share():
     first = {x["mitigation"]: x for x in mitigations.reproduce_first(list(rows.values()), spec)}
     assert first["keeps 3/4"]["reproduces"] == "yes" and first["keeps 3/4"]["effect"] == pytest.approx(
         np.sqrt(2) / 4, rel=1e-3)  # 8 paired seeds, every one lower: Holm-adjusted p = 4 x 2/256 < 0.05
+    assert first["keeps half"]["reproduces"] == "no"  # its paper predicted the metric higher than none's
     assert first["absent"]["reproduces"] == "not run"
     assert mitigations.calibrated_text({"model.tce_gamma": [0.9, 0.8]}) == "model.tce_gamma 0.85 (0.8-0.9)"

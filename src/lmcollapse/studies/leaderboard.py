@@ -47,8 +47,9 @@ metric (held-out perplexity, or KL to the truth on the Markov chain), ratio_t = 
   are measured;
 - reproduce_first (the spec's `reproduce_first`): each peer's headline claim checked in its paper's regime
   (model and setting) before its rows are read elsewhere: "yes" where the row's verdict goes the paper's way
-  (prevents or delays), "no" where it harms or is shown equivalent, otherwise the verdict that stopped it
-  (not detected, uncertain, inactive, not run).
+  (`expects: lower`, the default: prevents or delays; `expects: higher`: harms), "no" where it goes the
+  other way or is shown equivalent, otherwise the verdict that stopped it (not detected, uncertain, inactive,
+  not run).
 """
 from __future__ import annotations
 
@@ -84,7 +85,9 @@ COLUMNS = ("model", "setting", "mitigation", "final_ratio", "final_ratio_lo", "f
            "detector_auc", "calibrated", "matched_share", "vs_mix", "vs_mix_lo", "vs_mix_hi", "vs_mix_p",
            "work_seconds")
 DATA_KEEPING = 0.05  # a row keeps real data when its realised real share exceeds its baseline's by this much
-REPRODUCES = {"prevents": "yes", "delays": "yes", "harms": "no", "no effect": "no"}  # verdict -> reproduce-first
+# reproduce-first: a verdict against the paper's expected direction on the watched metric -> "yes" or "no"
+REPRODUCES = {"lower": {"prevents": "yes", "delays": "yes", "harms": "no", "no effect": "no"},
+              "higher": {"harms": "yes", "prevents": "no", "delays": "no", "no effect": "no"}}
 
 
 CUT_REASON = "not run: cut from the CPU run to fit one working session (docs/mitigations.md)"
@@ -148,7 +151,7 @@ def _mark_power(board: list[dict], spec: dict) -> None:
     for r in board:
         target = targets.get(r["model"])
         if target is not None and r.get("mde") is not None and r["mde"] > target:
-            r["power"] = (f"MDE {_mde_text(r['mde'])} short of the target {target:g}x at {len(spec['seeds'])} seeds"
+            r["power"] = (f"MDE {_mde_text(r['mde'], 3)} short of the target {target:g}x at {len(spec['seeds'])} seeds"
                           + (" (the budget)" if len(spec["seeds"]) >= budget else ""))
 
 
@@ -326,11 +329,12 @@ def reproduce_first(rows: list[dict], spec: dict) -> list[dict]:
         model, setting = claim["regime"]
         r = by_key.get((model, setting, mitigation))
         verdict_ = verdict_text(r) if r else "not run"
+        expects = claim.get("expects", "lower")  # the watched metric's direction the paper predicts vs none
         out.append({"mitigation": mitigation, "paper": claim["paper"], "claim": claim["claim"], "model": model,
-                    "setting": setting, "effect": r.get("effect") if r else None,
+                    "setting": setting, "expects": expects, "effect": r.get("effect") if r else None,
                     "effect_lo": r.get("effect_lo") if r else None, "effect_hi": r.get("effect_hi") if r else None,
                     "p_adjusted": r.get("p_adjusted") if r else None, "verdict": verdict_,
-                    "reproduces": REPRODUCES.get(r["verdict"], verdict_) if r else "not run"})
+                    "reproduces": REPRODUCES[expects].get(r["verdict"], verdict_) if r else "not run"})
     return out
 
 
@@ -396,10 +400,10 @@ def _paired_text(row: dict) -> str:
     return f"{effect:.3g}x" + (f" ({low:.3g} to {high:.3g})" if low is not None and np.isfinite(low) else "")
 
 
-def _mde_text(value) -> str:
+def _mde_text(value, digits: int = 2) -> str:
     if value is None:
         return "-"
-    return "none possible" if not np.isfinite(value) else f"{value:.2g}x"
+    return "none possible" if not np.isfinite(value) else f"{value:.{digits}g}x"
 
 
 def _vs_mix_text(row: dict) -> str:
@@ -418,13 +422,14 @@ def _reproduce_first_text(lines_: list[dict]) -> list[str]:
         return []
     out = ["## Reproduce first", "", "Before a peer's method is ranked, its paper's headline direction in its paper's "
            "regime: *vs none* is the row's ratio over `none`'s there, paired by seed (95% interval), *reproduces* "
-           "yes where the verdict goes the paper's way, no where it harms or is shown equivalent, otherwise what "
-           "stopped it.", "",
-           "| mitigation | paper | claim | regime | vs none, paired | p adj. | verdict | reproduces |",
-           "|" + "---|" * 8]
+           "yes where the verdict goes the way the paper predicts (*expects*: the watched metric lower or higher "
+           "than under none), no where it goes the other way or is shown equivalent, otherwise what stopped it.", "",
+           "| mitigation | paper | claim | regime | expects | vs none, paired | p adj. | verdict | reproduces |",
+           "|" + "---|" * 9]
     for x in lines_:
         out.append(f"| {x['mitigation']} | {x['paper']} | {x['claim']} | {x['model']} / {x['setting']} | "
-                   f"{_paired_text(x)} | {_fmt(x['p_adjusted'], 2)} | {x['verdict']} | **{x['reproduces']}** |")
+                   f"{x['expects']} | {_paired_text(x)} | {_fmt(x['p_adjusted'], 2)} | {x['verdict']} | "
+                   f"**{x['reproduces']}** |")
     return out + [""]
 
 

@@ -26,6 +26,7 @@ from lmcollapse.running.parts import load_config, optional_modules
 from lmcollapse.gates import GATES
 from lmcollapse.analysis.report import sweep_data, write_report
 from lmcollapse.sweep import SweepDir
+from lmcollapse.sweep.plan import read_manifest
 from lmcollapse.sweep.engine import ExpectedEnd
 from lmcollapse.running.loop import NOTHING_TO_TRAIN_ON
 from lmcollapse.studies.base import STUDIES, Study, StudyPlan
@@ -134,6 +135,10 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     out = Path(out)
     chosen, skipped = points(spec, models, out)
     models = tuple(dict.fromkeys(p.model for p in chosen))
+    if spec.get("seeds_auto") and SweepDir.is_sweep(out):  # a rerun starts from the seeds power already added
+        held = read_manifest(out).get("seeds", [])
+        if set(spec["seeds"]) < set(held):
+            spec["seeds"] = sorted(held)
     while True:  # with seeds "auto", until every row's MDE reaches its target or the seeds reach the budget
         sweep, starved_runs = run_study_tolerating(MitigationStudy.name, [(p.tags, p.config) for p in chosen],
                                                    spec["seeds"], out, executor, workers, progress, tolerate=STARVED,
