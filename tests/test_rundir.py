@@ -88,13 +88,17 @@ def test_gated_runs_keep_the_names_0_3_gave_them_and_each_gate_its_own():
 def test_every_shipped_config_study_point_and_component_keeps_the_run_directory_name_0_4_0_gave_it():
     """tests/data/run_dir_names.json was printed by tests/run_dir_names.py under lmcollapse 0.4.0, before the
     config sections moved beside their components: a run started then resumes in the same directory now."""
-    from run_dir_names import names
+    from run_dir_names import DROPPED_BY_VERSION_2, names
 
     recorded = json.loads((Path(__file__).parent / "data" / "run_dir_names.json").read_text())
     assert len(recorded) > 200 and recorded["lmcollapse run (the built-in default)"] == "kjv-replace-44136fa3"
     now = names(as_of_0_4=True)  # the presets P19 retuned, at their 0.4.0 values (run_dir_names.py)
     assert {k: v for k, v in now.items() if recorded.get(k) != v} == {}
-    assert set(now) == set(recorded)
+    # the only runs no longer planned are rows of the mitigation benchmark, whose version 2 (P21) dropped some
+    # rows and cut the GPT's differently; the count models run every row, so theirs are only the dropped ones
+    gone = set(recorded) - set(now)
+    assert gone and all(k.startswith("mitigations") for k in gone), sorted(gone)[:5]
+    assert all(any(k.endswith(f" {label}") for label in DROPPED_BY_VERSION_2) for k in gone if " ngram" in k)
     # and the retuned presets are other experiments: new directories, never a 0.4.0 run resumed under them
     retuned = {k for k, v in names().items() if k in recorded and recorded[k] != v}
     assert {k.split()[0] for k in retuned} == {"configs/cpu-gpt.yaml", "paper", "mitigations"}

@@ -57,11 +57,12 @@ def test_the_benchmarks_dry_run_counts_seeds_and_runs_and_says_what_it_leaves_ou
     """0.4.0 printed one 2,341-character line with neither the seeds, the number of runs nor the folder."""
     dry = cli("reproduce", "mitigations", "--quick", "--dry-run", "--out", "board")
     lines = dry.stdout.splitlines()
-    assert dry.returncode == 0 and lines[0] == ("mitigations quick: 81 points x 3 seeds = 243 runs, every config "
+    assert dry.returncode == 0 and lines[0] == ("mitigations quick: 132 points x 3 seeds = 396 runs, every config "
                                                 "valid; --out board")
-    assert lines[1].startswith("not run: 9 rows cut from the CPU run under gpt / accumulate-subsample r=1 (")
-    assert [line.split(" under ")[1].split(" (")[0] for line in lines[2:6]] == [
-        "gpt-finetune / replace", "gpt-finetune / accumulate-subsample r=1", "gpt-markov / replace",
-        "gpt-markov / accumulate-subsample r=1"]
-    assert lines[6].startswith("not run: 13 rows whose mitigation does not apply")
-    assert len(lines) == 7 + 81 and max(len(line) for line in lines) < 300
+    assert [line.split(" under ")[1].split(" (")[0] for line in lines[1:7]] == [
+        "gpt / replace", "gpt / accumulate-subsample r=1", "gpt-finetune / replace",
+        "gpt-finetune / accumulate-subsample r=1", "gpt-markov / replace", "gpt-markov / accumulate-subsample r=1"]
+    assert lines[1].startswith("not run: 8 rows cut from the CPU run under gpt / replace (")
+    assert lines[7].startswith("not run: 59 rows whose mitigation does not apply")
+    assert len(lines) == 8 + 132 and max(len(line) for line in lines) < 300
+    assert "and 18 more" in lines[6]  # 23 rows cut there: the first five named

@@ -218,6 +218,12 @@ def _manifest_facts(sweep) -> ManifestFacts:
     return facts
 
 
+def _first_few(names: list[str], shown: int = 5) -> str:
+    """"a, b, c and 4 more": a list a line can hold (--dry-run lists every row that does run)."""
+    rest = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {rest} more" if rest > 0 else "")
+
+
 @STUDIES.register("mitigations", "the mitigation benchmark: every mitigation against none, one leaderboard")
 class MitigationStudy(Study):
     models = MODELS
@@ -233,7 +239,7 @@ class MitigationStudy(Study):
         for m, s, g, why in skipped:
             if why == CUT_REASON:
                 cut.setdefault(f"{m} / {s}", []).append(g)
-        left_out = [f"not run: {len(rows)} rows cut from the CPU run under {where} ({', '.join(rows)}; "
+        left_out = [f"not run: {len(rows)} rows cut from the CPU run under {where} ({_first_few(rows)}; "
                     f"docs/mitigations.md says why)" for where, rows in cut.items()]
         inapplicable = len(skipped) - sum(len(rows) for rows in cut.values())
         if inapplicable:
