@@ -42,9 +42,13 @@ TRAINING_KEYS = frozenset({"init", "base", "base_documents", "warm_start", "epoc
                            "batch_memory_gb"})  # and the loss's keys (NeuralConfig.plain_loss)
 
 
+def _not_network(config: Config) -> frozenset:
+    """The model keys a base may differ in from a run that fine-tunes it: how it trains, and its loss."""
+    return TRAINING_KEYS | set(config.model.plain_loss())
+
+
 def _network(config: Config) -> dict:
-    loss_keys = set(config.model.plain_loss())
-    return {k: v for k, v in config.model.model_dump().items() if k not in TRAINING_KEYS | loss_keys}
+    return {k: v for k, v in config.model.model_dump().items() if k not in _not_network(config)}
 
 
 def _depends_on(config: Config, documents: int | None = None) -> dict:
@@ -176,7 +180,7 @@ def check_base(config: Config) -> None:
         if depends_on.get(key) != mine[key]:
             raise LmcollapseError(f"model.base {folder}: pretrained for another {key} than this run's (its text could "
                                   f"overlap R and E, its token ids differ); pretrain with this run's config")
-    theirs = {k: v for k, v in depends_on["model"].items() if k not in TRAINING_KEYS | set(config.model.plain_loss())}
+    theirs = {k: v for k, v in depends_on["model"].items() if k not in _not_network(config)}
     if theirs != json.loads(json.dumps(_network(config), default=str)):
         raise LmcollapseError(f"model.base {folder}: its network ({theirs}) is not this run's; pretrain with this "
                               f"run's model section")

@@ -42,7 +42,8 @@ metric (held-out perplexity, or KL to the truth on the Markov chain), ratio_t = 
 - the verifiers (known truth only): phi and psi, the shares of good and of bad candidates they keep, and the
   breakdown point Feng et al. (2024) derive from them, p* = 1 / (1 + psi / phi). Good: per-token truth
   log-probability at least a quantile of the real documents'. For `verifier` that quantile is its own
-  acceptance threshold, so phi = 1 and psi = error rate by construction (a tautology the table flags);
+  acceptance threshold, so with error rate e, phi = 1 - e and psi = e by construction (a tautology the table
+  flags);
   `oracle-rejection` accepts by a different rule (rejection sampling towards the truth), so its phi and psi
   are measured;
 - reproduce_first (the spec's `reproduce_first`): each peer's headline claim checked in its paper's regime
@@ -340,30 +341,29 @@ def reproduce_first(rows: list[dict], spec: dict) -> list[dict]:
 
 # ---- the verifiers' keep rates -------------------------------------------------------------------------
 VERIFIERS = {"verifier": "quantile", "oracle-rejection": "good_quantile"}  # gate -> its "good" quantile key
-TAUTOLOGY = "verifier"  # good is its own acceptance threshold: phi = 1 and psi = its error rate by construction
+TAUTOLOGY = "verifier"  # good is its own acceptance threshold: phi = 1 - e and psi = e (its error rate) by construction
 
 
 def _with_verifier_rates(rows: list[dict], sweep, chosen: list[Point]) -> list[dict]:
     """phi, psi and the breakdown point for the rows whose gates include a verifier."""
     from lmcollapse.api import load_run
     from lmcollapse.running.parts import load_source
-    from lmcollapse.gates.verifier import per_token
+    from lmcollapse.gates.verifier import good_threshold
 
     by_tags = {tuple(p.tags.values()): p for p in chosen}
     for r in rows:
         point = by_tags[(r["model"], r["setting"], r["mitigation"])]
-        gates = [g if isinstance(g, dict) else {"name": g} for g in point.config.get("gates", [])]
-        verifiers = [g for g in gates if g["name"] in VERIFIERS]
-        if not verifiers:
+        names = [g if isinstance(g, str) else g["name"] for g in point.config.get("gates", [])]
+        gate = next((name for name in names if name in VERIFIERS), None)
+        if gate is None:
             continue
-        gate = verifiers[0]["name"]
-        quantile = verifiers[0].get(VERIFIERS[gate], 0.1)
         good_kept = good = bad_kept = bad = 0
         runs = next(sp for sp in sweep.points if sp.tags == point.tags).started()
         for path in runs:
             run = load_run(path)
             data = load_source(run.config)
-            threshold = float(np.quantile(per_token(data.truth, run.real), quantile))
+            section = next(g for g in run.config.gates if g.name == gate)  # the run's own, defaults filled in
+            threshold = good_threshold(data.truth, run.real, getattr(section, VERIFIERS[gate]))
             for t in range(run.generations_done - 1):
                 record = run.gate_record(t)
                 scores = record[f"score_{gate}"]

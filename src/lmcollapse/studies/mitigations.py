@@ -65,6 +65,16 @@ def effective_spec(spec: dict, quick: bool = False, scale: str = "cpu") -> dict:
     return spec
 
 
+def check_reproduce_first(spec: dict) -> None:
+    """A one-line error for a `reproduce_first` entry the leaderboard could not read (a spec of the user's)."""
+    for label, claim in spec.get("reproduce_first", {}).items():
+        regime = claim.get("regime") if isinstance(claim, dict) else None
+        if not isinstance(claim, dict) or not {"paper", "claim"} <= set(claim) or not isinstance(regime, list) \
+                or len(regime) != 2 or claim.get("expects", "lower") not in ("lower", "higher"):
+            raise LmcollapseError(f"reproduce_first: {label!r} needs paper, claim, regime: [model, setting] and "
+                                  f"optionally expects: lower or higher; got {claim!r}")
+
+
 def plugin_mitigations() -> dict[str, dict]:
     """A mitigation per gate registered from outside the package (--plugin), at its defaults."""
     return {name: {"gates": [name]} for name in GATES.names() if not GATES.shipped(name)}
@@ -75,6 +85,7 @@ def points(spec: dict, models: tuple[str, ...] = MODELS,
     """(the points to run, (model, setting, mitigation, reason) for each combination that does not apply), for
     the chosen models the spec defines; a model with model.base: study fine-tunes bases pretrained into
     out_dir/bases."""
+    check_reproduce_first(spec)
     mitigations = {**spec["mitigations"], **plugin_mitigations()}
     chosen, skipped, lacking = [], [], {}
     for model in (m for m in models if m in spec["models"]):
@@ -89,10 +100,11 @@ def points(spec: dict, models: tuple[str, ...] = MODELS,
         for setting, label, config in candidates:
             cut = setting in runs_only and label not in runs_only[setting]
             missing = _missing_modules(config)
-            if missing and not cut:  # a library not installed: the whole command is refused below
-                lacking.setdefault(missing[0], []).append(f"{model} / {setting} / {label}")
-            if missing:
-                skipped += [(model, setting, label, CUT_REASON)] if cut else []
+            if missing:  # a library not installed: the whole command is refused below, unless the row is cut
+                if cut:
+                    skipped.append((model, setting, label, CUT_REASON))
+                else:
+                    lacking.setdefault(missing[0], []).append(f"{model} / {setting} / {label}")
                 continue
             try:
                 load_config(config)
