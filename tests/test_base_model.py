@@ -41,6 +41,8 @@ def test_pretrain_once_then_fine_tune_it_every_generation(tmp_path):
     folder, said = _pretrained(tmp_path)
     record = json.loads((tmp_path / "bases").joinpath(folder.split("/")[-1], BASE_RECORD).read_text())
     assert record["documents"] == 400 and "pretraining a base model on 400 documents" in said
+    # a key newer than the first bases is left out at its default: bases pretrained before it keep their folder
+    assert "eos_loss" not in record["depends_on"]["model"] and "tce_mean" in record["depends_on"]["model"]
     again, said = _pretrained(tmp_path)  # the same config: found, not trained again
     assert again == folder and "base model found" in said
     tuned = {**CONFIG, "model": {**CONFIG["model"], "init": "base", "base": folder}}
@@ -61,6 +63,8 @@ def test_a_base_that_does_not_fit_the_run_is_refused_in_one_line(tmp_path):
         load_config({**tuned, "seed": 1})
     with pytest.raises(LmcollapseError, match="its network .* is not this run's"):
         load_config({**tuned, "model": {**tuned["model"], "n_embd": 32}})
+    with pytest.raises(LmcollapseError, match="its network .* is not this run's"):
+        load_config({**tuned, "model": {**tuned["model"], "eos_loss": False}})  # a base ends as its run's do
     with pytest.raises(LmcollapseError, match="not a folder; name a base model's folder or a folder of bases"):
         load_config({**tuned, "model": {**tuned["model"], "base": str(tmp_path / "config.json")}})
     with pytest.raises(LmcollapseError, match="no base model there"):  # one base's name, mistyped

@@ -511,3 +511,60 @@ def test_samples_entropy_uses_the_recorded_sums_only_for_the_model_that_wrote_th
         assert view(model).samples_entropy == pytest.approx(scored, rel=1e-6)
     other = GPTModel(GPTConfig(**TINY)).fit(corpus, seed=1)  # another model's law: its own scoring
     assert view(other).samples_entropy == pytest.approx(float(other.context_entropies(samples).mean()), rel=1e-12)
+
+
+def ends_after_four() -> Corpus:
+    """Documents of exactly 4 tokens counting upwards mod 5: where a document ends is known from its position."""
+    rng = np.random.default_rng(1)
+    return Corpus.from_documents([((rng.integers(0, 5) + np.arange(4)) % 5).tolist() for _ in range(80)],
+                                 vocab_size=6, eos_id=5)
+
+
+def test_eos_loss_false_trains_no_end_targets_and_the_model_stops_predicting_ends(monkeypatch):
+    """model.eos_loss: false (the paper's collator) leaves every end-token target out of training: the
+    model learns the documents' tokens as well as with end tokens in the loss, but not where they end."""
+    corpus = ends_after_four()
+    end_logp, token_logp, trained = {}, {}, {}
+    for eos_loss in (True, False):
+        model = GPTModel(GPTConfig(**{**TINY, "epochs": 20, "lr": 1e-2}, eos_loss=eos_loss))
+        counted, gradient = [], model._batch_gradient
+        monkeypatch.setattr(model, "_batch_gradient", lambda rows, device, autocast: (
+            counted.append(int((rows["y"] != -100).sum())) or gradient(rows, device, autocast)))
+        model.fit(corpus, seed=0)
+        trained[eos_loss] = sum(counted)
+        end_logp[eos_loss] = np.mean([np.log(model.next_token_probs(corpus.doc(i))[5]) for i in range(len(corpus))])
+        _, logp = model.token_log_probs(corpus)  # each document's 4 tokens, then its end
+        token_logp[eos_loss] = logp.reshape(len(corpus), 5)[:, :4].mean()
+    assert trained[True] == 20 * (corpus.n_tokens + len(corpus)) and trained[False] == 20 * corpus.n_tokens
+    assert end_logp[True] > -0.5  # with end targets the model ends after the fourth token (p > 0.6)
+    assert end_logp[False] < end_logp[True] - 4  # without, it gives the end there under 1/50 of that
+    assert token_logp[False] == pytest.approx(token_logp[True], abs=0.1)  # the rest is learnt alike
+
+
+@pytest.mark.parametrize("name", ["gpt", "hf"])
+def test_eos_loss_false_leaves_end_targets_out_of_packed_and_padded_rows(name):
+    corpus = learnable_corpus()
+    if name == "hf":
+        pytest.importorskip("transformers")
+        from lmcollapse.models.hf import HFModel
+
+        model = HFModel(HFConfig(**TINY_HF, eos_loss=False))
+    else:
+        model = GPTModel(GPTConfig(**TINY, eos_loss=False))
+    model.vocab_size_, model.eos_id_ = corpus.vocab_size, corpus.eos_id
+    windows = [w for w, _ in model._windows(model._sequences(corpus), stride=model.block_size)]
+    y = model._batch_rows(windows)["y"]
+    assert (y != -100).sum() == corpus.n_tokens and not (y == corpus.eos_id).any()  # every target but the ends
+    empty = [np.array([corpus.vocab_size, corpus.eos_id])] * 3  # empty documents: BOS, then the end only
+    stepped, loss, n_targets, _ = model._batch_gradient(model._batch_rows(empty), torch.device("cpu"),
+                                                        contextlib.nullcontext())
+    assert (stepped, loss, n_targets) == (False, 0.0, 0)  # nothing to learn: no step (not a 0/0 gradient)
+    model.eos_loss = True
+    assert (model._batch_rows(windows)["y"] == corpus.eos_id).sum() == len(corpus)
+
+
+def test_eos_loss_false_without_end_tokens_is_a_one_line_error():
+    fixed_length = Corpus.from_documents([[0, 1, 2, 3]] * 10, vocab_size=6)  # no end token
+    with pytest.raises(LmcollapseError, match=r"^model.eos_loss: false needs a corpus with end tokens[^\n]*$"):
+        GPTModel(GPTConfig(**TINY, eos_loss=False)).fit(fixed_length)
+    assert GPTModel(GPTConfig(**TINY)).fit(fixed_length).fit_record_.epochs_run == 3  # eos_loss true: trains

@@ -74,9 +74,9 @@ def _claims(**overrides):
     policy = {"ratio": 2.0, "ratio_lo": 1.6, "ratio_hi": 2.4, "state": "collapsing", "crossings": [3, 4],
               "crossing_mean": 3.5, "crossing_lo": 2.0, "crossing_hi": 5.0}
     claims = {"seeds": 3, "a": {"slope": 0.1, "slope_lo": 0.05, "slope_hi": 0.15, "sign": 1, "rises": 9, "steps": 9},
-              "b": {"rates": [{"rate": 1.0, **policy}, {"rate": 0.1, **policy, "crossing_mean": 9.0}],
-                    "all_collapsing": True, "all_rise": True, "some_does_not_rise": False, "later_for_smaller": True,
-                    "fit": {"a": 3.0, "b": 0.6, "rates": [1, 0.1, 0.03], "rms_residual": 0.4}},
+              "b": {"rates": [{"rate": 1.0, **policy, "theory": {"crossings": [3, None], "ratio_end": 1.3}},
+                              {"rate": 0.1, **policy, "crossing_mean": 9.0, "theory": {"refusal": "covers the bigram"}}],
+                    "all_collapsing": True, "all_rise": True, "some_does_not_rise": False, "later_for_smaller": True},
               "c": {"mix 0.5": {**policy, "ratio": 1.1, "ratio_lo": 1.0, "ratio_hi": 1.2, "state": "bounded"}},
               "d": {"generation_0_beats_baseline": True, "enters_baseline": 4, "baseline_acc": 0.27,
                     "acc": [0.36, 0.3, 0.28], "equivalent_at_end": True, "margin": 0.02},
@@ -100,11 +100,11 @@ def test_the_claims_table_says_what_the_numbers_say():
     assert stalled[1][3] == "contradicts"
     untestable = paper.claim_rows(_claims(d={"generation_0_beats_baseline": False}), 1.25)
     assert untestable[3][3] == "untestable" and "cannot tell them apart" in untestable[3][2]
-    assert "fit n*(r) = 3 + 0.6/r (rms residual 0.4 generations)" in paper.claim_rows(_claims(), 1.25)[1][2]
-    # 0.4.0 printed "n*(r) = 0.62 + 1.71/r" through two points: exact by construction, so no fit now
-    two = paper.claim_rows(_claims(b={"fit": {"refusal": "no fit: 2 points for 2 parameters (a fit needs 3 or "
-                                                           "more, to leave a residual)"}}), 1.25)
-    assert "n*(r) = a + b/r: no fit: 2 points for 2 parameters" in two[1][2]
+    # 0.4.0 printed "n*(r) = 0.62 + 1.71/r" through two points (exact by construction); now, for the count
+    # model, each seed's predicted crossing (theory/heldout.py) beside the measured; none where not covered
+    b_row = paper.claim_rows(_claims(), 1.25)[1][2]
+    assert "theory (held-out log-loss from each seed's R and E): r=1: ratio 1.3, crosses at 3, -" in b_row
+    assert "r=0.1: ratio" not in b_row.split("theory")[1] and "a + b/r" not in b_row
     # (d) is a claim of equality: an interval that reaches 0 is not enough, equivalence must be shown
     unshown = paper.claim_rows(_claims(d={"equivalent_at_end": False}), 1.25)
     assert unshown[3][3] == "not shown" and "equality within +-0.02 is not shown" in unshown[3][2]

@@ -118,8 +118,8 @@ def test_quick_battery_passes_on_the_real_simulator():
     failed = [r for r in rows if not r["ok"]]
     assert not failed, failed
     quantities = {r["quantity"] for r in rows}
-    assert {"impurity", "mean coef", "real share", "collapse generation", "tokens alive"} <= \
-        {q.split(" (")[0] for q in quantities}
+    assert {"impurity", "mean coef", "real share", "collapse generation", "tokens alive",
+            "log(perplexity_t / perplexity_0)"} <= {q.split(" (")[0] for q in quantities}
 
 
 def test_theory_tables_read_in_full_when_piped():
@@ -158,10 +158,14 @@ def test_predict_on_wright_fisher_says_tokens_die_and_prints_no_float_noise_for_
     alive = WrightFisher(pred.p, pred.n_real).expected_alive(len(rows))
     assert [float(r[6]) for r in rows] == pytest.approx(alive, rel=1e-3)
     assert "loses tokens for good" in out.stdout
+    # The built-in demo (the KJV bigram): its expected held-out perplexity (theory/heldout.py) since P22
     bare = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "theory", "predict"], capture_output=True,
                           text=True, timeout=300)
-    assert bare.returncode == 2 and bare.stderr.startswith("error: theory predict: the closed forms need a "
-                                                           "known-truth corpus (categorical or markov), not kjv")
+    assert bare.returncode == 0 and "held-out perplexity passes 1.25x generation 0 at generation 1" in bare.stdout
+    gpt = subprocess.run([sys.executable, "-m", "lmcollapse.cli", "theory", "predict", "configs/cpu-gpt.yaml"],
+                         capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent)
+    assert gpt.returncode == 2 and gpt.stderr.startswith("error: theory predict: the closed forms need a "
+                                                         "known-truth corpus (categorical or markov), not kjv")
 
 
 def lmcollapse_config(path):

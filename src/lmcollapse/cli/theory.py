@@ -22,6 +22,7 @@ from lmcollapse.studies.theory_check import Z_LIMIT, battery
 from lmcollapse.theory.collapse_time import forgetting_collapse, forgetting_collapse_asymptotic, real_share_collapse
 from lmcollapse.analysis.theory_compare import compare_run
 from lmcollapse.theory.direction import direction_for
+from lmcollapse.theory.heldout import BOUND, heldout_for
 from lmcollapse.theory.per_context import context_prediction_for
 from lmcollapse.cli.output import console
 from lmcollapse.models.decoding import Sampler
@@ -73,14 +74,18 @@ def predict_command(config: Optional[Path] = typer.Argument(None, help="a run co
                                                                         "generation and contexts (context, probs)")):
     """Expected model per generation for a config: for the unigram the closed forms (c_t, impurity,
     distances, real share); for an n-gram on a Markov chain the law of every context; with a decoding,
-    which way the entropy goes."""
+    which way the entropy goes; for the bigram on a text corpus, the expected held-out perplexity."""
 
     resolved = load_config(config, set_)
+    if resolved.corpus.name not in KNOWN_TRUTH and resolved.model.name == "ngram" and resolved.model.order == 2:
+        _predict_heldout(resolved, json_out)
+        return
     if resolved.corpus.name not in KNOWN_TRUTH:
         demo = " (the built-in demo, used without a config)" if config is None else ""
         raise LmcollapseError(f"theory predict: the closed forms need a known-truth corpus ({' or '.join(KNOWN_TRUTH)}), "
-                              f"not {resolved.corpus.name}{demo}; try: lmcollapse theory predict "
-                              f"configs/wright-fisher.yaml (or configs/markov-contexts.yaml)")
+                              f"not {resolved.corpus.name}{demo}, or on a text corpus the bigram (model.name=ngram, "
+                              f"model.order=2: its held-out perplexity); try: lmcollapse theory predict "
+                              f"configs/wright-fisher.yaml (or configs/markov-contexts.yaml, or configs/demo.yaml)")
     if resolved.corpus.name == "markov" or (resolved.model.name == "ngram" and resolved.model.order > 1):
         _predict_contexts(resolved, json_out)
         return
@@ -111,6 +116,33 @@ def predict_command(config: Optional[Path] = typer.Argument(None, help="a run co
 
 
 KNOWN_TRUTH = ("categorical", "markov")  # the corpora whose law the closed forms start from
+
+
+def _predict_heldout(config, json_out: bool) -> None:
+    """The expected held-out perplexity of the bigram on a text corpus, from the run's own R and E."""
+    path = heldout_for(config)
+    if json_out:
+        for t, (loss, share) in enumerate(zip(path.log_loss, path.unseen_in_r)):
+            print(json.dumps({"generation": t, "heldout_log_loss": float(loss), "heldout_ppl": float(np.exp(loss)),
+                              "ratio": float(path.ratio[t]), "share_from_pairs_r_never_showed": float(share)}))
+        return
+    table = Table(title=escape(f"{config.paradigm.name}{_rate_label(config)}, alpha={config.model.smoothing}, "
+                               f"seed {config.seed}: expected held-out perplexity (theory/heldout.py)"))
+    for column in ("gen", "E(log-loss), nats", "perplexity", "ratio to gen 0", "training tokens",
+                   "share of loss: pairs R never showed"):
+        table.add_column(column, justify="right")
+    for t in range(len(path.log_loss)):
+        table.add_row(str(t), _fmt(float(path.log_loss[t])), _fmt(float(path.perplexity[t])),
+                      _fmt(float(path.ratio[t])), f"{path.train_visits[t]:.0f}", _fmt(float(path.unseen_in_r[t])))
+    console.print(table)
+    cross = path.crossing()
+    print(f"held-out perplexity passes {BOUND}x generation 0 at generation {cross}" if cross is not None else
+          f"held-out perplexity stays within {BOUND}x generation 0 for {len(path.log_loss)} generations")
+
+
+def _rate_label(config) -> str:
+    rate = getattr(config.paradigm, "rate", None)
+    return "" if rate is None else f" r={rate}"
 WRIGHT_FISHER_MAX_N = 2000  # its transition matrix has (N+1)^2 entries
 
 

@@ -1,14 +1,27 @@
-"""Diversity of the generated documents S_t: distinct-n, self-BLEU, repetition, lengths, Zipf slope and
-embedding diversity. Each returns a Resampled value (confidence interval by half-sampling documents)."""
+"""Diversity of the generated documents S_t: distinct-n, self-BLEU, repetition (both also on each document's
+first tokens only), lengths, Zipf slope and embedding diversity. Each returns a Resampled value (confidence
+interval by half-sampling documents)."""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
+from lmcollapse.corpora.corpus import Corpus
 from lmcollapse.metrics.base import NON_NEGATIVE, SHARE, GenerationView, metric
 from lmcollapse.metrics.bleu import self_bleu_means, self_bleu_scores
+from lmcollapse.metrics.occurrences import Occurrences, occurrence_levels
 from lmcollapse.metrics.resampling import Resampled, weighted_mean
 
 SUBSET_DOCS = 200  # documents for the quadratic metrics (self-BLEU, embedding diversity); i.i.d. samples
+# repetition_32 and self_bleu_32 read each document's first PREFIX_TOKENS tokens only. Repetition and self-BLEU
+# grow with a document's length (a longer document has more earlier bigrams to repeat, more n-grams to match),
+# so a generation whose documents lengthen (towards the length cap) or shorten would move them with no change
+# in how the text reads. Cut to a fixed prefix, every document at least this long is measured on the same
+# number of tokens; 32 is about a KJV verse (median 27 words, about 43 BPE tokens) and a quarter of the
+# paper's 128-token block, so most documents reach it and it still holds 31 bigrams to repeat. Shorter
+# documents are read whole, so below 32 tokens the length confound remains.
+PREFIX_TOKENS = 32
 ZIPF_MAX_RANK = 1000
 
 
@@ -38,7 +51,31 @@ for _n in (1, 2, 3):
 @metric("repetition", "share of a generated document's bigrams that repeat an earlier one of the same "
                       "document, averaged over documents", False, bounds=SHARE)
 def repetition(view: GenerationView) -> Resampled | None:
-    grams = view.occurrences(2)
+    return _repetition(view.occurrences(2))
+
+
+@metric(f"repetition_{PREFIX_TOKENS}", f"repetition on each generated document's first {PREFIX_TOKENS} tokens only: "
+                                       f"documents growing or shrinking above {PREFIX_TOKENS} tokens do not move it",
+        False, bounds=SHARE)
+def repetition_prefix(view: GenerationView) -> Resampled | None:
+    prefixes = _prefixes(view.measured_samples, PREFIX_TOKENS)
+    *_, (_, bigrams) = occurrence_levels(prefixes, 2)  # the last level the climb sorts: the bigrams
+    return _repetition(bigrams)
+
+
+def _prefixes(corpus: Corpus, k: int) -> Corpus:
+    """corpus with each document cut to its first k tokens (one vectorised gather; text and recorded
+    entropies no longer describe the cut documents, so they are dropped)."""
+    within = np.arange(corpus.n_tokens) - np.repeat(corpus.offsets[:-1], corpus.lengths)  # (N,) index in its document
+    offsets = np.zeros(len(corpus) + 1, np.int64)
+    np.cumsum(np.minimum(corpus.lengths, k), out=offsets[1:])
+    return dataclasses.replace(corpus, tokens=corpus.tokens[within < k], offsets=offsets, text=None,
+                               entropy_sums=None, entropy_model=None)
+
+
+def _repetition(grams: Occurrences) -> Resampled | None:
+    """The mean over documents with at least one bigram (documents of 0 or 1 tokens have none and are left
+    out) of the share of their bigrams that repeat an earlier one of the same document."""
     if len(grams) == 0:
         return None
     _, pair_doc, _ = grams.pairs  # one pair per distinct (bigram, document)
@@ -133,7 +170,19 @@ def zipf_slope(view: GenerationView) -> Resampled | None:
                      "(high = documents alike)", False, bounds=SHARE)
 def self_bleu(view: GenerationView) -> Resampled | None:
     s = view.samples
-    docs = [s.doc(i) for i in range(min(SUBSET_DOCS, len(s)))]
+    return _self_bleu([s.doc(i) for i in range(min(SUBSET_DOCS, len(s)))])
+
+
+@metric(f"self_bleu_{PREFIX_TOKENS}", f"self_bleu on the same {SUBSET_DOCS} documents, each cut to its first "
+                                     f"{PREFIX_TOKENS} tokens: documents growing or shrinking above {PREFIX_TOKENS} "
+                                     "tokens do not move it", False, bounds=SHARE)
+def self_bleu_prefix(view: GenerationView) -> Resampled | None:
+    s = view.samples
+    return _self_bleu([s.doc(i)[:PREFIX_TOKENS] for i in range(min(SUBSET_DOCS, len(s)))])
+
+
+def _self_bleu(docs: list[np.ndarray]) -> Resampled | None:
+    """The mean BLEU-4 of each document against the others, resampled by documents (at least 4)."""
     if len(docs) < 4:
         return None
     value = float(self_bleu_scores(docs).mean())

@@ -40,6 +40,9 @@ MODEL_FOLDER = "model"  # in a base's folder: the saved model
 TRAINING_KEYS = frozenset({"init", "base", "base_documents", "warm_start", "epochs", "validation", "patience",
                            "max_epochs", "lr", "batch_size", "weight_decay", "dropout", "device", "precision",
                            "batch_memory_gb"})  # and the loss's keys (NeuralConfig.plain_loss)
+# Model keys newer than the first bases: a base's identity holds one only when it is away from its default,
+# so that a base pretrained before the key existed keeps its folder and still fits (it trained at the default).
+LATER_KEYS = frozenset({"eos_loss"})
 
 
 def _not_network(config: Config) -> frozenset:
@@ -47,8 +50,15 @@ def _not_network(config: Config) -> frozenset:
     return TRAINING_KEYS | set(config.model.plain_loss())
 
 
+def _model_identity(config: Config, exclude: frozenset = frozenset()) -> dict:
+    """The model section as a base's identity holds it: its keys but exclude, LATER_KEYS only off their default."""
+    fields = type(config.model).model_fields
+    return {k: v for k, v in config.model.model_dump(exclude=set(exclude)).items()
+            if k not in LATER_KEYS or v != fields[k].default}
+
+
 def _network(config: Config) -> dict:
-    return {k: v for k, v in config.model.model_dump().items() if k not in _not_network(config)}
+    return {k: v for k, v in _model_identity(config).items() if k not in _not_network(config)}
 
 
 def _depends_on(config: Config, documents: int | None = None) -> dict:
@@ -56,7 +66,7 @@ def _depends_on(config: Config, documents: int | None = None) -> dict:
     model section it is trained with (and how many leftover documents, when not all)."""
     return {"corpus": config.corpus.model_dump(), "tokenizer": config.tokenizer.model_dump(), "seed": config.seed,
             "probe": config.probe.model_dump(), "documents": documents,
-            "model": config.model.model_dump(exclude={"init", "base", "base_documents", "warm_start"})}
+            "model": _model_identity(config, frozenset({"init", "base", "base_documents", "warm_start"}))}
 
 
 def base_folder(config: Config, out: str | Path, documents: int | None = None) -> Path:

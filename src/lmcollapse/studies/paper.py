@@ -14,8 +14,9 @@ than MIN_SEEDS_FOR_INTERVAL seeds, and then every verdict is "too few seeds").
   its generation 0 ("crosses"; a seed that never does counts as the last generation, a lower bound). The
   claim agrees when every rate is collapsing and the mean crossing generations do not decrease as r
   falls; *partly* when every rate rises (ratio interval above 1) but not all collapse within the run or
-  the order fails; *contradicts* when some rate does not rise. The crossing generations of the rates whose
-  seeds all crossed are fitted as a + b / r, for both models.
+  the order fails; *contradicts* when some rate does not rise. For the count model the crossing that
+  theory/heldout.py predicts from each seed's own R and E stands beside the measured one (it replaced a
+  two-point fit of a + b / r).
 - (c) accumulate, mix 0.5, fresh: the state.
 - (d) replace, downstream probe: the first generation from which the interval of downstream_gap (accuracy
   minus the random-init baseline's, per seed) contains 0 or lies below it; the claim needs generation 0
@@ -45,6 +46,7 @@ from lmcollapse.analysis.verdict import BOUND, late_slopes, state_of
 from lmcollapse.analysis import statistics
 from lmcollapse.studies.base import STUDIES, Study, StudyPlan
 from lmcollapse.studies.execution import generation_seconds, merged, run_study, with_study_bases
+from lmcollapse.theory.heldout import heldout_for
 
 MODELS = ("gpt", "ngram", "gpt-finetune", "gpt-markov")  # the rows a scale's spec defines, in this order
 PROBE_EQUIVALENCE_MARGIN = 0.02  # claim (d): "no better than random init" means within +-2 points of accuracy
@@ -170,6 +172,18 @@ def policy_numbers(per_seed: list[list[dict]], bound: float) -> dict:
             "crossing_hi": None if cross_mean is None else cross_mean[2], "generations": int(ppl.shape[1])}
 
 
+def theory_crossings(point: Point, seeds: list[int]) -> dict:
+    """Per seed, the generation at which theory/heldout.py's expected held-out perplexity passes BOUND x
+    generation 0 (None: not within the run), from that seed's R and E; or why there is no prediction (the
+    theory covers the bigram on a text corpus under pure sampling, not the GPT)."""
+    try:
+        paths = [heldout_for(load_config(apply_overrides(point.config, {"seed": seed}))) for seed in seeds]
+    except LmcollapseError as exc:
+        return {"refusal": str(exc)}
+    return {"crossings": [path.crossing() for path in paths],
+            "ratio_end": float(np.exp(np.mean([np.log(path.ratio[-1]) for path in paths])))}
+
+
 def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]]) -> dict:
     """One model's claims; groups: (model, policy) -> each seed's rows (Sweep.groups)."""
     bound = BOUND
@@ -187,19 +201,13 @@ def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[lis
     if rates:  # (b) accumulate-subsample at every rate
         per_rate = [{"rate": r, **policies[label]} for r, label in rates]
         bounds = [n["crossing_bound"] for n in per_rate]  # seeds that never cross count as the last generation
-        complete = [(n["rate"], n["crossing_mean"]) for n in per_rate if n["crossing_mean"] is not None]
-        refusal = statistics.fit_refusal(len(complete), 2)  # a + b / r through two points is exact
-        fit = {"refusal": refusal}
-        if refusal is None:
-            x = np.array([1 / r for r, _ in complete])
-            y = np.array([c for _, c in complete])
-            b, a = np.polyfit(x, y, 1)
-            residual = float(np.sqrt(np.mean((y - (a + b * x)) ** 2)))
-            fit = {"a": float(a), "b": float(b), "rates": [r for r, _ in complete], "rms_residual": residual}
+        points_by_label = {p.label: p for p in chosen}
+        for n, (_, label) in zip(per_rate, rates):  # what theory/heldout.py predicts for the run's own R and E
+            n["theory"] = theory_crossings(points_by_label[label], [rows[0]["seed"] for rows in by_label[label]])
         claims["b"] = {"rates": per_rate, "all_collapsing": all(n["state"] == "collapsing" for n in per_rate),
                        "all_rise": all(n["ratio_lo"] > 1 for n in per_rate),
                        "some_does_not_rise": any(n["ratio_hi"] <= 1 for n in per_rate),
-                       "later_for_smaller": all(x <= y for x, y in zip(bounds, bounds[1:])), "fit": fit}
+                       "later_for_smaller": all(x <= y for x, y in zip(bounds, bounds[1:]))}
     claims["c"] = {label: policies[label] for label in policies
                    if label.split()[0] in ("accumulate", "mix", "fresh") and not label.startswith("accumulate-subsample")}
     if replace is not None and np.isfinite(_values(replace, "downstream_gap")).any():  # (d) the probe under replace
@@ -284,12 +292,11 @@ def claim_rows(claims: dict, bound: float) -> list[tuple[str, str, str, str]]:
                          f"{n['state']}, {crossing}")
         parts.append("crossings " + ("do not come earlier" if b["later_for_smaller"] else "come EARLIER for some "
                                      "smaller r") + " as r falls")
-        fit = b["fit"] or {}
-        if fit.get("refusal"):
-            parts.append(f"n*(r) = a + b/r: {fit['refusal']}")
-        elif "a" in fit:
-            parts.append(f"fit n*(r) = {_fmt(fit['a'])} + {_fmt(fit['b'])}/r (rms residual "
-                         f"{_fmt(fit['rms_residual'])} generations)")
+        theory = [n for n in b["rates"] if "crossings" in n.get("theory", {})]
+        if theory:  # the crossing each seed's R and E predict (theory/heldout.py), beside the measured
+            parts.append("theory (held-out log-loss from each seed's R and E): " + "; ".join(
+                f"r={n['rate']:g}: ratio {_fmt(n['theory']['ratio_end'])}, crosses at "
+                f"{', '.join('-' if c is None else str(c) for c in n['theory']['crossings'])}" for n in theory))
         verdict = ("agrees" if b["all_collapsing"] and b["later_for_smaller"] else
                    "contradicts" if b["some_does_not_rise"] else "partly" if b["all_rise"] else "unclear")
         rows.append(("(b) accumulate-subsample: rises for every r, later for smaller r",

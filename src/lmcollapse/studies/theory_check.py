@@ -29,6 +29,7 @@ from lmcollapse.running.rundir import RunDir
 from lmcollapse.sweep import make_executor, run_tasks
 from lmcollapse.sweep.task import RunTask
 from lmcollapse.studies import theory_check_context as check_context
+from lmcollapse.studies import theory_check_heldout as check_heldout
 from lmcollapse.theory import kazdan
 from lmcollapse.studies.theory_labels import paradigm_label, slug_of
 from lmcollapse.theory.peers import accumulate_bound_factor, accumulate_squared_error
@@ -220,7 +221,7 @@ def gerstgrasser_rows(case: Case, models: np.ndarray) -> list[dict]:
 def battery(quick: bool, seeds: int | None = None, workers: int = 1, progress: bool = False,
             keep: str | Path | None = None) -> list[dict]:
     """Every check: the pseudo-count grid, Wright-Fisher, collapse times over r, Kazdan's collapse times,
-    and the chain families (check_context). Every run of every check goes through the sweep engine in one
+    the chain families (check_context) and held-out perplexity on KJV (check_heldout). Every run of every check goes through the sweep engine in one
     pool (start-up paid once); keep: a folder to keep the runs in."""
     seeds = seeds or (80 if quick else 120)
     grid = QUICK_GRID if quick else FULL_GRID
@@ -239,6 +240,8 @@ def battery(quick: bool, seeds: int | None = None, workers: int = 1, progress: b
         (chains.contexts, lambda case, result: check_context.context_rows(case, result[0], Z_LIMIT)),
         (chains.directions, lambda case, result: check_context.direction_rows(case, result[1], Z_LIMIT)),
         (chains.collapse_times, lambda case, result: check_context.collapse_time_rows(case, result[0])),
+        ([(case, check_heldout.seeds_for(seeds)) for case in check_heldout.cases(quick)],
+         lambda case, result: check_heldout.heldout_rows(case, result[0], result[1], Z_LIMIT)),
     ]
     simulated = iter(simulate_many([job for jobs, _ in families for job in jobs], workers, keep=keep,
                                    progress=progress))

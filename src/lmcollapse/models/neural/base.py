@@ -66,6 +66,11 @@ class NeuralConfig(Section):
                                            "tokens above")
     tce_mean: Literal["kept", "all"] = Field("kept", description="tce: the loss is the mean over the tokens kept, or "
                                              "over all targets, dropped ones counting 0 (ForTIFAI's code)")
+    eos_loss: bool = Field(True, description="false: every end-token target is left out of the training loss, so "
+                           "the model gets no gradient towards ending a document (the paper's code: its pad token "
+                           "is the end token, whose labels the collator masks); held-out perplexity, validation "
+                           "loss and scoring still count end tokens, so runs stay comparable; needs a corpus with "
+                           "end tokens")
 
     def plain_loss(self) -> dict:
         """The keys that train this model with plain cross-entropy, each truncated-loss key at its default (a
@@ -148,7 +153,7 @@ class NeuralLM(Training, Scoring, Sampling, LanguageModel):
         self.block_size, self.dropout, self.epochs, self.batch_size = c.block_size, c.dropout, c.epochs, c.batch_size
         self.lr, self.weight_decay, self.device = c.lr, c.weight_decay, c.device
         self.precision, self.batch_memory_gb, self.warm_start = c.precision, c.batch_memory_gb, c.warm_start
-        self.loss, self.tce_gamma, self.tce_mean = c.loss, c.tce_gamma, c.tce_mean
+        self.loss, self.tce_gamma, self.tce_mean, self.eos_loss = c.loss, c.tce_gamma, c.tce_mean, c.eos_loss
         self.validation_share, self.patience, self.max_epochs = c.validation_share, c.patience, c.max_epochs
         self._report: ProgressCallback | None = None
 

@@ -81,6 +81,9 @@ class Training:
 
         if len(corpus) == 0:
             raise LmcollapseError("cannot fit a model on an empty corpus")
+        if not self.eos_loss and corpus.eos_id is None:
+            raise LmcollapseError("model.eos_loss: false needs a corpus with end tokens (this one has none); use a "
+                                  "text corpus or drop eos_loss")
         self.vocab_size_, self.eos_id_ = corpus.vocab_size, corpus.eos_id
         lengths, counts = np.unique(corpus.lengths, return_counts=True)
         self.length_values_, self.length_counts_ = lengths.astype(np.int64), counts.astype(np.int64)
@@ -161,6 +164,8 @@ class Training:
         torch = _torch()
         n_targets = int((rows["y"] != IGNORE).sum())
         kept = None if self.loss == "ce" else 0  # tce: targets left in the loss (models/loss.py)
+        if n_targets == 0:  # eos_loss false and only empty documents: no loss, so no step (weight decay included)
+            return False, 0.0, 0, kept
         batch_loss = 0.0  # becomes a 0-d tensor: summed on the device, not read here
         for part in self._micro_batches(rows):
             with autocast:
@@ -176,8 +181,15 @@ class Training:
         return finish_batch(self.net_.parameters(), n_targets, kept, self.tce_mean), batch_loss, n_targets, kept
 
     def _batch_rows(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """A training batch as (R, W) arrays: packed for networks that take packed rows, else padded."""
-        return packed_rows(windows, self.block_size) if self.network.packs_documents else padded_rows(windows)
+        """A training batch as (R, W) arrays: packed for networks that take packed rows, else padded; under
+        eos_loss false every end-token target is IGNORE (scoring and validation never come here, so they
+        still count end tokens)."""
+        rows = packed_rows(windows, self.block_size) if self.network.packs_documents else padded_rows(windows)
+        if not self.eos_loss:
+            # The paper's training code: its pad token is the end token and the causal-LM collator labels every
+            # pad -100, so no gradient ever pushes towards ending a document.
+            rows["y"][rows["y"] == self.eos_id_] = IGNORE
+        return rows
 
     def _micro_batches(self, rows: dict[str, np.ndarray]):
         """The batch in one pass when its training pass fits batch_memory_gb; else groups of rows, longest
