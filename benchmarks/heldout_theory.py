@@ -9,7 +9,9 @@ Printed per case: the generation at which the mean perplexity ratio (over seeds,
 1.25x, predicted (the mean predicted path) and measured (the mean measured path), each seed's measured
 crossing, the ratio at the last generation, the largest |mean log error| over generations with the seeds'
 standard error, and the theory's share of the last generation's log-loss owed to pairs R never showed (the
-term that grows with the pool under accumulate). The theory's crossing for the first seed, followed past the run, is printed too.
+term that grows with the pool under accumulate), the expected training visits at the last generation to the
+context R never saw (E's out-of-vocabulary word: a run that visits it once loses several nats on each of its
+pairs, an event a few seeds average badly) and the theory's crossing for the first seed, followed past the run.
 """
 from __future__ import annotations
 
@@ -73,8 +75,11 @@ def compare(folder: Path, horizon: int) -> dict:
         predicted.append(path.log_loss)
         shares.append(path.unseen_in_r[-1])
     beyond = heldout_for(stored_config(runs[0]), horizon)  # the first seed's, followed past the run
+    generations = len(measured[0])
+    never = beyond.context_visits[0] == 0  # contexts R never saw (E's out-of-vocabulary word)
     return {"measured": np.array(measured), "predicted": np.array(predicted), "unseen_share": float(np.mean(shares)),
-            "seconds": seconds / len(measured), "beyond": beyond.crossing()}
+            "seconds": seconds / len(measured), "beyond": beyond.crossing(),
+            "unseen_visits": float(beyond.context_visits[generations - 1][never].sum())}
 
 
 def main() -> None:
@@ -93,7 +98,7 @@ def main() -> None:
             run_case(args.out, paradigm, rate, alpha, args.seeds, args.generations)
     print(f"runs: {time.perf_counter() - start:.0f} s (0 when every run was already there)")
     print(f"{'case':34} {'cross pred':>10} {'cross meas':>10}  {'each seed':18} {'last ratio pred/meas':>20} "
-          f"{'max|err|':>8} {'se':>6} {'R-unseen':>8} {'theory s':>8} {'beyond the run':>15}")
+          f"{'max|err|':>8} {'se':>6} {'R-unseen':>8} {'oov visits':>10} {'theory s':>8} {'beyond the run':>15}")
     for alpha in ALPHAS:
         for paradigm, rate in CASES:
             result = compare(folder_of(args.out, paradigm, rate, alpha), args.horizon)
@@ -111,6 +116,7 @@ def main() -> None:
                   f"{fmt(crossing(m_ratio.mean(axis=0), BOUND)):>10}  {','.join(map(fmt, per_seed)):18} "
                   f"{np.exp(p_ratio[:, -1].mean()):>9.3f}/{np.exp(m_ratio[:, -1].mean()):<10.3f} "
                   f"{abs(error.mean(axis=0)[worst]):>8.3f} {se:>6.3f} {result['unseen_share']:>8.2f} "
+                  f"{result['unseen_visits']:>10.2f} "
                   f"{result['seconds']:>8.1f} {fmt(theory_cross):>15}")
     print(f"cross: first generation whose mean ratio (over seeds) exceeds {BOUND}x generation 0; '-': not within the "
           f"run ({args.generations} generations); 'beyond the run': the theory's for the first seed, followed for "

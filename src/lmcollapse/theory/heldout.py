@@ -117,17 +117,22 @@ class BigramData:
         return float(self.heldout_weight[unseen].sum() / self.heldout_weight.sum())
 
 
-def occupation(data: BigramData, real_coef: np.ndarray, end_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def occupation(data: BigramData, real_coef: np.ndarray, end_prob: np.ndarray, backoff_weight: np.ndarray | None = None,
+               unigram: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Expected visits per document to each context, (V+1,), and of those the visits at which the cap cut
     the document (the end token is then appended: a count of (x, end) no law drew), when documents are
-    drawn from the kernel a(x) p_R(. | x) + (1 - a(x)) q (q uniform; p_R R's maximum-likelihood law),
-    its end-token column replaced by end_prob(x), from the pad until the end token or the cap."""
+    drawn from the kernel a(x) p_R(. | x) + b(x) u + (1 - a(x) - b(x)) q (q uniform; p_R R's maximum-likelihood
+    law; u the back-off's unigram law, b(x) the chance the model backs off at x, its context unvisited in
+    training), its end-token column replaced by end_prob(x), from the pad until the end token or the cap."""
     V, eos = data.vocab_size, data.eos_id
     visits_r = data.context_visits
     seen = visits_r > 0
     a = np.where(seen, real_coef, 0.0)
+    b = np.zeros(V + 1) if backoff_weight is None else backoff_weight
+    u = np.full(V, 1.0 / V) if unigram is None else unigram
+    rest = np.maximum(1 - a - b, 0.0)  # the smoothing's uniform part
     weighted = sparse.diags(np.where(seen, a / np.maximum(visits_r, 1), 0.0)) @ data.counts  # a(x) p_R(v | x)
-    kernel_end = np.asarray(weighted[:, eos].todense()).ravel() + (1 - a) / V  # the kernel's own end column
+    kernel_end = np.asarray(weighted[:, eos].todense()).ravel() + b * u[eos] + rest / V  # the kernel's end column
     go_on = (1 - end_prob) / np.maximum(1 - kernel_end, 1e-300)  # rescales every other column to 1 - end_prob
     state = np.zeros(V + 1)
     state[V] = 1.0  # every document starts at the pad
@@ -135,7 +140,7 @@ def occupation(data: BigramData, real_coef: np.ndarray, end_prob: np.ndarray) ->
     for _ in range(data.max_tokens):
         visits += state
         moving = state * go_on
-        nxt = np.asarray(weighted.T @ moving).ravel() + (moving @ (1 - a)) / V  # (V,) the next token's law
+        nxt = np.asarray(weighted.T @ moving).ravel() + (moving @ b) * u + (moving @ rest) / V  # (V,) next token
         nxt[eos] = 0.0  # an ended document visits nothing more
         state = np.zeros(V + 1)
         state[:V] = nxt
@@ -344,6 +349,19 @@ def _subsampled_few_visits(real_visits, real, syn_visits, syn1, syn2, f: float, 
     return loss, m1, m2
 
 
+def _unvisited(paradigm: str, visits_r: np.ndarray, train_visits: np.ndarray, pool_visits: np.ndarray,
+               f: float) -> np.ndarray:
+    """(V+1,) the chance that D_t does not visit a context (the model then backs off), where visits are
+    random (module note 1): Poisson for generated text, each real visit kept with chance f in a subsample."""
+    unseen = visits_r == 0
+    rand = unseen | ((paradigm != "accumulate") & (train_visits < RANDOM_VISITS_BELOW))
+    generated_only = rand & (unseen | (paradigm == "replace"))
+    real_few = rand & ~generated_only
+    none_real = binom.pmf(0, visits_r, f)
+    generated = f * np.maximum(pool_visits - visits_r, 0.0)  # a subsample's expected generated visits
+    return np.where(generated_only, np.exp(-train_visits), np.where(real_few, none_real * np.exp(-generated), 0.0))
+
+
 def heldout_path(data: BigramData, alpha: float, paradigm: str, generations: int, rate: float = 1.0) -> HeldoutPath:
     """The expected held-out log-loss of the add-alpha bigram, generation by generation (module note)."""
     if paradigm not in PARADIGMS:
@@ -367,7 +385,9 @@ def heldout_path(data: BigramData, alpha: float, paradigm: str, generations: int
     probe_end = slice(n_e + 2 * (V + 1), None)
     ends = tok == data.eos_id
     scored = np.arange(len(ctx)) < n_e  # E's pairs; the probes only carry moments
-    backoff = (unigram[tok] + alpha) / (unigram.sum() + A)  # the model's law where its context is unseen
+    unigram_law = (unigram + alpha) / (unigram.sum() + A)  # the model's law where its context is unseen
+    backoff = unigram_law[tok]
+    unvisited = np.zeros(V + 1)  # chance that a context is unvisited in D_t (R visits every context it saw)
     unseen = visits_r[ctx] == 0  # contexts R never visited: only generated text ever visits them
     weight, total_weight = data.heldout_weight, data.heldout_weight.sum()
     new_docs = N if paradigm == "replace" else max(int(round(rate * N)), 1)
@@ -385,8 +405,8 @@ def heldout_path(data: BigramData, alpha: float, paradigm: str, generations: int
     losses, biases, shares, sizes, per_pair, visits_per_generation = [], [], [], [], [], []
     for t in range(generations):
         if t > 0:
-            a = (m1[probe1] - m1[probe0]) * visits_r  # E[M(v | x)] = a(x) p_R(v | x) + (1 - a(x)) q
-            visits_per_doc, capped_per_doc = occupation(data, a, m1[probe_end])
+            a = (m1[probe1] - m1[probe0]) * visits_r  # E[M(v | x)] = a(x) p_R(v | x) + b(x) u + ... q
+            visits_per_doc, capped_per_doc = occupation(data, a, m1[probe_end], unvisited, unigram_law)
             new_visits = new_docs * visits_per_doc  # (V+1,)
             cut = np.where(ends, new_docs * capped_per_doc[ctx], 0.0)  # end tokens the cap appended
             draws = new_visits[ctx] - new_docs * capped_per_doc[ctx]  # successors drawn from the law
@@ -441,6 +461,7 @@ def heldout_path(data: BigramData, alpha: float, paradigm: str, generations: int
                         visits_r[ctx][few].astype(np.float64), real[few], syn_visits, syn1, syn2, f, backoff[few],
                         alpha, A, scored[few])
             pair_loss = pair_all[:n_e]
+            unvisited = _unvisited(paradigm, visits_r, train_visits, pool_visits, f)
         total = (weight * pair_loss).sum()
         losses.append(total / total_weight)
         biases.append((weight * -np.log(m1[:n_e])).sum() / total_weight)
