@@ -2,7 +2,6 @@
 run sees, and `model.init: base` fine-tunes it every generation."""
 import json
 
-import numpy as np
 import pytest
 
 pytest.importorskip("torch")
