@@ -140,3 +140,23 @@ def test_refusals(small):
         heldout_for(load_config({**SMALL, "model": {"name": "ngram", "order": 3}}))
     with pytest.raises(LmcollapseError, match="pure sampling"):
         heldout_for(load_config({**SMALL, "sampler": {"max_tokens": 40, "temperature": 0.8}}))
+
+
+def test_battery_rows_pass_a_right_prediction_and_fail_a_shifted_one():
+    """theory check's held-out rows: 6 seeds whose measured paths scatter around the predicted one pass; the
+    same prediction shifted by 0.2 nats fails the ratio rows, and a crossing 3 generations off fails."""
+    from lmcollapse.studies.theory_check_heldout import HeldoutCase, heldout_rows
+
+    rng = np.random.default_rng(0)
+    predicted = np.tile(np.linspace(5.0, 5.6, 8), (6, 1))  # (seeds, T): crosses log 1.25 = 0.223 at t = 3
+    measured = predicted + rng.normal(0, 0.01, predicted.shape)
+    case = HeldoutCase("accumulate", 1e-3, rate=0.1, generations=8)
+    assert all(row["ok"] for row in heldout_rows(case, measured, predicted, 4.5))
+    shifted = predicted.copy()
+    shifted[:, 1:] += 0.2
+    rows = heldout_rows(case, measured, shifted, 4.5)
+    assert not any(row["ok"] for row in rows if row["quantity"].startswith("log"))
+    late = predicted[:, np.maximum(np.arange(8) - 3, 0)]  # the same path 3 generations later: crosses at 6
+    crossing_row = heldout_rows(case, measured, late, 4.5)[-1]
+    assert crossing_row["quantity"].startswith("first generation") and not crossing_row["ok"]
+    assert (crossing_row["predicted"], crossing_row["measured"]) == (6.0, 3.0)
