@@ -132,7 +132,7 @@ def test_count_law_moves_smoothly_with_its_moments():
 
 def test_refusals(small):
     _, _, _, data = small
-    with pytest.raises(LmcollapseError, match="covers replace, accumulate, accumulate-subsample"):
+    with pytest.raises(LmcollapseError, match="covers paradigm.name replace, accumulate, accumulate-subsample, not 'mix'"):
         heldout_path(data, ALPHA, "mix", 3)
     with pytest.raises(LmcollapseError, match="smoothing > 0"):
         heldout_path(data, 0.0, "replace", 3)

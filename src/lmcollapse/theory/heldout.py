@@ -365,7 +365,8 @@ def _unvisited(paradigm: str, visits_r: np.ndarray, train_visits: np.ndarray, po
 def heldout_path(data: BigramData, alpha: float, paradigm: str, generations: int, rate: float = 1.0) -> HeldoutPath:
     """The expected held-out log-loss of the add-alpha bigram, generation by generation (module note)."""
     if paradigm not in PARADIGMS:
-        raise LmcollapseError(f"theory of held-out perplexity covers {', '.join(PARADIGMS)}; not {paradigm!r}")
+        raise LmcollapseError(f"theory of held-out perplexity covers paradigm.name {', '.join(PARADIGMS)}, not "
+                              f"{paradigm!r}; set paradigm.name to one of them")
     if alpha <= 0:
         raise LmcollapseError("theory of held-out perplexity needs smoothing > 0 (with 0 a pair R never "
                               "showed has probability 0 and the log-loss is infinite)")
