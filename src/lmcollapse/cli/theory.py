@@ -143,6 +143,8 @@ def _predict_heldout(config, json_out: bool) -> None:
 def _rate_label(config) -> str:
     rate = getattr(config.paradigm, "rate", None)
     return "" if rate is None else f" r={rate}"
+
+
 WRIGHT_FISHER_MAX_N = 2000  # its transition matrix has (N+1)^2 entries
 
 
