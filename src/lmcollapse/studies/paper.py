@@ -115,7 +115,8 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
                       progress,
                       trackers=spec.get("trackers", ()))
     groups = sweep.groups("model", "policy")  # (model, policy) -> each seed's rows
-    claims = {model: measure_claims(spec, [p for p in chosen if p.model == model], groups) for model in models}
+    seeds = sweep.seeds_of("model", "policy")  # (model, policy) -> the seeds of those rows
+    claims = {model: measure_claims(spec, [p for p in chosen if p.model == model], groups, seeds) for model in models}
     claims_time = {model: generation_seconds(sweep, model=model) / 60 for model in models}
     text = summary(spec, claims, out, time.perf_counter() - started, claims_time)
     SweepDir(out).summary_file(".md").write_text(text)
@@ -184,8 +185,10 @@ def theory_crossings(point: Point, seeds: list[int]) -> dict:
             "ratio_end": float(np.exp(np.mean([np.log(path.ratio[-1]) for path in paths])))}
 
 
-def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]]) -> dict:
-    """One model's claims; groups: (model, policy) -> each seed's rows (Sweep.groups)."""
+def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[list[dict]]],
+                   seeds: dict[tuple, list[int]] | None = None) -> dict:
+    """One model's claims; groups: (model, policy) -> each seed's rows (Sweep.groups); seeds: the seeds of
+    those rows (Sweep.seeds_of; default the spec's first ones)."""
     bound = BOUND
     by_label = {p.label: groups[(p.model, p.label)] for p in chosen}
     policies = {label: policy_numbers(per_seed, bound) for label, per_seed in by_label.items()}
@@ -203,7 +206,9 @@ def measure_claims(spec: dict, chosen: list[Point], groups: dict[tuple, list[lis
         bounds = [n["crossing_bound"] for n in per_rate]  # seeds that never cross count as the last generation
         points_by_label = {p.label: p for p in chosen}
         for n, (_, label) in zip(per_rate, rates):  # what theory/heldout.py predicts for the run's own R and E
-            n["theory"] = theory_crossings(points_by_label[label], [rows[0]["seed"] for rows in by_label[label]])
+            point = points_by_label[label]
+            ran = seeds[(point.model, label)] if seeds else spec["seeds"][:len(by_label[label])]
+            n["theory"] = theory_crossings(point, ran)
         claims["b"] = {"rates": per_rate, "all_collapsing": all(n["state"] == "collapsing" for n in per_rate),
                        "all_rise": all(n["ratio_lo"] > 1 for n in per_rate),
                        "some_does_not_rise": any(n["ratio_hi"] <= 1 for n in per_rate),

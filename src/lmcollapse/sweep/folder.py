@@ -130,6 +130,13 @@ class Sweep:
                 out.append((path, inspection.summary()))
         return out
 
+    def seeds_of(self, *columns: str) -> dict[tuple, list[int]]:
+        """Per value of the tag columns, the seeds in the results table, in the order groups() lists them."""
+        seeds: dict[tuple, set[int]] = {}
+        for row in self.results():
+            seeds.setdefault(tuple(row.get(c) for c in columns), set()).add(row["seed"])
+        return {key: sorted(values) for key, values in seeds.items()}
+
     def groups(self, *columns: str) -> dict[tuple, list[list[dict]]]:
         """From the results table: per value of the tag columns, each seed's metrics rows (by generation, the
         seeds in order; absent values dropped, as a run's own rows leave them out)."""
