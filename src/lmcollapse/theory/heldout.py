@@ -117,8 +117,8 @@ class BigramData:
         return float(self.heldout_weight[unseen].sum() / self.heldout_weight.sum())
 
 
-def occupation(data: BigramData, real_coef: np.ndarray, end_prob: np.ndarray, backoff_weight: np.ndarray | None = None,
-               unigram: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def occupation(data: BigramData, real_coef: np.ndarray, end_prob: np.ndarray, backoff_weight: np.ndarray,
+               unigram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Expected visits per document to each context, (V+1,), and of those the visits at which the cap cut
     the document (the end token is then appended: a count of (x, end) no law drew), when documents are
     drawn from the kernel a(x) p_R(. | x) + b(x) u + (1 - a(x) - b(x)) q (q uniform; p_R R's maximum-likelihood
@@ -128,8 +128,7 @@ def occupation(data: BigramData, real_coef: np.ndarray, end_prob: np.ndarray, ba
     visits_r = data.context_visits
     seen = visits_r > 0
     a = np.where(seen, real_coef, 0.0)
-    b = np.zeros(V + 1) if backoff_weight is None else backoff_weight
-    u = np.full(V, 1.0 / V) if unigram is None else unigram
+    b, u = backoff_weight, unigram
     rest = np.maximum(1 - a - b, 0.0)  # the smoothing's uniform part
     weighted = sparse.diags(np.where(seen, a / np.maximum(visits_r, 1), 0.0)) @ data.counts  # a(x) p_R(v | x)
     kernel_end = np.asarray(weighted[:, eos].todense()).ravel() + b * u[eos] + rest / V  # the kernel's end column
