@@ -24,7 +24,7 @@ from pydantic import Field
 from lmcollapse.config import Section
 from lmcollapse.corpora.corpus import REAL, Corpus
 from lmcollapse.gates.base import GATES, GateContext, Resampler
-from lmcollapse.probes.detector import _sklearn, fit_classifier, ngram_features, used_columns
+from lmcollapse.probes.detector import FixedCorpusFeatures, auc, fit_classifier, ngram_features, used_columns
 
 
 class DetectorImportanceGateConfig(Section):
@@ -42,34 +42,44 @@ class DetectorImportance(Resampler):
     requires = ("sklearn",)
     config_class = DetectorImportanceGateConfig
 
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._real_features = FixedCorpusFeatures()  # R is the same every generation: featurized once a run
+
     def resample(self, train: Corpus, ctx: GateContext, rng: np.random.Generator) -> tuple[Corpus, dict]:
         c = self.config
         pool = train
         if c.include_real:
             missing = np.flatnonzero(~np.isin(ctx.real.doc_id, train.doc_id))  # R's documents not in D_t
             pool = Corpus.concat([train, ctx.real.take(missing)])
-        p_generated, auc = self.cross_fitted(pool, ctx.real, rng)  # (|pool|,)
+        p_generated, detector_auc = self.cross_fitted(pool, ctx.real, rng, self._real_features(ctx.real))
         log_weight = c.beta * np.log(np.clip(1.0 - p_generated, 1e-12, None))  # (|pool|,)
         want = min(int(round(c.upsample * len(pool))), c.max_copies * len(pool))
         copies = np.repeat(np.arange(len(pool)), c.max_copies)  # (|pool| * max_copies,) the document of each copy
         keys = log_weight[copies] + rng.gumbel(size=len(copies))
         chosen = np.sort(copies[np.argsort(-keys, kind="stable")[:want]])  # (want,) documents, repeats adjacent
-        activity = {"detector_auc": auc} if auc is not None else {}
+        activity = {"detector_auc": detector_auc} if detector_auc is not None else {}
         return pool.take(chosen), activity
 
     @staticmethod
-    def cross_fitted(train: Corpus, real: Corpus, rng: np.random.Generator) -> tuple[np.ndarray, float | None]:
+    def cross_fitted(train: Corpus, real: Corpus, rng: np.random.Generator,
+                     real_features=None) -> tuple[np.ndarray, float | None]:
         """(p_generated of every document of train from a detector that did not see it, the AUC of the held-out
         scores of R against train's generated documents; None when train holds fewer than two generated
-        documents, whose p_generated is then 0 for every document: nothing to tell apart)."""
+        documents, whose p_generated is then 0 for every document: nothing to tell apart). real_features:
+        ngram_features(real) where the caller has them already."""
+        from scipy import sparse
+
         generated = np.flatnonzero(train.origin != REAL)
         if len(generated) < 2:
             return np.zeros(len(train)), None
         real_rows = np.flatnonzero(train.origin == REAL)
         new_real = real_rows[~np.isin(train.doc_id[real_rows], real.doc_id)]  # fresh real documents, not in R
-        if len(new_real):
+        x_real = ngram_features(real) if real_features is None else real_features  # (N, HASH_DIM)
+        if len(new_real):  # a row's features are its document's own, so the fresh rows stack below R's
             real = Corpus.concat([real, train.take(new_real)])
-        x_real, x_generated = used_columns(ngram_features(real), ngram_features(train.take(generated)))
+            x_real = sparse.vstack([x_real, ngram_features(train.take(new_real))], format="csr")
+        x_real, x_generated = used_columns(x_real, ngram_features(train.take(generated)))
         fold_real = rng.permutation(len(real)) % 2  # (N,) 0 or 1, half each
         fold_generated = rng.permutation(len(generated)) % 2
         p_real, p_gen = np.empty(len(real)), np.empty(len(generated))
@@ -79,12 +89,11 @@ class DetectorImportance(Resampler):
             classifier = fit_classifier(x_real[fit_r], x_generated[fit_g])
             p_real[fold_real == k] = classifier.predict_proba(x_real[fold_real == k])[:, 1]
             p_gen[fold_generated == k] = classifier.predict_proba(x_generated[fold_generated == k])[:, 1]
-        _, roc_auc_score = _sklearn()
-        auc = float(roc_auc_score(np.r_[np.zeros(len(real)), np.ones(len(generated))], np.r_[p_real, p_gen]))
+        held_out_auc = auc(p_real, p_gen)
         p = np.empty(len(train))
         p[generated] = p_gen
         p[real_rows] = p_real[_positions_in(real.doc_id, train.doc_id[real_rows])]
-        return p, auc
+        return p, held_out_auc
 
 
 def _positions_in(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:

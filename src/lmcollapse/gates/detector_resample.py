@@ -24,7 +24,7 @@ from pydantic import Field
 
 from lmcollapse.config import Section
 from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
-from lmcollapse.probes.detector import _sklearn, fit_classifier, ngram_features, used_columns
+from lmcollapse.probes.detector import FixedCorpusFeatures, auc, fit_classifier, ngram_features, used_columns
 from lmcollapse.models.base import Capability
 from lmcollapse.gates.base import GATES, GateContext, Producer
 
@@ -45,6 +45,10 @@ class DetectorResampleGateConfig(Section):
 class DetectorResample(Producer):
     requires = ("sklearn",)
     config_class = DetectorResampleGateConfig
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._real_ngrams = FixedCorpusFeatures()  # R is the same every generation: featurized once a run
 
     @classmethod
     def model_needs(cls, section) -> str | None:
@@ -77,7 +81,8 @@ class DetectorResample(Producer):
         order = rng.permutation(len(candidates))
         halves = [np.sort(order[0::2]), np.sort(order[1::2])]
         real_order = rng.permutation(len(ctx.real))
-        x_candidates, x_real = featurize(candidates), featurize(ctx.real.take(real_order))  # (m, F), (N, F)
+        # (m, F), (N, F); a row is its document's own, so R's rows in real_order are R reordered's features
+        x_candidates, x_real = featurize(candidates), self._features_of_real(ctx)[real_order]
         if sparse.issparse(x_candidates):
             x_candidates, x_real = used_columns(x_candidates, x_real)
         real_halves = [np.arange(0, len(real_order), 2), np.arange(1, len(real_order), 2)]
@@ -87,8 +92,7 @@ class DetectorResample(Producer):
             classifier = fit_classifier(x_real[real_halves[real_half]], x_candidates[halves[fit_half]])
             p[halves[score_half]] = classifier.predict_proba(x_candidates[halves[score_half]])[:, 1]
             p_real[real_halves[1 - real_half]] = classifier.predict_proba(x_real[real_halves[1 - real_half]])[:, 1]
-        _, roc_auc_score = _sklearn()
-        self._auc = float(roc_auc_score(np.r_[np.zeros(len(p_real)), np.ones(len(p))], np.r_[p_real, p]))
+        self._auc = auc(p_real, p)
         return p
 
     def activity(self, produced: Corpus, score: np.ndarray) -> dict[str, float]:
@@ -99,3 +103,9 @@ class DetectorResample(Producer):
         if self.config.features == "ngrams":
             return ngram_features
         return lambda corpus: ctx.model.features(corpus, PROBE_LENGTH)
+
+    def _features_of_real(self, ctx: GateContext):
+        """R's features, in R's order: n-grams once a run; hidden states each generation (M_t's own)."""
+        if self.config.features == "ngrams":
+            return self._real_ngrams(ctx.real)
+        return self._features(ctx)(ctx.real)
