@@ -13,7 +13,7 @@ from helpers import cli
 
 
 def test_every_shipped_spec_names_a_registered_study_and_each_plans_its_runs():
-    assert STUDIES.names() == ["mitigations", "paper", "quality-vs-quantity"]
+    assert STUDIES.names() == ["direction", "mitigations", "paper", "quality-vs-quantity"]
     for name in STUDIES.names():
         study = study_named(load_spec(name))
         assert isinstance(study, Study) and study.name == name
@@ -23,7 +23,7 @@ def test_every_shipped_spec_names_a_registered_study_and_each_plans_its_runs():
         assert planned.runs == len(labels) * len(planned.seeds)
         folder = SweepDir("out")
         assert study.outcome_file(folder).parent == folder.path and study.outcome_file(folder).suffix == ".md"
-    with pytest.raises(LmcollapseError, match="kind 'survey' is not a study; set kind: to one of: mitigations"):
+    with pytest.raises(LmcollapseError, match="kind 'survey' is not a study; set kind: to one of: direction"):
         study_named({"name": "mine", "kind": "survey"})
 
 

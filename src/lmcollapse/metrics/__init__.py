@@ -1,7 +1,7 @@
 """Collapse measurements (see base.py for the contract) and their helpers: BLEU, exact divergences,
 sentence embeddings and half-sampling confidence intervals."""
 from lmcollapse.metrics import (
-    detectability, diversity, downstream, fit, model, real)  # noqa: F401  (each registers its metrics)
+    detectability, diversity, downstream, fit, forecast, model, real)  # noqa: F401  (each registers its metrics)
 from lmcollapse.metrics.base import (
                    METRICS,
                    NEEDS,

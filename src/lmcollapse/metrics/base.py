@@ -279,6 +279,8 @@ class GenerationView:
     probe: Any | None = None  # the run's downstream probe (a probes.run.ProbeRun), when probe.task is set
     max_tokens: int | None = None  # sampler.max_tokens: where end-token-terminated samples are cut
     acceptance: float | None = None  # share of drawn documents that passed the gates (runner with gates)
+    sampler: Any | None = None  # the run's decoding (models.decoding.Sampler), which drew the samples
+    seed: int = 0  # the run seed: a metric that draws takes its stream from (seed, generation, its name)
     _occurrences: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):

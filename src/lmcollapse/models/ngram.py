@@ -109,6 +109,12 @@ class NGramModel(LanguageModel):
         dense /= (self.table_.totals(depth, ctx) + a * self.vocab_size_)[:, None]
         return dense[0] if single else dense
 
+    def context_counts(self, context) -> np.ndarray:
+        """(m,) how often each full context (m, k) occurred in training: the n of (C + alpha) / (n + alpha V);
+        0 where the model backs off to a shorter one."""
+        depth, ctx = self.table_.deepest(self._context_keys(context))
+        return np.where(depth == self.order - 1, self.table_.totals(depth, ctx), 0)
+
     def _target_contexts(self, corpus: Corpus):
         """Per chunk of documents: (document index, back-off level, context id, token) of every predicted
         position. Chunking keeps memory bounded however large the corpus."""

@@ -364,7 +364,8 @@ def _view(experiment: Experiment, state: RunState, t: int, model: LanguageModel,
     return GenerationView(t, model, data.train, data.pool, first, kept, experiment.real, experiment.held_out,
                           truth=experiment.truth, doc_length=experiment.config.corpus.doc_length,
                           real_stats=state.real_stats, probe=state.probe, max_tokens=experiment.sampler.max_tokens,
-                          acceptance=drawn.acceptance_rate if experiment.gates else None)
+                          acceptance=drawn.acceptance_rate if experiment.gates else None,
+                          sampler=experiment.sampler, seed=experiment.config.seed)
 
 
 def _record(experiment: Experiment, t: int, model: LanguageModel, data: DataState, next_data: DataState,

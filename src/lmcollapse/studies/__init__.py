@@ -24,4 +24,4 @@ def load_spec(name_or_path: str) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-from lmcollapse.studies import mitigations, paper, quality  # noqa: E402,F401 - each registers its study in STUDIES
+from lmcollapse.studies import direction, mitigations, paper, quality  # noqa: E402,F401 - each registers its study in STUDIES

@@ -1,0 +1,105 @@
+"""Which way the next generation goes, read off generation t alone (P22): the forecast `reproduce direction`
+writes down from generation 0 before generation 1 runs.
+
+- decoded_entropy: the mean entropy of the law M_t samples with (its next-token law after the decoding:
+  temperature, top-k, top-p) at the positions of its own samples; model_entropy is the same before the
+  decoding.
+- writes_minus_reads: decoded_entropy minus M_t's held-out cross-entropy, nats. The next model learns from
+  text drawn from the decoded law; if it learns as M_t learnt R, its entropy moves by about this much: up
+  (towards noise) when M_t writes noisier text than it reads, down (towards repetition) when it writes
+  plainer text. Under pure sampling it is the fit metric's dispersion gap. Any model.
+- count models also get the learner's side, drawn: the next generation as a run would make it (|D_t|
+  documents of M_t's decoded samples, refitted), NEXT_FIT_DRAWS times. entropy_step: those fits' entropy minus
+  M_t's at the same positions (below 0, towards repetition): exact for the learner, its smoothing and back-off,
+  and the decoding, for one step. lambda_eff: the mean over the positions of the share n / (n + alpha V) of the
+  next fit's law that its counts decide at the context (the rest is the smoothing's uniform law; 0 where the
+  next fit never sees the context and backs off).
+
+The positions are those of the first samples covering FORECAST_POSITIONS of them (the samples are i.i.d.).
+Opt-in: it scores the samples again, under the decoding.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lmcollapse.corpora.contexts import context_rows, positions
+from lmcollapse.metrics.base import GenerationView, metric
+from lmcollapse import seeding
+
+FORECAST_POSITIONS = 20_000  # sampled positions read (standard error of the mean entropy ~1e-2 nats or less)
+NEXT_FIT_DRAWS = 4  # next generations drawn for a count model's entropy_step (its spread: under 0.01 nats at KJV
+# sizes, tests/test_direction.py)
+LAW_ROWS = 2_000  # next-token laws held at once: (rows, V) float64
+
+COLUMNS = {
+    "decoded_entropy": ("entropy (nats) of the law M_t samples with (after temperature, top-k, top-p) at the "
+                        "positions of its own samples", None),
+    "writes_minus_reads": ("decoded_entropy minus M_t's held-out cross-entropy (nats): above 0 the next "
+                           "generation is forecast to drift towards noise, below 0 towards repetition", None),
+    "lambda_eff": ("count models: the share n / (n + alpha V) of the next fit's law its counts decide, at the "
+                   "samples' contexts", None, (0.0, 1.0)),
+    "entropy_step": ("count models: the next fit's expected entropy minus M_t's at the samples' contexts "
+                     "(nats; below 0 towards repetition)", None),
+}
+
+
+@metric("direction_forecast", "which way the next generation's entropy goes, from generation t alone (P22)", None,
+        default=False, columns=COLUMNS)
+def direction_forecast(view: GenerationView) -> dict | None:
+    samples = view.samples
+    if len(samples) == 0 or view.sampler is None:
+        return None
+    enough = int(np.searchsorted(samples.offsets, FORECAST_POSITIONS)) + 1
+    read = samples.take(np.arange(min(enough, len(samples))))
+    doc, pos, _ = positions(read)
+    if len(doc) == 0:
+        return None
+    out = {}
+    if _counts_model(view.model):
+        out = _count_forecast(view, read, doc, pos)
+    else:
+        decoded = 0.0
+        for lo in range(0, len(doc), LAW_ROWS):
+            laws = view.model.position_probs(read, doc[lo:lo + LAW_ROWS], pos[lo:lo + LAW_ROWS])  # (rows, V)
+            decoded += float(_entropy(view.sampler.transform(laws)).sum())
+        out["decoded_entropy"] = decoded / len(doc)
+    out["writes_minus_reads"] = out["decoded_entropy"] - view.heldout_nll().value
+    return out
+
+
+def _count_forecast(view: GenerationView, read, doc: np.ndarray, pos: np.ndarray) -> dict:
+    """decoded_entropy, lambda_eff and entropy_step of a count model. The next generation is drawn
+    NEXT_FIT_DRAWS times as a run would draw it (|D_t| documents of M_t's decoded samples, each refitted): its
+    models' entropy at the read positions, against M_t's. Exact for the learner and the decoding, back-off
+    included; a forecast of one step, from M_t alone."""
+    model = view.model
+    contexts = context_rows(read, doc, pos, max(model.context_width, 0))  # (P, width)
+    distinct, at = np.unique(contexts, axis=0, return_counts=True)  # (m, width), (m,) positions at each
+    weight = at / at.sum()  # (m,)
+    decoded = np.zeros(len(distinct))
+    for lo in range(0, len(distinct), LAW_ROWS):
+        laws = np.atleast_2d(model.next_token_probs(distinct[lo:lo + LAW_ROWS]))  # (rows, V)
+        decoded[lo:lo + LAW_ROWS] = _entropy(view.sampler.transform(laws))
+    now = float(model.context_entropies(read).mean())  # over the positions: the same weights as `weight`
+    after, share = [], []
+    for k in range(NEXT_FIT_DRAWS):
+        seed = seeding.derived_seed(view.seed, view.generation, f"direction_forecast:{k}")
+        refit = type(model)(model.config).fit(model.sample(len(view.train), sampler=view.sampler, seed=seed))
+        after.append(float(refit.context_entropies(read).mean()))
+        n = refit.context_counts(distinct).astype(np.float64)  # (m,) the next fit's counts at these contexts
+        share.append(float(weight @ (n / (n + model.smoothing * refit.vocab_size_)) if model.smoothing > 0 else
+                           weight @ (n > 0)))
+    return {"decoded_entropy": float(weight @ decoded), "lambda_eff": float(np.mean(share)),
+            "entropy_step": float(np.mean(after)) - now}
+
+
+def _counts_model(model) -> bool:
+    from lmcollapse.models.ngram import NGramModel
+
+    return isinstance(model, NGramModel)
+
+
+def _entropy(laws: np.ndarray) -> np.ndarray:
+    from lmcollapse.theory.direction import entropy
+
+    return entropy(laws)

@@ -1,0 +1,114 @@
+"""Which way collapse goes (P22): the forecast metric (metrics/forecast.py), and the direction study
+(studies/direction.py) that writes its forecasts from generation 0 before any run goes further and never
+rewrites them."""
+import json
+
+import numpy as np
+import pytest
+
+from lmcollapse.config import KJVCorpusConfig, NGramConfig, SamplerConfig, TokenizerConfig
+from lmcollapse.metrics.base import GenerationView
+from lmcollapse.metrics.forecast import direction_forecast
+from lmcollapse.models.decoding import Sampler
+from lmcollapse.models.ngram import NGramModel
+from lmcollapse.sources import SOURCES
+from lmcollapse.tokenizers import TOKENIZERS
+
+from helpers import cli
+
+
+@pytest.fixture(scope="module")
+def verses():
+    source = SOURCES.build(KJVCorpusConfig(n_train=300, n_eval=150), seed=0)
+    return source.load(TOKENIZERS.build(TokenizerConfig(name="word")))
+
+
+def _view(model, data, samples, sampler, seed=0):
+    return GenerationView(0, model, data.train, data.train, samples, samples, data.train, data.held_out,
+                          sampler=sampler, seed=seed)
+
+
+@pytest.mark.parametrize("alpha,temperature", [(1e-4, 1.0), (1e-2, 1.0), (1e-3, 0.8)])
+def test_the_count_forecast_is_the_next_fits_entropy_change_at_the_samples_contexts(verses, alpha, temperature):
+    """entropy_step forecasts E[H(M_1)] - H(M_0) over the positions of M_0's samples. Refitting on 12 fresh
+    draws of the next training set (as many documents as D_0) and reading both models at those positions: the
+    mean change lies within 4 standard errors + 0.02 nats of the forecast."""
+    sampler = Sampler(SamplerConfig(temperature=temperature, max_tokens=127))
+    model = NGramModel(NGramConfig(order=2, smoothing=alpha)).fit(verses.train)
+    samples = model.sample(len(verses.train), sampler=sampler, seed=5)
+    forecast = direction_forecast(_view(model, verses, samples, sampler))
+    before = model.context_entropies(samples).mean()
+    changes = []
+    for k in range(12):
+        again = model.sample(len(verses.train), sampler=sampler, seed=100 + k)  # another next training set
+        changes.append(NGramModel(NGramConfig(order=2, smoothing=alpha)).fit(again).context_entropies(samples).mean()
+                       - before)
+    se = np.std(changes, ddof=1) / np.sqrt(len(changes))
+    assert abs(np.mean(changes) - forecast["entropy_step"]) < 4 * se + 0.02, (np.mean(changes), forecast)
+    assert abs(forecast["entropy_step"]) > 0.05  # a change to forecast: the comparison could fail
+    assert 0 < forecast["lambda_eff"] < 1
+
+
+def test_decoding_lowers_the_forecast_entropy_and_pure_sampling_reads_the_models_own(verses):
+    model = NGramModel(NGramConfig(order=2, smoothing=1e-3)).fit(verses.train)
+    pure = Sampler(SamplerConfig(max_tokens=127))
+    samples = model.sample(300, sampler=pure, seed=1)
+    view = _view(model, verses, samples, pure)
+    forecast = direction_forecast(view)
+    assert forecast["decoded_entropy"] == pytest.approx(model.context_entropies(samples).mean(), abs=1e-9)
+    assert forecast["writes_minus_reads"] == pytest.approx(forecast["decoded_entropy"] - view.heldout_nll().value)
+    sharp = direction_forecast(_view(model, verses, samples, Sampler(SamplerConfig(temperature=0.7, max_tokens=127))))
+    assert sharp["decoded_entropy"] < forecast["decoded_entropy"] - 0.3
+    assert direction_forecast(_view(model, verses, samples, None)) is None  # no decoding to read
+
+
+def test_the_study_writes_its_forecasts_from_generation_0_and_never_rewrites_them(tmp_path):
+    out = tmp_path / "direction"
+    result = cli("reproduce", "direction", "--quick", "--model", "ngram", "--out", str(out), "-q", timeout=900)
+    assert result.returncode == 0, result.stderr
+    predictions = json.loads((out / "predictions.json").read_text())
+    cells = predictions["cells"]
+    assert len(cells) == 4
+    for entry in cells.values():
+        assert entry["generations_committed"] == [1, 1, 1] and not entry["late"]  # before any generation 1
+        assert entry["forecast"] in ("repetition", "noise") and entry["basis"] == "entropy_step"
+        assert set(entry["seeds"]) == {"0", "1", "2"}
+    results = json.loads((out / "summary.json").read_text())
+    assert all(r["generations"] == 4 for r in results)
+    stored = (out / "predictions.json").read_bytes()
+    # a rerun, with the runs now at generation 3, keeps every forecast as it was written
+    again = cli("reproduce", "direction", "--quick", "--model", "ngram", "--out", str(out), "-q", timeout=900)
+    assert again.returncode == 0 and (out / "predictions.json").read_bytes() == stored
+    text = (out / "summary.md").read_text()
+    assert "Forecast right in" in text and (out / "summary.png").stat().st_size > 10_000
+    right = sum(r["forecast_right"] is True for r in results)
+    assert f"**Forecast right in {right} of " in text
+
+
+def test_a_cell_first_forecast_after_its_runs_went_on_is_marked_late_and_not_scored(tmp_path):
+    from lmcollapse.studies import direction, load_spec
+    from lmcollapse.sweep import Sweep
+
+    spec = direction.effective_spec(load_spec("direction"), quick=True)
+    spec["models"]["ngram"]["axes"] = {"alpha": {"key": "model.smoothing", "values": [1e-3]}}
+    spec["generations"] = 3
+    chosen = direction.cells(spec, ("ngram",), tmp_path)
+    sweep = direction.run_study("direction", [(c.tags, c.config) for c in chosen], spec["seeds"], tmp_path,
+                                progress=False)  # the runs went on before any forecast
+    entry = direction.write_predictions(Sweep(tmp_path), chosen, tmp_path)["cells"][chosen[0].key]
+    assert entry["late"] and entry["generations_committed"] == [3, 3, 3]
+    results = direction.measured(sweep, chosen, json.loads((tmp_path / "predictions.json").read_text()))
+    assert results[0]["forecast_right"] is None and direction.share_right(results) == (0, 0)
+
+
+def test_a_malformed_axis_is_a_one_line_error():
+    from lmcollapse.errors import LmcollapseError
+    from lmcollapse.studies import direction, load_spec
+
+    spec = direction.effective_spec(load_spec("direction"), quick=True)
+    spec["models"]["ngram"]["axes"] = {"alpha": {"key": "model.smoothing"}}
+    with pytest.raises(LmcollapseError, match="axis 'alpha' has a key and no values"):
+        direction.cells(spec, ("ngram",))
+    spec["models"]["ngram"]["axes"] = {"alpha": [1e-3]}
+    with pytest.raises(LmcollapseError, match="axis 'alpha' needs key and values"):
+        direction.cells(spec, ("ngram",))
