@@ -112,3 +112,23 @@ def test_a_malformed_axis_is_a_one_line_error():
     spec["models"]["ngram"]["axes"] = {"alpha": [1e-3]}
     with pytest.raises(LmcollapseError, match="axis 'alpha' needs key and values"):
         direction.cells(spec, ("ngram",))
+
+
+def test_a_neural_models_forecast_reads_its_laws_at_its_samples_positions_under_the_decoding():
+    """For a GPT the forecast is writes_minus_reads alone: decoded_entropy under pure sampling is the entropy
+    scoring gives at those positions (float32 against float64: within 1e-4), and temperature 0.7 lowers it."""
+    from lmcollapse.config import GPTConfig
+    from lmcollapse.models.gpt import GPTModel
+    from test_gpt import TINY, learnable_corpus
+
+    corpus = learnable_corpus()
+    model = GPTModel(GPTConfig(**{**TINY, "epochs": 5})).fit(corpus, seed=0)
+    pure = Sampler(SamplerConfig(max_tokens=20))
+    samples = model.sample(60, sampler=pure, seed=3)
+    view = GenerationView(0, model, corpus, corpus, samples, samples, corpus, corpus, sampler=pure)
+    forecast = direction_forecast(view)
+    assert set(forecast) == {"decoded_entropy", "writes_minus_reads"}  # no learner side for a neural model
+    assert forecast["decoded_entropy"] == pytest.approx(model.context_entropies(samples).mean(), abs=1e-4)
+    sharp = direction_forecast(GenerationView(0, model, corpus, corpus, samples, samples, corpus, corpus,
+                                              sampler=Sampler(SamplerConfig(temperature=0.7, max_tokens=20))))
+    assert sharp["decoded_entropy"] < forecast["decoded_entropy"] - 0.05

@@ -568,3 +568,25 @@ def test_eos_loss_false_without_end_tokens_is_a_one_line_error():
     with pytest.raises(LmcollapseError, match=r"^model.eos_loss: false needs a corpus with end tokens[^\n]*$"):
         GPTModel(GPTConfig(**TINY, eos_loss=False)).fit(fixed_length)
     assert GPTModel(GPTConfig(**TINY)).fit(fixed_length).fit_record_.epochs_run == 3  # eos_loss true: trains
+
+
+def test_an_isa_cap_below_bfloat16_units_makes_auto_precision_float32(monkeypatch):
+    """oneDNN obeys ONEDNN_MAX_CPU_ISA: capped at AVX2 (or AVX512_CORE) a CPU's bfloat16 units are out of reach
+    and bfloat16 is emulated, slower than float32, so `precision: auto` must not choose it; AVX512_CORE_BF16
+    keeps AVX-512 BF16 but not AMX."""
+    import lmcollapse.models.neural.device as neural
+
+    monkeypatch.setattr(neural.Path, "read_text", lambda self: "flags : avx2 avx512f avx512_bf16 amx_bf16\n")
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    for cap, units in ((None, ["amx_bf16", "avx512_bf16"]), ("AVX2", []), ("avx512_core", []),
+                       ("AVX512_CORE_BF16", ["avx512_bf16"]), ("AVX512_CORE_AMX", ["amx_bf16", "avx512_bf16"]),
+                       ("ALL", ["amx_bf16", "avx512_bf16"])):
+        if cap is None:
+            monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+        else:
+            monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert neural.bf16_units() == units, cap
+        assert neural.bf16_pays(torch.device("cpu"), neural.BF16_MIN_WIDTH) == bool(units)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert "leaves out amx_bf16, avx512_bf16" in neural.cpu_description()
+    assert "precision auto is fp32" in neural.cpu_description()

@@ -287,12 +287,12 @@ def report(run_dirs: List[Path] = typer.Argument(..., help="run directories and/
 
 
 @app.command()
-def reproduce(name: str = typer.Argument(..., help="experiment name (paper, quality-vs-quantity, mitigations) or a spec YAML"),
+def reproduce(name: str = typer.Argument(..., help="experiment name (paper, quality-vs-quantity, mitigations, direction) or a spec YAML"),
               out: Optional[Path] = typer.Option(None, "--out", help="where to put runs and reports "
                                                                      "(default runs/reproduce-NAME[-quick])"),
               quick: bool = typer.Option(False, "--quick", help="the small version (minutes)"),
               workers: Optional[int] = typer.Option(None, "--workers", help="parallel processes (default: cores)"),
-              model: Optional[str] = typer.Option(None, "--model", help="paper: gpt, ngram or both; mitigations: gpt, ngram, ngram-markov (comma-separated; default all)"),
+              model: Optional[str] = typer.Option(None, "--model", help="paper: gpt, ngram or both; mitigations: gpt, ngram, ngram-markov; direction: ngram, gpt (comma-separated; default all)"),
               scale: Optional[str] = typer.Option(None, "--scale", help="paper: cpu (default), cpu-large (a "
                                                                         "1.9M-parameter GPT, 40 generations: hours) or "
                                                                         "paper (the paper's preset: GPU and internet)"),
