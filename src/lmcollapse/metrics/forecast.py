@@ -9,11 +9,12 @@ writes down from generation 0 before generation 1 runs.
   (towards noise) when M_t writes noisier text than it reads, down (towards repetition) when it writes
   plainer text. Under pure sampling it is the fit metric's dispersion gap. Any model.
 - count models also get the learner's side, drawn: the next generation as a run would make it (|D_t|
-  documents of M_t's decoded samples, refitted), NEXT_FIT_DRAWS times. entropy_step: those fits' entropy minus
-  M_t's at the same positions (below 0, towards repetition): exact for the learner, its smoothing and back-off,
-  and the decoding, for one step. lambda_eff: the mean over the positions of the share n / (n + alpha V) of the
-  next fit's law that its counts decide at the context (the rest is the smoothing's uniform law; 0 where the
-  next fit never sees the context and backs off).
+  documents of M_t's decoded samples, refitted), NEXT_FIT_DRAWS times. entropy_step: the refits' entropy at
+  their own samples minus M_t's at its own (what model_entropy will read at t + 1, minus what it reads at t;
+  below 0, towards repetition): exact for the learner, its smoothing and back-off, and the decoding, for one
+  step. lambda_eff: the mean over M_t's sampled positions of the share n / (n + alpha V) of the next fit's law
+  that its counts decide at the context (the rest is the smoothing's uniform law; 0 where the next fit never
+  sees the context and backs off).
 
 The positions are those of the first samples covering FORECAST_POSITIONS of them (the samples are i.i.d.).
 Opt-in: it scores the samples again, under the decoding.
@@ -69,9 +70,10 @@ def direction_forecast(view: GenerationView) -> dict | None:
 
 def _count_forecast(view: GenerationView, read, doc: np.ndarray, pos: np.ndarray) -> dict:
     """decoded_entropy, lambda_eff and entropy_step of a count model. The next generation is drawn
-    NEXT_FIT_DRAWS times as a run would draw it (|D_t| documents of M_t's decoded samples, each refitted): its
-    models' entropy at the read positions, against M_t's. Exact for the learner and the decoding, back-off
-    included; a forecast of one step, from M_t alone."""
+    NEXT_FIT_DRAWS times as a run would draw it (|D_t| documents of M_t's decoded samples, refitted) and each
+    refit is read as model_entropy reads a model: at the positions of its own samples (drawn as it would draw
+    them). Reading the refits at M_t's positions instead misses that the samples move to other contexts: at
+    temperature 1.15 with little smoothing that reading rises while model_entropy falls (docs/direction.md)."""
     model = view.model
     contexts = context_rows(read, doc, pos, max(model.context_width, 0))  # (P, width)
     distinct, at = np.unique(contexts, axis=0, return_counts=True)  # (m, width), (m,) positions at each
@@ -80,13 +82,15 @@ def _count_forecast(view: GenerationView, read, doc: np.ndarray, pos: np.ndarray
     for lo in range(0, len(distinct), LAW_ROWS):
         laws = np.atleast_2d(model.next_token_probs(distinct[lo:lo + LAW_ROWS]))  # (rows, V)
         decoded[lo:lo + LAW_ROWS] = _entropy(view.sampler.transform(laws))
-    now = float(model.context_entropies(read).mean())  # over the positions: the same weights as `weight`
+    now = float(model.context_entropies(view.samples).mean())  # M_t at its own samples, as model_entropy reads it
     after, share = [], []
     for k in range(NEXT_FIT_DRAWS):
-        seed = seeding.derived_seed(view.seed, view.generation, f"direction_forecast:{k}")
-        refit = type(model)(model.config).fit(model.sample(len(view.train), sampler=view.sampler, seed=seed))
-        after.append(float(refit.context_entropies(read).mean()))
-        n = refit.context_counts(distinct).astype(np.float64)  # (m,) the next fit's counts at these contexts
+        data_seed, sample_seed = (seeding.derived_seed(view.seed, view.generation, f"direction_forecast:{part}:{k}")
+                                  for part in ("data", "samples"))
+        refit = type(model)(model.config).fit(model.sample(len(view.train), sampler=view.sampler, seed=data_seed))
+        own = refit.sample(len(view.samples), sampler=view.sampler, seed=sample_seed)
+        after.append(float(refit.context_entropies(own).mean()))
+        n = refit.context_counts(distinct).astype(np.float64)  # (m,) the next fit's counts at M_t's contexts
         share.append(float(weight @ (n / (n + model.smoothing * refit.vocab_size_)) if model.smoothing > 0 else
                            weight @ (n > 0)))
     return {"decoded_entropy": float(weight @ decoded), "lambda_eff": float(np.mean(share)),
