@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmcollapse.analysis.aggregation import MIN_SEEDS_FOR_INTERVAL, mean_over_seeds
+from lmcollapse.analysis.aggregation import MIN_SEEDS_FOR_INTERVAL, mean_over_seeds, metric_matrix
 from lmcollapse.analysis.report import sweep_data, write_report
 from lmcollapse.config import apply_overrides
 from lmcollapse.errors import LmcollapseError
@@ -196,17 +196,6 @@ def way_of(low: float, high: float) -> str:
     return "repetition" if high < 0 else "noise" if low > 0 else "unclear"
 
 
-def _series(per_seed: list[list[dict]], column: str) -> np.ndarray:
-    """(seeds, generations) of a column; NaN where a seed has no value."""
-    T = max(len(rows) for rows in per_seed)
-    out = np.full((len(per_seed), T), np.nan)
-    for i, rows in enumerate(per_seed):
-        for row in rows:
-            if row.get(column) is not None:
-                out[i, row["generation"]] = row[column]
-    return out
-
-
 def measured(sweep: Sweep, chosen: list[Cell], predictions: dict) -> list[dict]:
     """Per cell: its forecast (from predictions.json), the measured entropy slope and direction, the
     length-controlled claim (e) rule, and whether each forecast was right."""
@@ -214,22 +203,23 @@ def measured(sweep: Sweep, chosen: list[Cell], predictions: dict) -> list[dict]:
     out = []
     for cell in chosen:
         per_seed = groups.get((cell.model, cell.label), [])
-        entropy = _series(per_seed, "model_entropy")
+        entropy = metric_matrix(per_seed, "model_entropy")
         mean, low, high = slope_interval(entropy)
         way = way_of(low, high)
         signs = []
         for column in LENGTH_CONTROLLED:
-            _, lo, hi = slope_interval(_series(per_seed, column))
+            _, lo, hi = slope_interval(metric_matrix(per_seed, column))
             signs.append(1 if lo > 0 else -1 if hi < 0 else 0)
         rule = ("more repetitive" if 1 in signs and -1 not in signs else
                 "less repetitive" if -1 in signs and 1 not in signs else "mixed or unclear")
         entry = predictions["cells"][cell.key]
-        capped = _series(per_seed, "capped_fraction")
+        capped = metric_matrix(per_seed, "capped_fraction")
+        first_step = entropy[:, 1] - entropy[:, 0] if entropy.shape[1] > 1 else np.full(len(entropy), np.nan)
         row = {"model": cell.model, "cell": cell.label, "seeds": len(per_seed), "generations": entropy.shape[1],
                "entropy_start": float(np.nanmean(entropy[:, 0])), "entropy_end": float(np.nanmean(entropy[:, -1])),
                "slope": mean, "slope_lo": low, "slope_hi": high, "measured": way, "rule_e_32": rule,
                "capped_start": float(np.nanmean(capped[:, 0])), "capped_end": float(np.nanmean(capped[:, -1])),
-               "late": entry["late"], "means": entry["means"]}
+               "first_step": float(np.nanmean(first_step)), "late": entry["late"], "means": entry["means"]}
         for basis in ("forecast", "by_entropy_step", "by_writes_minus_reads"):
             row[basis] = entry[basis]
             row[f"{basis}_right"] = (None if entry[basis] is None or way not in ("repetition", "noise") or entry["late"]
@@ -266,21 +256,35 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
         r, n = share_right(results, basis)
         if n:
             lines.append(f"- by {label}: {r} of {n}")
+    for model in dict.fromkeys(r["model"] for r in results):
+        ways = {r["measured"] for r in results if r["model"] == model and r["forecast_right"] is not None}
+        if len(ways) == 1:
+            lines.append(f"- every scored {model} cell went towards {ways.pop()}: a forecast that always said so "
+                         f"would score as well, so the share right does not test the forecast there")
+    steps = [(r["means"]["entropy_step"], r["first_step"]) for r in results
+             if r["means"].get("entropy_step") is not None and np.isfinite(r["first_step"])]
+    if len(steps) >= 2:
+        forecast_step, measured_step = np.array(steps).T
+        lines.append(f"- the first step itself (entropy_step against the measured model_entropy(1) - "
+                     f"model_entropy(0), {len(steps)} cells): mean absolute difference "
+                     f"{np.mean(np.abs(forecast_step - measured_step)):.3f} nats, correlation "
+                     f"{np.corrcoef(forecast_step, measured_step)[0, 1]:.3f}")
     unclear = [r for r in results if r["measured"] not in ("repetition", "noise")]
     late = [r for r in results if r["late"]]
     if unclear:
         lines.append(f"- {len(unclear)} cells have no measured direction (unclear or too few seeds): not scored")
     if late:
         lines.append(f"- {len(late)} cells were forecast after their runs had passed generation 0: not scored")
-    lines += ["", "| model | cell | entropy_step | writes - reads | lambda_eff | forecast | entropy 0 -> end | "
-              "slope (95% CI) | measured | right | rule (e), 32 tokens | capped 0 -> end |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| model | cell | entropy_step | first step | writes - reads | lambda_eff | forecast | "
+              "entropy 0 -> end | slope (95% CI) | measured | right | rule (e), 32 tokens | capped 0 -> end |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         m = r["means"]
         right_mark = {True: "yes", False: "**no**", None: "not scored"}[r["forecast_right"]]
         lam = m.get("lambda_eff")
         lines.append(
-            f"| {r['model']} | {r['cell']} | {_f(m.get('entropy_step'))} | {_f(m.get('writes_minus_reads'))} | "
+            f"| {r['model']} | {r['cell']} | {_f(m.get('entropy_step'))} | {_f(r['first_step'])} | "
+            f"{_f(m.get('writes_minus_reads'))} | "
             f"{'n/a' if lam is None else f'{lam:.3f}'} | {r['forecast']} | {r['entropy_start']:.2f} -> "
             f"{r['entropy_end']:.2f} | {_f(r['slope'])} ({_f(r['slope_lo'])} to {_f(r['slope_hi'])}) | "
             f"{r['measured']} | {right_mark} | {r['rule_e_32']} | {r['capped_start']:.2f} -> {r['capped_end']:.2f} |")
