@@ -86,6 +86,9 @@ def test_the_study_writes_its_forecasts_from_generation_0_and_never_rewrites_the
     assert "Forecast right in" in text and (out / "summary.png").stat().st_size > 10_000
     right = sum(r["forecast_right"] is True for r in results)
     assert f"**Forecast right in {right} of " in text
+    shown = cli("show", str(out))
+    assert shown.returncode == 0 and "forecast from generation 0 against measured" in shown.stdout
+    assert shown.stdout.count("ngram") >= 4  # a row per cell
 
 
 def test_a_cell_first_forecast_after_its_runs_went_on_is_marked_late_and_not_scored(tmp_path):

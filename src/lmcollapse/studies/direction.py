@@ -349,3 +349,26 @@ class DirectionStudy(Study):
 
     def outcome_file(self, folder):
         return folder.summary_file(".md")
+
+    def show(self, sweep, console):
+        """The map as a table: each cell's forecast from generation 0 against what its runs did."""
+        path = SweepDir(sweep.path).summary_file(".json")
+        if not path.is_file():
+            return False  # interrupted before its analysis: the sweep's summary says how far it got
+        from rich.table import Table
+
+        results = json.loads(path.read_text())
+        right, scored = share_right(results)
+        table = Table(title=f"{sweep.path}: forecast from generation 0 against measured (right in {right} of "
+                            f"{scored} scored cells)")
+        for column in ("model", "cell", "forecast", "entropy_step", "writes - reads", "measured",
+                       "slope (95% CI)", "right"):
+            table.add_column(column)
+        for r in results:
+            m = r["means"]
+            table.add_row(r["model"], r["cell"], str(r["forecast"]), _f(m.get("entropy_step")),
+                          _f(m.get("writes_minus_reads")), r["measured"],
+                          f"{_f(r['slope'])} ({_f(r['slope_lo'])} to {_f(r['slope_hi'])})",
+                          {True: "yes", False: "no", None: "not scored"}[r["forecast_right"]])
+        console.print(table)
+        return True
