@@ -138,3 +138,12 @@ def test_a_neural_models_forecast_reads_its_laws_at_its_samples_positions_under_
     sharp = direction_forecast(GenerationView(0, model, corpus, corpus, samples, samples, corpus, corpus,
                                               sampler=Sampler(SamplerConfig(temperature=0.7, max_tokens=20))))
     assert sharp["decoded_entropy"] < forecast["decoded_entropy"] - 0.05
+
+
+def test_a_damaged_forecast_file_is_a_one_line_error_that_says_what_to_do(tmp_path):
+    from lmcollapse.errors import LmcollapseError
+    from lmcollapse.studies import direction
+
+    (tmp_path / "predictions.json").write_text("{not json")
+    with pytest.raises(LmcollapseError, match="is not a forecast file lmcollapse wrote .*move it away to forecast"):
+        direction.write_predictions(None, [], tmp_path)

@@ -139,7 +139,7 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, progress: bool =
 
 
 # ---- the forecasts, from generation 0 -----------------------------------------------------------------------
-def forecast_of(model: str, means: dict) -> dict:
+def forecast_of(means: dict) -> dict:
     """The cell's forecasts from its generation-0 means: by entropy_step (count models) and by
     writes_minus_reads (every model); `forecast` is the first of them the cell has."""
     way = lambda x: None if x is None or not np.isfinite(x) else ("repetition" if x < 0 else "noise")  # noqa: E731
@@ -153,7 +153,7 @@ def write_predictions(sweep: Sweep, chosen: list[Cell], out: Path) -> dict:
     cell. A cell already there keeps its entry. A cell whose runs hold more than generation 0 when it is first
     forecast is marked `late` (its forecast could have seen the run) and is not scored."""
     path = out / PREDICTIONS
-    stored = json.loads(path.read_text()) if path.is_file() else {"cells": {}}
+    stored = _stored_predictions(path)
     by_tags = {(p.tags.get("model"), p.tags.get("cell")): p for p in sweep.points}
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     added = False
@@ -170,7 +170,7 @@ def write_predictions(sweep: Sweep, chosen: list[Cell], out: Path) -> dict:
                  if (v := [r[c] for r in runs.values() if c in r])}
         stored["cells"][cell.key] = {"model": cell.model, "cell": cell.label, "written": now,
                                      "generations_committed": committed, "late": any(n > 1 for n in committed),
-                                     "seeds": runs, "means": means, **forecast_of(cell.model, means)}
+                                     "seeds": runs, "means": means, **forecast_of(means)}
         added = True
     if added:
         stored["rule"] = ("forecast: 'repetition' when the value is below 0, 'noise' above; entropy_step for count "
@@ -180,6 +180,20 @@ def write_predictions(sweep: Sweep, chosen: list[Cell], out: Path) -> dict:
         tmp.write_text(json.dumps(stored, indent=1))
         tmp.replace(path)
     return stored
+
+
+def _stored_predictions(path: Path) -> dict:
+    if not path.is_file():
+        return {"cells": {}}
+    try:
+        stored = json.loads(path.read_text())
+        if not isinstance(stored.get("cells"), dict):
+            raise ValueError("no cells")
+        return stored
+    except (ValueError, AttributeError) as exc:
+        raise LmcollapseError(f"{path} is not a forecast file lmcollapse wrote ({exc}): it holds the forecasts made "
+                              f"before the runs went on; restore it, or move it away to forecast again (every cell "
+                              f"whose runs went on is then marked late)") from None
 
 
 # ---- what happened --------------------------------------------------------------------------------------
