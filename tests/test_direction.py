@@ -147,3 +147,17 @@ def test_a_damaged_forecast_file_is_a_one_line_error_that_says_what_to_do(tmp_pa
     (tmp_path / "predictions.json").write_text("{not json")
     with pytest.raises(LmcollapseError, match="is not a forecast file lmcollapse wrote .*move it away to forecast"):
         direction.write_predictions(None, [], tmp_path)
+
+
+def test_the_cpu_cut_scale_replaces_the_axes_it_names_and_an_unknown_scale_is_refused():
+    from lmcollapse.errors import LmcollapseError
+    from lmcollapse.studies import direction, load_spec
+
+    spec = load_spec("direction")
+    full = direction.cells(direction.effective_spec(spec, quick=False), ("gpt",))
+    cut = direction.cells(direction.effective_spec(spec, quick=False, scale="cpu-cut"), ("gpt",))
+    assert len(full) == 3 * 4 * 2 and len(cut) == 2 * 2 * 1  # fine-tuned, two temperatures, eos off: left out
+    assert {c.label for c in cut} <= {c.label for c in full}
+    assert {c.config["model"].get("epochs") for c in cut} == {2, 8}
+    with pytest.raises(LmcollapseError, match="--scale 'huge': choose cpu or one of cpu-cut"):
+        direction.effective_spec(spec, quick=False, scale="huge")

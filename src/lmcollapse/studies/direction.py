@@ -65,8 +65,18 @@ class Cell:
         return f"{self.model} / {self.label}"
 
 
-def effective_spec(spec: dict, quick: bool) -> dict:
+def effective_spec(spec: dict, quick: bool, scale: str = "cpu") -> dict:
+    """The spec at a scale ("cpu", or one under `scales`: an axis the scale names replaces the model's axis
+    whole, so that a scale can leave levels out), shrunk to its quick version when asked."""
     spec = copy.deepcopy(spec)
+    if scale != "cpu":
+        if scale not in spec.get("scales", {}):
+            raise LmcollapseError(f"--scale {scale!r}: choose cpu or one of {', '.join(spec.get('scales', {}))}")
+        section = spec["scales"][scale]
+        spec = merged(spec, {k: v for k, v in section.items() if k != "models"})
+        for model, override in section.get("models", {}).items():
+            spec["models"][model] = merged(spec["models"][model], {k: v for k, v in override.items() if k != "axes"})
+            spec["models"][model].setdefault("axes", {}).update(override.get("axes", {}))
     return merged(spec, spec.get("quick", {})) if quick else spec
 
 
@@ -113,16 +123,19 @@ def validate(spec: dict, models: tuple[str, ...], out: str | Path | None) -> lis
 
 
 def reproduce(spec: dict, out: str | Path, quick: bool = False, progress: bool = True,
-              models: tuple[str, ...] = MODELS, executor=None) -> Path:
-    spec = effective_spec(spec, quick)
+              models: tuple[str, ...] = MODELS, executor=None, scale: str = "cpu") -> Path:
+    spec = effective_spec(spec, quick, scale)
     out = Path(out)
     chosen = validate(spec, models, out)
     trackers = spec.get("trackers", ())
-    # 1. generation 0 of every run, and nothing more
-    first = [(c.tags, {**c.config, "generations": 1}) for c in chosen]
-    sweep = run_study(DirectionStudy.name, first, spec["seeds"], out, executor, progress=progress, trackers=trackers)
-    # 2. the forecasts, written before any run goes on
-    predictions = write_predictions(sweep, chosen, out)
+    predictions = _stored_predictions(out / PREDICTIONS)
+    if any(c.key not in predictions["cells"] for c in chosen):  # cells still to forecast
+        # 1. generation 0 of every run, and nothing more
+        first = [(c.tags, {**c.config, "generations": 1}) for c in chosen]
+        sweep = run_study(DirectionStudy.name, first, spec["seeds"], out, executor, progress=progress,
+                          trackers=trackers)
+        # 2. the forecasts, written before any run goes on
+        predictions = write_predictions(sweep, chosen, out)
     # 3. every run to the spec's length
     sweep = run_study(DirectionStudy.name, [(c.tags, c.config) for c in chosen], spec["seeds"], out, executor,
                       progress=progress, trackers=trackers)
@@ -233,7 +246,8 @@ def measured(sweep: Sweep, chosen: list[Cell], predictions: dict) -> list[dict]:
                "entropy_start": float(np.nanmean(entropy[:, 0])), "entropy_end": float(np.nanmean(entropy[:, -1])),
                "slope": mean, "slope_lo": low, "slope_hi": high, "measured": way, "rule_e_32": rule,
                "capped_start": float(np.nanmean(capped[:, 0])), "capped_end": float(np.nanmean(capped[:, -1])),
-               "first_step": float(np.nanmean(first_step)), "late": entry["late"], "means": entry["means"]}
+               "first_step": float(np.nanmean(first_step)), "late": entry["late"], "means": entry["means"],
+               "basis": entry["basis"]}
         for basis in ("forecast", "by_entropy_step", "by_writes_minus_reads"):
             row[basis] = entry[basis]
             row[f"{basis}_right"] = (None if entry[basis] is None or way not in ("repetition", "noise") or entry["late"]
@@ -275,14 +289,16 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
         if len(ways) == 1:
             lines.append(f"- every scored {model} cell went towards {ways.pop()}: a forecast that always said so "
                          f"would score as well, so the share right does not test the forecast there")
-    steps = [(r["means"]["entropy_step"], r["first_step"]) for r in results
-             if r["means"].get("entropy_step") is not None and np.isfinite(r["first_step"])]
-    if len(steps) >= 2:
-        forecast_step, measured_step = np.array(steps).T
-        lines.append(f"- the first step itself (entropy_step against the measured model_entropy(1) - "
-                     f"model_entropy(0), {len(steps)} cells): mean absolute difference "
-                     f"{np.mean(np.abs(forecast_step - measured_step)):.3f} nats, correlation "
-                     f"{np.corrcoef(forecast_step, measured_step)[0, 1]:.3f}")
+    for basis in ("entropy_step", "writes_minus_reads"):  # each forecast against the first step it foresees
+        steps = [(r["means"][basis], r["first_step"]) for r in results
+                 if r["basis"] == basis and r["means"].get(basis) is not None and np.isfinite(r["first_step"])]
+        if len(steps) >= 2:
+            forecast_step, measured_step = np.array(steps).T
+            agree = int(np.sum(np.sign(forecast_step) == np.sign(measured_step)))
+            lines.append(f"- the first step ({basis} against the measured model_entropy(1) - model_entropy(0), "
+                         f"{len(steps)} cells): signs agree in {agree}; mean absolute difference "
+                         f"{np.mean(np.abs(forecast_step - measured_step)):.3f} nats, correlation "
+                         f"{np.corrcoef(forecast_step, measured_step)[0, 1]:.3f}")
     unclear = [r for r in results if r["measured"] not in ("repetition", "noise")]
     late = [r for r in results if r["late"]]
     if unclear:
@@ -352,10 +368,10 @@ class DirectionStudy(Study):
     tags = ("model", "cell")
 
     def reproduce(self, spec, out, *, quick, progress, executor, models, scale):
-        return reproduce(spec, out, quick=quick, progress=progress, models=models, executor=executor)
+        return reproduce(spec, out, quick=quick, progress=progress, models=models, executor=executor, scale=scale)
 
     def planned(self, spec, *, quick, scale, models):
-        spec = effective_spec(spec, quick)
+        spec = effective_spec(spec, quick, scale)
         chosen = validate(spec, models, None)
         return StudyPlan([c.key for c in chosen], list(spec["seeds"]),
                          [f"generation 0 of every run first; then {PREDICTIONS}; then every run to "
