@@ -7,8 +7,8 @@ For each model row of the mitigation benchmark (version 2, its replace setting),
 (one torch thread) and reads the stages' seconds from the manifests. The detector, hashed n-gram features of
 the pool and of R with two cross-fitted logistic regressions and their scoring (the gate's `cross_fitted`), is
 timed around that call. Beside it, in the same call on the same draws, the previous way of computing it (R
-featurized again every generation, liblinear's primal solver): its seconds and the largest difference in
-p_generated. Printed per row: `none`'s generation (fit, sample, metrics), the detector's seconds old / new
+featurized again every generation, liblinear's primal solver, scikit-learn's scoring and AUC): its seconds and
+the largest difference in p_generated. Printed per row: `none`'s generation (fit, sample, metrics), the detector's seconds old / new
 (each the mean over the generations that ran it; the first of them featurizes R for the run) and the new one's
 ratio to `none`'s generation. Prints the CPU it ran on.
 """
@@ -96,7 +96,7 @@ def warm_up() -> None:
 
 def previous_cross_fitted(cross_fitted, train, real, rng):
     """The gate's detector before this change: R featurized again on every call (no real_features), every fit
-    by liblinear's primal solver, the AUC by scikit-learn's roc_auc_score."""
+    by liblinear's primal solver, scores by scikit-learn's predict_proba, the AUC by its roc_auc_score."""
     from sklearn.metrics import roc_auc_score
 
     LogisticRegression = detector._logistic_regression()
@@ -112,11 +112,16 @@ def previous_cross_fitted(cross_fitted, train, real, rng):
         return LogisticRegression(C=C, solver="liblinear", dual=False, random_state=0).fit(
             x, np.r_[np.zeros(n), np.ones(n)])
 
+    def sklearn_scores(classifier, x):
+        return classifier.predict_proba(x)[:, 1]
+
     detector_importance.fit_classifier, detector_importance.auc = primal, sklearn_auc
+    detector_importance.p_generated_of = sklearn_scores
     try:
         return cross_fitted(train, real, rng)
     finally:
         detector_importance.fit_classifier, detector_importance.auc = detector.fit_classifier, detector.auc
+        detector_importance.p_generated_of = detector.p_generated_of
 
 
 if __name__ == "__main__":

@@ -193,3 +193,15 @@ def test_auc_is_scikit_learns_roc_auc_with_ties_counted_half():
         expected = roc_auc_score(np.r_[np.zeros(300), np.ones(500)], np.r_[p_real, p_generated])
         assert auc(p_real, p_generated) == pytest.approx(expected, abs=1e-12)
     assert auc(np.zeros(3), np.ones(4)) == 1.0 and auc(np.ones(3), np.zeros(4)) == 0.0
+
+
+def test_scoring_without_scikit_learns_checks_is_its_predict_proba(verses):
+    from lmcollapse.probes.detector import fit_classifier, p_generated_of
+
+    real, other = verses.train.take(np.arange(0, 300)), verses.train.take(np.arange(300, 600))
+    classifier = fit_classifier(ngram_features(real), ngram_features(other))
+    scored = ngram_features(verses.held_out.take(np.arange(200)))
+    assert np.allclose(p_generated_of(classifier, scored), classifier.predict_proba(scored)[:, 1], rtol=0, atol=1e-12)
+    dense = np.random.default_rng(0).normal(size=(60, 3))
+    narrow = fit_classifier(dense[:30], dense[30:] + 0.5)
+    assert np.allclose(p_generated_of(narrow, dense), narrow.predict_proba(dense)[:, 1], rtol=0, atol=1e-12)

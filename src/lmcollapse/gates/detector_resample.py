@@ -24,7 +24,8 @@ from pydantic import Field
 
 from lmcollapse.config import Section
 from lmcollapse.corpora.corpus import SYNTHETIC, Corpus
-from lmcollapse.probes.detector import FixedCorpusFeatures, auc, fit_classifier, ngram_features, used_columns
+from lmcollapse.probes.detector import (
+    FixedCorpusFeatures, auc, fit_classifier, ngram_features, p_generated_of, used_columns)
 from lmcollapse.models.base import Capability
 from lmcollapse.gates.base import GATES, GateContext, Producer
 
@@ -90,8 +91,8 @@ class DetectorResample(Producer):
         p_real = np.empty(len(real_order))  # R's documents, each scored by the detector fitted on the other half
         for fit_half, score_half, real_half in ((0, 1, 0), (1, 0, 1)):
             classifier = fit_classifier(x_real[real_halves[real_half]], x_candidates[halves[fit_half]])
-            p[halves[score_half]] = classifier.predict_proba(x_candidates[halves[score_half]])[:, 1]
-            p_real[real_halves[1 - real_half]] = classifier.predict_proba(x_real[real_halves[1 - real_half]])[:, 1]
+            p[halves[score_half]] = p_generated_of(classifier, x_candidates[halves[score_half]])
+            p_real[real_halves[1 - real_half]] = p_generated_of(classifier, x_real[real_halves[1 - real_half]])
         self._auc = auc(p_real, p)
         return p
 
