@@ -28,8 +28,8 @@ from lmcollapse.metrics.base import GenerationView, metric
 from lmcollapse import seeding
 
 FORECAST_POSITIONS = 20_000  # sampled positions read (standard error of the mean entropy ~1e-2 nats or less)
-NEXT_FIT_DRAWS = 4  # next generations drawn for a count model's entropy_step (its spread: under 0.01 nats at KJV
-# sizes, tests/test_direction.py)
+NEXT_FIT_DRAWS = 4  # next generations drawn for a count model's entropy_step (with 4, the first step of 15 KJV
+# cells was forecast within 0.002 nats on average: docs/direction.md)
 LAW_ROWS = 2_000  # next-token laws held at once: (rows, V) float64
 
 COLUMNS = {
@@ -39,8 +39,8 @@ COLUMNS = {
                            "generation is forecast to drift towards noise, below 0 towards repetition", None),
     "lambda_eff": ("count models: the share n / (n + alpha V) of the next fit's law its counts decide, at the "
                    "samples' contexts", None, (0.0, 1.0)),
-    "entropy_step": ("count models: the next fit's expected entropy minus M_t's at the samples' contexts "
-                     "(nats; below 0 towards repetition)", None),
+    "entropy_step": ("count models: the next generation's model_entropy (drawn and refitted as a run would) "
+                     "minus M_t's (nats; below 0 towards repetition)", None),
 }
 
 
