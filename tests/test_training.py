@@ -9,6 +9,7 @@ import lmcollapse  # noqa: E402
 from lmcollapse.config import GPTConfig  # noqa: E402
 from lmcollapse.errors import LmcollapseError  # noqa: E402
 from lmcollapse.models.gpt import GPTModel  # noqa: E402
+from lmcollapse.models.neural.training import VALIDATION_STREAM  # noqa: E402
 from lmcollapse.running.parts import load_config  # noqa: E402
 
 from test_gpt import TINY, learnable_corpus  # noqa: E402
@@ -50,6 +51,26 @@ def test_the_validation_split_is_held_out_of_training_and_recorded_with_fixed_ep
     assert record.validation_loss == record.validation_losses[-1]
     plain = GPTModel(GPTConfig(**TINY)).fit(corpus, seed=3).fit_record_  # no split by default
     assert plain.validation_losses == [] and plain.validation_loss is None
+
+
+def test_a_document_and_all_its_copies_fall_on_one_side_of_the_split():
+    """A resampling gate trains on up to a few copies of a document: every copy of a held-back document is
+    held back, so the validation loss is on documents the fit never saw. Without copies the split is the
+    draw over rows it always was (runs without a resampler keep their numbers)."""
+    corpus = learnable_corpus()
+    model = GPTModel(GPTConfig(**TINY, validation=0.2))
+    rows = np.random.default_rng(5).choice(len(corpus), size=3 * len(corpus))  # copies, as a resample draws
+    copied = corpus.take(np.sort(rows))
+    for seed in range(20):
+        train, held = model._split(copied, seed)
+        assert len(train) + len(held) == len(copied) and len(held) > 0
+        assert not set(train.doc_id.tolist()) & set(held.doc_id.tolist())
+        distinct = len(np.unique(copied.doc_id))
+        assert len(np.unique(held.doc_id)) == round(0.2 * distinct)
+    _, held = model._split(corpus, 7)
+    by_rows = np.random.default_rng([7, VALIDATION_STREAM]).choice(len(corpus), size=round(0.2 * len(corpus)),
+                                                                    replace=False)
+    assert np.array_equal(held.doc_id, np.sort(corpus.doc_id[by_rows]))
 
 
 def test_early_stopping_settings_are_checked_in_one_line():

@@ -152,8 +152,10 @@ def used_columns(*matrices):
     used = np.zeros(width, dtype=bool)
     for m in matrices:
         used[m.indices] = True
-    new_column = np.cumsum(used) - 1  # (width,) increasing: each row's columns keep their sorted order
-    return [sparse.csr_matrix((m.data, new_column[m.indices], m.indptr), shape=(m.shape[0], int(used.sum())))
+    columns = np.flatnonzero(used)  # (used,) increasing: each row's columns keep their sorted order
+    new_column = np.empty(width, dtype=np.int64)  # (width,) only the used entries are ever read: not filled,
+    new_column[columns] = np.arange(len(columns))  # where a cumulative sum over all 262,144 took 2 ms a call
+    return [sparse.csr_matrix((m.data, new_column[m.indices], m.indptr), shape=(m.shape[0], len(columns)))
             for m in matrices]
 
 

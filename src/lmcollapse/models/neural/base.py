@@ -33,8 +33,9 @@ class NeuralConfig(Section):
     epochs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         1, description="passes over the generation's training set, or auto: early stopping on the validation split "
                        "(at most max_epochs; the weights of the epoch with the lowest validation loss are kept)")
-    validation: float | None = Field(None, ge=0, lt=0.5, description="share of D_t's documents held back from "
-                                     "training to measure the fit (never E); default: 0.1 under epochs auto, else 0")
+    validation: float | None = Field(None, ge=0, lt=0.5, description="share of D_t's distinct documents held "
+                                     "back from training, every copy with it, to measure the fit (never E); "
+                                     "default: 0.1 under epochs auto, else 0")
     patience: int = Field(3, ge=1, description="epochs auto: stop after this many epochs without a lower "
                                                "validation loss")
     max_epochs: int = Field(60, ge=1, description="epochs auto: the most epochs trained")

@@ -138,13 +138,19 @@ class Training:
         return self
 
     def _split(self, corpus: Corpus, seed: int) -> tuple[Corpus, Corpus | None]:
-        """(the documents trained on, the validation split held back from them, or None): a share of D_t
-        drawn from the fit seed's own stream, at least one document each way."""
-        if self.validation_share == 0 or len(corpus) < 2:
+        """(the documents trained on, the validation split held back from them, or None): a share of D_t's
+        distinct documents drawn from the fit seed's own stream, at least one document each way. A document
+        held back is held back with every copy of it: a resampling gate (detector-importance, reweight) can
+        put up to a few copies of one document in the training set, and a copy on each side would make the
+        validation loss measure memorisation, so that early stopping would run to max_epochs and keep the
+        most over-fitted weights. Without copies this is the same draw as over the rows."""
+        _, first_rows = np.unique(corpus.doc_id, return_index=True)
+        documents = corpus.doc_id[np.sort(first_rows)]  # (distinct,) each document once, in order of first row
+        if self.validation_share == 0 or len(documents) < 2:
             return corpus, None
-        n = min(max(1, int(round(self.validation_share * len(corpus)))), len(corpus) - 1)
-        held = np.zeros(len(corpus), dtype=bool)
-        held[np.random.default_rng([seed, VALIDATION_STREAM]).choice(len(corpus), size=n, replace=False)] = True
+        n = min(max(1, int(round(self.validation_share * len(documents)))), len(documents) - 1)
+        chosen = np.random.default_rng([seed, VALIDATION_STREAM]).choice(len(documents), size=n, replace=False)
+        held = np.isin(corpus.doc_id, documents[chosen])  # (rows,) every copy of a held-back document
         return corpus.take(np.flatnonzero(~held)), corpus.take(np.flatnonzero(held))
 
     def _mean_nll(self, corpus: Corpus) -> float:
