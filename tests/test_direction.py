@@ -140,6 +140,32 @@ def test_a_neural_models_forecast_reads_its_laws_at_its_samples_positions_under_
     assert sharp["decoded_entropy"] < forecast["decoded_entropy"] - 0.05
 
 
+def test_a_model_trained_without_end_targets_is_read_without_them():
+    """Under eos_loss false the forecast's reads leave each held-out document's end target out: the model never
+    learnt it, so counting it adds nats that say nothing about the text the next model learns (the masked
+    well-fit GPT's miss in docs/direction.md). With end targets trained, every target counts, as before."""
+    from lmcollapse.config import GPTConfig
+    from lmcollapse.models.gpt import GPTModel
+    from test_gpt import TINY, ends_after_four
+
+    corpus = ends_after_four()
+    pure = Sampler(SamplerConfig(max_tokens=12))
+    for eos_loss in (False, True):
+        model = GPTModel(GPTConfig(**{**TINY, "epochs": 20, "lr": 1e-2}, eos_loss=eos_loss)).fit(corpus, seed=0)
+        samples = model.sample(40, sampler=pure, seed=3)
+        view = GenerationView(0, model, corpus, corpus, samples, samples, corpus, corpus, sampler=pure)
+        forecast = direction_forecast(view)
+        _, logp = model.token_log_probs(corpus)  # (5 x documents,): each document's 4 tokens, then its end
+        tokens_only = -logp.reshape(len(corpus), 5)[:, :4].mean()
+        every_target = view.heldout_nll().value
+        reads = forecast["decoded_entropy"] - forecast["writes_minus_reads"]
+        if eos_loss:
+            assert reads == pytest.approx(every_target, abs=1e-9)
+        else:
+            assert reads == pytest.approx(tokens_only, abs=1e-9)
+            assert every_target > tokens_only + 0.5  # the unlearnt end: without the fix the gap reads this much lower
+
+
 def test_a_damaged_forecast_file_is_a_one_line_error_that_says_what_to_do(tmp_path):
     from lmcollapse.errors import LmcollapseError
     from lmcollapse.studies import direction

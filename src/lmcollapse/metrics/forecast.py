@@ -7,7 +7,9 @@ writes down from generation 0 before generation 1 runs.
 - writes_minus_reads: decoded_entropy minus M_t's held-out cross-entropy, nats. The next model learns from
   text drawn from the decoded law; if it learns as M_t learnt R, its entropy moves by about this much: up
   (towards noise) when M_t writes noisier text than it reads, down (towards repetition) when it writes
-  plainer text. Under pure sampling it is the fit metric's dispersion gap. Any model.
+  plainer text. Under pure sampling it is the fit metric's dispersion gap. Any model. The cross-entropy is
+  over the targets M_t was trained to predict: a model trained without end targets (model.eos_loss: false)
+  is read without them (see _reads).
 - count models also get the learner's side, drawn: the next generation as a run would make it (|D_t|
   documents of M_t's decoded samples, refitted), NEXT_FIT_DRAWS times. entropy_step: the refits' entropy at
   their own samples minus M_t's at its own (what model_entropy will read at t + 1, minus what it reads at t;
@@ -35,8 +37,9 @@ LAW_ROWS = 2_000  # next-token laws held at once: (rows, V) float64
 COLUMNS = {
     "decoded_entropy": ("entropy (nats) of the law M_t samples with (after temperature, top-k, top-p) at the "
                         "positions of its own samples", None),
-    "writes_minus_reads": ("decoded_entropy minus M_t's held-out cross-entropy (nats): above 0 the next "
-                           "generation is forecast to drift towards noise, below 0 towards repetition", None),
+    "writes_minus_reads": ("decoded_entropy minus M_t's held-out cross-entropy over the targets it was trained "
+                           "on (nats; end tokens left out under eos_loss false): above 0 the next generation is "
+                           "forecast to drift towards noise, below 0 towards repetition", None),
     "lambda_eff": ("count models: the share n / (n + alpha V) of the next fit's law its counts decide, at the "
                    "samples' contexts", None, (0.0, 1.0)),
     "entropy_step": ("count models: the next generation's model_entropy (drawn and refitted as a run would) "
@@ -64,8 +67,22 @@ def direction_forecast(view: GenerationView) -> dict | None:
             laws = view.model.position_probs(read, doc[lo:lo + LAW_ROWS], pos[lo:lo + LAW_ROWS])  # (rows, V)
             decoded += float(_entropy(view.sampler.transform(laws)).sum())
         out["decoded_entropy"] = decoded / len(doc)
-    out["writes_minus_reads"] = out["decoded_entropy"] - view.heldout_nll().value
+    out["writes_minus_reads"] = out["decoded_entropy"] - _reads(view)
     return out
+
+
+def _reads(view: GenerationView) -> float:
+    """M_t's held-out cross-entropy (nats per target) over the targets its training loss counted. A GPT
+    trained with eos_loss false never learnt where a document ends, so each held-out end target costs it
+    tens of nats, while its own samples (which run to the length cap) hold no end position at all. Counting
+    those targets put the paper-masked well-fit GPT at -0.23 nats, "repetition", where its entropy then rose
+    (docs/direction.md, "End-token masking"): the gap then measured the unlearnt end, not how noisily the
+    model writes the text the next one learns."""
+    if getattr(view.model, "eos_loss", True) or view.held_out.eos_id is None:
+        return view.heldout_nll().value
+    doc, logp = view.heldout_scores  # (P,), (P,): in document order, each document's end target last
+    end = np.r_[doc[1:] != doc[:-1], True]  # (P,) True at each document's last target
+    return float(-logp[~end].sum() / max(int((~end).sum()), 1))
 
 
 def _count_forecast(view: GenerationView, read, doc: np.ndarray, pos: np.ndarray) -> dict:
