@@ -49,7 +49,7 @@ def test_a_study_without_models_or_scales_refuses_those_options_in_one_line():
         assert result.returncode == 2 and result.stderr.strip() == f"error: {message}", result.stderr
     dry = cli("reproduce", "quality-vs-quantity", "--quick", "--dry-run")
     assert dry.returncode == 0 and dry.stdout.splitlines()[:2] == [
-        "quality-vs-quantity quick: 7 points x 3 seeds = 21 runs, every config valid; --out "
+        "quality-vs-quantity quick: 7 points x 3 seeds (0-2) = 21 runs, every config valid; --out "
         "runs/reproduce-quality-vs-quantity-quick", "  markov/rate 1"]
 
 
@@ -57,8 +57,8 @@ def test_the_benchmarks_dry_run_counts_seeds_and_runs_and_says_what_it_leaves_ou
     """0.4.0 printed one 2,341-character line with neither the seeds, the number of runs nor the folder."""
     dry = cli("reproduce", "mitigations", "--quick", "--dry-run", "--out", "board")
     lines = dry.stdout.splitlines()
-    assert dry.returncode == 0 and lines[0] == ("mitigations quick: 132 points x 3 seeds = 396 runs, every config "
-                                                "valid; --out board")
+    assert dry.returncode == 0 and lines[0] == ("mitigations quick: 132 points x 3 seeds (0-2) = 396 runs, every "
+                                                "config valid; --out board")
     assert [line.split(" under ")[1].split(" (")[0] for line in lines[1:7]] == [
         "gpt / replace", "gpt / accumulate-subsample r=1", "gpt-finetune / replace",
         "gpt-finetune / accumulate-subsample r=1", "gpt-markov / replace", "gpt-markov / accumulate-subsample r=1"]
@@ -66,3 +66,12 @@ def test_the_benchmarks_dry_run_counts_seeds_and_runs_and_says_what_it_leaves_ou
     assert lines[7].startswith("not run: 59 rows whose mitigation does not apply")
     assert len(lines) == 8 + 132 and max(len(line) for line in lines) < 300
     assert "and 18 more" in lines[6]  # 23 rows cut there: the first five named
+
+
+@pytest.mark.parametrize("study,model,scale,spec_seeds", [("direction", "gpt", "cpu-eos", "0-2"),
+                                                          ("mitigations", "gpt-markov", "markov-verifiers", "0-7")])
+def test_seeds_given_on_the_command_line_replace_a_scales_own(study, model, scale, spec_seeds):
+    """A scale that names its seeds used to win over --seeds, silently rerunning the scale's seeds."""
+    args = ("reproduce", study, "--model", model, "--scale", scale, "--dry-run")
+    assert f"seeds ({spec_seeds}) =" in cli(*args).stdout.splitlines()[0]
+    assert "4 seeds (3-5,9) =" in cli(*args, "--seeds", "3-5,9").stdout.splitlines()[0]

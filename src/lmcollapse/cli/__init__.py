@@ -335,7 +335,9 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
         spec["seeds_auto"] = True
     elif seeds is not None:
         spec["seeds"] = parse_seeds(seeds)
-        spec.get("quick", {}).pop("seeds", None)  # the seeds asked for, at either size
+        # the seeds asked for, at either size and every scale (a scale's own seeds would otherwise win)
+        for section in (spec.get("quick", {}), *spec.get("scales", {}).values()):
+            section.pop("seeds", None)
     models = study.models if model in (None, "both", "all") else tuple(model.split(","))
     unknown = [m for m in models if m not in study.models]
     if unknown:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 from lmcollapse.errors import LmcollapseError
 from lmcollapse.registry import Registry
 from lmcollapse.sweep import SweepDir
+from lmcollapse.sweep.spec import seeds_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,8 +34,8 @@ class StudyPlan:
 
     def lines(self, name: str, out: Path) -> list[str]:
         """The dry run's report: a headline with the counts and the folder, then a line per point."""
-        head = (f"{name}: {len(self.points)} points x {len(self.seeds)} seeds = {self.runs} runs, every config "
-                f"valid; --out {out}")
+        head = (f"{name}: {len(self.points)} points x {len(self.seeds)} seeds ({seeds_text(self.seeds)}) = "
+                f"{self.runs} runs, every config valid; --out {out}")
         return [head, *self.left_out, *(f"  {label}" for label in self.points)]
 
 

@@ -210,6 +210,17 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
+def seeds_text(seeds) -> str:
+    """[0, 1, 2, 5] -> '0-2,5': the seeds as parse_seeds reads them."""
+    runs: list[list[int]] = []
+    for seed in sorted(set(seeds)):
+        if runs and seed == runs[-1][1] + 1:
+            runs[-1][1] = seed
+        else:
+            runs.append([seed, seed])
+    return ",".join(f"{lo}-{hi}" if hi > lo else f"{lo}" for lo, hi in runs)
+
+
 def load_spec(source: str | Path | Mapping | None, overrides: Sequence[str] = (), grid: Sequence[str] = (),
               seeds: list[int] | None = None) -> SweepSpec:
     """A spec from a config file (its `sweep:` block, if any, holds the axes), --set overrides of the base,
