@@ -1,0 +1,83 @@
+"""Does one axis of `reproduce direction` change the direction? Paired by seed, across one or more study folders.
+
+    python benchmarks/direction_pairs.py FOLDER [FOLDER ...] [--axis eos_loss] [--metric model_entropy]
+
+Reads each folder's results.csv (the direction study's per-generation table). For every cell it takes each
+seed's least-squares slope of the metric per generation, as the study measures a direction. Cells that differ
+only in the axis are paired seed by seed: the difference of slopes (the axis's last value minus its first, in
+the order the cells are named), its mean with a 95% Student-t interval, the exact sign-flip p-value of the
+statistics layer (analysis/statistics.py) and Holm's adjustment over the pairs printed. Seeds must not repeat
+across folders (a seed run twice is refused). Used for docs/direction.md's end-token masking at 6 seeds.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from lmcollapse.analysis.statistics import holm, sign_flip_p, smallest_p
+
+
+def seed_slopes(folders: list[Path], metric: str) -> dict[str, dict[int, float]]:
+    """cell -> seed -> slope of metric per generation."""
+    series: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
+    origin: dict[tuple[str, int], Path] = {}
+    for folder in folders:
+        with open(folder / "results.csv", newline="") as handle:
+            for row in csv.DictReader(handle):
+                key = (row["cell"], int(row["seed"]))
+                if origin.setdefault(key, folder) != folder:
+                    raise SystemExit(f"{key[0]}, seed {key[1]}: in {origin[key]} and {folder}; pair distinct seeds")
+                series[key][int(row["generation"])] = float(row[metric])
+    slopes: dict[str, dict[int, float]] = defaultdict(dict)
+    for (cell, seed), by_generation in series.items():
+        t = np.array(sorted(by_generation))
+        slopes[cell][seed] = float(np.polyfit(t, [by_generation[g] for g in t], 1)[0])
+    return slopes
+
+
+def pairs(slopes: dict[str, dict[int, float]], axis: str) -> dict[str, dict[str, dict[int, float]]]:
+    """rest of the cell's label -> axis value -> seed -> slope, for the cells that name the axis."""
+    pattern = re.compile(rf"(^|, ){re.escape(axis)} ([^,]+)")
+    grouped: dict[str, dict[str, dict[int, float]]] = defaultdict(dict)
+    for cell, by_seed in slopes.items():
+        found = pattern.search(cell)
+        if found:
+            rest = (cell[:found.start()] + cell[found.end():]).strip(", ")
+            grouped[rest][found.group(2)] = by_seed
+    return {rest: values for rest, values in grouped.items() if len(values) == 2}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--axis", default="eos_loss")
+    parser.add_argument("--metric", default="model_entropy")
+    args = parser.parse_args()
+    grouped = pairs(seed_slopes(args.folders, args.metric), args.axis)
+    if not grouped:
+        raise SystemExit(f"no two cells differ only in {args.axis!r} in {', '.join(map(str, args.folders))}")
+    rows = []
+    for rest, values in sorted(grouped.items()):
+        (first, a), (last, b) = values.items()
+        seeds = sorted(set(a) & set(b))
+        d = np.array([b[s] - a[s] for s in seeds])  # (seeds,) slope under `last` minus under `first`
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+        rows.append((rest, first, last, seeds, d, half, sign_flip_p(d)))
+    adjusted = holm([row[-1] for row in rows])
+    print(f"{args.metric} slope per generation, {args.axis}: the second value's minus the first's, paired by seed")
+    print(f"| cell | pair | seeds | per seed | mean (95% CI) | sign-flip p | Holm over {len(rows)} |")
+    print("|---|---|---|---|---|---|---|")
+    for (rest, first, last, seeds, d, half, p), p_holm in zip(rows, adjusted):
+        print(f"| {rest} | {last} - {first} | {len(seeds)} | {', '.join(f'{x:+.3f}' for x in d)} | "
+              f"{d.mean():+.3f} ({d.mean() - half:+.3f} to {d.mean() + half:+.3f}) | {p:.3f} | {p_holm:.3f} |")
+    print(f"(the smallest sign-flip p at {len(rows[0][3])} seeds: {smallest_p(len(rows[0][3])):.3f})")
+
+
+if __name__ == "__main__":
+    main()
