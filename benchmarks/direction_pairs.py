@@ -5,7 +5,7 @@
 Reads each folder's results.csv (the direction study's per-generation table). For every cell it takes each
 seed's least-squares slope of the metric per generation, as the study measures a direction. Cells that differ
 only in the axis are paired seed by seed: the difference of slopes (the axis's last value minus its first, in
-the order the cells are named), its mean with a 95% Student-t interval, the exact sign-flip p-value of the
+the order the cells are named), its mean with the 95% Student-t interval of analysis/aggregation.py, the exact sign-flip p-value of the
 statistics layer (analysis/statistics.py) and Holm's adjustment over the pairs printed. Seeds must not repeat
 across folders (a seed run twice is refused). Used for docs/direction.md's end-token masking at 6 seeds.
 """
@@ -18,8 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from lmcollapse.analysis.aggregation import mean_over_seeds
 from lmcollapse.analysis.statistics import holm, sign_flip_p, smallest_p
 
 
@@ -27,8 +27,11 @@ def seed_slopes(folders: list[Path], metric: str) -> dict[str, dict[int, float]]
     """cell -> seed -> slope of metric per generation."""
     series: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
     origin: dict[tuple[str, int], Path] = {}
-    for folder in folders:
-        with open(folder / "results.csv", newline="") as handle:
+    for folder in dict.fromkeys(folders):  # a folder named twice is read once
+        table = folder / "results.csv"
+        if not table.is_file():
+            raise SystemExit(f"{table}: not found; give folders `lmcollapse reproduce direction` wrote")
+        with open(table, newline="") as handle:
             for row in csv.DictReader(handle):
                 key = (row["cell"], int(row["seed"]))
                 if origin.setdefault(key, folder) != folder:
@@ -67,15 +70,14 @@ def main() -> None:
         (first, a), (last, b) = values.items()
         seeds = sorted(set(a) & set(b))
         d = np.array([b[s] - a[s] for s in seeds])  # (seeds,) slope under `last` minus under `first`
-        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-        rows.append((rest, first, last, seeds, d, half, sign_flip_p(d)))
+        rows.append((rest, first, last, seeds, d, mean_over_seeds(d), sign_flip_p(d)))
     adjusted = holm([row[-1] for row in rows])
     print(f"{args.metric} slope per generation, {args.axis}: the second value's minus the first's, paired by seed")
     print(f"| cell | pair | seeds | per seed | mean (95% CI) | sign-flip p | Holm over {len(rows)} |")
     print("|---|---|---|---|---|---|---|")
-    for (rest, first, last, seeds, d, half, p), p_holm in zip(rows, adjusted):
+    for (rest, first, last, seeds, d, (mean, low, high), p), p_holm in zip(rows, adjusted):
         print(f"| {rest} | {last} - {first} | {len(seeds)} | {', '.join(f'{x:+.3f}' for x in d)} | "
-              f"{d.mean():+.3f} ({d.mean() - half:+.3f} to {d.mean() + half:+.3f}) | {p:.3f} | {p_holm:.3f} |")
+              f"{mean:+.3f} ({low:+.3f} to {high:+.3f}) | {p:.3f} | {p_holm:.3f} |")
     print(f"(the smallest sign-flip p at {len(rows[0][3])} seeds: {smallest_p(len(rows[0][3])):.3f})")
 
 
