@@ -281,6 +281,9 @@ class GenerationView:
     acceptance: float | None = None  # share of drawn documents that passed the gates (runner with gates)
     sampler: Any | None = None  # the run's decoding (models.decoding.Sampler), which drew the samples
     seed: int = 0  # the run seed: a metric that draws takes its stream from (seed, generation, its name)
+    # trains a model as generation t+1 would (its config, starting weights, calibration): (corpus, seed) -> the
+    # fitted model; None where the run cannot say yet (running/loop.py: _next_learner)
+    next_learner: Any | None = None
     _occurrences: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -318,16 +321,21 @@ class GenerationView:
         return weighted_mean_ratio(-np.bincount(doc, weights=logp, minlength=n), np.bincount(doc, minlength=n))
 
     @cached_property
+    def entropy_documents(self) -> Corpus:
+        """The samples model_entropy reads: generated documents are i.i.d., so the first ones covering
+        ENTROPY_POSITIONS positions are an unbiased sample of the model's contexts; using every position costs
+        time and adds nothing visible."""
+        enough = int(np.searchsorted(self.samples.offsets, ENTROPY_POSITIONS)) + 1
+        return self.samples.take(np.arange(min(enough, len(self.samples))))
+
+    @cached_property
     def samples_entropy(self) -> float | None:
         """The mean entropy (nats) of M_t's next-token law over contexts of its own samples (model_entropy,
         and the dispersion gap beside the held-out cross-entropy); None without a position to read."""
         s = self.samples
         if s.n_tokens == 0 and s.eos_id is None:
             return None
-        # Generated documents are i.i.d., so the first ones covering ENTROPY_POSITIONS positions are an
-        # unbiased sample of the model's contexts; using every position costs time and adds nothing visible.
-        enough = int(np.searchsorted(s.offsets, ENTROPY_POSITIONS)) + 1
-        first = s.take(np.arange(min(enough, len(s))))
+        first = self.entropy_documents
         if first.entropy_sums is not None and first.entropy_model == id(self.model):  # recorded while M_t sampled
             positions = first.n_tokens + (len(first) if first.eos_id is not None else 0)
             return float(first.entropy_sums.sum() / positions) if positions else None

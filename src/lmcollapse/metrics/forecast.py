@@ -18,6 +18,13 @@ writes down from generation 0 before generation 1 runs.
   that its counts decide at the context (the rest is the smoothing's uniform law; 0 where the next fit never
   sees the context and backs off).
 
+- neural models get the learner's side at generation 0 only: entropy_step from one next generation, drawn and
+  trained as the run will train generation 1 (GenerationView.next_learner: the same config and starting
+  weights), read at the positions of its own samples as model_entropy reads a model. It costs about one
+  generation, so later generations (which no forecast needs) skip it. At temperature 1 a well-fit GPT writes
+  almost exactly as noisily as it reads, and writes_minus_reads then carries no sign; the entropy still moves,
+  through the next learner fitting a finite sample, which only a drawn next generation sees (docs/direction.md).
+
 The positions are those of the first samples covering FORECAST_POSITIONS of them (the samples are i.i.d.).
 Opt-in: it scores the samples again, under the decoding.
 """
@@ -32,6 +39,7 @@ from lmcollapse import seeding
 FORECAST_POSITIONS = 20_000  # sampled positions read (standard error of the mean entropy ~1e-2 nats or less)
 NEXT_FIT_DRAWS = 4  # next generations drawn for a count model's entropy_step (with 4, the first step of 15 KJV
 # cells was forecast within 0.002 nats on average: docs/direction.md)
+NEURAL_NEXT_FIT_DRAWS = 1  # a neural model's next generation costs a generation's training: one draw
 LAW_ROWS = 2_000  # next-token laws held at once: (rows, V) float64
 
 COLUMNS = {
@@ -42,8 +50,8 @@ COLUMNS = {
                            "forecast to drift towards noise, below 0 towards repetition", None),
     "lambda_eff": ("count models: the share n / (n + alpha V) of the next fit's law its counts decide, at the "
                    "samples' contexts", None, (0.0, 1.0)),
-    "entropy_step": ("count models: the next generation's model_entropy (drawn and refitted as a run would) "
-                     "minus M_t's (nats; below 0 towards repetition)", None),
+    "entropy_step": ("the next generation's model_entropy (drawn and refitted as a run would; neural models at "
+                     "generation 0 only) minus M_t's (nats; below 0 towards repetition)", None),
 }
 
 
@@ -67,6 +75,9 @@ def direction_forecast(view: GenerationView) -> dict | None:
             laws = view.model.position_probs(read, doc[lo:lo + LAW_ROWS], pos[lo:lo + LAW_ROWS])  # (rows, V)
             decoded += float(_entropy(view.sampler.transform(laws)).sum())
         out["decoded_entropy"] = decoded / len(doc)
+        if view.generation == 0 and view.next_learner is not None and view.samples_entropy is not None:
+            after = [_next_generation_entropy(view, view.next_learner, k) for k in range(NEURAL_NEXT_FIT_DRAWS)]
+            out["entropy_step"] = float(np.mean(after)) - view.samples_entropy
     out["writes_minus_reads"] = out["decoded_entropy"] - _reads(view)
     return out
 
@@ -83,6 +94,17 @@ def _reads(view: GenerationView) -> float:
     doc, logp = view.heldout_scores  # (P,), (P,): in document order, each document's end target last
     end = np.r_[doc[1:] != doc[:-1], True]  # (P,) True at each document's last target
     return float(-logp[~end].sum() / max(int((~end).sum()), 1))
+
+
+def _next_generation_entropy(view: GenerationView, train, k: int) -> float:
+    """Draw k of the next generation: |D_t| documents of M_t's decoded samples, trained on by `train`, read
+    as model_entropy reads a model (at the first of its own samples covering ENTROPY_POSITIONS positions;
+    GenerationView.samples_entropy)."""
+    data_seed, sample_seed = (seeding.derived_seed(view.seed, view.generation, f"direction_forecast:{part}:{k}")
+                              for part in ("data", "samples"))
+    refit = train(view.model.sample(len(view.train), sampler=view.sampler, seed=data_seed), data_seed)
+    own = refit.sample(len(view.entropy_documents), sampler=view.sampler, seed=sample_seed)
+    return float(refit.context_entropies(own).mean())
 
 
 def _count_forecast(view: GenerationView, read, doc: np.ndarray, pos: np.ndarray) -> dict:

@@ -365,7 +365,18 @@ def _view(experiment: Experiment, state: RunState, t: int, model: LanguageModel,
                           truth=experiment.truth, doc_length=experiment.config.corpus.doc_length,
                           real_stats=state.real_stats, probe=state.probe, max_tokens=experiment.sampler.max_tokens,
                           acceptance=drawn.acceptance_rate if experiment.gates else None,
-                          sampler=experiment.sampler, seed=experiment.config.seed)
+                          sampler=experiment.sampler, seed=experiment.config.seed,
+                          next_learner=_next_learner(experiment, state, t))
+
+
+def _next_learner(experiment: Experiment, state: RunState, t: int) -> Callable | None:
+    """Training as generation t+1 will train, for a metric that draws the next generation (direction_forecast):
+    its config, the weights it starts from (none, M_t, or the base) and the learner set as given (a resampling
+    gate is not applied). None under a calibrated tce: its gamma is read from generation 0's committed samples,
+    which do not exist yet while generation 0 is measured."""
+    if getattr(experiment.config.model, "tce_masked_share", None) is not None:
+        return None
+    return lambda corpus, seed: experiment.new_model(t + 1).fit(corpus, seed=seed, init=state.starting_model(t + 1))
 
 
 def _record(experiment: Experiment, t: int, model: LanguageModel, data: DataState, next_data: DataState,

@@ -10,10 +10,12 @@ How it runs, in two passes over the same sweep folder:
 3. every run goes on to the spec's generations.
 
 The forecast of a cell (mean over its seeds at generation 0):
-- count models: entropy_step, the next fit's expected entropy minus the model's (drawn counts at every context:
-  the learner, its smoothing and the decoding, exactly); below 0 "repetition", above "noise";
+- entropy_step, the next generation's entropy minus the model's: count models draw it four times, exactly (the
+  learner, its smoothing and the decoding); neural models draw one next generation, trained as the run will
+  train generation 1; below 0 "repetition", above "noise";
 - every model: writes_minus_reads, the entropy of the law it samples with minus its held-out cross-entropy;
-  below 0 "repetition", above "noise". The count cells are forecast both ways and each way is scored.
+  below 0 "repetition", above "noise". It is the forecast where entropy_step is missing (the GPT cells run
+  before neural models drew it). Cells with both are forecast both ways and each way is scored.
 
 Measured: the slope of model_entropy over generations, per seed, its mean across seeds with a 95% Student-t
 interval: "repetition" when the interval lies below 0, "noise" when above, "unclear" when it holds 0 (with
@@ -153,7 +155,7 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, progress: bool =
 
 # ---- the forecasts, from generation 0 -----------------------------------------------------------------------
 def forecast_of(means: dict) -> dict:
-    """The cell's forecasts from its generation-0 means: by entropy_step (count models) and by
+    """The cell's forecasts from its generation-0 means: by entropy_step (the next generation drawn) and by
     writes_minus_reads (every model); `forecast` is the first of them the cell has."""
     way = lambda x: None if x is None or not np.isfinite(x) else ("repetition" if x < 0 else "noise")  # noqa: E731
     by_step, by_gap = way(means.get("entropy_step")), way(means.get("writes_minus_reads"))
@@ -186,8 +188,8 @@ def write_predictions(sweep: Sweep, chosen: list[Cell], out: Path) -> dict:
                                      "seeds": runs, "means": means, **forecast_of(means)}
         added = True
     if added:
-        stored["rule"] = ("forecast: 'repetition' when the value is below 0, 'noise' above; entropy_step for count "
-                          "models, writes_minus_reads for the others; generations_committed: each seed's "
+        stored["rule"] = ("forecast: 'repetition' when the value is below 0, 'noise' above; entropy_step where the "
+                          "cell has it, else writes_minus_reads; generations_committed: each seed's "
                           "committed generations when the cell was written")
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(stored, indent=1))
@@ -273,13 +275,13 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
     lines = [f"# {spec['name']}: which way collapse goes", "",
              f"Replace, {spec['generations']} generations, seeds {spec['seeds']}. Each cell's forecast was written "
              f"to {PREDICTIONS} from generation 0 alone ({', '.join(written)}), while each of its runs held "
-             f"generation 0 only, and is never rewritten: 'repetition' when entropy_step (count models) or "
-             f"writes_minus_reads (the others) is below 0, 'noise' above. Measured: the mean over seeds of each "
+             f"generation 0 only, and is never rewritten: 'repetition' when entropy_step (the next generation drawn) "
+             f"or, without it, writes_minus_reads is below 0, 'noise' above. Measured: the mean over seeds of each "
              f"seed's slope of model_entropy per generation, with its 95% interval (from {MIN_SEEDS_FOR_INTERVAL} "
              f"seeds): repetition below 0, noise above, unclear where the interval holds 0. Rule (e), 32 tokens: "
              f"`reproduce paper`'s rule for claim (e) on repetition_32 and self-BLEU_32.", "",
              f"**Forecast right in {right} of {scored} cells with a measured direction.**", ""]
-    for basis, label in (("by_entropy_step_right", "entropy_step (count models)"),
+    for basis, label in (("by_entropy_step_right", "entropy_step (the next generation drawn)"),
                          ("by_writes_minus_reads_right", "writes_minus_reads (every model)")):
         r, n = share_right(results, basis)
         if n:
@@ -322,8 +324,8 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
 
 
 def regime_map(results: list[dict], path: Path) -> Path:
-    """summary.png: per model, each cell's forecast value (x: entropy_step for count models, writes_minus_reads
-    for the others) against its measured entropy slope with the 95% interval (y). The forecast is right in the
+    """summary.png: per model, each cell's forecast value (x: entropy_step where the cell has it, else
+    writes_minus_reads) against its measured entropy slope with the 95% interval (y). The forecast is right in the
     white quadrants (both below 0: repetition; both above: noise) and wrong in the shaded ones."""
     import matplotlib
 

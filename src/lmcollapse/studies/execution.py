@@ -29,9 +29,13 @@ def with_study_bases(config: dict, spec: dict, out: str | Path | None, default_o
 
 def uses_study_bases(spec: dict, models: tuple[str, ...]) -> bool:
     """Whether any of the chosen models of a study spec fine-tunes a base the study pretrains (model.base: study;
-    a paper spec's model section holds the config, a mitigation spec's holds it under `base`)."""
+    a paper spec's model section holds the config, a mitigation spec's holds it under `base`, and a direction
+    spec's named levels may set it as an override: `model.base: study`)."""
     sections = [spec.get("models", {}).get(m, {}) for m in models]
-    return any(section.get("base", section).get("model", {}).get("base") == STUDY_BASES for section in sections)
+    levels = [level for section in sections for axis in section.get("axes", {}).values() if "key" not in axis
+              for level in axis.values() if isinstance(level, dict)]
+    return (any(section.get("base", section).get("model", {}).get("base") == STUDY_BASES for section in sections)
+            or any(level.get("model.base") == STUDY_BASES for level in levels))
 
 
 def merged(base: dict, update: dict) -> dict:
