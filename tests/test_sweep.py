@@ -94,9 +94,12 @@ def test_gpu_slots_pack_fractions_and_spread_wholes():
         gpu_slots(["0", "1"], 3)
 
 
-def worker_environment(run_dir: str) -> tuple[str, str]:
-    """A collect function: the GPUs and the thread cap the worker that ran the run had."""
-    return os.environ.get("CUDA_VISIBLE_DEVICES", ""), os.environ.get("OMP_NUM_THREADS", "")
+def worker_environment(run_dir: str) -> tuple[str, str, int]:
+    """A collect function: the GPUs and the thread cap the worker that ran the run had, and which worker it was.
+    It holds its worker a moment, so that on a loaded machine one worker cannot take every run before the
+    other has started (the test once failed so, seeing one slot only)."""
+    time.sleep(1.5)
+    return os.environ.get("CUDA_VISIBLE_DEVICES", ""), os.environ.get("OMP_NUM_THREADS", ""), os.getpid()
 
 
 def test_each_pool_worker_owns_a_gpu_slot_and_its_share_of_the_cores(tmp_path, monkeypatch):
@@ -110,8 +113,10 @@ def test_each_pool_worker_owns_a_gpu_slot_and_its_share_of_the_cores(tmp_path, m
     outcome = run_tasks(tasks, LocalExecutor(LocalExecutorConfig(workers=2, gpus_per_run=0.5)), progress=False)
     seen = [o.value for o in outcome.outcomes]
     assert not outcome.failures and len(seen) == 4
-    assert {gpus for gpus, _ in seen} == {"3", "5"}  # two workers, one slot each, spread over both GPUs
-    assert {threads for _, threads in seen} == {str(max(1, (os.cpu_count() or 1) // 2))}  # cores shared out
+    slot_of = {pid: {gpus for gpus, _, p in seen if p == pid} for _, _, pid in seen}
+    assert all(len(slots) == 1 for slots in slot_of.values())  # a worker keeps its slot
+    assert len(slot_of) == 2 and {gpus for gpus, _, _ in seen} == {"3", "5"}  # two workers, one GPU each
+    assert {threads for _, threads, _ in seen} == {str(max(1, (os.cpu_count() or 1) // 2))}  # cores shared out
     assert "OMP_NUM_THREADS" not in os.environ  # the parent's own environment is left as it was
 
 
