@@ -297,10 +297,12 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
         if len(steps) >= 2:
             forecast_step, measured_step = np.array(steps).T
             agree = int(np.sum(np.sign(forecast_step) == np.sign(measured_step)))
+            # a correlation over 2 cells is +-1 whatever they hold: printed from 3
+            correlation = (f", correlation {np.corrcoef(forecast_step, measured_step)[0, 1]:.3f}"
+                           if len(steps) >= 3 else "")
             lines.append(f"- the first step ({basis} against the measured model_entropy(1) - model_entropy(0), "
                          f"{len(steps)} cells): signs agree in {agree}; mean absolute difference "
-                         f"{np.mean(np.abs(forecast_step - measured_step)):.3f} nats, correlation "
-                         f"{np.corrcoef(forecast_step, measured_step)[0, 1]:.3f}")
+                         f"{np.mean(np.abs(forecast_step - measured_step)):.3f} nats{correlation}")
     unclear = [r for r in results if r["measured"] not in ("repetition", "noise")]
     late = [r for r in results if r["late"]]
     if unclear:
