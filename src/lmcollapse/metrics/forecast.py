@@ -100,11 +100,16 @@ def _next_generation_entropy(view: GenerationView, train, k: int) -> float:
     """Draw k of the next generation: |D_t| documents of M_t's decoded samples, trained on by `train`, read
     as model_entropy reads a model (at the first of its own samples covering ENTROPY_POSITIONS positions;
     GenerationView.samples_entropy)."""
-    data_seed, sample_seed = (seeding.derived_seed(view.seed, view.generation, f"direction_forecast:{part}:{k}")
-                              for part in ("data", "samples"))
+    data_seed, sample_seed = _draw_seeds(view, k)
     refit = train(view.model.sample(len(view.train), sampler=view.sampler, seed=data_seed), data_seed)
     own = refit.sample(len(view.entropy_documents), sampler=view.sampler, seed=sample_seed)
     return float(refit.context_entropies(own).mean())
+
+
+def _draw_seeds(view: GenerationView, k: int) -> tuple[int, int]:
+    """Draw k's seeds for the next generation's data and for its own samples, from (run seed, generation)."""
+    return tuple(seeding.derived_seed(view.seed, view.generation, f"direction_forecast:{part}:{k}")
+                 for part in ("data", "samples"))
 
 
 def _count_forecast(view: GenerationView, read, doc: np.ndarray, pos: np.ndarray) -> dict:
@@ -124,8 +129,7 @@ def _count_forecast(view: GenerationView, read, doc: np.ndarray, pos: np.ndarray
     now = float(model.context_entropies(view.samples).mean())  # M_t at its own samples, as model_entropy reads it
     after, share = [], []
     for k in range(NEXT_FIT_DRAWS):
-        data_seed, sample_seed = (seeding.derived_seed(view.seed, view.generation, f"direction_forecast:{part}:{k}")
-                                  for part in ("data", "samples"))
+        data_seed, sample_seed = _draw_seeds(view, k)
         refit = type(model)(model.config).fit(model.sample(len(view.train), sampler=view.sampler, seed=data_seed))
         own = refit.sample(len(view.samples), sampler=view.sampler, seed=sample_seed)
         after.append(float(refit.context_entropies(own).mean()))
