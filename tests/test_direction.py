@@ -78,6 +78,7 @@ def test_the_study_writes_its_forecasts_from_generation_0_and_never_rewrites_the
         assert set(entry["seeds"]) == {"0", "1", "2"}
     results = json.loads((out / "summary.json").read_text())
     assert all(r["generations"] == 4 for r in results)
+    assert all(r["joined"] in ("repetition", "noise", "unclear") for r in results)  # scored beside the forecast
     stored = (out / "predictions.json").read_bytes()
     # a rerun, with the runs now at generation 3, keeps every forecast as it was written
     again = cli("reproduce", "direction", "--quick", "--model", "ngram", "--out", str(out), "-q", timeout=900)
@@ -230,3 +231,43 @@ def test_shared_bases_reach_the_fine_tuned_level_and_are_refused_for_the_count_m
     based = [cell.config["model"]["base"] for cell in direction.cells(spec, ("gpt",))
              if cell.config["model"].get("init") == "base"]
     assert based and set(based) == {str(tmp_path)}
+
+
+def _cell_entry(step, gap):
+    """A predictions.json entry with per-seed entropy_step and writes_minus_reads values."""
+    from lmcollapse.studies import direction
+
+    seeds = {str(i): {"entropy_step": a, "writes_minus_reads": b} for i, (a, b) in enumerate(zip(step, gap))}
+    means = {"entropy_step": float(np.mean(step)), "writes_minus_reads": float(np.mean(gap))}
+    return {"seeds": seeds, "means": means, "late": False, **direction.forecast_of(means)}
+
+
+def test_the_joined_rule_takes_the_forecast_whose_seeds_agree_and_is_scored_not_used(tmp_path):
+    """The rule read off earlier GPT cells (docs/direction.md): the forecast whose seeds all agree in sign,
+    entropy_step first, 'unclear' where neither's do. The summary scores it on its own line; the study's
+    forecast still follows entropy_step's mean."""
+    from lmcollapse.studies import direction
+
+    # cpu-learner's two cells as measured: temperature 1 and 0.95 (seeds' entropy_step, writes_minus_reads)
+    at_1 = _cell_entry([0.173, 0.239, 0.227], [0.001, -0.007, 0.054])
+    at_095 = _cell_entry([0.092, -0.010, -0.060], [-0.177, -0.184, -0.133])
+    neither = _cell_entry([0.1, -0.1, 0.05], [0.02, -0.03, 0.01])
+    assert [direction.joined_forecast(e) for e in (at_1, at_095, neither)] == ["noise", "repetition", "unclear"]
+    assert at_095["forecast"] == "noise"  # the study's forecast: entropy_step's mean, untouched
+    assert direction.seeds_agree({"seeds": {"0": {"entropy_step": 0.3}}}, "entropy_step") is None
+    rows = []
+    for key, entry, measured_way in (("a", at_1, "noise"), ("b", at_095, "repetition"), ("c", neither, "noise")):
+        right = lambda called: None if called in (None, "unclear") else called == measured_way  # noqa: E731
+        joined = direction.joined_forecast(entry)
+        rows.append({"model": "gpt", "cell": key, "means": entry["means"], "basis": entry["basis"],
+                     "first_step": np.nan, "forecast": entry["forecast"], "measured": measured_way,
+                     "late": False, "joined": joined, "joined_right": right(joined),
+                     "forecast_right": right(entry["forecast"]), "by_entropy_step_right": right(entry["forecast"]),
+                     "by_writes_minus_reads_right": right(entry["by_writes_minus_reads"]),
+                     "entropy_start": 4.0, "entropy_end": 4.0, "slope": 0.0, "slope_lo": 0.01, "slope_hi": 0.1,
+                     "rule_e_32": "mixed or unclear", "capped_start": 0.0, "capped_end": 0.0})
+    text = direction.summary({"name": "direction", "generations": 8, "seeds": [0, 1, 2]}, rows,
+                             {"cells": {"x": {"written": "then"}}})
+    assert "**Forecast right in 2 of 3 cells" in text  # a (noise, right), b (noise, wrong), c (noise, right)
+    assert "right in 2 of the 2 cells it called, unclear in 1" in text
+    assert "| noise | unclear |" in text and "| noise | repetition |" in text

@@ -250,12 +250,33 @@ def measured(sweep: Sweep, chosen: list[Cell], predictions: dict) -> list[dict]:
                "capped_start": float(np.nanmean(capped[:, 0])), "capped_end": float(np.nanmean(capped[:, -1])),
                "first_step": float(np.nanmean(first_step)), "late": entry["late"], "means": entry["means"],
                "basis": entry["basis"]}
-        for basis in ("forecast", "by_entropy_step", "by_writes_minus_reads"):
-            row[basis] = entry[basis]
-            row[f"{basis}_right"] = (None if entry[basis] is None or way not in ("repetition", "noise") or entry["late"]
-                                     else entry[basis] == way)
+        called = {basis: entry[basis] for basis in ("forecast", "by_entropy_step", "by_writes_minus_reads")}
+        called["joined"] = joined_forecast(entry)  # scored beside the forecast, never in its place
+        for basis, forecast in called.items():
+            row[basis] = forecast
+            row[f"{basis}_right"] = (None if forecast in (None, "unclear") or way not in ("repetition", "noise")
+                                     or entry["late"] else forecast == way)
         out.append(row)
     return out
+
+
+def seeds_agree(entry: dict, basis: str) -> bool | None:
+    """Whether every seed's value of a forecast's basis has the same sign (None under 2 seeds)."""
+    values = [v[basis] for v in entry["seeds"].values() if v.get(basis) is not None]
+    if len(values) < 2:
+        return None
+    return bool(np.all(np.asarray(values) > 0) or np.all(np.asarray(values) < 0))
+
+
+def joined_forecast(entry: dict) -> str:
+    """The rule read off the earlier GPT cells (docs/direction.md), where each forecast was right wherever its
+    seeds agreed in sign and missed only where they straddled 0: the forecast whose seeds agree (entropy_step
+    first), 'unclear' where neither's do. The summary scores it on every study; the study's forecast does not
+    use it, so that runs it did not see test it."""
+    for basis, way in (("entropy_step", "by_entropy_step"), ("writes_minus_reads", "by_writes_minus_reads")):
+        if entry.get(way) is not None and seeds_agree(entry, basis):
+            return entry[way]
+    return "unclear"
 
 
 def share_right(results: list[dict], key: str = "forecast_right") -> tuple[int, int]:
@@ -303,6 +324,13 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
             lines.append(f"- the first step ({basis} against the measured model_entropy(1) - model_entropy(0), "
                          f"{len(steps)} cells): signs agree in {agree}; mean absolute difference "
                          f"{np.mean(np.abs(forecast_step - measured_step)):.3f} nats{correlation}")
+    joined = [r for r in results if r.get("joined") is not None and r["measured"] in ("repetition", "noise")
+              and not r["late"]]
+    if joined:
+        r, n = share_right(joined, "joined_right")
+        lines.append(f"- by the joined rule (the forecast whose seeds all agree in sign, entropy_step first; "
+                     f"'unclear' where neither's do; read off earlier GPT cells, scored here and not used): right in "
+                     f"{r} of the {n} cells it called, unclear in {len(joined) - n}")
     unclear = [r for r in results if r["measured"] not in ("repetition", "noise")]
     late = [r for r in results if r["late"]]
     if unclear:
@@ -310,8 +338,8 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
     if late:
         lines.append(f"- {len(late)} cells were forecast after their runs had passed generation 0: not scored")
     lines += ["", "| model | cell | entropy_step | first step | writes - reads | lambda_eff | forecast | "
-              "entropy 0 -> end | slope (95% CI) | measured | right | rule (e), 32 tokens | capped 0 -> end |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "joined rule | entropy 0 -> end | slope (95% CI) | measured | right | rule (e), 32 tokens | capped 0 -> end |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         m = r["means"]
         right_mark = {True: "yes", False: "**no**", None: "not scored"}[r["forecast_right"]]
@@ -319,7 +347,8 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
         lines.append(
             f"| {r['model']} | {r['cell']} | {_f(m.get('entropy_step'))} | {_f(r['first_step'])} | "
             f"{_f(m.get('writes_minus_reads'))} | "
-            f"{'n/a' if lam is None else f'{lam:.3f}'} | {r['forecast']} | {r['entropy_start']:.2f} -> "
+            f"{'n/a' if lam is None else f'{lam:.3f}'} | {r['forecast']} | {r.get('joined', 'n/a')} | "
+            f"{r['entropy_start']:.2f} -> "
             f"{r['entropy_end']:.2f} | {_f(r['slope'])} ({_f(r['slope_lo'])} to {_f(r['slope_hi'])}) | "
             f"{r['measured']} | {right_mark} | {r['rule_e_32']} | {r['capped_start']:.2f} -> {r['capped_end']:.2f} |")
     return "\n".join(lines) + "\n"
