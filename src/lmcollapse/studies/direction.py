@@ -337,8 +337,8 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
         lines.append(f"- {len(unclear)} cells have no measured direction (unclear or too few seeds): not scored")
     if late:
         lines.append(f"- {len(late)} cells were forecast after their runs had passed generation 0: not scored")
-    lines += ["", "| model | cell | entropy_step | first step | writes - reads | lambda_eff | forecast | "
-              "joined rule | entropy 0 -> end | slope (95% CI) | measured | right | rule (e), 32 tokens | capped 0 -> end |",
+    lines += ["", "| model | cell | entropy_step | first step | writes - reads | lambda_eff | forecast | joined rule | "
+              "entropy 0 -> end | slope (95% CI) | measured | right | rule (e), 32 tokens | capped 0 -> end |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         m = r["means"]
