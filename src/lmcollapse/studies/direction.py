@@ -272,7 +272,7 @@ def joined_forecast(entry: dict) -> str:
     """The rule read off the earlier GPT cells (docs/direction.md), where each forecast was right wherever its
     seeds agreed in sign and missed only where they straddled 0: the forecast whose seeds agree (entropy_step
     first), 'unclear' where neither's do. The summary scores it on every study; the study's forecast does not
-    use it, so that runs it did not see test it."""
+    use it, so that runs it did not see test it (it failed on its first fresh cells: docs/direction.md)."""
     for basis, way in (("entropy_step", "by_entropy_step"), ("writes_minus_reads", "by_writes_minus_reads")):
         if entry.get(way) is not None and seeds_agree(entry, basis):
             return entry[way]
@@ -324,8 +324,7 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
             lines.append(f"- the first step ({basis} against the measured model_entropy(1) - model_entropy(0), "
                          f"{len(steps)} cells): signs agree in {agree}; mean absolute difference "
                          f"{np.mean(np.abs(forecast_step - measured_step)):.3f} nats{correlation}")
-    joined = [r for r in results if r.get("joined") is not None and r["measured"] in ("repetition", "noise")
-              and not r["late"]]
+    joined = [r for r in results if r["measured"] in ("repetition", "noise") and not r["late"]]
     if joined:
         r, n = share_right(joined, "joined_right")
         lines.append(f"- by the joined rule (the forecast whose seeds all agree in sign, entropy_step first; "
@@ -347,7 +346,7 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
         lines.append(
             f"| {r['model']} | {r['cell']} | {_f(m.get('entropy_step'))} | {_f(r['first_step'])} | "
             f"{_f(m.get('writes_minus_reads'))} | "
-            f"{'n/a' if lam is None else f'{lam:.3f}'} | {r['forecast']} | {r.get('joined', 'n/a')} | "
+            f"{'n/a' if lam is None else f'{lam:.3f}'} | {r['forecast']} | {r['joined']} | "
             f"{r['entropy_start']:.2f} -> "
             f"{r['entropy_end']:.2f} | {_f(r['slope'])} ({_f(r['slope_lo'])} to {_f(r['slope_hi'])}) | "
             f"{r['measured']} | {right_mark} | {r['rule_e_32']} | {r['capped_start']:.2f} -> {r['capped_end']:.2f} |")
