@@ -245,7 +245,7 @@ def _cell_entry(step, gap):
 def test_the_joined_rule_takes_the_forecast_whose_seeds_agree_and_is_scored_not_used(tmp_path):
     """The rule read off earlier GPT cells (docs/direction.md): the forecast whose seeds all agree in sign,
     entropy_step first, 'unclear' where neither's do. The summary scores it on its own line; the study's
-    forecast still follows entropy_step's mean."""
+    forecast of a neural cell follows writes_minus_reads's mean."""
     from lmcollapse.studies import direction
 
     # cpu-learner's two cells as measured: temperature 1 and 0.95 (seeds' entropy_step, writes_minus_reads)
@@ -253,7 +253,7 @@ def test_the_joined_rule_takes_the_forecast_whose_seeds_agree_and_is_scored_not_
     at_095 = _cell_entry([0.092, -0.010, -0.060], [-0.177, -0.184, -0.133])
     neither = _cell_entry([0.1, -0.1, 0.05], [0.02, -0.03, 0.01])
     assert [direction.joined_forecast(e) for e in (at_1, at_095, neither)] == ["noise", "repetition", "unclear"]
-    assert at_095["forecast"] == "noise"  # the study's forecast: entropy_step's mean, untouched
+    assert at_095["forecast"] == "repetition" and at_095["by_entropy_step"] == "noise"  # the gap's mean, untouched
     assert direction.seeds_agree({"seeds": {"0": {"entropy_step": 0.3}}}, "entropy_step") is None
     rows = []
     for key, entry, measured_way in (("a", at_1, "noise"), ("b", at_095, "repetition"), ("c", neither, "noise")):
@@ -262,12 +262,37 @@ def test_the_joined_rule_takes_the_forecast_whose_seeds_agree_and_is_scored_not_
         rows.append({"model": "gpt", "cell": key, "means": entry["means"], "basis": entry["basis"],
                      "first_step": np.nan, "forecast": entry["forecast"], "measured": measured_way,
                      "late": False, "joined": joined, "joined_right": right(joined),
-                     "forecast_right": right(entry["forecast"]), "by_entropy_step_right": right(entry["forecast"]),
+                     "forecast_right": right(entry["forecast"]),
+                     "by_entropy_step_right": right(entry["by_entropy_step"]),
                      "by_writes_minus_reads_right": right(entry["by_writes_minus_reads"]),
                      "entropy_start": 4.0, "entropy_end": 4.0, "slope": 0.0, "slope_lo": 0.01, "slope_hi": 0.1,
                      "rule_e_32": "mixed or unclear", "capped_start": 0.0, "capped_end": 0.0})
     text = direction.summary({"name": "direction", "generations": 8, "seeds": [0, 1, 2]}, rows,
                              {"cells": {"x": {"written": "then"}}})
-    assert "**Forecast right in 2 of 3 cells" in text  # a (noise, right), b (noise, wrong), c (noise, right)
+    assert "**Forecast right in 3 of 3 cells" in text  # a (noise, right), b (repetition, right), c (noise, right)
+    assert "- by entropy_step (the next generation drawn): 2 of 3" in text  # b's drawn step said noise
     assert "right in 2 of the 2 cells it called, unclear in 1" in text
-    assert "| noise | unclear |" in text and "| noise | repetition |" in text
+    assert "| noise | unclear |" in text and "| repetition | repetition |" in text
+
+
+def test_count_models_are_forecast_by_the_drawn_step_and_neural_models_by_the_decoding_gap(tmp_path):
+    """basis_of: a count model (its forecast holds lambda_eff) by entropy_step, drawn exactly; a neural model by
+    writes_minus_reads, its one drawn step scored beside it. Each cell keeps the rule it was written under, and
+    the summary names both rules when a folder holds cells of each."""
+    from lmcollapse.studies import direction
+
+    disagree = {"entropy_step": 0.08, "writes_minus_reads": -0.11}  # cpu-097's well-fit cell, in round numbers
+    neural = direction.forecast_of(disagree)
+    assert (neural["forecast"], neural["basis"], neural["by_entropy_step"]) == ("repetition", "writes_minus_reads",
+                                                                               "noise")
+    counts = direction.forecast_of({**disagree, "lambda_eff": 0.4})
+    assert (counts["forecast"], counts["basis"], counts["by_writes_minus_reads"]) == ("noise", "entropy_step",
+                                                                                     "repetition")
+    # a count cell whose drawn step is missing falls back on the gap, and says so
+    fallback = direction.forecast_of({"writes_minus_reads": 0.2, "lambda_eff": 0.4})
+    assert (fallback["forecast"], fallback["basis"]) == ("noise", "writes_minus_reads")
+    old_rule = "entropy_step where the cell has it, else writes_minus_reads"
+    one = {"cells": {"a": {"rule": direction.RULE}, "b": {"rule": direction.RULE}}}
+    two = {"rule": old_rule, "cells": {"a": {}, "b": {"rule": direction.RULE}, "c": {"rule": direction.RULE}}}
+    assert direction._rules_written(one) == f"Rule: {direction.RULE}."
+    assert direction._rules_written(two) == f"Rules: 1 cells: {old_rule}. 2 cells: {direction.RULE}."

@@ -9,13 +9,15 @@ How it runs, in two passes over the same sweep folder:
    and left out of the score;
 3. every run goes on to the spec's generations.
 
-The forecast of a cell (mean over its seeds at generation 0):
-- entropy_step, the next generation's entropy minus the model's: count models draw it four times, exactly (the
-  learner, its smoothing and the decoding); neural models draw one next generation, trained as the run will
-  train generation 1; below 0 "repetition", above "noise";
-- every model: writes_minus_reads, the entropy of the law it samples with minus its held-out cross-entropy;
-  below 0 "repetition", above "noise". It is the forecast where entropy_step is missing (the GPT cells run
-  before neural models drew it). Cells with both are forecast both ways and each way is scored.
+The forecast of a cell (mean over its seeds at generation 0; below 0 "repetition", above "noise"):
+- count models: entropy_step, the next generation's entropy minus the model's, drawn four times, exactly (the
+  learner, its smoothing and the decoding);
+- neural models: writes_minus_reads, the entropy of the law the model samples with minus its held-out
+  cross-entropy. Their entropy_step (one next generation, trained as the run will train generation 1) is
+  written and scored beside it as the forecast of the first step: it foresaw the first step in every GPT cell
+  and the direction in 3 of the 7 forecast both ways, where writes_minus_reads foresaw 7 (docs/direction.md).
+Every cell is forecast both ways where it has both values, and each way is scored. A cell keeps the forecast
+and the rule it was written under (predictions.json): folders forecast before this rule keep entropy_step's.
 
 Measured: the slope of model_entropy over generations, per seed, its mean across seeds with a 95% Student-t
 interval: "repetition" when the interval lies below 0, "noise" when above, "unclear" when it holds 0 (with
@@ -30,6 +32,7 @@ import copy
 import datetime
 import itertools
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,13 +157,32 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, progress: bool =
 
 
 # ---- the forecasts, from generation 0 -----------------------------------------------------------------------
+RULE = ("'repetition' when the value is below 0, 'noise' above; count models (whose forecast holds lambda_eff) "
+        "by entropy_step, drawn exactly; neural models by writes_minus_reads, their one drawn entropy_step scored "
+        "beside it as the first step's forecast")
+
+
 def forecast_of(means: dict) -> dict:
     """The cell's forecasts from its generation-0 means: by entropy_step (the next generation drawn) and by
-    writes_minus_reads (every model); `forecast` is the first of them the cell has."""
+    writes_minus_reads (every model); `forecast` follows `basis_of`, or the other where the cell lacks it."""
     way = lambda x: None if x is None or not np.isfinite(x) else ("repetition" if x < 0 else "noise")  # noqa: E731
-    by_step, by_gap = way(means.get("entropy_step")), way(means.get("writes_minus_reads"))
-    basis = "entropy_step" if by_step is not None else "writes_minus_reads"
-    return {"forecast": by_step or by_gap, "basis": basis, "by_entropy_step": by_step, "by_writes_minus_reads": by_gap}
+    called = {"entropy_step": way(means.get("entropy_step")),
+              "writes_minus_reads": way(means.get("writes_minus_reads"))}
+    basis = basis_of(means)
+    if called[basis] is None:  # e.g. a count model's sampler left no positions to draw from
+        basis = next(b for b in called if b != basis)
+    return {"forecast": called[basis], "basis": basis, "by_entropy_step": called["entropy_step"],
+            "by_writes_minus_reads": called["writes_minus_reads"]}
+
+
+def basis_of(means: dict) -> str:
+    """Which generation-0 value forecasts a cell's direction. A count model's entropy_step is the next
+    generation drawn four times, exactly, and its sign held for ten generations in the count-model map. A
+    neural model's is one trained draw: it foresees the first step, but where the decoding sharpens even
+    slightly (temperature 0.95 to 0.98) the first step rose and the entropy then fell, which its
+    writes_minus_reads (the decoding's pull, felt again every generation) foresaw (docs/direction.md). Only a
+    count model's forecast holds lambda_eff (metrics/forecast.py)."""
+    return "entropy_step" if "lambda_eff" in means else "writes_minus_reads"
 
 
 def write_predictions(sweep: Sweep, chosen: list[Cell], out: Path) -> dict:
@@ -185,12 +207,10 @@ def write_predictions(sweep: Sweep, chosen: list[Cell], out: Path) -> dict:
                  if (v := [r[c] for r in runs.values() if c in r])}
         stored["cells"][cell.key] = {"model": cell.model, "cell": cell.label, "written": now,
                                      "generations_committed": committed, "late": any(n > 1 for n in committed),
-                                     "seeds": runs, "means": means, **forecast_of(means)}
+                                     "seeds": runs, "means": means, **forecast_of(means), "rule": RULE}
         added = True
     if added:
-        stored["rule"] = ("forecast: 'repetition' when the value is below 0, 'noise' above; entropy_step where the "
-                          "cell has it, else writes_minus_reads; generations_committed: each seed's "
-                          "committed generations when the cell was written")
+        stored.setdefault("rule", RULE)  # a folder's first rule; each cell holds its own (the rule may change)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(stored, indent=1))
         tmp.replace(path)
@@ -296,9 +316,8 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
     lines = [f"# {spec['name']}: which way collapse goes", "",
              f"Replace, {spec['generations']} generations, seeds {spec['seeds']}. Each cell's forecast was written "
              f"to {PREDICTIONS} from generation 0 alone ({', '.join(written)}), while each of its runs held "
-             f"generation 0 only, and is never rewritten: 'repetition' when entropy_step (the next generation drawn) "
-             f"or, without it, writes_minus_reads is below 0, 'noise' above. Measured: the mean over seeds of each "
-             f"seed's slope of model_entropy per generation, with its 95% interval (from {MIN_SEEDS_FOR_INTERVAL} "
+             f"generation 0 only, and is never rewritten. {_rules_written(predictions)} Measured: the mean over "
+             f"seeds of each seed's slope of model_entropy per generation, with its 95% interval (from {MIN_SEEDS_FOR_INTERVAL} "
              f"seeds): repetition below 0, noise above, unclear where the interval holds 0. Rule (e), 32 tokens: "
              f"`reproduce paper`'s rule for claim (e) on repetition_32 and self-BLEU_32.", "",
              f"**Forecast right in {right} of {scored} cells with a measured direction.**", ""]
@@ -314,7 +333,7 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
                          f"would score as well, so the share right does not test the forecast there")
     for basis in ("entropy_step", "writes_minus_reads"):  # each forecast against the first step it foresees
         steps = [(r["means"][basis], r["first_step"]) for r in results
-                 if r["basis"] == basis and r["means"].get(basis) is not None and np.isfinite(r["first_step"])]
+                 if r["means"].get(basis) is not None and np.isfinite(r["first_step"])]
         if len(steps) >= 2:
             forecast_step, measured_step = np.array(steps).T
             agree = int(np.sum(np.sign(forecast_step) == np.sign(measured_step)))
@@ -353,9 +372,17 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _rules_written(predictions: dict) -> str:
+    """The forecast rule each cell was written under, as predictions.json holds it: a cell without its own was
+    written before cells held one, under the folder's rule (entropy_step first, for every model)."""
+    rules = Counter(cell.get("rule") or predictions.get("rule") for cell in predictions["cells"].values())
+    if len(rules) == 1:
+        return f"Rule: {next(iter(rules))}."
+    return "Rules: " + " ".join(f"{n} cells: {rule}." for rule, n in rules.items())
+
+
 def regime_map(results: list[dict], path: Path) -> Path:
-    """summary.png: per model, each cell's forecast value (x: entropy_step where the cell has it, else
-    writes_minus_reads) against its measured entropy slope with the 95% interval (y). The forecast is right in the
+    """summary.png: per model, each cell's forecast value (x: the value its forecast rests on) against its measured entropy slope with the 95% interval (y). The forecast is right in the
     white quadrants (both below 0: repetition; both above: noise) and wrong in the shaded ones."""
     import matplotlib
 
@@ -366,9 +393,8 @@ def regime_map(results: list[dict], path: Path) -> Path:
     fig, axes = plt.subplots(1, len(models), figsize=(6.4 * len(models), 5.2), squeeze=False)
     for ax, model in zip(axes[0], models):
         mine = [r for r in results if r["model"] == model]
-        basis = "entropy_step" if all(r["means"].get("entropy_step") is not None for r in mine) else \
-            "writes_minus_reads"
-        x = np.array([r["means"].get(basis, np.nan) for r in mine], dtype=float)
+        basis = " or ".join(dict.fromkeys(r["basis"] for r in mine))
+        x = np.array([r["means"].get(r["basis"], np.nan) for r in mine], dtype=float)  # each cell's own forecast
         y = np.array([r["slope"] for r in mine], dtype=float)
         low, high = (np.array([r[k] for r in mine], dtype=float) for k in ("slope_lo", "slope_hi"))
         span_x = np.nanmax(np.abs(x)) * 1.15 if np.isfinite(x).any() else 1.0
