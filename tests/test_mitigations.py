@@ -242,6 +242,32 @@ def test_shared_bases_are_refused_where_no_row_fine_tunes_a_base(tmp_path):
     assert fine.returncode == 0, fine.stderr
 
 
+def test_a_dry_run_on_a_study_folder_gives_the_refusal_the_real_run_would(tmp_path):
+    """Run directories are named by their configs, and a fine-tuning row's config holds its bases' folder: on a
+    folder that holds the study, another --bases names other runs, which the real command refuses (a sweep may
+    only grow). --dry-run once called every config valid there; it now says what the command would."""
+    from lmcollapse.studies import load_spec
+    from lmcollapse.studies.base import study_named
+    from lmcollapse.studies.execution import SHARED_BASES, study_sweep_spec
+    from lmcollapse.sweep.plan import plan, write_manifest
+
+    out, bases = tmp_path / "board", tmp_path / "bases"
+    spec = {**load_spec("mitigations"), SHARED_BASES: str(bases.resolve())}
+    study = study_named(spec)
+    runs = study.planned_runs(spec, quick=True, scale="cpu", models=("gpt-finetune",), out=out)
+    write_manifest(plan(study_sweep_spec(study.name, *runs), out))  # the folder as a started study leaves it
+    same = cli("reproduce", "mitigations", "--quick", "--model", "gpt-finetune", "--bases", bases, "--out", out,
+               "--dry-run")
+    assert same.returncode == 0, same.stderr
+    planned = len(runs[0]) * len(runs[1])
+    assert f"{out} holds 0 of these {planned} runs (they resume or are kept); {planned} start" in same.stdout
+    other = cli("reproduce", "mitigations", "--quick", "--model", "gpt-finetune", "--bases", tmp_path / "other",
+                "--out", out, "--dry-run")
+    assert other.returncode != 0 and f"--out {out} holds a sweep this spec changes" in other.stderr
+    assert f"({planned} such runs; " in other.stderr and "another --bases" in other.stderr
+    assert other.stderr.count("\n") == 1
+
+
 @pytest.mark.slow  # every model, every mitigation, tiny: a few minutes on 2 cores; CI runs it
 def test_quick_benchmark_runs_end_to_end(tmp_path):
     out = tmp_path / "mq"

@@ -36,7 +36,7 @@ from lmcollapse.sweep import (Sweep, SweepDir, is_sweep, load_spec, make_executo
 from lmcollapse.sweep.legacy import upgrade as upgrade_legacy
 from lmcollapse.sweep.folder import table_problem
 from lmcollapse.sweep.spec import parse_seeds
-from lmcollapse.studies.execution import SHARED_BASES, uses_study_bases
+from lmcollapse.studies.execution import SHARED_BASES, against_folder, uses_study_bases
 from lmcollapse.sweep.sweepdir import TABLES
 from lmcollapse.tokenizers import TOKENIZERS
 from lmcollapse.cli.output import console, err_console
@@ -352,6 +352,10 @@ def reproduce(name: str = typer.Argument(..., help="experiment name (paper, qual
     if dry_run:
         the_plan = study.planned(spec, quick=quick, scale=scale or "cpu", models=models)
         print("\n".join(the_plan.lines(f"{spec['name']}{suffix.replace('-', ' ')}", out)))
+        runs = study.planned_runs(spec, quick=quick, scale=scale or "cpu", models=models, out=out)
+        held = against_folder(study.name, *runs, out) if runs is not None else None
+        if held:
+            print(held)
         return
     executor_ = make_executor(executor, workers=workers, address=address, gpus_per_run=gpus_per_run,
                               cpus_per_run=cpus_per_run, storage=out)

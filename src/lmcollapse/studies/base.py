@@ -59,6 +59,12 @@ class Study(abc.ABC):
     def planned(self, spec: dict, *, quick: bool, scale: str, models: tuple[str, ...]) -> StudyPlan:
         """`--dry-run`: every variant's config checked (one line for the first problem); what would run."""
 
+    def planned_runs(self, spec: dict, *, quick: bool, scale: str, models: tuple[str, ...],
+                     out: Path) -> tuple[list[tuple[dict, dict]], list[int]] | None:
+        """The (tags, config) variants and seeds `reproduce` would run into out, so that `--dry-run` can check
+        them against a folder that already holds the study; None (the default) skips that check."""
+        return None
+
     @abc.abstractmethod
     def outcome_file(self, folder: SweepDir) -> Path:
         """The written outcome (Markdown) that `reproduce` prints when it ends and `report` opens with."""

@@ -435,6 +435,10 @@ class DirectionStudy(Study):
                          [f"generation 0 of every run first; then {PREDICTIONS}; then every run to "
                           f"{spec['generations']} generations"])
 
+    def planned_runs(self, spec, *, quick, scale, models, out):
+        spec = effective_spec(spec, quick, scale)
+        return [(c.tags, c.config) for c in validate(spec, models, out)], list(spec["seeds"])
+
     def outcome_file(self, folder):
         return folder.summary_file(".md")
 

@@ -63,13 +63,34 @@ def run_study_tolerating(study: str, variants, seeds, out, executor=None, worker
     pass nothing has failed as a mitigation): they come back with the sweep, the others are raised."""
     if trackers:  # not part of a run's identity: the runs keep their directories
         variants = [(tags, {**config, "trackers": list(trackers)}) for tags, config in variants]
-    axis = Axis("points", tuple(config for _, config in variants), tuple(tags for tags, _ in variants))
-    spec = SweepSpec({}, [axis], list(seeds), study=study)
+    spec = study_sweep_spec(study, variants, seeds)
     _, outcome = run_sweep(spec, out, executor or make_executor("local", workers=workers), progress=progress,
                            expected_end=tolerate)
     accepted = [f for f in outcome.failures if tolerate is not None and tolerate.applies(f)]
     raise_failures(dataclasses.replace(outcome, outcomes=[o for o in outcome.outcomes if o not in accepted]))
     return Sweep(out), accepted
+
+
+def study_sweep_spec(study: str, variants, seeds) -> SweepSpec:
+    """The sweep a study runs: its variants as the points of one tagged axis, each with every seed."""
+    axis = Axis("points", tuple(config for _, config in variants), tuple(tags for tags, _ in variants))
+    return SweepSpec({}, [axis], list(seeds), study=study)
+
+
+def against_folder(study: str, variants, seeds, out: str | Path) -> str | None:
+    """`reproduce --dry-run` on a folder that already holds the study: the refusal the real command would give
+    (a spec or --bases that changes the runs the folder holds, whose directories are named by their configs),
+    else how many of the planned runs the folder holds; None for a new folder."""
+    from lmcollapse.running.rundir import RunDir
+    from lmcollapse.sweep.plan import check_extends, is_sweep, plan
+
+    if not is_sweep(out):
+        return None
+    the_plan = plan(study_sweep_spec(study, variants, seeds), out)
+    check_extends(the_plan)  # raises the real run's one-line error
+    held = sum(RunDir.is_run(task.run_dir) for task in the_plan.tasks)
+    return (f"{out} holds {held} of these {len(the_plan.tasks)} runs (they resume or are kept); "
+            f"{len(the_plan.tasks) - held} start")
 
 
 def generation_seconds(sweep: Sweep, **tags: str) -> float:

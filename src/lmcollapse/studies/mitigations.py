@@ -259,6 +259,10 @@ class MitigationStudy(Study):
                             f"(the leaderboard lists them with the reason)")
         return StudyPlan(["/".join(p.tags.values()) for p in chosen], list(spec["seeds"]), left_out)
 
+    def planned_runs(self, spec, *, quick, scale, models, out):
+        spec = effective_spec(spec, quick, scale)
+        return [(p.tags, p.config) for p in points(spec, models, out)[0]], list(spec["seeds"])
+
     def outcome_file(self, folder):
         return folder.leaderboard_file(".md")
 

@@ -97,8 +97,9 @@ def check_extends(plan_: SweepPlan) -> None:
         first = dropped[0]
         raise LmcollapseError(f"--out {plan_.out} holds a sweep this spec changes: its run of point "
                               f"{labels.get(first['point'], first['point'])!r}, seed {first['seed']} is not in the "
-                              f"new spec ({len(dropped)} such runs); a sweep may only gain points or seeds: keep the "
-                              f"old spec's axes and values, or choose a new --out")
+                              f"new spec ({len(dropped)} such runs; a run's folder is named by its whole config, so "
+                              f"a changed value, or another --bases, names other runs); a sweep may only gain points "
+                              f"or seeds: keep the old spec's axes and values, or choose a new --out")
 
 
 def write_manifest(plan_: SweepPlan) -> bool:
