@@ -296,3 +296,34 @@ def test_count_models_are_forecast_by_the_drawn_step_and_neural_models_by_the_de
     two = {"rule": old_rule, "cells": {"a": {}, "b": {"rule": direction.RULE}, "c": {"rule": direction.RULE}}}
     assert direction._rules_written(one) == f"Rule: {direction.RULE}."
     assert direction._rules_written(two) == f"Rules: 1 cells: {old_rule}. 2 cells: {direction.RULE}."
+
+
+def test_the_scores_script_sums_cells_forecast_in_time_per_basis_and_rule(tmp_path):
+    """benchmarks/direction_scores.py, which prints docs/direction.md's counts over several study folders:
+    late and unmeasured cells are left out, each basis is counted over the cells forecast both ways, and the
+    study's forecast per rule it was written under."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "direction_scores.py"
+    spec = importlib.util.spec_from_file_location("direction_scores", path)
+    scores = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scores)
+
+    def cell(name, measured, step, gap, late=False):
+        right = lambda way: None if way is None else way == measured  # noqa: E731
+        forecast = gap if step is None else step
+        return {"model": "gpt", "cell": name, "late": late, "measured": measured, "forecast": forecast,
+                "forecast_right": right(forecast), "by_entropy_step": step, "by_entropy_step_right": right(step),
+                "by_writes_minus_reads": gap, "by_writes_minus_reads_right": right(gap)}
+
+    rows = [cell("a", "repetition", "noise", "repetition"), cell("b", "noise", "noise", "noise"),
+            cell("c", "repetition", None, "repetition"), cell("d", "unclear", "noise", "noise"),
+            cell("e", "noise", "repetition", "noise", late=True)]
+    (tmp_path / "summary.json").write_text(json.dumps(rows))
+    (tmp_path / "predictions.json").write_text(json.dumps(
+        {"rule": "old", "cells": {r["cell"]: {"model": "gpt", "cell": r["cell"]} for r in rows[:2]}
+         | {r["cell"]: {"model": "gpt", "cell": r["cell"], "rule": "new"} for r in rows[2:]}}))
+    cells = scores.scored_cells(tmp_path)
+    assert [c["cell"] for c in cells] == ["a", "b", "c"] and [c["rule"] for c in cells] == ["old", "old", "new"]
+    assert scores.tally(cells) == "forecast 2 of 3; entropy_step 1 of 2; writes_minus_reads 2 of 2"
