@@ -14,8 +14,9 @@ The forecast of a cell (mean over its seeds at generation 0; below 0 "repetition
   learner, its smoothing and the decoding);
 - neural models: writes_minus_reads, the entropy of the law the model samples with minus its held-out
   cross-entropy. Their entropy_step (one next generation, trained as the run will train generation 1) is
-  written and scored beside it as the forecast of the first step: it foresaw the first step in every GPT cell
-  and the direction in 3 of the 7 forecast both ways, where writes_minus_reads foresaw 7 (docs/direction.md).
+  written and scored beside it as the forecast of the first step: it foresees the first step (0.008 to 0.026
+  nats off on average per study), and it called the direction in 5 of the 9 GPT cells forecast both ways,
+  where writes_minus_reads called 8 (docs/direction.md; benchmarks/direction_scores.py).
 Every cell is forecast both ways where it has both values, and each way is scored. A cell keeps the forecast
 and the rule it was written under (predictions.json): folders forecast before this rule keep entropy_step's.
 
@@ -317,9 +318,9 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
              f"Replace, {spec['generations']} generations, seeds {spec['seeds']}. Each cell's forecast was written "
              f"to {PREDICTIONS} from generation 0 alone ({', '.join(written)}), while each of its runs held "
              f"generation 0 only, and is never rewritten. {_rules_written(predictions)} Measured: the mean over "
-             f"seeds of each seed's slope of model_entropy per generation, with its 95% interval (from {MIN_SEEDS_FOR_INTERVAL} "
-             f"seeds): repetition below 0, noise above, unclear where the interval holds 0. Rule (e), 32 tokens: "
-             f"`reproduce paper`'s rule for claim (e) on repetition_32 and self-BLEU_32.", "",
+             f"seeds of each seed's slope of model_entropy per generation, with its 95% interval (from "
+             f"{MIN_SEEDS_FOR_INTERVAL} seeds): repetition below 0, noise above, unclear where the interval holds 0. "
+             f"Rule (e), 32 tokens: `reproduce paper`'s rule for claim (e) on repetition_32 and self-BLEU_32.", "",
              f"**Forecast right in {right} of {scored} cells with a measured direction.**", ""]
     for basis, label in (("by_entropy_step_right", "entropy_step (the next generation drawn)"),
                          ("by_writes_minus_reads_right", "writes_minus_reads (every model)")):
@@ -382,8 +383,9 @@ def _rules_written(predictions: dict) -> str:
 
 
 def regime_map(results: list[dict], path: Path) -> Path:
-    """summary.png: per model, each cell's forecast value (x: the value its forecast rests on) against its measured entropy slope with the 95% interval (y). The forecast is right in the
-    white quadrants (both below 0: repetition; both above: noise) and wrong in the shaded ones."""
+    """summary.png: per model, each cell's forecast value (x: the value its forecast rests on) against its
+    measured entropy slope with the 95% interval (y). The forecast is right in the white quadrants (both below
+    0: repetition; both above: noise) and wrong in the shaded ones."""
     import matplotlib
 
     matplotlib.use("Agg")
