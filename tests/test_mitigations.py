@@ -266,6 +266,13 @@ def test_a_dry_run_on_a_study_folder_gives_the_refusal_the_real_run_would(tmp_pa
     assert other.returncode != 0 and f"--out {out} holds a sweep this spec changes" in other.stderr
     assert f"({planned} such runs; " in other.stderr and "another --bases" in other.stderr
     assert other.stderr.count("\n") == 1
+    # under --seeds auto a rerun starts from the seeds power added to the folder, and so does the dry run
+    grown = max(runs[1]) + 1
+    write_manifest(plan(study_sweep_spec(study.name, runs[0], [*runs[1], grown]), out))
+    auto = cli("reproduce", "mitigations", "--quick", "--model", "gpt-finetune", "--bases", bases, "--out", out,
+               "--seeds", "auto", "--dry-run")
+    assert auto.returncode == 0, auto.stderr
+    assert f"holds 0 of these {len(runs[0]) * (len(runs[1]) + 1)} runs" in auto.stdout
 
 
 @pytest.mark.slow  # every model, every mitigation, tiny: a few minutes on 2 cores; CI runs it

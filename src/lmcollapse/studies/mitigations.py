@@ -147,10 +147,7 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
     out = Path(out)
     chosen, skipped = points(spec, models, out)
     models = tuple(dict.fromkeys(p.model for p in chosen))
-    if spec.get("seeds_auto") and SweepDir.is_sweep(out):  # a rerun starts from the seeds power already added
-        held = read_manifest(out).get("seeds", [])
-        if set(spec["seeds"]) < set(held):
-            spec["seeds"] = sorted(held)
+    spec["seeds"] = starting_seeds(spec, out)
     while True:  # with seeds "auto", until every row's MDE reaches its target or the seeds reach the budget
         sweep, starved_runs = run_study_tolerating(MitigationStudy.name, [(p.tags, p.config) for p in chosen],
                                                    spec["seeds"], out, executor, workers, progress, tolerate=STARVED,
@@ -176,6 +173,16 @@ def reproduce(spec: dict, out: str | Path, quick: bool = False, workers: int | N
         mine = [p for p in sweep.points if p.tags.get("model") == model]
         write_report(sweep_data(sweep, mine), SweepDir(out).report_file(model), preface=text, preface_png=png)
     return out
+
+
+def starting_seeds(spec: dict, out: Path) -> list[int]:
+    """The seeds a run of the study starts from: the spec's, or under --seeds auto those that power already
+    added to the folder (a rerun resumes them rather than dropping them)."""
+    if spec.get("seeds_auto") and SweepDir.is_sweep(out):
+        held = read_manifest(out).get("seeds", [])
+        if set(spec["seeds"]) < set(held):
+            return sorted(held)
+    return list(spec["seeds"])
 
 
 # A run that stopped because its gates passed no document: the mitigation's result, not a failure.
@@ -261,7 +268,7 @@ class MitigationStudy(Study):
 
     def planned_runs(self, spec, *, quick, scale, models, out):
         spec = effective_spec(spec, quick, scale)
-        return [(p.tags, p.config) for p in points(spec, models, out)[0]], list(spec["seeds"])
+        return [(p.tags, p.config) for p in points(spec, models, out)[0]], starting_seeds(spec, Path(out))
 
     def outcome_file(self, folder):
         return folder.leaderboard_file(".md")
