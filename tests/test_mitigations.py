@@ -266,6 +266,9 @@ def test_a_dry_run_on_a_study_folder_gives_the_refusal_the_real_run_would(tmp_pa
     assert other.returncode != 0 and f"--out {out} holds a sweep this spec changes" in other.stderr
     assert f"({planned} such runs; " in other.stderr and "another --bases" in other.stderr
     assert other.stderr.count("\n") == 1
+    foreign = cli("reproduce", "mitigations", "--quick", "--model", "gpt-finetune", "--bases", bases, "--out",
+                  bases.parent, "--dry-run")  # a folder that holds other things: refused as the real run is
+    assert foreign.returncode != 0 and "holds something other than a sweep" in foreign.stderr
     # under --seeds auto a rerun starts from the seeds power added to the folder, and so does the dry run
     grown = max(runs[1]) + 1
     write_manifest(plan(study_sweep_spec(study.name, runs[0], [*runs[1], grown]), out))

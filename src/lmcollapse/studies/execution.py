@@ -78,16 +78,16 @@ def study_sweep_spec(study: str, variants, seeds) -> SweepSpec:
 
 
 def against_folder(study: str, variants, seeds, out: str | Path) -> str | None:
-    """`reproduce --dry-run` on a folder that already holds the study: the refusal the real command would give
-    (a spec or --bases that changes the runs the folder holds, whose directories are named by their configs),
-    else how many of the planned runs the folder holds; None for a new folder."""
+    """`reproduce --dry-run` against --out: the refusal the real command would give (a folder holding something
+    else, or a spec or --bases that changes the runs the folder holds, whose directories are named by their
+    configs), else how many of the planned runs the folder holds; None for a new or empty folder."""
     from lmcollapse.running.rundir import RunDir
     from lmcollapse.sweep.plan import check_extends, is_sweep, plan
 
-    if not is_sweep(out):
-        return None
     the_plan = plan(study_sweep_spec(study, variants, seeds), out)
     check_extends(the_plan)  # raises the real run's one-line error
+    if not is_sweep(out):
+        return None
     held = sum(RunDir.is_run(task.run_dir) for task in the_plan.tasks)
     return (f"{out} holds {held} of these {len(the_plan.tasks)} runs (they resume or are kept); "
             f"{len(the_plan.tasks) - held} start")
