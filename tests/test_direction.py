@@ -327,3 +327,35 @@ def test_the_scores_script_sums_cells_forecast_in_time_per_basis_and_rule(tmp_pa
     cells = scores.scored_cells(tmp_path)
     assert [c["cell"] for c in cells] == ["a", "b", "c"] and [c["rule"] for c in cells] == ["old", "old", "new"]
     assert scores.tally(cells) == "forecast 2 of 3; entropy_step 1 of 2; writes_minus_reads 2 of 2"
+
+
+def test_the_match_script_finds_a_cell_whose_forecast_changed_when_made_again(tmp_path, monkeypatch, capsys):
+    """benchmarks/direction_forecasts_match.py, which shows a grid part's forecasts are the ones committed
+    before its runs went on: the largest difference per cell over the values both files hold, and a non-zero
+    exit when any forecast differs."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "direction_forecasts_match.py"
+    spec = importlib.util.spec_from_file_location("direction_forecasts_match", path)
+    match = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(match)
+
+    def entry(gap_0, gap_1, forecast):
+        return {"forecast": forecast, "seeds": {"0": {"writes_minus_reads": gap_0, "model_entropy": 4.0},
+                                                "1": {"writes_minus_reads": gap_1}}}
+
+    earlier = {"cells": {"a": entry(0.3, 0.2, "noise"), "b": entry(-0.1, 0.05, "repetition"),
+                         "c": entry(0.1, 0.1, "noise")}}
+    later = {"cells": {"a": entry(0.3, 0.2, "noise"), "b": entry(-0.1, 0.25, "noise")}}
+    rows = match.compared(earlier, later)
+    assert [(r["cell"], r["values_compared"], r["earlier"], r["later"]) for r in rows] == [
+        ("a", 3, "noise", "noise"), ("b", 3, "repetition", "noise")]
+    assert rows[0]["largest_difference"] == 0 and abs(rows[1]["largest_difference"] - 0.2) < 1e-12
+    for name, data in (("earlier.json", earlier), ("later.json", later)):
+        (tmp_path / name).write_text(json.dumps(data))
+    monkeypatch.setattr("sys.argv", ["match", str(tmp_path / "earlier.json"), str(tmp_path / "later.json")])
+    assert match.main() == 1
+    assert "2 cells in both; 1 with the same forecast; changed: b" in capsys.readouterr().out
+    (tmp_path / "later.json").write_text(json.dumps({"cells": {"a": later["cells"]["a"]}}))
+    assert match.main() == 0
