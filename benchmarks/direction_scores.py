@@ -1,12 +1,14 @@
 """How each forecast of `reproduce direction` scored, summed over study folders (docs/direction.md; P22).
 
-    python benchmarks/direction_scores.py FOLDER [FOLDER ...]
+    python benchmarks/direction_scores.py FOLDER [FOLDER ...] [--map PNG]
 
 Reads each folder's summary.json (the study's per-cell outcome) and predictions.json (the rule each cell was
 forecast under). A cell counts when it was forecast in time (not late) and its runs have a measured direction.
 Printed: per folder and in total, how many of those cells each forecast got right (the study's forecast, the
 drawn step entropy_step, the decoding gap writes_minus_reads), over the cells forecast both ways; the cells
-where the two disagreed and which was right; and the study's forecast per rule it was written under.
+where the two disagreed and which was right; and the study's forecast per rule it was written under. With
+--map, the regime map of every cell in the folders (the study's own plot, studies/direction.py `regime_map`):
+the way to see a grid run in parts (docs/results/direction-gpt-grid/) as one.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ def tally(cells: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--map", type=Path, help="draw the regime map of every cell in the folders to this PNG")
     args = parser.parse_args()
     everything = []
     print("| folder | cells scored | right (the two bases over the cells forecast both ways) |")
@@ -60,6 +63,11 @@ def main() -> None:
     for rule, n in Counter(c["rule"] for c in everything).items():
         right = sum(c["forecast_right"] for c in everything if c["rule"] == rule)
         print(f"- {right} of {n} cells: {rule}")
+    if args.map:
+        from lmcollapse.studies.direction import regime_map
+
+        every_row = [row for folder in args.folders for row in json.loads((folder / "summary.json").read_text())]
+        print(f"\nregime map of {len(every_row)} cells: {regime_map(every_row, args.map)}")
 
 
 if __name__ == "__main__":

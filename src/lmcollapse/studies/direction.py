@@ -392,7 +392,7 @@ def regime_map(results: list[dict], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     models = list(dict.fromkeys(r["model"] for r in results))
-    fig, axes = plt.subplots(1, len(models), figsize=(6.4 * len(models), 5.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(9.6 * len(models), 5.2), squeeze=False)
     for ax, model in zip(axes[0], models):
         mine = [r for r in results if r["model"] == model]
         basis = " or ".join(dict.fromkeys(r["basis"] for r in mine))
@@ -403,10 +403,12 @@ def regime_map(results: list[dict], path: Path) -> Path:
         span_y = np.nanmax(np.abs(np.r_[y, low, high])) * 1.15 if np.isfinite(y).any() else 1.0
         ax.fill_between([-span_x, 0], 0, span_y, color="#f2dede")  # forecast repetition, measured noise
         ax.fill_between([0, span_x], -span_y, 0, color="#f2dede")  # forecast noise, measured repetition
-        for i, r in enumerate(mine):
+        for i, r in enumerate(mine):  # numbered points, named in the legend: cells' names overlap where they crowd
             err = None if not np.isfinite(low[i]) else [[y[i] - low[i]], [high[i] - y[i]]]
-            ax.errorbar(x[i], y[i], yerr=err, fmt="o", color=f"C{i % 10}", capsize=3, markersize=5)
-            ax.annotate(r["cell"], (x[i], y[i]), fontsize=6.5, xytext=(4, 3), textcoords="offset points")
+            ax.errorbar(x[i], y[i], yerr=err, fmt="o", color=f"C{i % 10}", capsize=3, markersize=5,
+                        label=f"{i + 1}: {r['cell']}")
+            ax.annotate(str(i + 1), (x[i], y[i]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6.5, frameon=False)
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.set_xlim(-span_x, span_x)
