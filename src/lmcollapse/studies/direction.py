@@ -319,7 +319,8 @@ def summary(spec: dict, results: list[dict], predictions: dict) -> str:
              f"to {PREDICTIONS} from generation 0 alone ({', '.join(written)}), while each of its runs held "
              f"generation 0 only, and is never rewritten. {_rules_written(predictions)} Measured: the mean over "
              f"seeds of each seed's slope of model_entropy per generation, with its 95% interval (given "
-             f"{MIN_SEEDS_FOR_INTERVAL} seeds or more): repetition below 0, noise above, unclear where the interval holds 0. "
+             f"{MIN_SEEDS_FOR_INTERVAL} seeds or more): repetition below 0, noise above, unclear where the interval "
+             f"holds 0. "
              f"Rule (e), 32 tokens: `reproduce paper`'s rule for claim (e) on repetition_32 and self-BLEU_32.", "",
              f"**Forecast right in {right} of {scored} cells with a measured direction.**", ""]
     for basis, label in (("by_entropy_step_right", "entropy_step (the next generation drawn)"),
