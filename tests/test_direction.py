@@ -359,3 +359,22 @@ def test_the_match_script_finds_a_cell_whose_forecast_changed_when_made_again(tm
     assert "2 cells in both; 1 with the same forecast; changed: b" in capsys.readouterr().out
     (tmp_path / "later.json").write_text(json.dumps({"cells": {"a": later["cells"]["a"]}}))
     assert match.main() == 0
+
+
+def test_the_grid_parts_are_the_full_grids_runs_each_once(tmp_path):
+    """--scale grid-*: the GPT grid run a part per session. Their runs, together, must be the full grid's own (the
+    same configs, seeds and generations), each in exactly one part, or the parts' forecasts and outcomes would not
+    be the grid's (docs/direction.md)."""
+    from lmcollapse.studies import direction, load_spec
+
+    spec = load_spec("direction")
+
+    def runs(scale):
+        chosen = direction.effective_spec(spec, quick=False, scale=scale)
+        assert (chosen["seeds"], chosen["generations"]) == (spec["seeds"], spec["generations"])
+        return [json.dumps(cell.config, sort_keys=True) for cell in direction.cells(chosen, ("gpt",), tmp_path)]
+
+    parts = [scale for scale in spec["scales"] if scale.startswith("grid-")]
+    assert len(parts) >= 2
+    together = [config for part in parts for config in runs(part)]
+    assert len(together) == len(set(together)) and sorted(together) == sorted(runs("cpu"))
