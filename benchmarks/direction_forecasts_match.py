@@ -27,8 +27,7 @@ def compared(earlier: dict, later: dict) -> list[dict]:
                 for seed, values in before["seeds"].items() if seed in after["seeds"]
                 for column, value in values.items() if column in after["seeds"][seed]]
         rows.append({"cell": key, "largest_difference": max(gaps, default=float("nan")),
-                     "values_compared": len(gaps), "earlier": before["forecast"], "later": after["forecast"],
-                     "written": (before.get("written"), after.get("written"))})
+                     "values_compared": len(gaps), "earlier": before["forecast"], "later": after["forecast"]})
     return rows
 
 
@@ -37,7 +36,10 @@ def main() -> int:
     parser.add_argument("earlier", type=Path)
     parser.add_argument("later", type=Path)
     args = parser.parse_args()
-    rows = compared(*(json.loads(path.read_text()) for path in (args.earlier, args.later)))
+    try:
+        rows = compared(*(json.loads(path.read_text()) for path in (args.earlier, args.later)))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        parser.error(f"both files must be predictions.json as `reproduce direction` writes them ({exc!r})")
     print("| cell | values compared | largest difference | forecast before | forecast again |")
     print("|---|---|---|---|---|")
     for row in rows:
