@@ -1,6 +1,12 @@
 """Does one axis of `reproduce direction` change the direction? Paired by seed, across one or more study folders.
 
     python benchmarks/direction_pairs.py FOLDER [FOLDER ...] [--axis eos_loss] [--metric model_entropy]
+    python benchmarks/direction_pairs.py FOLDER [FOLDER ...] --unpaired
+
+--unpaired compares the cells from each folder's summary.json alone (its mean slope of model_entropy and
+95% interval over seeds, from which each cell's spread over seeds is recovered): Welch's t-test, not paired.
+It is for a committed grid part whose per-seed table (results.csv) was not kept, as for the first parts in
+docs/results/direction-gpt-grid/; it sees less than the paired test, so a difference it misses is "not detected".
 
 Reads each folder's results.csv (the direction study's per-generation table). For every cell it takes each
 seed's least-squares slope of the metric per generation, as the study measures a direction. Cells that differ
@@ -13,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from lmcollapse.analysis.aggregation import mean_over_seeds
 from lmcollapse.analysis.statistics import holm, sign_flip_p, smallest_p
@@ -56,12 +64,52 @@ def pairs(slopes: dict[str, dict[int, float]], axis: str) -> dict[str, dict[str,
     return {rest: values for rest, values in grouped.items() if len(values) == 2}
 
 
+def summary_slopes(folders: list[Path]) -> dict[str, tuple[float, float, int]]:
+    """cell -> (mean slope, its spread over seeds, seeds) from each folder's summary.json. The summary holds the
+    mean and its symmetric 95% Student-t interval, mean +- t(0.975, n - 1) * sd / sqrt(n); sd is taken back
+    from the interval's half-width."""
+    found: dict[str, tuple[float, float, int]] = {}
+    for folder in dict.fromkeys(folders):
+        table = folder / "summary.json"
+        try:
+            cells = json.loads(table.read_text())
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"{table}: {error}; give folders `lmcollapse reproduce direction` wrote")
+        for cell in cells:
+            if cell["cell"] in found:
+                raise SystemExit(f"{cell['cell']}: in two folders; compare distinct cells")
+            n, half = cell["seeds"], (cell["slope_hi"] - cell["slope_lo"]) / 2
+            found[cell["cell"]] = (cell["slope"], half * np.sqrt(n) / stats.t.ppf(0.975, n - 1), n)
+    return found
+
+
+def unpaired(folders: list[Path], axis: str) -> None:
+    """Welch's t-test per pair of cells that differ only in the axis, from the summaries alone."""
+    grouped = pairs(summary_slopes(folders), axis)  # pairs() groups any per-cell value by the cells' labels
+    if not grouped:
+        raise SystemExit(f"no two cells differ only in {axis!r} in {', '.join(map(str, folders))}")
+    rows = []
+    for rest, values in sorted(grouped.items()):
+        (first, (m_a, sd_a, n_a)), (last, (m_b, sd_b, n_b)) = values.items()
+        test = stats.ttest_ind_from_stats(m_b, sd_b, n_b, m_a, sd_a, n_a, equal_var=False)
+        rows.append((rest, first, last, n_a, n_b, m_b - m_a, float(test.pvalue)))
+    adjusted = holm([row[-1] for row in rows])
+    print(f"model_entropy slope per generation, {axis}: the second value's minus the first's, unpaired (Welch)")
+    print(f"| cell | pair | seeds | difference of means | Welch p | Holm over {len(rows)} |")
+    print("|---|---|---|---|---|---|")
+    for (rest, first, last, n_a, n_b, difference, p), p_holm in zip(rows, adjusted):
+        print(f"| {rest} | {last} - {first} | {n_b} and {n_a} | {difference:+.3f} | {p:.3f} | {p_holm:.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--axis", default="eos_loss")
     parser.add_argument("--metric", default="model_entropy")
+    parser.add_argument("--unpaired", action="store_true", help="Welch's test from each folder's summary.json")
     args = parser.parse_args()
+    if args.unpaired:
+        return unpaired(args.folders, args.axis)
     grouped = pairs(seed_slopes(args.folders, args.metric), args.axis)
     if not grouped:
         raise SystemExit(f"no two cells differ only in {args.axis!r} in {', '.join(map(str, args.folders))}")

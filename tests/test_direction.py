@@ -298,17 +298,23 @@ def test_count_models_are_forecast_by_the_drawn_step_and_neural_models_by_the_de
     assert direction._rules_written(two) == f"Rules: 1 cells: {old_rule}. 2 cells: {direction.RULE}."
 
 
+def _benchmark(name: str):
+    """A script of benchmarks/ loaded as a module (the folder is not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_scores_script_sums_cells_forecast_in_time_per_basis_and_rule(tmp_path):
     """benchmarks/direction_scores.py, which prints docs/direction.md's counts over several study folders:
     late and unmeasured cells are left out, each basis is counted over the cells forecast both ways, and the
     study's forecast per rule it was written under."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "direction_scores.py"
-    spec = importlib.util.spec_from_file_location("direction_scores", path)
-    scores = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(scores)
+    scores = _benchmark("direction_scores")
 
     def cell(name, measured, step, gap, late=False):
         right = lambda way: None if way is None else way == measured  # noqa: E731
@@ -333,13 +339,7 @@ def test_the_match_script_finds_a_cell_whose_forecast_changed_when_made_again(tm
     """benchmarks/direction_forecasts_match.py, which shows a grid part's forecasts are the ones committed
     before its runs went on: the largest difference per cell over the values both files hold, and a non-zero
     exit when any forecast differs."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "direction_forecasts_match.py"
-    spec = importlib.util.spec_from_file_location("direction_forecasts_match", path)
-    match = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(match)
+    match = _benchmark("direction_forecasts_match")
 
     def entry(gap_0, gap_1, forecast):
         return {"forecast": forecast, "seeds": {"0": {"writes_minus_reads": gap_0, "model_entropy": 4.0},
@@ -378,3 +378,44 @@ def test_the_grid_parts_are_the_full_grids_runs_each_once(tmp_path):
     assert len(parts) >= 2
     together = [config for part in parts for config in runs(part)]
     assert len(together) == len(set(together)) and sorted(together) == sorted(runs("cpu"))
+
+
+def test_the_pairs_script_pairs_by_seed_and_compares_summaries_unpaired(tmp_path, monkeypatch, capsys):
+    """benchmarks/direction_pairs.py, behind docs/direction.md's end-token masking figures: per seed, the
+    least-squares slope of model_entropy from results.csv, paired across the axis; with --unpaired, Welch's
+    test from the summaries' means and intervals alone, which must equal Welch's test on the seeds' slopes."""
+    import csv
+
+    from scipy import stats
+
+    from lmcollapse.analysis.aggregation import mean_over_seeds
+
+    pairs = _benchmark("direction_pairs")
+    rng = np.random.default_rng(7)
+    slopes = {"true": -0.20 + 0.02 * rng.standard_normal(5), "false": -0.26 + 0.03 * rng.standard_normal(5)}
+    with open(tmp_path / "results.csv", "w", newline="") as handle:
+        table = csv.DictWriter(handle, fieldnames=["cell", "seed", "generation", "model_entropy"])
+        table.writeheader()
+        for value, by_seed in slopes.items():
+            for seed, slope in enumerate(by_seed):
+                for generation in range(6):
+                    table.writerow({"cell": f"fit well-fit, temperature 0.9, eos_loss {value}", "seed": seed,
+                                    "generation": generation, "model_entropy": 4.0 + slope * generation})
+    measured = pairs.pairs(pairs.seed_slopes([tmp_path], "model_entropy"), "eos_loss")
+    assert list(measured) == ["fit well-fit, temperature 0.9"]
+    for value in ("true", "false"):
+        got = [measured["fit well-fit, temperature 0.9"][value][seed] for seed in range(5)]
+        assert np.allclose(got, slopes[value], atol=1e-9)
+
+    summaries = []
+    for value, by_seed in slopes.items():
+        mean, low, high = mean_over_seeds(by_seed)
+        summaries.append({"cell": f"fit well-fit, temperature 0.9, eos_loss {value}", "seeds": 5, "slope": mean,
+                          "slope_lo": low, "slope_hi": high})
+    (tmp_path / "summary.json").write_text(json.dumps(summaries))
+    monkeypatch.setattr("sys.argv", ["pairs", str(tmp_path), "--unpaired"])
+    pairs.main()
+    row = capsys.readouterr().out.splitlines()[-1].split(" | ")
+    welch = stats.ttest_ind(slopes["false"], slopes["true"], equal_var=False).pvalue
+    assert row[3] == f"{slopes['false'].mean() - slopes['true'].mean():+.3f}" and row[4] == f"{welch:.3f}"
+    assert 0.001 < welch < 0.2  # a test with room to fail: a wrong spread moves the printed p
