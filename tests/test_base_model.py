@@ -55,6 +55,28 @@ def test_pretrain_once_then_fine_tune_it_every_generation(tmp_path):
     assert lmcollapse.run(tuned, out_dir=tmp_path / "parts", progress=False).metrics == fine  # resumed: equal
 
 
+def test_pretraining_says_how_far_it_has_got(tmp_path, monkeypatch):
+    """A base trains for 10 to 20 minutes on 2 cores: pretrain reports its training steps as it goes (here on
+    every step; by default at most every LOG_EVERY seconds), and the last line is the base's own."""
+    from lmcollapse.running import base_model
+
+    monkeypatch.setattr(base_model, "LOG_EVERY", 0.0)
+    config = load_config({**CONFIG, "model": {**CONFIG["model"], "epochs": 2}})
+    lines: list[str] = []
+    base_model.pretrain(config, tmp_path / "bases", lambda: load_source(config), documents=200,
+                        progress=lines.append)
+    steps = [line for line in lines if "training steps done" in line]
+    assert len(steps) >= 4 and steps[0].startswith("[lmcollapse] pretraining: 0 of ")
+    total = int(steps[0].split(" of ")[1].split(" ")[0].replace(",", ""))
+    done = [int(line.split("pretraining: ")[1].split(" ")[0].replace(",", "")) for line in steps]
+    assert done == list(range(total))  # every step before the last (a finished fit says so in the next line)
+    assert "at most" not in steps[0] and lines[-1].startswith("[lmcollapse] base model: ")
+    quiet: list[str] = []
+    base_model.step_lines(quiet.append, early_stop=True, every=3600)("fit", 5, 10)  # within the hour: no line
+    base_model.step_lines(quiet.append, early_stop=True, every=0)("fit", 5, 10)
+    assert quiet == [quiet[0]] and "5 of at most 10 training steps done" in quiet[0]
+
+
 def test_a_base_that_does_not_fit_the_run_is_refused_in_one_line(tmp_path):
     folder, _ = _pretrained(tmp_path, documents=50)
     tuned = {**CONFIG, "model": {**CONFIG["model"], "init": "base", "base": folder}}
