@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--unpaired", action="store_true", help="Welch's test from each folder's summary.json")
     args = parser.parse_args()
     if args.unpaired:
+        if args.metric != "model_entropy":
+            raise SystemExit("--unpaired reads the summaries' model_entropy slopes only; leave out --metric")
         return unpaired(args.folders, args.axis)
     grouped = pairs(seed_slopes(args.folders, args.metric), args.axis)
     if not grouped:
