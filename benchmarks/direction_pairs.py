@@ -75,11 +75,15 @@ def summary_slopes(folders: list[Path]) -> dict[str, tuple[float, float, int]]:
             cells = json.loads(table.read_text())
         except (OSError, ValueError) as error:
             raise SystemExit(f"{table}: {error}; give folders `lmcollapse reproduce direction` wrote")
-        for cell in cells:
-            if cell["cell"] in found:
-                raise SystemExit(f"{cell['cell']}: in two folders; compare distinct cells")
-            n, half = cell["seeds"], (cell["slope_hi"] - cell["slope_lo"]) / 2
-            found[cell["cell"]] = (cell["slope"], half * np.sqrt(n) / stats.t.ppf(0.975, n - 1), n)
+        try:
+            for cell in cells:
+                if cell["cell"] in found:
+                    raise SystemExit(f"{cell['cell']}: in two folders; compare distinct cells")
+                n, half = cell["seeds"], (cell["slope_hi"] - cell["slope_lo"]) / 2
+                found[cell["cell"]] = (cell["slope"], half * np.sqrt(n) / stats.t.ppf(0.975, n - 1), n)
+        except (KeyError, TypeError) as error:
+            raise SystemExit(f"{table}: not a direction summary (no {error}); give folders `lmcollapse reproduce "
+                             f"direction` wrote")
     return found
 
 
